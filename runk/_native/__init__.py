@@ -1,0 +1,8 @@
+"""Compiled bindings: `ffi` and `lib` of runk._native._sys (runs in parent, bootstrap, init, tenant).
+
+Imported lazily by runk.linux modules only: state and list never load it.
+"""
+from ._sys import ffi, lib  # noqa: F401
+import os as _os
+
+TRAMPOLINE = _os.path.join(_os.path.dirname(_os.path.abspath(__file__)), "runk-exec")

@@ -1,0 +1,100 @@
+/*
+ * runk-exec: the last step of every container process (init and exec), run from a sealed memfd.
+ *
+ * Why it exists (CVE-2019-5736): runk's init is a forked Python interpreter. If the final execve
+ * were done by that interpreter, a container entrypoint with "#!/proc/self/exe" would run the host
+ * interpreter inside the container, and a process there could reopen /proc/<pid>/exe and overwrite
+ * it. runk therefore execs this program from a sealed, immutable memfd first; /proc/self/exe of
+ * everything in the container then points at that memfd, never at a host file.  It also keeps a
+ * created container small: the process waiting for `start` is this program, not Python.
+ *
+ * usage: runk-exec FIFO_FD SECCOMP_FD SECCOMP_FLAGS PATH ARGV0 [ARG...]
+ *   FIFO_FD       O_PATH fd of <state>/exec.fifo, or -1. Opening it write-only blocks until
+ *                 `runk start` opens the read end (runc's exec fifo); one byte is written.
+ *   SECCOMP_FD    fd holding a BPF program (struct sock_filter array), or -1. It is loaded after
+ *                 the start gate, as late as possible (runc: with noNewPrivileges).
+ *   SECCOMP_FLAGS flags for seccomp(SECCOMP_SET_MODE_FILTER).
+ *   PATH          the resolved executable; ARGV0.. its argv. The environment is passed through.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+
+extern char **environ;
+
+static void die(const char *what, const char *arg)
+{
+    int err = errno;
+    /* podman classifies by these phrases: "permission denied", "no such file or directory" */
+    char buf[512];
+    int n = snprintf(buf, sizeof(buf), "runk-exec: %s %s: %s\n", what, arg ? arg : "", strerror(err));
+    if (n > 0)
+        (void)!write(2, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+    _exit(err == ENOENT ? 127 : 126);
+}
+
+static int parse_fd(const char *s)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*end != '\0' || v < -1 || v > 1 << 20) {
+        errno = EINVAL;
+        die("bad fd argument", s);
+    }
+    return (int)v;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 6) {
+        errno = EINVAL;
+        die("usage:", "runk-exec FIFO_FD SECCOMP_FD SECCOMP_FLAGS PATH ARGV0 [ARG...]");
+    }
+    int fifo = parse_fd(argv[1]);
+    int sfd = parse_fd(argv[2]);
+    unsigned int sflags = (unsigned int)strtoul(argv[3], NULL, 10);
+
+    if (fifo >= 0) {
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", fifo);
+        int w = open(path, O_WRONLY | O_CLOEXEC);
+        if (w < 0)
+            die("open exec fifo", path);
+        if (write(w, "0", 1) != 1)
+            die("write exec fifo", path);
+        close(w);
+        close(fifo);
+    }
+
+    if (sfd >= 0) {
+        struct stat st;
+        if (fstat(sfd, &st) < 0 || st.st_size <= 0 || st.st_size % sizeof(struct sock_filter))
+            die("seccomp program", "fstat");
+        struct sock_filter *insns = malloc((size_t)st.st_size);
+        if (!insns)
+            die("seccomp program", "malloc");
+        ssize_t got = pread(sfd, insns, (size_t)st.st_size, 0);
+        if (got != st.st_size)
+            die("seccomp program", "read");
+        struct sock_fprog prog = {
+            .len = (unsigned short)(st.st_size / sizeof(struct sock_filter)),
+            .filter = insns,
+        };
+        close(sfd);
+        if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, sflags, &prog) < 0)
+            die("load seccomp filter", "");
+        /* no free(): the next call replaces this process image */
+    }
+
+    execve(argv[4], argv + 5, environ);
+    die("exec", argv[4]);
+    return 127;
+}

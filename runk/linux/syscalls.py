@@ -1,0 +1,91 @@
+"""Python wrappers over runk._native.lib: check the return, raise SyscallError(op, path, errno).
+
+Runs in parent, bootstrap, init and tenant. Imports only the compiled module; safe after fork.
+"""
+from __future__ import annotations
+
+import os
+
+from runk._native import ffi, lib
+from runk.errors import SyscallError
+
+_enc = os.fsencode
+
+
+def _check(ret: int, op: str, path: str | None = None) -> int:
+    if ret < 0:
+        raise SyscallError(op, path, ffi.errno)
+    return ret
+
+
+def unshare(flags: int) -> None:
+    _check(lib.unshare(flags), "unshare")
+
+
+def setns(fd: int, nstype: int, what: str | None = None) -> None:
+    _check(lib.setns(fd, nstype), "setns", what)
+
+
+def mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None,
+          shown: str | None = None) -> None:
+    """mount(2); `shown` is the path used in the error (the in-container destination)."""
+    src = _enc(source) if source is not None else ffi.NULL
+    typ = _enc(fstype) if fstype is not None else ffi.NULL
+    dat = _enc(data) if data else ffi.NULL
+    _check(lib.mount(src, _enc(target), typ, flags, dat), "mount", shown or target)
+
+
+def umount2(target: str, flags: int = 0) -> None:
+    _check(lib.umount2(_enc(target), flags), "umount", target)
+
+
+def pivot_root(new_root: str, put_old: str) -> None:
+    _check(lib.runk_pivot_root(_enc(new_root), _enc(put_old)), "pivot_root", new_root)
+
+
+def openat2(dirfd: int, path: str, flags: int, resolve: int, mode: int = 0) -> int:
+    return _check(lib.runk_openat2(dirfd, _enc(path), flags, mode, resolve), "openat2", path)
+
+
+def close_range_cloexec(first: int, last: int = 0xFFFFFFFF) -> None:
+    _check(lib.runk_close_range(first, last, lib.CLOSE_RANGE_CLOEXEC), "close_range")
+
+
+def sethostname(name: str) -> None:
+    b = _enc(name)
+    _check(lib.sethostname(b, len(b)), "sethostname", name)
+
+
+def setdomainname(name: str) -> None:
+    b = _enc(name)
+    _check(lib.setdomainname(b, len(b)), "setdomainname", name)
+
+
+def prctl(option: int, a2: int = 0, a3: int = 0, a4: int = 0, a5: int = 0) -> int:
+    return _check(lib.runk_prctl(option, a2, a3, a4, a5), "prctl")
+
+
+def set_name(name: str) -> None:
+    """PR_SET_NAME: the process title seen in ps (runk:[1:BOOT], runk:[2:INIT])."""
+    buf = ffi.new("char[]", _enc(name)[:15])
+    _check(lib.runk_prctl(lib.PR_SET_NAME, int(ffi.cast("unsigned long", buf)), 0, 0, 0), "prctl")
+
+
+def personality(persona: int) -> None:
+    _check(lib.personality(persona), "personality")
+
+
+def join_session_keyring(name: str | None) -> None:
+    arg = ffi.new("char[]", _enc(name)) if name else ffi.NULL
+    _check(lib.runk_keyctl(lib.KEYCTL_JOIN_SESSION_KEYRING, int(ffi.cast("unsigned long", arg)), 0, 0, 0),
+           "join session keyring")
+
+
+def mount_setattr(dirfd: int, path: str, flags: int, attr_set: int, attr_clr: int,
+                  propagation: int = 0, shown: str | None = None) -> None:
+    _check(lib.runk_mount_setattr(dirfd, _enc(path), flags, attr_set, attr_clr, propagation),
+           "mount_setattr", shown or path)
+
+
+def loopback_up() -> None:
+    _check(lib.runk_loopback_up(), "set up loopback", "lo")
