@@ -1,0 +1,271 @@
+"""LinuxBackend: a container made of host namespaces, cgroups and a forked init.
+
+Runs in the parent. create() follows DESIGN 3.4 (parent steps): validate, claim the state dir,
+cgroup, exec fifo, sealed trampoline, console socket, launch, state + pid file; every resource is
+on a CleanupStack until the init reports ready.
+"""
+from __future__ import annotations
+
+import os
+
+from runk import OCI_VERSION, log
+from runk.container import hooks, status as st
+from runk.container.cleanup import CleanupStack
+from runk.container.record import StateRecord, rfc3339nano
+from runk.container.store import CONFIG_FILE, FIFO_FILE, STATE_FILE, ContainerDir, write_atomic
+from runk.errors import InitError, RunkError
+
+name = "linux"
+
+
+def _cgroup_manager(cfg: dict, cid: str, systemd: bool) -> object:
+    try:
+        from runk.linux.cgroups import make_manager
+    except ImportError:   # TEMP until the cgroup library lands
+        return None
+    return make_manager((cfg.get("linux") or {}).get("cgroupsPath") or None, cid, systemd=systemd)
+
+
+def _console_connect(path: str) -> int:
+    import _socket
+    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC, 0)
+    try:
+        s.connect(path)
+    except OSError as e:
+        s.close()
+        raise RunkError(f"dial unix {path}: {os.strerror(e.errno).lower() if e.errno else e}") from None
+    return s.detach()
+
+
+class _Steps:
+    """The callbacks launch() makes while the init sets up."""
+
+    __slots__ = ("cdir", "rec", "cfg", "mgr")
+
+    def __init__(self, cdir: ContainerDir, rec: StateRecord, cfg: dict, mgr: object) -> None:
+        self.cdir, self.rec, self.cfg, self.mgr = cdir, rec, cfg, mgr
+
+    def cgroup_apply(self, pid: int) -> None:
+        if self.mgr is not None:
+            self.mgr.apply(pid)
+
+    def on_pid(self, pid: int) -> None:
+        from runk.linux import procfs
+        self.rec.pid = pid
+        self.rec.pid_starttime = procfs.starttime(pid)
+        # written now so that a crash from here on can still be cleaned up by delete (runc)
+        self.cdir.write(STATE_FILE, self.rec.to_json())
+
+    def runtime_hooks(self, pid: int) -> None:
+        hooks.run_runtime_phases(self.cfg, _hook_state(self.rec, "creating"))
+
+
+def _hook_state(rec: StateRecord, status: str) -> str:
+    from runk import _json
+    return _json.dumps({"ociVersion": OCI_VERSION, "id": rec.id, "status": status,
+                        "pid": rec.pid or 0, "bundle": rec.bundle, "annotations": rec.annotations or {}})
+
+
+def create(cdir: ContainerDir, cfg: dict, raw: bytes, req: object) -> StateRecord:
+    """Create the container in the claimed, locked cdir. On failure nothing is left but cdir,
+    which the caller removes."""
+    from runk.linux import exe_guard, launch
+    from runk.oci.config import build_plan
+
+    undo = CleanupStack()
+    opened: list[int] = []           # fds the parent holds only until the init is ready
+    try:
+        cdir.write(CONFIG_FILE, raw)
+        mgr = None
+        if (cfg.get("linux") is not None) or req.systemd_cgroup:
+            mgr = _cgroup_manager(cfg, cdir.id, req.systemd_cgroup)
+        if mgr is not None:
+            mgr.create((cfg.get("linux") or {}).get("resources"))
+            undo.push(mgr.destroy)
+        cgroup_mounts = None
+        if mgr is not None and any(m.get("type") == "cgroup" for m in cfg.get("mounts") or []):
+            from runk.linux.cgroups import mount_plan
+            new_cgns = any(n.get("type") == "cgroup" and not n.get("path")
+                           for n in (cfg.get("linux") or {}).get("namespaces") or [])
+            cgroup_mounts = mount_plan(mgr, new_cgns)
+        plan, warnings = build_plan(cfg, req.bundle, cdir.id, no_pivot=req.no_pivot,
+                                    no_new_keyring=req.no_new_keyring, preserve_fds=req.preserve_fds,
+                                    cgroup_mounts=cgroup_mounts,
+                                    seccomp_cache=os.path.join(cdir.root, ".cache", "seccomp"))
+        opened += [fd for _t, fd in plan.ns_joins]
+        for w in warnings:
+            log.warn(w)
+        if plan.terminal and not req.console_socket and req.console_fd is None:
+            raise RunkError("cannot allocate tty if runk will detach without setting console socket")
+        if req.console_socket and not plan.terminal:
+            raise RunkError("cannot use console socket if runk will not detach or allocate tty")
+        if plan.terminal and req.console_fd is not None:
+            plan.console_fd = os.dup(req.console_fd)
+            opened.append(plan.console_fd)
+        elif plan.terminal:
+            plan.console_fd = _console_connect(req.console_socket)
+            opened.append(plan.console_fd)
+        os.mkfifo(FIFO_FILE, 0o622, dir_fd=cdir.fd)
+        os.chmod(FIFO_FILE, 0o622, dir_fd=cdir.fd)
+        plan.fifo_fd = os.open(FIFO_FILE, os.O_PATH | os.O_CLOEXEC, dir_fd=cdir.fd)
+        opened.append(plan.fifo_fd)
+        plan.trampoline_fd = exe_guard.sealed_trampoline()
+        opened.append(plan.trampoline_fd)
+        if plan.seccomp is not None:
+            from runk.linux import seccomp  # noqa: F401  (imported before fork: the init loads it)
+
+        rec = StateRecord(ociVersion=OCI_VERSION, id=cdir.id, pid=0, status=st.CREATING,
+                          bundle=req.bundle, rootfs=plan.rootfs, created=rfc3339nano(),
+                          owner="", annotations=cfg.get("annotations") or {}, backend=name,
+                          cgroup_paths=mgr.paths() if mgr is not None else {},
+                          systemd=req.systemd_cgroup)
+        steps = _Steps(cdir, rec, cfg, mgr)
+        try:
+            pid = launch.launch(plan, steps, [cdir.fd])
+        except InitError as e:
+            raise RunkError(f"unable to start container process: {e}") from None
+        rec.status = st.CREATED
+        cdir.write(STATE_FILE, rec.to_json())
+        if req.pid_file:
+            write_atomic(None, req.pid_file, str(pid))
+        undo.drop()
+        return rec
+    except BaseException:
+        undo.unwind()
+        raise
+    finally:
+        for fd in opened:
+            os.close(fd)
+
+
+def live_status(cdir: ContainerDir | None, rec: StateRecord) -> str:
+    """runc refreshState: paused if frozen; stopped if the init is gone, a zombie, or another
+    process with its pid; created if the exec fifo exists; running otherwise."""
+    from runk.linux import procfs
+    if rec.status == st.CREATING and cdir is not None and cdir.is_locked_elsewhere():
+        return st.CREATING
+    if not procfs.is_alive(rec.pid or 0, rec.pid_starttime):
+        return st.STOPPED
+    if rec.cgroup_paths and freezer_state(rec) == "FROZEN":
+        return st.PAUSED
+    if cdir is not None and cdir.exists(FIFO_FILE):
+        return st.CREATED
+    if rec.status == st.CREATING:
+        return st.STOPPED           # its create died half-way: only delete can follow
+    return st.RUNNING
+
+
+def freezer_state(rec: StateRecord) -> str:
+    from runk.linux.cgroups import load_manager
+    return load_manager(rec.cgroup_paths).freezer_state()
+
+
+def start(cdir: ContainerDir, rec: StateRecord) -> None:
+    """Release the init waiting in the trampoline: open the fifo's read end, read its byte,
+    remove the fifo (runc handleFifo). Returns at once; nothing is rewritten: running is
+    "alive and no fifo"."""
+    import select
+    try:
+        fifo = os.open(FIFO_FILE, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=cdir.fd)
+    except FileNotFoundError:
+        raise RunkError("cannot start an already running container") from None
+    try:
+        pidfd = os.pidfd_open(rec.pid)
+    except ProcessLookupError:
+        os.close(fifo)
+        raise RunkError("cannot start a container that has stopped") from None
+    try:
+        poller = select.poll()
+        poller.register(fifo, select.POLLIN)
+        poller.register(pidfd, select.POLLIN)
+        while True:
+            events = dict(poller.poll())
+            if events.get(fifo, 0) & select.POLLIN:
+                try:
+                    if os.read(fifo, 1):
+                        break
+                except BlockingIOError:
+                    continue
+            if pidfd in events:
+                raise RunkError("cannot start a container that has stopped")
+            if events.get(fifo, 0) & select.POLLHUP:
+                raise RunkError("cannot start a container that has stopped")
+    finally:
+        os.close(fifo)
+        os.close(pidfd)
+    os.unlink(FIFO_FILE, dir_fd=cdir.fd)
+
+
+def kill(rec: StateRecord, sig: int, all_procs: bool) -> None:
+    if all_procs and rec.cgroup_paths:
+        from runk.linux.cgroups import load_manager
+        load_manager(rec.cgroup_paths).kill_all(sig)
+        return
+    signal_init(rec, sig)
+
+
+def signal_init(rec: StateRecord, sig: int) -> None:
+    """pidfd_open, check the start time, pidfd_send_signal: no pid-reuse race (DESIGN 3.5)."""
+    import _signal
+    from runk.linux import procfs
+    from runk.errors import CONTAINER_NOT_RUNNING
+    try:
+        pidfd = os.pidfd_open(rec.pid)
+    except ProcessLookupError:
+        raise RunkError(CONTAINER_NOT_RUNNING) from None
+    try:
+        if not procfs.is_alive(rec.pid, rec.pid_starttime):
+            raise RunkError(CONTAINER_NOT_RUNNING)
+        _signal.pidfd_send_signal(pidfd, sig)
+    except ProcessLookupError:
+        raise RunkError(CONTAINER_NOT_RUNNING) from None
+    finally:
+        os.close(pidfd)
+
+
+def _wait_gone(pid: int, start: int | None, timeout_ms: int = 10000) -> None:
+    import select
+    from runk.linux import procfs
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        if not procfs.is_alive(pid, start):
+            return
+        p = select.poll()
+        p.register(pidfd, select.POLLIN)
+        p.poll(timeout_ms)
+    finally:
+        os.close(pidfd)
+
+
+def destroy(cdir: ContainerDir, rec: StateRecord, status: str) -> None:
+    """Stop whatever still runs (delete of created, or --force); the caller removes the rest."""
+    if status == st.STOPPED:
+        return
+    if rec.cgroup_paths:
+        from runk.linux.cgroups import load_manager
+        mgr = load_manager(rec.cgroup_paths)
+        if status == st.PAUSED:
+            mgr.thaw()
+        try:
+            mgr.kill_all(9)
+        except (OSError, RunkError):
+            pass
+    if rec.pid:
+        try:
+            signal_init(rec, 9)
+        except RunkError:
+            pass
+        _wait_gone(rec.pid, rec.pid_starttime)
+
+
+def pause(rec: StateRecord) -> None:
+    from runk.linux.cgroups import load_manager
+    load_manager(rec.cgroup_paths).freeze()
+
+
+def resume(rec: StateRecord) -> None:
+    from runk.linux.cgroups import load_manager
+    load_manager(rec.cgroup_paths).thaw()

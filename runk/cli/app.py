@@ -1,0 +1,250 @@
+"""The click command tree: the single source of truth for runk's flags and --help.
+
+Runs in the parent when the fast path defers (click costs ~30-45 ms to import). Callbacks only
+collect options into the same (verb, Globals, opts) the fast path produces and dispatch.
+Usage errors are mapped to runc's texts and exit codes (click's default is 2; runc uses 1, and
+3 for an unknown command).
+"""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from runk import __version__
+from runk.cli.globals import Globals
+
+SEEN: list = []          # (verb, globals dict, opts) of the last dispatch; the parity test reads it
+
+
+def _version_text() -> str:
+    import platform
+    try:
+        from runk.linux import seccomp
+        lsv = seccomp.libseccomp_version()
+    except (ImportError, AttributeError, OSError):
+        lsv = "unknown"
+    from runk import OCI_VERSION
+    return (f"runk version {__version__}\nspec: {OCI_VERSION}\n"
+            f"python: {platform.python_version()}\nlibseccomp: {lsv}")
+
+
+def _args(verb: str, args: tuple, exactly: int | None = None, minimum: int | None = None) -> None:
+    if exactly is not None and len(args) != exactly:
+        raise click.UsageError(f'runk: "{verb}" requires exactly {exactly} argument(s)')
+    if minimum is not None and len(args) < minimum:
+        raise click.UsageError(f'runk: "{verb}" requires a minimum of {minimum} argument(s)')
+
+
+def _go(ctx: click.Context, verb: str, opts: dict) -> None:
+    g = ctx.find_object(Globals)
+    SEEN[:] = [(verb, g.as_dict(), opts)]
+    if ctx.meta.get("runk.parse_only"):
+        ctx.exit(0)
+    from runk.cli.main import dispatch
+    ctx.exit(dispatch(verb, g, opts))
+
+
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+
+
+@click.group(context_settings=CONTEXT, invoke_without_command=True)
+@click.option("--debug", is_flag=True, help="enable debug logging")
+@click.option("--log", default=None, help="set the log file to write runk logs to (default is '/dev/stderr')")
+@click.option("--log-format", default="text", help="set the log format ('text' (default), or 'json')")
+@click.option("--root", default="/run/runk", show_default=True,
+              help="root directory for storage of container state (this should be located in tmpfs)")
+@click.option("--systemd-cgroup", is_flag=True,
+              help="enable systemd cgroup support, expects cgroupsPath to be of form \"slice:prefix:name\"")
+@click.option("--rootless", default=None, help="ignore cgroup permission errors ('true', 'false', or 'auto')")
+@click.option("--backend", type=click.Choice(["linux", "vm"]), default=None,
+              help="run containers in host namespaces (linux, default) or each in a micro-VM (vm)")
+@click.option("-v", "--version", "version", is_flag=True, help="print the version")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool, log: str | None, log_format: str, root: str,
+        systemd_cgroup: bool, rootless: str | None, backend: str | None, version: bool) -> None:
+    """runk: an Open Container Initiative runtime.
+
+    runk creates and runs containers from OCI bundles (a root filesystem and a config.json),
+    as runc does, with real namespaces, cgroups, capabilities and seccomp; optionally each
+    container runs inside its own micro-VM (--backend vm, or invoke it as runk-vm).
+    """
+    if version:
+        click.echo(_version_text())
+        ctx.exit(0)
+    if backend:
+        from runk.backend import choose_default
+        choose_default(backend)
+    ctx.obj = Globals(root=root, log=log, log_format=log_format, debug=debug,
+                      systemd_cgroup=systemd_cgroup, rootless=rootless)
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
+
+
+def _create_options(f: object) -> object:
+    f = click.option("--preserve-fds", type=int, default=0,
+                     help="Pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)")(f)
+    f = click.option("--no-new-keyring", is_flag=True,
+                     help="do not create a new session keyring for the container")(f)
+    f = click.option("--no-pivot", is_flag=True, help="do not use pivot root to jail process inside rootfs")(f)
+    f = click.option("--pid-file", default=None, help="specify the file to write the process id to")(f)
+    f = click.option("--console-socket", default=None,
+                     help="path to an AF_UNIX socket which will receive a file descriptor referencing the "
+                          "master end of the console's pseudoterminal")(f)
+    f = click.option("-b", "--bundle", default=None,
+                     help="path to the root of the bundle directory, defaults to the current directory")(f)
+    return f
+
+
+def _create_opts(bundle: str | None, console_socket: str | None, pid_file: str | None,
+                 no_pivot: bool, no_new_keyring: bool, preserve_fds: int) -> dict:
+    return {"bundle": bundle, "console_socket": console_socket, "pid_file": pid_file,
+            "no_pivot": no_pivot, "no_new_keyring": no_new_keyring, "preserve_fds": preserve_fds}
+
+
+@cli.command(context_settings=CONTEXT)
+@_create_options
+@click.argument("args", nargs=-1)
+@click.pass_context
+def create(ctx: click.Context, args: tuple, **kw: object) -> None:
+    """create a container"""
+    _args("create", args, exactly=1)
+    _go(ctx, "create", {"id": args[0], **_create_opts(**kw)})
+
+
+@cli.command(context_settings=CONTEXT)
+@_create_options
+@click.option("-d", "--detach", is_flag=True, help="detach from the container's process")
+@click.option("--keep", is_flag=True, help="do not delete the container after it exits")
+@click.argument("args", nargs=-1)
+@click.pass_context
+def run(ctx: click.Context, args: tuple, detach: bool, keep: bool, **kw: object) -> None:
+    """create and run a container"""
+    _args("run", args, exactly=1)
+    _go(ctx, "run", {"id": args[0], "detach": detach, "keep": keep, **_create_opts(**kw)})
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("args", nargs=-1)
+@click.pass_context
+def start(ctx: click.Context, args: tuple) -> None:
+    """executes the user defined process in a created container"""
+    _args("start", args, exactly=1)
+    _go(ctx, "start", {"id": args[0]})
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("args", nargs=-1)
+@click.pass_context
+def state(ctx: click.Context, args: tuple) -> None:
+    """output the state of a container"""
+    _args("state", args, exactly=1)
+    _go(ctx, "state", {"id": args[0]})
+
+
+@cli.command(name="list", context_settings=CONTEXT)
+@click.option("-f", "--format", "fmt", default="table", help="select one of: table or json")
+@click.option("-q", "--quiet", is_flag=True, help="display only container IDs")
+@click.argument("args", nargs=-1)
+@click.pass_context
+def list_(ctx: click.Context, fmt: str, quiet: bool, args: tuple) -> None:
+    """lists containers started by runk with the given root"""
+    _args("list", args, exactly=0)
+    _go(ctx, "list", {"format": fmt, "quiet": quiet})
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("-a", "--all", "all_", is_flag=True, help="send the specified signal to all processes inside the container")
+@click.argument("args", nargs=-1)
+@click.pass_context
+def kill(ctx: click.Context, all_: bool, args: tuple) -> None:
+    """kill sends the specified signal (default: SIGTERM) to the container's init process"""
+    _args("kill", args, minimum=1)
+    if len(args) > 2:
+        raise click.UsageError('runk: "kill" requires a maximum of 2 argument(s)')
+    _go(ctx, "kill", {"id": args[0], "signal": args[1] if len(args) > 1 else None, "all": all_})
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("-f", "--force", is_flag=True, help="Forcibly deletes the container if it is still running (uses SIGKILL)")
+@click.argument("args", nargs=-1)
+@click.pass_context
+def delete(ctx: click.Context, force: bool, args: tuple) -> None:
+    """delete any resources held by the container often used with detached container"""
+    _args("delete", args, exactly=1)
+    _go(ctx, "delete", {"id": args[0], "force": force})
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("args", nargs=-1)
+@click.pass_context
+def pause(ctx: click.Context, args: tuple) -> None:
+    """pause suspends all processes inside the container"""
+    _args("pause", args, exactly=1)
+    _go(ctx, "pause", {"id": args[0]})
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("args", nargs=-1)
+@click.pass_context
+def resume(ctx: click.Context, args: tuple) -> None:
+    """resumes all processes that have been previously paused"""
+    _args("resume", args, exactly=1)
+    _go(ctx, "resume", {"id": args[0]})
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("-b", "--bundle", default=None, help="path to the root of the bundle directory")
+@click.option("--rootless", is_flag=True, help="generate a configuration for a rootless container")
+@click.argument("args", nargs=-1)
+@click.pass_context
+def spec(ctx: click.Context, bundle: str | None, rootless: bool, args: tuple) -> None:
+    """create a new specification file"""
+    _args("spec", args, exactly=0)
+    _go(ctx, "spec", {"bundle": bundle, "rootless": rootless})
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("args", nargs=-1)
+@click.pass_context
+def features(ctx: click.Context, args: tuple) -> None:
+    """show the enabled features"""
+    _args("features", args, exactly=0)
+    _go(ctx, "features", {})
+
+
+def run(argv: list[str], prog: str = "runk", parse_only: bool = False) -> int:
+    """Parse argv with the click tree and dispatch; runc's exit codes for usage errors."""
+    from runk import log
+    try:
+        with cli.make_context(prog, list(argv)) as ctx:
+            if parse_only:
+                ctx.meta["runk.parse_only"] = True
+            cli.invoke(ctx)
+        return 0
+    except click.exceptions.Exit as e:
+        return e.exit_code
+    except click.exceptions.NoSuchOption as e:
+        _usage_help(e)
+        log.error(f"flag provided but not defined: -{e.option_name.lstrip('-')}")
+        return 1
+    except click.exceptions.UsageError as e:
+        msg = e.format_message()
+        if msg.startswith("No such command"):
+            name = msg.split("'")[1] if "'" in msg else msg
+            log.error(f"No help topic for '{name}'")
+            return 3
+        _usage_help(e)
+        log.error(msg)
+        return 1
+    except click.exceptions.Abort:
+        return 130
+    finally:
+        sys.stdout.flush()
+
+
+def _usage_help(e: click.exceptions.UsageError) -> None:
+    """runc prints "Incorrect Usage." and the command's help on stdout before the error line."""
+    if e.ctx is not None:
+        click.echo("Incorrect Usage.\n")
+        click.echo(e.ctx.get_help())

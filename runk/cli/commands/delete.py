@@ -1,0 +1,18 @@
+"""runk delete [--force] ID: remove everything runk made for the container."""
+from __future__ import annotations
+
+
+def run(g: object, opts: dict) -> int:
+    from runk.container.container import load
+    from runk.errors import NotFoundError
+    try:
+        c = load(g.root, opts["id"], lock=True)
+    except NotFoundError:
+        if opts.get("force"):
+            return 0            # podman deletes ids it never created; runc exits 0
+        raise
+    try:
+        c.delete(force=bool(opts.get("force")))
+    finally:
+        c.close()
+    return 0

@@ -1,0 +1,23 @@
+"""runk spec [--bundle B] [--rootless]: write a default config.json (runc's template)."""
+from __future__ import annotations
+
+import os
+
+from runk.errors import RunkError
+
+
+def run(g: object, opts: dict) -> int:
+    from runk.oci.defaults import spec_document
+    from runk.oci.state_doc import dumps_indent
+    bundle = opts.get("bundle")
+    if bundle:
+        try:
+            os.chdir(bundle)
+        except OSError as e:
+            raise RunkError(f"chdir {bundle}: {os.strerror(e.errno).lower()}") from None
+    if os.path.exists("config.json"):
+        raise RunkError("File config.json exists. Remove it first")
+    doc = spec_document(rootless=bool(opts.get("rootless")))
+    with open("config.json", "w") as f:
+        f.write(dumps_indent(doc, "\t"))
+    return 0

@@ -1,0 +1,15 @@
+"""runk state ID: the OCI state JSON, runc's field order, 2-space indent, no final newline."""
+from __future__ import annotations
+
+import os
+
+
+def run(g: object, opts: dict) -> int:
+    from runk.container.container import load
+    from runk.oci.state_doc import dumps_indent
+    c = load(g.root, opts["id"])
+    try:
+        os.write(1, dumps_indent(c.oci_state()).encode())
+    finally:
+        c.close()
+    return 0

@@ -1,0 +1,96 @@
+"""A hand parser for the exact argv shapes podman, conmon and scripts use on the hot path.
+
+Runs in the parent; imports nothing. It returns (verb, Globals, opts) exactly as the click tree
+(runk.cli.app) would, or None to defer to click for anything else: --help, unknown flags, errors.
+A parity test runs a corpus of argv vectors through both (DESIGN 3.11 rule 2).
+"""
+from __future__ import annotations
+
+from runk.cli.globals import Globals
+
+_GLOBAL_VALUE = {"--root": "root", "--log": "log", "--log-format": "log_format"}
+_GLOBAL_FLAG = {"--systemd-cgroup": "systemd_cgroup", "--debug": "debug"}
+
+_CREATE_VALUE = {"--bundle": "bundle", "-b": "bundle", "--pid-file": "pid_file",
+                 "--console-socket": "console_socket", "--preserve-fds": "preserve_fds"}
+_CREATE_FLAG = {"--no-pivot": "no_pivot", "--no-new-keyring": "no_new_keyring"}
+_CREATE_DEFAULTS = {"bundle": None, "console_socket": None, "pid_file": None, "no_pivot": False,
+                    "no_new_keyring": False, "preserve_fds": 0}
+
+# verb -> (value options, flag options, defaults, positional names, required positionals)
+_VERBS = {
+    "state": ({}, {}, {}, ("id",), 1),
+    "start": ({}, {}, {}, ("id",), 1),
+    "pause": ({}, {}, {}, ("id",), 1),
+    "resume": ({}, {}, {}, ("id",), 1),
+    "delete": ({}, {"--force": "force", "-f": "force"}, {"force": False}, ("id",), 1),
+    "kill": ({}, {"--all": "all", "-a": "all"}, {"all": False, "signal": None}, ("id", "signal"), 1),
+    "list": ({"--format": "format", "-f": "format"}, {"--quiet": "quiet", "-q": "quiet"},
+             {"format": "table", "quiet": False}, (), 0),
+    "create": (_CREATE_VALUE, _CREATE_FLAG, _CREATE_DEFAULTS, ("id",), 1),
+    "run": (_CREATE_VALUE, {**_CREATE_FLAG, "--detach": "detach", "-d": "detach", "--keep": "keep"},
+            {**_CREATE_DEFAULTS, "detach": False, "keep": False}, ("id",), 1),
+}
+
+
+def _split(arg: str) -> tuple[str, str | None]:
+    if arg.startswith("--") and "=" in arg:
+        k, _, v = arg.partition("=")
+        return k, v
+    return arg, None
+
+
+def parse(argv: list[str]) -> tuple[str, Globals, dict] | None:
+    g = Globals()
+    i, n = 0, len(argv)
+    while i < n and argv[i].startswith("-"):
+        key, val = _split(argv[i])
+        if key in _GLOBAL_FLAG and val is None:
+            setattr(g, _GLOBAL_FLAG[key], True)
+            i += 1
+        elif key in _GLOBAL_VALUE:
+            if val is None:
+                if i + 1 >= n or argv[i + 1].startswith("-"):
+                    return None
+                val = argv[i + 1]
+                i += 1
+            setattr(g, _GLOBAL_VALUE[key], val)
+            i += 1
+        else:
+            return None
+    if i >= n or argv[i] not in _VERBS:
+        return None
+    verb = argv[i]
+    values, flags, defaults, positional, required = _VERBS[verb]
+    opts = dict(defaults)
+    pos: list[str] = []
+    i += 1
+    while i < n:
+        arg = argv[i]
+        if arg.startswith("-") and arg != "-":
+            if pos:
+                return None            # flags after positionals: let click decide
+            key, val = _split(arg)
+            if key in flags and val is None:
+                opts[flags[key]] = True
+            elif key in values:
+                if val is None:
+                    if i + 1 >= n:
+                        return None
+                    val = argv[i + 1]
+                    i += 1
+                opts[values[key]] = val
+            else:
+                return None
+        else:
+            pos.append(arg)
+        i += 1
+    if len(pos) < required or len(pos) > len(positional):
+        return None
+    for name, v in zip(positional, pos):
+        opts[name] = v
+    if "preserve_fds" in opts and not isinstance(opts["preserve_fds"], int):
+        if not str(opts["preserve_fds"]).isdigit():
+            return None
+        opts["preserve_fds"] = int(opts["preserve_fds"])
+    return verb, g, opts

@@ -1,0 +1,34 @@
+"""Global options (before the verb), shared by the fast path and the click tree.
+
+Runs in the parent; imports nothing heavy.
+"""
+from __future__ import annotations
+
+from runk.errors import UsageError
+
+
+class Globals:
+    __slots__ = ("root", "log", "log_format", "debug", "systemd_cgroup", "rootless")
+
+    def __init__(self, root: str = "/run/runk", log: str | None = None, log_format: str = "text",
+                 debug: bool = False, systemd_cgroup: bool = False, rootless: str | None = None) -> None:
+        self.root = root
+        self.log = log
+        self.log_format = log_format
+        self.debug = debug
+        self.systemd_cgroup = systemd_cgroup
+        self.rootless = rootless
+
+    def as_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.__slots__}
+
+    def apply(self) -> None:
+        """Configure logging; refuse what runk does not support yet, clearly."""
+        from runk import log
+        fmt = self.log_format
+        if fmt not in ("text", "json"):
+            log.configure(None, "text", self.debug)
+            raise UsageError(f"invalid log-format: {fmt}")
+        log.configure(self.log, fmt, self.debug)
+        if self.rootless not in (None, "auto", "false"):
+            raise UsageError("--rootless: rootless containers are not supported by runk yet")

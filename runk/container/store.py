@@ -1,0 +1,185 @@
+"""On-disk container state: id validation, per-container dirs, atomic writes, flock locking.
+
+Runs in the parent (every command). Hot path: imports os and fcntl only.
+Layout (DESIGN 3.8): <root>/<id>/ (0711) holding state.json, config.json and, while created,
+exec.fifo. Writes are temp + fsync + rename in the same directory; mutating commands hold
+flock(LOCK_EX) on the container directory, readers take no lock.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+
+from runk.errors import ExistsError, InvalidIdError, NotFoundError
+
+DEFAULT_ROOT = "/run/runk"
+MAX_ID_LEN = 255            # one path component (NAME_MAX)
+STATE_FILE = "state.json"
+CONFIG_FILE = "config.json"
+FIFO_FILE = "exec.fifo"
+
+# runc's idRegex ^[\w+-\.]+$ (Go RE2, ASCII \w): letters, digits, '_' and the range '+'..'.',
+# which is "+,-.". '.' and '..' are refused because they do not clean to themselves.
+_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+,-.")
+
+
+def validate_id(cid: str) -> None:
+    """Refuse an id before anything touches the disk (no '/', no '..', no empty, a length cap)."""
+    if (not cid or len(cid) > MAX_ID_LEN or cid in (".", "..")
+            or not _ID_CHARS.issuperset(cid)):
+        raise InvalidIdError()
+
+
+def write_atomic(dirfd: int | None, name: str, data: bytes | str, mode: int = 0o600) -> None:
+    """Write name (relative to dirfd, or an absolute path when dirfd is None) via temp + rename."""
+    if isinstance(data, str):
+        data = data.encode()
+    if dirfd is None:
+        dirname, base = os.path.split(os.path.abspath(name))
+        dfd = os.open(dirname, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    else:
+        dfd, base = dirfd, name
+    tmp = f".{base}.tmp.{os.getpid()}"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode, dir_fd=dfd)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.rename(tmp, base, src_dir_fd=dfd, dst_dir_fd=dfd)
+    except BaseException:
+        try:
+            os.unlink(tmp, dir_fd=dfd)
+        except OSError:
+            pass
+        raise
+    finally:
+        if dirfd is None:
+            os.close(dfd)
+
+
+class ContainerDir:
+    """An open container state directory (fd) and, when held, its lock."""
+
+    __slots__ = ("root", "id", "path", "fd", "locked")
+
+    def __init__(self, root: str, cid: str, fd: int) -> None:
+        self.root = root
+        self.id = cid
+        self.path = os.path.join(root, cid)
+        self.fd = fd
+        self.locked = False
+
+    def lock(self, blocking: bool = True) -> bool:
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        self.locked = True
+        return True
+
+    def is_locked_elsewhere(self) -> bool:
+        """True if another process holds the lock (a create in progress)."""
+        probe = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=self.fd)
+        try:
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(probe)
+        return False
+
+    def read(self, name: str) -> bytes | None:
+        try:
+            fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC, dir_fd=self.fd)
+        except FileNotFoundError:
+            return None
+        try:
+            chunks = []
+            while True:
+                b = os.read(fd, 65536)
+                if not b:
+                    return b"".join(chunks)
+                chunks.append(b)
+        finally:
+            os.close(fd)
+
+    def write(self, name: str, data: bytes | str) -> None:
+        write_atomic(self.fd, name, data)
+
+    def exists(self, name: str) -> bool:
+        try:
+            os.stat(name, dir_fd=self.fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)       # releases the flock with the open file description
+            self.fd = -1
+            self.locked = False
+
+    def remove(self) -> None:
+        """Remove the directory and everything in it (flat: runk writes no subdirectories)."""
+        for name in os.listdir(self.fd):
+            try:
+                os.unlink(name, dir_fd=self.fd)
+            except IsADirectoryError:
+                os.rmdir(name, dir_fd=self.fd)
+            except FileNotFoundError:
+                pass
+        try:
+            os.rmdir(self.path)
+        except FileNotFoundError:
+            pass
+
+
+class StateStore:
+    """The --root directory: claims new container dirs, opens existing ones, lists them."""
+
+    __slots__ = ("root",)
+
+    def __init__(self, root: str = DEFAULT_ROOT) -> None:
+        self.root = os.path.abspath(root)
+
+    def claim(self, cid: str) -> ContainerDir:
+        """mkdir <root>/<id> (uniqueness comes from mkdir), open it and lock it."""
+        validate_id(cid)
+        os.makedirs(self.root, mode=0o700, exist_ok=True)
+        path = os.path.join(self.root, cid)
+        try:
+            os.mkdir(path, 0o711)
+        except FileExistsError:
+            raise ExistsError() from None
+        os.chmod(path, 0o711)       # not subject to the umask, as runc's state dir
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        d = ContainerDir(self.root, cid, fd)
+        d.lock()
+        return d
+
+    def open(self, cid: str, lock: bool = False) -> ContainerDir:
+        validate_id(cid)
+        try:
+            fd = os.open(os.path.join(self.root, cid), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except (FileNotFoundError, NotADirectoryError):
+            raise NotFoundError() from None
+        d = ContainerDir(self.root, cid, fd)
+        if lock:
+            d.lock()
+            # a concurrent delete may have removed it while we waited (DESIGN 3.8)
+            if not os.path.isdir(d.path) or (not d.exists(STATE_FILE)
+                                              and not d.exists(CONFIG_FILE)):
+                d.close()
+                raise NotFoundError()
+        return d
+
+    def ids(self) -> list[str]:
+        try:
+            with os.scandir(self.root) as it:
+                return sorted(e.name for e in it if not e.name.startswith(".") and e.is_dir())
+        except FileNotFoundError:
+            return []

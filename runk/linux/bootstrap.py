@@ -1,0 +1,96 @@
+"""Stage 1, the bootstrap ("runk:[1:BOOT]"): join and unshare namespaces, then fork the init.
+
+Runs in the first forked child only (no imports; DESIGN 3.17 rule 5). It stays in the host pid
+namespace, so the pid its fork returns is the init's host pid. When no pid or time namespace has
+to be entered, it is the init itself and there is one fork (crun).
+"""
+from __future__ import annotations
+
+import gc
+import os
+
+from runk._native import lib
+from runk.linux import channel
+from runk.linux.init import init_main
+from runk.linux.namespaces import join_order
+from runk.linux.syscalls import prctl, set_name, setns, unshare
+
+
+def reset_signals() -> None:
+    """SIG_DFL everywhere and an empty mask: Python's SIG_IGN for SIGPIPE and SIGXFSZ would
+    survive execve into the workload (DESIGN 3.7 item 5)."""
+    import _signal
+    for sig in range(1, 65):
+        if sig in (9, 19, 32, 33):      # SIGKILL, SIGSTOP, and glibc's reserved RT signals
+            continue
+        try:
+            _signal.signal(sig, _signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass
+    _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
+
+
+def child_entry(plan: object, chan: channel.Channel, close: list[int]) -> None:
+    """First code after fork; never returns."""
+    try:
+        gc.disable()        # a collected file object would close an fd number that is reused
+        reset_signals()
+        for fd in close:
+            try:
+                os.close(fd)        # the lock fd first: an inherited flock would block `start`
+            except OSError:
+                pass
+        set_name("runk:[1:BOOT]")
+        # non-dumpable before entering any namespace: no /proc/<pid>/exe, fd or ptrace access
+        # from the container while runk code runs (CVE-2019-5736)
+        prctl(lib.PR_SET_DUMPABLE, 0, 0, 0, 0)
+        chan.expect(channel.CGROUP_DONE)
+        _bootstrap(plan, chan)
+    except BaseException as e:
+        from runk.errors import describe
+        chan.send_error(describe(e), getattr(e, "errno", 0) or 0, "bootstrap")
+        os._exit(1)
+
+
+def _bootstrap(plan: object, chan: channel.Channel) -> None:
+    joins = join_order(plan.ns_joins)
+    for nstype, fd in joins:
+        if nstype == "user":
+            continue
+        if nstype == "mount":
+            break
+        setns(fd, 0, f"{nstype} namespace")
+    for nstype, fd in joins:
+        if nstype == "user":
+            setns(fd, 0, "user namespace")
+            os.setresgid(0, 0, 0)
+            os.setresuid(0, 0, 0)
+    for nstype, fd in joins:
+        if nstype == "mount":
+            setns(fd, 0, "mount namespace")
+    for _nstype, fd in joins:
+        os.close(fd)
+    if plan.new_user:
+        unshare(lib.CLONE_NEWUSER)
+        chan.send(channel.USERMAP)
+        chan.expect(channel.USERMAP_DONE)
+        os.setresgid(0, 0, 0)
+        os.setresuid(0, 0, 0)
+    if plan.unshare_flags:
+        unshare(plan.unshare_flags)
+    if plan.time_offsets:
+        fd = os.open("/proc/self/timens_offsets", os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, plan.time_offsets.encode())
+        finally:
+            os.close(fd)
+    if plan.needs_fork:
+        pid = os.fork()
+        if pid == 0:
+            init_main(plan, chan)
+            os._exit(1)
+        chan.send(channel.PID, pid=pid)
+        os._exit(0)
+    chan.send(channel.PID, pid=os.getpid())
+    init_main(plan, chan)
+    os._exit(1)

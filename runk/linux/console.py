@@ -1,0 +1,67 @@
+"""Terminals: a pty made from the container's own devpts, /dev/console bound to its slave, the
+master sent over the console socket with SCM_RIGHTS (runc console_linux.go), and the slave made
+the controlling terminal and stdio of the process.
+
+Runs in the init (after pivot_root) and the tenant (after joining the mount namespace). The
+console socket was connected by the parent, before the fork (its path is a host path).
+"""
+from __future__ import annotations
+
+import _socket
+import fcntl
+import os
+
+TIOCGPTN = 0x80045430
+TIOCSPTLCK = 0x40045431
+TIOCSCTTY = 0x540E
+TIOCSWINSZ = 0x5414
+
+
+def open_pty() -> tuple[int, int, str]:
+    """(master, slave, slave path) from /dev/pts/ptmx of the devpts mounted in the container."""
+    master = os.open("/dev/pts/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    fcntl.ioctl(master, TIOCSPTLCK, b"\0\0\0\0")
+    n = int.from_bytes(fcntl.ioctl(master, TIOCGPTN, b"\0\0\0\0"), "little")
+    path = f"/dev/pts/{n}"
+    slave = os.open(path, os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    return master, slave, path
+
+
+def set_size(fd: int, rows: int, cols: int) -> None:
+    ws = rows.to_bytes(2, "little") + cols.to_bytes(2, "little") + b"\0" * 4
+    fcntl.ioctl(fd, TIOCSWINSZ, ws)
+
+
+def bind_console(slave_path: str) -> None:
+    """/dev/console is the container's terminal (runc mountConsole)."""
+    from runk._native import lib
+    from runk.linux.syscalls import mount
+    try:
+        fd = os.open("/dev/console", os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC | os.O_NOFOLLOW, 0o666)
+        os.close(fd)
+    except FileExistsError:
+        pass
+    except OSError as e:
+        if e.errno == 30:       # read-only /dev: no console bind, as with a bind-mounted /dev
+            return
+        raise
+    mount(slave_path, "/dev/console", None, lib.MS_BIND, shown="/dev/console")
+
+
+def send_master(sock_fd: int, master: int) -> None:
+    """One message with a payload (conmon needs data for the ancillary part to travel) and the
+    master fd (runc sends the name "/dev/ptmx")."""
+    s = _socket.socket(fileno=sock_fd)
+    try:
+        s.sendmsg([b"/dev/ptmx"], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, master.to_bytes(4, "little"))])
+    finally:
+        s.close()
+
+
+def make_controlling(slave: int) -> None:
+    """The slave becomes fds 0, 1, 2 and the controlling terminal (the caller is a session leader)."""
+    fcntl.ioctl(slave, TIOCSCTTY, 0)
+    for fd in (0, 1, 2):
+        os.dup2(slave, fd)
+    if slave > 2:
+        os.close(slave)

@@ -1,0 +1,171 @@
+"""Stage 2, the container init ("runk:[2:INIT]"): the ordered setup of DESIGN 3.4, then the
+sealed trampoline.
+
+Runs in the forked child only: no imports (everything it uses was imported by the parent before
+the fork; after pivot_root the host's site-packages is gone), output through the channel, exit
+through os._exit. The order follows runc's standard_init_linux.go; each security step names its
+reason.
+"""
+from __future__ import annotations
+
+import os
+
+from runk._native import lib
+from runk.errors import RunkError
+from runk.linux import caps, channel, console, execpath, identity, masks, rlimits, rootfs, sysctl
+from runk.linux.hookexec import run_hooks
+from runk.linux.syscalls import join_session_keyring, loopback_up, personality, prctl, set_name
+
+
+def init_main(plan: object, chan: channel.Channel) -> None:
+    """Never returns: execs the trampoline or reports an error and _exit(1)s."""
+    try:
+        _init(plan, chan)
+    except BaseException as e:   # the child's top level: report, never unwind into the parent's code
+        from runk.errors import describe
+        chan.send_error(describe(e), getattr(e, "errno", 0) or 0, "init")
+        os._exit(1)
+
+
+def _init(plan: object, chan: channel.Channel) -> None:
+    set_name("runk:[2:INIT]")
+    if plan.wait_go:
+        chan.expect(channel.GO)
+    if plan.new_net:
+        loopback_up()
+    if plan.new_keyring:
+        # a session keyring of its own, so the container cannot read the host's keys (runc)
+        try:
+            join_session_keyring(f"_ses.{plan.id}")
+        except OSError as e:
+            if e.errno not in (38, 1, 13):      # ENOSYS, EPERM, EACCES: keyrings unavailable
+                raise
+    os.umask(0)                                  # device nodes and directories get exactly their modes
+    root_fd = rootfs.prepare(plan) if plan.new_mount_ns else -1
+    if plan.cwd and root_fd >= 0:
+        from runk.linux.paths import open_in_root
+        try:
+            os.close(open_in_root(root_fd, plan.cwd, "dir"))      # runc creates a missing cwd
+        except OSError:
+            pass
+    if plan.runtime_hooks:
+        chan.send(channel.HOOKS)
+        chan.expect(channel.HOOKS_DONE)
+    if plan.hooks_create_container:
+        run_hooks("createContainer", plan.hooks_create_container, plan.state_doc(os.getpid(), "creating"))
+    if plan.new_mount_ns:
+        rootfs.pivot(plan.rootfs, plan.no_pivot)
+        os.close(root_fd)
+    elif plan.rootfs:
+        os.chroot(plan.rootfs)
+        os.chdir("/")
+    if plan.terminal:
+        master, slave, slave_path = console.open_pty()
+        if plan.console_size:
+            console.set_size(slave, *plan.console_size)
+        console.bind_console(slave_path)
+        console.send_master(plan.console_fd, master)
+        os.close(master)
+        console.make_controlling(slave)
+    if plan.new_mount_ns:
+        rootfs.finish(plan)
+    os.umask(plan.umask)
+    if plan.hostname is not None:
+        from runk.linux.syscalls import sethostname
+        sethostname(plan.hostname)
+    if plan.domainname is not None:
+        from runk.linux.syscalls import setdomainname
+        setdomainname(plan.domainname)
+    for key, value in plan.sysctl:
+        sysctl.write(key, value)
+    for p in plan.readonly_paths:
+        masks.readonly(p)
+    for p in plan.masked_paths:
+        masks.mask(p)
+    if plan.personality is not None:
+        personality(plan.personality)
+    if plan.oom_score_adj is not None:
+        rlimits.set_oom_score_adj(plan.oom_score_adj)
+    rlimits.apply(plan.rlimits)
+    if plan.no_new_privileges:
+        prctl(lib.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    finish_process(plan, chan)
+
+
+def finish_process(plan: object, chan: channel.Channel) -> None:
+    """Identity, capabilities, seccomp, fds, then the trampoline (shared with exec's tenant)."""
+    seccomp_fd = -1
+    if plan.seccomp is not None and not plan.no_new_privileges:
+        # without no_new_privs, loading a filter needs CAP_SYS_ADMIN: before the caps drop (runc)
+        from runk.linux import seccomp
+        seccomp.load(plan.seccomp)
+    # chdir before dropping privileges if we can, after otherwise (runc finalizeNamespace)
+    chdir_done = _try_chdir(plan.cwd)
+    caps.drop_bounding(plan.caps["bounding"])
+    caps.set_keepcaps(True)
+    identity.fix_stdio(plan.uid, plan.gid)
+    identity.switch(plan.uid, plan.gid, plan.additional_gids)
+    if not chdir_done:
+        try:
+            os.chdir(plan.cwd)
+        except OSError as e:
+            raise RunkError(f'chdir to cwd ("{plan.cwd}") set in config.json failed: '
+                            f"{os.strerror(e.errno).lower()}") from None
+    # CVE-2024-21626: a cwd that is not inside the container (a leaked host dirfd) must not be used
+    try:
+        if not os.getcwd().startswith("/"):
+            raise RunkError("current working directory is outside of container mount namespace root")
+    except FileNotFoundError:
+        raise RunkError("current working directory is outside of container mount namespace root") from None
+    caps.set_keepcaps(False)
+    caps.apply(plan.caps)
+    env = list(plan.env)
+    if not any(e.startswith("HOME=") for e in env):
+        env.append("HOME=" + identity.passwd_home(plan.uid))
+    path = execpath.lookpath(plan.args[0], env)
+    execpath.check_access(path)
+    if plan.seccomp is not None and plan.no_new_privileges:
+        from runk.linux import seccomp
+        seccomp_fd = seccomp.to_memfd(plan.seccomp)
+    fifo_fd = plan.fifo_fd
+    if plan.hooks_start_container:
+        # startContainer hooks run in the container after start, before the user process
+        # (runtime-spec config.md): the init waits on the fifo itself, then runs them
+        if fifo_fd >= 0:
+            w = os.open(f"/proc/self/fd/{fifo_fd}", os.O_WRONLY | os.O_CLOEXEC)
+            os.write(w, b"0")
+            os.close(w)
+            os.close(fifo_fd)
+            fifo_fd = -1
+        run_hooks("startContainer", plan.hooks_start_container, plan.state_doc(os.getpid(), "created"))
+    keep = [fd for fd in (fifo_fd, seccomp_fd) if fd >= 0]
+    close_fds(plan.preserve_fds, keep)
+    chan.send(channel.READY)
+    chan.close()
+    argv = ["runk-exec", str(fifo_fd), str(seccomp_fd),
+            str(plan.seccomp.flags if seccomp_fd >= 0 else 0), path] + list(plan.args)
+    os.execve(plan.trampoline_fd, [a.encode("utf-8", "surrogateescape") for a in argv],
+              {k: v for k, v in (_split(e) for e in env)})
+
+
+def _split(kv: str) -> tuple[bytes, bytes]:
+    k, _, v = kv.partition("=")
+    return k.encode("utf-8", "surrogateescape"), v.encode("utf-8", "surrogateescape")
+
+
+def _try_chdir(cwd: str) -> bool:
+    try:
+        os.chdir(cwd)
+        return True
+    except OSError:
+        return False
+
+
+def close_fds(preserve: int, keep: list[int]) -> None:
+    """CVE-2024-21626: every fd runk holds, except stdio, the preserved fds and the trampoline's
+    own, is close-on-exec before the last exec (the trampoline memfd itself stays CLOEXEC:
+    execveat of an ELF binary through a CLOEXEC fd works)."""
+    from runk.linux.syscalls import close_range_cloexec
+    close_range_cloexec(3 + preserve)
+    for fd in keep:
+        os.set_inheritable(fd, True)

@@ -1,0 +1,131 @@
+"""Parent side of create: the InitPlan (pure data the child executes) and the driver that forks
+the bootstrap, answers its requests on the channel and rolls back on any failure.
+
+Runs in the parent. Importing this module imports everything the child will use (bootstrap,
+init, rootfs, ...), so nothing is imported after the fork (DESIGN 3.4 rule of thumb).
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+from runk.errors import InitError
+from runk.linux import bootstrap, channel, userns
+from runk.linux.channel import Channel
+
+
+class InitPlan:
+    """Everything the bootstrap and init do, decided in the parent (CPython subprocess model)."""
+
+    __slots__ = (
+        "id", "bundle", "rootfs", "readonly_root", "annotations",
+        # namespaces
+        "ns_joins", "new_user", "unshare_flags", "needs_fork", "new_mount_ns", "new_net",
+        "uid_map", "gid_map", "time_offsets",
+        # mounts and /dev
+        "mounts", "root_propagation", "rootfs_propagation", "no_pivot", "setup_dev", "devices",
+        "bind_devices", "masked_paths", "readonly_paths", "cgroup_mounts",
+        # system
+        "hostname", "domainname", "sysctl", "new_keyring", "personality",
+        # process
+        "args", "env", "cwd", "umask", "uid", "gid", "additional_gids", "rlimits", "oom_score_adj",
+        "no_new_privileges", "caps", "seccomp", "terminal", "console_size", "console_fd",
+        "preserve_fds",
+        # hooks in the container's namespaces; runtime_hooks: prestart/createRuntime exist
+        "hooks_create_container", "hooks_start_container", "runtime_hooks",
+        # fds inherited through fork
+        "fifo_fd", "trampoline_fd", "wait_go",
+    )
+
+    def __init__(self) -> None:
+        for name in self.__slots__:
+            setattr(self, name, None)
+
+    def state_doc(self, pid: int, status: str) -> str:
+        """The OCI state given to hooks on stdin."""
+        from runk import OCI_VERSION, _json
+        return _json.dumps({"ociVersion": OCI_VERSION, "id": self.id, "status": status, "pid": pid,
+                            "bundle": self.bundle, "annotations": self.annotations or {}})
+
+
+class Callbacks:
+    """What the container layer does at each step; the driver knows nothing of state files."""
+
+    def cgroup_apply(self, pid: int) -> None: ...
+    def on_pid(self, pid: int) -> None: ...
+    def runtime_hooks(self, pid: int) -> None: ...
+
+
+def launch(plan: InitPlan, cb: Callbacks, close_in_child: list[int]) -> int:
+    """Fork the bootstrap and drive it until the init reports ready. Returns the init's host pid.
+
+    On any failure the bootstrap and init are SIGKILLed and reaped before the error propagates.
+    """
+    from runk._native import lib
+    from runk.linux.syscalls import prctl
+    # orphans of the bootstrap (the init) come to us, so a failed create can reap them; on
+    # success they pass on to our own subreaper (conmon) when we exit
+    prctl(lib.PR_SET_CHILD_SUBREAPER, 1)
+    parent, child = Channel.pair()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    boot = os.fork()
+    if boot == 0:
+        parent.close()
+        bootstrap.child_entry(plan, child, close_in_child)
+        os._exit(1)
+    child.close()
+    init_pid = 0
+    boot_reaped = False
+    try:
+        cb.cgroup_apply(boot)
+        parent.send(channel.CGROUP_DONE)
+        while True:
+            msg, _ = parent.recv()
+            if msg is None:
+                raise InitError("container init exited unexpectedly before it was ready")
+            t = msg["t"]
+            if t == channel.USERMAP:
+                userns.write_maps(boot, plan.uid_map, plan.gid_map)
+                parent.send(channel.USERMAP_DONE)
+            elif t == channel.PID:
+                init_pid = int(msg["pid"])
+                if init_pid != boot:
+                    os.waitpid(boot, 0)
+                    boot_reaped = True
+                cb.on_pid(init_pid)
+                if plan.wait_go:
+                    parent.send(channel.GO)
+            elif t == channel.HOOKS:
+                try:
+                    cb.runtime_hooks(init_pid)
+                except BaseException as e:
+                    parent.send_error(str(e))
+                    raise
+                parent.send(channel.HOOKS_DONE)
+            elif t == channel.READY:
+                return init_pid
+            elif t == channel.ERROR:
+                raise InitError(str(msg.get("msg", "")), int(msg.get("errno") or 0), str(msg.get("stage", "")))
+            else:
+                raise InitError(f"unexpected message {t!r} from container init")
+    except BaseException:
+        for pid in {boot, init_pid} - {0}:
+            try:
+                os.kill(pid, 9)
+            except ProcessLookupError:
+                pass
+        if not boot_reaped:
+            _reap(boot)
+        if init_pid and init_pid != boot:
+            _reap(init_pid)
+        raise
+    finally:
+        parent.close()
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass

@@ -1,0 +1,51 @@
+"""/proc readers: process start time and state, liveness by (pid, starttime), process trees.
+
+Runs in the parent on the hot path (state, list, kill): imports os only. A pid is identified with
+its start time (field 22 of /proc/<pid>/stat) so a recycled pid is never mistaken for the
+container (psutil's _ident rule, runc's refreshState).
+"""
+from __future__ import annotations
+
+import os
+
+
+def stat_fields(pid: int) -> list[str] | None:
+    """Fields of /proc/<pid>/stat after the comm: [state, ppid, ..., starttime at index 19]."""
+    try:
+        fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY | os.O_CLOEXEC)
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    try:
+        data = os.read(fd, 4096)
+    except ProcessLookupError:
+        return None
+    finally:
+        os.close(fd)
+    # comm may hold spaces and ')' itself: split after the last ')'
+    return data[data.rfind(b")") + 2:].decode().split()
+
+
+def starttime(pid: int) -> int | None:
+    f = stat_fields(pid)
+    return int(f[19]) if f else None
+
+
+def is_alive(pid: int, start: int | None) -> bool:
+    """True if pid runs, is not a zombie, and has the recorded start time."""
+    if pid <= 0:
+        return False
+    f = stat_fields(pid)
+    if f is None or f[0] in ("Z", "X", "x"):
+        return False
+    return start is None or int(f[19]) == start
+
+
+def children_map() -> dict[int, list[int]]:
+    """ppid -> [pids] over the whole /proc (used by ps fallbacks and tests)."""
+    out: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            f = stat_fields(int(name))
+            if f:
+                out.setdefault(int(f[1]), []).append(int(name))
+    return out

@@ -1,0 +1,240 @@
+"""The container's mount namespace: propagation, rootfs bind, mounts in config order, /dev,
+pivot_root (or move + chroot), read-only root.
+
+Runs in the init, between fork and exec: no imports at call time, errors as SyscallError naming
+the in-container destination. Every target is resolved inside the rootfs (runk.linux.paths) and
+mounted through /proc/self/fd/N, then checked to still be inside the rootfs.
+"""
+from __future__ import annotations
+
+import os
+import stat
+
+from runk._native import lib
+from runk.errors import RunkError, SyscallError
+from runk.linux import devices, paths
+from runk.linux.syscalls import mount, mount_setattr, pivot_root, umount2
+
+# statvfs f_flag bits that are also mount flags (the kernel's ST_* == MS_* for these)
+_LOCKABLE = (lib.MS_RDONLY | lib.MS_NOSUID | lib.MS_NODEV | lib.MS_NOEXEC | lib.MS_NOATIME
+             | lib.MS_NODIRATIME | lib.MS_RELATIME)
+
+
+def _mount_point_of(path: str) -> tuple[str, str]:
+    """(mount point, optional fields) of the mount holding `path`, from /proc/self/mountinfo."""
+    best, best_opt = "/", ""
+    with open("/proc/self/mountinfo", "rb") as f:
+        for line in f.read().decode(errors="surrogateescape").splitlines():
+            fields = line.split(" ")
+            mp = fields[4].replace("\\040", " ")
+            sep = fields.index("-")
+            if paths.is_within(path, mp) and len(mp) >= len(best):
+                best, best_opt = mp, " ".join(fields[6:sep])
+    return best, best_opt
+
+
+def prepare(plan: object) -> int:
+    """Everything before pivot_root. Returns an O_PATH fd of the rootfs."""
+    rootfs = plan.rootfs
+    if plan.new_mount_ns:
+        mount(None, "/", None, plan.root_propagation or (lib.MS_SLAVE | lib.MS_REC), shown="/")
+        # pivot_root(2) refuses a new root whose parent mount is shared (runc rootfsParentMountPrivate)
+        parent, opt = _mount_point_of(os.path.dirname(rootfs) or "/")
+        if "shared:" in opt:
+            mount(None, parent, None, lib.MS_PRIVATE, shown=parent)
+    mount(rootfs, rootfs, "bind", lib.MS_BIND | lib.MS_REC, shown=rootfs)
+    root_fd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    for m in plan.mounts:
+        if m.fstype == "cgroup":
+            _mount_cgroup(root_fd, plan, m)
+        else:
+            mount_one(root_fd, rootfs, m)
+    if plan.setup_dev:
+        devices.setup_dev(root_fd, rootfs, plan.devices, plan.bind_devices)
+    elif plan.devices:
+        devices.create_nodes(root_fd, rootfs, plan.devices, plan.bind_devices)
+    return root_fd
+
+
+def _target(root_fd: int, rootfs: str, dest: str, create: str | None) -> int:
+    fd = paths.open_in_root(root_fd, dest, create)
+    real = paths.fd_path(fd)
+    if not paths.is_within(real, rootfs):
+        os.close(fd)
+        raise RunkError(f"mount destination {dest} resolves outside the rootfs: {real}")
+    return fd
+
+
+def _remount_flags(target: str, flags: int) -> int:
+    """Flags the kernel locked on this mount (user namespaces) must be kept on remount."""
+    try:
+        return flags | (os.statvfs(target).f_flag & _LOCKABLE)
+    except OSError:
+        return flags
+
+
+def _remount(target: str, flags: int, dest: str) -> None:
+    try:
+        mount(None, target, None, flags | lib.MS_REMOUNT, shown=dest)
+    except OSError as e:
+        if e.errno != 1:
+            raise
+        mount(None, target, None, _remount_flags(target, flags) | lib.MS_REMOUNT, shown=dest)
+
+
+def mount_one(root_fd: int, rootfs: str, m: object) -> None:
+    dest = m.destination
+    create = "dir"
+    if m.is_bind:
+        try:
+            st = os.stat(m.source)
+        except OSError as e:
+            raise SyscallError("stat", m.source, e.errno or 0) from None
+        create = "dir" if stat.S_ISDIR(st.st_mode) else "file"
+    if m.fstype in ("proc", "sysfs"):
+        # runc GHSA-fh74-hm69-rqjw: procfs and sysfs only on a real directory
+        try:
+            lfd = paths.open_in_root(root_fd, dest, None, follow_last=False)
+        except OSError:
+            lfd = -1
+        if lfd >= 0:
+            is_link = stat.S_ISLNK(os.fstat(lfd).st_mode)
+            os.close(lfd)
+            if is_link:
+                raise RunkError(f"mount destination {dest} is a symlink: {m.fstype} must be mounted on a directory")
+    tfd = _target(root_fd, rootfs, dest, create)
+    try:
+        old = -1
+        if m.tmpcopyup:
+            old = os.open(paths.proc_fd(tfd), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        target = paths.proc_fd(tfd)
+        if m.is_bind:
+            mount(m.source, target, None, lib.MS_BIND | (m.flags & lib.MS_REC), shown=dest)
+        else:
+            try:
+                mount(m.source or m.fstype, target, m.fstype, m.flags & ~lib.MS_REC, m.data, shown=dest)
+            except OSError as e:
+                if not (e.errno == 1 and m.fstype == "sysfs"):
+                    raise
+                # sysfs needs a net namespace owned by our user namespace; runc binds /sys instead
+                mount("/sys", target, None, lib.MS_BIND | lib.MS_REC, shown=dest)
+                _remount(target, lib.MS_BIND | (m.flags & ~lib.MS_REC), dest)
+        # reopen: the fd still names the directory under the new mount
+        nfd = _target(root_fd, rootfs, dest, None)
+        os.close(tfd)
+        tfd = nfd
+        target = paths.proc_fd(tfd)
+        if m.is_bind and (m.flags & ~(lib.MS_BIND | lib.MS_REC | lib.MS_REMOUNT)):
+            _remount(target, lib.MS_BIND | (m.flags & ~lib.MS_REC), dest)
+        for p in m.propagation:
+            mount(None, target, None, p, shown=dest)
+        if m.rec_set or m.rec_clr:
+            mount_setattr(tfd, "", lib.AT_EMPTY_PATH | lib.AT_RECURSIVE, m.rec_set, m.rec_clr, 0, shown=dest)
+        if old >= 0:
+            _copy_tree(old, tfd)
+            os.close(old)
+    finally:
+        os.close(tfd)
+
+
+def _copy_tree(src_fd: int, dst_fd: int) -> None:
+    """tmpcopyup: copy the directory hidden by the new tmpfs into it (owners, modes, links)."""
+    for entry in os.scandir(src_fd):
+        name = entry.name
+        st = entry.stat(follow_symlinks=False)
+        if stat.S_ISDIR(st.st_mode):
+            os.mkdir(name, st.st_mode & 0o7777, dir_fd=dst_fd)
+            s = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=src_fd)
+            d = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dst_fd)
+            try:
+                _copy_tree(s, d)
+            finally:
+                os.close(s)
+                os.close(d)
+        elif stat.S_ISLNK(st.st_mode):
+            os.symlink(os.readlink(name, dir_fd=src_fd), name, dir_fd=dst_fd)
+        elif stat.S_ISREG(st.st_mode):
+            s = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=src_fd)
+            d = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, st.st_mode & 0o7777,
+                        dir_fd=dst_fd)
+            try:
+                while os.sendfile(d, s, None, 1 << 20) > 0:
+                    pass
+            finally:
+                os.close(s)
+                os.close(d)
+        else:
+            os.mknod(name, st.st_mode, st.st_rdev, dir_fd=dst_fd)
+        os.chown(name, st.st_uid, st.st_gid, dir_fd=dst_fd, follow_symlinks=False)
+        if not stat.S_ISLNK(st.st_mode):
+            os.chmod(name, st.st_mode & 0o7777, dir_fd=dst_fd)
+
+
+def _mount_cgroup(root_fd: int, plan: object, m: object) -> None:
+    """type "cgroup": v1 is a tmpfs holding one bind (or, with a cgroup namespace, one fresh
+    mount) per hierarchy, as runc builds it; v2 is a cgroup2 mount (or a bind of the container's
+    cgroup without a cgroup namespace)."""
+    rootfs = plan.rootfs
+    cg = plan.cgroup_mounts
+    flags = m.flags & ~(lib.MS_BIND | lib.MS_REC)
+    if cg.get("tmpfs"):
+        tfd = _target(root_fd, rootfs, m.destination, "dir")
+        try:
+            mount("tmpfs", paths.proc_fd(tfd), "tmpfs", lib.MS_NOSUID | lib.MS_NODEV | lib.MS_NOEXEC,
+                  "mode=755", shown=m.destination)
+        finally:
+            os.close(tfd)
+    for sub, host, fstype, data in cg.get("entries", []):
+        dest = m.destination.rstrip("/") + ("/" + sub if sub else "")
+        tfd = _target(root_fd, rootfs, dest, "dir")
+        try:
+            target = paths.proc_fd(tfd)
+            if host:
+                mount(host, target, None, lib.MS_BIND | lib.MS_REC, shown=dest)
+                nfd = _target(root_fd, rootfs, dest, None)
+                try:
+                    _remount(paths.proc_fd(nfd), lib.MS_BIND | flags, dest)
+                finally:
+                    os.close(nfd)
+            else:
+                mount(fstype, target, fstype, flags, data, shown=dest)
+        finally:
+            os.close(tfd)
+    for link, to in cg.get("links", []):
+        try:
+            dfd = _target(root_fd, rootfs, m.destination, None)
+            try:
+                os.symlink(to, link, dir_fd=dfd)
+            finally:
+                os.close(dfd)
+        except FileExistsError:
+            pass
+
+
+def pivot(rootfs: str, no_pivot: bool) -> None:
+    """Make rootfs the container's /. pivot_root(".", ".") then detach the old root (runc);
+    --no-pivot: MS_MOVE + chroot, for rootfs on a ramdisk."""
+    os.chdir(rootfs)
+    if no_pivot:
+        mount(rootfs, "/", None, lib.MS_MOVE, shown="/")
+        os.chroot(".")
+        os.chdir("/")
+        return
+    oldroot = os.open("/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        pivot_root(".", ".")
+        os.fchdir(oldroot)
+        # the old root must not propagate the unmount back to the host
+        mount(None, ".", None, lib.MS_SLAVE | lib.MS_REC, shown="/")
+        umount2(".", lib.MNT_DETACH)
+    finally:
+        os.close(oldroot)
+    os.chdir("/")
+
+
+def finish(plan: object) -> None:
+    """After pivot: rootfsPropagation on the new /, read-only root."""
+    if plan.rootfs_propagation:
+        mount(None, "/", None, plan.rootfs_propagation, shown="/")
+    if plan.readonly_root:
+        _remount("/", lib.MS_BIND | lib.MS_RDONLY, "/")

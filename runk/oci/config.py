@@ -1,0 +1,152 @@
+"""Read <bundle>/config.json and translate it into the InitPlan the init executes (specconv).
+
+Runs in the parent. Validation (schema, then semantics) happens in runk.oci.validate before
+translation; this module assumes a well-formed document.
+"""
+from __future__ import annotations
+
+import os
+
+from runk import _json
+from runk.errors import ConfigError, RunkError
+
+
+def load(bundle: str) -> tuple[dict, bytes]:
+    """(config, raw bytes) of <bundle>/config.json, with runc's messages."""
+    path = os.path.join(bundle, "config.json")
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        raise RunkError("JSON specification file config.json not found") from None
+    except OSError as e:
+        raise RunkError(f"open {path}: {os.strerror(e.errno).lower()}") from None
+    try:
+        cfg = _json.loads(raw)
+    except ValueError as e:
+        raise ConfigError("", f"config.json is not valid JSON: {e}") from None
+    if not isinstance(cfg, dict):
+        raise ConfigError("", "config.json must hold a JSON object")
+    return cfg, raw
+
+
+def rootfs_path(cfg: dict, bundle: str) -> str:
+    root = (cfg.get("root") or {}).get("path") or "rootfs"
+    if not os.path.isabs(root):
+        root = os.path.join(bundle, root)
+    real = os.path.realpath(root)
+    if not os.path.isdir(real):
+        raise RunkError(f"rootfs ({root}) does not exist")
+    return real
+
+
+def namespaces(cfg: dict) -> dict[str, str | None]:
+    """type -> path (None: new) in config order."""
+    return {ns["type"]: (ns.get("path") or None) for ns in (cfg.get("linux") or {}).get("namespaces") or []}
+
+
+def build_plan(cfg: dict, bundle: str, cid: str, *, no_pivot: bool = False, no_new_keyring: bool = False,
+               preserve_fds: int = 0, cgroup_mounts: dict | None = None,
+               seccomp_cache: str | None = None) -> tuple[object, list[str]]:
+    """(InitPlan, warnings). Namespace paths are opened here (fds in plan.ns_joins)."""
+    from runk._native import lib
+    from runk.linux import caps, devices, mounts, rlimits
+    from runk.linux.launch import InitPlan
+    from runk.linux.namespaces import clone_flag, open_ns_path
+
+    linux = cfg.get("linux") or {}
+    proc = cfg.get("process") or {}
+    user = proc.get("user") or {}
+    p = InitPlan()
+    warnings: list[str] = []
+    p.id = cid
+    p.bundle = bundle
+    p.annotations = cfg.get("annotations") or {}
+    p.rootfs = rootfs_path(cfg, bundle)
+    p.readonly_root = bool((cfg.get("root") or {}).get("readonly"))
+
+    nss = namespaces(cfg)
+    p.ns_joins = []
+    flags = 0
+    try:
+        for nstype, path in nss.items():
+            if path:
+                p.ns_joins.append((nstype, open_ns_path(nstype, path)))
+            elif nstype != "user":
+                flags |= clone_flag(nstype)
+    except BaseException:
+        for _t, fd in p.ns_joins:
+            os.close(fd)
+        raise
+    p.new_user = "user" in nss and not nss["user"]
+    p.unshare_flags = flags
+    p.new_mount_ns = "mount" in nss and not nss["mount"]
+    p.new_net = "network" in nss and not nss["network"]
+    p.needs_fork = "pid" in nss or ("time" in nss and not nss["time"])
+    p.uid_map = linux.get("uidMappings") or []
+    p.gid_map = linux.get("gidMappings") or []
+    offs = linux.get("timeOffsets") or {}
+    p.time_offsets = "".join(f"{clock} {v.get('secs', 0)} {v.get('nanosecs', 0)}\n"
+                             for clock, v in offs.items()) if "time" in nss and not nss["time"] else ""
+
+    p.mounts = []
+    for i, m in enumerate(cfg.get("mounts") or []):
+        dest = m["destination"]
+        if not dest.startswith("/"):
+            dest = "/" + dest          # runc: relative destinations are taken from / (deprecated)
+        opts = m.get("options") or []
+        spec = mounts.MountSpec(i, m.get("source"), dest, m.get("type"), opts)
+        if spec.is_bind and spec.source and not os.path.isabs(spec.source):
+            spec.source = os.path.join(bundle, spec.source)
+        p.mounts.append(spec)
+    prop = linux.get("rootfsPropagation")
+    p.root_propagation = mounts.propagation_flag(prop) if prop else (lib.MS_SLAVE | lib.MS_REC)
+    p.rootfs_propagation = mounts.propagation_flag(prop) if prop else 0
+    p.no_pivot = no_pivot
+    p.setup_dev = not any(m.destination == "/dev" and m.is_bind for m in p.mounts)
+    p.devices = devices.merge(linux.get("devices") or [])
+    p.bind_devices = p.new_user
+    p.masked_paths = list(linux.get("maskedPaths") or [])
+    p.readonly_paths = list(linux.get("readonlyPaths") or [])
+    p.cgroup_mounts = cgroup_mounts or {}
+
+    p.hostname = cfg.get("hostname")
+    p.domainname = cfg.get("domainname")
+    p.sysctl = sorted((linux.get("sysctl") or {}).items())
+    p.new_keyring = not no_new_keyring
+    pers = linux.get("personality")
+    p.personality = None
+    if pers:
+        p.personality = rlimits.PERSONALITY[pers["domain"]]
+
+    p.args = list(proc.get("args") or [])
+    p.env = list(proc.get("env") or [])
+    p.cwd = proc.get("cwd") or "/"
+    p.uid = int(user.get("uid", 0))
+    p.gid = int(user.get("gid", 0))
+    p.additional_gids = [int(g) for g in user.get("additionalGids") or []]
+    p.rlimits = rlimits.resolve(proc.get("rlimits"))
+    p.oom_score_adj = proc.get("oomScoreAdj")
+    p.no_new_privileges = bool(proc.get("noNewPrivileges"))
+    p.caps, skipped = caps.resolve(proc.get("capabilities"))
+    if skipped:
+        warnings.append("ignoring unknown or unavailable capabilities: " + " ".join(skipped))
+    p.umask = user.get("umask", 0o022)
+    p.seccomp = None
+    if linux.get("seccomp"):
+        from runk.linux import seccomp
+        p.seccomp = seccomp.compile_profile(linux["seccomp"], cache_dir=seccomp_cache)
+    p.terminal = bool(proc.get("terminal"))
+    size = proc.get("consoleSize")
+    p.console_size = (size["height"], size["width"]) if size else None
+    p.console_fd = -1
+    p.preserve_fds = preserve_fds
+
+    hooks = cfg.get("hooks") or {}
+    p.hooks_create_container = hooks.get("createContainer") or []
+    p.hooks_start_container = hooks.get("startContainer") or []
+    p.runtime_hooks = bool(hooks.get("prestart") or hooks.get("createRuntime"))
+    p.fifo_fd = -1
+    p.trampoline_fd = -1
+    p.wait_go = False
+    return p, warnings

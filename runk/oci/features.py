@@ -1,0 +1,55 @@
+"""`runk features`: the OCI features document (runtime-spec features.md), listing only what
+this build of runk really implements.
+
+Runs in the parent. The VM backend contributes its own document (runk-vm features).
+"""
+from __future__ import annotations
+
+from runk import OCI_VERSION
+
+HOOKS = ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"]
+NAMESPACES = ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"]
+SECCOMP_ACTIONS = ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
+                   "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"]
+SECCOMP_OPERATORS = ["SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT",
+                     "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"]
+
+
+def features_document() -> dict:
+    from runk.linux import caps, mounts
+    doc: dict = {
+        "ociVersionMin": "1.0.0",
+        "ociVersionMax": OCI_VERSION,
+        "hooks": list(HOOKS),
+        "mountOptions": mounts.all_options(),
+        "linux": {
+            "namespaces": list(NAMESPACES),
+            "capabilities": sorted(caps.NAMES, key=caps.NAMES.__getitem__),
+            "cgroup": {"v1": True, "v2": True, "systemd": False, "systemdUser": False, "rdma": True},
+            "seccomp": _seccomp(),
+            "apparmor": {"enabled": False},
+            "selinux": {"enabled": False},
+            "intelRdt": {"enabled": False},
+            "mountExtensions": {"idmap": {"enabled": False}},
+        },
+        "annotations": {},
+    }
+    try:
+        from runk.linux import seccomp
+        doc["annotations"]["io.github.seccomp.libseccomp.version"] = seccomp.libseccomp_version()
+    except (ImportError, AttributeError):
+        pass
+    return doc
+
+
+def _seccomp() -> dict:
+    try:
+        from runk.linux import seccomp
+        archs = seccomp.supported_archs()
+    except (ImportError, AttributeError):
+        return {"enabled": False}
+    return {"enabled": True, "actions": list(SECCOMP_ACTIONS), "operators": list(SECCOMP_OPERATORS),
+            "archs": archs, "knownFlags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+                                           "SECCOMP_FILTER_FLAG_LOG"],
+            "supportedFlags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+                               "SECCOMP_FILTER_FLAG_LOG"]}

