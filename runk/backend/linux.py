@@ -269,3 +269,62 @@ def pause(rec: StateRecord) -> None:
 def resume(rec: StateRecord) -> None:
     from runk.linux.cgroups import load_manager
     load_manager(rec.cgroup_paths).thaw()
+
+
+class _ExecSteps:
+    __slots__ = ("mgr",)
+
+    def __init__(self, mgr: object) -> None:
+        self.mgr = mgr
+
+    def cgroup_apply(self, pid: int) -> None:
+        if self.mgr is not None:
+            self.mgr.apply(pid)
+
+    def on_pid(self, pid: int) -> None:
+        pass
+
+    def runtime_hooks(self, pid: int) -> None:
+        pass
+
+
+def exec_process(cdir: ContainerDir, rec: StateRecord, cfg: dict, req: object) -> int:
+    """Start req.process inside the container; returns its host pid once it is about to exec."""
+    from runk.linux import exe_guard, launch, procfs
+    from runk.oci.config import build_tenant_plan
+    opened: list[int] = []
+    try:
+        plan, warnings = build_tenant_plan(cfg, rec, req.process, req.preserve_fds,
+                                           seccomp_cache=os.path.join(cdir.root, ".cache", "seccomp"))
+        opened += [fd for _t, fd in plan.ns_joins]
+        # the namespace files were opened through the pid: make sure it is still the container
+        if not procfs.is_alive(rec.pid, rec.pid_starttime):
+            raise RunkError("cannot exec in a stopped container")
+        for w in warnings:
+            log.warn(w)
+        if plan.terminal:
+            if req.console_fd is not None:
+                plan.console_fd = os.dup(req.console_fd)
+            else:
+                plan.console_fd = _console_connect(req.console_socket)
+            opened.append(plan.console_fd)
+        plan.trampoline_fd = exe_guard.sealed_trampoline()
+        opened.append(plan.trampoline_fd)
+        mgr = None
+        if rec.cgroup_paths:
+            from runk.linux.cgroups import load_manager
+            mgr = load_manager(rec.cgroup_paths)
+            if req.cgroup:
+                mgr = mgr.sub(req.cgroup)
+        if plan.seccomp is not None:
+            from runk.linux import seccomp  # noqa: F401  (before fork)
+        try:
+            pid = launch.launch(plan, _ExecSteps(mgr), [cdir.fd])
+        except InitError as e:
+            raise RunkError(f"unable to start container process: {e}") from None
+        if req.pid_file:
+            write_atomic(None, req.pid_file, str(pid))
+        return pid
+    finally:
+        for fd in opened:
+            os.close(fd)

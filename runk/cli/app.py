@@ -213,6 +213,42 @@ def features(ctx: click.Context, args: tuple) -> None:
     _go(ctx, "features", {})
 
 
+@cli.command(name="exec", context_settings={**CONTEXT, "allow_interspersed_args": False,
+                                             "ignore_unknown_options": False})
+@click.option("--console-socket", default=None,
+              help="path to an AF_UNIX socket which will receive a file descriptor referencing the "
+                   "master end of the console's pseudoterminal")
+@click.option("--pid-file", default=None, help="specify the file to write the process id to")
+@click.option("--process", "-p", "process", default=None, help="path to the process.json")
+@click.option("-d", "--detach", is_flag=True, help="detach from the container's process")
+@click.option("-t", "--tty", is_flag=True, help="allocate a pseudo-TTY")
+@click.option("--cwd", default=None, help="current working directory in the container")
+@click.option("-e", "--env", multiple=True, help="set environment variables")
+@click.option("-u", "--user", default=None, help="UID (format: <uid>[:<gid>])")
+@click.option("-g", "--additional-gids", multiple=True, help="additional gids")
+@click.option("-c", "--cap", multiple=True, help="add a capability to the bounding set for the process")
+@click.option("--no-new-privs", is_flag=True, help="set the no new privileges value for the process")
+@click.option("--apparmor", default=None, help="set the apparmor profile for the process")
+@click.option("--process-label", default=None, help="set the asm process label for the process commonly used with selinux")
+@click.option("--preserve-fds", type=int, default=0,
+              help="Pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)")
+@click.option("--ignore-paused", is_flag=True, help="allow exec in a paused container")
+@click.option("--cgroup", default=None, help="run the process in an (existing) sub-cgroup(s)")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+def exec_(ctx: click.Context, args: tuple, **kw: object) -> None:
+    """execute new process inside the container"""
+    if kw.get("process"):
+        _args("exec", args, minimum=1)
+    else:
+        _args("exec", args, minimum=2)
+    opts = {"id": args[0], "args": list(args[1:]), **kw}
+    opts["env"] = list(kw["env"])
+    opts["additional_gids"] = list(kw["additional_gids"])
+    opts["cap"] = list(kw["cap"])
+    _go(ctx, "exec", opts)
+
+
 def run(argv: list[str], prog: str = "runk", parse_only: bool = False) -> int:
     """Parse argv with the click tree and dispatch; runc's exit codes for usage errors."""
     from runk import log

@@ -33,6 +33,47 @@ _VERBS = {
 }
 
 
+_EXEC_DEFAULTS = {"console_socket": None, "pid_file": None, "process": None, "detach": False,
+                  "tty": False, "cwd": None, "env": [], "user": None, "additional_gids": [],
+                  "cap": [], "no_new_privs": False, "apparmor": None, "process_label": None,
+                  "preserve_fds": 0, "ignore_paused": False, "cgroup": None}
+_EXEC_VALUE = {"--console-socket": "console_socket", "--pid-file": "pid_file", "--process": "process",
+               "-p": "process", "--preserve-fds": "preserve_fds", "--cwd": "cwd"}
+_EXEC_FLAG = {"--detach": "detach", "-d": "detach", "--tty": "tty", "-t": "tty",
+              "--ignore-paused": "ignore_paused", "--no-new-privs": "no_new_privs"}
+
+
+def _parse_exec(argv: list[str], i: int) -> dict | None:
+    """conmon's shape: exec --pid-file P --process F --detach [--tty] [--console-socket S]
+    [--preserve-fds N] ID, and `exec [simple flags] ID CMD ARGS...`."""
+    opts = dict(_EXEC_DEFAULTS)
+    opts["env"], opts["additional_gids"], opts["cap"] = [], [], []
+    n = len(argv)
+    while i < n and argv[i].startswith("-") and argv[i] != "-":
+        key, val = _split(argv[i])
+        if key in _EXEC_FLAG and val is None:
+            opts[_EXEC_FLAG[key]] = True
+        elif key in _EXEC_VALUE:
+            if val is None:
+                if i + 1 >= n:
+                    return None
+                val = argv[i + 1]
+                i += 1
+            opts[_EXEC_VALUE[key]] = val
+        else:
+            return None
+        i += 1
+    rest = argv[i:]
+    if not rest or len(rest) < (1 if opts["process"] else 2):
+        return None
+    opts["id"] = rest[0]
+    opts["args"] = rest[1:]
+    if not str(opts["preserve_fds"]).isdigit():
+        return None
+    opts["preserve_fds"] = int(opts["preserve_fds"])
+    return opts
+
+
 def _split(arg: str) -> tuple[str, str | None]:
     if arg.startswith("--") and "=" in arg:
         k, _, v = arg.partition("=")
@@ -58,6 +99,9 @@ def parse(argv: list[str]) -> tuple[str, Globals, dict] | None:
             i += 1
         else:
             return None
+    if i < n and argv[i] == "exec":
+        eopts = _parse_exec(argv, i + 1)
+        return ("exec", g, eopts) if eopts is not None else None
     if i >= n or argv[i] not in _VERBS:
         return None
     verb = argv[i]

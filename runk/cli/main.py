@@ -42,13 +42,13 @@ def dispatch(verb: str, g: object, opts: dict) -> int:
         return commands.run(verb, g, opts)
     except RunkError as e:
         log.error(_prefix(verb, e))
-        return e.exit_code
+        return 255 if verb == "exec" else e.exit_code
     except KeyboardInterrupt:
         return 130
     except OSError as e:
         from runk.errors import describe
         log.error(_prefix(verb, e, describe(e)))
-        return 1
+        return 255 if verb == "exec" else 1
     except Exception as e:                  # the one broad catch: report, never a bare traceback
         if getattr(g, "debug", False):
             import traceback
@@ -58,8 +58,10 @@ def dispatch(verb: str, g: object, opts: dict) -> int:
 
 
 def _prefix(verb: str, e: BaseException, text: str | None = None) -> str:
-    """runc wraps create/run/exec failures: "runc create failed: <msg>"."""
+    """runc wraps create/run failures ("runc create failed: <msg>") and exec's ("exec failed: ")."""
     msg = text if text is not None else str(e)
+    if verb == "exec":
+        return f"exec failed: {msg}"
     if verb in ("create", "run") and getattr(e, "wrap", True):
         from runk.errors import ExistsError, InvalidIdError, UsageError
         if not isinstance(e, (ExistsError, InvalidIdError, UsageError)):

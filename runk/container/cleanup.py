@@ -5,8 +5,7 @@ is registered here; on success the stack is dropped.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+TYPE_CHECKING = False      # not `from typing import ...`: typing costs 7 ms on create's path
 if TYPE_CHECKING:
     from collections.abc import Callable
 

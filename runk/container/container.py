@@ -66,6 +66,15 @@ class Container:
             load_manager(self.rec.cgroup_paths).destroy()
         self.cdir.remove()
 
+    def exec_request(self, opts: dict) -> object:
+        from runk.container.requests import ExecRequest
+        return ExecRequest.from_flags(self.config().get("process") or {}, opts)
+
+    def exec(self, req: object) -> int:
+        """Start a process in the container (runc exec); returns its host pid."""
+        st.check_exec(self.status(), req.ignore_paused)
+        return _backend(self.rec).exec_process(self.cdir, self.rec, self.config(), req)
+
     def pause(self) -> None:
         st.check_pause(self.status())
         _backend(self.rec).pause(self.rec)

@@ -76,6 +76,48 @@ def run(root: str, cid: str, req: object, keep: bool) -> int:
     return _status_code(status)
 
 
+def exec_process(c: object, req: object) -> int:
+    """exec in the foreground: relay a terminal if asked for one without a console socket,
+    forward signals, exit with the process's status."""
+    import _socket
+    import signal
+    from runk._native import lib
+    from runk.linux.syscalls import prctl
+    prctl(lib.PR_SET_CHILD_SUBREAPER, 1)
+    ours = None
+    if req.process.get("terminal") and not req.console_socket:
+        ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC, 0)
+        req.console_fd = theirs.detach()
+    try:
+        pid = c.exec(req)
+    finally:
+        if req.console_fd is not None:
+            os.close(req.console_fd)
+            req.console_fd = None
+        c.close()
+    master = -1
+    if ours is not None:
+        master = _recv_fd(ours)
+        ours.close()
+    forwarded = [s for s in range(1, 32) if s not in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD)]
+
+    def forward(sig: int, _frame: object) -> None:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+    for s in forwarded:
+        try:
+            signal.signal(s, forward)
+        except (OSError, ValueError):
+            pass
+    if master >= 0:
+        from runk.container.ttyrelay import relay
+        relay(master, pid)
+    return _status_code(_reap_until(pid))
+
+
 def _wants_terminal(bundle: str) -> bool:
     from runk.oci.config import load
     cfg, _ = load(bundle)

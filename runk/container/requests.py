@@ -34,3 +34,95 @@ class CreateRequest:
         self.backend = backend
         self.foreground = foreground
         self.console_fd: int | None = None      # run: our own socketpair instead of a path
+
+
+class ExecRequest:
+    """A process to run in a running container: the container's own process config overridden
+    by --process or by the exec flags (runc exec getProcess)."""
+
+    __slots__ = ("process", "detach", "pid_file", "console_socket", "preserve_fds",
+                 "ignore_paused", "cgroup", "console_fd")
+
+    def __init__(self, process: dict, detach: bool = False, pid_file: str | None = None,
+                 console_socket: str | None = None, preserve_fds: int = 0,
+                 ignore_paused: bool = False, cgroup: str | None = None) -> None:
+        if not process.get("args"):
+            raise RunkError("args must not be empty")
+        self.process = process
+        self.detach = detach
+        self.pid_file = os.path.abspath(pid_file) if pid_file else None
+        self.console_socket = os.path.abspath(console_socket) if console_socket else None
+        listen = os.environ.get("LISTEN_FDS", "")
+        self.preserve_fds = preserve_fds + (int(listen) if listen.isdigit() else 0)
+        self.ignore_paused = ignore_paused
+        self.cgroup = cgroup
+        self.console_fd: int | None = None
+        if process.get("terminal") and detach and not console_socket:
+            raise RunkError("cannot allocate tty if runk will detach without setting console socket")
+        if console_socket and not process.get("terminal"):
+            raise RunkError("cannot use console socket if runk will not detach or allocate tty")
+
+    @classmethod
+    def from_flags(cls, base: dict, opts: dict) -> ExecRequest:
+        """Build the process from the container's process config and the command-line flags."""
+        import copy
+        if opts.get("process"):
+            from runk import _json
+            path = opts["process"]
+            try:
+                with open(path, "rb") as f:
+                    proc = _json.loads(f.read())
+            except OSError as e:
+                raise RunkError(f"open {path}: {os.strerror(e.errno).lower()}") from None
+            except ValueError as e:
+                raise RunkError(f"parse {path}: {e}") from None
+            if not isinstance(proc, dict):
+                raise RunkError(f"parse {path}: not a JSON object")
+            if opts.get("tty"):
+                proc["terminal"] = True
+        else:
+            proc = copy.deepcopy(base)
+            proc["args"] = list(opts.get("args") or [])
+            proc["terminal"] = bool(opts.get("tty"))
+            if opts.get("cwd"):
+                proc["cwd"] = opts["cwd"]
+            if opts.get("env"):
+                proc["env"] = list(proc.get("env") or []) + list(opts["env"])
+            if opts.get("no_new_privs"):
+                proc["noNewPrivileges"] = True
+            if opts.get("apparmor"):
+                proc["apparmorProfile"] = opts["apparmor"]
+            if opts.get("process_label"):
+                proc["selinuxLabel"] = opts["process_label"]
+            if opts.get("user"):
+                proc["user"] = _parse_user(opts["user"], proc.get("user") or {})
+            if opts.get("additional_gids"):
+                user = proc.setdefault("user", {})
+                user["additionalGids"] = [_int(g, "additional-gids") for g in opts["additional_gids"]]
+            if opts.get("cap"):
+                caps = proc.setdefault("capabilities", {})
+                for s in ("bounding", "effective", "permitted"):
+                    caps[s] = list(caps.get(s) or []) + [c for c in opts["cap"] if c not in (caps.get(s) or [])]
+        return cls(proc, detach=bool(opts.get("detach")), pid_file=opts.get("pid_file"),
+                   console_socket=opts.get("console_socket"),
+                   preserve_fds=int(opts.get("preserve_fds") or 0),
+                   ignore_paused=bool(opts.get("ignore_paused")), cgroup=opts.get("cgroup"))
+
+
+def _int(v: str, what: str) -> int:
+    try:
+        n = int(v)
+    except ValueError:
+        raise RunkError(f"parsing {v} as int for {what} failed") from None
+    if n < 0:
+        raise RunkError(f"{what} must be non-negative")
+    return n
+
+
+def _parse_user(spec: str, old: dict) -> dict:
+    """--user uid[:gid] (numbers, as runc takes them)."""
+    uid, _, gid = spec.partition(":")
+    user = {"uid": _int(uid, "user"), "gid": _int(gid, "group") if gid else 0}
+    if "umask" in old:
+        user["umask"] = old["umask"]
+    return user

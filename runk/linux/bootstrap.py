@@ -12,6 +12,7 @@ import os
 from runk._native import lib
 from runk.linux import channel
 from runk.linux.init import init_main
+from runk.linux.tenant import tenant_main
 from runk.linux.namespaces import join_order
 from runk.linux.syscalls import prctl, set_name, setns, unshare
 
@@ -84,13 +85,14 @@ def _bootstrap(plan: object, chan: channel.Channel) -> None:
             os.write(fd, plan.time_offsets.encode())
         finally:
             os.close(fd)
+    entry = tenant_main if plan.kind == "exec" else init_main
     if plan.needs_fork:
         pid = os.fork()
         if pid == 0:
-            init_main(plan, chan)
+            entry(plan, chan)
             os._exit(1)
         chan.send(channel.PID, pid=pid)
         os._exit(0)
     chan.send(channel.PID, pid=os.getpid())
-    init_main(plan, chan)
+    entry(plan, chan)
     os._exit(1)

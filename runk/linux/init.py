@@ -29,6 +29,7 @@ def init_main(plan: object, chan: channel.Channel) -> None:
 
 def _init(plan: object, chan: channel.Channel) -> None:
     set_name("runk:[2:INIT]")
+    os.setsid()             # a session leader, so a terminal can become its controlling tty
     if plan.wait_go:
         chan.expect(channel.GO)
     if plan.new_net:

@@ -35,17 +35,30 @@ class InitPlan:
         "hooks_create_container", "hooks_start_container", "runtime_hooks",
         # fds inherited through fork
         "fifo_fd", "trampoline_fd", "wait_go",
+        # "init" for create, "exec" for a process joining a running container (TenantPlan)
+        "kind", "rootfs_chroot",
     )
 
     def __init__(self) -> None:
-        for name in self.__slots__:
+        for name in InitPlan.__slots__:
             setattr(self, name, None)
+        self.kind = "init"
 
     def state_doc(self, pid: int, status: str) -> str:
         """The OCI state given to hooks on stdin."""
         from runk import OCI_VERSION, _json
         return _json.dumps({"ociVersion": OCI_VERSION, "id": self.id, "status": status, "pid": pid,
                             "bundle": self.bundle, "annotations": self.annotations or {}})
+
+
+class TenantPlan(InitPlan):
+    """exec: the namespaces, cgroup and confinement of a running container, no mounts."""
+
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.kind = "exec"
 
 
 class Callbacks:

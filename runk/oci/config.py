@@ -50,13 +50,12 @@ def build_plan(cfg: dict, bundle: str, cid: str, *, no_pivot: bool = False, no_n
                seccomp_cache: str | None = None) -> tuple[object, list[str]]:
     """(InitPlan, warnings). Namespace paths are opened here (fds in plan.ns_joins)."""
     from runk._native import lib
-    from runk.linux import caps, devices, mounts, rlimits
+    from runk.linux import devices, mounts, rlimits
     from runk.linux.launch import InitPlan
     from runk.linux.namespaces import clone_flag, open_ns_path
 
     linux = cfg.get("linux") or {}
     proc = cfg.get("process") or {}
-    user = proc.get("user") or {}
     p = InitPlan()
     warnings: list[str] = []
     p.id = cid
@@ -119,26 +118,11 @@ def build_plan(cfg: dict, bundle: str, cid: str, *, no_pivot: bool = False, no_n
     if pers:
         p.personality = rlimits.PERSONALITY[pers["domain"]]
 
-    p.args = list(proc.get("args") or [])
-    p.env = list(proc.get("env") or [])
-    p.cwd = proc.get("cwd") or "/"
-    p.uid = int(user.get("uid", 0))
-    p.gid = int(user.get("gid", 0))
-    p.additional_gids = [int(g) for g in user.get("additionalGids") or []]
-    p.rlimits = rlimits.resolve(proc.get("rlimits"))
-    p.oom_score_adj = proc.get("oomScoreAdj")
-    p.no_new_privileges = bool(proc.get("noNewPrivileges"))
-    p.caps, skipped = caps.resolve(proc.get("capabilities"))
-    if skipped:
-        warnings.append("ignoring unknown or unavailable capabilities: " + " ".join(skipped))
-    p.umask = user.get("umask", 0o022)
+    _process(p, proc, warnings)
     p.seccomp = None
     if linux.get("seccomp"):
         from runk.linux import seccomp
         p.seccomp = seccomp.compile_profile(linux["seccomp"], cache_dir=seccomp_cache)
-    p.terminal = bool(proc.get("terminal"))
-    size = proc.get("consoleSize")
-    p.console_size = (size["height"], size["width"]) if size else None
     p.console_fd = -1
     p.preserve_fds = preserve_fds
 
@@ -146,6 +130,67 @@ def build_plan(cfg: dict, bundle: str, cid: str, *, no_pivot: bool = False, no_n
     p.hooks_create_container = hooks.get("createContainer") or []
     p.hooks_start_container = hooks.get("startContainer") or []
     p.runtime_hooks = bool(hooks.get("prestart") or hooks.get("createRuntime"))
+    p.fifo_fd = -1
+    p.trampoline_fd = -1
+    p.wait_go = False
+    return p, warnings
+
+
+def _process(p: object, proc: dict, warnings: list[str]) -> None:
+    """The process part of a plan: shared by create (InitPlan) and exec (TenantPlan)."""
+    from runk.linux import caps, rlimits
+    user = proc.get("user") or {}
+    p.args = list(proc.get("args") or [])
+    p.env = list(proc.get("env") or [])
+    p.cwd = proc.get("cwd") or "/"
+    p.uid = int(user.get("uid", 0))
+    p.gid = int(user.get("gid", 0))
+    p.additional_gids = [int(g) for g in user.get("additionalGids") or []]
+    p.umask = user.get("umask", 0o022)
+    p.rlimits = rlimits.resolve(proc.get("rlimits"))
+    p.oom_score_adj = proc.get("oomScoreAdj")
+    p.no_new_privileges = bool(proc.get("noNewPrivileges"))
+    p.caps, skipped = caps.resolve(proc.get("capabilities"))
+    if skipped:
+        warnings.append("ignoring unknown or unavailable capabilities: " + " ".join(skipped))
+    p.terminal = bool(proc.get("terminal"))
+    size = proc.get("consoleSize")
+    p.console_size = (size["height"], size["width"]) if size else None
+
+
+def build_tenant_plan(cfg: dict, rec: object, proc: dict, preserve_fds: int,
+                      seccomp_cache: str | None = None) -> tuple[object, list[str]]:
+    """exec: join every namespace the container has, through /proc/<init>/ns (opened now)."""
+    from runk.linux.launch import TenantPlan
+    from runk.linux.namespaces import TYPES, open_ns_path
+    linux = cfg.get("linux") or {}
+    p = TenantPlan()
+    warnings: list[str] = []
+    p.id = rec.id
+    p.bundle = rec.bundle
+    p.annotations = rec.annotations or {}
+    nss = namespaces(cfg)
+    p.ns_joins = []
+    try:
+        for nstype in nss:
+            p.ns_joins.append((nstype, open_ns_path(nstype, f"/proc/{rec.pid}/ns/{TYPES[nstype][0]}")))
+    except BaseException:
+        for _t, fd in p.ns_joins:
+            os.close(fd)
+        raise
+    p.new_user = False
+    p.unshare_flags = 0
+    p.needs_fork = "pid" in nss or "time" in nss
+    p.rootfs_chroot = None if "mount" in nss else rec.rootfs
+    _process(p, proc, warnings)
+    p.seccomp = None
+    if linux.get("seccomp"):
+        from runk.linux import seccomp
+        p.seccomp = seccomp.compile_profile(linux["seccomp"], cache_dir=seccomp_cache)
+    p.console_fd = -1
+    p.preserve_fds = preserve_fds
+    p.hooks_create_container = p.hooks_start_container = []
+    p.runtime_hooks = False
     p.fifo_fd = -1
     p.trampoline_fd = -1
     p.wait_go = False

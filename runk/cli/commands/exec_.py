@@ -1,0 +1,18 @@
+"""runk exec [flags] ID [COMMAND ARGS...]: run a process in a running container. Exits with the
+process's status in the foreground; 255 when it cannot be started (runc)."""
+from __future__ import annotations
+
+
+
+def run(g: object, opts: dict) -> int:
+    from runk.container.container import load
+    c = load(g.root, opts["id"])
+    req = c.exec_request(opts)
+    if req.detach:
+        try:
+            c.exec(req)
+        finally:
+            c.close()
+        return 0
+    from runk.container.foreground import exec_process
+    return exec_process(c, req)

@@ -1,0 +1,51 @@
+"""Hot commands import none of the heavy or forbidden modules (DESIGN 3.11 rule 8): each runs
+in a fresh `python -I -S` against a scratch --root and reports sys.modules."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+FORBIDDEN = {"click", "jsonschema", "pyroute2", "re", "enum", "typing", "dataclasses", "logging",
+             "traceback", "subprocess", "socket", "json", "pathlib", "signal", "cffi"}
+
+PROBE = r"""
+import sys
+sys.path[:0] = [{top!r}, {site!r}]
+from runk.cli.main import main
+rc = main({argv!r})
+mods = sorted(m for m in sys.modules)
+with open({out!r}, "w") as f:
+    f.write(repr((rc, mods)))
+"""
+
+
+def modules_after(argv: list[str], tmp_path) -> tuple[int, set[str]]:
+    import sysconfig
+    out = tmp_path / "mods.txt"
+    code = PROBE.format(top=TOP, site=sysconfig.get_paths()["purelib"], argv=argv, out=str(out))
+    subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, timeout=30)
+    rc, mods = eval(out.read_text())
+    return rc, set(mods)
+
+
+@pytest.mark.parametrize("argv", [
+    ["state", "nonexistent"],
+    ["list"],
+    ["list", "-q"],
+    ["kill", "nonexistent", "9"],
+    ["start", "nonexistent"],
+    ["delete", "--force", "nonexistent"],
+], ids=" ".join)
+def test_hot_commands_stay_light(argv, tmp_path):
+    rc, mods = modules_after(["--root", str(tmp_path / "root"), *argv], tmp_path)
+    assert rc in (0, 1)
+    assert not (FORBIDDEN & mods), sorted(FORBIDDEN & mods)
+
+
+def test_json_module_not_needed_for_state_rendering(tmp_path):
+    rc, mods = modules_after(["--root", str(tmp_path / "root"), "list", "--format", "json"], tmp_path)
+    assert rc == 0 and "json" not in mods
