@@ -28,7 +28,7 @@ def build_ffi() -> FFI:
     ffi = FFI()
     frags = _fragments()
     ffi.cdef("\n".join(m.TYPES + m.FUNCTIONS for m in frags))
-    source = "#define _GNU_SOURCE\n" + "\n".join(m.INCLUDES for m in frags) + "\n" + \
+    source = "#ifndef _GNU_SOURCE\n#define _GNU_SOURCE\n#endif\n" + "\n".join(m.INCLUDES for m in frags) + "\n" + \
         "\n".join(m.CUSTOMIZATIONS for m in frags)
     libs = sorted({lib for m in frags for lib in getattr(m, "LIBRARIES", [])})
     ffi.set_source("runk._native._sys", source, libraries=libs)

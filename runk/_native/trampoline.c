@@ -10,7 +10,8 @@
  *
  * usage: runk-exec FIFO_FD SECCOMP_FD SECCOMP_FLAGS PATH ARGV0 [ARG...]
  *   FIFO_FD       O_PATH fd of <state>/exec.fifo, or -1. Opening it write-only blocks until
- *                 `runk start` opens the read end (runc's exec fifo); one byte is written.
+ *                 `runk start` opens the read end (runc's exec fifo); one byte is written and
+ *                 the write end is left to close at the final execve.
  *   SECCOMP_FD    fd holding a BPF program (struct sock_filter array), or -1. It is loaded after
  *                 the start gate, as late as possible (runc: with noNewPrivileges).
  *   SECCOMP_FLAGS flags for seccomp(SECCOMP_SET_MODE_FILTER).
@@ -70,7 +71,9 @@ int main(int argc, char **argv)
             die("open exec fifo", path);
         if (write(w, "0", 1) != 1)
             die("write exec fifo", path);
-        close(w);
+        /* w stays open, close-on-exec: `start` sees EOF on the fifo exactly when the user
+           program has been executed (or this process died), so poststart hooks run after
+           the process is executed, as the runtime-spec asks. */
         close(fifo);
     }
 

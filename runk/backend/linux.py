@@ -57,10 +57,11 @@ class _Steps:
         self.cdir.write(STATE_FILE, self.rec.to_json())
 
     def runtime_hooks(self, pid: int) -> None:
-        hooks.run_runtime_phases(self.cfg, _hook_state(self.rec, "creating"))
+        hooks.run_runtime_phases(self.cfg, _hook_state(self.rec, hooks.STATUS["createRuntime"]))
 
 
 def _hook_state(rec: StateRecord, status: str) -> str:
+    """The state on a hook's stdin; hooks.STATUS says which status each phase sees."""
     from runk import _json
     return _json.dumps({"ociVersion": OCI_VERSION, "id": rec.id, "status": status,
                         "pid": rec.pid or 0, "bundle": rec.bundle, "annotations": rec.annotations or {}})
@@ -178,17 +179,25 @@ def start(cdir: ContainerDir, rec: StateRecord) -> None:
         poller = select.poll()
         poller.register(fifo, select.POLLIN)
         poller.register(pidfd, select.POLLIN)
+        got = False
         while True:
             events = dict(poller.poll())
-            if events.get(fifo, 0) & select.POLLIN:
+            ev = events.get(fifo, 0)
+            if ev & select.POLLIN:
                 try:
-                    if os.read(fifo, 1):
-                        break
+                    data = os.read(fifo, 1)
                 except BlockingIOError:
+                    data = None
+                if data:
+                    got = True
                     continue
+                if data == b"" and got:
+                    break           # EOF: the trampoline's write end closed at its final execve
+            if ev & select.POLLHUP and got:
+                break
             if pidfd in events:
-                raise RunkError("cannot start a container that has stopped")
-            if events.get(fifo, 0) & select.POLLHUP:
+                if got:
+                    break           # it exec'd and already exited, or died exec'ing
                 raise RunkError("cannot start a container that has stopped")
     finally:
         os.close(fifo)

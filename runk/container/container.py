@@ -45,8 +45,12 @@ class Container:
     def start(self) -> None:
         s = self.status()
         st.check_start(s)
+        cfg = self.config()
+        if not (cfg.get("process") or {}).get("args"):
+            # runtime.md start: "This operation MUST generate an error if process was not set."
+            raise RunkError("cannot start a container without a process: config.json has no process.args")
         _backend(self.rec).start(self.cdir, self.rec)
-        _warn_hooks(self.config(), "poststart", self.rec, st.RUNNING)
+        _warn_hooks(cfg, "poststart", self.rec, st.RUNNING)
 
     def kill(self, sig: int, all_procs: bool = False) -> None:
         s = self.status()
@@ -58,9 +62,8 @@ class Container:
         st.check_delete(self.id, s, force)
         if self.rec is not None:
             _backend(self.rec).destroy(self.cdir, self.rec, s)
-        cfg = self.config()
         if self.rec is not None and s != st.CREATING:
-            _warn_hooks(cfg, "poststop", self.rec, st.STOPPED)
+            _warn_hooks(self.config(), "poststop", self.rec, st.STOPPED)
         if self.rec is not None and self.rec.cgroup_paths:
             from runk.linux.cgroups import load_manager
             load_manager(self.rec.cgroup_paths).destroy()
@@ -90,11 +93,8 @@ class Container:
 def _warn_hooks(cfg: dict, phase: str, rec: StateRecord, status: str) -> None:
     """poststart/poststop failures are warnings: the container already runs, or is gone."""
     from runk.backend.linux import _hook_state
-    from runk.container.hooks import run_phase
-    try:
-        run_phase(cfg, phase, _hook_state(rec, status))
-    except RunkError as e:
-        log.warn(str(e))
+    from runk.container.hooks import run_phase_warn
+    run_phase_warn(cfg, phase, _hook_state(rec, status), log.warn)
 
 
 def load(root: str, cid: str, lock: bool = False) -> Container:

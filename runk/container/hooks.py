@@ -7,8 +7,11 @@ from __future__ import annotations
 
 from runk.linux.hookexec import run_hooks
 
-# phase -> status in the state document given on stdin (runtime-spec runtime.md, config.md)
-STATUS = {"prestart": "creating", "createRuntime": "creating", "createContainer": "creating",
+# phase -> status in the state document given on stdin. runtime.md: "creating: the container is
+# being created (step 2 in the lifecycle)"; prestart, createRuntime and createContainer are
+# steps 3-5, after the runtime environment was created, so they see "created" (runtime-tools'
+# hooks_stdin checks prestart for it). runc passes "creating" here.
+STATUS = {"prestart": "created", "createRuntime": "created", "createContainer": "created",
           "startContainer": "created", "poststart": "running", "poststop": "stopped"}
 
 
@@ -16,6 +19,18 @@ def run_phase(cfg: dict, phase: str, state_json: str) -> None:
     hooks = (cfg.get("hooks") or {}).get(phase) or []
     if hooks:
         run_hooks(phase, hooks, state_json)
+
+
+def run_phase_warn(cfg: dict, phase: str, state_json: str, warn: object) -> None:
+    """poststart/poststop: a failing hook is logged as a warning, and the remaining hooks and the
+    lifecycle continue as if it had succeeded (config.md, POSIX-platform hooks)."""
+    from runk.errors import HookError
+    from runk.linux.hookexec import run_hook
+    for i, hook in enumerate((cfg.get("hooks") or {}).get(phase) or []):
+        try:
+            run_hook(phase, i, hook, state_json)
+        except (HookError, OSError) as e:
+            warn(str(e))
 
 
 def run_runtime_phases(cfg: dict, state_json: str) -> None:

@@ -123,8 +123,11 @@ def finish_process(plan: object, chan: channel.Channel) -> None:
     env = list(plan.env)
     if not any(e.startswith("HOME=") for e in env):
         env.append("HOME=" + identity.passwd_home(plan.uid))
-    path = execpath.lookpath(plan.args[0], env)
-    execpath.check_access(path)
+    if plan.args:
+        path = execpath.lookpath(plan.args[0], env)
+        execpath.check_access(path)
+    else:
+        path = ""           # no process: created, never startable (start refuses it)
     if plan.seccomp is not None and plan.no_new_privileges:
         from runk.linux import seccomp
         seccomp_fd = seccomp.to_memfd(plan.seccomp)

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from runk.errors import ConfigError
 
-# ociVersion majors/minors runk implements (runtime-spec 1.0.0 .. 1.2.x)
-SUPPORTED = ((1, 0), (1, 1), (1, 2))
+# runtime-spec versions runk implements: 1.0.0 .. 1.2.x. A later 1.x minor is backwards
+# compatible by the spec's versioning rules (semver): it is run, with a warning that its new
+# fields are not understood. Another major is refused.
+MAJOR = 1
+MAX_MINOR = 2
 
 _IPC_SYSCTLS = frozenset(("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
                           "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"))
@@ -24,8 +27,11 @@ def check_version(v: object) -> None:
         int(core[2])
     except (ValueError, IndexError):
         raise ConfigError("ociVersion", f'"{v}" is not a valid version (want MAJOR.MINOR.PATCH)') from None
-    if (major, minor) not in SUPPORTED:
+    if major != MAJOR:
         raise ConfigError("ociVersion", f'unsupported version "{v}": runk supports 1.0.0 to 1.2.x')
+    if minor > MAX_MINOR:
+        from runk import log
+        log.debug(f"ociVersion {v} is newer than runk knows (1.2.x): fields added since are ignored")
 
 
 def validate(cfg: dict) -> None:
@@ -47,9 +53,9 @@ def semantic(cfg: dict) -> None:
         if t in types:
             raise ConfigError(f"linux.namespaces[{i}].type", f'duplicated namespace "{t}"')
         types[t] = ns.get("path") or None
-    if "process" not in cfg:
-        raise ConfigError("process", "is required to create a container")
-    if not (cfg["process"].get("args") or []):
+    # process is OPTIONAL at create and REQUIRED by start (config.md): a container without one
+    # is created and waits; start refuses it
+    if "process" in cfg and not (cfg["process"].get("args") or []):
         raise ConfigError("process.args", "must hold at least one element (the program to run)")
     if "root" not in cfg:
         raise ConfigError("root", "is required")
