@@ -40,10 +40,12 @@ def _console_connect(path: str) -> int:
 class _Steps:
     """The callbacks launch() makes while the init sets up."""
 
-    __slots__ = ("cdir", "rec", "cfg", "mgr")
+    __slots__ = ("cdir", "rec", "cfg", "mgr", "net_devices")
 
-    def __init__(self, cdir: ContainerDir, rec: StateRecord, cfg: dict, mgr: object) -> None:
+    def __init__(self, cdir: ContainerDir, rec: StateRecord, cfg: dict, mgr: object,
+                 net_devices: dict) -> None:
         self.cdir, self.rec, self.cfg, self.mgr = cdir, rec, cfg, mgr
+        self.net_devices = net_devices
 
     def cgroup_apply(self, pid: int) -> None:
         if self.mgr is not None:
@@ -55,6 +57,9 @@ class _Steps:
         self.rec.pid_starttime = procfs.starttime(pid)
         # written now so that a crash from here on can still be cleaned up by delete (runc)
         self.cdir.write(STATE_FILE, self.rec.to_json())
+        if self.net_devices:
+            from runk.linux.netdev import move_devices
+            move_devices(pid, self.net_devices)
 
     def runtime_hooks(self, pid: int) -> None:
         hooks.run_runtime_phases(self.cfg, _hook_state(self.rec, hooks.STATUS["createRuntime"]))
@@ -120,7 +125,7 @@ def create(cdir: ContainerDir, cfg: dict, raw: bytes, req: object) -> StateRecor
                           owner="", annotations=cfg.get("annotations") or {}, backend=name,
                           cgroup_paths=mgr.paths() if mgr is not None else {},
                           systemd=req.systemd_cgroup)
-        steps = _Steps(cdir, rec, cfg, mgr)
+        steps = _Steps(cdir, rec, cfg, mgr, plan.net_devices)
         try:
             pid = launch.launch(plan, steps, [cdir.fd])
         except InitError as e:

@@ -132,7 +132,9 @@ def build_plan(cfg: dict, bundle: str, cid: str, *, no_pivot: bool = False, no_n
     p.runtime_hooks = bool(hooks.get("prestart") or hooks.get("createRuntime"))
     p.fifo_fd = -1
     p.trampoline_fd = -1
-    p.wait_go = False
+    p.net_devices = linux.get("netDevices") or {}
+    # the parent moves net devices once the init exists; the init waits for it
+    p.wait_go = bool(p.net_devices)
     return p, warnings
 
 
