@@ -338,6 +338,35 @@ def test_trampoline_filter_is_active_after_exec():
     assert "\nSeccomp:\t2\n" in status and "\nNoNewPrivs:\t1\n" in status
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="loading without no_new_privs needs CAP_SYS_ADMIN")
+def test_podman_profile_loaded_before_privilege_drop():
+    # podman sets no noNewPrivileges, so the init loads the filter itself, before dropping
+    # privileges (runc's order); everything after it, including the trampoline, runs filtered
+    prog = compiled(podman_profile())
+    r, w = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(r)
+            os.dup2(w, 1)
+            seccomp.load(prog)
+            os.setgroups([])
+            os.setresgid(65534, 65534, 65534)
+            os.setresuid(65534, 65534, 65534)
+            os.execv(TRAMPOLINE, [TRAMPOLINE, "-1", "-1", "0", "/bin/cat", "cat", "/proc/self/status"])
+        finally:
+            os._exit(127)
+    os.close(w)
+    with os.fdopen(r) as f:
+        status = f.read()
+    _, wstatus = os.waitpid(pid, 0)
+    assert os.WIFEXITED(wstatus) and os.WEXITSTATUS(wstatus) == 0
+    assert "\nSeccomp:\t2\n" in status and "\nNoNewPrivs:\t0\n" in status
+    assert "\nUid:\t65534\t65534\t65534\t65534\n" in status
+
+
 def test_trampoline_denial_reaches_the_program(tmp_path):
     prog = compiled(profile(rule(["mkdir", "mkdirat"], errnoRet=errno.EROFS)))
     res = run_trampoline(prog, "/bin/mkdir", "mkdir", str(tmp_path / "d"))
