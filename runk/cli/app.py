@@ -104,7 +104,7 @@ def _create_opts(bundle: str | None, console_socket: str | None, pid_file: str |
 
 @cli.command(context_settings=CONTEXT)
 @_create_options
-@click.argument("args", nargs=-1)
+@click.argument("args", nargs=-1, metavar="<container-id>")
 @click.pass_context
 def create(ctx: click.Context, args: tuple, **kw: object) -> None:
     """create a container"""
@@ -116,7 +116,7 @@ def create(ctx: click.Context, args: tuple, **kw: object) -> None:
 @_create_options
 @click.option("-d", "--detach", is_flag=True, help="detach from the container's process")
 @click.option("--keep", is_flag=True, help="do not delete the container after it exits")
-@click.argument("args", nargs=-1)
+@click.argument("args", nargs=-1, metavar="<container-id>")
 @click.pass_context
 def run(ctx: click.Context, args: tuple, detach: bool, keep: bool, **kw: object) -> None:
     """create and run a container"""
@@ -125,7 +125,7 @@ def run(ctx: click.Context, args: tuple, detach: bool, keep: bool, **kw: object)
 
 
 @cli.command(context_settings=CONTEXT)
-@click.argument("args", nargs=-1)
+@click.argument("args", nargs=-1, metavar="<container-id>")
 @click.pass_context
 def start(ctx: click.Context, args: tuple) -> None:
     """executes the user defined process in a created container"""
@@ -134,7 +134,7 @@ def start(ctx: click.Context, args: tuple) -> None:
 
 
 @cli.command(context_settings=CONTEXT)
-@click.argument("args", nargs=-1)
+@click.argument("args", nargs=-1, metavar="<container-id>")
 @click.pass_context
 def state(ctx: click.Context, args: tuple) -> None:
     """output the state of a container"""
@@ -145,7 +145,7 @@ def state(ctx: click.Context, args: tuple) -> None:
 @cli.command(name="list", context_settings=CONTEXT)
 @click.option("-f", "--format", "fmt", default="table", help="select one of: table or json")
 @click.option("-q", "--quiet", is_flag=True, help="display only container IDs")
-@click.argument("args", nargs=-1)
+@click.argument("args", nargs=-1, metavar="<container-id>")
 @click.pass_context
 def list_(ctx: click.Context, fmt: str, quiet: bool, args: tuple) -> None:
     """lists containers started by runk with the given root"""
@@ -155,7 +155,7 @@ def list_(ctx: click.Context, fmt: str, quiet: bool, args: tuple) -> None:
 
 @cli.command(context_settings=CONTEXT)
 @click.option("-a", "--all", "all_", is_flag=True, help="send the specified signal to all processes inside the container")
-@click.argument("args", nargs=-1)
+@click.argument("args", nargs=-1, metavar="<container-id>")
 @click.pass_context
 def kill(ctx: click.Context, all_: bool, args: tuple) -> None:
     """kill sends the specified signal (default: SIGTERM) to the container's init process"""
@@ -167,7 +167,7 @@ def kill(ctx: click.Context, all_: bool, args: tuple) -> None:
 
 @cli.command(context_settings=CONTEXT)
 @click.option("-f", "--force", is_flag=True, help="Forcibly deletes the container if it is still running (uses SIGKILL)")
-@click.argument("args", nargs=-1)
+@click.argument("args", nargs=-1, metavar="<container-id>")
 @click.pass_context
 def delete(ctx: click.Context, force: bool, args: tuple) -> None:
     """delete any resources held by the container often used with detached container"""
@@ -176,7 +176,7 @@ def delete(ctx: click.Context, force: bool, args: tuple) -> None:
 
 
 @cli.command(context_settings=CONTEXT)
-@click.argument("args", nargs=-1)
+@click.argument("args", nargs=-1, metavar="<container-id>")
 @click.pass_context
 def pause(ctx: click.Context, args: tuple) -> None:
     """pause suspends all processes inside the container"""
@@ -185,7 +185,7 @@ def pause(ctx: click.Context, args: tuple) -> None:
 
 
 @cli.command(context_settings=CONTEXT)
-@click.argument("args", nargs=-1)
+@click.argument("args", nargs=-1, metavar="<container-id>")
 @click.pass_context
 def resume(ctx: click.Context, args: tuple) -> None:
     """resumes all processes that have been previously paused"""
@@ -196,7 +196,7 @@ def resume(ctx: click.Context, args: tuple) -> None:
 @cli.command(context_settings=CONTEXT)
 @click.option("-b", "--bundle", default=None, help="path to the root of the bundle directory")
 @click.option("--rootless", is_flag=True, help="generate a configuration for a rootless container")
-@click.argument("args", nargs=-1)
+@click.argument("args", nargs=-1, metavar="<container-id>")
 @click.pass_context
 def spec(ctx: click.Context, bundle: str | None, rootless: bool, args: tuple) -> None:
     """create a new specification file"""
@@ -205,7 +205,7 @@ def spec(ctx: click.Context, bundle: str | None, rootless: bool, args: tuple) ->
 
 
 @cli.command(context_settings=CONTEXT)
-@click.argument("args", nargs=-1)
+@click.argument("args", nargs=-1, metavar="<container-id>")
 @click.pass_context
 def features(ctx: click.Context, args: tuple) -> None:
     """show the enabled features"""

@@ -357,3 +357,14 @@ def _cache_write(cache_dir: str, key: str, flags: int, bpf: bytes) -> None:
         os.rename(tmp, os.path.join(cache_dir, key))
     except OSError:
         os.unlink(tmp)
+
+
+def libseccomp_version() -> str:
+    v = lib.seccomp_version()
+    return f"{v.major}.{v.minor}.{v.micro}"
+
+
+def supported_archs() -> list[str]:
+    """The spec's architecture names this libseccomp knows (for `runk features`)."""
+    return sorted(a for a in SPEC_ARCHES
+                  if lib.seccomp_arch_resolve_name(a[len("SCMP_ARCH_"):].lower().encode()) != 0)

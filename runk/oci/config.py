@@ -120,9 +120,7 @@ def build_plan(cfg: dict, bundle: str, cid: str, *, no_pivot: bool = False, no_n
 
     _process(p, proc, warnings)
     p.seccomp = None
-    if linux.get("seccomp"):
-        from runk.linux import seccomp
-        p.seccomp = seccomp.compile_profile(linux["seccomp"], cache_dir=seccomp_cache)
+    p.seccomp = _seccomp(linux.get("seccomp"), seccomp_cache)
     p.console_fd = -1
     p.preserve_fds = preserve_fds
 
@@ -186,9 +184,7 @@ def build_tenant_plan(cfg: dict, rec: object, proc: dict, preserve_fds: int,
     p.rootfs_chroot = None if "mount" in nss else rec.rootfs
     _process(p, proc, warnings)
     p.seccomp = None
-    if linux.get("seccomp"):
-        from runk.linux import seccomp
-        p.seccomp = seccomp.compile_profile(linux["seccomp"], cache_dir=seccomp_cache)
+    p.seccomp = _seccomp(linux.get("seccomp"), seccomp_cache)
     p.console_fd = -1
     p.preserve_fds = preserve_fds
     p.hooks_create_container = p.hooks_start_container = []
@@ -197,3 +193,14 @@ def build_tenant_plan(cfg: dict, rec: object, proc: dict, preserve_fds: int,
     p.trampoline_fd = -1
     p.wait_go = False
     return p, warnings
+
+
+def _seccomp(profile: dict | None, cache: str | None) -> object:
+    """The compiled filter, or None when the config asks for none (runc: no defaultAction and
+    no syscalls means seccomp is off)."""
+    if not profile:
+        return None
+    from runk.linux import seccomp
+    if not seccomp.enabled(profile):
+        return None
+    return seccomp.compile_profile(profile, cache_dir=cache)
