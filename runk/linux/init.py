@@ -170,6 +170,17 @@ def close_fds(preserve: int, keep: list[int]) -> None:
     own, is close-on-exec before the last exec (the trampoline memfd itself stays CLOEXEC:
     execveat of an ELF binary through a CLOEXEC fd works)."""
     from runk.linux.syscalls import close_range_cloexec
-    close_range_cloexec(3 + preserve)
+    try:
+        close_range_cloexec(3 + preserve)
+    except OSError:
+        # ENOSYS on old kernels, EPERM under a seccomp profile that predates close_range(2)
+        # (loaded before this point without noNewPrivileges): walk /proc/self/fd as runc does
+        for name in os.listdir("/proc/self/fd"):
+            fd = int(name)
+            if fd >= 3 + preserve:
+                try:
+                    os.set_inheritable(fd, False)
+                except OSError:
+                    pass            # the directory fd listdir used, already closed
     for fd in keep:
         os.set_inheritable(fd, True)
