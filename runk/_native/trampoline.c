@@ -16,6 +16,8 @@
  *                 the start gate, as late as possible (runc: with noNewPrivileges).
  *   SECCOMP_FLAGS flags for seccomp(SECCOMP_SET_MODE_FILTER).
  *   PATH          the resolved executable; ARGV0.. its argv. The environment is passed through.
+ *                 "!CODE!MESSAGE" instead: the program could not be found or run; the message is
+ *                 printed and CODE (127 or 126) is the exit status, after the start gate.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -55,7 +57,7 @@ static int parse_fd(const char *s)
 
 int main(int argc, char **argv)
 {
-    if (argc < 6) {
+    if (argc < 5) {
         errno = EINVAL;
         die("usage:", "runk-exec FIFO_FD SECCOMP_FD SECCOMP_FLAGS PATH ARGV0 [ARG...]");
     }
@@ -97,6 +99,22 @@ int main(int argc, char **argv)
         /* no free(): the next call replaces this process image */
     }
 
+    if (argv[4][0] == '\0' || argc < 6) {
+        /* created without a process (allowed by the spec; `start` refuses it) */
+        errno = EINVAL;
+        die("no process to run:", "config.json has no process.args");
+    }
+    if (argv[4][0] == '!') {
+        /* "!CODE!MESSAGE": the init could not find or run the program; report it now that
+           the process would have started (runc's message, podman's exit codes 127/126) */
+        char *msg = strchr(argv[4] + 1, '!');
+        int code = atoi(argv[4] + 1);
+        if (msg) {
+            (void)!write(2, msg + 1, strlen(msg + 1));
+            (void)!write(2, "\n", 1);
+        }
+        _exit(code == 126 ? 126 : 127);
+    }
     execve(argv[4], argv + 5, environ);
     die("exec", argv[4]);
     return 127;

@@ -29,7 +29,9 @@ def check_kill(status: str, all_procs: bool) -> None:
 
 
 def check_delete(cid: str, status: str, force: bool) -> None:
-    if status in (RUNNING, PAUSED) and not force:
+    # runtime.md delete: "Attempting to delete a container that is not stopped MUST generate an
+    # error" -- a created container included (runc deletes it; podman always passes --force)
+    if status in (RUNNING, PAUSED, CREATED) and not force:
         raise StateError(f"cannot delete container {cid} that is not stopped: {status}")
 
 

@@ -123,11 +123,22 @@ def finish_process(plan: object, chan: channel.Channel) -> None:
     env = list(plan.env)
     if not any(e.startswith("HOME=") for e in env):
         env.append("HOME=" + identity.passwd_home(plan.uid))
-    if plan.args:
-        path = execpath.lookpath(plan.args[0], env)
+    if not plan.args:
+        path = ""           # no process: created, never startable (start refuses it)
+    elif plan.kind == "exec":
+        path = execpath.lookpath(plan.args[0], env)     # exec fails at once, as runc's (255)
         execpath.check_access(path)
     else:
-        path = ""           # no process: created, never startable (start refuses it)
+        # A program that cannot be found or run does not fail create: runtime.md says
+        # process.args MUST NOT be applied until start, and runtime-tools' misc_props expects
+        # create+start+delete to succeed. The trampoline reports runc's message after the start
+        # gate and exits 127 or 126, the codes podman gives for these errors.
+        try:
+            path = execpath.lookpath(plan.args[0], env)
+            execpath.check_access(path)
+        except RunkError as e:
+            code = 126 if str(e).endswith("permission denied") else 127
+            path = f"!{code}!{e}"
     if plan.seccomp is not None and plan.no_new_privileges:
         from runk.linux import seccomp
         seccomp_fd = seccomp.to_memfd(plan.seccomp)

@@ -117,11 +117,14 @@ def test_delete_running_needs_force(runk, bundle, cid, leak_audit):
     assert runk("state", cid).rc == 1
 
 
-def test_delete_created_kills_waiting_init(runk, bundle, cid, leak_audit):
+def test_delete_created_needs_force_and_kills_waiting_init(runk, bundle, cid, leak_audit):
     bundle.args("sleep", "100").write()
     runk("create", "--bundle", bundle.path, cid, check=True)
     pid = runk.state(cid)["pid"]
-    assert runk("delete", cid).rc == 0
+    r = runk("delete", cid)
+    assert r.rc == 1 and f"cannot delete container {cid} that is not stopped: created" in r.err
+    assert runk.state(cid)["status"] == "created"
+    assert runk("delete", "--force", cid).rc == 0
     time.sleep(0.1)
     try:
         with open(f"/proc/{pid}/stat") as f:
