@@ -48,6 +48,8 @@ class Container:
         cfg = self.config()
         if not (cfg.get("process") or {}).get("args"):
             # runtime.md start: "This operation MUST generate an error if process was not set."
+            # Such a container can never run anything: it is stopped, so delete can follow.
+            _backend(self.rec).destroy(self.cdir, self.rec, s)
             raise RunkError("cannot start a container without a process: config.json has no process.args")
         _backend(self.rec).start(self.cdir, self.rec)
         _warn_hooks(cfg, "poststart", self.rec, st.RUNNING)

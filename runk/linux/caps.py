@@ -8,6 +8,8 @@ from __future__ import annotations
 import _prctl
 import prctl
 
+from runk.errors import RunkError
+
 NAMES = {
     "CAP_CHOWN": 0, "CAP_DAC_OVERRIDE": 1, "CAP_DAC_READ_SEARCH": 2, "CAP_FOWNER": 3,
     "CAP_FSETID": 4, "CAP_KILL": 5, "CAP_SETGID": 6, "CAP_SETUID": 7, "CAP_SETPCAP": 8,
@@ -57,7 +59,11 @@ def resolve(caps: dict | None) -> tuple[dict[str, list[int]], list[str]]:
     for s in SETS:
         for name in caps.get(s) or []:
             n = NAMES.get(name)
-            if n is None or n > top or not (have >> n) & 1:
+            if n is None:
+                # not a capability at all: cannot be mapped to a kernel interface (runtime-tools'
+                # process_capabilities_fail); a known one this host cannot grant only warns
+                raise RunkError(f'process.capabilities.{s}: unknown capability "{name}"')
+            if n > top or not (have >> n) & 1:
                 if name not in skipped:
                     skipped.append(name)
                 continue

@@ -42,7 +42,7 @@ def _init(plan: object, chan: channel.Channel) -> None:
             if e.errno not in (38, 1, 13):      # ENOSYS, EPERM, EACCES: keyrings unavailable
                 raise
     os.umask(0)                                  # device nodes and directories get exactly their modes
-    root_fd = rootfs.prepare(plan) if plan.new_mount_ns else -1
+    root_fd = rootfs.prepare(plan) if plan.mount_ns else -1
     if plan.cwd and root_fd >= 0:
         from runk.linux.paths import open_in_root
         try:
@@ -54,7 +54,7 @@ def _init(plan: object, chan: channel.Channel) -> None:
         chan.expect(channel.HOOKS_DONE)
     if plan.hooks_create_container:
         run_hooks("createContainer", plan.hooks_create_container, plan.state_doc(os.getpid(), "creating"))
-    if plan.new_mount_ns:
+    if plan.mount_ns:
         rootfs.pivot(plan.rootfs, plan.no_pivot)
         os.close(root_fd)
     elif plan.rootfs:
@@ -68,7 +68,7 @@ def _init(plan: object, chan: channel.Channel) -> None:
         console.send_master(plan.console_fd, master)
         os.close(master)
         console.make_controlling(slave)
-    if plan.new_mount_ns:
+    if plan.mount_ns:
         rootfs.finish(plan)
     os.umask(plan.umask)
     if plan.hostname is not None:
@@ -94,14 +94,19 @@ def _init(plan: object, chan: channel.Channel) -> None:
 
 
 def finish_process(plan: object, chan: channel.Channel) -> None:
-    """Identity, capabilities, seccomp, fds, then the trampoline (shared with exec's tenant)."""
-    seccomp_fd = -1
+    """fds, cwd, seccomp, identity, capabilities, then the trampoline (shared with exec's
+    tenant). The order is runc's finalizeNamespace, with the fd sweep and the cwd check moved
+    before the seccomp filter, which may forbid close_range(2) or getcwd(2)."""
+    fifo_fd = plan.fifo_fd
+    close_fds(plan.preserve_fds, [fd for fd in (fifo_fd,) if fd >= 0])
+    # chdir before dropping privileges if we can, after otherwise (runc finalizeNamespace)
+    chdir_done = _try_chdir(plan.cwd)
+    if chdir_done:
+        _verify_cwd(strict=True)
     if plan.seccomp is not None and not plan.no_new_privileges:
         # without no_new_privs, loading a filter needs CAP_SYS_ADMIN: before the caps drop (runc)
         from runk.linux import seccomp
         seccomp.load(plan.seccomp)
-    # chdir before dropping privileges if we can, after otherwise (runc finalizeNamespace)
-    chdir_done = _try_chdir(plan.cwd)
     caps.drop_bounding(plan.caps["bounding"])
     caps.set_keepcaps(True)
     identity.fix_stdio(plan.uid, plan.gid)
@@ -112,12 +117,7 @@ def finish_process(plan: object, chan: channel.Channel) -> None:
         except OSError as e:
             raise RunkError(f'chdir to cwd ("{plan.cwd}") set in config.json failed: '
                             f"{os.strerror(e.errno).lower()}") from None
-    # CVE-2024-21626: a cwd that is not inside the container (a leaked host dirfd) must not be used
-    try:
-        if not os.getcwd().startswith("/"):
-            raise RunkError("current working directory is outside of container mount namespace root")
-    except FileNotFoundError:
-        raise RunkError("current working directory is outside of container mount namespace root") from None
+        _verify_cwd(strict=False)
     caps.set_keepcaps(False)
     caps.apply(plan.caps)
     env = list(plan.env)
@@ -139,28 +139,42 @@ def finish_process(plan: object, chan: channel.Channel) -> None:
         except RunkError as e:
             code = 126 if str(e).endswith("permission denied") else 127
             path = f"!{code}!{e}"
+    seccomp_fd = -1
     if plan.seccomp is not None and plan.no_new_privileges:
         from runk.linux import seccomp
         seccomp_fd = seccomp.to_memfd(plan.seccomp)
-    fifo_fd = plan.fifo_fd
-    if plan.hooks_start_container:
-        # startContainer hooks run in the container after start, before the user process
-        # (runtime-spec config.md): the init waits on the fifo itself, then runs them
-        if fifo_fd >= 0:
-            w = os.open(f"/proc/self/fd/{fifo_fd}", os.O_WRONLY | os.O_CLOEXEC)
-            os.write(w, b"0")
-            os.close(w)
-            os.close(fifo_fd)
-            fifo_fd = -1
-        run_hooks("startContainer", plan.hooks_start_container, plan.state_doc(os.getpid(), "created"))
-    keep = [fd for fd in (fifo_fd, seccomp_fd) if fd >= 0]
-    close_fds(plan.preserve_fds, keep)
+        os.set_inheritable(seccomp_fd, True)
     chan.send(channel.READY)
     chan.close()
+    if plan.hooks_start_container and fifo_fd >= 0:
+        # startContainer hooks run in the container after start, before the user process
+        # (config.md): the init waits on the fifo itself, runs them, then hands the open write
+        # end to the trampoline so that `start` still sees EOF at the final execve
+        w = os.open(f"/proc/self/fd/{fifo_fd}", os.O_WRONLY)
+        os.write(w, b"0")
+        os.close(fifo_fd)
+        fifo_fd = w
+        run_hooks("startContainer", plan.hooks_start_container, plan.state_doc(os.getpid(), "created"))
     argv = ["runk-exec", str(fifo_fd), str(seccomp_fd),
             str(plan.seccomp.flags if seccomp_fd >= 0 else 0), path] + list(plan.args)
     os.execve(plan.trampoline_fd, [a.encode("utf-8", "surrogateescape") for a in argv],
               {k: v for k, v in (_split(e) for e in env)})
+
+
+def _verify_cwd(strict: bool) -> None:
+    """CVE-2024-21626: a cwd outside the container (a leaked host dirfd) must not be used.
+    After the seccomp filter is loaded getcwd(2) may be refused; then the check is skipped
+    (the fd sweep already closed every host descriptor)."""
+    try:
+        cwd = os.getcwd()
+    except FileNotFoundError:
+        cwd = ""
+    except OSError:
+        if strict:
+            raise
+        return
+    if not cwd.startswith("/"):
+        raise RunkError("current working directory is outside of container mount namespace root")
 
 
 def _split(kv: str) -> tuple[bytes, bytes]:
@@ -177,21 +191,24 @@ def _try_chdir(cwd: str) -> bool:
 
 
 def close_fds(preserve: int, keep: list[int]) -> None:
-    """CVE-2024-21626: every fd runk holds, except stdio, the preserved fds and the trampoline's
-    own, is close-on-exec before the last exec (the trampoline memfd itself stays CLOEXEC:
-    execveat of an ELF binary through a CLOEXEC fd works)."""
+    """CVE-2024-21626: every fd runk holds, except stdio, the preserved fds and the ones the
+    trampoline needs, is close-on-exec before the last exec (the trampoline memfd itself stays
+    CLOEXEC: execveat of an ELF binary through a CLOEXEC fd works)."""
     from runk.linux.syscalls import close_range_cloexec
     try:
         close_range_cloexec(3 + preserve)
     except OSError:
-        # ENOSYS on old kernels, EPERM under a seccomp profile that predates close_range(2)
-        # (loaded before this point without noNewPrivileges): walk /proc/self/fd as runc does
-        for name in os.listdir("/proc/self/fd"):
-            fd = int(name)
+        # ENOSYS on old kernels: walk /proc/self/fd as runc does, or every possible fd
+        try:
+            fds = [int(n) for n in os.listdir("/proc/self/fd")]
+        except OSError:
+            import resource
+            fds = range(3 + preserve, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+        for fd in fds:
             if fd >= 3 + preserve:
                 try:
                     os.set_inheritable(fd, False)
                 except OSError:
-                    pass            # the directory fd listdir used, already closed
+                    pass            # not open (or the directory fd listdir used)
     for fd in keep:
         os.set_inheritable(fd, True)

@@ -20,7 +20,7 @@ class InitPlan:
     __slots__ = (
         "id", "bundle", "rootfs", "readonly_root", "annotations",
         # namespaces
-        "ns_joins", "new_user", "unshare_flags", "needs_fork", "new_mount_ns", "new_net",
+        "ns_joins", "new_user", "unshare_flags", "needs_fork", "mount_ns", "new_net",
         "uid_map", "gid_map", "time_offsets",
         # mounts and /dev
         "mounts", "root_propagation", "rootfs_propagation", "no_pivot", "setup_dev", "devices",

@@ -36,7 +36,7 @@ def _mount_point_of(path: str) -> tuple[str, str]:
 def prepare(plan: object) -> int:
     """Everything before pivot_root. Returns an O_PATH fd of the rootfs."""
     rootfs = plan.rootfs
-    if plan.new_mount_ns:
+    if plan.mount_ns:
         mount(None, "/", None, plan.root_propagation or (lib.MS_SLAVE | lib.MS_REC), shown="/")
         # pivot_root(2) refuses a new root whose parent mount is shared (runc rootfsParentMountPrivate)
         parent, opt = _mount_point_of(os.path.dirname(rootfs) or "/")

@@ -79,7 +79,8 @@ def build_plan(cfg: dict, bundle: str, cid: str, *, no_pivot: bool = False, no_n
         raise
     p.new_user = "user" in nss and not nss["user"]
     p.unshare_flags = flags
-    p.new_mount_ns = "mount" in nss and not nss["mount"]
+    # a joined mount namespace gets the rootfs set up inside it, as runc does (Contains(NEWNS))
+    p.mount_ns = "mount" in nss
     p.new_net = "network" in nss and not nss["network"]
     p.needs_fork = "pid" in nss or ("time" in nss and not nss["time"])
     p.uid_map = linux.get("uidMappings") or []
@@ -99,7 +100,10 @@ def build_plan(cfg: dict, bundle: str, cid: str, *, no_pivot: bool = False, no_n
             spec.source = os.path.join(bundle, spec.source)
         p.mounts.append(spec)
     prop = linux.get("rootfsPropagation")
-    p.root_propagation = mounts.propagation_flag(prop) if prop else (lib.MS_SLAVE | lib.MS_REC)
+    # the host's / is made rslave first (runc), or as asked; an unbindable / would forbid the
+    # rootfs bind that follows, so unbindable is applied to the new root after pivot_root only
+    p.root_propagation = (mounts.propagation_flag(prop) if prop and "unbindable" not in prop
+                          else (lib.MS_SLAVE | lib.MS_REC))
     p.rootfs_propagation = mounts.propagation_flag(prop) if prop else 0
     p.no_pivot = no_pivot
     p.setup_dev = not any(m.destination == "/dev" and m.is_bind for m in p.mounts)
