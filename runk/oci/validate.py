@@ -36,11 +36,8 @@ def check_version(v: object) -> None:
 
 def validate(cfg: dict) -> None:
     check_version(cfg.get("ociVersion"))
-    try:
-        from runk.oci import _schema_validator
-        _schema_validator.validate(cfg)
-    except ImportError:   # TEMP
-        pass
+    from runk.oci import _schema_validator
+    _schema_validator.validate(cfg)
     semantic(cfg)
 
 
