@@ -9,7 +9,8 @@
  * created container small: the process waiting for `start` is this program, not Python.
  *
  * usage: runk-exec FIFO_FD SECCOMP_FD SECCOMP_FLAGS PATH ARGV0 [ARG...]
- *   FIFO_FD       O_PATH fd of <state>/exec.fifo, or -1. Opening it write-only blocks until
+ *   FIFO_FD       O_PATH fd of <state>/exec.fifo, or -1 ("N@P": reopen it through P, an fd
+ *                 of the host's /proc, when the container has no mount namespace). Opening it write-only blocks until
  *                 `runk start` opens the read end (runc's exec fifo); one byte is written and
  *                 the write end is left to close at the final execve.
  *   SECCOMP_FD    fd holding a BPF program (struct sock_filter array), or -1. It is loaded after
@@ -61,14 +62,29 @@ int main(int argc, char **argv)
         errno = EINVAL;
         die("usage:", "runk-exec FIFO_FD SECCOMP_FD SECCOMP_FLAGS PATH ARGV0 [ARG...]");
     }
+    /* "N@P": no mount namespace, so the container's root has no /proc: the fifo is reopened
+       through P, an O_PATH fd of the host's /proc taken before chroot and closed right after */
+    int procfd = -1;
+    char *at = strchr(argv[1], '@');
+    if (at) {
+        *at = '\0';
+        procfd = parse_fd(at + 1);
+    }
     int fifo = parse_fd(argv[1]);
     int sfd = parse_fd(argv[2]);
     unsigned int sflags = (unsigned int)strtoul(argv[3], NULL, 10);
 
     if (fifo >= 0) {
         char path[64];
-        snprintf(path, sizeof(path), "/proc/self/fd/%d", fifo);
-        int w = open(path, O_WRONLY | O_CLOEXEC);
+        int w;
+        if (procfd >= 0) {
+            snprintf(path, sizeof(path), "self/fd/%d", fifo);
+            w = openat(procfd, path, O_WRONLY | O_CLOEXEC);
+            close(procfd);
+        } else {
+            snprintf(path, sizeof(path), "/proc/self/fd/%d", fifo);
+            w = open(path, O_WRONLY | O_CLOEXEC);
+        }
         if (w < 0)
             die("open exec fifo", path);
         if (write(w, "0", 1) != 1)

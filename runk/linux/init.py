@@ -58,6 +58,11 @@ def _init(plan: object, chan: channel.Channel) -> None:
         rootfs.pivot(plan.rootfs, plan.no_pivot)
         os.close(root_fd)
     elif plan.rootfs:
+        if plan.fifo_fd >= 0:
+            # no mount namespace: nothing may be mounted, so the chroot has no /proc for the
+            # trampoline to reopen the fifo through; it gets the host's /proc as an fd, closed
+            # before the workload runs (this container shares the host's mounts anyway)
+            plan.proc_fd = os.open("/proc", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         os.chroot(plan.rootfs)
         os.chdir("/")
     if plan.terminal:
@@ -98,7 +103,8 @@ def finish_process(plan: object, chan: channel.Channel) -> None:
     tenant). The order is runc's finalizeNamespace, with the fd sweep and the cwd check moved
     before the seccomp filter, which may forbid close_range(2) or getcwd(2)."""
     fifo_fd = plan.fifo_fd
-    close_fds(plan.preserve_fds, [fd for fd in (fifo_fd,) if fd >= 0])
+    proc_fd = plan.proc_fd if plan.proc_fd is not None else -1
+    close_fds(plan.preserve_fds, [fd for fd in (fifo_fd, proc_fd) if fd >= 0])
     # chdir before dropping privileges if we can, after otherwise (runc finalizeNamespace)
     chdir_done = _try_chdir(plan.cwd)
     if chdir_done:
@@ -150,12 +156,18 @@ def finish_process(plan: object, chan: channel.Channel) -> None:
         # startContainer hooks run in the container after start, before the user process
         # (config.md): the init waits on the fifo itself, runs them, then hands the open write
         # end to the trampoline so that `start` still sees EOF at the final execve
-        w = os.open(f"/proc/self/fd/{fifo_fd}", os.O_WRONLY)
+        if proc_fd >= 0:
+            w = os.open(f"self/fd/{fifo_fd}", os.O_WRONLY, dir_fd=proc_fd)
+            os.close(proc_fd)
+            proc_fd = -1
+        else:
+            w = os.open(f"/proc/self/fd/{fifo_fd}", os.O_WRONLY)
         os.write(w, b"0")
         os.close(fifo_fd)
         fifo_fd = w
         run_hooks("startContainer", plan.hooks_start_container, plan.state_doc(os.getpid(), "created"))
-    argv = ["runk-exec", str(fifo_fd), str(seccomp_fd),
+    gate = str(fifo_fd) + (f"@{proc_fd}" if proc_fd >= 0 and fifo_fd >= 0 else "")
+    argv = ["runk-exec", gate, str(seccomp_fd),
             str(plan.seccomp.flags if seccomp_fd >= 0 else 0), path] + list(plan.args)
     os.execve(plan.trampoline_fd, [a.encode("utf-8", "surrogateescape") for a in argv],
               {k: v for k, v in (_split(e) for e in env)})

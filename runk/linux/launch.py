@@ -36,7 +36,7 @@ class InitPlan:
         # fds inherited through fork
         "fifo_fd", "trampoline_fd", "wait_go",
         # "init" for create, "exec" for a process joining a running container (TenantPlan)
-        "kind", "rootfs_chroot", "net_devices",
+        "kind", "rootfs_chroot", "net_devices", "proc_fd",
     )
 
     def __init__(self) -> None:
