@@ -1,0 +1,39 @@
+"""cgroup v1 cpuset controller: linux.resources.cpu.cpus/mems → cpuset.cpus/cpuset.mems.
+
+Runs in the parent. Imports os and fs. A new v1 cpuset group starts with empty cpus and mems and
+refuses tasks until both are set, so every directory runk creates first inherits its parent's
+values (runc fs/cpuset.go cpusetEnsureParent/cpusetCopyIfNeeded).
+"""
+from __future__ import annotations
+
+import os
+
+from runk.linux.cgroups import fs
+
+
+class CpusetController:
+    __slots__ = ()
+    name = "cpuset"
+    resource = "cpu"
+
+    def needs(self, res: dict) -> bool:
+        c = res.get("cpu") or {}
+        return bool(c.get("cpus") or c.get("mems"))
+
+    def apply(self, res: dict, path: str) -> None:
+        c = res.get("cpu") or {}
+        if c.get("cpus"):
+            fs.write(path, "cpuset.cpus", c["cpus"], "linux.resources.cpu.cpus")
+        if c.get("mems"):
+            fs.write(path, "cpuset.mems", c["mems"], "linux.resources.cpu.mems")
+
+
+def copy_parent(path: str) -> None:
+    """Fill empty cpuset.cpus / cpuset.mems of `path` from its parent."""
+    parent = os.path.dirname(path)
+    for name in ("cpuset.cpus", "cpuset.mems"):
+        if fs.read(path, name).strip():
+            continue
+        value = fs.read(parent, name).strip()
+        if value:
+            fs.write(path, name, value, f"{name} (copied from {parent})")
