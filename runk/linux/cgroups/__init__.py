@@ -11,8 +11,10 @@ statistics, the layout parser and the eBPF code load only when used.
 """
 from __future__ import annotations
 
-TYPE_CHECKING = False
+TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
 if TYPE_CHECKING:
+    from typing import Any
+
     from runk.linux.cgroups.base import CgroupManager
 
 
@@ -48,7 +50,7 @@ def make_manager(cgroups_path: str | None, container_id: str, *,
     return HybridManager(v1, V2Manager(layout.unified_path(lay, inner), lay.unified.mountpoint))
 
 
-def load_manager(paths: dict) -> CgroupManager:
+def load_manager(paths: dict[str, Any]) -> CgroupManager:
     """Rebuild the driver from a saved paths() dict, without reading mountinfo.
 
     {"": dir} is v2; "" with v1 keys is hybrid; v1 keys alone are v1 (runc's cgroup_paths shape).
@@ -72,13 +74,13 @@ def mount_plan(manager: CgroupManager) -> list[tuple[str, str]]:
     return plan(manager)
 
 
-def default_devices() -> tuple:
+def default_devices() -> tuple[Any, ...]:
     """runc's default allowed devices: (path|None, type, major, minor, access, mode) rows."""
     from runk.linux.cgroups.devices_rules import DEFAULT_DEVICES
     return DEFAULT_DEVICES
 
 
-def container_rules(resources_devices: list | None, linux_devices: list | None = None) -> list[dict]:
+def container_rules(resources_devices: list[Any] | None, linux_devices: list[Any] | None = None) -> list[dict[str, Any]]:
     """linux.resources.devices + runc's default allow-list: the list to pass as resources["devices"]."""
     from runk.linux.cgroups.devices_rules import container_rules as rules
     return rules(resources_devices, linux_devices)

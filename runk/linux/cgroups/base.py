@@ -17,6 +17,10 @@ import os
 from runk.errors import CgroupError
 from runk.linux.cgroups import fs
 
+TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
+if TYPE_CHECKING:
+    from typing import Any
+
 # runc 1.1.5 specconv logs exactly this at warning level for memory.kernel / memory.kernelTCP.
 KERNEL_MEMORY_WARNING = "Kernel memory settings are ignored and will be removed"
 SIGKILL = 9
@@ -32,7 +36,7 @@ class CgroupManager:
         self.warnings: list[str] = []
 
     # -- creation -----------------------------------------------------------------------------
-    def create(self, resources: dict | None) -> None:
+    def create(self, resources: dict[str, Any] | None) -> None:
         """mkdir on every hierarchy, then set `resources`; on any failure remove what was made."""
         made: list[str] = []
         try:
@@ -53,7 +57,7 @@ class CgroupManager:
     def apply(self, pid: int) -> None:
         raise NotImplementedError
 
-    def set(self, resources: dict) -> None:
+    def set(self, resources: dict[str, Any]) -> None:
         raise NotImplementedError
 
     # -- freezer ------------------------------------------------------------------------------
@@ -92,7 +96,7 @@ class CgroupManager:
                 self.thaw()
 
     # -- accounting ---------------------------------------------------------------------------
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, Any]:
         raise NotImplementedError
 
     def oom_kill_count(self) -> int:
@@ -109,14 +113,14 @@ class CgroupManager:
         raise NotImplementedError
 
     # -- helpers for subclasses ---------------------------------------------------------------
-    def _note_kernel_memory(self, resources: dict) -> None:
+    def _note_kernel_memory(self, resources: dict[str, Any]) -> None:
         m = resources.get("memory") or {}
         if (m.get("kernel") is not None or m.get("kernelTCP") is not None) \
                 and KERNEL_MEMORY_WARNING not in self.warnings:
             self.warnings.append(KERNEL_MEMORY_WARNING)
 
 
-def run_controllers(controllers: list, resources: dict, path_for: object, where: str) -> None:
+def run_controllers(controllers: list[Any], resources: dict[str, Any], path_for: object, where: str) -> None:
     """Apply each controller that `needs` the resources at the directory path_for(controller)."""
     for ctl in controllers:
         if not ctl.needs(resources):

@@ -24,7 +24,7 @@ import os
 import sys
 from _struct import pack
 
-from runk._native import ffi, lib
+from runk._native import ffi, lib  # type: ignore[attr-defined]
 from runk.errors import CgroupError
 from runk.linux.cgroups.devices_rules import WILDCARD, Emulator, Rule
 
@@ -75,7 +75,7 @@ def _access_bits(access: str) -> int:
 def _block(rule: Rule, default_allow: bool) -> list[bytes]:
     """The instructions of one rule; jump offsets are filled once the block length is known."""
     # Each entry is (kind, args) so offsets can be computed after the block is laid out.
-    tests: list[tuple[str, tuple]] = []
+    tests: list[tuple[str, tuple[int, int]]] = []
     dev_type = lib.BPF_DEVCG_DEV_CHAR if rule.type == "c" else lib.BPF_DEVCG_DEV_BLOCK
     tests.append(("jne_imm", (R2, dev_type)))
     if rule.access != "rwm":
@@ -139,7 +139,7 @@ def load(program: bytes, path: str = "") -> int:
     buf = ffi.from_buffer(program)
     fd = lib.runk_bpf_prog_load_cgdev(buf, len(program) // 8, LICENSE, ffi.NULL, 0)
     if fd >= 0:
-        return fd
+        return int(fd)
     err = ffi.errno
     size = 1 << 16
     log = ffi.new("char[]", size)
@@ -166,7 +166,7 @@ def attached(dirfd: int, path: str = "") -> list[int]:
 
 
 def _old_fds(dirfd: int, path: str) -> list[int]:
-    fds = []
+    fds: list[int] = []
     for pid in attached(dirfd, path):
         fd = lib.runk_bpf_prog_get_fd_by_id(pid)
         if fd < 0:

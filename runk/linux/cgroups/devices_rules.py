@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from runk.errors import CgroupError
 
+TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
+if TYPE_CHECKING:
+    from typing import Any
+
 WILDCARD = -1
 _PERMS = "rwm"
 
@@ -49,8 +53,8 @@ class Rule:
         minor = "*" if self.minor == WILDCARD else str(self.minor)
         return f"{self.type} {major}:{minor} {self.access}"
 
-    def to_oci(self) -> dict:
-        d: dict = {"allow": self.allow, "type": self.type}
+    def to_oci(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"allow": self.allow, "type": self.type}
         if self.major != WILDCARD:
             d["major"] = self.major
         if self.minor != WILDCARD:
@@ -71,7 +75,7 @@ def _perms(s: str) -> str:
     return "".join(c for c in _PERMS if c in s)
 
 
-def from_oci(d: dict, idx: int = 0) -> Rule:
+def from_oci(d: dict[str, Any], idx: int = 0) -> Rule:
     """linux.resources.devices[idx] → Rule, with runc's checks and messages."""
     where = f"linux.resources.devices[{idx}]"
     t = d.get("type") or "a"
@@ -93,7 +97,7 @@ def from_oci(d: dict, idx: int = 0) -> Rule:
     return Rule(bool(d.get("allow", False)), t, major, minor, _perms(access))
 
 
-def parse_rules(devices: list) -> list[Rule]:
+def parse_rules(devices: list[Any]) -> list[Rule]:
     return [from_oci(d, i) for i, d in enumerate(devices or [])]
 
 
@@ -101,7 +105,7 @@ def default_rules() -> list[Rule]:
     return [Rule(True, t, ma, mi, acc) for _, t, ma, mi, acc, _ in DEFAULT_DEVICES]
 
 
-def container_rules(resources_devices: list | None, linux_devices: list | None = None) -> list[dict]:
+def container_rules(resources_devices: list[Any] | None, linux_devices: list[Any] | None = None) -> list[dict[str, Any]]:
     """The complete cgroup rule list runc gives a container (specconv CreateCgroupConfig).
 
     linux.resources.devices in order, then the default allow-list; a default whose path also

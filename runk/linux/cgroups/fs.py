@@ -203,7 +203,7 @@ def mkdir(path: str, made: list[str]) -> None:
         except FileExistsError:
             continue
         except OSError as e:
-            exc = CgroupError(f"mkdir {d}: {os.strerror(e.errno).lower()}")
+            exc = CgroupError(f"mkdir {d}: {os.strerror(e.errno or 0).lower()}")
             exc.errno = e.errno  # type: ignore[attr-defined]
             raise exc from None
         made.append(d)

@@ -14,6 +14,10 @@ from runk.linux.cgroups.base import SIGKILL, CgroupManager
 from runk.linux.cgroups.v1 import V1Manager
 from runk.linux.cgroups.v2 import V2Manager
 
+TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
+if TYPE_CHECKING:
+    from typing import Any
+
 
 class HybridManager(CgroupManager):
     __slots__ = ("v1", "v2")
@@ -42,7 +46,7 @@ class HybridManager(CgroupManager):
             return False
         return "hugetlb" in (fs.read_opt(self.v2.path, "cgroup.controllers") or "").split()
 
-    def set(self, resources: dict) -> None:
+    def set(self, resources: dict[str, Any]) -> None:
         if not resources:
             return
         if resources.get("unified"):
@@ -75,7 +79,7 @@ class HybridManager(CgroupManager):
             return
         self.v1.kill_all(sig)
 
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, Any]:
         data = self.v1.stats()
         if not data.get("hugetlb") and fs.has(self.v2.path, "cgroup.controllers"):
             from runk.linux.cgroups import stats_v2

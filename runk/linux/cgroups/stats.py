@@ -7,6 +7,10 @@ structs always present (omitempty has no effect on Go structs).
 """
 from __future__ import annotations
 
+TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
+if TYPE_CHECKING:
+    from typing import Any
+
 
 class Raw:
     """Counters as libcontainer's cgroups.Stats holds them (all ints, ns, bytes)."""
@@ -22,7 +26,7 @@ class Raw:
         self.percpu_kernel: list[int] = []
         self.percpu_user: list[int] = []
         self.periods = self.throttled_periods = self.throttled_time = 0
-        self.cpuset: dict = {}
+        self.cpuset: dict[str, Any] = {}
         self.mem_cache = 0
         # (limit, usage, max, failcnt)
         self.mem_usage = self.mem_swap = self.mem_kernel = self.mem_kernel_tcp = (0, 0, 0, 0)
@@ -42,54 +46,54 @@ _CPUSET_KEYS = (("cpus", None), ("cpu_exclusive", 0), ("mems", None), ("mem_hard
                 ("sched_relax_domain_level", 0))
 
 
-def _put(d: dict, key: str, value: object) -> None:
+def _put(d: dict[str, Any], key: str, value: object) -> None:
     if value:
         d[key] = value
 
 
-def memory_entry(entry: tuple[int, int, int, int]) -> dict:
+def memory_entry(entry: tuple[int, int, int, int]) -> dict[str, Any]:
     limit, usage, mx, failcnt = entry
-    d: dict = {"limit": limit}
+    d: dict[str, Any] = {"limit": limit}
     _put(d, "usage", usage)
     _put(d, "max", mx)
     d["failcnt"] = failcnt
     return d
 
 
-def render(r: Raw) -> dict:
-    usage: dict = {}
+def render(r: Raw) -> dict[str, Any]:
+    usage: dict[str, Any] = {}
     _put(usage, "total", r.cpu_total)
     _put(usage, "percpu", r.percpu)
     _put(usage, "percpu_kernel", r.percpu_kernel)
     _put(usage, "percpu_user", r.percpu_user)
     usage["kernel"] = r.cpu_kernel
     usage["user"] = r.cpu_user
-    throttling: dict = {}
+    throttling: dict[str, Any] = {}
     _put(throttling, "periods", r.periods)
     _put(throttling, "throttledPeriods", r.throttled_periods)
     _put(throttling, "throttledTime", r.throttled_time)
-    cpuset: dict = {}
+    cpuset: dict[str, Any] = {}
     for key, zero in _CPUSET_KEYS:
         v = r.cpuset.get(key, zero)
         if zero is None:
             _put(cpuset, key, v)
         else:
             cpuset[key] = v
-    memory: dict = {}
+    memory: dict[str, Any] = {}
     _put(memory, "cache", r.mem_cache)
     memory["usage"] = memory_entry(r.mem_usage)
     memory["swap"] = memory_entry(r.mem_swap)
     memory["kernel"] = memory_entry(r.mem_kernel)
     memory["kernelTCP"] = memory_entry(r.mem_kernel_tcp)
     _put(memory, "raw", {k: r.mem_raw[k] for k in sorted(r.mem_raw)})
-    pids: dict = {}
+    pids: dict[str, Any] = {}
     _put(pids, "current", r.pids_current)
     _put(pids, "limit", r.pids_limit)
-    blkio: dict = {}
+    blkio: dict[str, Any] = {}
     for key in BLKIO_KEYS:
         entries = []
         for major, minor, op, value in r.blkio.get(key, ()):
-            e: dict = {}
+            e: dict[str, Any] = {}
             _put(e, "major", major)
             _put(e, "minor", minor)
             _put(e, "op", op)
@@ -99,7 +103,7 @@ def render(r: Raw) -> dict:
     hugetlb = {}
     for size in sorted(r.hugetlb):
         u, mx, failcnt = r.hugetlb[size]
-        h: dict = {}
+        h: dict[str, Any] = {}
         _put(h, "usage", u)
         _put(h, "max", mx)
         h["failcnt"] = failcnt

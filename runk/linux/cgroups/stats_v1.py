@@ -11,6 +11,10 @@ from runk.linux.cgroups import fs
 from runk.linux.cgroups.stats import Raw, render
 from runk.linux.cgroups.v1_hugetlb import page_sizes
 
+TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
+if TYPE_CHECKING:
+    from typing import Any
+
 _NS_PER_TICK = 1_000_000_000 // 100   # cpuacct.stat is in USER_HZ (100), runc's clockTicks
 
 BLKIO_GROUPS = (
@@ -160,7 +164,7 @@ def _hugetlb(path: str, r: Raw) -> None:
                            fs.read_uint(path, p + ".failcnt"))
 
 
-def collect(paths: dict[str, str]) -> dict:
+def collect(paths: dict[str, str]) -> dict[str, Any]:
     r = Raw()
     for key, fn in (("cpuset", _cpuset), ("memory", _memory), ("cpu", _cpu), ("cpuacct", _cpuacct),
                     ("pids", _pids), ("blkio", _blkio), ("hugetlb", _hugetlb)):

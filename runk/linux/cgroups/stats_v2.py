@@ -10,6 +10,10 @@ from runk.linux.cgroups import fs
 from runk.linux.cgroups.stats import Raw, render
 from runk.linux.cgroups.v1_hugetlb import page_sizes
 
+TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
+if TYPE_CHECKING:
+    from typing import Any
+
 
 def _cpu(path: str, r: Raw) -> None:
     if not fs.has(path, "cpu.stat"):
@@ -77,14 +81,15 @@ def _hugetlb(path: str, r: Raw) -> None:
         r.hugetlb[size] = (fs.read_uint(path, p + ".current"), 0, events.get("max", 0))
 
 
-def hugetlb(path: str) -> dict:
+def hugetlb(path: str) -> dict[str, Any]:
     """Only the hugetlb part, rendered (a hybrid host keeps hugetlb on its cgroup2 mount)."""
     r = Raw()
     _hugetlb(path, r)
-    return render(r)["hugetlb"]
+    out: dict[str, Any] = render(r)["hugetlb"]
+    return out
 
 
-def collect(path: str) -> dict:
+def collect(path: str) -> dict[str, Any]:
     r = Raw()
     _pids(path, r)
     _memory(path, r)

@@ -13,8 +13,12 @@ from runk.errors import CgroupError
 from runk.linux.cgroups import fs, v1_freezer
 from runk.linux.cgroups.base import CgroupManager, read_pids, run_controllers
 
+TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
+if TYPE_CHECKING:
+    from typing import Any
 
-def controllers() -> list:
+
+def controllers() -> list[Any]:
     """v1 controllers in runc's Set order (fs.go subsystems)."""
     from runk.linux.cgroups.v1_blkio import BlkioController
     from runk.linux.cgroups.v1_cpu import CpuController
@@ -59,7 +63,7 @@ class V1Manager(CgroupManager):
         for path in self.dirs():
             fs.write_procs(path, pid)
 
-    def set(self, resources: dict, skip: tuple[str, ...] = ()) -> None:
+    def set(self, resources: dict[str, Any], skip: tuple[str, ...] = ()) -> None:
         if not resources:
             return
         if resources.get("unified"):
@@ -95,7 +99,7 @@ class V1Manager(CgroupManager):
     def kill_all(self, sig: int) -> None:
         self._signal_frozen(sig)
 
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, Any]:
         from runk.linux.cgroups import stats_v1
         return stats_v1.collect(self._paths)
 

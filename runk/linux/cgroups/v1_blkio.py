@@ -9,6 +9,10 @@ from __future__ import annotations
 from runk.errors import CgroupError
 from runk.linux.cgroups import fs
 
+TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
+if TYPE_CHECKING:
+    from typing import Any
+
 _R = "linux.resources.blockIO."
 THROTTLES = (
     ("throttleReadBpsDevice", "blkio.throttle.read_bps_device"),
@@ -29,12 +33,12 @@ class BlkioController:
     name = "blkio"
     resource = "blockIO"
 
-    def needs(self, res: dict) -> bool:
+    def needs(self, res: dict[str, Any]) -> bool:
         b = res.get("blockIO") or {}
         return bool(b.get("weight") or b.get("leafWeight") or b.get("weightDevice")
                     or any(b.get(k) for k, _ in THROTTLES))
 
-    def apply(self, res: dict, path: str) -> None:
+    def apply(self, res: dict[str, Any], path: str) -> None:
         b = res.get("blockIO") or {}
         if fs.has(path, "blkio.weight"):
             wfile, wdfile = "blkio.weight", "blkio.weight_device"

@@ -9,6 +9,10 @@ from __future__ import annotations
 from runk.errors import CgroupError
 from runk.linux.cgroups import fs
 
+TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
+if TYPE_CHECKING:
+    from typing import Any
+
 _R = "linux.resources.cpu."
 
 
@@ -17,13 +21,13 @@ class CpuController:
     name = "cpu"
     resource = "cpu"
 
-    def needs(self, res: dict) -> bool:
+    def needs(self, res: dict[str, Any]) -> bool:
         c = res.get("cpu") or {}
         return bool(c.get("shares") or c.get("quota") or c.get("period")
                     or c.get("realtimeRuntime") or c.get("realtimePeriod")
                     or c.get("burst") is not None or c.get("idle") is not None)
 
-    def apply(self, res: dict, path: str) -> None:
+    def apply(self, res: dict[str, Any], path: str) -> None:
         c = res.get("cpu") or {}
         shares = c.get("shares") or 0
         if shares:
@@ -69,7 +73,7 @@ def _try_first(path: str, name: str, value: int, field: str, quota: int,
     return ""
 
 
-def set_rt(path: str, c: dict) -> None:
+def set_rt(path: str, c: dict[str, Any]) -> None:
     """cpu.rt_period_us and cpu.rt_runtime_us; runc also does this before the first task joins."""
     rt_period = c.get("realtimePeriod") or 0
     rt_runtime = c.get("realtimeRuntime") or 0

@@ -15,6 +15,10 @@ from runk.errors import CgroupError
 from runk.linux.cgroups import fs
 from runk.linux.cgroups.devices_rules import Emulator, Rule, parse_rules
 
+TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
+if TYPE_CHECKING:
+    from typing import Any
+
 _RES = "linux.resources.devices"
 
 
@@ -34,10 +38,10 @@ class DevicesController:
     name = "devices"
     resource = "devices"
 
-    def needs(self, res: dict) -> bool:
+    def needs(self, res: dict[str, Any]) -> bool:
         return res.get("devices") is not None
 
-    def apply(self, res: dict, path: str) -> None:
+    def apply(self, res: dict[str, Any], path: str) -> None:
         rules = parse_rules(res["devices"])
         target = Emulator.from_rules(rules)
         current = Emulator.from_list(fs.read(path, "devices.list"))

@@ -10,10 +10,14 @@ import os
 from runk.errors import CgroupError
 from runk.linux.cgroups import fs
 
+TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
+if TYPE_CHECKING:
+    from typing import Any
+
 
 def page_sizes() -> list[str]:
     """Huge page sizes as cgroup file names spell them ("2MB", "1GB"), from /sys/kernel/mm/hugepages."""
-    out = []
+    out: list[str] = []
     try:
         names = sorted(os.listdir("/sys/kernel/mm/hugepages"))
     except OSError:
@@ -31,7 +35,7 @@ def page_sizes() -> list[str]:
     return out
 
 
-def check_sizes(limits: list) -> None:
+def check_sizes(limits: list[Any]) -> None:
     sizes = page_sizes()
     for i, hl in enumerate(limits):
         if hl.get("pageSize") not in sizes:
@@ -39,7 +43,7 @@ def check_sizes(limits: list) -> None:
                               f"{hl.get('pageSize')!r} (this host has: {', '.join(sizes) or 'none'})")
 
 
-def set_limits(path: str, limits: list, suffix: str) -> None:
+def set_limits(path: str, limits: list[Any], suffix: str) -> None:
     """Write each limit to hugetlb.<size><suffix> and, where it exists, hugetlb.<size>.rsvd<suffix>."""
     check_sizes(limits)
     for i, hl in enumerate(limits):
@@ -56,8 +60,8 @@ class HugetlbController:
     name = "hugetlb"
     resource = "hugepageLimits"
 
-    def needs(self, res: dict) -> bool:
+    def needs(self, res: dict[str, Any]) -> bool:
         return bool(res.get("hugepageLimits"))
 
-    def apply(self, res: dict, path: str) -> None:
+    def apply(self, res: dict[str, Any], path: str) -> None:
         set_limits(path, res["hugepageLimits"], ".limit_in_bytes")

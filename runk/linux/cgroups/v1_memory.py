@@ -9,6 +9,10 @@ from __future__ import annotations
 from runk.errors import CgroupError
 from runk.linux.cgroups import fs
 
+TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
+if TYPE_CHECKING:
+    from typing import Any
+
 LIMIT = "memory.limit_in_bytes"
 SWAP = "memory.memsw.limit_in_bytes"
 
@@ -20,12 +24,12 @@ class MemoryController:
     name = "memory"
     resource = "memory"
 
-    def needs(self, res: dict) -> bool:
+    def needs(self, res: dict[str, Any]) -> bool:
         m = res.get("memory") or {}
         return any(m.get(k) is not None for k in ("limit", "reservation", "swap", "swappiness",
                                                    "disableOOMKiller", "useHierarchy"))
 
-    def apply(self, res: dict, path: str) -> None:
+    def apply(self, res: dict[str, Any], path: str) -> None:
         m = res.get("memory") or {}
         limit = m.get("limit") or 0
         swap = m.get("swap") or 0

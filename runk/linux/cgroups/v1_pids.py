@@ -7,8 +7,12 @@ from __future__ import annotations
 
 from runk.linux.cgroups import fs
 
+TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
+if TYPE_CHECKING:
+    from typing import Any
 
-def pids_value(res: dict) -> str:
+
+def pids_value(res: dict[str, Any]) -> str:
     limit = (res.get("pids") or {}).get("limit") or 0
     if not limit:
         return ""
@@ -20,8 +24,8 @@ class PidsController:
     name = "pids"
     resource = "pids"
 
-    def needs(self, res: dict) -> bool:
+    def needs(self, res: dict[str, Any]) -> bool:
         return bool(pids_value(res))
 
-    def apply(self, res: dict, path: str) -> None:
+    def apply(self, res: dict[str, Any], path: str) -> None:
         fs.write(path, "pids.max", pids_value(res), "linux.resources.pids.limit")

@@ -6,8 +6,12 @@ from __future__ import annotations
 
 from runk.linux.cgroups import fs
 
+TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
+if TYPE_CHECKING:
+    from typing import Any
 
-def rdma_line(device: str, limits: dict) -> str:
+
+def rdma_line(device: str, limits: dict[str, Any]) -> str:
     line = device
     if limits.get("hcaHandles") is not None:
         line += f" hca_handle={limits['hcaHandles']}"
@@ -19,11 +23,12 @@ def rdma_line(device: str, limits: dict) -> str:
 class RdmaController:
     __slots__ = ()
     name = "rdma"
+    controller = "rdma"      # the cgroup v2 controller name (v2 manager uses this class)
     resource = "rdma"
 
-    def needs(self, res: dict) -> bool:
+    def needs(self, res: dict[str, Any]) -> bool:
         return bool(res.get("rdma"))
 
-    def apply(self, res: dict, path: str) -> None:
+    def apply(self, res: dict[str, Any], path: str) -> None:
         for dev in sorted(res["rdma"]):
             fs.write(path, "rdma.max", rdma_line(dev, res["rdma"][dev]), f"linux.resources.rdma.{dev}")

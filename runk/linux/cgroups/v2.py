@@ -11,11 +11,15 @@ from runk.errors import CgroupError
 from runk.linux.cgroups import fs, v2_freezer
 from runk.linux.cgroups.base import SIGKILL, CgroupManager, read_pids, run_controllers
 
+TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
+if TYPE_CHECKING:
+    from typing import Any
+
 # Controllers that make a group a "domain" group (runc fs2/create.go containsDomainController).
 _DOMAIN = ("memory", "blockIO", "cpu", "hugepageLimits")
 
 
-def controllers() -> list:
+def controllers() -> list[Any]:
     """v2 controllers in runc's Set order (fs2.go): pids, memory, io, cpu, devices, cpuset,
     hugetlb, rdma, then the raw unified keys, which may override any of them."""
     from runk.linux.cgroups.v1_rdma import RdmaController
@@ -27,28 +31,9 @@ def controllers() -> list:
     from runk.linux.cgroups.v2_memory import MemoryController
     from runk.linux.cgroups.v2_pids import PidsController
     from runk.linux.cgroups.v2_unified import UnifiedController
-    rdma = RdmaController()
     return [PidsController(), MemoryController(), IoController(), CpuController(),
-            DevicesController(), CpusetController(), HugetlbController(), _V2Rdma(rdma),
+            DevicesController(), CpusetController(), HugetlbController(), RdmaController(),
             UnifiedController()]
-
-
-class _V2Rdma:
-    """The v1 rdma controller class (same rdma.max file) with the v2 controller name."""
-
-    __slots__ = ("_c",)
-    name = "rdma"
-    controller = "rdma"
-    resource = "rdma"
-
-    def __init__(self, c: object) -> None:
-        self._c = c
-
-    def needs(self, res: dict) -> bool:
-        return self._c.needs(res)  # type: ignore[attr-defined]
-
-    def apply(self, res: dict, path: str) -> None:
-        self._c.apply(res, path)  # type: ignore[attr-defined]
 
 
 def _enable_subtree(path: str) -> None:
@@ -89,7 +74,7 @@ class V2Manager(CgroupManager):
             self.mountpoint = lay.unified.mountpoint
         return self.mountpoint
 
-    def _make(self, made: list[str], resources: dict | None = None) -> None:
+    def _make(self, made: list[str], resources: dict[str, Any] | None = None) -> None:
         mnt = self._mount().rstrip("/") or "/"
         rel = os.path.relpath(self.path, mnt)
         if rel.startswith(".."):
@@ -102,7 +87,7 @@ class V2Manager(CgroupManager):
             fs.mkdir(current, made)
             self._check_type(current, resources)
 
-    def _check_type(self, path: str, resources: dict | None) -> None:
+    def _check_type(self, path: str, resources: dict[str, Any] | None) -> None:
         t = (fs.read_opt(path, "cgroup.type") or "").strip()
         domain = bool(resources) and any(resources.get(k) for k in _DOMAIN)  # type: ignore[union-attr]
         if t == "domain invalid":
@@ -113,7 +98,7 @@ class V2Manager(CgroupManager):
         elif t in ("threaded", "domain threaded") and domain:
             raise CgroupError(f"cannot enter cgroupv2 {path} with domain controllers -- it is in {t} mode")
 
-    def create(self, resources: dict | None) -> None:
+    def create(self, resources: dict[str, Any] | None) -> None:
         made: list[str] = []
         try:
             self._make(made, resources)
@@ -130,7 +115,7 @@ class V2Manager(CgroupManager):
     def apply(self, pid: int) -> None:
         fs.write_procs(self.path, pid)
 
-    def set(self, resources: dict, only: tuple[str, ...] | None = None) -> None:
+    def set(self, resources: dict[str, Any], only: tuple[str, ...] | None = None) -> None:
         """Set `resources`; `only` limits it to those controller names (hybrid: hugetlb)."""
         if not resources:
             return
@@ -171,7 +156,7 @@ class V2Manager(CgroupManager):
             return
         self._signal_frozen(sig)
 
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, Any]:
         from runk.linux.cgroups import stats_v2
         return stats_v2.collect(self.path)
 

@@ -8,6 +8,10 @@ from __future__ import annotations
 from runk.errors import CgroupError
 from runk.linux.cgroups import convert, fs
 
+TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
+if TYPE_CHECKING:
+    from typing import Any
+
 _R = "linux.resources.cpu."
 
 
@@ -17,13 +21,13 @@ class CpuController:
     controller = "cpu"
     resource = "cpu"
 
-    def needs(self, res: dict) -> bool:
+    def needs(self, res: dict[str, Any]) -> bool:
         c = res.get("cpu") or {}
         return bool(c.get("shares") or c.get("quota") or c.get("period")
                     or c.get("realtimeRuntime") or c.get("realtimePeriod")
                     or c.get("burst") is not None or c.get("idle") is not None)
 
-    def apply(self, res: dict, path: str) -> None:
+    def apply(self, res: dict[str, Any], path: str) -> None:
         c = res.get("cpu") or {}
         for f in ("realtimeRuntime", "realtimePeriod"):
             if c.get(f):

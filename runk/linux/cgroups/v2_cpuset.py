@@ -6,6 +6,10 @@ from __future__ import annotations
 
 from runk.linux.cgroups import fs
 
+TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
+if TYPE_CHECKING:
+    from typing import Any
+
 
 class CpusetController:
     __slots__ = ()
@@ -13,11 +17,11 @@ class CpusetController:
     controller = "cpuset"
     resource = "cpu"
 
-    def needs(self, res: dict) -> bool:
+    def needs(self, res: dict[str, Any]) -> bool:
         c = res.get("cpu") or {}
         return bool(c.get("cpus") or c.get("mems"))
 
-    def apply(self, res: dict, path: str) -> None:
+    def apply(self, res: dict[str, Any], path: str) -> None:
         c = res.get("cpu") or {}
         if c.get("cpus"):
             fs.write(path, "cpuset.cpus", c["cpus"], "linux.resources.cpu.cpus")

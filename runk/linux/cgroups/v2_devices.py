@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from runk.linux.cgroups.devices_rules import parse_rules
 
+TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
+if TYPE_CHECKING:
+    from typing import Any
+
 
 class DevicesController:
     __slots__ = ()
@@ -15,9 +19,9 @@ class DevicesController:
     controller = ""
     resource = "devices"
 
-    def needs(self, res: dict) -> bool:
+    def needs(self, res: dict[str, Any]) -> bool:
         return res.get("devices") is not None
 
-    def apply(self, res: dict, path: str) -> None:
+    def apply(self, res: dict[str, Any], path: str) -> None:
         from runk.linux.cgroups import devices_bpf   # cffi: only when devices are set
         devices_bpf.install(path, parse_rules(res["devices"]))

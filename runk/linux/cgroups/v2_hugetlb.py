@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from runk.linux.cgroups.v1_hugetlb import set_limits
 
+TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
+if TYPE_CHECKING:
+    from typing import Any
+
 
 class HugetlbController:
     __slots__ = ()
@@ -14,8 +18,8 @@ class HugetlbController:
     controller = "hugetlb"
     resource = "hugepageLimits"
 
-    def needs(self, res: dict) -> bool:
+    def needs(self, res: dict[str, Any]) -> bool:
         return bool(res.get("hugepageLimits"))
 
-    def apply(self, res: dict, path: str) -> None:
+    def apply(self, res: dict[str, Any], path: str) -> None:
         set_limits(path, res["hugepageLimits"], ".max")

@@ -9,6 +9,10 @@ from __future__ import annotations
 from runk.errors import CgroupError
 from runk.linux.cgroups import convert, fs
 
+TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
+if TYPE_CHECKING:
+    from typing import Any
+
 _R = "linux.resources.memory."
 
 
@@ -18,14 +22,14 @@ class MemoryController:
     controller = "memory"
     resource = "memory"
 
-    def needs(self, res: dict) -> bool:
+    def needs(self, res: dict[str, Any]) -> bool:
         m = res.get("memory") or {}
         sw = m.get("swappiness")
         return bool(m.get("limit") or m.get("reservation") or m.get("swap")
                     or (sw is not None and sw != -1) or m.get("disableOOMKiller")
                     or m.get("useHierarchy") is False)
 
-    def apply(self, res: dict, path: str) -> None:
+    def apply(self, res: dict[str, Any], path: str) -> None:
         m = res.get("memory") or {}
         sw = m.get("swappiness")
         if sw is not None and sw != -1:

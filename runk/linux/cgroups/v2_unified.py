@@ -8,6 +8,10 @@ from __future__ import annotations
 from runk.errors import CgroupError
 from runk.linux.cgroups import fs
 
+TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
+if TYPE_CHECKING:
+    from typing import Any
+
 
 class UnifiedController:
     __slots__ = ()
@@ -15,10 +19,10 @@ class UnifiedController:
     controller = ""
     resource = "unified"
 
-    def needs(self, res: dict) -> bool:
+    def needs(self, res: dict[str, Any]) -> bool:
         return bool(res.get("unified"))
 
-    def apply(self, res: dict, path: str) -> None:
+    def apply(self, res: dict[str, Any], path: str) -> None:
         avail = (fs.read_opt(path, "cgroup.controllers") or "").split()
         for key, value in res["unified"].items():
             field = f"linux.resources.unified[{key!r}]"
