@@ -295,6 +295,23 @@ def test_memory_limit_oom_kills(cgv1, children) -> None:
     assert stats["memory"]["usage"]["limit"] == 32 * MiB
 
 
+def test_oom_watcher_reports_the_kill(cgv1, children) -> None:
+    from runk.linux.cgroups.oom_events import OomWatcher
+    m = cgv1({"memory": {"limit": 32 * MiB, "swap": 32 * MiB}})
+    w = OomWatcher(m.paths())
+    try:
+        assert w.read() == 0 and not w.wait(0)
+        c = children(allocate, 256 * MiB)
+        m.apply(c.pid)
+        c.go()
+        c.result()
+        assert w.wait(5)
+        assert w.read() >= 1
+        assert w.read() == 0
+    finally:
+        w.close()
+
+
 def test_pids_limit_stops_forking(cgv1, children) -> None:
     m = cgv1({"pids": {"limit": 6}})
     c = children(fork_until_refused, "")

@@ -205,6 +205,23 @@ def test_v2_memory_limit_and_oom(cgv2, unified, children) -> None:
         m.set({"memory": {"swappiness": 10}})
 
 
+def test_v2_oom_watcher(cgv2, unified, children) -> None:
+    v2_controller(unified, "memory")
+    from runk.linux.cgroups.oom_events import OomWatcher
+    m = cgv2({"memory": {"limit": 32 * MiB, "swap": 32 * MiB}})
+    w = OomWatcher(m.paths())
+    try:
+        assert w.read() == 0
+        c = children(allocate, 256 * MiB)
+        m.apply(c.pid)
+        c.go()
+        c.result()
+        assert w.wait(5)
+        assert w.read() >= 1
+    finally:
+        w.close()
+
+
 def test_v2_memory_check_before_update(cgv2, unified, children) -> None:
     v2_controller(unified, "memory")
     m = cgv2({"memory": {"limit": 256 * MiB}})
