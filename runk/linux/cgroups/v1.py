@@ -52,12 +52,10 @@ class V1Manager(CgroupManager):
 
     def _make(self, made: list[str]) -> None:
         for key, path in self._paths.items():
-            before = len(made)
             fs.mkdir(path, made)
             if key == "cpuset":
-                from runk.linux.cgroups.v1_cpuset import copy_parent
-                for d in dict.fromkeys(made[before:] + [path]):
-                    copy_parent(d)
+                from runk.linux.cgroups.v1_cpuset import ensure_populated
+                ensure_populated(path)
 
     def apply(self, pid: int) -> None:
         for path in self.dirs():

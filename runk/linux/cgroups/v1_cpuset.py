@@ -41,3 +41,23 @@ def copy_parent(path: str) -> None:
         value = fs.read(parent, name).strip()
         if value:
             fs.write(path, name, value, f"{name} (copied from {parent})")
+
+
+def ensure_populated(path: str) -> None:
+    """Give `path` and every empty ancestor the cpus/mems of the nearest populated ancestor.
+
+    Walks up while cpuset.cpus or cpuset.mems is empty, then copies down, so groups made by
+    anyone (or by a co-mounted hierarchy) never stay unusable (runc cpusetEnsureParent).
+    """
+    chain = []
+    d = path
+    while fs.has(d, "cpuset.cpus"):
+        if fs.read(d, "cpuset.cpus").strip() and fs.read(d, "cpuset.mems").strip():
+            break
+        chain.append(d)
+        parent = os.path.dirname(d)
+        if parent == d:
+            break
+        d = parent
+    for d in reversed(chain):
+        copy_parent(d)
