@@ -1,0 +1,138 @@
+"""CgroupManager: the one interface of every cgroup driver (runc cgroups.Manager, youki CgroupManager).
+
+Runs in the parent. Hot path (`load_manager` for state, list, kill, delete): imports only os and
+fs; no enum/typing/dataclasses/logging/subprocess. Subclasses: V1Manager, V2Manager, HybridManager.
+
+Contract shared by all drivers:
+- create(resources): make the groups, set what needs no task; any failure removes what it made;
+- apply(pid): put a task in every hierarchy; set(resources): OCI LinuxResources, also for update;
+- freeze/thaw/freezer_state; pids; kill_all; stats (runc `events --stats` data); destroy
+  (idempotent); paths() (JSON for the state file; load_manager rebuilds from it);
+- warnings: texts to log at warning level, as runc logs them (e.g. kernel memory is ignored).
+"""
+from __future__ import annotations
+
+import os
+
+from runk.errors import CgroupError
+from runk.linux.cgroups import fs
+
+TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
+if TYPE_CHECKING:
+    from typing import Any
+
+# runc 1.1.5 specconv logs exactly this at warning level for memory.kernel / memory.kernelTCP.
+KERNEL_MEMORY_WARNING = "Kernel memory settings are ignored and will be removed"
+SIGKILL = 9
+
+
+class CgroupManager:
+    """Abstract driver; see the module docstring for the contract."""
+
+    __slots__ = ("warnings",)
+    kind = ""
+
+    def __init__(self) -> None:
+        self.warnings: list[str] = []
+
+    # -- creation -----------------------------------------------------------------------------
+    def create(self, resources: dict[str, Any] | None) -> None:
+        """mkdir on every hierarchy, then set `resources`; on any failure remove what was made."""
+        made: list[str] = []
+        try:
+            self._make(made)
+            if resources:
+                self.set(resources)
+        except BaseException:
+            for d in reversed(made):
+                try:
+                    os.rmdir(d)
+                except OSError:
+                    pass
+            raise
+
+    def _make(self, made: list[str]) -> None:
+        raise NotImplementedError
+
+    def apply(self, pid: int) -> None:
+        raise NotImplementedError
+
+    def set(self, resources: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    # -- freezer ------------------------------------------------------------------------------
+    def freeze(self) -> None:
+        raise NotImplementedError
+
+    def thaw(self) -> None:
+        raise NotImplementedError
+
+    def freezer_state(self) -> str:
+        """ "THAWED", "FROZEN", or "" when there is no freezer (or the group is gone)."""
+        raise NotImplementedError
+
+    # -- processes ----------------------------------------------------------------------------
+    def pids(self, recursive: bool = True) -> list[int]:
+        raise NotImplementedError
+
+    def kill_all(self, sig: int) -> None:
+        raise NotImplementedError
+
+    def _signal_frozen(self, sig: int) -> None:
+        """runc signalAllProcesses: freeze, signal every task, thaw; no task can fork meanwhile."""
+        frozen = True
+        try:
+            self.freeze()
+        except CgroupError:
+            frozen = False   # runc only warns: signal what we can
+        try:
+            for pid in self.pids(True):
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
+        finally:
+            if frozen or self.freezer_state() == "FROZEN":
+                self.thaw()
+
+    # -- accounting ---------------------------------------------------------------------------
+    def stats(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def oom_kill_count(self) -> int:
+        raise NotImplementedError
+
+    # -- lifetime -----------------------------------------------------------------------------
+    def destroy(self) -> None:
+        raise NotImplementedError
+
+    def paths(self) -> dict[str, str]:
+        raise NotImplementedError
+
+    def exists(self) -> bool:
+        raise NotImplementedError
+
+    # -- helpers for subclasses ---------------------------------------------------------------
+    def _note_kernel_memory(self, resources: dict[str, Any]) -> None:
+        m = resources.get("memory") or {}
+        if (m.get("kernel") is not None or m.get("kernelTCP") is not None) \
+                and KERNEL_MEMORY_WARNING not in self.warnings:
+            self.warnings.append(KERNEL_MEMORY_WARNING)
+
+
+def run_controllers(controllers: list[Any], resources: dict[str, Any], path_for: object, where: str) -> None:
+    """Apply each controller that `needs` the resources at the directory path_for(controller)."""
+    for ctl in controllers:
+        if not ctl.needs(resources):
+            continue
+        path = path_for(ctl)  # type: ignore[operator]
+        if path is None:
+            raise CgroupError(f"cannot set linux.resources.{ctl.resource}: the {ctl.name} cgroup "
+                              f"controller is not {where} on this host")
+        ctl.apply(resources, path)
+
+
+def read_pids(path: str | None, recursive: bool) -> list[int]:
+    if not path:
+        return []
+    return fs.all_pids(path) if recursive else fs.read_procs(path)

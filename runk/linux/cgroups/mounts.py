@@ -1,0 +1,43 @@
+"""Which host cgroup directories a container sees at /sys/fs/cgroup (runc-style cgroup mounts).
+
+Runs in the parent, to build the init's mount plan. Imports layout only. runc (rootfs_linux.go
+mountCgroupV1) mounts a tmpfs at /sys/fs/cgroup, bind-mounts the container's own directory of each
+v1 hierarchy at /sys/fs/cgroup/<basename of the host mount point>, and links each controller of a
+co-mounted hierarchy ("cpu,cpuacct") to that directory. runc 1.1.5 does not bind the unified mount of
+a hybrid host. With a cgroup namespace runc mounts a fresh `cgroup` filesystem (data: the basename,
+"name=systemd" for systemd) at the same places instead of binding.
+"""
+from __future__ import annotations
+
+import posixpath
+
+from runk.linux.cgroups import layout
+
+CGROUP_ROOT = "/sys/fs/cgroup"
+
+
+def mount_plan(manager: object, root: str = CGROUP_ROOT) -> list[tuple[str, str]]:
+    """[(container destination, host source dir)]; v2: the container's group at /sys/fs/cgroup."""
+    paths = manager.paths()  # type: ignore[attr-defined]
+    if list(paths) == [""]:
+        return [(root, paths[""])]
+    lay = layout.detect()
+    out = []
+    for m in lay.v1_mounts():
+        src = next((paths[k] for k in m.controllers if k in paths), None)
+        if src is not None:
+            out.append((posixpath.join(root, posixpath.basename(m.mountpoint)), src))
+    return out
+
+
+def mount_symlinks(manager: object, root: str = CGROUP_ROOT) -> list[tuple[str, str]]:
+    """[(link path, target)] for co-mounted controllers: cpu → "cpu,cpuacct" (runc symlinks)."""
+    del manager
+    out = []
+    for m in layout.detect().v1_mounts():
+        base = posixpath.basename(m.mountpoint)
+        if "," not in base:
+            continue
+        for c in base.split(","):
+            out.append((posixpath.join(root, c), base))
+    return out

@@ -1,0 +1,115 @@
+"""V1Manager: one directory per cgroup v1 hierarchy (cpu, memory, devices, freezer, ...).
+
+Runs in the parent. Hot path (load_manager → freezer_state, pids, kill_all, destroy): imports
+os, fs, base and v1_freezer; the per-controller modules load only in set(), stats only in stats().
+paths() maps runc's subsystem keys ("cpu", "memory", "name=systemd", ...) to host directories,
+like runc's state.json "cgroup_paths".
+"""
+from __future__ import annotations
+
+import os
+
+from runk.errors import CgroupError
+from runk.linux.cgroups import fs, v1_freezer
+from runk.linux.cgroups.base import CgroupManager, read_pids, run_controllers
+
+TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
+if TYPE_CHECKING:
+    from typing import Any
+
+
+def controllers() -> list[Any]:
+    """v1 controllers in runc's Set order (fs.go subsystems)."""
+    from runk.linux.cgroups.v1_blkio import BlkioController
+    from runk.linux.cgroups.v1_cpu import CpuController
+    from runk.linux.cgroups.v1_cpuset import CpusetController
+    from runk.linux.cgroups.v1_devices import DevicesController
+    from runk.linux.cgroups.v1_hugetlb import HugetlbController
+    from runk.linux.cgroups.v1_memory import MemoryController
+    from runk.linux.cgroups.v1_net_cls import NetClsController
+    from runk.linux.cgroups.v1_net_prio import NetPrioController
+    from runk.linux.cgroups.v1_pids import PidsController
+    from runk.linux.cgroups.v1_rdma import RdmaController
+    return [CpusetController(), DevicesController(), MemoryController(), CpuController(),
+            PidsController(), BlkioController(), HugetlbController(), NetClsController(),
+            NetPrioController(), RdmaController()]
+
+
+class V1Manager(CgroupManager):
+    __slots__ = ("_paths",)
+    kind = "v1"
+
+    def __init__(self, paths: dict[str, str]) -> None:
+        super().__init__()
+        self._paths = {k: v for k, v in paths.items() if k}
+
+    def paths(self) -> dict[str, str]:
+        return dict(self._paths)
+
+    def dirs(self) -> list[str]:
+        """Distinct directories (co-mounted controllers share one), in hierarchy order."""
+        return list(dict.fromkeys(self._paths.values()))
+
+    def _make(self, made: list[str]) -> None:
+        for key, path in self._paths.items():
+            fs.mkdir(path, made)
+            if key == "cpuset":
+                from runk.linux.cgroups.v1_cpuset import ensure_populated
+                ensure_populated(path)
+
+    def apply(self, pid: int) -> None:
+        for path in self.dirs():
+            fs.write_procs(path, pid)
+
+    def set(self, resources: dict[str, Any], skip: tuple[str, ...] = ()) -> None:
+        if not resources:
+            return
+        if resources.get("unified"):
+            raise CgroupError("cannot set linux.resources.unified: invalid configuration: "
+                              "cannot use unified on cgroup v1")
+        self._note_kernel_memory(resources)
+        ctls = [c for c in controllers() if c.name not in skip]
+        run_controllers(ctls, resources, lambda c: self._paths.get(c.name), "mounted")
+
+    def _freezer(self) -> str:
+        path = self._paths.get("freezer")
+        if not path:
+            raise CgroupError("cannot toggle freezer: cgroups not configured for container")
+        return path
+
+    def freeze(self) -> None:
+        v1_freezer.freeze(self._freezer())
+
+    def thaw(self) -> None:
+        v1_freezer.thaw(self._freezer())
+
+    def freezer_state(self) -> str:
+        path = self._paths.get("freezer")
+        return v1_freezer.state(path) if path else ""
+
+    def _tasks_path(self) -> str | None:
+        # runc reads the devices hierarchy for the task list (GetPids / GetAllPids).
+        return self._paths.get("devices") or next(iter(self._paths.values()), None)
+
+    def pids(self, recursive: bool = True) -> list[int]:
+        return read_pids(self._tasks_path(), recursive)
+
+    def kill_all(self, sig: int) -> None:
+        self._signal_frozen(sig)
+
+    def stats(self) -> dict[str, Any]:
+        from runk.linux.cgroups import stats_v1
+        return stats_v1.collect(self._paths)
+
+    def oom_kill_count(self) -> int:
+        path = self._paths.get("memory")
+        if not path or not fs.has(path, "memory.oom_control"):
+            return 0
+        return fs.read_keyed(path, "memory.oom_control").get("oom_kill", 0)
+
+    def destroy(self) -> None:
+        fs.remove_paths(self.dirs())
+
+    def exists(self) -> bool:
+        path = self._tasks_path()
+        return bool(path) and os.path.isdir(path)  # type: ignore[arg-type]
