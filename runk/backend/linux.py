@@ -19,10 +19,7 @@ name = "linux"
 
 
 def _cgroup_manager(cfg: dict, cid: str, systemd: bool) -> object:
-    try:
-        from runk.linux.cgroups import make_manager
-    except ImportError:   # TEMP until the cgroup library lands
-        return None
+    from runk.linux.cgroups import make_manager
     return make_manager((cfg.get("linux") or {}).get("cgroupsPath") or None, cid, systemd=systemd)
 
 
@@ -35,6 +32,16 @@ def _console_connect(path: str) -> int:
         s.close()
         raise RunkError(f"dial unix {path}: {os.strerror(e.errno).lower() if e.errno else e}") from None
     return s.detach()
+
+
+def _resources(cfg: dict) -> dict:
+    """linux.resources with the device rules runc applies: the config's, then the default
+    allow-list and linux.devices (runc specconv AllowedDevices)."""
+    from runk.linux.cgroups import container_rules
+    linux = cfg.get("linux") or {}
+    res = dict(linux.get("resources") or {})
+    res["devices"] = container_rules(res.get("devices"), linux.get("devices"))
+    return res
 
 
 class _Steps:
@@ -83,17 +90,18 @@ def create(cdir: ContainerDir, cfg: dict, raw: bytes, req: object) -> StateRecor
     try:
         cdir.write(CONFIG_FILE, raw)
         mgr = None
-        if (cfg.get("linux") is not None) or req.systemd_cgroup:
+        if cfg.get("linux") is not None or req.systemd_cgroup:
             mgr = _cgroup_manager(cfg, cdir.id, req.systemd_cgroup)
-        if mgr is not None:
-            mgr.create((cfg.get("linux") or {}).get("resources"))
+            mgr.create(_resources(cfg))
             undo.push(mgr.destroy)
+            for w in mgr.warnings:
+                log.warn(w)
         cgroup_mounts = None
         if mgr is not None and any(m.get("type") == "cgroup" for m in cfg.get("mounts") or []):
-            from runk.linux.cgroups import mount_plan
+            from runk.linux.cgroups.mounts import container_spec
             new_cgns = any(n.get("type") == "cgroup" and not n.get("path")
                            for n in (cfg.get("linux") or {}).get("namespaces") or [])
-            cgroup_mounts = mount_plan(mgr, new_cgns)
+            cgroup_mounts = container_spec(mgr, new_cgns)
         plan, warnings = build_plan(cfg, req.bundle, cdir.id, no_pivot=req.no_pivot,
                                     no_new_keyring=req.no_new_keyring, preserve_fds=req.preserve_fds,
                                     cgroup_mounts=cgroup_mounts,

@@ -41,3 +41,30 @@ def mount_symlinks(manager: object, root: str = CGROUP_ROOT) -> list[tuple[str, 
         for c in base.split(","):
             out.append((posixpath.join(root, c), base))
     return out
+
+
+def container_spec(manager: object, cgroupns: bool) -> dict:
+    """The init's plan for a config mount of type "cgroup" (runk.linux.rootfs._mount_cgroup):
+    {"tmpfs": bool, "entries": [(subdir, host dir | None, fstype, data)], "links": [(name, to)]}.
+    v1: a tmpfs with one bind per hierarchy, or with a cgroup namespace one fresh cgroup mount
+    per hierarchy; v2: the container's group bound, or with a namespace a fresh cgroup2 mount."""
+    paths = manager.paths()  # type: ignore[attr-defined]
+    if list(paths) == [""]:
+        if cgroupns:
+            return {"tmpfs": False, "entries": [("", None, "cgroup2", "")], "links": []}
+        return {"tmpfs": False, "entries": [("", paths[""], None, None)], "links": []}
+    entries: list = []
+    lay = layout.detect()
+    for m in lay.v1_mounts():
+        src = next((paths[k] for k in m.controllers if k in paths), None)
+        if src is None:
+            continue
+        sub = posixpath.basename(m.mountpoint)
+        if cgroupns:
+            data = ",".join(("name=" + c[len("name="):]) if c.startswith("name=") else c
+                            for c in m.controllers)
+            entries.append((sub, None, "cgroup", data))
+        else:
+            entries.append((sub, src, None, None))
+    links = [(posixpath.basename(link), to) for link, to in mount_symlinks(manager)]
+    return {"tmpfs": True, "entries": entries, "links": links}
