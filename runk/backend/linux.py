@@ -350,3 +350,21 @@ def exec_process(cdir: ContainerDir, rec: StateRecord, cfg: dict, req: object) -
     finally:
         for fd in opened:
             os.close(fd)
+
+
+def update(rec: StateRecord, resources: dict) -> None:
+    from runk.linux.cgroups import load_manager
+    mgr = load_manager(rec.cgroup_paths)
+    mgr.set(resources)
+    for w in mgr.warnings:
+        log.warn(w)
+
+
+def processes(rec: StateRecord) -> list[int]:
+    from runk.linux.cgroups import load_manager
+    return sorted(load_manager(rec.cgroup_paths).pids(recursive=True))
+
+
+def stats(rec: StateRecord) -> dict:
+    from runk.linux.cgroups import load_manager
+    return load_manager(rec.cgroup_paths).stats()

@@ -249,6 +249,65 @@ def exec_(ctx: click.Context, args: tuple, **kw: object) -> None:
     _go(ctx, "exec", opts)
 
 
+_UPDATE_FLAGS = (
+    ("--blkio-weight", "Specifies per cgroup weight, range is from 10 to 1000"),
+    ("--cpu-period", "CPU CFS period to be used for hardcapping (in usecs). 0 to use system default"),
+    ("--cpu-quota", "CPU CFS hardcap limit (in usecs). Allowed cpu time in a given period"),
+    ("--cpu-rt-period", "CPU realtime period to be used for hardcapping (in usecs)"),
+    ("--cpu-rt-runtime", "CPU realtime hardcap limit (in usecs). Allowed cpu time in a given period"),
+    ("--cpuset-cpus", "CPU(s) to use"),
+    ("--cpuset-mems", "Memory node(s) to use"),
+    ("--kernel-memory", "Kernel memory limit (in bytes); kernels since 5.4 have none"),
+    ("--kernel-memory-tcp", "Kernel memory limit for tcp buffer (in bytes)"),
+    ("--memory", "Memory limit (in bytes, or with a k, m, g suffix)"),
+    ("--memory-reservation", "Memory reservation or soft_limit (in bytes)"),
+    ("--memory-swap", "Total memory usage (memory + swap); set '-1' to enable unlimited swap"),
+    ("--pids-limit", "Maximum number of pids allowed in the container"),
+)
+
+
+def _update_options(f: object) -> object:
+    for name, help_text in reversed(_UPDATE_FLAGS):
+        f = click.option(name, default=None, help=help_text)(f)
+    f = click.option("--cpu-share", "--cpu-shares", "cpu_share", default=None,
+                     help="CPU shares (relative weight vs. other containers)")(f)
+    f = click.option("-r", "--resources", default=None,
+                     help="path to the file containing the resources to update or '-' to read "
+                          "from the standard input (the other options are then ignored)")(f)
+    return f
+
+
+@cli.command(context_settings=CONTEXT)
+@_update_options
+@click.argument("args", nargs=-1, metavar="<container-id>")
+@click.pass_context
+def update(ctx: click.Context, args: tuple, **kw: object) -> None:
+    """update container resource constraints"""
+    _args("update", args, exactly=1)
+    _go(ctx, "update", {"id": args[0], **kw})
+
+
+@cli.command(context_settings={**CONTEXT, "allow_interspersed_args": False, "ignore_unknown_options": True})
+@click.option("-f", "--format", "fmt", default="table", help="select one of: table or json")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED, metavar="<container-id> [ps options]")
+@click.pass_context
+def ps(ctx: click.Context, fmt: str, args: tuple) -> None:
+    """ps displays the processes running inside a container"""
+    _args("ps", args, minimum=1)
+    _go(ctx, "ps", {"id": args[0], "format": fmt, "ps_args": list(args[1:])})
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("--interval", default="5s", help="set the stats collection interval")
+@click.option("--stats", is_flag=True, help="display the container's stats then exit")
+@click.argument("args", nargs=-1, metavar="<container-id>")
+@click.pass_context
+def events(ctx: click.Context, interval: str, stats: bool, args: tuple) -> None:
+    """display container events such as OOM notifications, cpu, memory, and IO usage statistics"""
+    _args("events", args, exactly=1)
+    _go(ctx, "events", {"id": args[0], "interval": interval, "stats": stats})
+
+
 def run(argv: list[str], prog: str = "runk", parse_only: bool = False) -> int:
     """Parse argv with the click tree and dispatch; runc's exit codes for usage errors."""
     from runk import log

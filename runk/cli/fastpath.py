@@ -28,6 +28,13 @@ _VERBS = {
     "list": ({"--format": "format", "-f": "format"}, {"--quiet": "quiet", "-q": "quiet"},
              {"format": "table", "quiet": False}, (), 0),
     "create": (_CREATE_VALUE, _CREATE_FLAG, _CREATE_DEFAULTS, ("id",), 1),
+    # podman's shape only: update --resources=FILE ID
+    "update": ({"--resources": "resources", "-r": "resources"}, {},
+               {"resources": None, "blkio_weight": None, "cpu_period": None, "cpu_quota": None,
+                "cpu_rt_period": None, "cpu_rt_runtime": None, "cpuset_cpus": None,
+                "cpuset_mems": None, "kernel_memory": None, "kernel_memory_tcp": None,
+                "memory": None, "memory_reservation": None, "memory_swap": None,
+                "pids_limit": None, "cpu_share": None}, ("id",), 1),
     "run": (_CREATE_VALUE, {**_CREATE_FLAG, "--detach": "detach", "-d": "detach", "--keep": "keep"},
             {**_CREATE_DEFAULTS, "detach": False, "keep": False}, ("id",), 1),
 }

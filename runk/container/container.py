@@ -88,6 +88,32 @@ class Container:
         st.check_resume(self.status())
         _backend(self.rec).resume(self.rec)
 
+    def update(self, resources: dict) -> None:
+        """Set new limits on the running container (runc update) and keep them in the record
+        of its config, so later readers see what applies now."""
+        s = self.status()
+        if s == st.STOPPED:
+            raise RunkError(f"container {self.id} is not running, unable to update it")
+        _backend(self.rec).update(self.rec, resources)
+        from runk import _json
+        cfg = self.config()
+        linux = cfg.setdefault("linux", {})
+        merged = linux.setdefault("resources", {})
+        for key, value in resources.items():
+            if isinstance(value, dict) and isinstance(merged.get(key), dict):
+                merged[key].update(value)
+            else:
+                merged[key] = value
+        self.cdir.write(CONFIG_FILE, _json.dumps(cfg))
+
+    def processes(self) -> list[int]:
+        if self.status() == st.STOPPED:
+            return []
+        return _backend(self.rec).processes(self.rec)
+
+    def stats(self) -> dict:
+        return _backend(self.rec).stats(self.rec)
+
     def close(self) -> None:
         self.cdir.close()
 

@@ -35,6 +35,8 @@ CORPUS = [
     ["exec", "c", "ls", "-l", "/"],
     ["exec", "-t", "c", "sh"],
     ["exec", "--cwd", "/tmp", "c", "pwd"],
+    ["update", "--resources=/tmp/podman123", "c"],
+    ["update", "-r", "-", "c"],
 ]
 
 DEFER = [
@@ -42,6 +44,7 @@ DEFER = [
     ["state", "--bogus", "x"], ["kill", "c", "9", "--all"], ["--root"], ["create", "--bundle"],
     ["create", "--preserve-fds", "x", "c"], ["list", "extra"], ["--version"], ["spec"],
     ["exec", "c"], ["exec", "-e", "A=1", "c", "env"], ["exec", "--bogus", "c", "x"],
+    ["update", "--memory", "1m", "c"], ["ps", "c"], ["events", "--stats", "c"],
 ]
 
 

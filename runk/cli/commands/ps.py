@@ -1,0 +1,42 @@
+"""runk ps [--format table|json] ID [ps options]: the container's processes, as runc shows them
+(ps(1) output filtered to the container's pids, or a JSON list of pids)."""
+from __future__ import annotations
+
+import os
+
+from runk.errors import RunkError
+
+
+def run(g: object, opts: dict) -> int:
+    from runk.container.container import load
+    fmt = opts.get("format") or "table"
+    c = load(g.root, opts["id"])
+    try:
+        pids = c.processes()
+    finally:
+        c.close()
+    if fmt == "json":
+        from runk import _json
+        os.write(1, (_json.dumps(pids) + "\n").encode())
+        return 0
+    if fmt != "table":
+        raise RunkError("invalid format option")
+    import subprocess
+    args = list(opts.get("ps_args") or []) or ["-ef"]
+    ps = "/bin/ps" if os.access("/bin/ps", os.X_OK) else "ps"
+    r = subprocess.run([ps, *args], capture_output=True)
+    if r.returncode != 0:
+        raise RunkError(f"exit status {r.returncode}: {(r.stdout + r.stderr).decode(errors='replace')}")
+    lines = r.stdout.decode(errors="replace").split("\n")
+    header = lines[0].split()
+    if "PID" not in header:
+        raise RunkError("couldn't find PID field in ps output")
+    idx = header.index("PID")
+    out = [lines[0]]
+    wanted = set(pids)
+    for line in lines[1:]:
+        fields = line.split()
+        if len(fields) > idx and fields[idx].isdigit() and int(fields[idx]) in wanted:
+            out.append(line)
+    os.write(1, ("\n".join(out) + "\n").encode())
+    return 0

@@ -1,0 +1,99 @@
+"""runk update [flags] ID: change the resource limits of a running container (runc update)."""
+from __future__ import annotations
+
+import os
+
+from runk.errors import RunkError
+
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
+
+
+def ram_in_bytes(value: str) -> int:
+    """docker/go-units RAMInBytes, as runc parses --memory: "128m", "1g", "1.5GiB", "1024";
+    "-1" means unlimited (swap)."""
+    v = value.strip()
+    if v == "-1":
+        return -1
+    i = 0
+    while i < len(v) and (v[i].isdigit() or v[i] == "."):
+        i += 1
+    num, suffix = v[:i], v[i:].strip().lower()
+    if suffix.endswith("b"):
+        suffix = suffix[:-1]
+    if suffix.endswith("i"):
+        suffix = suffix[:-1]
+    try:
+        n = float(num)
+    except ValueError:
+        raise RunkError(f"invalid size: '{value}'") from None
+    if suffix not in _UNITS:
+        raise RunkError(f"invalid suffix: '{v[i:]}'")
+    return int(n * _UNITS[suffix])
+
+
+def _int(v: str, name: str) -> int:
+    try:
+        return int(v)
+    except ValueError:
+        raise RunkError(f"invalid value for {name}: {v}") from None
+
+
+def resources_from(opts: dict) -> dict:
+    """A LinuxResources object from --resources FILE|- or from the flags (runc: a file or
+    stdin wins, and the other flags are ignored)."""
+    from runk import _json
+    path = opts.get("resources")
+    if path:
+        try:
+            if path == "-":
+                import sys
+                data = sys.stdin.buffer.read()
+            else:
+                with open(path, "rb") as f:
+                    data = f.read()
+            res = _json.loads(data)
+        except OSError as e:
+            raise RunkError(f"open {path}: {os.strerror(e.errno).lower()}") from None
+        except ValueError as e:
+            raise RunkError(f"decode resources from {path}: {e}") from None
+        if not isinstance(res, dict):
+            raise RunkError(f"{path}: resources must be a JSON object")
+        return res
+    res: dict = {}
+    mem = {}
+    for flag, key in (("memory", "limit"), ("memory_reservation", "reservation"),
+                      ("memory_swap", "swap"), ("kernel_memory", "kernel"),
+                      ("kernel_memory_tcp", "kernelTCP")):
+        if opts.get(flag):
+            mem[key] = ram_in_bytes(opts[flag])
+    if mem:
+        res["memory"] = mem
+    cpu = {}
+    for flag, key in (("cpu_share", "shares"), ("cpu_quota", "quota"), ("cpu_period", "period"),
+                      ("cpu_rt_period", "realtimePeriod"), ("cpu_rt_runtime", "realtimeRuntime")):
+        if opts.get(flag):
+            cpu[key] = _int(opts[flag], flag.replace("_", "-"))
+    for flag, key in (("cpuset_cpus", "cpus"), ("cpuset_mems", "mems")):
+        if opts.get(flag):
+            cpu[key] = opts[flag]
+    if cpu:
+        res["cpu"] = cpu
+    if opts.get("pids_limit"):
+        res["pids"] = {"limit": _int(opts["pids_limit"], "pids-limit")}
+    if opts.get("blkio_weight"):
+        w = _int(opts["blkio_weight"], "blkio-weight")
+        if w and not 10 <= w <= 1000:
+            raise RunkError("--blkio-weight: range is from 10 to 1000")
+        res["blockIO"] = {"weight": w}
+    return res
+
+
+def run(g: object, opts: dict) -> int:
+    from runk.container.container import load
+    res = resources_from(opts)
+    c = load(g.root, opts["id"], lock=True)
+    try:
+        c.update(res)
+    finally:
+        c.close()
+    return 0
