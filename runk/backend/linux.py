@@ -34,6 +34,30 @@ def _console_connect(path: str) -> int:
     return s.detach()
 
 
+NOTIFY_IN_CONTAINER = "/run/notify/notify.sock"
+
+
+def _with_host_plumbing(cfg: dict, req: object) -> dict:
+    """What runk's own environment adds to the container (runc utils_linux.go, notify_socket.go):
+    LISTEN_FDS/LISTEN_PID=1 for socket activation, and NOTIFY_SOCKET: the host's socket is bound
+    into the container (as crun does) so sd_notify from inside reaches it."""
+    notify = os.environ.get("NOTIFY_SOCKET", "")
+    if not req.listen_fds and not notify.startswith("/"):
+        return cfg
+    import copy
+    cfg = copy.deepcopy(cfg)
+    proc = cfg.setdefault("process", {})
+    env = proc.setdefault("env", [])
+    if req.listen_fds:
+        env += [f"LISTEN_FDS={req.listen_fds}", "LISTEN_PID=1"]
+    if notify.startswith("/") and os.path.exists(notify):
+        cfg.setdefault("mounts", []).append({
+            "destination": NOTIFY_IN_CONTAINER, "type": "bind", "source": notify,
+            "options": ["bind", "nosuid", "noexec", "nodev"]})
+        env.append("NOTIFY_SOCKET=" + NOTIFY_IN_CONTAINER)
+    return cfg
+
+
 def _resources(cfg: dict) -> dict:
     """linux.resources with the device rules runc applies: the config's, then the default
     allow-list and linux.devices (runc specconv AllowedDevices)."""
@@ -102,6 +126,7 @@ def create(cdir: ContainerDir, cfg: dict, raw: bytes, req: object) -> StateRecor
             new_cgns = any(n.get("type") == "cgroup" and not n.get("path")
                            for n in (cfg.get("linux") or {}).get("namespaces") or [])
             cgroup_mounts = container_spec(mgr, new_cgns)
+        cfg = _with_host_plumbing(cfg, req)
         plan, warnings = build_plan(cfg, req.bundle, cdir.id, no_pivot=req.no_pivot,
                                     no_new_keyring=req.no_new_keyring, preserve_fds=req.preserve_fds,
                                     cgroup_mounts=cgroup_mounts,

@@ -10,9 +10,19 @@ import os
 from runk.errors import RunkError
 
 
+def listen_fds() -> int:
+    """systemd socket activation (sd_listen_fds): fds 3.. are passed when LISTEN_PID is us.
+    runc passes stdio + $LISTEN_FDS + --preserve-fds to the container."""
+    n = os.environ.get("LISTEN_FDS", "")
+    if not n.isdigit() or os.environ.get("LISTEN_PID", "") != str(os.getpid()):
+        return 0
+    return int(n)
+
+
 class CreateRequest:
     __slots__ = ("bundle", "pid_file", "console_socket", "no_pivot", "no_new_keyring",
-                 "preserve_fds", "detach", "systemd_cgroup", "backend", "foreground", "console_fd")
+                 "preserve_fds", "detach", "systemd_cgroup", "backend", "foreground", "console_fd",
+                 "listen_fds")
 
     def __init__(self, bundle: str | None = None, pid_file: str | None = None,
                  console_socket: str | None = None, no_pivot: bool = False,
@@ -26,9 +36,8 @@ class CreateRequest:
         self.no_new_keyring = no_new_keyring
         if preserve_fds < 0:
             raise RunkError("--preserve-fds must be a non-negative number")
-        # runc: stdio + $LISTEN_FDS + N are passed in total (systemd socket activation)
-        listen = os.environ.get("LISTEN_FDS", "")
-        self.preserve_fds = preserve_fds + (int(listen) if listen.isdigit() else 0)
+        self.listen_fds = listen_fds()
+        self.preserve_fds = preserve_fds + self.listen_fds
         self.detach = detach
         self.systemd_cgroup = systemd_cgroup
         self.backend = backend
@@ -52,8 +61,7 @@ class ExecRequest:
         self.detach = detach
         self.pid_file = os.path.abspath(pid_file) if pid_file else None
         self.console_socket = os.path.abspath(console_socket) if console_socket else None
-        listen = os.environ.get("LISTEN_FDS", "")
-        self.preserve_fds = preserve_fds + (int(listen) if listen.isdigit() else 0)
+        self.preserve_fds = preserve_fds + listen_fds()
         self.ignore_paused = ignore_paused
         self.cgroup = cgroup
         self.console_fd: int | None = None
