@@ -9,8 +9,7 @@ from __future__ import annotations
 import os
 
 from runk import OCI_VERSION, log
-from runk.container import hooks, status as st
-from runk.container.cleanup import CleanupStack
+from runk.container import status as st
 from runk.container.record import StateRecord, rfc3339nano
 from runk.container.store import CONFIG_FILE, FIFO_FILE, STATE_FILE, ContainerDir, write_atomic
 from runk.errors import InitError, RunkError
@@ -93,6 +92,7 @@ class _Steps:
             move_devices(pid, self.net_devices)
 
     def runtime_hooks(self, pid: int) -> None:
+        from runk.container import hooks
         hooks.run_runtime_phases(self.cfg, _hook_state(self.rec, hooks.STATUS["createRuntime"]))
 
 
@@ -106,6 +106,7 @@ def _hook_state(rec: StateRecord, status: str) -> str:
 def create(cdir: ContainerDir, cfg: dict, raw: bytes, req: object) -> StateRecord:
     """Create the container in the claimed, locked cdir. On failure nothing is left but cdir,
     which the caller removes."""
+    from runk.container.cleanup import CleanupStack
     from runk.linux import exe_guard, launch
     from runk.oci.config import build_plan
 
@@ -195,8 +196,8 @@ def live_status(cdir: ContainerDir | None, rec: StateRecord) -> str:
 
 
 def freezer_state(rec: StateRecord) -> str:
-    from runk.linux.cgroups import load_manager
-    return load_manager(rec.cgroup_paths).freezer_state()
+    from runk.linux.cgroups import freezer_state as read_freezer
+    return read_freezer(rec.cgroup_paths)
 
 
 def start(cdir: ContainerDir, rec: StateRecord) -> None:

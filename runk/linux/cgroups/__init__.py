@@ -84,3 +84,28 @@ def container_rules(resources_devices: list[Any] | None, linux_devices: list[Any
     """linux.resources.devices + runc's default allow-list: the list to pass as resources["devices"]."""
     from runk.linux.cgroups.devices_rules import container_rules as rules
     return rules(resources_devices, linux_devices)
+
+
+def freezer_state(paths: dict[str, Any]) -> str:
+    """"FROZEN", "THAWED" or "" from a saved paths() dict, reading one file: the hot path of
+    `state` and `list` (runc isPaused), without loading a manager. A hybrid container is
+    paused when either its v1 freezer or its cgroup2 group is frozen."""
+    import os
+    state = ""
+    v1 = paths.get("freezer")
+    if v1:
+        try:
+            with open(os.path.join(v1, "freezer.state"), "rb") as f:
+                state = "FROZEN" if f.read().strip() in (b"FROZEN", b"FREEZING") else "THAWED"
+        except OSError:
+            pass
+        if state == "FROZEN":
+            return state
+    unified = paths.get("")
+    if unified:
+        try:
+            with open(os.path.join(unified, "cgroup.freeze"), "rb") as f:
+                return "FROZEN" if f.read().strip() == b"1" else "THAWED"
+        except OSError:
+            pass
+    return state
