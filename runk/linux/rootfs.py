@@ -38,8 +38,10 @@ def prepare(plan: object) -> int:
     rootfs = plan.rootfs
     if plan.new_mount_ns:
         mount(None, "/", None, plan.root_propagation or (lib.MS_SLAVE | lib.MS_REC), shown="/")
-        # pivot_root(2) refuses a new root whose parent mount is shared (runc rootfsParentMountPrivate)
-        parent, opt = _mount_point_of(os.path.dirname(rootfs) or "/")
+        # pivot_root(2) refuses a new root whose parent mount is shared, and the bind below would
+        # propagate back to the host: make the mount holding the rootfs private (runc
+        # rootfsParentMountPrivate). That is the rootfs itself when it is a mount point.
+        parent, opt = _mount_point_of(rootfs)
         if "shared:" in opt:
             mount(None, parent, None, lib.MS_PRIVATE, shown=parent)
     mount(rootfs, rootfs, "bind", lib.MS_BIND | lib.MS_REC, shown=rootfs)
