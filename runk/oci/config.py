@@ -104,7 +104,7 @@ def build_plan(cfg: dict, bundle: str, cid: str, *, no_pivot: bool = False, no_n
     p.rootfs_propagation = mounts.propagation_flag(prop) if prop else 0
     p.no_pivot = no_pivot
     p.setup_dev = not any(m.destination == "/dev" and m.is_bind for m in p.mounts)
-    p.devices = devices.merge(linux.get("devices") or [])
+    p.devices = devices.merge(linux.get("devices") or [], defaults=p.setup_dev)
     p.bind_devices = p.new_user
     p.masked_paths = list(linux.get("maskedPaths") or [])
     p.readonly_paths = list(linux.get("readonlyPaths") or [])
