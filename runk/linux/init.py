@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 
 from runk._native import lib
-from runk.errors import RunkError
+from runk.errors import RunkError, describe
 from runk.linux import caps, channel, console, execpath, identity, masks, rlimits, rootfs, sysctl
 from runk.linux.hookexec import run_hooks
 from runk.linux.syscalls import join_session_keyring, loopback_up, personality, prctl, set_name
@@ -128,20 +128,29 @@ def finish_process(plan: object, chan: channel.Channel) -> None:
         from runk.linux import seccomp
         seccomp_fd = seccomp.to_memfd(plan.seccomp)
     fifo_fd = plan.fifo_fd
-    if plan.hooks_start_container:
-        # startContainer hooks run in the container after start, before the user process
-        # (runtime-spec config.md): the init waits on the fifo itself, then runs them
-        if fifo_fd >= 0:
-            w = os.open(f"/proc/self/fd/{fifo_fd}", os.O_WRONLY | os.O_CLOEXEC)
-            os.write(w, b"0")
-            os.close(w)
-            os.close(fifo_fd)
-            fifo_fd = -1
-        run_hooks("startContainer", plan.hooks_start_container, plan.state_doc(os.getpid(), "created"))
     keep = [fd for fd in (fifo_fd, seccomp_fd) if fd >= 0]
     close_fds(plan.preserve_fds, keep)
     chan.send(channel.READY)
     chan.close()
+    if plan.hooks_start_container:
+        # startContainer hooks run in the container after start is called, before the user
+        # process (runtime-spec config.md), and poststart only after them. create has returned
+        # by then, so the init does the fifo handshake itself: opening the write end returns once
+        # `start` opened the read end; the byte is written only after the hooks succeeded (a
+        # failure leaves start an empty fifo: it fails) and the failure goes to the container's
+        # stderr.
+        try:
+            w = -1
+            if fifo_fd >= 0:
+                w = os.open(f"/proc/self/fd/{fifo_fd}", os.O_WRONLY | os.O_CLOEXEC)
+                os.close(fifo_fd)
+                fifo_fd = -1
+            run_hooks("startContainer", plan.hooks_start_container, plan.state_doc(os.getpid(), "created"))
+            if w >= 0:
+                os.write(w, b"0")            # w is CLOEXEC: closed by the exec below
+        except BaseException as e:
+            os.write(2, f"runk: {describe(e)}\n".encode(errors="replace"))
+            os._exit(1)
     argv = ["runk-exec", str(fifo_fd), str(seccomp_fd),
             str(plan.seccomp.flags if seccomp_fd >= 0 else 0), path] + list(plan.args)
     os.execve(plan.trampoline_fd, [a.encode("utf-8", "surrogateescape") for a in argv],
