@@ -81,11 +81,8 @@ class Container:
 def _warn_hooks(cfg: dict, phase: str, rec: StateRecord, status: str) -> None:
     """poststart/poststop failures are warnings: the container already runs, or is gone."""
     from runk.backend.linux import _hook_state
-    from runk.container.hooks import run_phase
-    try:
-        run_phase(cfg, phase, _hook_state(rec, status))
-    except RunkError as e:
-        log.warn(str(e))
+    from runk.container.hooks import run_phase_warning_only
+    run_phase_warning_only(cfg, phase, _hook_state(rec, status), log.warn)
 
 
 def load(root: str, cid: str, lock: bool = False) -> Container:

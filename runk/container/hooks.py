@@ -5,7 +5,8 @@ Runs in the parent. The process mechanics are runk.linux.hookexec, shared with t
 """
 from __future__ import annotations
 
-from runk.linux.hookexec import run_hooks
+from runk.errors import RunkError
+from runk.linux.hookexec import run_hook, run_hooks
 
 # phase -> status in the state document given on stdin (runtime-spec runtime.md, config.md)
 STATUS = {"prestart": "creating", "createRuntime": "creating", "createContainer": "creating",
@@ -22,3 +23,13 @@ def run_runtime_phases(cfg: dict, state_json: str) -> None:
     """prestart (deprecated, still run as runc does) then createRuntime, in the runtime namespace."""
     run_phase(cfg, "prestart", state_json)
     run_phase(cfg, "createRuntime", state_json)
+
+
+def run_phase_warning_only(cfg: dict, phase: str, state_json: str, warn) -> None:
+    """poststart and poststop: a failing hook is a warning, "the remaining hooks and lifecycle
+    continue as if the hook had succeeded" (runtime-spec config.md)."""
+    for i, hook in enumerate((cfg.get("hooks") or {}).get(phase) or []):
+        try:
+            run_hook(phase, i, hook, state_json)
+        except RunkError as e:
+            warn(str(e))
