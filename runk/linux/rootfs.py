@@ -13,7 +13,7 @@ import stat
 from runk._native import lib
 from runk.errors import RunkError, SyscallError
 from runk.linux import devices, paths
-from runk.linux.syscalls import mount, mount_setattr, pivot_root, umount2
+from runk.linux.syscalls import mount, mount_setattr, move_mount_to_fd, pivot_root, umount2
 
 # statvfs f_flag bits that are also mount flags (the kernel's ST_* == MS_* for these)
 _LOCKABLE = (lib.MS_RDONLY | lib.MS_NOSUID | lib.MS_NODEV | lib.MS_NOEXEC | lib.MS_NOATIME
@@ -87,7 +87,9 @@ def _remount(target: str, flags: int, dest: str) -> None:
 def mount_one(root_fd: int, rootfs: str, m: object) -> None:
     dest = m.destination
     create = "dir"
-    if m.is_bind:
+    if m.is_bind and m.source_fd >= 0:
+        create = "dir" if m.source_dir else "file"
+    elif m.is_bind:
         try:
             st = os.stat(m.source)
         except OSError as e:
@@ -110,7 +112,9 @@ def mount_one(root_fd: int, rootfs: str, m: object) -> None:
         if m.tmpcopyup:
             old = os.open(paths.proc_fd(tfd), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         target = paths.proc_fd(tfd)
-        if m.is_bind:
+        if m.is_bind and m.source_fd >= 0:
+            move_mount_to_fd(m.source_fd, tfd, shown=dest)
+        elif m.is_bind:
             mount(m.source, target, None, lib.MS_BIND | (m.flags & lib.MS_REC), shown=dest)
         else:
             try:

@@ -99,6 +99,13 @@ def build_plan(cfg: dict, bundle: str, cid: str, *, no_pivot: bool = False, no_n
         if spec.is_bind and spec.source and not os.path.isabs(spec.source):
             spec.source = os.path.join(bundle, spec.source)
         p.mounts.append(spec)
+    if "user" in nss:
+        try:
+            mounts.open_bind_sources(p.mounts)
+        except BaseException:
+            for _t, fd in p.ns_joins:
+                os.close(fd)
+            raise
     prop = linux.get("rootfsPropagation")
     p.root_propagation = mounts.propagation_flag(prop) if prop else (lib.MS_SLAVE | lib.MS_REC)
     p.rootfs_propagation = mounts.propagation_flag(prop) if prop else 0
