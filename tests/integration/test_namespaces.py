@@ -105,10 +105,12 @@ def test_user_namespace_maps_root_to_host_id(runk, bundle, cid, tmp_path, leak_a
     data = tmp_path / "data"
     data.mkdir()
     os.chown(data, 100000, 100000)
-    bundle.config["mounts"].append({"destination": "/data", "type": "bind", "source": str(data),
+    # the source sits below root-only (0700) directories the container's root cannot traverse
+    # (as runc, runk opens it from outside); /home exists: the rootfs is not the mapped root's
+    bundle.config["mounts"].append({"destination": "/home", "type": "bind", "source": str(data),
                                     "options": ["rbind", "rw"]})
     out = run_out(runk, bundle, cid, "id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map; "
-                                     "touch /data/made-inside && mkdir /data/dir")
+                                     "touch /home/made-inside && mkdir /home/dir")
     lines = out.splitlines()
     assert lines[:2] == ["0", "0"]
     assert [l.split() for l in lines[2:]] == [["0", "100000", "65536"]] * 2
@@ -191,3 +193,18 @@ def test_nonexistent_namespace_path_refused_and_nothing_left(runk, bundle, cid, 
     assert r.rc == 1, r
     assert "/run/no-such-dir/ns: no such file or directory" in r.err
     assert not os.path.exists(os.path.join(runk.root, cid))
+
+
+def test_user_namespace_read_only_file_bind(runk, bundle, cid, tmp_path, leak_audit):
+    _userns(bundle)
+    src = tmp_path / "passwd"
+    src.write_text("root:x:0:0:from the host:/root:/bin/sh\n")
+    os.chmod(src, 0o600)                  # readable by host root only, i.e. not by the container
+    bundle.config["mounts"].append({"destination": "/etc/passwd", "type": "bind", "source": str(src),
+                                    "options": ["bind", "ro"]})
+    r = run_sh(runk, bundle, cid, "grep ' /etc/passwd ' /proc/self/mountinfo; cat /etc/passwd; echo x >>/etc/passwd")
+    assert r.rc == 1, r
+    assert " ro," in r.out.splitlines()[0] or " ro " in r.out.splitlines()[0]
+    # owned by unmapped host root, mode 0600: the container's root cannot read it, only mount it
+    assert "Permission denied" in r.err or "Read-only file system" in r.err
+    assert src.read_text() == "root:x:0:0:from the host:/root:/bin/sh\n"
