@@ -186,9 +186,23 @@ def bundle(tmp_path: object) -> Bundle:
     return b
 
 
-def _mounts() -> set[str]:
+# mount points other tools on a shared machine make and remove while tests run (podman, netavark)
+_FOREIGN = ("/var/lib/containers/", "/run/containers/", "/run/netns/", "/var/run/netns/", "/run/user/")
+
+
+def _mounts(basetemp: str) -> set[str]:
+    """Mounts that could be ours: not another tool's, and not below another pytest session's
+    temporary directory."""
+    out = set()
     with open("/proc/self/mountinfo") as f:
-        return {" ".join(l.split()[3:5]) for l in f}
+        for line in f:
+            mp = line.split()[4]
+            if mp.startswith(_FOREIGN):
+                continue
+            if mp.startswith("/tmp/pytest-of-") and not mp.startswith(basetemp):
+                continue
+            out.add(" ".join(line.split()[3:5]))
+    return out
 
 
 def _ours(pid: str, root: str, comm: str) -> bool:
@@ -227,12 +241,13 @@ def _runk_procs(root: str) -> set[str]:
 
 
 @pytest.fixture
-def leak_audit(runk: Runtime) -> None:
+def leak_audit(runk: Runtime, tmp_path_factory) -> None:
     """After the test: no new mounts, no live runk setup or waiting process, no state left."""
-    before_m = _mounts()
+    basetemp = str(tmp_path_factory.getbasetemp())
+    before_m = _mounts(basetemp)
     before_p = _runk_procs(runk.root)
     yield
-    assert _mounts() - before_m == set(), "mounts left behind"
+    assert _mounts(basetemp) - before_m == set(), "mounts left behind"
     assert _runk_procs(runk.root) - before_p == set(), "runk processes left behind"
     leftover = [n for n in os.listdir(runk.root) if not n.startswith(".")] if os.path.isdir(runk.root) else []
     assert leftover == [], "state left behind"
