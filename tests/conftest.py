@@ -72,6 +72,9 @@ class Runtime:
     def __call__(self, *args: str, input: str | None = None, timeout: float = 60,
                  env: dict | None = None, check: bool = False, globals_: tuple = ()) -> Result:
         cmd = [self.binary, "--root", self.root, *globals_, *args]
+        # a tag in the environment of runk (and of its forked setup children) lets leak_audit
+        # tell this test's processes from those of others using the machine
+        env = {**(os.environ if env is None else env), "RUNK_TEST_ROOT": self.root}
         # files, not pipes: a created container keeps the stdio it was given open, so a pipe
         # would not reach EOF when runk exits (runc behaves the same)
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
@@ -183,12 +186,41 @@ def bundle(tmp_path: object) -> Bundle:
     return b
 
 
-def _mounts() -> set[str]:
+# mount points other tools on a shared machine make and remove while tests run (podman, netavark)
+_FOREIGN = ("/var/lib/containers/", "/run/containers/", "/run/netns/", "/var/run/netns/", "/run/user/")
+
+
+def _mounts(basetemp: str) -> set[str]:
+    """Mounts that could be ours: not another tool's, and not below another pytest session's
+    temporary directory."""
+    out = set()
     with open("/proc/self/mountinfo") as f:
-        return {" ".join(l.split()[3:5]) for l in f}
+        for line in f:
+            mp = line.split()[4]
+            if mp.startswith(_FOREIGN):
+                continue
+            if mp.startswith("/tmp/pytest-of-") and not mp.startswith(basetemp):
+                continue
+            out.add(" ".join(line.split()[3:5]))
+    return out
 
 
-def _runk_procs() -> set[str]:
+def _ours(pid: str, root: str, comm: str) -> bool:
+    """A runk setup process started by this test (tagged environment), or a waiting init whose
+    exec fifo lives under this test's --root."""
+    try:
+        if comm.startswith("runk:["):
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                return f"RUNK_TEST_ROOT={root}".encode() in f.read().split(b"\0")
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            if os.readlink(f"/proc/{pid}/fd/{fd}").startswith(root + "/"):
+                return True
+    except OSError:
+        pass
+    return False
+
+
+def _runk_procs(root: str) -> set[str]:
     out = set()
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
@@ -200,7 +232,7 @@ def _runk_procs() -> set[str]:
                 cmd = f.read().split(b"\0")[0].decode(errors="replace")
         except OSError:
             continue
-        if comm.startswith("runk:[") or cmd == "runk-exec":
+        if (comm.startswith("runk:[") or cmd == "runk-exec") and _ours(pid, root, comm):
             with open(f"/proc/{pid}/stat") as f:
                 state = f.read().rsplit(")", 1)[1].split()[0]
             if state != "Z":
@@ -209,12 +241,13 @@ def _runk_procs() -> set[str]:
 
 
 @pytest.fixture
-def leak_audit(runk: Runtime) -> None:
+def leak_audit(runk: Runtime, tmp_path_factory) -> None:
     """After the test: no new mounts, no live runk setup or waiting process, no state left."""
-    before_m = _mounts()
-    before_p = _runk_procs()
+    basetemp = str(tmp_path_factory.getbasetemp())
+    before_m = _mounts(basetemp)
+    before_p = _runk_procs(runk.root)
     yield
-    assert _mounts() - before_m == set(), "mounts left behind"
-    assert _runk_procs() - before_p == set(), "runk processes left behind"
+    assert _mounts(basetemp) - before_m == set(), "mounts left behind"
+    assert _runk_procs(runk.root) - before_p == set(), "runk processes left behind"
     leftover = [n for n in os.listdir(runk.root) if not n.startswith(".")] if os.path.isdir(runk.root) else []
     assert leftover == [], "state left behind"

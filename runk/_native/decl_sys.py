@@ -70,6 +70,10 @@ TYPES = r"""
 #define MOUNT_ATTR_NODIRATIME ...
 #define MOUNT_ATTR_NOSYMFOLLOW ...
 #define AT_RECURSIVE ...
+#define OPEN_TREE_CLONE ...
+#define OPEN_TREE_CLOEXEC ...
+#define MOVE_MOUNT_F_EMPTY_PATH ...
+#define MOVE_MOUNT_T_EMPTY_PATH ...
 #define AT_EMPTY_PATH ...
 #define AT_SYMLINK_NOFOLLOW ...
 
@@ -113,6 +117,9 @@ long runk_keyctl(int op, unsigned long a2, unsigned long a3, unsigned long a4, u
 int runk_mount_setattr(int dirfd, const char *path, unsigned int flags,
                        uint64_t attr_set, uint64_t attr_clr, uint64_t propagation);
 int runk_loopback_up(void);
+int runk_open_tree(int dirfd, const char *path, unsigned int flags);
+int runk_move_mount(int from_dfd, const char *from_path, int to_dfd, const char *to_path,
+                    unsigned int flags);
 """
 
 CUSTOMIZATIONS = r"""
@@ -155,6 +162,17 @@ int runk_mount_setattr(int dirfd, const char *path, unsigned int flags,
     attr.attr_clr = attr_clr;
     attr.propagation = propagation;
     return (int)syscall(SYS_mount_setattr, dirfd, path, flags, &attr, sizeof(attr));
+}
+
+int runk_open_tree(int dirfd, const char *path, unsigned int flags)
+{
+    return (int)syscall(SYS_open_tree, dirfd, path, flags);
+}
+
+int runk_move_mount(int from_dfd, const char *from_path, int to_dfd, const char *to_path,
+                    unsigned int flags)
+{
+    return (int)syscall(SYS_move_mount, from_dfd, from_path, to_dfd, to_path, flags);
 }
 
 /* A new network namespace has lo down; SIOCSIFFLAGS on an AF_INET socket brings it up

@@ -133,6 +133,7 @@ def create(cdir: ContainerDir, cfg: dict, raw: bytes, req: object) -> StateRecor
                                     cgroup_mounts=cgroup_mounts,
                                     seccomp_cache=os.path.join(cdir.root, ".cache", "seccomp"))
         opened += [fd for _t, fd in plan.ns_joins]
+        opened += [m.source_fd for m in plan.mounts if m.source_fd >= 0]
         for w in warnings:
             log.warn(w)
         if plan.terminal and not req.console_socket and req.console_fd is None:

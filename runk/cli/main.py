@@ -63,7 +63,8 @@ def _prefix(verb: str, e: BaseException, text: str | None = None) -> str:
     if verb == "exec":
         return f"exec failed: {msg}"
     if verb in ("create", "run") and getattr(e, "wrap", True):
-        from runk.errors import ExistsError, InvalidIdError, UsageError
-        if not isinstance(e, (ExistsError, InvalidIdError, UsageError)):
+        from runk.errors import UsageError
+        # runc 1.1: "runc create failed: invalid container ID format", "... already exists"
+        if not isinstance(e, UsageError):
             return f"runk {verb} failed: {msg}"
     return msg

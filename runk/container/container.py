@@ -52,7 +52,18 @@ class Container:
             _backend(self.rec).destroy(self.cdir, self.rec, s)
             raise RunkError("cannot start a container without a process: config.json has no process.args")
         _backend(self.rec).start(self.cdir, self.rec)
-        _warn_hooks(cfg, "poststart", self.rec, st.RUNNING)
+        if _spec_minor(cfg) >= 3:
+            # runtime-spec 1.3 (runtime.md step 9): a failing poststart hook is an error, and
+            # the container is stopped (runc has always done this); 1.0-1.2 said: a warning
+            from runk.backend.linux import _hook_state
+            from runk.container.hooks import run_phase
+            try:
+                run_phase(cfg, "poststart", _hook_state(self.rec, st.RUNNING))
+            except RunkError:
+                _backend(self.rec).destroy(self.cdir, self.rec, st.RUNNING)
+                raise
+        else:
+            _warn_hooks(cfg, "poststart", self.rec, st.RUNNING)
 
     def kill(self, sig: int, all_procs: bool = False) -> None:
         s = self.status()
@@ -116,6 +127,14 @@ class Container:
 
     def close(self) -> None:
         self.cdir.close()
+
+
+def _spec_minor(cfg: dict) -> int:
+    """The runtime-spec minor version the config declares (1.x), for behaviour the spec changed."""
+    try:
+        return int(str(cfg.get("ociVersion", "1.0.0")).split(".")[1])
+    except (IndexError, ValueError):
+        return 0
 
 
 def _warn_hooks(cfg: dict, phase: str, rec: StateRecord, status: str) -> None:

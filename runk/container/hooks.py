@@ -5,7 +5,8 @@ Runs in the parent. The process mechanics are runk.linux.hookexec, shared with t
 """
 from __future__ import annotations
 
-from runk.linux.hookexec import run_hooks
+from runk.errors import RunkError
+from runk.linux.hookexec import run_hook, run_hooks
 
 # phase -> status in the state document given on stdin. runtime.md: "creating: the container is
 # being created (step 2 in the lifecycle)"; prestart, createRuntime and createContainer are
@@ -37,3 +38,5 @@ def run_runtime_phases(cfg: dict, state_json: str) -> None:
     """prestart (deprecated, still run as runc does) then createRuntime, in the runtime namespace."""
     run_phase(cfg, "prestart", state_json)
     run_phase(cfg, "createRuntime", state_json)
+
+

@@ -27,11 +27,12 @@ _SYMLINKS = (("/proc/self/fd", "fd"), ("/proc/self/fd/0", "stdin"), ("/proc/self
              ("/proc/self/fd/2", "stderr"))
 
 
-def merge(config_devices: list[dict]) -> list[tuple]:
-    """Defaults not overridden by path, then linux.devices in config order (runc specconv)."""
+def merge(config_devices: list[dict], defaults: bool = True) -> list[tuple]:
+    """Defaults not overridden by path, then linux.devices in config order (runc specconv).
+    defaults=False when /dev is a bind mount: it is the user's, runk adds no nodes of its own."""
     out = []
     seen = {d["path"] for d in config_devices}
-    for d in DEFAULT_DEVICES:
+    for d in DEFAULT_DEVICES if defaults else ():
         if d[0] not in seen:
             out.append(d)
     for d in config_devices:

@@ -27,6 +27,7 @@ def run_hook(phase: str, index: int, hook: dict, state_json: str) -> None:
     pid = os.fork()
     if pid == 0:
         try:
+            os.setpgid(0, 0)            # its own group: a timeout kills what it started, too
             os.dup2(rd, 0)
             os.dup2(ew, 1)              # captured for the error message, as runc does
             os.dup2(ew, 2)
@@ -35,6 +36,10 @@ def run_hook(phase: str, index: int, hook: dict, state_json: str) -> None:
         except BaseException as e:
             os.write(2, f"exec {path}: {os.strerror(getattr(e, 'errno', 0) or 2).lower()}".encode())
         os._exit(127)
+    try:
+        os.setpgid(pid, pid)            # also here: no race with a timeout before the child runs
+    except OSError:
+        pass
     os.close(rd)
     os.close(ew)
     # a hook may exit without reading its stdin; a broken pipe is not its failure (youki hooks.rs)
@@ -44,6 +49,8 @@ def run_hook(phase: str, index: int, hook: dict, state_json: str) -> None:
         pass
     os.close(wr)
     status = _wait(pid, timeout)
+    # what the hook wrote; a background child it left may hold the pipe open: do not wait for EOF
+    os.set_blocking(er, False)
     err = b""
     while True:
         try:
@@ -72,7 +79,10 @@ def _wait(pid: int, timeout: int | None) -> int | None:
         poller = select.poll()
         poller.register(pfd, select.POLLIN)
         if not poller.poll(timeout * 1000):
-            os.kill(pid, 9)
+            try:
+                os.killpg(pid, 9)
+            except OSError:
+                os.kill(pid, 9)
             os.waitpid(pid, 0)
             return None
         return os.waitpid(pid, 0)[1]

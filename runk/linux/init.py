@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 
 from runk._native import lib
-from runk.errors import RunkError
+from runk.errors import RunkError, describe
 from runk.linux import caps, channel, console, execpath, identity, masks, rlimits, rootfs, sysctl
 from runk.linux.hookexec import run_hooks
 from runk.linux.syscalls import join_session_keyring, loopback_up, personality, prctl, set_name
@@ -53,7 +53,7 @@ def _init(plan: object, chan: channel.Channel) -> None:
         chan.send(channel.HOOKS)
         chan.expect(channel.HOOKS_DONE)
     if plan.hooks_create_container:
-        run_hooks("createContainer", plan.hooks_create_container, plan.state_doc(os.getpid(), "creating"))
+        run_hooks("createContainer", plan.hooks_create_container, plan.state_doc(os.getpid(), "created"))
     if plan.mount_ns:
         rootfs.pivot(plan.rootfs, plan.no_pivot)
         os.close(root_fd)
@@ -152,20 +152,29 @@ def finish_process(plan: object, chan: channel.Channel) -> None:
         os.set_inheritable(seccomp_fd, True)
     chan.send(channel.READY)
     chan.close()
-    if plan.hooks_start_container and fifo_fd >= 0:
-        # startContainer hooks run in the container after start, before the user process
-        # (config.md): the init waits on the fifo itself, runs them, then hands the open write
-        # end to the trampoline so that `start` still sees EOF at the final execve
-        if proc_fd >= 0:
-            w = os.open(f"self/fd/{fifo_fd}", os.O_WRONLY, dir_fd=proc_fd)
-            os.close(proc_fd)
-            proc_fd = -1
-        else:
-            w = os.open(f"/proc/self/fd/{fifo_fd}", os.O_WRONLY)
-        os.write(w, b"0")
-        os.close(fifo_fd)
-        fifo_fd = w
-        run_hooks("startContainer", plan.hooks_start_container, plan.state_doc(os.getpid(), "created"))
+    if plan.hooks_start_container:
+        # startContainer hooks run in the container after start is called, before the user
+        # process (runtime-spec config.md), and poststart only after them. create has returned
+        # by then, so the init does the fifo handshake itself: opening the write end returns once
+        # `start` opened the read end; the byte is written only after the hooks succeeded (a
+        # failure leaves start an empty fifo: it fails) and the failure goes to the container's
+        # stderr. The open write end then goes to the trampoline, so that `start` still sees EOF
+        # only at the final execve.
+        try:
+            if fifo_fd >= 0:
+                if proc_fd >= 0:
+                    w = os.open(f"self/fd/{fifo_fd}", os.O_WRONLY, dir_fd=proc_fd)
+                else:
+                    w = os.open(f"/proc/self/fd/{fifo_fd}", os.O_WRONLY)
+                os.close(fifo_fd)
+                os.set_inheritable(w, True)     # Python opens close-on-exec; the trampoline needs it
+                fifo_fd = w
+            run_hooks("startContainer", plan.hooks_start_container, plan.state_doc(os.getpid(), "created"))
+            if fifo_fd >= 0:
+                os.write(fifo_fd, b"0")
+        except BaseException as e:
+            os.write(2, f"runk: {describe(e)}\n".encode(errors="replace"))
+            os._exit(1)
     gate = str(fifo_fd) + (f"@{proc_fd}" if proc_fd >= 0 and fifo_fd >= 0 else "")
     argv = ["runk-exec", gate, str(seccomp_fd),
             str(plan.seccomp.flags if seccomp_fd >= 0 else 0), path] + list(plan.args)

@@ -61,7 +61,7 @@ class MountSpec:
     """One entry of config.mounts, translated. Source is absolute (host) for binds."""
 
     __slots__ = ("source", "destination", "fstype", "flags", "clear", "data", "propagation",
-                 "rec_set", "rec_clr", "tmpcopyup", "is_bind", "index")
+                 "rec_set", "rec_clr", "tmpcopyup", "is_bind", "index", "source_fd", "source_dir")
 
     def __init__(self, index: int, source: str | None, destination: str, fstype: str | None,
                  options: list[str]) -> None:
@@ -105,6 +105,10 @@ class MountSpec:
         self.rec_clr = rec_clr
         self.tmpcopyup = tmpcopyup
         self.is_bind = bool(flags & _l.MS_BIND)
+        # with a user namespace: a detached clone of the source opened by the parent (see
+        # open_bind_sources), since the container's root may not reach the host path
+        self.source_fd = -1
+        self.source_dir = True
 
     def __repr__(self) -> str:
         return f"MountSpec({self.source!r} -> {self.destination!r} {self.fstype} {self.flags:#x} {self.data!r})"
@@ -112,3 +116,30 @@ class MountSpec:
 
 def propagation_flag(name: str) -> int:
     return PROPAGATION[name]
+
+
+def open_bind_sources(specs: list[MountSpec]) -> None:
+    """Clone every bind source with open_tree(OPEN_TREE_CLONE) in the runtime's context, for an
+    init in a user namespace: its root (an unprivileged host uid) may be unable to reach the
+    source path, as in runc 1.2's mount-source fds. Runs in the parent before the fork; on
+    failure the fds already opened are closed."""
+    import os
+    import stat as _stat
+    from runk.errors import SyscallError
+    from runk.linux.syscalls import open_tree_clone
+    try:
+        for m in specs:
+            if not m.is_bind or not m.source:
+                continue
+            try:
+                st = os.stat(m.source)
+            except OSError as e:
+                raise SyscallError("stat", m.source, e.errno or 0) from None
+            m.source_dir = _stat.S_ISDIR(st.st_mode)
+            m.source_fd = open_tree_clone(m.source, bool(m.flags & _l.MS_REC))
+    except BaseException:
+        for m in specs:
+            if m.source_fd >= 0:
+                os.close(m.source_fd)
+                m.source_fd = -1
+        raise

@@ -13,7 +13,7 @@ import stat
 from runk._native import lib
 from runk.errors import RunkError, SyscallError
 from runk.linux import devices, paths
-from runk.linux.syscalls import mount, mount_setattr, pivot_root, umount2
+from runk.linux.syscalls import mount, mount_setattr, move_mount_to_fd, pivot_root, umount2
 
 # statvfs f_flag bits that are also mount flags (the kernel's ST_* == MS_* for these)
 _LOCKABLE = (lib.MS_RDONLY | lib.MS_NOSUID | lib.MS_NODEV | lib.MS_NOEXEC | lib.MS_NOATIME
@@ -38,8 +38,10 @@ def prepare(plan: object) -> int:
     rootfs = plan.rootfs
     if plan.mount_ns:
         mount(None, "/", None, plan.root_propagation or (lib.MS_SLAVE | lib.MS_REC), shown="/")
-        # pivot_root(2) refuses a new root whose parent mount is shared (runc rootfsParentMountPrivate)
-        parent, opt = _mount_point_of(os.path.dirname(rootfs) or "/")
+        # pivot_root(2) refuses a new root whose parent mount is shared, and the bind below would
+        # propagate back to the host: make the mount holding the rootfs private (runc
+        # rootfsParentMountPrivate). That is the rootfs itself when it is a mount point.
+        parent, opt = _mount_point_of(rootfs)
         if "shared:" in opt:
             mount(None, parent, None, lib.MS_PRIVATE, shown=parent)
     mount(rootfs, rootfs, "bind", lib.MS_BIND | lib.MS_REC, shown=rootfs)
@@ -85,7 +87,9 @@ def _remount(target: str, flags: int, dest: str) -> None:
 def mount_one(root_fd: int, rootfs: str, m: object) -> None:
     dest = m.destination
     create = "dir"
-    if m.is_bind:
+    if m.is_bind and m.source_fd >= 0:
+        create = "dir" if m.source_dir else "file"
+    elif m.is_bind:
         try:
             st = os.stat(m.source)
         except OSError as e:
@@ -108,7 +112,9 @@ def mount_one(root_fd: int, rootfs: str, m: object) -> None:
         if m.tmpcopyup:
             old = os.open(paths.proc_fd(tfd), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         target = paths.proc_fd(tfd)
-        if m.is_bind:
+        if m.is_bind and m.source_fd >= 0:
+            move_mount_to_fd(m.source_fd, tfd, shown=dest)
+        elif m.is_bind:
             mount(m.source, target, None, lib.MS_BIND | (m.flags & lib.MS_REC), shown=dest)
         else:
             try:

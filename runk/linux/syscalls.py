@@ -89,3 +89,17 @@ def mount_setattr(dirfd: int, path: str, flags: int, attr_set: int, attr_clr: in
 
 def loopback_up() -> None:
     _check(lib.runk_loopback_up(), "set up loopback", "lo")
+
+
+def open_tree_clone(path: str, recursive: bool) -> int:
+    """A detached copy of the mount tree at `path` (open_tree OPEN_TREE_CLONE), as an fd that a
+    process in another user and mount namespace can attach with move_mount."""
+    flags = lib.OPEN_TREE_CLONE | lib.OPEN_TREE_CLOEXEC | (lib.AT_RECURSIVE if recursive else 0)
+    return _check(lib.runk_open_tree(-100, _enc(path), flags), "open_tree", path)
+
+
+def move_mount_to_fd(tree_fd: int, target_fd: int, shown: str | None = None) -> None:
+    """Attach a detached tree onto the directory or file open as target_fd (O_PATH)."""
+    _check(lib.runk_move_mount(tree_fd, b"", target_fd, b"",
+                               lib.MOVE_MOUNT_F_EMPTY_PATH | lib.MOVE_MOUNT_T_EMPTY_PATH),
+           "move_mount", shown)

@@ -99,6 +99,13 @@ def build_plan(cfg: dict, bundle: str, cid: str, *, no_pivot: bool = False, no_n
         if spec.is_bind and spec.source and not os.path.isabs(spec.source):
             spec.source = os.path.join(bundle, spec.source)
         p.mounts.append(spec)
+    if "user" in nss:
+        try:
+            mounts.open_bind_sources(p.mounts)
+        except BaseException:
+            for _t, fd in p.ns_joins:
+                os.close(fd)
+            raise
     prop = linux.get("rootfsPropagation")
     # the host's / is made rslave first (runc), or as asked; an unbindable / would forbid the
     # rootfs bind that follows, so unbindable is applied to the new root after pivot_root only
@@ -107,7 +114,7 @@ def build_plan(cfg: dict, bundle: str, cid: str, *, no_pivot: bool = False, no_n
     p.rootfs_propagation = mounts.propagation_flag(prop) if prop else 0
     p.no_pivot = no_pivot
     p.setup_dev = not any(m.destination == "/dev" and m.is_bind for m in p.mounts)
-    p.devices = devices.merge(linux.get("devices") or [])
+    p.devices = devices.merge(linux.get("devices") or [], defaults=p.setup_dev)
     p.bind_devices = p.new_user
     p.masked_paths = list(linux.get("maskedPaths") or [])
     p.readonly_paths = list(linux.get("readonlyPaths") or [])

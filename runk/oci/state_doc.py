@@ -10,11 +10,14 @@ from runk import _json
 
 def state_dict(rec: object, status: str) -> dict:
     pid = rec.pid if status not in ("stopped",) else 0
-    return {
+    doc = {
         "ociVersion": rec.ociVersion, "id": rec.id, "pid": pid or 0, "status": status,
         "bundle": rec.bundle, "rootfs": rec.rootfs, "created": rec.created,
-        "annotations": rec.annotations or {}, "owner": rec.owner or "",
     }
+    if rec.annotations:                 # runc: `json:"annotations,omitempty"`
+        doc["annotations"] = rec.annotations
+    doc["owner"] = rec.owner or ""
+    return doc
 
 
 def dumps_indent(obj: object, indent: str = "  ", level: int = 0) -> str:

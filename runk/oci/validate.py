@@ -82,18 +82,20 @@ def semantic(cfg: dict) -> None:
 
 
 def _check_sysctl(key: str, types: dict, cfg: dict) -> None:
-    """runc configs/validate sysctl(): only namespaced sysctls, and only in a private namespace."""
+    """runc configs/validate sysctl(): only namespaced sysctls, and only in a private namespace.
+    The texts after the JSON path are runc's."""
     path = f"linux.sysctl.{key}"
     if key in _IPC_SYSCTLS or key.startswith("fs.mqueue."):
         if "ipc" not in types:
-            raise ConfigError(path, f"sysctl {key!r} is not allowed in the hosts ipc namespace")
+            raise ConfigError(path, f'sysctl "{key}" is not allowed in the hosts ipc namespace')
         return
     if key.startswith("net."):
         if "network" not in types:
-            raise ConfigError(path, f"sysctl {key!r} is not allowed in the hosts network namespace")
+            raise ConfigError(path, f'sysctl "{key}" not allowed in host network namespace')
         return
-    if key in ("kernel.domainname", "kernel.hostname"):
-        if "uts" not in types:
-            raise ConfigError(path, f"sysctl {key!r} is not allowed in the hosts uts namespace")
-        return
-    raise ConfigError(path, f"sysctl {key!r} is not in a separate kernel namespace")
+    if "uts" in types:
+        if key == "kernel.domainname":
+            return
+        if key == "kernel.hostname":
+            raise ConfigError(path, f'sysctl "{key}" is not allowed as it conflicts with the OCI "hostname" field')
+    raise ConfigError(path, f'sysctl "{key}" is not in a separate kernel namespace')

@@ -40,8 +40,7 @@ def test_create_start_state_kill_delete(runk, bundle, cid, leak_audit, tmp_path)
     r = runk("create", "--bundle", bundle.path, "--pid-file", str(pidfile), cid)
     assert r.rc == 0, r
     st = runk.state(cid)
-    assert list(st) == ["ociVersion", "id", "pid", "status", "bundle", "rootfs", "created",
-                        "annotations", "owner"]
+    assert list(st) == ["ociVersion", "id", "pid", "status", "bundle", "rootfs", "created", "owner"]
     assert st["status"] == "created"
     assert st["id"] == cid and st["bundle"] == bundle.path
     assert st["rootfs"] == os.path.realpath(bundle.rootfs)

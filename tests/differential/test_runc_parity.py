@@ -1,0 +1,297 @@
+"""The same bundle under runc (Debian's 1.1.5, the reference) and runk: what the container sees,
+the state document, exit codes and error messages must match.
+
+Configs are runc's default spec (namespaces, masked and readonly paths, capabilities, rlimits)
+without cgroup resources, the cgroup mount and seccomp (those land with their own issues).
+Where the two must differ, the test says why.
+"""
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+
+from tests.helpers import drop_ns, status_fields, wait_status
+
+STATUS_KEYS = ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp",
+               "SigIgn", "SigBlk", "Uid", "Gid", "Groups")
+
+
+@pytest.fixture
+def cfg(bundle):
+    """The bundle's config, made runtime-neutral."""
+    c = bundle.config
+    c["linux"].pop("resources", None)
+    c["mounts"] = [m for m in c["mounts"] if m["type"] != "cgroup"]
+    c["hostname"] = "parity"
+    return c
+
+
+class Pair:
+    def __init__(self, runc, runk, bundle, cid):
+        self.rts = {"runc": runc, "runk": runk}
+        self.bundle = bundle
+        self.cid = cid
+
+    def run(self, *args, script: str | None = None, extra=()):
+        """Run the container to completion under both; {name: Result}."""
+        if script is not None:
+            self.bundle.sh(script)
+        elif args:
+            self.bundle.args(*args)
+        self.bundle.write()
+        return {n: rt("run", *extra, "--bundle", self.bundle.path, f"{self.cid}-{n[-1]}")
+                for n, rt in self.rts.items()}
+
+    def same_output(self, *args, script: str | None = None, norm=lambda s: s):
+        res = self.run(*args, script=script)
+        for n, r in res.items():
+            assert r.rc == 0, (n, r)
+        got = {n: norm(r.out) for n, r in res.items()}
+        assert got["runk"] == got["runc"]
+        return got["runk"]
+
+
+@pytest.fixture
+def pair(runc, runk, bundle, cid, cfg):
+    return Pair(runc, runk, bundle, cid)
+
+
+def _status(out: str) -> dict:
+    st = status_fields(out)
+    return {k: st.get(k) for k in STATUS_KEYS}
+
+
+def _mountinfo(out: str) -> list[tuple]:
+    """Mount point, root, per-mount options, propagation tags, fstype, source, super options;
+    no mount ids, parent ids or device numbers."""
+    rows = []
+    for line in out.splitlines():
+        f = line.split()
+        sep = f.index("-")
+        tags = tuple(sorted(re.sub(r":\d+", "", t) for t in f[6:sep]))
+        rows.append((f[4], f[3], tuple(sorted(f[5].split(","))), tags, f[sep + 1], f[sep + 2],
+                     tuple(sorted(f[sep + 3].split(",")))))
+    return rows
+
+
+def _ls_l(out: str) -> list[str]:
+    """`ls -l` without dates."""
+    return [re.sub(r" +\w{3} +\d+ +[\d:]+ ", " <date> ", " ".join(l.split(" ")) if l else l)
+            for l in out.splitlines()]
+
+
+VARIANTS = {
+    "default": lambda c: None,
+    "non-root-ambient": lambda c: (
+        c["process"].update(user={"uid": 1000, "gid": 1001, "additionalGids": [5, 2000], "umask": 0o077}),
+        c["process"]["capabilities"].update(bounding=["CAP_CHOWN", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
+                                            effective=["CAP_NET_BIND_SERVICE"],
+                                            permitted=["CAP_NET_BIND_SERVICE", "CAP_KILL"],
+                                            inheritable=["CAP_NET_BIND_SERVICE", "CAP_KILL"],
+                                            ambient=["CAP_NET_BIND_SERVICE"])),
+    "no-nnp-rlimits": lambda c: (
+        c["process"].update(noNewPrivileges=False, oomScoreAdj=300),
+        c["process"].update(rlimits=[{"type": "RLIMIT_NOFILE", "soft": 100, "hard": 200},
+                                     {"type": "RLIMIT_CORE", "soft": 0, "hard": 0},
+                                     {"type": "RLIMIT_NPROC", "soft": 300, "hard": 400}])),
+    "no-caps-field": lambda c: c["process"].pop("capabilities"),
+    "daemon-user": lambda c: c["process"].update(user={"uid": 1, "gid": 1}),
+}
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_identity_caps_signals_limits(pair, cfg, variant):
+    VARIANTS[variant](cfg)
+    pair.same_output(script="id; hostname; umask; cat /proc/self/oom_score_adj; echo $HOME; pwd")
+    pair.same_output("cat", "/proc/self/status", norm=_status)
+    pair.same_output(script="ulimit -a")
+    pair.same_output("env")
+
+
+def test_mountinfo(pair, cfg, tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    cfg["mounts"] += [
+        {"destination": "/home", "type": "bind", "source": str(src), "options": ["rbind", "ro", "nosuid", "nodev"]},
+        {"destination": "/run", "type": "tmpfs", "source": "tmpfs", "options": ["noexec", "size=1m", "mode=0710"]},
+        {"destination": "/run/inner", "type": "tmpfs", "source": "inner", "options": ["nodev", "strictatime"]},
+    ]
+    rows = pair.same_output("cat", "/proc/self/mountinfo", norm=_mountinfo)
+    assert ("/home", str(src)) in {r[:2] for r in rows}
+
+
+def test_mountinfo_writable_root_no_masks(pair, cfg):
+    cfg["root"]["readonly"] = False
+    cfg["linux"]["maskedPaths"] = []
+    cfg["linux"]["readonlyPaths"] = ["/proc/sys"]
+    pair.same_output("cat", "/proc/self/mountinfo", norm=_mountinfo)
+
+
+def test_dev_listing(pair, cfg):
+    cfg["linux"]["devices"] = [
+        {"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 0o640, "uid": 1000, "gid": 5},
+        {"path": "/dev/loop-x", "type": "b", "major": 7, "minor": 0, "fileMode": 0o600}]
+    pair.same_output(script="ls -l /dev /dev/pts /dev/shm /dev/mqueue", norm=_ls_l)
+
+
+def test_namespaces_shared_and_new(pair, cfg):
+    """Which namespaces are the host's: the same under both."""
+    drop_ns(pair.bundle, "network")
+    host = {n: os.readlink(f"/proc/self/ns/{n}") for n in ("net", "ipc", "uts", "mnt", "pid", "user", "cgroup")}
+    script = "for n in net ipc uts mnt pid user cgroup; do readlink /proc/self/ns/$n; done"
+    res = pair.run(script=script)
+    seen = {}
+    for name, r in res.items():
+        assert r.rc == 0, r
+        seen[name] = tuple(v == host[n] for n, v in zip(host, r.out.split()))
+    assert seen["runk"] == seen["runc"] == (True, False, False, False, False, True, True)
+
+
+def test_masked_and_readonly_paths_behave_alike(pair, cfg):
+    script = ("for p in /proc/keys /proc/timer_list /proc/kcore; do [ -e $p ] && wc -c <$p; done; "
+              "ls -A /sys/firmware /proc/acpi 2>&1 | wc -l; "
+              "echo 1 >/proc/sys/kernel/domainname 2>/dev/null; echo sys=$?; "
+              "echo 1 >/proc/sysrq-trigger 2>/dev/null; echo sysrq=$?; touch /x 2>/dev/null; echo root=$?")
+    pair.same_output(script=script)
+
+
+@pytest.mark.parametrize("annotations", [None, {"org.example/a": "1", "b": "x y"}])
+def test_state_document_and_transitions(runc, runk, bundle, cfg, cid, annotations):
+    if annotations:
+        cfg["annotations"] = annotations
+    bundle.args("sleep", "100").write()
+    docs = {}
+    for name, rt in (("runc", runc), ("runk", runk)):
+        c = f"{cid}-{name[-1]}"
+        assert rt("create", "--bundle", bundle.path, c).rc == 0
+        created = rt.state(c)
+        assert rt("start", c).rc == 0
+        running = rt.state(c)
+        assert rt("kill", c, "KILL").rc == 0
+        assert wait_status(rt, c, "stopped") == "stopped"
+        stopped = rt.state(c)
+        assert rt("delete", c).rc == 0
+        docs[name] = (created, running, stopped)
+    for a, b in zip(docs["runc"], docs["runk"]):
+        assert list(a) == list(b)            # same keys, same order
+        for k in ("status", "bundle", "rootfs", "owner"):
+            assert a[k] == b[k], k
+        assert a.get("annotations") == b.get("annotations")
+        assert (a["pid"] == 0) == (b["pid"] == 0)
+    assert [d["status"] for d in docs["runk"]] == ["created", "running", "stopped"]
+
+
+@pytest.mark.parametrize("script,pidns,want", [
+    ("exit 0", True, 0), ("exit 3", True, 3), ("exit 255", True, 255),
+    ("kill -USR1 $$", False, 128 + 10), ("kill -TERM $$", False, 128 + 15),
+    ("kill -KILL $$; exit 4", True, 4),      # pid 1 of a pid namespace cannot kill itself
+    ("kill -KILL $$", False, 128 + 9),
+])
+def test_run_exit_codes(pair, script, pidns, want):
+    if not pidns:
+        drop_ns(pair.bundle, "pid")
+    res = pair.run(script=script)
+    assert res["runc"].rc == want
+    assert res["runk"].rc == want
+
+
+def _msg(err: str) -> str:
+    """The msg of the last error log line, unescaped."""
+    found = re.findall(r'level=error msg="((?:[^"\\]|\\.)*)"', err)
+    assert found, err
+    return found[-1].replace('\\"', '"').replace("\\\\", "\\")
+
+
+EXACT = {   # bad config -> same exit code and the very same message (runc -> runk)
+    "no-such-command": lambda c: c["process"].update(args=["nosuchcmd"]),
+    "no-such-path": lambda c: c["process"].update(args=["/no/such/binary"]),
+    "not-executable": lambda c: c["process"].update(args=["/etc/passwd"]),
+    "directory": lambda c: c["process"].update(args=["/etc"]),
+}
+CONTAINED = {   # runk names the JSON field or the step first; runc's words must follow
+    "sysctl-not-namespaced": (lambda c: c["linux"].update(sysctl={"kernel.printk": "1"}), None),
+    "hostname-without-uts": (lambda c: c["linux"].update(
+        namespaces=[n for n in c["linux"]["namespaces"] if n["type"] != "uts"]), None),
+    "sysctl-net-in-host-ns": (lambda c: (c["linux"].update(sysctl={"net.ipv4.ip_forward": "1"}),
+                                         c["linux"].update(namespaces=[n for n in c["linux"]["namespaces"]
+                                                                       if n["type"] != "network"])), None),
+    "rlimit-over-hard": (lambda c: c["process"].update(
+        rlimits=[{"type": "RLIMIT_NOFILE", "soft": 1 << 30, "hard": 1 << 30}]),
+        "error setting rlimit type 7: operation not permitted"),
+    "bad-bind-source": (lambda c: c["mounts"].append(
+        {"destination": "/home", "type": "bind", "source": "/no/such/src", "options": ["rbind"]}),
+        "stat /no/such/src: no such file or directory"),
+}
+
+
+@pytest.mark.parametrize("case", EXACT)
+def test_bad_program_same_message(pair, cfg, case):
+    """runc refuses a program it cannot find or run at create; runk creates the container and
+    the process reports runc's very message at start, exiting 127 (not found) or 126 (not
+    runnable): runtime.md says process.args are not applied before start, and runtime-tools'
+    misc_props needs create to succeed. podman gets the same exit codes either way."""
+    EXACT[case](cfg)
+    res = pair.run()
+    assert res["runc"].rc == 1
+    runc_msg = _msg(res["runc"].err).split("unable to start container process: ", 1)[1]
+    want = 126 if runc_msg.endswith("permission denied") else 127
+    assert res["runk"].rc == want, res["runk"]
+    assert res["runk"].err.strip().splitlines()[-1] == runc_msg
+
+
+@pytest.mark.parametrize("case", CONTAINED)
+def test_bad_config_runc_words(pair, cfg, case):
+    mutate, core = CONTAINED[case]
+    mutate(cfg)
+    res = pair.run()
+    assert res["runc"].rc == res["runk"].rc == 1
+    runc_msg = _msg(res["runc"].err)
+    if core is None:
+        core = runc_msg.split(": ", 1)[1]            # drop "runc run failed"
+    assert core in runc_msg
+    assert core in _msg(res["runk"].err)
+
+
+def test_missing_config_same_message(runc, runk, tmp_path, cid):
+    d = tmp_path / "empty"
+    d.mkdir()
+    msgs = {}
+    for name, rt in (("runc", runc), ("runk", runk)):
+        r = rt("run", "--bundle", str(d), cid)
+        assert r.rc == 1
+        msgs[name] = _msg(r.err)
+    assert msgs["runk"] == msgs["runc"].replace("runc", "runk")
+
+
+def test_lifecycle_errors_same_messages(runc, runk, bundle, cfg, cid):
+    """Exit codes and texts of refused commands, which tools (podman, containerd) match on."""
+    bundle.args("sleep", "100").write()
+    seen = {}
+    for name, rt in (("runc", runc), ("runk", runk)):
+        c = f"{cid}-{name[-1]}"
+        out = []
+
+        def note(*args):
+            r = rt(*args)
+            out.append((args[0], r.rc, _msg(r.err).replace(c, "<id>") if r.rc else ""))
+        note("state", "nope")
+        note("delete", "nope")
+        note("start", "nope")
+        note("kill", "nope", "KILL")
+        note("create", "--bundle", bundle.path, "bad/id")
+        note("create", "--bundle", bundle.path, c)
+        note("create", "--bundle", bundle.path, c)          # duplicate
+        note("start", c)
+        note("start", c)                                    # already running
+        note("delete", c)                                   # running
+        note("kill", c, "NOSUCHSIG")
+        note("kill", c, "KILL")
+        wait_status(rt, c, "stopped")
+        note("kill", c, "KILL")                             # not running
+        note("start", c)                                    # stopped
+        note("delete", c)
+        note("delete", "--force", "nope")
+        seen[name] = [(v, rc, m.replace("runc", "runk")) for v, rc, m in out]
+    assert seen["runk"] == seen["runc"]

@@ -1,0 +1,133 @@
+"""Small helpers shared by the integration and differential tests (no fixtures here).
+
+Everything a test checks comes from the container (busybox applets) or from the host's /proc,
+as a user would look.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+
+
+def run_out(rt, bundle, cid: str, script: str, *extra: str) -> str:
+    """Run `sh -c script` in a container to completion; assert exit 0 and return its stdout."""
+    bundle.sh(script).write()
+    r = rt("run", *extra, "--bundle", bundle.path, cid)
+    assert r.rc == 0, r
+    return r.out
+
+
+def run_sh(rt, bundle, cid: str, script: str, *extra: str):
+    """Run `sh -c script` to completion and return the Result, whatever its exit code."""
+    bundle.sh(script).write()
+    return rt("run", *extra, "--bundle", bundle.path, cid)
+
+
+def set_ns(bundle, nstype: str, path: str | None = None) -> None:
+    """Add (or replace) linux.namespaces entry `nstype`; with a path, join instead of create."""
+    nss = [n for n in bundle.config["linux"]["namespaces"] if n["type"] != nstype]
+    entry = {"type": nstype}
+    if path:
+        entry["path"] = path
+    nss.append(entry)
+    bundle.config["linux"]["namespaces"] = nss
+
+
+def drop_ns(bundle, nstype: str) -> None:
+    bundle.config["linux"]["namespaces"] = [n for n in bundle.config["linux"]["namespaces"]
+                                            if n["type"] != nstype]
+
+
+def add_mount(bundle, destination: str, type_: str | None, source: str | None, options=()) -> None:
+    m = {"destination": destination}
+    if type_ is not None:
+        m["type"] = type_
+    if source is not None:
+        m["source"] = source
+    if options:
+        m["options"] = list(options)
+    bundle.config["mounts"].append(m)
+
+
+def status_fields(text: str) -> dict[str, str]:
+    """/proc/<pid>/status text -> {field: value} (value whitespace-normalized)."""
+    out = {}
+    for line in text.splitlines():
+        k, sep, v = line.partition(":")
+        if sep:
+            out[k.strip()] = " ".join(v.split())
+    return out
+
+
+def proc_status(pid: int | str) -> dict[str, str]:
+    with open(f"/proc/{pid}/status") as f:
+        return status_fields(f.read())
+
+
+def mountinfo(text: str) -> list[dict]:
+    """Parse mountinfo lines: mount point, per-mount options, optional fields, fstype, source,
+    super options."""
+    out = []
+    for line in text.splitlines():
+        f = line.split()
+        if len(f) < 10:
+            continue
+        sep = f.index("-")
+        out.append({"root": f[3], "mp": f[4], "opts": set(f[5].split(",")), "optional": f[6:sep],
+                    "fstype": f[sep + 1], "source": f[sep + 2], "super": set(f[sep + 3].split(","))})
+    return out
+
+
+def mount_at(text: str, mp: str) -> dict:
+    """The topmost mount at mount point `mp` in mountinfo text."""
+    found = [m for m in mountinfo(text) if m["mp"] == mp]
+    assert found, f"nothing mounted at {mp}:\n{text}"
+    return found[-1]
+
+
+def wait_for(pred, timeout: float = 10.0, interval: float = 0.02):
+    """Poll pred() until it returns a true value or the timeout passes; returns the last value."""
+    end = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v or time.monotonic() > end:
+            return v
+        time.sleep(interval)
+
+
+def wait_file(path: str, timeout: float = 10.0) -> bool:
+    return wait_for(lambda: os.path.exists(path) and os.path.getsize(path) > 0, timeout)
+
+
+def wait_status(rt, cid: str, want: str, timeout: float = 10.0) -> str:
+    last = [""]
+
+    def check() -> bool:
+        last[0] = rt.state(cid)["status"]
+        return last[0] == want
+    wait_for(check, timeout)
+    return last[0]
+
+
+@contextlib.contextmanager
+def running(rt, bundle, cid: str, *args: str):
+    """A detached container running `args` (default: sleep); yields its host pid; deletes it."""
+    bundle.args(*(args or ("sleep", "1000"))).write()
+    r = rt("run", "-d", "--bundle", bundle.path, cid)
+    assert r.rc == 0, r
+    try:
+        yield rt.state(cid)["pid"]
+    finally:
+        rt("delete", "--force", cid)
+
+
+def ns_link(pid: int | str, name: str) -> str:
+    return os.readlink(f"/proc/{pid}/ns/{name}")
+
+
+def mounted_under(prefix: str) -> list[str]:
+    """Host mount points at or under prefix (for 'nothing was mounted there' checks)."""
+    with open("/proc/self/mountinfo") as f:
+        mps = [l.split()[4] for l in f]
+    return [m for m in mps if m == prefix or m.startswith(prefix.rstrip("/") + "/")]
