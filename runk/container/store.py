@@ -30,8 +30,13 @@ def validate_id(cid: str) -> None:
         raise InvalidIdError()
 
 
-def write_atomic(dirfd: int | None, name: str, data: bytes | str, mode: int = 0o600) -> None:
-    """Write name (relative to dirfd, or an absolute path when dirfd is None) via temp + rename."""
+def write_atomic(dirfd: int | None, name: str, data: bytes | str, mode: int = 0o600,
+                 sync: bool = True) -> None:
+    """Write name (relative to dirfd, or an absolute path when dirfd is None) via temp + rename.
+
+    The rename makes the write atomic for every other process; sync=True also fsyncs the data
+    first, so the new content survives a power loss (the final state of a container). Writes
+    that a later one replaces within the same command skip it (runc fsyncs none of them)."""
     if isinstance(data, str):
         data = data.encode()
     if dirfd is None:
@@ -46,7 +51,8 @@ def write_atomic(dirfd: int | None, name: str, data: bytes | str, mode: int = 0o
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
-            os.fsync(fd)
+            if sync:
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.rename(tmp, base, src_dir_fd=dfd, dst_dir_fd=dfd)
@@ -107,8 +113,8 @@ class ContainerDir:
         finally:
             os.close(fd)
 
-    def write(self, name: str, data: bytes | str) -> None:
-        write_atomic(self.fd, name, data)
+    def write(self, name: str, data: bytes | str, sync: bool = True) -> None:
+        write_atomic(self.fd, name, data, sync=sync)
 
     def exists(self, name: str) -> bool:
         try:
