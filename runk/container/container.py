@@ -93,7 +93,7 @@ class Container:
         of its config, so later readers see what applies now."""
         s = self.status()
         if s == st.STOPPED:
-            raise RunkError(f"container {self.id} is not running, unable to update it")
+            raise RunkError("container not running")  # runc: libcontainer ErrNotRunning
         _backend(self.rec).update(self.rec, resources)
         from runk import _json
         cfg = self.config()
