@@ -107,7 +107,9 @@ class Container:
         self.cdir.write(CONFIG_FILE, _json.dumps(cfg))
 
     def processes(self) -> list[int]:
-        if self.status() == st.STOPPED:
+        """The pids in the container's cgroup; for a stopped container, what its init left
+        behind (runc Processes(): the cgroup's pids whenever it exists)."""
+        if self.status() == st.STOPPED and not (self.rec and self.rec.cgroup_paths):
             return []
         return _backend(self.rec).processes(self.rec)
 
