@@ -293,6 +293,16 @@ def _wait_gone(pid: int, start: int | None, timeout_ms: int = 10000) -> None:
 def destroy(cdir: ContainerDir, rec: StateRecord, status: str) -> None:
     """Stop whatever still runs (delete of created, or --force); the caller removes the rest."""
     if status == st.STOPPED:
+        # runc destroy(): without a pid namespace of its own the init's children outlive it in
+        # the cgroup, which cannot be removed while they run: kill them
+        if rec.cgroup_paths:
+            from runk.linux.cgroups import load_manager
+            mgr = load_manager(rec.cgroup_paths)
+            try:
+                if mgr.pids():
+                    mgr.kill_all(9)
+            except (OSError, RunkError):
+                pass
         return
     if rec.cgroup_paths:
         from runk.linux.cgroups import load_manager

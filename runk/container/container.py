@@ -104,7 +104,7 @@ class Container:
         of its config, so later readers see what applies now."""
         s = self.status()
         if s == st.STOPPED:
-            raise RunkError(f"container {self.id} is not running, unable to update it")
+            raise RunkError("container not running")  # runc: libcontainer ErrNotRunning
         _backend(self.rec).update(self.rec, resources)
         from runk import _json
         cfg = self.config()
@@ -118,7 +118,9 @@ class Container:
         self.cdir.write(CONFIG_FILE, _json.dumps(cfg))
 
     def processes(self) -> list[int]:
-        if self.status() == st.STOPPED:
+        """The pids in the container's cgroup; for a stopped container, what its init left
+        behind (runc Processes(): the cgroup's pids whenever it exists)."""
+        if self.status() == st.STOPPED and not (self.rec and self.rec.cgroup_paths):
             return []
         return _backend(self.rec).processes(self.rec)
 

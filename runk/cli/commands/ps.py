@@ -17,7 +17,8 @@ def run(g: object, opts: dict) -> int:
         c.close()
     if fmt == "json":
         from runk import _json
-        os.write(1, (_json.dumps(pids) + "\n").encode())
+        # runc encodes a Go nil slice: no processes is `null`, not `[]`
+        os.write(1, (_json.dumps(pids or None) + "\n").encode())
         return 0
     if fmt != "table":
         raise RunkError("invalid format option")
