@@ -187,21 +187,19 @@ def bundle(tmp_path: object) -> Bundle:
 
 
 # mount points other tools on a shared machine make and remove while tests run (podman, netavark)
-_FOREIGN = ("/var/lib/containers/", "/run/containers/", "/run/netns/", "/var/run/netns/", "/run/user/")
 
 
 def _mounts(basetemp: str) -> set[str]:
-    """Mounts that could be ours: not another tool's, and not below another pytest session's
-    temporary directory."""
+    """Mounts where a container of this session could leak one into the host's namespace: its
+    bundles and rootfs copies (pytest's temporary directory), the shared test rootfs, and the
+    --root directories. Other tools' mounts elsewhere (podman, VMs) are not this test's."""
+    ours = (basetemp, SHARED_ROOTFS_DIR, "/run/runk-test", "/run/runc-test")
     out = set()
     with open("/proc/self/mountinfo") as f:
         for line in f:
             mp = line.split()[4]
-            if mp.startswith(_FOREIGN):
-                continue
-            if mp.startswith("/tmp/pytest-of-") and not mp.startswith(basetemp):
-                continue
-            out.add(" ".join(line.split()[3:5]))
+            if mp.startswith(ours):
+                out.add(" ".join(line.split()[3:5]))
     return out
 
 

@@ -135,9 +135,9 @@ def test_readonly_root(runk, bundle, cid, leak_audit):
 def test_writable_root(runk, bundle, cid, leak_audit):
     rootfs = bundle.own_rootfs()
     bundle.config["root"]["readonly"] = False
-    out = run_out(runk, bundle, cid, "cat /proc/self/mountinfo; echo hi >/x")
+    out = run_out(runk, bundle, cid, "cat /proc/self/mountinfo; echo hi >/written-by-test")
     assert "rw" in mount_at(out, "/")["opts"]
-    with open(os.path.join(rootfs, "x")) as f:
+    with open(os.path.join(rootfs, "written-by-test")) as f:
         assert f.read() == "hi\n"
 
 
