@@ -50,34 +50,49 @@ _EXEC_FLAG = {"--detach": "detach", "-d": "detach", "--tty": "tty", "-t": "tty",
               "--ignore-paused": "ignore_paused", "--no-new-privs": "no_new_privs"}
 
 
+def _options(argv: list[str], i: int, values: dict, flags: dict, out: dict,
+             dash_values: bool = True) -> int:
+    """Consume `--flag`, `--opt VALUE` and `--opt=VALUE` from argv[i:] into out until the first
+    non-option; returns the index after them, or -1 for anything click must judge."""
+    n = len(argv)
+    while i < n and argv[i].startswith("-") and argv[i] != "-":
+        key, val = _split(argv[i])
+        if key in flags and val is None:
+            out[flags[key]] = True
+        elif key in values:
+            if val is None:
+                if i + 1 >= n or (not dash_values and argv[i + 1].startswith("-")):
+                    return -1
+                val = argv[i + 1]
+                i += 1
+            out[values[key]] = val
+        else:
+            return -1
+        i += 1
+    return i
+
+
+def _int_option(opts: dict, name: str) -> bool:
+    v = opts.get(name)
+    if v is None or isinstance(v, int):
+        return True
+    if not str(v).isdigit():
+        return False
+    opts[name] = int(v)
+    return True
+
+
 def _parse_exec(argv: list[str], i: int) -> dict | None:
     """conmon's shape: exec --pid-file P --process F --detach [--tty] [--console-socket S]
     [--preserve-fds N] ID, and `exec [simple flags] ID CMD ARGS...`."""
     opts = dict(_EXEC_DEFAULTS)
     opts["env"], opts["additional_gids"], opts["cap"] = [], [], []
-    n = len(argv)
-    while i < n and argv[i].startswith("-") and argv[i] != "-":
-        key, val = _split(argv[i])
-        if key in _EXEC_FLAG and val is None:
-            opts[_EXEC_FLAG[key]] = True
-        elif key in _EXEC_VALUE:
-            if val is None:
-                if i + 1 >= n:
-                    return None
-                val = argv[i + 1]
-                i += 1
-            opts[_EXEC_VALUE[key]] = val
-        else:
-            return None
-        i += 1
-    rest = argv[i:]
-    if not rest or len(rest) < (1 if opts["process"] else 2):
+    i = _options(argv, i, _EXEC_VALUE, _EXEC_FLAG, opts)
+    rest = argv[i:] if i >= 0 else []
+    if not rest or len(rest) < (1 if opts["process"] else 2) or not _int_option(opts, "preserve_fds"):
         return None
     opts["id"] = rest[0]
     opts["args"] = rest[1:]
-    if not str(opts["preserve_fds"]).isdigit():
-        return None
-    opts["preserve_fds"] = int(opts["preserve_fds"])
     return opts
 
 
@@ -89,59 +104,27 @@ def _split(arg: str) -> tuple[str, str | None]:
 
 
 def parse(argv: list[str]) -> tuple[str, Globals, dict] | None:
-    g = Globals()
-    i, n = 0, len(argv)
-    while i < n and argv[i].startswith("-"):
-        key, val = _split(argv[i])
-        if key in _GLOBAL_FLAG and val is None:
-            setattr(g, _GLOBAL_FLAG[key], True)
-            i += 1
-        elif key in _GLOBAL_VALUE:
-            if val is None:
-                if i + 1 >= n or argv[i + 1].startswith("-"):
-                    return None
-                val = argv[i + 1]
-                i += 1
-            setattr(g, _GLOBAL_VALUE[key], val)
-            i += 1
-        else:
-            return None
-    if i < n and argv[i] == "exec":
+    gopts: dict = {}
+    i = _options(argv, 0, _GLOBAL_VALUE, _GLOBAL_FLAG, gopts, dash_values=False)
+    if i < 0 or i >= len(argv):
+        return None
+    g = Globals(**gopts)
+    if argv[i] == "exec":
         eopts = _parse_exec(argv, i + 1)
         return ("exec", g, eopts) if eopts is not None else None
-    if i >= n or argv[i] not in _VERBS:
+    if argv[i] not in _VERBS:
         return None
     verb = argv[i]
     values, flags, defaults, positional, required = _VERBS[verb]
     opts = dict(defaults)
-    pos: list[str] = []
-    i += 1
-    while i < n:
-        arg = argv[i]
-        if arg.startswith("-") and arg != "-":
-            if pos:
-                return None            # flags after positionals: let click decide
-            key, val = _split(arg)
-            if key in flags and val is None:
-                opts[flags[key]] = True
-            elif key in values:
-                if val is None:
-                    if i + 1 >= n:
-                        return None
-                    val = argv[i + 1]
-                    i += 1
-                opts[values[key]] = val
-            else:
-                return None
-        else:
-            pos.append(arg)
-        i += 1
-    if len(pos) < required or len(pos) > len(positional):
+    i = _options(argv, i + 1, values, flags, opts)
+    if i < 0:
+        return None
+    pos = argv[i:]
+    if any(p.startswith("-") and p != "-" for p in pos):
+        return None                     # flags after positionals: let click decide
+    if len(pos) < required or len(pos) > len(positional) or not _int_option(opts, "preserve_fds"):
         return None
     for name, v in zip(positional, pos):
         opts[name] = v
-    if "preserve_fds" in opts and not isinstance(opts["preserve_fds"], int):
-        if not str(opts["preserve_fds"]).isdigit():
-            return None
-        opts["preserve_fds"] = int(opts["preserve_fds"])
     return verb, g, opts

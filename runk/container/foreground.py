@@ -16,90 +16,85 @@ def _status_code(status: int) -> int:
 
 
 def run(root: str, cid: str, req: object, keep: bool) -> int:
-    import _socket
-    import signal
-
-    from runk._native import lib
-    from runk.linux.syscalls import prctl
-    # the init must become our child when the bootstrap exits, so we can wait for it
-    prctl(lib.PR_SET_CHILD_SUBREAPER, 1)
-    ours = None
-    cfg_terminal = _wants_terminal(req.bundle)
-    if cfg_terminal and not req.console_socket:
-        ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC, 0)
-        req.console_fd = theirs.detach()
+    _become_subreaper()
+    ours = _internal_console(req, _wants_terminal(req.bundle) and not req.console_socket)
     try:
         c = ct.create(root, cid, req)
     finally:
-        if req.console_fd is not None:
-            os.close(req.console_fd)
-            req.console_fd = None
+        _close_their_end(req)
     pid = c.rec.pid
-    master = -1
-    if ours is not None:
-        master = _recv_fd(ours)
-        ours.close()
-    forwarded = [s for s in range(1, 32) if s not in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD)]
-
-    def forward(sig: int, _frame: object) -> None:
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            pass
-
-    for s in forwarded:
-        try:
-            signal.signal(s, forward)
-        except (OSError, ValueError):
-            pass
+    master = _take_master(ours)
+    forwarded = _forward_signals(pid)
     try:
-        c.start()
+        try:
+            c.start()
+        finally:
+            c.close()
+        status = _wait(pid, master)
     finally:
-        c.close()
-    try:
-        if master >= 0:
-            from runk.container.ttyrelay import relay
-            relay(master, pid)
-        status = _reap_until(pid)
-    finally:
-        for s in forwarded:
-            try:
-                signal.signal(s, signal.SIG_DFL)
-            except (OSError, ValueError):
-                pass
+        _restore_signals(forwarded)
     if not keep:
         d = ct.load(root, cid, lock=True)
         try:
             d.delete(force=True)
         finally:
             d.close()
-    return _status_code(status)
+    return status
 
 
 def exec_process(c: object, req: object) -> int:
     """exec in the foreground: relay a terminal if asked for one without a console socket,
     forward signals, exit with the process's status."""
-    import _socket
-    import signal
-    from runk._native import lib
-    from runk.linux.syscalls import prctl
-    prctl(lib.PR_SET_CHILD_SUBREAPER, 1)
-    ours = None
-    if req.process.get("terminal") and not req.console_socket:
-        ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC, 0)
-        req.console_fd = theirs.detach()
+    _become_subreaper()
+    ours = _internal_console(req, bool(req.process.get("terminal")) and not req.console_socket)
     try:
         pid = c.exec(req)
     finally:
-        if req.console_fd is not None:
-            os.close(req.console_fd)
-            req.console_fd = None
+        _close_their_end(req)
         c.close()
-    master = -1
-    if ours is not None:
-        master = _recv_fd(ours)
+    master = _take_master(ours)
+    forwarded = _forward_signals(pid)
+    try:
+        return _wait(pid, master)
+    finally:
+        _restore_signals(forwarded)
+
+
+def _become_subreaper() -> None:
+    """The process must become our child when the bootstrap exits, so we can wait for it."""
+    from runk._native import lib
+    from runk.linux.syscalls import prctl
+    prctl(lib.PR_SET_CHILD_SUBREAPER, 1)
+
+
+def _internal_console(req: object, wanted: bool) -> object:
+    """A terminal without --console-socket: our own socketpair stands in for it (runc tty.go)."""
+    if not wanted:
+        return None
+    import _socket
+    ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC, 0)
+    req.console_fd = theirs.detach()
+    return ours
+
+
+def _close_their_end(req: object) -> None:
+    if req.console_fd is not None:
+        os.close(req.console_fd)
+        req.console_fd = None
+
+
+def _take_master(ours: object) -> int:
+    if ours is None:
+        return -1
+    try:
+        return _recv_fd(ours)
+    finally:
         ours.close()
-    forwarded = [s for s in range(1, 32) if s not in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD)]
+
+
+def _forward_signals(pid: int) -> list[int]:
+    """Every catchable signal runk gets goes to the process (runc signals.go)."""
+    import signal
 
     def forward(sig: int, _frame: object) -> None:
         try:
@@ -107,11 +102,26 @@ def exec_process(c: object, req: object) -> int:
         except ProcessLookupError:
             pass
 
-    for s in forwarded:
+    installed = []
+    for s in range(1, 32):
+        if s in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD):
+            continue
         try:
             signal.signal(s, forward)
+            installed.append(s)
         except (OSError, ValueError):
             pass
+    return installed
+
+
+def _restore_signals(sigs: list[int]) -> None:
+    import signal
+    for s in sigs:
+        signal.signal(s, signal.SIG_DFL)
+
+
+def _wait(pid: int, master: int) -> int:
+    """Relay the terminal if there is one, then reap until the process is among the dead."""
     if master >= 0:
         from runk.container.ttyrelay import relay
         relay(master, pid)

@@ -66,13 +66,7 @@ def _init(plan: object, chan: channel.Channel) -> None:
         os.chroot(plan.rootfs)
         os.chdir("/")
     if plan.terminal:
-        master, slave, slave_path = console.open_pty()
-        if plan.console_size:
-            console.set_size(slave, *plan.console_size)
-        console.bind_console(slave_path)
-        console.send_master(plan.console_fd, master)
-        os.close(master)
-        console.make_controlling(slave)
+        setup_terminal(plan, bind_console=True)
     if plan.mount_ns:
         rootfs.finish(plan)
     os.umask(plan.umask)
@@ -90,12 +84,30 @@ def _init(plan: object, chan: channel.Channel) -> None:
         masks.mask(p)
     if plan.personality is not None:
         personality(plan.personality)
+    apply_limits(plan)
+    finish_process(plan, chan)
+
+
+def setup_terminal(plan: object, bind_console: bool) -> None:
+    """A pty from the container's devpts; the master goes to the console socket, the slave
+    becomes the controlling terminal and stdio (runc setupConsole; /dev/console for the init)."""
+    master, slave, slave_path = console.open_pty()
+    if plan.console_size:
+        console.set_size(slave, *plan.console_size)
+    if bind_console:
+        console.bind_console(slave_path)
+    console.send_master(plan.console_fd, master)
+    os.close(master)
+    console.make_controlling(slave)
+
+
+def apply_limits(plan: object) -> None:
+    """oom_score_adj, rlimits and no_new_privs, as the last steps before identity (init, exec)."""
     if plan.oom_score_adj is not None:
         rlimits.set_oom_score_adj(plan.oom_score_adj)
     rlimits.apply(plan.rlimits)
     if plan.no_new_privileges:
         prctl(lib.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
-    finish_process(plan, chan)
 
 
 def finish_process(plan: object, chan: channel.Channel) -> None:

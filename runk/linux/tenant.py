@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import os
 
-from runk._native import lib
-from runk.linux import channel, console, rlimits
-from runk.linux.init import finish_process
-from runk.linux.syscalls import prctl, set_name
+from runk.linux import channel
+from runk.linux.init import apply_limits, finish_process, setup_terminal
+from runk.linux.syscalls import set_name
 
 
 def tenant_main(plan: object, chan: channel.Channel) -> None:
@@ -23,18 +22,9 @@ def tenant_main(plan: object, chan: channel.Channel) -> None:
         os.chdir("/")
         os.setsid()
         if plan.terminal:
-            master, slave, _path = console.open_pty()
-            if plan.console_size:
-                console.set_size(slave, *plan.console_size)
-            console.send_master(plan.console_fd, master)
-            os.close(master)
-            console.make_controlling(slave)
+            setup_terminal(plan, bind_console=False)
         os.umask(plan.umask)
-        if plan.oom_score_adj is not None:
-            rlimits.set_oom_score_adj(plan.oom_score_adj)
-        rlimits.apply(plan.rlimits)
-        if plan.no_new_privileges:
-            prctl(lib.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+        apply_limits(plan)
         finish_process(plan, chan)
     except BaseException as e:
         from runk.errors import describe

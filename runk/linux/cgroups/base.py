@@ -40,7 +40,7 @@ class CgroupManager:
         """mkdir on every hierarchy, then set `resources`; on any failure remove what was made."""
         made: list[str] = []
         try:
-            self._make(made)
+            self._make(made, resources)
             if resources:
                 self.set(resources)
         except BaseException:
@@ -51,7 +51,8 @@ class CgroupManager:
                     pass
             raise
 
-    def _make(self, made: list[str]) -> None:
+    def _make(self, made: list[str], resources: dict[str, Any] | None = None) -> None:
+        """mkdir the container's group(s), appending each new directory to `made`."""
         raise NotImplementedError
 
     def apply(self, pid: int) -> None:

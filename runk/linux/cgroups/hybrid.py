@@ -33,9 +33,9 @@ class HybridManager(CgroupManager):
         out[""] = self.v2.path
         return out
 
-    def _make(self, made: list[str]) -> None:
-        self.v1._make(made)
-        self.v2._make(made)
+    def _make(self, made: list[str], resources: dict[str, Any] | None = None) -> None:
+        self.v1._make(made, resources)
+        self.v2._make(made, resources)
 
     def apply(self, pid: int) -> None:
         self.v1.apply(pid)

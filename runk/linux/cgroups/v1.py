@@ -50,7 +50,7 @@ class V1Manager(CgroupManager):
         """Distinct directories (co-mounted controllers share one), in hierarchy order."""
         return list(dict.fromkeys(self._paths.values()))
 
-    def _make(self, made: list[str]) -> None:
+    def _make(self, made: list[str], resources: dict[str, Any] | None = None) -> None:
         for key, path in self._paths.items():
             fs.mkdir(path, made)
             if key == "cpuset":

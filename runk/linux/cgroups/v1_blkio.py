@@ -28,15 +28,20 @@ def _need_file(path: str, name: str, field: str) -> None:
                           "(the block I/O scheduler of this kernel does not offer it)")
 
 
+def needs_block_io(res: dict[str, Any]) -> bool:
+    """Whether linux.resources.blockIO sets anything (the v1 blkio and v2 io controllers)."""
+    b = res.get("blockIO") or {}
+    return bool(b.get("weight") or b.get("leafWeight") or b.get("weightDevice")
+                or any(b.get(k) for k, _ in THROTTLES))
+
+
 class BlkioController:
     __slots__ = ()
     name = "blkio"
     resource = "blockIO"
 
     def needs(self, res: dict[str, Any]) -> bool:
-        b = res.get("blockIO") or {}
-        return bool(b.get("weight") or b.get("leafWeight") or b.get("weightDevice")
-                    or any(b.get(k) for k, _ in THROTTLES))
+        return needs_block_io(res)
 
     def apply(self, res: dict[str, Any], path: str) -> None:
         b = res.get("blockIO") or {}

@@ -16,16 +16,21 @@ if TYPE_CHECKING:
 _R = "linux.resources.cpu."
 
 
+def needs_cpu(res: dict[str, Any]) -> bool:
+    """Whether linux.resources.cpu sets anything of the cpu controller (v1 and v2)."""
+    c = res.get("cpu") or {}
+    return bool(c.get("shares") or c.get("quota") or c.get("period")
+                or c.get("realtimeRuntime") or c.get("realtimePeriod")
+                or c.get("burst") is not None or c.get("idle") is not None)
+
+
 class CpuController:
     __slots__ = ()
     name = "cpu"
     resource = "cpu"
 
     def needs(self, res: dict[str, Any]) -> bool:
-        c = res.get("cpu") or {}
-        return bool(c.get("shares") or c.get("quota") or c.get("period")
-                    or c.get("realtimeRuntime") or c.get("realtimePeriod")
-                    or c.get("burst") is not None or c.get("idle") is not None)
+        return needs_cpu(res)
 
     def apply(self, res: dict[str, Any], path: str) -> None:
         c = res.get("cpu") or {}

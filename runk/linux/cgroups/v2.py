@@ -98,20 +98,6 @@ class V2Manager(CgroupManager):
         elif t in ("threaded", "domain threaded") and domain:
             raise CgroupError(f"cannot enter cgroupv2 {path} with domain controllers -- it is in {t} mode")
 
-    def create(self, resources: dict[str, Any] | None) -> None:
-        made: list[str] = []
-        try:
-            self._make(made, resources)
-            if resources:
-                self.set(resources)
-        except BaseException:
-            for d in reversed(made):
-                try:
-                    os.rmdir(d)
-                except OSError:
-                    pass
-            raise
-
     def apply(self, pid: int) -> None:
         fs.write_procs(self.path, pid)
 

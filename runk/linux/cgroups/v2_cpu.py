@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from runk.errors import CgroupError
 from runk.linux.cgroups import convert, fs
+from runk.linux.cgroups.v1_cpu import needs_cpu
 
 TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
 if TYPE_CHECKING:
@@ -22,10 +23,7 @@ class CpuController:
     resource = "cpu"
 
     def needs(self, res: dict[str, Any]) -> bool:
-        c = res.get("cpu") or {}
-        return bool(c.get("shares") or c.get("quota") or c.get("period")
-                    or c.get("realtimeRuntime") or c.get("realtimePeriod")
-                    or c.get("burst") is not None or c.get("idle") is not None)
+        return needs_cpu(res)
 
     def apply(self, res: dict[str, Any], path: str) -> None:
         c = res.get("cpu") or {}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from runk.errors import CgroupError
 from runk.linux.cgroups import convert, fs
+from runk.linux.cgroups.v1_blkio import needs_block_io
 
 TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
 if TYPE_CHECKING:
@@ -25,9 +26,7 @@ class IoController:
     resource = "blockIO"
 
     def needs(self, res: dict[str, Any]) -> bool:
-        b = res.get("blockIO") or {}
-        return bool(b.get("weight") or b.get("leafWeight") or b.get("weightDevice")
-                    or any(b.get(k) for k, _ in THROTTLES))
+        return needs_block_io(res)
 
     def apply(self, res: dict[str, Any], path: str) -> None:
         b = res.get("blockIO") or {}
