@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from runk.cli.globals import Globals
 
-_GLOBAL_VALUE = {"--root": "root", "--log": "log", "--log-format": "log_format"}
+_GLOBAL_VALUE = {"--root": "root", "--log": "log", "--log-format": "log_format",
+                 "--backend": "backend"}
+_BACKENDS = ("linux", "vm")         # anything else: click says what is allowed
 _GLOBAL_FLAG = {"--systemd-cgroup": "systemd_cgroup", "--debug": "debug"}
 
 _CREATE_VALUE = {"--bundle": "bundle", "-b": "bundle", "--pid-file": "pid_file",
@@ -102,6 +104,8 @@ def parse(argv: list[str]) -> tuple[str, Globals, dict] | None:
                     return None
                 val = argv[i + 1]
                 i += 1
+            if key == "--backend" and val not in _BACKENDS:
+                return None
             setattr(g, _GLOBAL_VALUE[key], val)
             i += 1
         else:
