@@ -17,6 +17,8 @@ from runk.vm import protocol as P
 from runk.vm import wire
 from runk.vm.procio import Proc
 
+T_IMPORTED = time.monotonic()      # the interpreter is up and this module loaded
+
 GUEST_ROOT = "/run/runk"           # the guest's runk --root
 BUNDLES = "/run/runk-bundles"      # one guest bundle (config.json) per container
 EXIT_DRAIN_SECONDS = 5.0
@@ -253,8 +255,14 @@ def _power_off() -> None:
         os._exit(0)                                   # PID 1 exiting panics: qemu exits too
 
 
+def _uptime() -> float:
+    with open("/proc/uptime") as f:
+        return float(f.read().split()[0])
+
+
 def main() -> None:
     t0 = time.monotonic()
+    started = round(_uptime() - (t0 - T_IMPORTED), 2)
     port = os.environ.get("RUNK_AGENT_PORT", "")
     fd = os.open(port, os.O_RDWR | os.O_CLOEXEC)
     # everything the verbs use, imported while the host waits for hello (not after a fork)
@@ -264,11 +272,12 @@ def main() -> None:
     from runk.oci import config, validate  # noqa: F401
     from runk.linux.cgroups import v2  # noqa: F401
     os.makedirs(GUEST_ROOT, mode=0o700, exist_ok=True)
-    with open("/proc/uptime") as f:
-        uptime = float(f.read().split()[0])
     agent = Agent(fd)
-    agent.peer.send(P.event("hello", kernel=os.uname().release, uptime=uptime,
-                            imports=round(time.monotonic() - t0, 3)))
+    # guest uptimes: /init started, modules and shares ready, python3 and this module loaded, hello
+    agent.peer.send(P.event("hello", kernel=os.uname().release,
+                            init=float(os.environ.get("RUNK_INIT_UPTIME") or 0),
+                            ready=float(os.environ.get("RUNK_READY_UPTIME") or 0),
+                            python=started, uptime=_uptime()))
     try:
         agent.serve()
     except BaseException as e:  # noqa: B036 -- PID 1 must not return: report, then power off

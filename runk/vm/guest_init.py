@@ -125,8 +125,9 @@ exec 3> "$port"
 INIT += FRAMING + r"""
 read up _ < /proc/uptime
 case "$relay" in
-exec)
+exec)  # the command owns the port; it learns when /init started and was ready
     exec 3>&-
+    export RUNK_INIT_UPTIME=$t_init RUNK_READY_UPTIME=$up
     cd /
     exec /bin/sh /runk/cmd < "$stdin"
     ;;

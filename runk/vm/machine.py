@@ -110,6 +110,7 @@ def stage(stages: list, share: str) -> None:
     mount("runk-share", share, "tmpfs", lib.MS_NOSUID | lib.MS_NODEV, "mode=755")
     for s in stages:
         target = os.path.join(share, s.name)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
         if s.kind == "dir":
             os.mkdir(target)
         else:
@@ -133,7 +134,7 @@ def start_virtiofsd(plan: VmPlan, listen_fd: int) -> Child:
     share = os.path.abspath(SHARE_DIR)
     from runk.vm import qemu
     argv = qemu.virtiofsd_argv(plan.virtiofsd, share, fd=listen_fd, cache="auto",
-                               flavour=plan.virtiofsd_flavour, submounts=True)
+                               flavour=plan.virtiofsd_flavour)
     return spawn("virtiofsd", argv, "virtiofsd.log", keep_fds=(listen_fd,),
                  prepare=lambda: stage(plan.stages, share))
 

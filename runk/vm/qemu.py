@@ -164,16 +164,14 @@ def virtiofsd_flavour(binary: str) -> str:
 
 def virtiofsd_argv(binary: str, source: str, *, fd: int | None = None,
                    socket_path: str | None = None, cache: str = "auto", flavour: str = "c",
-                   sandbox: str = "chroot", submounts: bool = False) -> list[str]:
-    """One virtiofsd serving `source`, on an inherited listening socket `fd` or at socket_path.
-    `submounts`: mounts inside `source` are announced, so the guest sees each as its own file
-    system (distinct st_dev, no inode number clashes)."""
+                   sandbox: str = "chroot") -> list[str]:
+    """One virtiofsd serving `source`, on an inherited listening socket `fd` or at socket_path."""
     if (fd is None) == (socket_path is None):
         raise ValueError("give exactly one of fd and socket_path")
     where = f"--fd={fd}" if fd is not None else f"--socket-path={socket_path}"
     if flavour == "rust":
         cache = "never" if cache == "none" else cache
         return [binary, where, f"--shared-dir={source}", f"--cache={cache}",
-                f"--sandbox={sandbox}"] + (["--announce-submounts"] if submounts else [])
+                f"--sandbox={sandbox}"]
     return [binary, where, "-o", f"source={source}", "-o", f"cache={cache}",
-            "-o", f"sandbox={sandbox}"] + (["-o", "announce_submounts"] if submounts else [])
+            "-o", f"sandbox={sandbox}"]

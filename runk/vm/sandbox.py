@@ -109,8 +109,11 @@ def stage_plan(cfg: dict, bundle: str, rootfs: str, mode: str,
             raise RunkError(f"mount {m.get('destination')}: stat {src}: "
                             f"{os.strerror(e.errno).lower()}") from None
         opts = m.get("options") or []
-        stages.append(Stage(f"m{i}", src, kind, recursive="rbind" in opts))
-        sources[i] = f"{GUEST_SHARE}/m{i}"
+        # keep the source's base name: the guest mountinfo root then ends like the host's
+        # (runtime-tools compares the base names)
+        name = f"m{i}/{os.path.basename(os.path.normpath(src)) or 'root'}"
+        stages.append(Stage(name, src, kind, recursive="rbind" in opts))
+        sources[i] = f"{GUEST_SHARE}/{name}"
     return stages, sources
 
 

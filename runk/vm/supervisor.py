@@ -20,29 +20,15 @@ from runk import _json
 from runk.vm import hostio, machine, wire
 from runk.vm import protocol as P
 from runk.vm.sandbox import AGENT_SOCK, VFS_SOCK, VmPlan
+from runk.vm.switchboard import (CONTROL_SOCK, CREATED, EXIT_FILE, PAUSED, Client, Switchboard,
+                                 touch, unlink_quiet, write_file)
 
-CONTROL_SOCK = "vm.sock"
-PLAN_FILE, INFO_FILE, CREATED, PAUSED, EXIT_FILE, LOG = (
-    "vm-plan.json", "vm.json", "created", "paused", "exit", "supervisor.log")
+PLAN_FILE, INFO_FILE, LOG = "vm-plan.json", "vm.json", "supervisor.log"
 ABORT_SIGNALS = (1, 2, 3, 15)      # before the container exists: give up the create
 
 
 class BootError(Exception):
     pass
-
-
-class Client:
-    __slots__ = ("sock", "peer")
-
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
-        self.peer = P.Peer(sock.fileno())
-
-    def send(self, data: bytes) -> None:
-        try:
-            self.peer.send(data)
-        except OSError:
-            self.peer.closed = True
 
 
 def _listen(path: str) -> socket.socket:
@@ -52,24 +38,7 @@ def _listen(path: str) -> socket.socket:
     return s
 
 
-def _touch(name: str) -> None:
-    os.close(os.open(name, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600))
-
-
-def _unlink(name: str) -> None:
-    try:
-        os.unlink(name)
-    except FileNotFoundError:
-        pass
-
-
-def _write(name: str, data: str) -> None:
-    with open(name + ".tmp", "w") as f:
-        f.write(data)
-    os.replace(name + ".tmp", name)
-
-
-class Supervisor:
+class Supervisor(Switchboard):
     def __init__(self, plan: VmPlan, cid: str, ready_fd: int, console_socket: str | None,
                  console_fd: int | None) -> None:
         self.plan, self.cid, self.ready_fd = plan, cid, ready_fd
@@ -93,15 +62,14 @@ class Supervisor:
         self.outs = {wire.STDOUT: 1, wire.STDERR: 2}
         self.t0 = time.monotonic()
         self.times: dict[str, float] = {}
-        self.wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        self.wake_w = wake_w
-        hostio.forward_signals(wake_w)
+        self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
 
     def mark(self, what: str) -> None:
         self.times[what] = round(time.monotonic() - self.t0, 3)
 
     # -- lifecycle ----------------------------------------------------------------------------
     def run(self) -> dict:
+        hostio.forward_signals(self.wake_w)
         try:
             self.boot()
             self.report({"ok": True, "times": self.times})
@@ -120,7 +88,7 @@ class Supervisor:
         status = self.status or ({"signal": 9} if self.destroying else {"exit_code": 255})
         if self.status is None:
             self.log(f"the VM ended without the container's exit status{self.tail()}")
-            _write(EXIT_FILE, _json.dumps(status))
+            write_file(EXIT_FILE, _json.dumps(status))
         self.shutdown()
         return status
 
@@ -160,7 +128,7 @@ class Supervisor:
             os.close(self.console_fd)
             self.console_fd = None
         self.created = True
-        _touch(CREATED)
+        touch(CREATED)
         self.save_info(guest_pid=reply.get("pid"))
 
     def report(self, doc: dict) -> None:
@@ -185,7 +153,7 @@ class Supervisor:
                 pass
         machine.stop(self.children, qemu_grace=grace)
         for name in (CREATED, PAUSED):
-            _unlink(name)
+            unlink_quiet(name)
         for s in list(self.listeners.values()) + [c.sock for c in self.clients.values()]:
             s.close()
         if self.agent_sock is not None:
@@ -252,7 +220,7 @@ class Supervisor:
             self.agent_sock = conn
             self.agent = P.Peer(conn.fileno())
             self.listeners.pop(fd).close()
-            _unlink(AGENT_SOCK)
+            unlink_quiet(AGENT_SOCK)
         else:
             self.clients[conn.fileno()] = Client(conn)
 
@@ -290,121 +258,6 @@ class Supervisor:
             return
         self.agent_call(P.SIGNAL, P.INIT_STREAM, None, signal=sig)
 
-    # -- frames -------------------------------------------------------------------------------
-    def next_rid(self) -> int:
-        self.rid += 1
-        return self.rid
-
-    def to_agent(self, data: bytes) -> None:
-        if self.agent is not None and not self.agent.closed:
-            self.agent.send(data)
-
-    def agent_call(self, op: str, stream: int, callback, **args: object) -> None:
-        rid = self.next_rid()
-        self.pending[rid] = callback
-        self.to_agent(P.request(op, rid, stream, **args))
-
-    def call(self, op: str, timeout: float, **args: object) -> dict:
-        box: list = []
-        self.agent_call(op, P.INIT_STREAM, box.append, **args)
-        self.wait(lambda: bool(box), timeout, f"no reply to {op}")
-        return box[0]
-
-    def from_agent(self, f: wire.Frame) -> None:
-        if f.type == wire.EVT:
-            doc = f.json()
-            if doc.get("event") == "hello":
-                self.hello = doc
-            elif "rid" in doc:
-                cb = self.pending.pop(doc["rid"], None)
-                if cb is not None:
-                    cb(doc)
-        elif f.type in (wire.STDOUT, wire.STDERR):
-            if f.stream == P.INIT_STREAM:
-                self.output(f.type, f.payload)
-            elif f.stream in self.owners:
-                self.owners[f.stream].send(wire.encode(f.type, f.stream, f.payload))
-        elif f.type == wire.EXIT:
-            if f.stream == P.INIT_STREAM:
-                self.status = f.json()
-                _write(EXIT_FILE, _json.dumps(self.status))
-            else:
-                owner = self.owners.pop(f.stream, None)
-                if owner is not None:
-                    owner.send(wire.encode(f.type, f.stream, f.payload))
-
-    def output(self, kind: int, data: bytes) -> None:
-        if self.terminal:
-            if self.slave is not None and data:
-                hostio.keep_raw(self.slave)
-                try:
-                    P.write_all(self.slave, data)
-                except OSError:
-                    self.slave_closed()
-            return
-        fd = self.outs.get(kind)
-        if fd is None:
-            return
-        try:
-            if data:
-                P.write_all(fd, data)
-                return
-        except OSError:                  # the reader went away (EPIPE): drop the rest
-            pass
-        null = os.open("/dev/null", os.O_WRONLY)   # EOF: let the reader of our fd see it now
-        os.dup2(null, fd)
-        os.close(null)
-        del self.outs[kind]
-
-    def from_client(self, fd: int) -> None:
-        client = self.clients[fd]
-        for f in client.peer.receive():
-            if f.type == wire.STDIN and self.owners.get(f.stream) is client:
-                self.to_agent(wire.encode(f.type, f.stream, f.payload))
-            elif f.type == wire.REQ:
-                self.request(client, f.json(), f.stream)
-        if client.peer.closed:
-            del self.clients[fd]
-            client.sock.close()
-            for s in [s for s, c in self.owners.items() if c is client]:
-                del self.owners[s]
-
-    def request(self, client: Client, req: dict, stream: int) -> None:
-        op, crid = req.get("op"), req.get("rid", 0)
-        args = {k: v for k, v in req.items() if k not in ("op", "rid")}
-        after = None
-        if op == P.EXEC:
-            stream = self.next_stream
-            self.next_stream += 1
-            self.owners[stream] = client
-        elif op in (P.SIGNAL, P.RESIZE) and stream != P.INIT_STREAM \
-                and self.owners.get(stream) is not client:
-            client.send(P.reply(crid, False, "no such process"))
-            return
-        elif op == P.START:
-            after = lambda: _unlink(CREATED)  # noqa: E731
-        elif op == P.PAUSE:
-            after = lambda: _touch(PAUSED)  # noqa: E731
-        elif op == P.RESUME:
-            after = lambda: _unlink(PAUSED)  # noqa: E731
-        elif op == P.DESTROY:
-            self.destroying = True
-        elif op not in P.VERBS or op == P.CREATE:
-            client.send(P.reply(crid, False, f"unknown request {op!r}"))
-            return
-
-        def done(doc: dict, stream: int = stream) -> None:
-            if doc.get("ok") and after is not None:
-                after()
-            if not doc.get("ok") and op == P.EXEC:
-                self.owners.pop(stream, None)
-            extra = {k: v for k, v in doc.items() if k not in ("rid", "ok", "error")}
-            if op == P.EXEC:
-                extra["stream"] = stream
-            client.send(P.reply(crid, bool(doc.get("ok")), doc.get("error"), **extra))
-
-        self.agent_call(op, stream, done, **args)
-
     # -- records ------------------------------------------------------------------------------
     def save_info(self, **extra: object) -> None:
         from runk.linux import procfs
@@ -417,7 +270,7 @@ class Supervisor:
             info[c.name] = [c.pid, procfs.starttime(c.pid)]
             info[c.name + "_rss_kb"] = machine.rss_kb(c.pid)
         info["supervisor_rss_kb"] = machine.rss_kb(os.getpid())
-        _write(INFO_FILE, _json.dumps(info))
+        write_file(INFO_FILE, _json.dumps(info))
 
     def log(self, msg: str) -> None:
         with open(LOG, "a") as f:
