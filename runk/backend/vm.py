@@ -48,6 +48,9 @@ def create(cdir: ContainerDir, cfg: dict, raw: bytes, req: object) -> StateRecor
             raise RunkError("cannot use console socket if runk will not detach or allocate tty")
         if req.preserve_fds:
             log.warn("--preserve-fds: descriptors cannot be passed into a VM; ignored")
+        for phase in ("createContainer", "startContainer"):
+            if (cfg.get("hooks") or {}).get(phase):
+                log.warn(f"{phase} hooks are not run by the vm backend (they would run in the guest)")
         plan = sandbox.plan_vm(cfg, req.bundle)
         cdir.write("vm-plan.json", plan.to_json())
         log.debug(f"vm: accelerator {plan.accel_reason}; {plan.mem_mb} MiB, {plan.cpus} vCPU, "

@@ -94,6 +94,8 @@ class Supervisor(Switchboard):
 
     def boot(self) -> None:
         plan = self.plan
+        self.log(f"accelerator {plan.accel_reason}; machine {plan.machine}, {plan.mem_mb} MiB, "
+                 f"{plan.cpus} vCPU, rootfs over {plan.rootfs_mode}, kernel {plan.kernel_release}")
         for name in (AGENT_SOCK, CONTROL_SOCK):
             s = _listen(name)
             self.listeners[s.fileno()] = s

@@ -338,3 +338,67 @@ def test_switchboard_refuses_create_from_a_client(tmp_path, monkeypatch):
     rig.from_client(P.request(P.CREATE, 3, id="x", config={}))
     assert rig.agent_frames() == []
     assert "unknown request" in rig.client_frames()[0].json()["error"]
+
+
+# -- selection --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("prog,argv,expect", [
+    ("runk-vm", ["state", "x"], "vm"),                          # the fast path, by name
+    ("runk", ["state", "x"], "linux"),
+    ("runk", ["--backend", "vm", "state", "x"], "vm"),          # the fast path, by flag
+    ("runk-vm", ["--backend", "linux", "state", "x"], "linux"),
+    ("runk", ["--backend=vm", "exec", "-e", "A=1", "x", "env"], "vm"),  # deferred to click
+])
+def test_backend_selection_by_name_and_flag(prog, argv, expect, tmp_path):
+    import subprocess
+    import sys
+    code = ("import sys; from runk.cli.main import main; "
+            f"main(['--root', {str(tmp_path)!r}] + {argv!r}, prog={prog!r}); "
+            "from runk.backend import default_name; print(default_name(), file=sys.stderr)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.stderr.splitlines()[-1] == expect, r.stderr
+
+
+def test_runk_vm_features_describe_the_vm_backend():
+    import subprocess
+    top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    launcher = os.path.join(top, ".venv", "bin", "runk-vm")
+    if not os.access(launcher, os.X_OK):
+        pytest.skip("needs .venv/bin/runk-vm (scripts/setup)")
+    vm = __import__("json").loads(subprocess.run([launcher, "features"], capture_output=True,
+                                                 text=True, timeout=60, check=True).stdout)
+    linux = __import__("json").loads(subprocess.run([launcher[:-3], "features"], capture_output=True,
+                                                    text=True, timeout=60, check=True).stdout)
+    ann = vm["annotations"]
+    assert ann["org.runk.backend"] == "vm" and "org.runk.backend" not in linux["annotations"]
+    assert ann["org.runk.vm.accelerator"] in ("tcg", "kvm")
+    assert ann["org.runk.vm.accelerator.reason"].startswith(ann["org.runk.vm.accelerator"])
+    assert vm["linux"]["cgroup"]["v1"] is False and vm["linux"]["cgroup"]["v2"] is True
+    assert vm["linux"]["namespaces"] == linux["linux"]["namespaces"]
+
+
+@pytest.mark.parametrize("argv", [["state", "c1"], ["kill", "c1", "9"], ["start", "c1"],
+                                  ["list"]], ids=" ".join)
+def test_hot_commands_stay_light_for_vm_containers(argv, tmp_path):
+    """state/kill/start of a VM container (here one whose supervisor socket is gone) import
+    nothing heavy either: kill and start speak to vm.sock with _socket and the frame codec."""
+    import subprocess
+    from runk.linux import procfs
+    from tests.unit.test_import_budget import FORBIDDEN, modules_after
+    cdir = tmp_path / "root" / "c1"
+    cdir.mkdir(parents=True)
+    stand_in = subprocess.Popen(["sleep", "60"])               # the "supervisor"
+    rec = StateRecord(ociVersion="1.2.0", id="c1", pid=stand_in.pid, status="created",
+                      pid_starttime=procfs.starttime(stand_in.pid), bundle=str(tmp_path),
+                      backend="vm", sandbox={"dir": str(cdir)})
+    (cdir / "state.json").write_text(rec.to_json())
+    (cdir / "config.json").write_text('{"process": {"args": ["true"]}}')
+    (cdir / "created").write_text("")
+    try:
+        rc, mods = modules_after(["--root", str(tmp_path / "root"), *argv], tmp_path)
+    finally:
+        stand_in.kill()
+        stand_in.wait()
+    assert rc in (0, 1)
+    assert "runk.vm.control" in mods if argv[0] in ("kill", "start") else True
+    assert not (FORBIDDEN & mods), sorted(FORBIDDEN & mods)
