@@ -1,4 +1,4 @@
-"""VmBackend: the same container inside its own micro-VM (DESIGN 3.15), behind the same CLI.
+"""VmBackend (host, runk commands): the same container inside its own micro-VM (DESIGN 3.15).
 
 Runs in the parent (runk create/start/kill/exec/delete/...), with the module-level functions of
 runk.backend.linux. create() plans the VM (runk.vm.sandbox), forks the supervisor

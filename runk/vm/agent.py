@@ -1,4 +1,4 @@
-"""The guest agent: PID 1 of the micro-VM, building and running the container with runk's own core.
+"""Guest agent (guest, PID 1): builds and runs the container with runk's own core, on request.
 
 Runs in the guest, exec'd by the guest /init (runk.relay=exec) on the host's python3 shared over
 virtio-fs. It serves runk.vm.protocol requests on the virtio-serial port and realizes them with

@@ -1,5 +1,4 @@
-"""runk's side of a VM container's control socket (<container dir>/vm.sock): connect, send one
-request, wait for its reply.
+"""Control socket client (host, runk commands): one request to <container dir>/vm.sock, its reply.
 
 Runs on the host in the runk commands (start, kill, pause, resume, update, ps, delete) and in the
 exec proxy. Hot path (kill, start): imports os, _socket and the frame codec only. The socket is

@@ -1,4 +1,4 @@
-"""The exec proxy: the host process that stands for a process exec'd in a VM container.
+"""Exec proxy (host, forked by runk exec): the host process standing for a guest exec'd process.
 
 Runs on the host, forked by `runk exec` (runk.backend.vm.exec_process). It asks the supervisor
 for ExecProcess over vm.sock, then relays its own stdio as frames (or, with a terminal, a host

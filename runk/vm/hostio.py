@@ -1,5 +1,7 @@
-"""Host-side stdio of a VM container process: the host pty handed to conmon, signal forwarding,
-and leaving with the container's status.
+"""Host stand-in plumbing (supervisor, exec proxy): host pty, signal forwarding, exit status.
+
+The host pty is handed to conmon; forwarded signals go to the guest process; the process leaves
+with the guest process's status.
 
 Runs on the host, in the supervisor (the container's init) and in the exec proxy (one exec'd
 process). Both stand for a process that lives in the guest: what happens to them (signals,

@@ -1,5 +1,6 @@
-"""The processes of one micro-VM: virtiofsd (in a private mount namespace holding the staged
-share) and qemu, started so that they die with the supervisor, and stopped again.
+"""qemu and virtiofsd of one micro-VM (supervisor): started to die with it, and stopped.
+
+virtiofsd runs in a private mount namespace holding the staged share.
 
 Runs in the supervisor (host), whose cwd is the container directory: every path here is
 relative to it. Each child gets PR_SET_PDEATHSIG=SIGKILL before it execs, so a killed supervisor

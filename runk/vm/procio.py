@@ -1,4 +1,4 @@
-"""The stdio of one container process in the guest: pipes or a pty master, relayed as frames.
+"""Stdio of one container process (guest, in the agent): pipes or a pty master, as frames.
 
 Runs in the guest agent. A Proc is made before the process: its child ends become fds 0-2 of the
 runk create/exec call that forks it (runc's pass-through stdio), or, with a terminal, a socketpair

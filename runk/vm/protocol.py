@@ -1,4 +1,4 @@
-"""Requests, replies and events of the VM backend, over runk.vm.wire frames (host and guest).
+"""VM backend messages over runk.vm.wire frames (host, supervisor and guest): verbs, replies, EXIT.
 
 Runs in the guest agent, the host supervisor and the runk commands that talk to the supervisor.
 Two hops use the same messages: runk (start, kill, exec, ...) -> supervisor over the control

@@ -1,4 +1,4 @@
-"""The micro-VM of one container, planned on the host before anything starts (VmPlan).
+"""Plan of one container's micro-VM (host, runk create; qemu argv also in the supervisor).
 
 Runs on the host, in `runk create` (plan_vm, which looks up kernel, initramfs, qemu and the
 accelerator) and in the supervisor (qemu_argv). Everything else is a pure function over explicit

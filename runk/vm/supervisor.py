@@ -1,4 +1,4 @@
-"""The supervisor: the host process that is a VM container's init (DESIGN 3.15).
+"""Supervisor (supervisor, host): the process that is a VM container's init (DESIGN 3.15).
 
 Runs on the host, exec'd by `runk create` (runk.backend.vm) with the container's stdio as its
 own 0-2, its cwd the container directory. It owns the VM: virtiofsd and qemu (runk.vm.machine),

@@ -1,5 +1,4 @@
-"""The supervisor's switchboard: frames between the guest agent, the control clients and the
-container init's stdio.
+"""Frame routing (supervisor): guest agent <-> control clients <-> the container init's stdio.
 
 Runs in the supervisor (host). Requests from runk commands on vm.sock are forwarded to the agent
 with the supervisor's own request ids and answered when the agent replies; ExecProcess gets a
