@@ -19,6 +19,11 @@ def choose_default(name: str | None) -> None:
     _CHOSEN["name"] = name
 
 
+def default_name() -> str:
+    """The backend a new container gets without an annotation (also what `features` describes)."""
+    return _CHOSEN["name"] or os.environ.get("RUNK_BACKEND") or "linux"
+
+
 def select_backend(annotations: dict, requested: str | None = None) -> object:
     name = annotations.get(ANNOTATION) or requested or _CHOSEN["name"] or os.environ.get("RUNK_BACKEND") or "linux"
     return backend_for(name)

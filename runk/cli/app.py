@@ -72,11 +72,8 @@ def cli(ctx: click.Context, debug: bool, log: str | None, log_format: str, root:
     if version:
         click.echo(_version_text())
         ctx.exit(0)
-    if backend:
-        from runk.backend import choose_default
-        choose_default(backend)
     ctx.obj = Globals(root=root, log=log, log_format=log_format, debug=debug,
-                      systemd_cgroup=systemd_cgroup, rootless=rootless)
+                      systemd_cgroup=systemd_cgroup, rootless=rootless, backend=backend)
     if ctx.invoked_subcommand is None:
         click.echo(ctx.get_help())
 

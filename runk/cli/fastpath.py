@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from runk.cli.globals import Globals
 
-_GLOBAL_VALUE = {"--root": "root", "--log": "log", "--log-format": "log_format"}
+_GLOBAL_VALUE = {"--root": "root", "--log": "log", "--log-format": "log_format",
+                 "--backend": "backend"}
+_BACKENDS = ("linux", "vm")         # anything else: click says what is allowed
 _GLOBAL_FLAG = {"--systemd-cgroup": "systemd_cgroup", "--debug": "debug"}
 
 _CREATE_VALUE = {"--bundle": "bundle", "-b": "bundle", "--pid-file": "pid_file",
@@ -106,7 +108,7 @@ def _split(arg: str) -> tuple[str, str | None]:
 def parse(argv: list[str]) -> tuple[str, Globals, dict] | None:
     gopts: dict = {}
     i = _options(argv, 0, _GLOBAL_VALUE, _GLOBAL_FLAG, gopts, dash_values=False)
-    if i < 0 or i >= len(argv):
+    if i < 0 or i >= len(argv) or gopts.get("backend", "linux") not in _BACKENDS:
         return None
     g = Globals(**gopts)
     if argv[i] == "exec":

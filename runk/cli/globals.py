@@ -8,16 +8,18 @@ from runk.errors import UsageError
 
 
 class Globals:
-    __slots__ = ("root", "log", "log_format", "debug", "systemd_cgroup", "rootless")
+    __slots__ = ("root", "log", "log_format", "debug", "systemd_cgroup", "rootless", "backend")
 
     def __init__(self, root: str = "/run/runk", log: str | None = None, log_format: str = "text",
-                 debug: bool = False, systemd_cgroup: bool = False, rootless: str | None = None) -> None:
+                 debug: bool = False, systemd_cgroup: bool = False, rootless: str | None = None,
+                 backend: str | None = None) -> None:
         self.root = root
         self.log = log
         self.log_format = log_format
         self.debug = debug
         self.systemd_cgroup = systemd_cgroup
         self.rootless = rootless
+        self.backend = backend              # --backend linux|vm (runk-vm: the CLI's default)
 
     def as_dict(self) -> dict:
         return {k: getattr(self, k) for k in self.__slots__}
@@ -30,5 +32,8 @@ class Globals:
             log.configure(None, "text", self.debug)
             raise UsageError(f"invalid log-format: {fmt}")
         log.configure(self.log, fmt, self.debug)
+        if self.backend:
+            from runk.backend import choose_default
+            choose_default(self.backend)
         if self.rootless not in (None, "auto", "false"):
             raise UsageError("--rootless: rootless containers are not supported by runk yet")

@@ -11,7 +11,8 @@ import time
 from runk import _json
 
 _FIELDS = ("ociVersion", "id", "pid", "pid_starttime", "status", "bundle", "rootfs", "created",
-           "owner", "annotations", "backend", "cgroup_paths", "systemd", "rootless", "config_hash")
+           "owner", "annotations", "backend", "cgroup_paths", "systemd", "rootless", "config_hash",
+           "sandbox")
 
 
 class StateRecord:

@@ -18,8 +18,9 @@ MACHINES = ("microvm", "q35")
 
 # device names per machine type: virtio-mmio on microvm, PCI on q35
 DEVICES = {
-    "microvm": {"serial": "virtio-serial-device", "fs": "vhost-user-fs-device"},
-    "q35": {"serial": "virtio-serial-pci", "fs": "vhost-user-fs-pci"},
+    "microvm": {"serial": "virtio-serial-device", "fs": "vhost-user-fs-device",
+                "blk": "virtio-blk-device"},
+    "q35": {"serial": "virtio-serial-pci", "fs": "vhost-user-fs-pci", "blk": "virtio-blk-pci"},
 }
 
 
@@ -94,13 +95,14 @@ def pick_machine(qemu: str, preferred: str = "microvm") -> str:
 def build_argv(*, kernel: str, initrd: str, append: str, agent_socket: str,
                shares: list[tuple[str, str]] = (), machine: str = "microvm", accel: str = "tcg",
                mem: str = "256M", smp: int = 1, console: str | None = None,
-               qemu: str = QEMU) -> list[str]:
+               qemu: str = QEMU, drives: list[str] = ()) -> list[str]:
     """The qemu argv of VM.md's recommended configuration.
 
     `append` is the whole kernel command line (see kernel_cmdline). `agent_socket` is a unix
     socket the host already listens on; qemu connects to it as a client, so no output is lost.
     `shares` are (tag, vhost-user socket of its virtiofsd). `console` is a file for the serial
-    console (None: qemu's stdout)."""
+    console (None: qemu's stdout). `drives` are raw disk images, /dev/vda, /dev/vdb, ... in the
+    guest."""
     if machine not in DEVICES:
         raise ValueError(f"machine {machine!r}: expected one of {', '.join(DEVICES)}")
     if accel not in ("kvm", "tcg"):
@@ -125,6 +127,9 @@ def build_argv(*, kernel: str, initrd: str, append: str, agent_socket: str,
         for i, (tag, sock) in enumerate(shares):
             argv += ["-chardev", f"socket,id=fs{i},path={sock}",
                      "-device", f"{dev['fs']},chardev=fs{i},tag={tag}"]
+    for i, image in enumerate(drives):
+        argv += ["-drive", f"file={image},if=none,id=blk{i},format=raw,cache=unsafe",
+                 "-device", f"{dev['blk']},drive=blk{i}"]
     return argv
 
 

@@ -37,6 +37,8 @@ CORPUS = [
     ["exec", "--cwd", "/tmp", "c", "pwd"],
     ["update", "--resources=/tmp/podman123", "c"],
     ["update", "-r", "-", "c"],
+    ["--backend", "vm", "state", "c"],
+    ["--backend=linux", "--root", "/r", "create", "--bundle", "/b", "c"],
 ]
 
 DEFER = [
@@ -45,6 +47,7 @@ DEFER = [
     ["create", "--preserve-fds", "x", "c"], ["list", "extra"], ["--version"], ["spec"],
     ["exec", "c"], ["exec", "-e", "A=1", "c", "env"], ["exec", "--bogus", "c", "x"],
     ["update", "--memory", "1m", "c"], ["ps", "c"], ["events", "--stats", "c"],
+    ["--backend", "kvm", "state", "c"], ["--backend"],
 ]
 
 

@@ -13,6 +13,7 @@ def run(g: object, opts: dict) -> int:
     c = load(g.root, opts["id"])
     try:
         pids = c.processes()
+        in_vm = c.rec is not None and c.rec.backend == "vm"
     finally:
         c.close()
     if fmt == "json":
@@ -22,6 +23,8 @@ def run(g: object, opts: dict) -> int:
         return 0
     if fmt != "table":
         raise RunkError("invalid format option")
+    if in_vm:   # the host's ps cannot show them
+        raise RunkError("the container runs in a VM and its pids are the guest's: use --format json")
     import subprocess
     args = list(opts.get("ps_args") or []) or ["-ef"]
     ps = "/bin/ps" if os.access("/bin/ps", os.X_OK) else "ps"

@@ -1,0 +1,312 @@
+"""VmBackend (host, runk commands): the same container inside its own micro-VM (DESIGN 3.15).
+
+Runs in the parent (runk create/start/kill/exec/delete/...), with the module-level functions of
+runk.backend.linux. create() plans the VM (runk.vm.sandbox), forks the supervisor
+(runk.vm.supervisor: the container's init on the host, in its host sandbox namespaces and host
+cgroup) and returns once the guest agent reports the container created and waiting for start;
+the supervisor's pid is the pid in state.json and --pid-file. The other verbs go to the
+supervisor's control socket (runk.vm.control); exec forks an exec proxy (runk.vm.execproxy).
+State files beside state.json (all in the container dir, removed by delete): vm-plan.json,
+vm.json (pids, accelerator, timings), `created` while waiting for start, `paused`, `exit`.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+from runk import OCI_VERSION, log
+from runk.container import hooks, status as st
+from runk.container.cleanup import CleanupStack
+from runk.container.record import StateRecord, rfc3339nano
+from runk.container.store import CONFIG_FILE, STATE_FILE, ContainerDir, write_atomic
+from runk.errors import CONTAINER_NOT_RUNNING, RunkError
+
+name = "vm"
+SANDBOX_NS = ("network", "ipc", "uts")     # the host sandbox the supervisor runs in
+WAIT_GONE_SECONDS = 20.0
+
+
+def _dir(rec: StateRecord) -> str:
+    return (rec.sandbox or {}).get("dir") or ""
+
+
+def _call(rec: StateRecord, op: str, **args: object) -> dict:
+    from runk.vm import control
+    return control.call(_dir(rec), op, **args)
+
+
+def create(cdir: ContainerDir, cfg: dict, raw: bytes, req: object) -> StateRecord:
+    from runk.backend.linux import _hook_state
+    from runk.vm import sandbox
+    undo = CleanupStack()
+    try:
+        cdir.write(CONFIG_FILE, raw)
+        terminal = bool((cfg.get("process") or {}).get("terminal"))
+        if terminal and not req.console_socket and req.console_fd is None:
+            raise RunkError("cannot allocate tty if runk will detach without setting console socket")
+        if req.console_socket and not terminal:
+            raise RunkError("cannot use console socket if runk will not detach or allocate tty")
+        if req.preserve_fds:
+            log.warn("--preserve-fds: descriptors cannot be passed into a VM; ignored")
+        for phase in ("createContainer", "startContainer"):
+            if (cfg.get("hooks") or {}).get(phase):
+                log.warn(f"{phase} hooks are not run by the vm backend (they would run in the guest)")
+        plan = sandbox.plan_vm(cfg, req.bundle)
+        cdir.write("vm-plan.json", plan.to_json())
+        log.debug(f"vm: accelerator {plan.accel_reason}; {plan.mem_mb} MiB, {plan.cpus} vCPU, "
+                  f"rootfs over {plan.rootfs_mode}, kernel {plan.kernel_release}")
+        mgr = None
+        if cfg.get("linux") is not None:
+            # the host cgroup holds the supervisor, qemu and virtiofsd (podman stats sees the VM);
+            # the container's limits apply inside the guest, where its processes run
+            from runk.linux.cgroups import make_manager
+            mgr = make_manager((cfg.get("linux") or {}).get("cgroupsPath") or None, cdir.id,
+                               systemd=req.systemd_cgroup)
+            mgr.create({})
+            undo.push(mgr.destroy)
+        rec = StateRecord(ociVersion=OCI_VERSION, id=cdir.id, pid=0, status=st.CREATING,
+                          bundle=req.bundle, rootfs=plan.rootfs, created=rfc3339nano(), owner="",
+                          annotations=cfg.get("annotations") or {}, backend=name,
+                          cgroup_paths=mgr.paths() if mgr is not None else {},
+                          systemd=req.systemd_cgroup, sandbox={"dir": cdir.path})
+        pid, ready = _spawn_supervisor(cdir, cfg, req, mgr)
+        undo.push(lambda: _kill_and_reap(pid))
+        from runk.linux import procfs
+        rec.pid, rec.pid_starttime = pid, procfs.starttime(pid)
+        cdir.write(STATE_FILE, rec.to_json())
+        _wait_ready(pid, ready)
+        hooks.run_runtime_phases(cfg, _hook_state(rec, hooks.STATUS["createRuntime"]))
+        rec.status = st.CREATED
+        cdir.write(STATE_FILE, rec.to_json())
+        if req.pid_file:
+            write_atomic(None, req.pid_file, str(pid))
+        undo.drop()
+        return rec
+    except BaseException:
+        undo.unwind()
+        raise
+
+
+def _spawn_supervisor(cdir: ContainerDir, cfg: dict, req: object, mgr: object) -> tuple[int, int]:
+    """Fork, enter the host sandbox (setsid, cgroup, namespaces), exec the supervisor."""
+    from runk.linux.namespaces import clone_flag, open_ns_path
+    from runk.linux.syscalls import setns, unshare
+    joins, flags = [], 0
+    for ns in (cfg.get("linux") or {}).get("namespaces") or []:
+        if ns.get("type") in SANDBOX_NS:
+            if ns.get("path"):
+                joins.append((open_ns_path(ns["type"], ns["path"]), ns["path"]))
+            else:
+                flags |= clone_flag(ns["type"])
+    ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
+    keep = [ready_w] + ([req.console_fd] if req.console_fd is not None else [])
+    boot = (f"import sys; sys.path[:0] = {[p for p in sys.path if p]!r}; "
+            "from runk.vm.supervisor import main; main(sys.argv[1:])")
+    argv = [sys.executable, "-I", "-S", "-c", boot, cdir.path, cdir.id, str(ready_w),
+            str(req.console_fd if req.console_fd is not None else -1), req.console_socket or ""]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(ready_r)
+            os.setsid()
+            if mgr is not None:
+                mgr.apply(os.getpid())
+            for fd, path in joins:
+                setns(fd, 0, path)
+            if flags:
+                unshare(flags)
+            for fd in map(int, os.listdir("/proc/self/fd")):
+                if fd > 2:
+                    try:
+                        os.set_inheritable(fd, fd in keep)
+                    except OSError:
+                        pass
+            os.execv(sys.executable, argv)
+        except BaseException as e:  # noqa: B036 -- report through the ready pipe, never return
+            from runk import _json
+            from runk.errors import describe
+            try:
+                os.write(ready_w, (_json.dumps({"ok": False, "error": describe(e)}) + "\n").encode())
+            finally:
+                os._exit(1)
+    os.close(ready_w)
+    for fd, _p in joins:
+        os.close(fd)
+    return pid, ready_r
+
+
+def _wait_ready(pid: int, ready: int) -> None:
+    from runk import _json
+    data = b""
+    try:
+        while b"\n" not in data:
+            chunk = os.read(ready, 4096)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        os.close(ready)
+    try:
+        doc = _json.loads(data.split(b"\n", 1)[0]) if data.strip() else {}
+    except ValueError:
+        doc = {"error": data.decode(errors="replace")}
+    if doc.get("ok"):
+        return
+    _, status = os.waitpid(pid, 0)
+    raise RunkError(doc.get("error") or f"the VM supervisor exited ({os.waitstatus_to_exitcode(status)})")
+
+
+def _kill_and_reap(pid: int) -> None:
+    try:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+    except (ProcessLookupError, ChildProcessError):
+        pass
+
+
+def live_status(cdir: ContainerDir | None, rec: StateRecord) -> str:
+    """creating while create holds the lock; stopped once the supervisor wrote `exit` or is gone;
+    paused, created (the `created` marker) or running otherwise (runc's meanings)."""
+    from runk.linux import procfs
+    if rec.status == st.CREATING and cdir is not None and cdir.is_locked_elsewhere():
+        return st.CREATING
+    if cdir is not None and cdir.exists("exit"):
+        return st.STOPPED
+    if not procfs.is_alive(rec.pid or 0, rec.pid_starttime):
+        return st.STOPPED
+    if rec.status == st.CREATING:
+        return st.STOPPED           # its create died half-way: only delete can follow
+    if cdir is not None and cdir.exists("paused"):
+        return st.PAUSED
+    if cdir is not None and cdir.exists("created"):
+        return st.CREATED
+    return st.RUNNING
+
+
+def start(cdir: ContainerDir, rec: StateRecord) -> None:
+    from runk.vm import protocol as P
+    _call(rec, P.START)
+
+
+def kill(rec: StateRecord, sig: int, all_procs: bool) -> None:
+    from runk.vm import protocol as P
+    try:
+        _call(rec, P.SIGNAL, signal=sig, all=bool(all_procs))
+    except RunkError as e:
+        if "not running" in str(e) or "VM supervisor" in str(e):
+            raise RunkError(CONTAINER_NOT_RUNNING) from None
+        raise
+
+
+def destroy(cdir: ContainerDir, rec: StateRecord, status: str) -> None:
+    """Power the VM off (the supervisor kills the container and exits), and make sure nothing of
+    it runs: the supervisor, then qemu and virtiofsd by their recorded pids."""
+    from runk.linux import procfs
+    from runk.vm import protocol as P
+    if rec.pid and procfs.is_alive(rec.pid, rec.pid_starttime):
+        if status != st.STOPPED:
+            try:
+                _call(rec, P.DESTROY, timeout=WAIT_GONE_SECONDS)
+            except RunkError:
+                pass
+        _gone(rec.pid, rec.pid_starttime, WAIT_GONE_SECONDS)
+    info = _info(cdir)
+    for key in ("qemu", "virtiofsd"):
+        if isinstance(info.get(key), list):
+            _gone(int(info[key][0]), info[key][1], 5.0)
+
+
+def _info(cdir: ContainerDir) -> dict:
+    from runk import _json
+    raw = cdir.read("vm.json")
+    try:
+        return _json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+
+
+def _gone(pid: int, start: int | None, timeout: float) -> None:
+    """Wait for pid (with that start time) to end; SIGKILL it after `timeout`."""
+    import select
+    from runk.linux import procfs
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        if not procfs.is_alive(pid, start):
+            return
+        p = select.poll()
+        p.register(pidfd, select.POLLIN)
+        if not p.poll(int(timeout * 1000)):
+            import signal
+            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+            p.poll(5000)
+    except ProcessLookupError:
+        pass
+    finally:
+        os.close(pidfd)
+
+
+def exec_process(cdir: ContainerDir, rec: StateRecord, cfg: dict, req: object) -> int:
+    """Start req.process in the guest container; returns the pid of its host exec proxy."""
+    from runk.vm import execproxy
+    if req.preserve_fds:
+        log.warn("--preserve-fds: descriptors cannot be passed into a VM; ignored")
+    pid = execproxy.start(cdir.path, req.process, req.console_socket, req.console_fd,
+                          close_fds=(cdir.fd,))
+    if req.pid_file:
+        write_atomic(None, req.pid_file, str(pid))
+    return pid
+
+
+def pause(rec: StateRecord) -> None:
+    from runk.vm import protocol as P
+    _call(rec, P.PAUSE)
+
+
+def resume(rec: StateRecord) -> None:
+    from runk.vm import protocol as P
+    _call(rec, P.RESUME)
+
+
+def update(rec: StateRecord, resources: dict) -> None:
+    from runk.vm import protocol as P
+    _call(rec, P.UPDATE, resources=resources)
+
+
+def processes(rec: StateRecord) -> list[int]:
+    """The container's pids as the guest numbers them (they are not host pids)."""
+    from runk.vm import protocol as P
+    return list(_call(rec, P.PS).get("pids") or [])
+
+
+def stats(rec: StateRecord) -> dict:
+    from runk.vm import protocol as P
+    return _call(rec, P.STATS).get("stats") or {}
+
+
+def features_document() -> dict:
+    """`runk-vm features`: the linux document (the same core runs in the guest), cgroup v2 only
+    (inside the guest), plus what the VM layer adds, under org.runk.vm.* annotations."""
+    from runk.oci.features import features_document as linux_features
+    from runk.vm import qemu
+    doc = linux_features()
+    doc["linux"]["cgroup"] = {"v1": False, "v2": True, "systemd": False, "systemdUser": False,
+                              "rdma": True}
+    ann = doc.setdefault("annotations", {})
+    ann["org.runk.backend"] = "vm"
+    try:
+        accel, reason = qemu.choose_accel()
+    except ValueError as e:
+        accel, reason = "none", str(e)
+    ann["org.runk.vm.accelerator"] = accel
+    ann["org.runk.vm.accelerator.reason"] = reason
+    ann["org.runk.vm.rootfs"] = "virtiofs (default), block (annotation runk.vm.rootfs=block)"
+    ann["org.runk.vm.channel"] = "virtio-serial"
+    from runk.vm import assets
+    k = assets.load_kernel(assets.assets_dir())
+    ann["org.runk.vm.kernel"] = f"{k.package} {k.version}" if k else "missing (run scripts/mkguest)"
+    return doc

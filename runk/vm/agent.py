@@ -1,0 +1,291 @@
+"""Guest agent (guest, PID 1): builds and runs the container with runk's own core, on request.
+
+Runs in the guest, exec'd by the guest /init (runk.relay=exec) on the host's python3 shared over
+virtio-fs. It serves runk.vm.protocol requests on the virtio-serial port and realizes them with
+runk.container.container, i.e. the LinuxBackend and runk.linux: the same namespace, mount, cgroup
+(v2 here), capability, seccomp and rlimit code as on the host, with a guest --root of GUEST_ROOT.
+The VM layer adds only the transport (this loop, runk.vm.procio) and the VM lifecycle.
+"""
+from __future__ import annotations
+
+import os
+import select
+import signal
+import time
+
+from runk.vm import protocol as P
+from runk.vm import wire
+from runk.vm.procio import Proc
+
+T_IMPORTED = time.monotonic()      # the interpreter is up and this module loaded
+
+GUEST_ROOT = "/run/runk"           # the guest's runk --root
+BUNDLES = "/run/runk-bundles"      # one guest bundle (config.json) per container
+EXIT_DRAIN_SECONDS = 5.0
+
+
+class AgentError(Exception):
+    """A request that cannot be served; the message goes back in the reply."""
+
+
+class Agent:
+    def __init__(self, port_fd: int) -> None:
+        self.peer = P.Peer(port_fd)
+        self.procs: dict[int, Proc] = {}       # stream -> process
+        self.reaped: dict[int, int] = {}       # pid -> wait status, of pids not yet claimed
+        self.cid: str | None = None
+        self.done = False
+        self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+
+    # -- the loop -----------------------------------------------------------------------------
+    def serve(self) -> None:
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.set_wakeup_fd(self.wake_w)
+        while not self.done:
+            poller = select.poll()
+            poller.register(self.peer.fd, select.POLLIN)
+            poller.register(self.wake_r, select.POLLIN)
+            for p in self.procs.values():
+                p.register(poller)
+            try:
+                events = poller.poll(1000)
+            except InterruptedError:
+                continue
+            for fd, ev in events:
+                if fd == self.peer.fd:
+                    frames = self.peer.receive()
+                    if self.peer.closed:
+                        self.done = True            # the host is gone: power off
+                    for f in frames:
+                        self.handle(f)
+                elif fd == self.wake_r:
+                    _drain(self.wake_r)
+                else:
+                    for p in list(self.procs.values()):
+                        p.on_event(fd, ev, self.peer)
+            self.reap()
+
+    def reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            self.reaped[pid] = status
+        for stream, p in list(self.procs.items()):
+            if p.pid in self.reaped:
+                p.finish(self.reaped.pop(p.pid), self.peer)
+                del self.procs[stream]
+        if len(self.reaped) > 4096:        # orphans of the container nobody asks about
+            self.reaped.clear()
+
+    def handle(self, f: wire.Frame) -> None:
+        if f.type == wire.STDIN:
+            p = self.procs.get(f.stream)
+            if p is not None:
+                p.feed_stdin(f.payload)
+            return
+        if f.type != wire.REQ:
+            return
+        req = f.json()
+        rid = req.get("rid", 0)
+        op = req.get("op")
+        handler = getattr(self, "op_" + str(op), None)
+        if handler is None:
+            self.peer.send(P.reply(rid, False, f"unknown request {op!r}"))
+            return
+        try:
+            data = handler(req, f.stream) or {}
+        except BaseException as e:              # noqa: B036 -- every failure is a reply
+            if isinstance(e, (SystemExit, KeyboardInterrupt)):
+                raise
+            from runk.errors import describe
+            self.peer.send(P.reply(rid, False, describe(e) if not isinstance(e, AgentError) else str(e)))
+            return
+        self.peer.send(P.reply(rid, True, **data))
+
+    # -- verbs ----------------------------------------------------------------------------------
+    def _load(self, lock: bool = False) -> object:
+        from runk.container import container as ct
+        if self.cid is None:
+            raise AgentError("no container in this sandbox")
+        return ct.load(GUEST_ROOT, self.cid, lock=lock)
+
+    def op_CreateContainer(self, req: dict, stream: int) -> dict:
+        from runk import _json
+        from runk.container import container as ct
+        from runk.container.requests import CreateRequest
+        if self.cid is not None:
+            raise AgentError("this sandbox already has a container")
+        cid, cfg = req["id"], req["config"]
+        if req.get("block"):
+            _mount_block(req["block"], cfg["root"]["path"])
+        bundle = os.path.join(BUNDLES, cid)
+        os.makedirs(bundle, exist_ok=True)
+        with open(os.path.join(bundle, "config.json"), "w") as f:
+            f.write(_json.dumps(cfg))
+        terminal = bool((cfg.get("process") or {}).get("terminal"))
+        creq = CreateRequest(bundle=bundle, backend="linux", no_pivot=bool(req.get("no_pivot")),
+                             no_new_keyring=bool(req.get("no_new_keyring")))
+        proc = Proc(P.INIT_STREAM, terminal)
+        creq.console_fd = proc.console_fd
+        try:
+            with proc.stdio():
+                c = ct.create(GUEST_ROOT, cid, creq)
+            self.cid = cid
+            pid = c.rec.pid
+            c.close()
+            proc.started(pid)
+        except BaseException:
+            proc.close()
+            raise
+        self.procs[P.INIT_STREAM] = proc
+        return {"pid": pid}
+
+    def op_StartContainer(self, req: dict, stream: int) -> dict:
+        c = self._load(lock=True)
+        try:
+            c.start()
+        finally:
+            c.close()
+        return {}
+
+    def op_ExecProcess(self, req: dict, stream: int) -> dict:
+        from runk.container.requests import ExecRequest
+        if stream == P.INIT_STREAM or stream in self.procs:
+            raise AgentError(f"stream {stream} is in use")
+        process = req["process"]
+        ereq = ExecRequest(process, detach=False)
+        proc = Proc(stream, bool(process.get("terminal")))
+        ereq.console_fd = proc.console_fd
+        c = self._load()
+        try:
+            with proc.stdio():
+                pid = c.exec(ereq)
+            proc.started(pid)
+        except BaseException:
+            proc.close()
+            raise
+        finally:
+            c.close()
+        self.procs[stream] = proc
+        return {"pid": pid}
+
+    def op_SignalProcess(self, req: dict, stream: int) -> dict:
+        sig = int(req["signal"])
+        if stream == P.INIT_STREAM:
+            c = self._load()
+            try:
+                c.kill(sig, bool(req.get("all")))
+            finally:
+                c.close()
+            return {}
+        p = self.procs.get(stream)
+        if p is None:
+            raise AgentError("process already exited")
+        os.kill(p.pid, sig)
+        return {}
+
+    def op_TtyWinResize(self, req: dict, stream: int) -> dict:
+        p = self.procs.get(stream)
+        if p is not None:
+            p.resize(int(req["rows"]), int(req["cols"]))
+        return {}
+
+    def op_PauseContainer(self, req: dict, stream: int) -> dict:
+        return self._call("pause")
+
+    def op_ResumeContainer(self, req: dict, stream: int) -> dict:
+        return self._call("resume")
+
+    def op_UpdateContainer(self, req: dict, stream: int) -> dict:
+        return self._call("update", req.get("resources") or {})
+
+    def op_StatsContainer(self, req: dict, stream: int) -> dict:
+        return {"stats": self._call("stats")}
+
+    def op_ListProcesses(self, req: dict, stream: int) -> dict:
+        return {"pids": self._call("processes")}
+
+    def _call(self, method: str, *args: object) -> object:
+        c = self._load(lock=method in ("pause", "resume", "update"))
+        try:
+            out = getattr(c, method)(*args)
+        finally:
+            c.close()
+        return {} if out is None else out
+
+    def op_DestroySandbox(self, req: dict, stream: int) -> dict:
+        """Kill what runs, report its exit, then power off (after the reply is sent)."""
+        if self.cid is not None:
+            c = self._load(lock=True)
+            try:
+                c.delete(force=True)
+            finally:
+                c.close()
+        deadline = time.monotonic() + EXIT_DRAIN_SECONDS
+        while P.INIT_STREAM in self.procs and time.monotonic() < deadline:
+            self.reap()
+            time.sleep(0.02)
+        self.done = True
+        return {}
+
+
+def _drain(fd: int) -> None:
+    try:
+        while os.read(fd, 4096):
+            pass
+    except BlockingIOError:
+        pass
+
+
+def _mount_block(dev: str, target: str) -> None:
+    from runk.linux.syscalls import mount
+    os.makedirs(target, exist_ok=True)
+    mount(dev, target, "ext4", 0)
+
+
+def _power_off() -> None:
+    os.sync()
+    try:
+        os.execv("/bin/busybox", ["reboot", "-f"])   # qemu runs with -no-reboot: it exits
+    finally:
+        os._exit(0)                                   # PID 1 exiting panics: qemu exits too
+
+
+def _uptime() -> float:
+    with open("/proc/uptime") as f:
+        return float(f.read().split()[0])
+
+
+def main() -> None:
+    t0 = time.monotonic()
+    started = round(_uptime() - (t0 - T_IMPORTED), 2)
+    port = os.environ.get("RUNK_AGENT_PORT", "")
+    fd = os.open(port, os.O_RDWR | os.O_CLOEXEC)
+    # everything the verbs use, imported while the host waits for hello (not after a fork)
+    from runk.container import container  # noqa: F401
+    from runk.backend import linux  # noqa: F401
+    from runk.linux import launch  # noqa: F401
+    from runk.oci import config, validate  # noqa: F401
+    from runk.linux.cgroups import v2  # noqa: F401
+    os.makedirs(GUEST_ROOT, mode=0o700, exist_ok=True)
+    agent = Agent(fd)
+    # guest uptimes: /init started, modules and shares ready, python3 and this module loaded, hello
+    agent.peer.send(P.event("hello", kernel=os.uname().release,
+                            init=float(os.environ.get("RUNK_INIT_UPTIME") or 0),
+                            ready=float(os.environ.get("RUNK_READY_UPTIME") or 0),
+                            python=started, uptime=_uptime()))
+    try:
+        agent.serve()
+    except BaseException as e:  # noqa: B036 -- PID 1 must not return: report, then power off
+        import traceback
+        traceback.print_exc()
+        os.write(2, f"runk agent: {type(e).__name__}: {e}\n".encode())
+    _power_off()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""VM backend messages over runk.vm.wire frames (host, supervisor and guest): verbs, replies, EXIT.
+
+Runs in the guest agent, the host supervisor and the runk commands that talk to the supervisor.
+Two hops use the same messages: runk (start, kill, exec, ...) -> supervisor over the control
+socket <cdir>/vm.sock, and supervisor -> guest agent over the virtio-serial port. Verbs are named
+after Kata's agent.proto; no gRPC.
+
+    REQ  {"op": VERB, "rid": N, ...}          a request; rid is chosen by the sender
+    EVT  {"rid": N, "ok": true, ...}          its reply, or {"rid": N, "ok": false, "error": MSG}
+    EVT  {"event": "hello", ...}              the agent is up (sent once)
+    STDIN/STDOUT/STDERR (stream S)            a process's stdio; zero length = EOF
+    EXIT (stream S) {"exit_code": N} | {"signal": N}
+
+Stream 0 is the container's init; ExecProcess gets a new stream per process. Imports wire only:
+this also runs on `python3 -S` in the guest and on the hot path of kill and start.
+"""
+from __future__ import annotations
+
+import os
+
+from runk.vm import wire
+
+CREATE = "CreateContainer"
+START = "StartContainer"
+EXEC = "ExecProcess"
+SIGNAL = "SignalProcess"
+RESIZE = "TtyWinResize"
+PAUSE = "PauseContainer"
+RESUME = "ResumeContainer"
+UPDATE = "UpdateContainer"
+STATS = "StatsContainer"
+PS = "ListProcesses"
+DESTROY = "DestroySandbox"
+VERBS = frozenset((CREATE, START, EXEC, SIGNAL, RESIZE, PAUSE, RESUME, UPDATE, STATS, PS, DESTROY))
+
+INIT_STREAM = 0
+# virtio_console takes at most 32 KiB per write(): one frame, header included, per write
+CHUNK = 32768 - wire.HEADER_SIZE
+
+
+class ProtocolError(wire.ProtocolError):
+    pass
+
+
+def request(op: str, rid: int, stream: int = 0, **args: object) -> bytes:
+    if op not in VERBS:
+        raise ProtocolError(f"unknown verb {op!r}")
+    return wire.encode_json(wire.REQ, stream, {"op": op, "rid": rid, **args})
+
+
+def reply(rid: int, ok: bool = True, error: str | None = None, **data: object) -> bytes:
+    doc: dict = {"rid": rid, "ok": ok, **data}
+    if not ok:
+        doc["error"] = error or "failed"
+    return wire.encode_json(wire.EVT, 0, doc)
+
+
+def event(name: str, **data: object) -> bytes:
+    return wire.encode_json(wire.EVT, 0, {"event": name, **data})
+
+
+def exit_frame(stream: int, status: dict) -> bytes:
+    return wire.encode_json(wire.EXIT, stream, status)
+
+
+def status_of(waitstatus: int) -> dict:
+    """An EXIT payload from a wait status."""
+    if os.WIFSIGNALED(waitstatus):
+        return {"signal": os.WTERMSIG(waitstatus)}
+    return {"exit_code": os.WEXITSTATUS(waitstatus)}
+
+
+def exit_code(status: dict) -> int:
+    """The shell's view of an EXIT payload: the code, or 128+N for signal N."""
+    if "signal" in status:
+        return 128 + int(status["signal"])
+    return int(status.get("exit_code", 255))
+
+
+def data_frames(type: int, stream: int, data: bytes) -> list[bytes]:
+    """Frames of at most one virtio-serial write each; b"" gives the EOF frame."""
+    if not data:
+        return [wire.encode(type, stream, b"")]
+    return [wire.encode(type, stream, data[i:i + CHUNK]) for i in range(0, len(data), CHUNK)]
+
+
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            n = os.write(fd, view)
+        except InterruptedError:
+            continue
+        view = view[n:]
+
+
+class Peer:
+    """One end of a framed byte stream (a socket or the virtio port): send frames, collect
+    the frames received so far. Blocking writes; reads are driven by the caller's poll."""
+
+    __slots__ = ("fd", "dec", "closed")
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.dec = wire.Decoder()
+        self.closed = False
+
+    def send(self, data: bytes) -> None:
+        write_all(self.fd, data)
+
+    def receive(self, size: int = 1 << 16) -> list[wire.Frame]:
+        """Frames from one read; [] with .closed set at EOF or a reset."""
+        try:
+            data = os.read(self.fd, size)
+        except (BlockingIOError, InterruptedError):
+            return []
+        except OSError:
+            data = b""
+        if not data:
+            self.closed = True
+            return []
+        return self.dec.feed(data)

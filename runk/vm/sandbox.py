@@ -1,0 +1,260 @@
+"""Plan of one container's micro-VM (host, runk create; qemu argv also in the supervisor).
+
+Runs on the host, in `runk create` (plan_vm, which looks up kernel, initramfs, qemu and the
+accelerator) and in the supervisor (qemu_argv). Everything else is a pure function over explicit
+inputs so the unit tests check it without a VM:
+  - vm_size: linux.resources -> guest memory (limit + overhead) and vCPUs (CPU quota);
+  - stage_plan: what the one virtio-fs share holds: the bundle rootfs, every bind mount source
+    of config.mounts, the host /usr and runk's own code for the agent's python3 (read-only);
+  - guest_config: config.json as the agent gets it (rootfs and bind sources at their guest
+    paths, namespace paths dropped: every namespace is new inside the guest, hooks run on the
+    host, /dev/shm a fresh tmpfs);
+  - kernel command line for the guest /init (runk.vm.guest_init) and the qemu argv.
+"""
+from __future__ import annotations
+
+import copy
+import os
+
+from runk import _json
+from runk.errors import RunkError
+
+SHARE_TAG = "runk"
+GUEST_SHARE = "/run/runk-share"      # the share in the guest
+GUEST_BLOCK_ROOT = "/run/runk-rootfs"
+MB = 1 << 20
+MIN_MEM_MB = 256          # the default, and the least a guest gets (kernel, agent, page cache)
+OVERHEAD_MB = 192         # added to a memory limit: the guest kernel and the agent
+ROOTFS_MODES = ("virtiofs", "block")
+ANN_ROOTFS = "runk.vm.rootfs"
+SHM_OPTIONS = ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]
+# files of the workdir (the container dir) that qemu and virtiofsd use, relative to it
+AGENT_SOCK, VFS_SOCK, CONSOLE_LOG, IMAGE, SHARE_DIR = (
+    "agent.sock", "vfs.sock", "console.log", "rootfs.img", "share")
+
+
+class Stage:
+    """One entry of the share: `source` (host) appears as <share>/<name>."""
+
+    __slots__ = ("name", "source", "kind", "readonly", "recursive")
+
+    def __init__(self, name: str, source: str, kind: str, readonly: bool = False,
+                 recursive: bool = True) -> None:
+        self.name, self.source, self.kind = name, source, kind
+        self.readonly, self.recursive = readonly, recursive
+
+    def to_list(self) -> list:
+        return [self.name, self.source, self.kind, self.readonly, self.recursive]
+
+    def __repr__(self) -> str:
+        return f"Stage({self.name}: {self.source} {self.kind}{' ro' if self.readonly else ''})"
+
+
+def vm_size(resources: dict | None, host_cpus: int) -> tuple[int, int]:
+    """(guest memory in MiB, vCPUs). A memory limit L gives L + OVERHEAD_MB (at least
+    MIN_MEM_MB, rounded up to 2 MiB); a CPU quota q/p gives ceil(q/p) vCPUs, and cpuset.cpus at
+    most as many as it lists; never more than the host has, never fewer than one."""
+    res = resources or {}
+    mem = MIN_MEM_MB
+    limit = (res.get("memory") or {}).get("limit")
+    if isinstance(limit, int) and limit > 0:
+        mem = max(MIN_MEM_MB, -(-limit // MB) + OVERHEAD_MB)
+        mem += mem % 2
+    cpu = res.get("cpu") or {}
+    cpus = 1
+    quota, period = cpu.get("quota"), cpu.get("period") or 100000
+    if isinstance(quota, int) and quota > 0 and period > 0:
+        cpus = -(-quota // period)
+    if cpu.get("cpus"):
+        listed = len(_cpu_list(str(cpu["cpus"])))
+        cpus = min(cpus, listed) if quota else listed
+    return mem, max(1, min(cpus, max(1, host_cpus)))
+
+
+def _cpu_list(text: str) -> set[int]:
+    out: set[int] = set()
+    for part in text.split(","):
+        part = part.strip()
+        if "-" in part:
+            a, b = part.split("-", 1)
+            out.update(range(int(a), int(b) + 1))
+        elif part:
+            out.add(int(part))
+    return out
+
+
+def is_bind(m: dict) -> bool:
+    return m.get("type") == "bind" or any(o in ("bind", "rbind") for o in m.get("options") or [])
+
+
+def stage_plan(cfg: dict, bundle: str, rootfs: str, mode: str,
+               python_roots: list[str]) -> tuple[list[Stage], dict[int, str]]:
+    """(stages, {index in config.mounts: guest source}) for the share."""
+    stages = [Stage("usr", "/usr", "dir", readonly=True, recursive=False)]
+    stages += [Stage(f"p{i}", p, "dir", readonly=True, recursive=False)
+               for i, p in enumerate(python_roots)]
+    if mode == "virtiofs":
+        stages.append(Stage("rootfs", rootfs, "dir"))
+    sources: dict[int, str] = {}
+    for i, m in enumerate(cfg.get("mounts") or []):
+        if not is_bind(m) or m.get("destination") == "/dev/shm":
+            continue
+        src = m.get("source") or ""
+        if not os.path.isabs(src):
+            src = os.path.join(bundle, src)
+        try:
+            kind = "dir" if os.path.isdir(src) else "file"
+            os.stat(src)
+        except OSError as e:
+            raise RunkError(f"mount {m.get('destination')}: stat {src}: "
+                            f"{os.strerror(e.errno).lower()}") from None
+        opts = m.get("options") or []
+        # keep the source's base name: the guest mountinfo root then ends like the host's
+        # (runtime-tools compares the base names)
+        name = f"m{i}/{os.path.basename(os.path.normpath(src)) or 'root'}"
+        stages.append(Stage(name, src, kind, recursive="rbind" in opts))
+        sources[i] = f"{GUEST_SHARE}/{name}"
+    return stages, sources
+
+
+def guest_config(cfg: dict, root_path: str, sources: dict[int, str]) -> dict:
+    g = copy.deepcopy(cfg)
+    g["root"] = {"path": root_path, "readonly": bool((cfg.get("root") or {}).get("readonly"))}
+    g.pop("hooks", None)
+    ann = dict(g.get("annotations") or {})
+    for k in [k for k in ann if k == "runk.backend" or k.startswith("runk.vm.")]:
+        del ann[k]
+    g["annotations"] = ann
+    linux = g.get("linux")
+    if linux is not None and linux.get("namespaces") is not None:
+        linux["namespaces"] = [{"type": ns["type"]} for ns in linux["namespaces"]]
+    mounts = []
+    for i, m in enumerate(g.get("mounts") or []):
+        if m.get("destination") == "/dev/shm" and is_bind(m):
+            m = {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+                 "options": list(SHM_OPTIONS)}
+        elif i in sources:
+            m["source"] = sources[i]
+        mounts.append(m)
+    if "mounts" in g:
+        g["mounts"] = mounts
+    return g
+
+
+def agent_command(guest_paths: list[str]) -> str:
+    code = (f"import sys; sys.path[:0] = {guest_paths!r}; "
+            "from runk.vm.agent import main; main()")
+    return f"exec /usr/bin/python3 -S -B -c \"{code}\"\n"
+
+
+def kernel_cmdline(accel: str, n_python_roots: int, extra: str = "") -> str:
+    import base64
+    from runk.vm import qemu
+    paths = [f"{GUEST_SHARE}/p{i}" for i in range(n_python_roots)]
+    cmd = base64.b64encode(agent_command(paths).encode()).decode()
+    return qemu.kernel_cmdline(accel, "cgroup_no_v1=all", "runk.relay=exec",
+                               f"runk.fs={SHARE_TAG}:{GUEST_SHARE}:rw",
+                               f"runk.bind={GUEST_SHARE}/usr:/usr:ro", f"runk.cmd={cmd}", extra)
+
+
+class VmPlan:
+    __slots__ = ("qemu", "virtiofsd", "virtiofsd_flavour", "kernel", "kernel_release", "initrd",
+                 "accel", "accel_reason", "machine", "mem_mb", "cpus", "rootfs_mode", "stages",
+                 "guest_config", "cmdline", "image_mb", "rootfs")
+
+    def __init__(self, **kw: object) -> None:
+        for k in self.__slots__:
+            setattr(self, k, kw.get(k))
+
+    def to_json(self) -> str:
+        d = {k: getattr(self, k) for k in self.__slots__}
+        d["stages"] = [s.to_list() for s in self.stages]
+        return _json.dumps(d)
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> VmPlan:
+        d = _json.loads(raw)
+        d["stages"] = [Stage(*s) for s in d["stages"]]
+        return cls(**d)
+
+
+def qemu_argv(plan: VmPlan) -> list[str]:
+    """qemu's argv, with paths relative to the workdir (qemu's cwd)."""
+    from runk.vm import qemu
+    return qemu.build_argv(kernel=plan.kernel, initrd=plan.initrd, append=plan.cmdline,
+                           agent_socket=AGENT_SOCK, shares=[(SHARE_TAG, VFS_SOCK)],
+                           machine=plan.machine, accel=plan.accel, mem=f"{plan.mem_mb}M",
+                           smp=plan.cpus, console=CONSOLE_LOG, qemu=plan.qemu,
+                           drives=[IMAGE] if plan.rootfs_mode == "block" else [])
+
+
+def python_roots() -> list[str]:
+    """Where the guest's python3 finds runk and its compiled dependencies (the import roots of
+    runk, _cffi_backend and prctl), outside /usr, which the guest gets anyway."""
+    import importlib.util
+    roots: list[str] = []
+    for name in ("runk", "_cffi_backend", "prctl", "_prctl"):
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.origin:
+            continue
+        depth = name.count(".") + (2 if spec.submodule_search_locations else 1)
+        root = spec.origin
+        for _ in range(depth):
+            root = os.path.dirname(root)
+        if root not in roots and not (root + "/").startswith("/usr/"):
+            roots.append(root)
+    return roots
+
+
+def rootfs_mode(cfg: dict, env: dict) -> str:
+    mode = (cfg.get("annotations") or {}).get(ANN_ROOTFS) or env.get("RUNK_VM_ROOTFS") or "virtiofs"
+    if mode not in ROOTFS_MODES:
+        raise RunkError(f"{ANN_ROOTFS}={mode}: expected one of {', '.join(ROOTFS_MODES)}")
+    return mode
+
+
+def plan_vm(cfg: dict, bundle: str, env: dict | None = None) -> VmPlan:
+    """Everything the supervisor needs, or a RunkError saying what this host lacks."""
+    from runk.oci.config import rootfs_path
+    from runk.vm import assets, initramfs, qemu
+    env = os.environ if env is None else env
+    binary = qemu.qemu_binary()
+    if not binary:
+        raise RunkError("the vm backend needs qemu-system-x86_64 (apt-get install qemu-system-x86)")
+    virtiofsd = qemu.virtiofsd_binary()
+    if not virtiofsd:
+        raise RunkError("the vm backend needs virtiofsd (qemu-system-common on Debian 12)")
+    directory = assets.assets_dir(env)
+    kernel = assets.load_kernel(directory, "cloud")
+    if kernel is None:
+        raise RunkError(f"no guest kernel in {directory}: run scripts/mkguest (or scripts/setup)")
+    try:
+        initrd = initramfs.build_initramfs(kernel.modules_dir, directory)
+        accel, reason = qemu.choose_accel(env=env)
+    except (initramfs.InitramfsError, OSError, RuntimeError, ValueError) as e:
+        raise RunkError(f"guest initramfs: {e}") from None
+    rootfs = rootfs_path(cfg, bundle)
+    mode = rootfs_mode(cfg, env)
+    roots = python_roots()
+    stages, sources = stage_plan(cfg, bundle, rootfs, mode, roots)
+    root_guest = f"{GUEST_SHARE}/rootfs" if mode == "virtiofs" else GUEST_BLOCK_ROOT
+    mem, cpus = vm_size((cfg.get("linux") or {}).get("resources"), os.cpu_count() or 1)
+    return VmPlan(qemu=binary, virtiofsd=virtiofsd, virtiofsd_flavour=qemu.virtiofsd_flavour(virtiofsd),
+                  kernel=kernel.boot_image, kernel_release=kernel.release, initrd=initrd,
+                  accel=accel, accel_reason=reason, machine=qemu.pick_machine(binary),
+                  mem_mb=mem, cpus=cpus, rootfs_mode=mode, stages=stages,
+                  guest_config=guest_config(cfg, root_guest, sources),
+                  cmdline=kernel_cmdline(accel, len(roots), env.get("RUNK_VM_KERNEL_ARGS", "")),
+                  image_mb=image_size_mb(rootfs) if mode == "block" else 0, rootfs=rootfs)
+
+
+def image_size_mb(rootfs: str) -> int:
+    """An ext4 image for the rootfs: its allocated size plus a fifth, plus 32 MiB free."""
+    total = 0
+    for dirpath, dirnames, filenames in os.walk(rootfs):
+        for n in filenames + dirnames:
+            try:
+                total += os.lstat(os.path.join(dirpath, n)).st_blocks * 512
+            except OSError:
+                pass
+    return max(64, -(-total * 6 // 5 // MB) + 32)

@@ -1,0 +1,172 @@
+"""Frame routing (supervisor): guest agent <-> control clients <-> the container init's stdio.
+
+Runs in the supervisor (host). Requests from runk commands on vm.sock are forwarded to the agent
+with the supervisor's own request ids and answered when the agent replies; ExecProcess gets a
+new stream owned by the asking connection (its stdio and EXIT go there only); the init's output
+goes to the supervisor's own stdout/stderr (runc's pass-through stdio), or to the host pty.
+State markers follow the replies: `created` goes when StartContainer succeeded, `paused` comes
+and goes with PauseContainer/ResumeContainer, `exit` holds the init's EXIT payload.
+"""
+from __future__ import annotations
+
+import os
+import socket
+
+from runk import _json
+from runk.vm import hostio, wire
+from runk.vm import protocol as P
+
+CONTROL_SOCK = "vm.sock"
+CREATED, PAUSED, EXIT_FILE = "created", "paused", "exit"
+
+
+class Client:
+    __slots__ = ("sock", "peer")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.peer = P.Peer(sock.fileno())
+
+    def send(self, data: bytes) -> None:
+        try:
+            self.peer.send(data)
+        except OSError:
+            self.peer.closed = True
+
+
+def touch(name: str) -> None:
+    os.close(os.open(name, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600))
+
+
+def unlink_quiet(name: str) -> None:
+    try:
+        os.unlink(name)
+    except FileNotFoundError:
+        pass
+
+
+def write_file(name: str, data: str) -> None:
+    with open(name + ".tmp", "w") as f:
+        f.write(data)
+    os.replace(name + ".tmp", name)
+
+
+class Switchboard:
+    """Mixed into Supervisor, which sets: agent (Peer), owners, pending, rid, next_stream,
+    status, destroying, terminal, slave, outs, clients."""
+
+    # -- frames -------------------------------------------------------------------------------
+    def next_rid(self) -> int:
+        self.rid += 1
+        return self.rid
+
+    def to_agent(self, data: bytes) -> None:
+        if self.agent is not None and not self.agent.closed:
+            self.agent.send(data)
+
+    def agent_call(self, op: str, stream: int, callback, **args: object) -> None:
+        rid = self.next_rid()
+        self.pending[rid] = callback
+        self.to_agent(P.request(op, rid, stream, **args))
+
+    def call(self, op: str, timeout: float, **args: object) -> dict:
+        box: list = []
+        self.agent_call(op, P.INIT_STREAM, box.append, **args)
+        self.wait(lambda: bool(box), timeout, f"no reply to {op}")
+        return box[0]
+
+    def from_agent(self, f: wire.Frame) -> None:
+        if f.type == wire.EVT:
+            doc = f.json()
+            if doc.get("event") == "hello":
+                self.hello = doc
+            elif "rid" in doc:
+                cb = self.pending.pop(doc["rid"], None)
+                if cb is not None:
+                    cb(doc)
+        elif f.type in (wire.STDOUT, wire.STDERR):
+            if f.stream == P.INIT_STREAM:
+                self.output(f.type, f.payload)
+            elif f.stream in self.owners:
+                self.owners[f.stream].send(wire.encode(f.type, f.stream, f.payload))
+        elif f.type == wire.EXIT:
+            if f.stream == P.INIT_STREAM:
+                self.status = f.json()
+                write_file(EXIT_FILE, _json.dumps(self.status))
+            else:
+                owner = self.owners.pop(f.stream, None)
+                if owner is not None:
+                    owner.send(wire.encode(f.type, f.stream, f.payload))
+
+    def output(self, kind: int, data: bytes) -> None:
+        if self.terminal:
+            if self.slave is not None and data:
+                hostio.keep_raw(self.slave)
+                try:
+                    P.write_all(self.slave, data)
+                except OSError:
+                    self.slave_closed()
+            return
+        fd = self.outs.get(kind)
+        if fd is None:
+            return
+        try:
+            if data:
+                P.write_all(fd, data)
+                return
+        except OSError:                  # the reader went away (EPIPE): drop the rest
+            pass
+        null = os.open("/dev/null", os.O_WRONLY)   # EOF: let the reader of our fd see it now
+        os.dup2(null, fd)
+        os.close(null)
+        del self.outs[kind]
+
+    def from_client(self, fd: int) -> None:
+        client = self.clients[fd]
+        for f in client.peer.receive():
+            if f.type == wire.STDIN and self.owners.get(f.stream) is client:
+                self.to_agent(wire.encode(f.type, f.stream, f.payload))
+            elif f.type == wire.REQ:
+                self.request(client, f.json(), f.stream)
+        if client.peer.closed:
+            del self.clients[fd]
+            client.sock.close()
+            for s in [s for s, c in self.owners.items() if c is client]:
+                del self.owners[s]
+
+    def request(self, client: Client, req: dict, stream: int) -> None:
+        op, crid = req.get("op"), req.get("rid", 0)
+        args = {k: v for k, v in req.items() if k not in ("op", "rid")}
+        after = None
+        if op == P.EXEC:
+            stream = self.next_stream
+            self.next_stream += 1
+            self.owners[stream] = client
+        elif op in (P.SIGNAL, P.RESIZE) and stream != P.INIT_STREAM \
+                and self.owners.get(stream) is not client:
+            client.send(P.reply(crid, False, "no such process"))
+            return
+        elif op == P.START:
+            after = lambda: unlink_quiet(CREATED)  # noqa: E731
+        elif op == P.PAUSE:
+            after = lambda: touch(PAUSED)  # noqa: E731
+        elif op == P.RESUME:
+            after = lambda: unlink_quiet(PAUSED)  # noqa: E731
+        elif op == P.DESTROY:
+            self.destroying = True
+        elif op not in P.VERBS or op == P.CREATE:
+            client.send(P.reply(crid, False, f"unknown request {op!r}"))
+            return
+
+        def done(doc: dict, stream: int = stream) -> None:
+            if doc.get("ok") and after is not None:
+                after()
+            if not doc.get("ok") and op == P.EXEC:
+                self.owners.pop(stream, None)
+            extra = {k: v for k, v in doc.items() if k not in ("rid", "ok", "error")}
+            if op == P.EXEC:
+                extra["stream"] = stream
+            client.send(P.reply(crid, bool(doc.get("ok")), doc.get("error"), **extra))
+
+        self.agent_call(op, stream, done, **args)
+

@@ -1,0 +1,116 @@
+"""The guest agent's request handling, run on the host (no VM): it realizes containers with the
+same runk core wherever it runs, so a socketpair stands in for the virtio-serial port and the
+container is a real one made by LinuxBackend. Covers create/start, init stdio and stdin, exec
+with pipes and with a terminal, signals, errors, and DestroySandbox removing the container."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from runk.vm import protocol as P
+from runk.vm import wire
+
+AGENT = r"""
+import sys
+sys.path[:0] = {paths!r}
+import runk.vm.agent as a
+a.GUEST_ROOT, a.BUNDLES = {root!r}, {bundles!r}
+a.Agent({fd}).serve()
+"""
+
+
+class Port:
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.dec = wire.Decoder()
+        self.frames: list[wire.Frame] = []
+        self.rid = 0
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def call(self, op: str, stream: int = 0, **args: object) -> dict:
+        self.rid += 1
+        rid = self.rid
+        self.send(P.request(op, rid, stream, **args))
+        f = self.wait(lambda f: f.type == wire.EVT and f.json().get("rid") == rid)
+        return f.json()
+
+    def wait(self, pred, timeout: float = 30) -> wire.Frame:
+        deadline = time.monotonic() + timeout
+        while True:
+            for i, f in enumerate(self.frames):
+                if pred(f):
+                    return self.frames.pop(i)
+            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                data = self.sock.recv(1 << 16)
+            except TimeoutError:
+                raise AssertionError(f"timed out; frames so far: {self.frames}") from None
+            assert data, f"agent closed the port; frames so far: {self.frames}"
+            self.frames += self.dec.feed(data)
+
+    def output(self, stream: int, kind: int, until: bytes) -> bytes:
+        got = b""
+        while until not in got:
+            got += self.wait(lambda f: f.stream == stream and f.type == kind).payload
+        return got
+
+
+@pytest.fixture
+def agent(bundle, tmp_path):
+    import runk
+    top = os.path.dirname(os.path.dirname(runk.__file__))
+    ours, theirs = socket.socketpair()
+    code = AGENT.format(paths=[top, *sys.path], root=str(tmp_path / "groot"),
+                        bundles=str(tmp_path / "gbundles"), fd=theirs.fileno())
+    proc = subprocess.Popen([sys.executable, "-c", code], pass_fds=(theirs.fileno(),))
+    theirs.close()
+    yield Port(ours), proc, tmp_path / "groot"
+    if proc.poll() is None:
+        proc.kill()
+        subprocess.run([os.path.join(top, ".venv", "bin", "runk"), "--root", str(tmp_path / "groot"),
+                        "delete", "--force", "a1"], capture_output=True)
+    proc.wait()
+
+
+def test_agent_serves_a_container_lifecycle(agent, bundle):
+    port, proc, groot = agent
+    cfg = bundle.copy()
+    cfg["process"]["args"] = ["sh", "-c", "echo start; read x; echo got-$x >&2; exec sleep 1000"]
+    assert port.call(P.START)["error"] == "no container in this sandbox"
+    r = port.call(P.CREATE, id="a1", config=cfg)
+    assert r["ok"] and r["pid"] > 0, r
+    assert port.call(P.CREATE, id="a2", config=cfg)["error"] == "this sandbox already has a container"
+    assert not [f for f in port.frames if f.type == wire.STDOUT]    # waiting for start
+    assert port.call(P.START) == {"rid": port.rid, "ok": True}
+    assert port.output(0, wire.STDOUT, b"\n") == b"start\n"
+    port.send(wire.encode(wire.STDIN, 0, b"abc\n"))
+    assert port.output(0, wire.STDERR, b"\n") == b"got-abc\n"
+
+    proc_cfg = dict(cfg["process"], args=["sh", "-c", "echo exec-$(hostname) $$; exit 7"])
+    assert port.call(P.EXEC, 1, process=proc_cfg)["ok"]
+    out = port.output(1, wire.STDOUT, b"\n").decode()
+    assert out.startswith(f"exec-{cfg.get('hostname', '')}") and out.split()[1] != "1", out
+    assert port.wait(lambda f: f.type == wire.EXIT and f.stream == 1).json() == {"exit_code": 7}
+    assert "in use" in port.call(P.EXEC, 0, process=proc_cfg)["error"]
+
+    tty_cfg = dict(cfg["process"], args=["sh", "-c", "tty; exit 2"], terminal=True)
+    assert port.call(P.EXEC, 2, process=tty_cfg)["ok"]
+    assert b"/dev/pts/" in port.output(2, wire.STDOUT, b"\n")
+    assert port.wait(lambda f: f.type == wire.EXIT and f.stream == 2).json() == {"exit_code": 2}
+
+    assert port.call(P.SIGNAL, 0, signal=9)["ok"]
+    assert port.wait(lambda f: f.type == wire.EXIT and f.stream == 0).json() == {"signal": 9}
+    assert port.call(P.SIGNAL, 0, signal=15)["error"] == "container not running"
+    port.send(wire.encode_json(wire.REQ, 0, {"op": "Reboot", "rid": 99}))
+    assert port.wait(lambda f: f.type == wire.EVT and f.json().get("rid") == 99).json()["error"] \
+        == "unknown request 'Reboot'"
+    assert port.call(P.DESTROY)["ok"]
+    assert proc.wait(timeout=30) == 0                          # serve() returned: power-off time
+    assert [n for n in os.listdir(groot) if not n.startswith(".")] == []
