@@ -12,7 +12,6 @@ CONTAINER_NOT_EXIST = "container does not exist"            # podman, runtime-to
 CONTAINER_EXISTS = "container with given ID already exists"
 INVALID_ID = "invalid container ID format"
 CONTAINER_NOT_RUNNING = "container not running"              # containerd matches this exactly
-CONTAINER_PAUSED = "container paused"
 
 
 class RunkError(Exception):

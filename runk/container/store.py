@@ -70,21 +70,19 @@ def write_atomic(dirfd: int | None, name: str, data: bytes | str, mode: int = 0o
 class ContainerDir:
     """An open container state directory (fd) and, when held, its lock."""
 
-    __slots__ = ("root", "id", "path", "fd", "locked")
+    __slots__ = ("root", "id", "path", "fd")
 
     def __init__(self, root: str, cid: str, fd: int) -> None:
         self.root = root
         self.id = cid
         self.path = os.path.join(root, cid)
         self.fd = fd
-        self.locked = False
 
     def lock(self, blocking: bool = True) -> bool:
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return False
-        self.locked = True
         return True
 
     def is_locked_elsewhere(self) -> bool:
@@ -127,7 +125,6 @@ class ContainerDir:
         if self.fd >= 0:
             os.close(self.fd)       # releases the flock with the open file description
             self.fd = -1
-            self.locked = False
 
     def remove(self) -> None:
         """Remove the directory and everything in it (flat: runk writes no subdirectories)."""

@@ -101,7 +101,3 @@ class Channel:
 
     def detach(self) -> int:
         return self.sock.detach()
-
-
-def set_cloexec(fd: int, on: bool = True) -> None:
-    os.set_inheritable(fd, not on)

@@ -38,14 +38,3 @@ def is_alive(pid: int, start: int | None) -> bool:
     if f is None or f[0] in ("Z", "X", "x"):
         return False
     return start is None or int(f[19]) == start
-
-
-def children_map() -> dict[int, list[int]]:
-    """ppid -> [pids] over the whole /proc (used by ps fallbacks and tests)."""
-    out: dict[int, list[int]] = {}
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            f = stat_fields(int(name))
-            if f:
-                out.setdefault(int(f[1]), []).append(int(name))
-    return out

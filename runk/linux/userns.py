@@ -32,11 +32,3 @@ def write_maps(pid: int, uid_map: list[dict], gid_map: list[dict], deny_setgroup
         _write(f"/proc/{pid}/uid_map", _map_text(uid_map))
     if gid_map:
         _write(f"/proc/{pid}/gid_map", _map_text(gid_map))
-
-
-def host_id(container_id: int, entries: list[dict]) -> int | None:
-    """Translate a container uid/gid to the host through a map; None if unmapped."""
-    for m in entries:
-        if m["containerID"] <= container_id < m["containerID"] + m["size"]:
-            return m["hostID"] + container_id - m["containerID"]
-    return None
