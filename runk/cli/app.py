@@ -109,13 +109,13 @@ def create(ctx: click.Context, args: tuple, **kw: object) -> None:
     _go(ctx, "create", {"id": args[0], **_create_opts(**kw)})
 
 
-@cli.command(context_settings=CONTEXT)
+@cli.command(name="run", context_settings=CONTEXT)
 @_create_options
 @click.option("-d", "--detach", is_flag=True, help="detach from the container's process")
 @click.option("--keep", is_flag=True, help="do not delete the container after it exits")
 @click.argument("args", nargs=-1, metavar="<container-id>")
 @click.pass_context
-def run(ctx: click.Context, args: tuple, detach: bool, keep: bool, **kw: object) -> None:
+def run_cmd(ctx: click.Context, args: tuple, detach: bool, keep: bool, **kw: object) -> None:
     """create and run a container"""
     _args("run", args, exactly=1)
     _go(ctx, "run", {"id": args[0], "detach": detach, "keep": keep, **_create_opts(**kw)})

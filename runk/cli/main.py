@@ -16,7 +16,6 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     if prog is None:
         prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "runk"
     from runk.cli import fastpath
-    from runk.cli.globals import Globals
     if prog.startswith("runk-vm"):
         from runk.backend import choose_default
         choose_default("vm")

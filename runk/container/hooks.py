@@ -5,8 +5,7 @@ Runs in the parent. The process mechanics are runk.linux.hookexec, shared with t
 """
 from __future__ import annotations
 
-from runk.errors import RunkError
-from runk.linux.hookexec import run_hook, run_hooks
+from runk.linux.hookexec import run_hooks
 
 # phase -> status in the state document given on stdin. runtime.md: "creating: the container is
 # being created (step 2 in the lifecycle)"; prestart, createRuntime and createContainer are

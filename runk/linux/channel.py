@@ -20,7 +20,6 @@ errpipe rule: EOF is success only after `ready`).
 from __future__ import annotations
 
 import _socket
-import os
 
 from runk import _json
 from runk.errors import InitError
