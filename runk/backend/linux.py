@@ -204,15 +204,21 @@ def start(cdir: ContainerDir, rec: StateRecord) -> None:
     remove the fifo (runc handleFifo). Returns at once; nothing is rewritten: running is
     "alive and no fifo"."""
     import select
-    try:
-        fifo = os.open(FIFO_FILE, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=cdir.fd)
-    except FileNotFoundError:
-        raise RunkError("cannot start an already running container") from None
+    from runk.linux import procfs
+    # the pidfd first: once the fifo is open, the program may run, exit and be reaped by its
+    # subreaper (conmon) before a pidfd could still be taken
     try:
         pidfd = os.pidfd_open(rec.pid)
     except ProcessLookupError:
-        os.close(fifo)
         raise RunkError("cannot start a container that has stopped") from None
+    if not procfs.is_alive(rec.pid, rec.pid_starttime):
+        os.close(pidfd)
+        raise RunkError("cannot start a container that has stopped")
+    try:
+        fifo = os.open(FIFO_FILE, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=cdir.fd)
+    except FileNotFoundError:
+        os.close(pidfd)
+        raise RunkError("cannot start an already running container") from None
     try:
         poller = select.poll()
         poller.register(fifo, select.POLLIN)
