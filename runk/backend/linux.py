@@ -255,6 +255,11 @@ def kill(rec: StateRecord, sig: int, all_procs: bool) -> None:
         load_manager(rec.cgroup_paths).kill_all(sig)
         return
     signal_init(rec, sig)
+    if sig == 9 and rec.cgroup_paths and freezer_state(rec) == "FROZEN":
+        # runc Signal: a frozen task cannot act on SIGKILL until thawed (podman kill of a
+        # paused container), so thaw for SIGKILL only
+        from runk.linux.cgroups import load_manager
+        load_manager(rec.cgroup_paths).thaw()
 
 
 def signal_init(rec: StateRecord, sig: int) -> None:
