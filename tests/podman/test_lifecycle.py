@@ -242,3 +242,16 @@ def test_commit_then_run_the_new_image(pm):
         assert (r.rc, r.out) == (0, "committed\n"), r
     finally:
         pm("rmi", "-f", image)
+
+
+def test_kill_paused(pm):
+    """SIGKILL reaches a paused container (runc thaws it for SIGKILL); other signals wait."""
+    name = pm.run_d(pm.image, "sh", "-c", TRAP_USR1)
+    pm.wait_log(name, "ready")
+    pm("pause", name, check=True)
+    pm("kill", "-s", "USR1", name, check=True)
+    pm.expect_state(name, "paused")
+    pm("kill", name, check=True)
+    st = pm.wait_exited(name)
+    assert st["ExitCode"] == 137, st
+    pm.expect_state(name, "exited", 137)
