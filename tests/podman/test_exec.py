@@ -36,17 +36,23 @@ def test_exec_stdin(pm, running):
     assert (r.rc, r.out) == (4, "THROUGH EXEC\n"), r
 
 
+# podman passes the window size to conmon once the exec session runs, so a command that asks at
+# once can race it (with runc too): poll (busybox stty prints nothing for a 0x0 terminal)
+WAIT_SIZE = ("for i in $(seq 200); do s=$(stty size 2>/dev/null); [ -n \"$s\" ] && [ \"$s\" != '0 0' ] && break; "
+             "sleep 0.05; done; echo size=$s")
+
+
 def test_exec_t(pm, running):
-    r = pm.pty("exec", "-t", running, "sh", "-c", "tty; stty size; exit 3", rows=24, cols=80)
+    r = pm.pty("exec", "-t", running, "sh", "-c", f"tty; {WAIT_SIZE}; exit 3", rows=31, cols=97)
     assert r.rc == 3, r
-    assert "/dev/pts/" in r.out and "24 80\n" in r.out, r
+    assert "/dev/pts/" in r.out and "size=31 97\n" in r.out, r
 
 
 def test_exec_it_typing(pm, running):
-    r = pm.pty("exec", "-it", running, "sh", rows=24, cols=80,
-               interact=[("# ", "stty size; echo exec-$((6*7))\n"), ("exec-42", "exit 5\n")])
+    r = pm.pty("exec", "-it", running, "sh", rows=29, cols=91,
+               interact=[("# ", f"{WAIT_SIZE}; echo exec-$((6*7))\n"), ("exec-42\r\n", "exit 5\n")])
     assert r.rc == 5, r
-    assert "exec-42\n" in r.out and "24 80\n" in r.out, r
+    assert "exec-42\n" in r.out and "size=29 91\n" in r.out, r
 
 
 def test_exec_detached(pm, running):
