@@ -4,9 +4,10 @@
 A private containerd: its own config, root, state, sockets and runtime root under
 /run/runk-ctrd-test-* and /var/lib/runk-ctrd-test-*; never the default /run/containerd socket.
 (The shim itself puts its ttrpc socket in /run/containerd/s/<hash of our address>; containerd
-1.6 has no option for that.) The image is an OCI archive built here from the busybox rootfs and
-loaded with `ctr image import`. Skips with the reason when containerd is not installed or
-cannot start.
+1.6 has no option for that. The directories it had to create are removed again if they are
+empty. ctr's IO fifos go to a private --fifo-dir.) The image is an OCI archive built here from
+the busybox rootfs and loaded with `ctr image import`. Skips with the reason when containerd is
+not installed or cannot start.
 """
 from __future__ import annotations
 
@@ -77,8 +78,11 @@ class Containerd:
         self.root_dir = f"/var/lib/runk-ctrd-test-{tag}"
         self.sock = os.path.join(self.state_dir, "containerd.sock")
         self.runtime_root = os.path.join(self.state_dir, "runtime")
+        self.fifo_dir = os.path.join(self.state_dir, "fifo")
         self.namespace = f"runk-test-{tag}"
         self.proc: subprocess.Popen | None = None
+        # the shim's socket directory is fixed; remove what we made of it, if empty, at the end
+        self.made_dirs = [d for d in ("/run/containerd", "/run/containerd/s") if not os.path.exists(d)]
         os.makedirs(self.state_dir, mode=0o711)
         os.makedirs(self.root_dir, mode=0o711)
         self.config = os.path.join(self.state_dir, "config.toml")
@@ -144,6 +148,11 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
             subprocess.run(["umount", "-l", mp], capture_output=True)
         shutil.rmtree(self.root_dir, ignore_errors=True)
         shutil.rmtree(self.state_dir, ignore_errors=True)
+        for d in reversed(self.made_dirs):
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass
 
 
 @pytest.fixture(scope="module")
@@ -185,7 +194,11 @@ def rt(request, containerd):
             return cid
 
         def run_opts(self) -> list:
-            return ["--runc-binary", binary, "--runc-root", containerd.runtime_root]
+            return ["--runc-binary", binary, "--runc-root", containerd.runtime_root,
+                    "--fifo-dir", containerd.fifo_dir]
+
+        def exec_opts(self) -> list:
+            return ["--fifo-dir", containerd.fifo_dir]
 
         def knows(self, cid: str) -> bool:
             r = subprocess.run([binary, "--root", os.path.join(containerd.runtime_root, containerd.namespace),
@@ -248,9 +261,10 @@ def test_ctr_detached_lifecycle(containerd, rt):
     r = containerd.ctr("task", "ps", cid)
     assert r.returncode == 0 and len(r.stdout.splitlines()) >= 2, r
     # exec: exit status, stdin
-    r = containerd.ctr("task", "exec", "--exec-id", "e1", cid, "sh", "-c", "echo in-exec; exit 7")
+    r = containerd.ctr("task", "exec", *rt.exec_opts(), "--exec-id", "e1", cid, "sh", "-c", "echo in-exec; exit 7")
     assert (r.returncode, r.stdout) == (7, "in-exec\n"), r
-    r = containerd.ctr("task", "exec", "--exec-id", "e2", cid, "tr", "a-z", "A-Z", input="exec stdin\n")
+    r = containerd.ctr("task", "exec", *rt.exec_opts(), "--exec-id", "e2", cid, "tr", "a-z", "A-Z",
+                       input="exec stdin\n")
     assert (r.returncode, r.stdout) == (0, "EXEC STDIN\n"), r
     # pause / resume, with the freezer
     freezer = f"/sys/fs/cgroup/freezer/{containerd.namespace}/{cid}/freezer.state"
@@ -276,8 +290,8 @@ def test_ctr_kill_9_and_exec_tty(containerd, rt):
     r = containerd.ctr("run", "-d", *rt.run_opts(), IMAGE, cid, "sleep", "1000")
     assert r.returncode == 0, r
     _wait_status(containerd, cid, "RUNNING")
-    r = run_in_pty(containerd.argv("task", "exec", "-t", "--exec-id", "t1", cid, "sh", "-c", "tty; exit 4"),
-                   dict(os.environ), timeout=60)
+    r = run_in_pty(containerd.argv("task", "exec", "-t", *rt.exec_opts(), "--exec-id", "t1", cid,
+                                   "sh", "-c", "tty; exit 4"), dict(os.environ), timeout=60)
     assert r.rc == 4 and "/dev/pts/" in r.out, r
     assert containerd.ctr("task", "kill", "-s", "SIGKILL", cid).returncode == 0
     _wait_status(containerd, cid, "STOPPED")
