@@ -207,15 +207,21 @@ def start(cdir: ContainerDir, rec: StateRecord) -> None:
     remove the fifo (runc handleFifo). Returns at once; nothing is rewritten: running is
     "alive and no fifo"."""
     import select
-    try:
-        fifo = os.open(FIFO_FILE, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=cdir.fd)
-    except FileNotFoundError:
-        raise RunkError("cannot start an already running container") from None
+    from runk.linux import procfs
+    # the pidfd first: once the fifo is open, the program may run, exit and be reaped by its
+    # subreaper (conmon) before a pidfd could still be taken
     try:
         pidfd = os.pidfd_open(rec.pid)
     except ProcessLookupError:
-        os.close(fifo)
         raise RunkError("cannot start a container that has stopped") from None
+    if not procfs.is_alive(rec.pid, rec.pid_starttime):
+        os.close(pidfd)
+        raise RunkError("cannot start a container that has stopped")
+    try:
+        fifo = os.open(FIFO_FILE, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=cdir.fd)
+    except FileNotFoundError:
+        os.close(pidfd)
+        raise RunkError("cannot start an already running container") from None
     try:
         poller = select.poll()
         poller.register(fifo, select.POLLIN)
@@ -252,6 +258,11 @@ def kill(rec: StateRecord, sig: int, all_procs: bool) -> None:
         load_manager(rec.cgroup_paths).kill_all(sig)
         return
     signal_init(rec, sig)
+    if sig == 9 and rec.cgroup_paths and freezer_state(rec) == "FROZEN":
+        # runc Signal: a frozen task cannot act on SIGKILL until thawed (podman kill of a
+        # paused container), so thaw for SIGKILL only
+        from runk.linux.cgroups import load_manager
+        load_manager(rec.cgroup_paths).thaw()
 
 
 def signal_init(rec: StateRecord, sig: int) -> None:

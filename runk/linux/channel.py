@@ -14,6 +14,10 @@ module: enum, ~10 ms). One packet = one JSON object {"t": type, ...}, optionally
   ready                    -                     init is about to exec the trampoline
   error {msg,errno,stage}  -                     any failure; the child then _exit(1)s
 
+Two processes write to the parent: the bootstrap (usermap, pid) and the init (hooks, ready).
+Without `go` the init does not wait for the bootstrap's `pid`, so its messages can come first;
+the parent holds them back until it has the pid.
+
 EOF before `ready` means the child died: the parent reports it and rolls back (the subprocess
 errpipe rule: EOF is success only after `ready`).
 """

@@ -90,14 +90,23 @@ def launch(plan: InitPlan, cb: Callbacks, close_in_child: list[int]) -> int:
     child.close()
     init_pid = 0
     boot_reaped = False
+    early: list[dict] = []          # the init's messages that overtook the bootstrap's pid
     try:
         cb.cgroup_apply(boot)
         parent.send(channel.CGROUP_DONE)
         while True:
-            msg, _ = parent.recv()
+            if early and init_pid:
+                msg = early.pop(0)
+            else:
+                msg, _ = parent.recv()
             if msg is None:
                 raise InitError("container init exited unexpectedly before it was ready")
             t = msg["t"]
+            if t in (channel.HOOKS, channel.READY) and not init_pid:
+                # the init runs as soon as it is forked (no GO to wait for), so under load its
+                # hooks/ready can arrive before the bootstrap sends its pid: handle them after
+                early.append(msg)
+                continue
             if t == channel.USERMAP:
                 userns.write_maps(boot, plan.uid_map, plan.gid_map)
                 parent.send(channel.USERMAP_DONE)

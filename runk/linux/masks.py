@@ -30,10 +30,7 @@ def readonly(path: str) -> None:
         if e.errno == 2:
             return
         raise
+    # runc readonlyPath: the remount keeps the mount's nosuid/nodev/noexec (/proc/sys stays
+    # nosuid,nodev,noexec), which a user namespace would also lock
     flags = lib.MS_BIND | lib.MS_REMOUNT | lib.MS_RDONLY | lib.MS_REC
-    try:
-        mount(None, path, None, flags)
-    except OSError as e:
-        if e.errno != 1:
-            raise
-        mount(None, path, None, flags | (os.statvfs(path).f_flag & (lib.MS_NOSUID | lib.MS_NODEV | lib.MS_NOEXEC)))
+    mount(None, path, None, flags | (os.statvfs(path).f_flag & (lib.MS_NOSUID | lib.MS_NODEV | lib.MS_NOEXEC)))

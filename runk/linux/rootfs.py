@@ -106,6 +106,8 @@ def mount_one(root_fd: int, rootfs: str, m: object) -> None:
             os.close(lfd)
             if is_link:
                 raise RunkError(f"mount destination {dest} is a symlink: {m.fstype} must be mounted on a directory")
+    # runc: a tmpfs over an existing directory takes that directory's mode (/run 0755 stays 0755)
+    keep_mode = _existing_mode(root_fd, dest) if m.fstype == "tmpfs" and not m.is_bind else None
     tfd = _target(root_fd, rootfs, dest, create)
     try:
         old = -1
@@ -139,8 +141,22 @@ def mount_one(root_fd: int, rootfs: str, m: object) -> None:
         if old >= 0:
             _copy_tree(old, tfd)
             os.close(old)
+        if keep_mode is not None:
+            os.chmod(target, keep_mode)
     finally:
         os.close(tfd)
+
+
+def _existing_mode(root_fd: int, dest: str) -> int | None:
+    try:
+        fd = paths.open_in_root(root_fd, dest, None)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+    finally:
+        os.close(fd)
+    return stat.S_IMODE(st.st_mode) if stat.S_ISDIR(st.st_mode) else None
 
 
 def _copy_tree(src_fd: int, dst_fd: int) -> None:

@@ -168,3 +168,19 @@ def test_list_formats(runk, bundle, cid, leak_audit):
     lines = runk("list").out.splitlines()
     assert lines[1].split()[:3] == [cid, str(items[0]["pid"]), "created"]
     runk("delete", "--force", cid, check=True)
+
+
+@pytest.mark.parametrize("which", ["runk", "runc"])
+def test_kill_9_thaws_a_paused_container(request, bundle, cid, which):
+    """runc Signal: SIGKILL to a paused container thaws it so the kill takes effect (podman kill
+    of a paused container); other signals leave it paused."""
+    rt = request.getfixturevalue(which)
+    bundle.config["linux"]["cgroupsPath"] = f"/runk-test/{cid}-{which}"
+    bundle.sh('trap "echo usr1" USR1; while :; do sleep 0.1; done').write()
+    assert rt("run", "-d", "--bundle", bundle.path, cid).rc == 0
+    assert rt("pause", cid).rc == 0
+    assert rt("kill", cid, "USR1").rc == 0
+    assert rt.state(cid)["status"] == "paused"
+    assert rt("kill", cid, "KILL").rc == 0
+    assert wait_status(rt, cid, "stopped") == "stopped"
+    assert rt("delete", cid).rc == 0
