@@ -106,8 +106,10 @@ def mount_one(root_fd: int, rootfs: str, m: object) -> None:
             os.close(lfd)
             if is_link:
                 raise RunkError(f"mount destination {dest} is a symlink: {m.fstype} must be mounted on a directory")
-    # runc: a tmpfs over an existing directory takes that directory's mode (/run 0755 stays 0755)
-    keep_mode = _existing_mode(root_fd, dest) if m.fstype == "tmpfs" and not m.is_bind else None
+    # runc: a tmpfs over an existing directory takes that directory's mode (/run 0755 stays
+    # 0755), unless the options give one: runc puts "mode=<dir's>" first in the data
+    keep_mode = (_existing_mode(root_fd, dest)
+                 if m.fstype == "tmpfs" and not m.is_bind and "mode=" not in m.data else None)
     tfd = _target(root_fd, rootfs, dest, create)
     try:
         old = -1
