@@ -181,7 +181,9 @@ class Podman:
         return st
 
     def wait_exited(self, name: str, timeout: float = 30) -> dict:
-        return wait_for(lambda: (s := self.state(name))["Status"] in ("exited", "stopped") and s,
+        """"stopped" is podman's state between the container's exit and the cleanup that conmon
+        starts (podman container cleanup); "exited" comes after it."""
+        return wait_for(lambda: (s := self.state(name))["Status"] == "exited" and s,
                         timeout, f"{name} to exit")
 
     def wait_log(self, name: str, text: str, timeout: float = 30) -> str:
