@@ -45,7 +45,6 @@ def child_entry(plan: object, chan: channel.Channel, close: list[int]) -> None:
         # non-dumpable before entering any namespace: no /proc/<pid>/exe, fd or ptrace access
         # from the container while runk code runs (CVE-2019-5736)
         prctl(lib.PR_SET_DUMPABLE, 0, 0, 0, 0)
-        chan.expect(channel.CGROUP_DONE)
         _bootstrap(plan, chan)
     except BaseException as e:
         from runk.errors import describe

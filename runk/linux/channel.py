@@ -5,18 +5,18 @@ module: enum, ~10 ms). One packet = one JSON object {"t": type, ...}, optionally
 
   child -> parent          parent -> child       when
   ---------------          ---------------       ----
-  -                        cgroup_done           parent placed the bootstrap in the container cgroup
   usermap                  usermap_done          bootstrap unshared CLONE_NEWUSER; parent wrote the maps
-  pid {pid}                go (if plan.wait_go)  bootstrap forked the init (or is the init); parent
-                                                 recorded it, moved net devices, set rlimits
+  pid {pid}                cgroup_done           bootstrap forked the init (or is the init); parent
+                                                 recorded it, put it in the container's cgroups,
+                                                 moved net devices. The init sets up its mounts
+                                                 meanwhile (the first cgroup.procs write of a
+                                                 migration waits for an RCU grace period, ~10 ms)
+                                                 and waits for this before a cgroup namespace,
+                                                 hooks or any exec.
   hooks                    hooks_done | error    init mounted the rootfs; parent ran prestart and
-                                                 createRuntime (status "creating")
+                                                 createRuntime
   ready                    -                     init is about to exec the trampoline
   error {msg,errno,stage}  -                     any failure; the child then _exit(1)s
-
-Two processes write to the parent: the bootstrap (usermap, pid) and the init (hooks, ready).
-Without `go` the init does not wait for the bootstrap's `pid`, so its messages can come first;
-the parent holds them back until it has the pid.
 
 EOF before `ready` means the child died: the parent reports it and rolls back (the subprocess
 errpipe rule: EOF is success only after `ready`).
@@ -32,7 +32,6 @@ CGROUP_DONE = "cgroup_done"
 USERMAP = "usermap"
 USERMAP_DONE = "usermap_done"
 PID = "pid"
-GO = "go"
 HOOKS = "hooks"
 HOOKS_DONE = "hooks_done"
 READY = "ready"

@@ -14,7 +14,7 @@ from runk._native import lib
 from runk.errors import RunkError, describe
 from runk.linux import caps, channel, console, execpath, identity, masks, rlimits, rootfs, sysctl
 from runk.linux.hookexec import run_hooks
-from runk.linux.syscalls import join_session_keyring, loopback_up, personality, prctl, set_name
+from runk.linux.syscalls import join_session_keyring, loopback_up, personality, prctl, set_name, unshare
 
 
 def init_main(plan: object, chan: channel.Channel) -> None:
@@ -30,8 +30,6 @@ def init_main(plan: object, chan: channel.Channel) -> None:
 def _init(plan: object, chan: channel.Channel) -> None:
     set_name("runk:[2:INIT]")
     os.setsid()             # a session leader, so a terminal can become its controlling tty
-    if plan.wait_go:
-        chan.expect(channel.GO)
     if plan.new_net:
         loopback_up()
     if plan.new_keyring:
@@ -42,7 +40,15 @@ def _init(plan: object, chan: channel.Channel) -> None:
             if e.errno not in (38, 1, 13):      # ENOSYS, EPERM, EACCES: keyrings unavailable
                 raise
     os.umask(0)                                  # device nodes and directories get exactly their modes
+    if plan.new_cgroupns:
+        # the namespace is rooted at the cgroup we are in when it is made: the container's
+        chan.expect(channel.CGROUP_DONE)
+        unshare(lib.CLONE_NEWCGROUP)
     root_fd = rootfs.prepare(plan) if plan.mount_ns else -1
+    if not plan.new_cgroupns:
+        # the mounts above overlapped the parent's cgroup migration; nothing of the container
+        # (hooks, exec) runs before it is in its cgroups
+        chan.expect(channel.CGROUP_DONE)
     if plan.cwd and root_fd >= 0:
         from runk.linux.paths import open_in_root
         try:

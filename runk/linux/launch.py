@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-from runk.errors import InitError
+from runk.errors import InitError, RunkError
 from runk.linux import bootstrap, channel, userns
 from runk.linux.channel import Channel
 
@@ -34,7 +34,7 @@ class InitPlan:
         # hooks in the container's namespaces; runtime_hooks: prestart/createRuntime exist
         "hooks_create_container", "hooks_start_container", "runtime_hooks",
         # fds inherited through fork
-        "fifo_fd", "trampoline_fd", "wait_go",
+        "fifo_fd", "trampoline_fd", "new_cgroupns",
         # "init" for create, "exec" for a process joining a running container (TenantPlan)
         "kind", "rootfs_chroot", "net_devices", "proc_fd",
     )
@@ -92,8 +92,6 @@ def launch(plan: InitPlan, cb: Callbacks, close_in_child: list[int]) -> int:
     boot_reaped = False
     early: list[dict] = []          # the init's messages that overtook the bootstrap's pid
     try:
-        cb.cgroup_apply(boot)
-        parent.send(channel.CGROUP_DONE)
         while True:
             if early and init_pid:
                 msg = early.pop(0)
@@ -103,8 +101,8 @@ def launch(plan: InitPlan, cb: Callbacks, close_in_child: list[int]) -> int:
                 raise InitError("container init exited unexpectedly before it was ready")
             t = msg["t"]
             if t in (channel.HOOKS, channel.READY) and not init_pid:
-                # the init runs as soon as it is forked (no GO to wait for), so under load its
-                # hooks/ready can arrive before the bootstrap sends its pid: handle them after
+                # the init waits for cgroup_done, sent after the pid, so this cannot happen;
+                # should a message ever overtake the pid, it is handled after it
                 early.append(msg)
                 continue
             if t == channel.USERMAP:
@@ -115,9 +113,14 @@ def launch(plan: InitPlan, cb: Callbacks, close_in_child: list[int]) -> int:
                 if init_pid != boot:
                     os.waitpid(boot, 0)
                     boot_reaped = True
-                cb.on_pid(init_pid)
-                if plan.wait_go:
-                    parent.send(channel.GO)
+                try:
+                    cb.on_pid(init_pid)
+                    cb.cgroup_apply(init_pid)
+                    parent.send(channel.CGROUP_DONE)
+                except (OSError, RunkError) as e:
+                    # the init may have failed meanwhile (its mounts run in parallel): its own
+                    # error explains more than a broken pipe or a vanished pid
+                    _raise_child_error(parent, e)
             elif t == channel.HOOKS:
                 try:
                     cb.runtime_hooks(init_pid)
@@ -144,6 +147,21 @@ def launch(plan: InitPlan, cb: Callbacks, close_in_child: list[int]) -> int:
         raise
     finally:
         parent.close()
+
+
+def _raise_child_error(chan: Channel, cause: BaseException) -> None:
+    """Prefer the init's own error, if it sent one, to ours; never wait long for it (a step of
+    ours may have failed while the init is alive and waiting for cgroup_done)."""
+    import select
+    msg = None
+    try:
+        if select.select([chan.fileno()], [], [], 0.5)[0]:
+            msg, _ = chan.recv()
+    except OSError:
+        msg = None
+    if msg is not None and msg.get("t") == channel.ERROR:
+        raise InitError(str(msg.get("msg", "")), int(msg.get("errno") or 0), str(msg.get("stage", "")))
+    raise cause
 
 
 def _reap(pid: int) -> None:

@@ -17,6 +17,7 @@ from runk.linux.syscalls import set_name
 def tenant_main(plan: object, chan: channel.Channel) -> None:
     try:
         set_name("runk:[2:EXEC]")
+        chan.expect(channel.CGROUP_DONE)      # in the container's cgroups before anything runs
         if plan.rootfs_chroot:
             os.chroot(plan.rootfs_chroot)     # a container made with --no-pivot / no mount ns
         os.chdir("/")

@@ -78,7 +78,10 @@ def build_plan(cfg: dict, bundle: str, cid: str, *, no_pivot: bool = False, no_n
             os.close(fd)
         raise
     p.new_user = "user" in nss and not nss["user"]
-    p.unshare_flags = flags
+    # a new cgroup namespace is rooted at the cgroup of its creator: the init makes it once
+    # the parent put it in the container's cgroup (launch protocol, cgroup_done)
+    p.new_cgroupns = "cgroup" in nss and not nss["cgroup"]
+    p.unshare_flags = flags & ~lib.CLONE_NEWCGROUP
     # a joined mount namespace gets the rootfs set up inside it, as runc does (Contains(NEWNS))
     p.mount_ns = "mount" in nss
     p.new_net = "network" in nss and not nss["network"]
@@ -142,8 +145,6 @@ def build_plan(cfg: dict, bundle: str, cid: str, *, no_pivot: bool = False, no_n
     p.fifo_fd = -1
     p.trampoline_fd = -1
     p.net_devices = linux.get("netDevices") or {}
-    # the parent moves net devices once the init exists; the init waits for it
-    p.wait_go = bool(p.net_devices)
     return p, warnings
 
 
@@ -191,6 +192,7 @@ def build_tenant_plan(cfg: dict, rec: object, proc: dict, preserve_fds: int,
         raise
     p.new_user = False
     p.unshare_flags = 0
+    p.new_cgroupns = False
     p.needs_fork = "pid" in nss or "time" in nss
     p.rootfs_chroot = None if "mount" in nss else rec.rootfs
     _process(p, proc, warnings)
@@ -202,7 +204,6 @@ def build_tenant_plan(cfg: dict, rec: object, proc: dict, preserve_fds: int,
     p.runtime_hooks = False
     p.fifo_fd = -1
     p.trampoline_fd = -1
-    p.wait_go = False
     return p, warnings
 
 
