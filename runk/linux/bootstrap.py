@@ -11,8 +11,6 @@ import os
 
 from runk._native import lib
 from runk.linux import channel
-from runk.linux.init import init_main
-from runk.linux.tenant import tenant_main
 from runk.linux.namespaces import join_order
 from runk.linux.syscalls import prctl, set_name, setns, unshare
 
@@ -31,8 +29,9 @@ def reset_signals() -> None:
     _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
 
 
-def child_entry(plan: object, chan: channel.Channel, close: list[int]) -> None:
-    """First code after fork; never returns."""
+def child_entry(plan: object, chan: channel.Channel, close: list[int], entry: object) -> None:
+    """First code after fork; never returns. `entry` is the init's or the tenant's main, imported
+    by the parent (runk.linux.launch) before the fork."""
     try:
         gc.disable()        # a collected file object would close an fd number that is reused
         reset_signals()
@@ -45,14 +44,14 @@ def child_entry(plan: object, chan: channel.Channel, close: list[int]) -> None:
         # non-dumpable before entering any namespace: no /proc/<pid>/exe, fd or ptrace access
         # from the container while runk code runs (CVE-2019-5736)
         prctl(lib.PR_SET_DUMPABLE, 0, 0, 0, 0)
-        _bootstrap(plan, chan)
+        _bootstrap(plan, chan, entry)
     except BaseException as e:
         from runk.errors import describe
         chan.send_error(describe(e), getattr(e, "errno", 0) or 0, "bootstrap")
         os._exit(1)
 
 
-def _bootstrap(plan: object, chan: channel.Channel) -> None:
+def _bootstrap(plan: object, chan: channel.Channel, entry: object) -> None:
     joins = join_order(plan.ns_joins)
     for nstype, fd in joins:
         if nstype == "user":
@@ -84,7 +83,6 @@ def _bootstrap(plan: object, chan: channel.Channel) -> None:
             os.write(fd, plan.time_offsets.encode())
         finally:
             os.close(fd)
-    entry = tenant_main if plan.kind == "exec" else init_main
     if plan.needs_fork:
         pid = os.fork()
         if pid == 0:

@@ -1,8 +1,9 @@
 """Parent side of create: the InitPlan (pure data the child executes) and the driver that forks
 the bootstrap, answers its requests on the channel and rolls back on any failure.
 
-Runs in the parent. Importing this module imports everything the child will use (bootstrap,
-init, rootfs, ...), so nothing is imported after the fork (DESIGN 3.4 rule of thumb).
+Runs in the parent. launch() imports everything the child will use (the bootstrap, and the
+init with rootfs etc. or exec's tenant) before the fork, so nothing is imported after it
+(DESIGN 3.4 rule of thumb).
 """
 from __future__ import annotations
 
@@ -79,13 +80,18 @@ def launch(plan: InitPlan, cb: Callbacks, close_in_child: list[int]) -> int:
     # orphans of the bootstrap (the init) come to us, so a failed create can reap them; on
     # success they pass on to our own subreaper (conmon) when we exit
     prctl(lib.PR_SET_CHILD_SUBREAPER, 1)
+    # import what the child runs now: after the fork (and pivot_root) nothing may be imported
+    if plan.kind == "exec":
+        from runk.linux.tenant import tenant_main as entry
+    else:
+        from runk.linux.init import init_main as entry
     parent, child = Channel.pair()
     sys.stdout.flush()
     sys.stderr.flush()
     boot = os.fork()
     if boot == 0:
         parent.close()
-        bootstrap.child_entry(plan, child, close_in_child)
+        bootstrap.child_entry(plan, child, close_in_child, entry)
         os._exit(1)
     child.close()
     init_pid = 0

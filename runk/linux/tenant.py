@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 from runk.linux import channel
-from runk.linux.init import apply_limits, finish_process, setup_terminal
+from runk.linux.process import apply_limits, finish_process, setup_terminal
 from runk.linux.syscalls import set_name
 
 

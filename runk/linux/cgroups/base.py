@@ -137,3 +137,17 @@ def read_pids(path: str | None, recursive: bool) -> list[int]:
     if not path:
         return []
     return fs.all_pids(path) if recursive else fs.read_procs(path)
+
+
+def load_controllers(table: tuple, resources: dict[str, Any] | None) -> list[Any]:
+    """Instances of the controllers in `table` ((module, class, OCI key), in runc's Set order)
+    whose linux.resources key is present: a module is imported only when its key is there
+    (create and update pay for what they set, not for every controller)."""
+    import sys
+    out = []
+    for module, cls, key in table:
+        if resources is None or resources.get(key):
+            name = "runk.linux.cgroups." + module
+            __import__(name)            # not importlib: importing it costs more than this
+            out.append(getattr(sys.modules[name], cls)())
+    return out

@@ -11,28 +11,25 @@ import os
 
 from runk.errors import CgroupError
 from runk.linux.cgroups import fs, v1_freezer
-from runk.linux.cgroups.base import CgroupManager, read_pids, run_controllers
+from runk.linux.cgroups.base import CgroupManager, load_controllers, read_pids, run_controllers
 
 TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
 if TYPE_CHECKING:
     from typing import Any
 
 
-def controllers() -> list[Any]:
-    """v1 controllers in runc's Set order (fs.go subsystems)."""
-    from runk.linux.cgroups.v1_blkio import BlkioController
-    from runk.linux.cgroups.v1_cpu import CpuController
-    from runk.linux.cgroups.v1_cpuset import CpusetController
-    from runk.linux.cgroups.v1_devices import DevicesController
-    from runk.linux.cgroups.v1_hugetlb import HugetlbController
-    from runk.linux.cgroups.v1_memory import MemoryController
-    from runk.linux.cgroups.v1_net_cls import NetClsController
-    from runk.linux.cgroups.v1_net_prio import NetPrioController
-    from runk.linux.cgroups.v1_pids import PidsController
-    from runk.linux.cgroups.v1_rdma import RdmaController
-    return [CpusetController(), DevicesController(), MemoryController(), CpuController(),
-            PidsController(), BlkioController(), HugetlbController(), NetClsController(),
-            NetPrioController(), RdmaController()]
+# v1 controllers in runc's Set order (fs.go subsystems): (module, class, linux.resources key)
+CONTROLLERS = (
+    ("v1_cpuset", "CpusetController", "cpu"), ("v1_devices", "DevicesController", "devices"),
+    ("v1_memory", "MemoryController", "memory"), ("v1_cpu", "CpuController", "cpu"),
+    ("v1_pids", "PidsController", "pids"), ("v1_blkio", "BlkioController", "blockIO"),
+    ("v1_hugetlb", "HugetlbController", "hugepageLimits"), ("v1_net_cls", "NetClsController", "network"),
+    ("v1_net_prio", "NetPrioController", "network"), ("v1_rdma", "RdmaController", "rdma"),
+)
+
+
+def controllers(resources: dict[str, Any] | None = None) -> list[Any]:
+    return load_controllers(CONTROLLERS, resources)
 
 
 class V1Manager(CgroupManager):
@@ -68,7 +65,7 @@ class V1Manager(CgroupManager):
             raise CgroupError("cannot set linux.resources.unified: invalid configuration: "
                               "cannot use unified on cgroup v1")
         self._note_kernel_memory(resources)
-        ctls = [c for c in controllers() if c.name not in skip]
+        ctls = [c for c in controllers(resources) if c.name not in skip]
         run_controllers(ctls, resources, lambda c: self._paths.get(c.name), "mounted")
 
     def _freezer(self) -> str:

@@ -9,7 +9,7 @@ import os
 
 from runk.errors import CgroupError
 from runk.linux.cgroups import fs, v2_freezer
-from runk.linux.cgroups.base import SIGKILL, CgroupManager, read_pids, run_controllers
+from runk.linux.cgroups.base import SIGKILL, CgroupManager, load_controllers, read_pids, run_controllers
 
 TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
 if TYPE_CHECKING:
@@ -19,21 +19,19 @@ if TYPE_CHECKING:
 _DOMAIN = ("memory", "blockIO", "cpu", "hugepageLimits")
 
 
-def controllers() -> list[Any]:
-    """v2 controllers in runc's Set order (fs2.go): pids, memory, io, cpu, devices, cpuset,
-    hugetlb, rdma, then the raw unified keys, which may override any of them."""
-    from runk.linux.cgroups.v1_rdma import RdmaController
-    from runk.linux.cgroups.v2_cpu import CpuController
-    from runk.linux.cgroups.v2_cpuset import CpusetController
-    from runk.linux.cgroups.v2_devices import DevicesController
-    from runk.linux.cgroups.v2_hugetlb import HugetlbController
-    from runk.linux.cgroups.v2_io import IoController
-    from runk.linux.cgroups.v2_memory import MemoryController
-    from runk.linux.cgroups.v2_pids import PidsController
-    from runk.linux.cgroups.v2_unified import UnifiedController
-    return [PidsController(), MemoryController(), IoController(), CpuController(),
-            DevicesController(), CpusetController(), HugetlbController(), RdmaController(),
-            UnifiedController()]
+# v2 controllers in runc's Set order (fs2.go): pids, memory, io, cpu, devices, cpuset, hugetlb,
+# rdma, then the raw unified keys, which may override any of them
+CONTROLLERS = (
+    ("v2_pids", "PidsController", "pids"), ("v2_memory", "MemoryController", "memory"),
+    ("v2_io", "IoController", "blockIO"), ("v2_cpu", "CpuController", "cpu"),
+    ("v2_devices", "DevicesController", "devices"), ("v2_cpuset", "CpusetController", "cpu"),
+    ("v2_hugetlb", "HugetlbController", "hugepageLimits"), ("v1_rdma", "RdmaController", "rdma"),
+    ("v2_unified", "UnifiedController", "unified"),
+)
+
+
+def controllers(resources: dict[str, Any] | None = None) -> list[Any]:
+    return load_controllers(CONTROLLERS, resources)
 
 
 def _enable_subtree(path: str) -> None:
@@ -111,7 +109,7 @@ class V2Manager(CgroupManager):
                 raise CgroupError("cannot set linux.resources.network: cgroup v2 has no net_cls "
                                   "or net_prio controller")
             self._note_kernel_memory(resources)
-        ctls = [c for c in controllers() if only is None or c.name in only]
+        ctls = [c for c in controllers(resources) if only is None or c.name in only]
         avail = (fs.read_opt(self.path, "cgroup.controllers") or "").split()
 
         def path_for(c: object) -> str | None:

@@ -1,0 +1,175 @@
+"""The process part of a container's setup, shared by the init and exec's tenant: terminal,
+limits, fds, cwd, seccomp, identity, capabilities, then the sealed trampoline (DESIGN 3.4
+steps 19-23, runc finalizeNamespace and the end of standard_init_linux.go).
+
+Runs in the forked child only: no imports at call time (everything is imported by the parent
+before the fork), errors as RunkError/SyscallError for the channel.
+"""
+from __future__ import annotations
+
+import os
+
+from runk._native import lib
+from runk.errors import RunkError, describe
+from runk.linux import caps, channel, console, execpath, identity, rlimits
+from runk.linux.hookexec import run_hooks
+from runk.linux.syscalls import prctl
+
+
+def setup_terminal(plan: object, bind_console: bool) -> None:
+    """A pty from the container's devpts; the master goes to the console socket, the slave
+    becomes the controlling terminal and stdio (runc setupConsole; /dev/console for the init)."""
+    master, slave, slave_path = console.open_pty()
+    if plan.console_size:
+        console.set_size(slave, *plan.console_size)
+    if bind_console:
+        console.bind_console(slave_path)
+    console.send_master(plan.console_fd, master)
+    os.close(master)
+    console.make_controlling(slave)
+
+
+def apply_limits(plan: object) -> None:
+    """oom_score_adj, rlimits and no_new_privs, as the last steps before identity (init, exec)."""
+    if plan.oom_score_adj is not None:
+        rlimits.set_oom_score_adj(plan.oom_score_adj)
+    rlimits.apply(plan.rlimits)
+    if plan.no_new_privileges:
+        prctl(lib.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+
+
+def finish_process(plan: object, chan: channel.Channel) -> None:
+    """fds, cwd, seccomp, identity, capabilities, then the trampoline (shared with exec's
+    tenant). The order is runc's finalizeNamespace, with the fd sweep and the cwd check moved
+    before the seccomp filter, which may forbid close_range(2) or getcwd(2)."""
+    fifo_fd = plan.fifo_fd
+    proc_fd = plan.proc_fd if plan.proc_fd is not None else -1
+    close_fds(plan.preserve_fds, [fd for fd in (fifo_fd, proc_fd) if fd >= 0])
+    # chdir before dropping privileges if we can, after otherwise (runc finalizeNamespace)
+    chdir_done = _try_chdir(plan.cwd)
+    if chdir_done:
+        _verify_cwd(strict=True)
+    if plan.seccomp is not None and not plan.no_new_privileges:
+        # without no_new_privs, loading a filter needs CAP_SYS_ADMIN: before the caps drop (runc)
+        from runk.linux import seccomp
+        seccomp.load(plan.seccomp)
+    caps.drop_bounding(plan.caps["bounding"])
+    caps.set_keepcaps(True)
+    identity.fix_stdio(plan.uid, plan.gid)
+    identity.switch(plan.uid, plan.gid, plan.additional_gids)
+    if not chdir_done:
+        try:
+            os.chdir(plan.cwd)
+        except OSError as e:
+            raise RunkError(f'chdir to cwd ("{plan.cwd}") set in config.json failed: '
+                            f"{os.strerror(e.errno).lower()}") from None
+        _verify_cwd(strict=False)
+    caps.set_keepcaps(False)
+    caps.apply(plan.caps)
+    env = list(plan.env)
+    if not any(e.startswith("HOME=") for e in env):
+        env.append("HOME=" + identity.passwd_home(plan.uid))
+    if not plan.args:
+        path = ""           # no process: created, never startable (start refuses it)
+    elif plan.kind == "exec":
+        path = execpath.lookpath(plan.args[0], env)     # exec fails at once, as runc's (255)
+        execpath.check_access(path)
+    else:
+        # A program that cannot be found or run does not fail create: runtime.md says
+        # process.args MUST NOT be applied until start, and runtime-tools' misc_props expects
+        # create+start+delete to succeed. The trampoline reports runc's message after the start
+        # gate and exits 127 or 126, the codes podman gives for these errors.
+        try:
+            path = execpath.lookpath(plan.args[0], env)
+            execpath.check_access(path)
+        except RunkError as e:
+            code = 126 if str(e).endswith("permission denied") else 127
+            path = f"!{code}!{e}"
+    seccomp_fd = -1
+    if plan.seccomp is not None and plan.no_new_privileges:
+        from runk.linux import seccomp
+        seccomp_fd = seccomp.to_memfd(plan.seccomp)
+        os.set_inheritable(seccomp_fd, True)
+    chan.send(channel.READY)
+    chan.close()
+    if plan.hooks_start_container:
+        # startContainer hooks run in the container after start is called, before the user
+        # process (runtime-spec config.md), and poststart only after them. create has returned
+        # by then, so the init does the fifo handshake itself: opening the write end returns once
+        # `start` opened the read end; the byte is written only after the hooks succeeded (a
+        # failure leaves start an empty fifo: it fails) and the failure goes to the container's
+        # stderr. The open write end then goes to the trampoline, so that `start` still sees EOF
+        # only at the final execve.
+        try:
+            if fifo_fd >= 0:
+                if proc_fd >= 0:
+                    w = os.open(f"self/fd/{fifo_fd}", os.O_WRONLY, dir_fd=proc_fd)
+                else:
+                    w = os.open(f"/proc/self/fd/{fifo_fd}", os.O_WRONLY)
+                os.close(fifo_fd)
+                os.set_inheritable(w, True)     # Python opens close-on-exec; the trampoline needs it
+                fifo_fd = w
+            run_hooks("startContainer", plan.hooks_start_container, plan.state_doc(os.getpid(), "created"))
+            if fifo_fd >= 0:
+                os.write(fifo_fd, b"0")
+        except BaseException as e:
+            os.write(2, f"runk: {describe(e)}\n".encode(errors="replace"))
+            os._exit(1)
+    gate = str(fifo_fd) + (f"@{proc_fd}" if proc_fd >= 0 and fifo_fd >= 0 else "")
+    argv = ["runk-exec", gate, str(seccomp_fd),
+            str(plan.seccomp.flags if seccomp_fd >= 0 else 0), path] + list(plan.args)
+    os.execve(plan.trampoline_fd, [a.encode("utf-8", "surrogateescape") for a in argv],
+              {k: v for k, v in (_split(e) for e in env)})
+
+
+def _verify_cwd(strict: bool) -> None:
+    """CVE-2024-21626: a cwd outside the container (a leaked host dirfd) must not be used.
+    After the seccomp filter is loaded getcwd(2) may be refused; then the check is skipped
+    (the fd sweep already closed every host descriptor)."""
+    try:
+        cwd = os.getcwd()
+    except FileNotFoundError:
+        cwd = ""
+    except OSError:
+        if strict:
+            raise
+        return
+    if not cwd.startswith("/"):
+        raise RunkError("current working directory is outside of container mount namespace root")
+
+
+def _split(kv: str) -> tuple[bytes, bytes]:
+    k, _, v = kv.partition("=")
+    return k.encode("utf-8", "surrogateescape"), v.encode("utf-8", "surrogateescape")
+
+
+def _try_chdir(cwd: str) -> bool:
+    try:
+        os.chdir(cwd)
+        return True
+    except OSError:
+        return False
+
+
+def close_fds(preserve: int, keep: list[int]) -> None:
+    """CVE-2024-21626: every fd runk holds, except stdio, the preserved fds and the ones the
+    trampoline needs, is close-on-exec before the last exec (the trampoline memfd itself stays
+    CLOEXEC: execveat of an ELF binary through a CLOEXEC fd works)."""
+    from runk.linux.syscalls import close_range_cloexec
+    try:
+        close_range_cloexec(3 + preserve)
+    except OSError:
+        # ENOSYS on old kernels: walk /proc/self/fd as runc does, or every possible fd
+        try:
+            fds = [int(n) for n in os.listdir("/proc/self/fd")]
+        except OSError:
+            import resource
+            fds = range(3 + preserve, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+        for fd in fds:
+            if fd >= 3 + preserve:
+                try:
+                    os.set_inheritable(fd, False)
+                except OSError:
+                    pass            # not open (or the directory fd listdir used)
+    for fd in keep:
+        os.set_inheritable(fd, True)
