@@ -22,7 +22,7 @@ def parse_signal(raw: str) -> int:
     s = raw.strip()
     if s.isdigit():
         n = int(s)
-        if 0 < n <= SIGRTMAX:
+        if 0 <= n <= SIGRTMAX:      # 0 checks that the process exists (runc passes it on)
             return n
         raise RunkError(f'unknown signal "{raw}"')
     name = s.upper()
