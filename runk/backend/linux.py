@@ -284,23 +284,6 @@ def signal_init(rec: StateRecord, sig: int) -> None:
         os.close(pidfd)
 
 
-def _wait_gone(pid: int, start: int | None, timeout_ms: int = 10000) -> None:
-    import select
-    from runk.linux import procfs
-    try:
-        pidfd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return
-    try:
-        if not procfs.is_alive(pid, start):
-            return
-        p = select.poll()
-        p.register(pidfd, select.POLLIN)
-        p.poll(timeout_ms)
-    finally:
-        os.close(pidfd)
-
-
 def destroy(cdir: ContainerDir, rec: StateRecord, status: str) -> None:
     """Stop whatever still runs (delete of created, or --force); the caller removes the rest."""
     if status == st.STOPPED:
@@ -329,7 +312,8 @@ def destroy(cdir: ContainerDir, rec: StateRecord, status: str) -> None:
             signal_init(rec, 9)
         except RunkError:
             pass
-        _wait_gone(rec.pid, rec.pid_starttime)
+        from runk.linux.procfs import wait_gone
+        wait_gone(rec.pid, rec.pid_starttime, 10000)
 
 
 def pause(rec: StateRecord) -> None:

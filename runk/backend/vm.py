@@ -229,26 +229,23 @@ def _info(cdir: ContainerDir) -> dict:
 
 def _gone(pid: int, start: int | None, timeout: float) -> None:
     """Wait for pid (with that start time) to end; SIGKILL it after `timeout`."""
-    import select
-    from runk.linux import procfs
+    from runk.linux.procfs import wait_gone
+    if wait_gone(pid, start, int(timeout * 1000)):
+        return
     try:
         pidfd = os.pidfd_open(pid)
     except ProcessLookupError:
         return
     try:
-        if not procfs.is_alive(pid, start):
-            return
-        p = select.poll()
-        p.register(pidfd, select.POLLIN)
-        if not p.poll(int(timeout * 1000)):
-            import signal
-            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
-            p.poll(5000)
+        from runk.linux.procfs import is_alive
+        if is_alive(pid, start):            # the pidfd is of that process, not a reused pid
+            import _signal
+            _signal.pidfd_send_signal(pidfd, 9)
     except ProcessLookupError:
         pass
     finally:
         os.close(pidfd)
-
+    wait_gone(pid, start, 5000)
 
 def exec_process(cdir: ContainerDir, rec: StateRecord, cfg: dict, req: object) -> int:
     """Start req.process in the guest container; returns the pid of its host exec proxy."""

@@ -38,3 +38,21 @@ def is_alive(pid: int, start: int | None) -> bool:
     if f is None or f[0] in ("Z", "X", "x"):
         return False
     return start is None or int(f[19]) == start
+
+
+def wait_gone(pid: int, start: int | None, timeout_ms: int) -> bool:
+    """Wait until pid (with that start time) has ended; True if it has. A pidfd turns readable
+    when the process exits, whether or not it is our child (a zombie counts as gone)."""
+    import select
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        if not is_alive(pid, start):
+            return True
+        p = select.poll()
+        p.register(pidfd, select.POLLIN)
+        return bool(p.poll(timeout_ms)) or not is_alive(pid, start)
+    finally:
+        os.close(pidfd)

@@ -15,6 +15,8 @@ import signal
 import struct
 import termios
 
+from runk.linux.bootstrap import reset_signals
+
 TIOCGWINSZ = 0x5413
 TIOCSCTTY = 0x540E
 # not forwarded: KILL/STOP cannot be caught; CHLD is ours; PIPE is ours (a reader went away);
@@ -123,12 +125,7 @@ def exit_as(status: dict) -> None:
             except (OSError, ValueError):
                 pass
             signal.set_wakeup_fd(-1)
-            for s in range(1, 32):
-                try:
-                    signal.signal(s, signal.SIG_DFL)
-                except (OSError, ValueError):
-                    pass
-            signal.pthread_sigmask(signal.SIG_SETMASK, [])
+            reset_signals()
             os.kill(os.getpid(), sig)
         os._exit(128 + sig)
     os._exit(int(status.get("exit_code", 255)) & 0xFF)

@@ -15,6 +15,7 @@ import select
 import signal
 import subprocess
 
+from runk.linux.bootstrap import reset_signals
 from runk.vm import sandbox
 from runk.vm.sandbox import AGENT_SOCK, IMAGE, SHARE_DIR, VFS_SOCK, VmPlan
 
@@ -66,12 +67,7 @@ def spawn(name: str, argv: list[str], log: str, keep_fds: tuple = (), prepare=No
             prctl(lib.PR_SET_PDEATHSIG, signal.SIGKILL)
             if os.getppid() != parent:
                 os._exit(1)
-            for s in range(1, 32):
-                try:
-                    signal.signal(s, signal.SIG_DFL)
-                except (OSError, ValueError):
-                    pass
-            signal.pthread_sigmask(signal.SIG_SETMASK, [])
+            reset_signals()
             null = os.open("/dev/null", os.O_RDONLY)
             os.dup2(null, 0)
             os.dup2(logfd, 1)
