@@ -1,0 +1,120 @@
+"""The state store under concurrency: one winner for an id, "creating" while create runs,
+commands on one container serialized by the lock, a killed create cleaned by delete --force,
+and a recycled pid never mistaken for the container."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+
+from tests.conftest import RUNK
+
+
+def _spawn(rt, *args):
+    """runk in the background, its stderr in a file: a created container keeps the stdio it was
+    given, so a pipe would not reach EOF."""
+    err = tempfile.TemporaryFile(mode="w+")
+    p = subprocess.Popen([RUNK, "--root", rt.root, *args], stdout=subprocess.DEVNULL,
+                         stderr=err, stdin=subprocess.DEVNULL, text=True)
+    p.errfile = err
+    return p
+
+
+def _stderr(p) -> str:
+    p.errfile.seek(0)
+    return p.errfile.read()
+
+
+def _slow_create_hook(bundle, tmp_path, seconds: str = "30"):
+    """A createRuntime hook that signals it runs (a file) and then sleeps."""
+    marker = tmp_path / "hook-running"
+    bundle.config.setdefault("hooks", {})["createRuntime"] = [
+        {"path": "/bin/sh", "args": ["sh", "-c", f"touch {marker}; sleep {seconds}"]}]
+    bundle.args("sleep", "100").write()
+    return marker
+
+
+def _wait_for(path, timeout=20.0):
+    end = time.time() + timeout
+    while time.time() < end:
+        if os.path.exists(path):
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_racing_creates_one_winner(runk, bundle, cid, leak_audit):
+    bundle.args("sleep", "100").write()
+    procs = [_spawn(runk, "create", "--bundle", bundle.path, cid) for _ in range(4)]
+    results = [(p.wait(timeout=60), _stderr(p)) for p in procs]
+    assert sorted(rc for rc, _ in results) == [0, 1, 1, 1], results
+    for rc, err in results:
+        if rc:
+            assert "container with given ID already exists" in err
+    st = runk.state(cid)
+    assert st["status"] == "created" and os.path.exists(f"/proc/{st['pid']}")
+    runk("delete", "--force", cid, check=True)
+
+
+def test_state_says_creating_and_start_waits_for_the_lock(runk, bundle, cid, tmp_path, leak_audit):
+    marker = _slow_create_hook(bundle, tmp_path, "1")
+    create = _spawn(runk, "create", "--bundle", bundle.path, cid)
+    assert _wait_for(marker)
+    assert runk.state(cid)["status"] == "creating"
+    t0 = time.time()
+    r = runk("start", cid)          # serialized behind create's lock, then starts it
+    assert r.rc == 0, r
+    assert create.wait(timeout=30) == 0
+    assert time.time() - t0 > 0.3
+    assert runk.state(cid)["status"] == "running"
+    runk("delete", "--force", cid, check=True)
+
+
+def test_killed_create_is_cleaned_by_delete_force(runk, bundle, cid, tmp_path, leak_audit):
+    marker = _slow_create_hook(bundle, tmp_path)
+    create = _spawn(runk, "create", "--bundle", bundle.path, cid)
+    assert _wait_for(marker)
+    pid = json.loads(open(os.path.join(runk.root, cid, "state.json")).read())["pid"]
+    create.send_signal(signal.SIGKILL)
+    create.wait(timeout=30)
+    subprocess.run(["pkill", "-f", str(marker)])     # the orphaned hook
+    # runk died with the lock released: the half-made container reads as stopped
+    assert runk.state(cid)["status"] == "stopped" or os.path.exists(f"/proc/{pid}")
+    r = runk("delete", "--force", cid)
+    assert r.rc == 0, r
+    assert runk("state", cid).rc == 1
+    end = time.time() + 10
+    while time.time() < end and os.path.exists(f"/proc/{pid}"):
+        with open(f"/proc/{pid}/stat") as f:
+            if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                break
+        time.sleep(0.05)
+    if os.path.exists(f"/proc/{pid}"):
+        with open(f"/proc/{pid}/stat") as f:
+            assert f.read().rsplit(")", 1)[1].split()[0] == "Z", "the init survived delete --force"
+
+
+def test_a_recycled_pid_is_not_the_container(runk, bundle, cid, leak_audit):
+    """Status comes from pid + start time: a live process with the recorded pid but another
+    start time (a recycled pid) means the container has stopped."""
+    bundle.args("sleep", "100").write()
+    runk("run", "-d", "--bundle", bundle.path, cid, check=True)
+    path = os.path.join(runk.root, cid, "state.json")
+    with open(path) as f:
+        rec = json.load(f)
+    real = rec["pid"]
+    rec["pid"] = os.getpid()            # alive, but not the container's process
+    with open(path, "w") as f:
+        json.dump(rec, f)
+    st = runk.state(cid)
+    assert st["status"] == "stopped" and st["pid"] == 0
+    r = runk("kill", cid, "KILL")       # must not signal the stranger
+    assert r.rc == 1 and "container not running" in r.err
+    rec["pid"] = real
+    with open(path, "w") as f:
+        json.dump(rec, f)
+    assert runk.state(cid)["status"] == "running"
+    runk("delete", "--force", cid, check=True)
