@@ -153,6 +153,14 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
                 os.rmdir(d)
             except OSError:
                 pass
+        # containerd puts each container's cgroup below one named after the namespace, and
+        # leaves that parent when the container goes (the runtime removes only its own group)
+        import glob
+        for d in glob.glob(f"/sys/fs/cgroup/*/{self.namespace}") + glob.glob(f"/sys/fs/cgroup/{self.namespace}"):
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass
 
 
 @pytest.fixture(scope="module")
