@@ -1,4 +1,4 @@
-"""QEMU and virtiofsd command lines, and the accelerator decision (shared/vm/VM.md).
+"""QEMU and virtiofsd command lines, and the accelerator decision (what a feasibility probe measured on this machine type).
 
 Pure functions over explicit inputs so that the unit tests can check every shape without a VM:
 the accelerator probe takes the root of a (fake) file system, the argv builders take paths.

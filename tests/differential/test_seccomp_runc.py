@@ -23,7 +23,8 @@ from runk.linux import seccomp
 
 RUNC = shutil.which("runc")
 BUSYBOX = shutil.which("busybox")
-PODMAN_CONFIG = "/work/shared/podman/examples/config.detach.json"
+PODMAN_CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                             "data", "configs", "config.detach.json")     # as podman wrote it
 PTRACE_ATTACH, PTRACE_DETACH, PTRACE_SECCOMP_GET_FILTER = 16, 17, 0x420C
 STUB_MAX_INSNS = 64  # runc's -ENOSYS stub is a few instructions per architecture
 

@@ -177,7 +177,7 @@ def test_corpus_config_is_valid(ref, path):
 
 
 def test_corpus_holds_podman_and_runc_spec():
-    # copies of shared/podman/examples/config.*.json and of `runc spec [--rootless]` (1.1.5)
+    # copies of the config.json files podman 4.3.1 writes and of `runc spec [--rootless]` (1.1.5)
     names = {os.path.basename(p) for p in CONFIGS}
     assert names >= {"runc-spec.json", "runc-spec-rootless.json", "config.detach.json",
                      "config.limits.json", "config.net-host.json", "config.net-none.json",

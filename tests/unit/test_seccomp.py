@@ -23,9 +23,8 @@ from runk.errors import ConfigError, SyscallError
 from runk.linux import seccomp, syscalls
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-# podman's generated config (conmon -> runc create); in-tree under notes/ once it lands there
-PODMAN_CONFIGS = [os.path.join(REPO, "notes/podman/examples/config.detach.json"),
-                  "/work/shared/podman/examples/config.detach.json"]
+# podman's generated config (conmon -> runc create), kept in tests/data
+PODMAN_CONFIGS = [os.path.join(REPO, "tests", "data", "configs", "config.detach.json")]
 
 # What CPython needs to report a result and exit under an allow-list profile.
 PYTHON_MINIMUM = [

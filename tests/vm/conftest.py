@@ -94,7 +94,7 @@ def subreaper():
 
 @pytest.fixture(scope="module")
 def podman(guest):
-    """podman set up as shared/podman/CONTRACT.md section 1, in its own storage (vfs: no
+    """podman set up offline as tests/podman does it, in its own storage (vfs: no
     mounts to undo) and containers.conf naming runk-vm a JSON-logging runtime; the image is
     imported from a busybox-static rootfs tarball. Yields (run(*podman args), image)."""
     import resource
