@@ -165,8 +165,10 @@ def test_list_formats(runk, bundle, cid, leak_audit):
     assert runk("list", "-q").out == cid + "\n"
     items = json.loads(runk("list", "--format", "json").out)
     assert [i["id"] for i in items] == [cid] and items[0]["status"] == "created"
+    assert items[0]["owner"] == "root"      # runc: the state directory's owner
     lines = runk("list").out.splitlines()
     assert lines[1].split()[:3] == [cid, str(items[0]["pid"]), "created"]
+    assert lines[1].split()[-1] == "root"
     runk("delete", "--force", cid, check=True)
 
 
