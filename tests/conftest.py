@@ -159,20 +159,22 @@ def cid() -> str:
     return "t-" + uuid.uuid4().hex[:12]
 
 
-@pytest.fixture
-def runk(tmp_path: object) -> Runtime:
-    requires("root", "runk")
-    rt = Runtime(RUNK, f"/run/runk-test/{uuid.uuid4().hex[:10]}")
+def _runtime(name: str, binary: str):
+    """A runtime with its own --root for one test, every container of it deleted afterwards."""
+    requires("root", name)
+    rt = Runtime(binary, f"/run/{name}-test/{uuid.uuid4().hex[:10]}")
     yield rt
     rt.cleanup()
 
 
 @pytest.fixture
-def runc(tmp_path: object) -> Runtime:
-    requires("root", "runc")
-    rt = Runtime(RUNC, f"/run/runc-test/{uuid.uuid4().hex[:10]}")
-    yield rt
-    rt.cleanup()
+def runk() -> Runtime:
+    yield from _runtime("runk", RUNK)
+
+
+@pytest.fixture
+def runc() -> Runtime:
+    yield from _runtime("runc", RUNC)
 
 
 @pytest.fixture

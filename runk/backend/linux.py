@@ -93,14 +93,7 @@ class _Steps:
 
     def runtime_hooks(self, pid: int) -> None:
         from runk.container import hooks
-        hooks.run_runtime_phases(self.cfg, _hook_state(self.rec, hooks.STATUS["createRuntime"]))
-
-
-def _hook_state(rec: StateRecord, status: str) -> str:
-    """The state on a hook's stdin; hooks.STATUS says which status each phase sees."""
-    from runk import _json
-    return _json.dumps({"ociVersion": OCI_VERSION, "id": rec.id, "status": status,
-                        "pid": rec.pid or 0, "bundle": rec.bundle, "annotations": rec.annotations or {}})
+        hooks.run_runtime_phases(self.cfg, hooks.state_for(self.rec, hooks.STATUS["createRuntime"]))
 
 
 def create(cdir: ContainerDir, cfg: dict, raw: bytes, req: object) -> StateRecord:

@@ -36,7 +36,7 @@ def _call(rec: StateRecord, op: str, **args: object) -> dict:
 
 
 def create(cdir: ContainerDir, cfg: dict, raw: bytes, req: object) -> StateRecord:
-    from runk.backend.linux import _hook_state
+    from runk.container.hooks import state_for
     from runk.vm import sandbox
     undo = CleanupStack()
     try:
@@ -75,7 +75,7 @@ def create(cdir: ContainerDir, cfg: dict, raw: bytes, req: object) -> StateRecor
         rec.pid, rec.pid_starttime = pid, procfs.starttime(pid)
         cdir.write(STATE_FILE, rec.to_json())
         _wait_ready(pid, ready)
-        hooks.run_runtime_phases(cfg, _hook_state(rec, hooks.STATUS["createRuntime"]))
+        hooks.run_runtime_phases(cfg, state_for(rec, hooks.STATUS["createRuntime"]))
         rec.status = st.CREATED
         cdir.write(STATE_FILE, rec.to_json())
         if req.pid_file:

@@ -18,13 +18,14 @@ def _backend(rec: StateRecord) -> object:
 
 
 class Container:
-    __slots__ = ("store", "id", "cdir", "rec")
+    __slots__ = ("store", "id", "cdir", "rec", "_config")
 
     def __init__(self, store: StateStore, cdir: ContainerDir, rec: StateRecord | None) -> None:
         self.store = store
         self.id = cdir.id
         self.cdir = cdir
         self.rec = rec
+        self._config: dict | None = None
 
     # -- reading -------------------------------------------------------------------------------
     def status(self) -> str:
@@ -37,9 +38,13 @@ class Container:
         return state_dict(self.rec, self.status())
 
     def config(self) -> dict:
-        from runk import _json
-        raw = self.cdir.read(CONFIG_FILE)
-        return _json.loads(raw) if raw else {}
+        """The config kept at create (runtime.md: later edits of the bundle do not apply),
+        read once per command."""
+        if self._config is None:
+            from runk import _json
+            raw = self.cdir.read(CONFIG_FILE)
+            self._config = _json.loads(raw) if raw else {}
+        return self._config
 
     # -- verbs ---------------------------------------------------------------------------------
     def start(self) -> None:
@@ -55,10 +60,10 @@ class Container:
         if _spec_minor(cfg) >= 3:
             # runtime-spec 1.3 (runtime.md step 9): a failing poststart hook is an error, and
             # the container is stopped (runc has always done this); 1.0-1.2 said: a warning
-            from runk.backend.linux import _hook_state
+            from runk.container.hooks import state_for
             from runk.container.hooks import run_phase
             try:
-                run_phase(cfg, "poststart", _hook_state(self.rec, st.RUNNING))
+                run_phase(cfg, "poststart", state_for(self.rec, st.RUNNING))
             except RunkError:
                 _backend(self.rec).destroy(self.cdir, self.rec, st.RUNNING)
                 raise
@@ -141,9 +146,8 @@ def _spec_minor(cfg: dict) -> int:
 
 def _warn_hooks(cfg: dict, phase: str, rec: StateRecord, status: str) -> None:
     """poststart/poststop failures are warnings: the container already runs, or is gone."""
-    from runk.backend.linux import _hook_state
-    from runk.container.hooks import run_phase_warn
-    run_phase_warn(cfg, phase, _hook_state(rec, status), log.warn)
+    from runk.container.hooks import run_phase_warn, state_for
+    run_phase_warn(cfg, phase, state_for(rec, status), log.warn)
 
 
 def load(root: str, cid: str, lock: bool = False) -> Container:
@@ -157,12 +161,13 @@ def load(root: str, cid: str, lock: bool = False) -> Container:
     return Container(store, cdir, rec)
 
 
-def create(root: str, cid: str, req: object) -> Container:
+def create(root: str, cid: str, req: object, loaded: tuple[dict, bytes] | None = None) -> Container:
     """Validate the bundle, claim the id, create through the selected backend. A failure leaves
-    nothing behind: no state dir, cgroup, mount or process."""
+    nothing behind: no state dir, cgroup, mount or process. `loaded` is the bundle's
+    (config, raw bytes) when the caller has read it already (run)."""
     from runk.backend import select_backend
     from runk.oci import config, validate
-    cfg, raw = config.load(req.bundle)
+    cfg, raw = loaded if loaded is not None else config.load(req.bundle)
     validate.validate(cfg)
     backend = select_backend(cfg.get("annotations") or {}, req.backend)
     store = StateStore(root)

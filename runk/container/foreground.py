@@ -18,9 +18,12 @@ def _status_code(status: int) -> int:
 
 def run(root: str, cid: str, req: object, keep: bool) -> int:
     _become_subreaper()
-    ours = _internal_console(req, _wants_terminal(req.bundle) and not req.console_socket)
+    from runk.oci.config import load
+    loaded = load(req.bundle)
+    wants_tty = bool((loaded[0].get("process") or {}).get("terminal"))
+    ours = _internal_console(req, wants_tty and not req.console_socket)
     try:
-        c = ct.create(root, cid, req)
+        c = ct.create(root, cid, req, loaded)
     finally:
         _close_their_end(req)
     pid = c.rec.pid
@@ -127,12 +130,6 @@ def _wait(pid: int, master: int) -> int:
         from runk.container.ttyrelay import relay
         relay(master, pid)
     return _status_code(_reap_until(pid))
-
-
-def _wants_terminal(bundle: str) -> bool:
-    from runk.oci.config import load
-    cfg, _ = load(bundle)
-    return bool((cfg.get("process") or {}).get("terminal"))
 
 
 def _recv_fd(sock: object) -> int:

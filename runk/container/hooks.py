@@ -5,7 +5,7 @@ Runs in the parent. The process mechanics are runk.linux.hookexec, shared with t
 """
 from __future__ import annotations
 
-from runk.linux.hookexec import run_hooks
+from runk.linux.hookexec import run_hooks, state_json
 
 # phase -> status in the state document given on stdin. runtime.md: "creating: the container is
 # being created (step 2 in the lifecycle)"; prestart, createRuntime and createContainer are
@@ -13,6 +13,12 @@ from runk.linux.hookexec import run_hooks
 # hooks_stdin checks prestart for it). runc passes "creating" here.
 STATUS = {"prestart": "created", "createRuntime": "created", "createContainer": "created",
           "startContainer": "created", "poststart": "running", "poststop": "stopped"}
+
+
+def state_for(rec: object, status: str) -> str:
+    """The state on a hook's stdin for a container record; STATUS says which status each phase
+    sees."""
+    return state_json(rec.id, status, rec.pid, rec.bundle, rec.annotations)
 
 
 def run_phase(cfg: dict, phase: str, state_json: str) -> None:

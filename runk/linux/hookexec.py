@@ -12,6 +12,13 @@ import select
 from runk.errors import HookError
 
 
+def state_json(cid: str, status: str, pid: int, bundle: str, annotations: dict | None) -> str:
+    """The OCI state a hook reads on stdin (runtime.md "State")."""
+    from runk import OCI_VERSION, _json
+    return _json.dumps({"ociVersion": OCI_VERSION, "id": cid, "status": status, "pid": pid or 0,
+                        "bundle": bundle, "annotations": annotations or {}})
+
+
 def run_hooks(phase: str, hooks: list[dict], state_json: str) -> None:
     for i, hook in enumerate(hooks):
         run_hook(phase, i, hook, state_json)

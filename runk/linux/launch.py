@@ -47,9 +47,8 @@ class InitPlan:
 
     def state_doc(self, pid: int, status: str) -> str:
         """The OCI state given to hooks on stdin."""
-        from runk import OCI_VERSION, _json
-        return _json.dumps({"ociVersion": OCI_VERSION, "id": self.id, "status": status, "pid": pid,
-                            "bundle": self.bundle, "annotations": self.annotations or {}})
+        from runk.linux.hookexec import state_json
+        return state_json(self.id, status, pid, self.bundle, self.annotations)
 
 
 class TenantPlan(InitPlan):

@@ -90,6 +90,20 @@ def open_devices(paths_modes: list) -> list:
     return out
 
 
+def start_family(manager, children, n: int, tmp_path) -> tuple:
+    """A child with n children of its own, all in `manager`'s group: (child, the n pids)."""
+    pid_file = str(tmp_path / "kids.json")
+    c = children(family, n, pid_file)
+    manager.apply(c.pid)
+    c.go()
+    for _ in range(500):
+        if os.path.exists(pid_file) and os.path.getsize(pid_file):
+            break
+        time.sleep(0.01)
+    with open(pid_file) as f:
+        return c, json.load(f)
+
+
 def family(n: int, pid_file: str) -> None:
     kids = []
     for _ in range(n):
@@ -356,16 +370,7 @@ def test_freeze_and_thaw_stop_and_restart_a_busy_task(cgv1, children) -> None:
                                          (signal.SIGTERM, False)])
 def test_kill_all_kills_every_process(cgv1, children, subreaper, tmp_path, sig, v1_only) -> None:
     m = cgv1(None)
-    pid_file = str(tmp_path / "kids.json")
-    c = children(family, 3, pid_file)
-    m.apply(c.pid)
-    c.go()
-    for _ in range(500):
-        if os.path.exists(pid_file) and os.path.getsize(pid_file):
-            break
-        time.sleep(0.01)
-    with open(pid_file) as f:
-        kids = json.load(f)
+    c, kids = start_family(m, children, 3, tmp_path)
     assert sorted(m.pids()) == sorted([c.pid] + kids)
     mgr = V1Manager(m.paths()) if v1_only else m     # v1 only: freeze, signal each, thaw
     mgr.kill_all(sig)

@@ -8,7 +8,6 @@ io, pids and cpuset tests skip here with the reason and run in the cgroup-v2-onl
 from __future__ import annotations
 
 import errno
-import json
 import os
 import signal
 import time
@@ -21,7 +20,7 @@ from runk.linux.cgroups.v1_hugetlb import page_sizes
 
 from .childproc import cpu_ticks
 from .conftest import reap_orphans, unique, v2_controller
-from .test_cgroup_v1 import (MiB, allocate, block_device, family, fork_until_refused, hold,
+from .test_cgroup_v1 import (MiB, allocate, block_device, start_family, fork_until_refused, hold,
                              open_devices, rd, sleep_forever, spin)
 
 
@@ -92,16 +91,7 @@ def test_cgroup_freeze_stops_a_busy_task(cgv2, children) -> None:
 
 def test_cgroup_kill_kills_the_whole_subtree(cgv2, children, subreaper, tmp_path) -> None:
     m = cgv2()
-    pid_file = str(tmp_path / "kids.json")
-    c = children(family, 4, pid_file)
-    m.apply(c.pid)
-    c.go()
-    for _ in range(500):
-        if os.path.exists(pid_file) and os.path.getsize(pid_file):
-            break
-        time.sleep(0.01)
-    with open(pid_file) as f:
-        kids = json.load(f)
+    c, kids = start_family(m, children, 4, tmp_path)
     assert sorted(m.pids()) == sorted([c.pid] + kids)
     m.kill_all(signal.SIGKILL)
     c.result()
