@@ -67,19 +67,40 @@ def _resources(cfg: dict) -> dict:
     return res
 
 
-class _Steps:
-    """The callbacks launch() makes while the init sets up."""
+class _ExecSteps:
+    """launch()'s callbacks for exec: only the cgroups (and the base of create's _Steps)."""
 
-    __slots__ = ("cdir", "rec", "cfg", "mgr", "net_devices")
+    __slots__ = ("mgr", "entry")
 
-    def __init__(self, cdir: ContainerDir, rec: StateRecord, cfg: dict, mgr: object,
-                 net_devices: dict) -> None:
-        self.cdir, self.rec, self.cfg, self.mgr = cdir, rec, cfg, mgr
-        self.net_devices = net_devices
+    def __init__(self, mgr: object) -> None:
+        self.mgr = mgr
+        self.entry = None
+
+    def cgroup_entry(self) -> object:
+        self.entry = self.mgr.entry() if self.mgr is not None else None
+        return self.entry
 
     def cgroup_apply(self, pid: int) -> None:
         if self.mgr is not None:
-            self.mgr.apply(pid)
+            self.mgr.apply(pid, self.entry)
+
+    def on_pid(self, pid: int) -> None:
+        pass
+
+    def runtime_hooks(self, pid: int) -> None:
+        pass
+
+
+class _Steps(_ExecSteps):
+    """The callbacks launch() makes while the init sets up."""
+
+    __slots__ = ("cdir", "rec", "cfg", "net_devices")
+
+    def __init__(self, cdir: ContainerDir, rec: StateRecord, cfg: dict, mgr: object,
+                 net_devices: dict) -> None:
+        super().__init__(mgr)
+        self.cdir, self.rec, self.cfg = cdir, rec, cfg
+        self.net_devices = net_devices
 
     def on_pid(self, pid: int) -> None:
         from runk.linux import procfs
@@ -317,23 +338,6 @@ def pause(rec: StateRecord) -> None:
 def resume(rec: StateRecord) -> None:
     from runk.linux.cgroups import load_manager
     load_manager(rec.cgroup_paths).thaw()
-
-
-class _ExecSteps:
-    __slots__ = ("mgr",)
-
-    def __init__(self, mgr: object) -> None:
-        self.mgr = mgr
-
-    def cgroup_apply(self, pid: int) -> None:
-        if self.mgr is not None:
-            self.mgr.apply(pid)
-
-    def on_pid(self, pid: int) -> None:
-        pass
-
-    def runtime_hooks(self, pid: int) -> None:
-        pass
 
 
 def exec_process(cdir: ContainerDir, rec: StateRecord, cfg: dict, req: object) -> int:

@@ -230,7 +230,8 @@ def features(ctx: click.Context, args: tuple) -> None:
 @click.option("--preserve-fds", type=int, default=0,
               help="Pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)")
 @click.option("--ignore-paused", is_flag=True, help="allow exec in a paused container")
-@click.option("--cgroup", default=None, help="run the process in an (existing) sub-cgroup(s)")
+@click.option("--cgroup", multiple=True,
+              help="run the process in an (existing) sub-cgroup(s). Format is [<controller>:]<cgroup>.")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def exec_(ctx: click.Context, args: tuple, **kw: object) -> None:
@@ -243,6 +244,7 @@ def exec_(ctx: click.Context, args: tuple, **kw: object) -> None:
     opts["env"] = list(kw["env"])
     opts["additional_gids"] = list(kw["additional_gids"])
     opts["cap"] = list(kw["cap"])
+    opts["cgroup"] = list(kw["cgroup"])
     _go(ctx, "exec", opts)
 
 

@@ -45,7 +45,7 @@ _VERBS = {
 _EXEC_DEFAULTS = {"console_socket": None, "pid_file": None, "process": None, "detach": False,
                   "tty": False, "cwd": None, "env": [], "user": None, "additional_gids": [],
                   "cap": [], "no_new_privs": False, "apparmor": None, "process_label": None,
-                  "preserve_fds": 0, "ignore_paused": False, "cgroup": None}
+                  "preserve_fds": 0, "ignore_paused": False}
 _EXEC_VALUE = {"--console-socket": "console_socket", "--pid-file": "pid_file", "--process": "process",
                "-p": "process", "--preserve-fds": "preserve_fds", "--cwd": "cwd"}
 _EXEC_FLAG = {"--detach": "detach", "-d": "detach", "--tty": "tty", "-t": "tty",
@@ -88,7 +88,7 @@ def _parse_exec(argv: list[str], i: int) -> dict | None:
     """conmon's shape: exec --pid-file P --process F --detach [--tty] [--console-socket S]
     [--preserve-fds N] ID, and `exec [simple flags] ID CMD ARGS...`."""
     opts = dict(_EXEC_DEFAULTS)
-    opts["env"], opts["additional_gids"], opts["cap"] = [], [], []
+    opts["env"], opts["additional_gids"], opts["cap"], opts["cgroup"] = [], [], [], []
     i = _options(argv, i, _EXEC_VALUE, _EXEC_FLAG, opts)
     rest = argv[i:] if i >= 0 else []
     if not rest or len(rest) < (1 if opts["process"] else 2) or not _int_option(opts, "preserve_fds"):

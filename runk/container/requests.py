@@ -54,7 +54,7 @@ class ExecRequest:
 
     def __init__(self, process: dict, detach: bool = False, pid_file: str | None = None,
                  console_socket: str | None = None, preserve_fds: int = 0,
-                 ignore_paused: bool = False, cgroup: str | None = None) -> None:
+                 ignore_paused: bool = False, cgroup: dict[str, str] | None = None) -> None:
         if not process.get("args"):
             raise RunkError("args must not be empty")
         self.process = process
@@ -114,7 +114,31 @@ class ExecRequest:
         return cls(proc, detach=bool(opts.get("detach")), pid_file=opts.get("pid_file"),
                    console_socket=opts.get("console_socket"),
                    preserve_fds=int(opts.get("preserve_fds") or 0),
-                   ignore_paused=bool(opts.get("ignore_paused")), cgroup=opts.get("cgroup"))
+                   ignore_paused=bool(opts.get("ignore_paused")),
+                   cgroup=sub_cgroups(opts.get("cgroup") or []))
+
+
+def sub_cgroups(args: list[str] | str) -> dict[str, str] | None:
+    """exec --cgroup (repeatable): one PATH for every hierarchy, or CTRL[,CTRL...]:PATH (v1)."""
+    if isinstance(args, str):
+        args = [args]
+    if not args:
+        return None
+    paths: dict[str, str] = {}
+    for arg in args:
+        ctrls, sep, path = arg.partition(":")
+        if not sep:
+            if len(args) != 1:
+                raise RunkError(f"invalid --cgroup argument: {arg} (missing <controller>: prefix)")
+            paths[""] = arg
+            continue
+        for ctrl in ctrls.split(","):
+            if not ctrl:
+                raise RunkError(f"invalid --cgroup argument: {arg} (empty <controller> prefix)")
+            if ctrl in paths:
+                raise RunkError(f"invalid --cgroup argument(s): controller {ctrl} specified multiple times")
+            paths[ctrl] = path
+    return paths
 
 
 def _int(v: str, what: str) -> int:

@@ -44,11 +44,25 @@ def child_entry(plan: object, chan: channel.Channel, close: list[int], entry: ob
         # non-dumpable before entering any namespace: no /proc/<pid>/exe, fd or ptrace access
         # from the container while runk code runs (CVE-2019-5736)
         prctl(lib.PR_SET_DUMPABLE, 0, 0, 0, 0)
+        _join_cgroups(plan.cgroup_tasks)
         _bootstrap(plan, chan, entry)
     except BaseException as e:
         from runk.errors import describe
         chan.send_error(describe(e), getattr(e, "errno", 0) or 0, "bootstrap")
         os._exit(1)
+
+
+def _join_cgroups(tasks: list) -> None:
+    """Write "0" to each v1 `tasks` file the parent opened: this process (one thread, freshly
+    forked) joins the groups itself, before it enters any namespace; the init it forks inherits
+    them (cgroups.Entry says why this is not a cgroup.procs write by the parent)."""
+    for fd, path in tasks:
+        try:
+            os.write(fd, b"0")
+        except OSError as e:
+            from runk.errors import CgroupError
+            raise CgroupError(f'write "0" to {path}: {os.strerror(e.errno).lower()}') from None
+        os.close(fd)
 
 
 def _bootstrap(plan: object, chan: channel.Channel, entry: object) -> None:

@@ -38,6 +38,8 @@ class InitPlan:
         "fifo_fd", "trampoline_fd", "new_cgroupns",
         # "init" for create, "exec" for a process joining a running container (TenantPlan)
         "kind", "rootfs_chroot", "net_devices", "proc_fd",
+        # [(fd, path)] of cgroup v1 `tasks` files the bootstrap writes "0" to (cgroups Entry)
+        "cgroup_tasks",
     )
 
     def __init__(self) -> None:
@@ -64,6 +66,7 @@ class TenantPlan(InitPlan):
 class Callbacks:
     """What the container layer does at each step; the driver knows nothing of state files."""
 
+    def cgroup_entry(self) -> object: ...            # a cgroups Entry, or None
     def cgroup_apply(self, pid: int) -> None: ...
     def on_pid(self, pid: int) -> None: ...
     def runtime_hooks(self, pid: int) -> None: ...
@@ -87,11 +90,19 @@ def launch(plan: InitPlan, cb: Callbacks, close_in_child: list[int]) -> int:
     parent, child = Channel.pair()
     sys.stdout.flush()
     sys.stderr.flush()
-    boot = os.fork()
-    if boot == 0:
-        parent.close()
-        bootstrap.child_entry(plan, child, close_in_child, entry)
-        os._exit(1)
+    cg = cb.cgroup_entry()
+    try:
+        plan.cgroup_tasks = cg.tasks if cg is not None else []
+        boot = _fork(cg)
+        if boot == 0:
+            parent.close()
+            if cg is not None and cg.clone_fd >= 0:
+                close_in_child = close_in_child + [cg.clone_fd]
+            bootstrap.child_entry(plan, child, close_in_child, entry)
+            os._exit(1)
+    finally:
+        if cg is not None:
+            cg.close()
     child.close()
     init_pid = 0
     boot_reaped = False
@@ -152,6 +163,19 @@ def launch(plan: InitPlan, cb: Callbacks, close_in_child: list[int]) -> int:
         raise
     finally:
         parent.close()
+
+
+def _fork(cg: object) -> int:
+    """os.fork(), or clone3 straight into the container's cgroup v2 group when there is one (see
+    cgroups.Entry); ENOSYS, EINVAL etc. (kernel < 5.7, no such group) fall back to fork."""
+    if cg is None or cg.clone_fd < 0:
+        return os.fork()
+    from runk._native import lib
+    pid = lib.runk_fork_into_cgroup(cg.clone_fd)
+    if pid < 0:
+        return os.fork()
+    cg.cloned = True
+    return pid
 
 
 def _raise_child_error(chan: Channel, cause: BaseException) -> None:

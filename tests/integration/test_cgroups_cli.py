@@ -604,3 +604,44 @@ def test_differential_default_devices_cannot_be_denied(both, bundle):
         assert (r.rc, r.out) == (0, "ok\n"), (rt.binary, r)
         rules.append(sorted(rd(st["dirs"]["devices"], "devices.list").splitlines()))
     assert rules[0] == rules[1]
+
+
+def test_differential_exec_into_sub_cgroups(both):
+    """exec --cgroup SUB (every hierarchy) and --cgroup CTRL:SUB (one v1 controller): the
+    process's /proc/self/cgroup, as runc puts it there."""
+    seen = []
+    for rt, name, st in both():
+        dirs = sorted(set(st["dirs"].values()))
+        subs = [os.path.join(d, "sub") for d in dirs]
+        for d in subs:
+            os.mkdir(d)
+            if d == os.path.join(st["dirs"]["cpuset"], "sub"):
+                for f in ("cpuset.cpus", "cpuset.mems"):   # an empty cpuset takes no task
+                    with open(os.path.join(d, f), "w") as out:
+                        out.write(rd(st["dirs"]["cpuset"], f))
+        try:
+            every = rt("exec", "--cgroup", "sub", name, "cat", "/proc/self/cgroup")
+            one = rt("exec", "--cgroup", "pids:sub", name, "cat", "/proc/self/cgroup")
+            assert every.rc == 0 and one.rc == 0, (rt.binary, every, one)
+            assert wait_for(lambda: all(cgroup_procs(d) == [] for d in subs))
+        finally:
+            for d in subs:
+                os.rmdir(d)
+        lines = [sorted(l.split(":", 1)[1].replace(name, "ID") for l in r.out.splitlines())
+                 for r in (every, one)]
+        assert all(l.endswith("/ID/sub") for l in lines[0]), (rt.binary, lines[0])
+        moved = [l for l in lines[1] if l.endswith("/ID/sub")]
+        assert moved == ["pids:/ID/sub"], (rt.binary, lines[1])
+        seen.append(lines)
+    assert seen[0] == seen[1]
+
+
+def test_exec_cgroup_argument_errors(runk, bundle, cid, audit):
+    start(runk, bundle, cid)
+    for args, msg in ((["--cgroup", "nosuch:x"], "unknown controller nosuch"),
+                      (["--cgroup", "../../x"], "bad sub cgroup path: ../../x"),
+                      (["--cgroup", "a", "--cgroup", "b"], "missing <controller>: prefix"),
+                      (["--cgroup", "pids:a", "--cgroup", "pids:b"], "controller pids specified multiple times"),
+                      (["--cgroup", "sub-that-is-not-there"], "no such file or directory")):
+        r = runk("exec", *args, cid, "true")
+        assert r.rc == 255 and msg in r.err, (args, r)

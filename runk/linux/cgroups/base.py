@@ -5,7 +5,8 @@ fs; no enum/typing/dataclasses/logging/subprocess. Subclasses: V1Manager, V2Mana
 
 Contract shared by all drivers:
 - create(resources): make the groups, set what needs no task; any failure removes what it made;
-- apply(pid): put a task in every hierarchy; set(resources): OCI LinuxResources, also for update;
+- entry(): fds a new process joins with by itself; apply(pid, entry): put a task in every
+  hierarchy it has not joined that way; set(resources): OCI LinuxResources, also for update;
 - freeze/thaw/freezer_state; pids; kill_all; stats (runc `events --stats` data); destroy
   (idempotent); paths() (JSON for the state file; load_manager rebuilds from it);
 - warnings: texts to log at warning level, as runc logs them (e.g. kernel memory is ignored).
@@ -24,6 +25,57 @@ if TYPE_CHECKING:
 # runc 1.1.5 specconv logs exactly this at warning level for memory.kernel / memory.kernelTCP.
 KERNEL_MEMORY_WARNING = "Kernel memory settings are ignored and will be removed"
 SIGKILL = 9
+
+
+class Entry:
+    """How a new process joins the groups by itself, so that the parent writes no cgroup.procs.
+
+    A cgroup.procs write takes the kernel's cgroup_threadgroup_rwsem for writing, which waits for
+    an RCU grace period (5-15 ms here, on every create and exec; runc pays it). Two ways in take
+    it only for reading: clone3(CLONE_INTO_CGROUP) into a v2 group (clone_fd, the directory), and
+    a single-threaded process writing "0" to its own v1 `tasks` file (tasks: [(fd, path)]).
+    launch() forks into clone_fd and sets `cloned`; the bootstrap writes the tasks files first
+    thing; apply(pid, entry) then writes only what was not joined this way.
+    """
+
+    __slots__ = ("clone_fd", "tasks", "cloned")
+
+    def __init__(self) -> None:
+        self.clone_fd = -1
+        self.tasks: list[tuple[int, str]] = []
+        self.cloned = False
+
+    def close(self) -> None:
+        """The parent's copies, after the fork (the child has its own and closes them once
+        used); `tasks` still says the child was given them."""
+        if self.clone_fd >= 0:
+            os.close(self.clone_fd)
+            self.clone_fd = -1
+        for fd, _p in self.tasks:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def open_entry(entry: Entry, v1_dirs: list[str], v2_dir: str | None) -> Entry:
+    """Fill `entry` with what can be opened; anything that cannot is left to apply()."""
+    fds: list[tuple[int, str]] = []
+    try:
+        for d in v1_dirs:
+            path = os.path.join(d, "tasks")
+            fds.append((os.open(path, os.O_WRONLY | os.O_CLOEXEC), path))
+    except OSError:
+        for fd, _p in fds:
+            os.close(fd)
+        fds = []
+    entry.tasks = fds
+    if v2_dir:
+        try:
+            entry.clone_fd = os.open(v2_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError:
+            entry.clone_fd = -1
+    return entry
 
 
 class CgroupManager:
@@ -55,7 +107,17 @@ class CgroupManager:
         """mkdir the container's group(s), appending each new directory to `made`."""
         raise NotImplementedError
 
-    def apply(self, pid: int) -> None:
+    def entry(self) -> Entry:
+        """The fds a new process joins the groups with by itself (see Entry)."""
+        raise NotImplementedError
+
+    def apply(self, pid: int, entry: Entry | None = None) -> None:
+        """Put `pid` in every group it has not joined by itself through `entry`."""
+        raise NotImplementedError
+
+    def sub(self, subs: dict[str, str]) -> CgroupManager:
+        """The manager of existing sub-groups for `exec --cgroup`: {"": path} for every
+        hierarchy, or {controller: path} (cgroup v1); unnamed controllers stay where they are."""
         raise NotImplementedError
 
     def set(self, resources: dict[str, Any]) -> None:
@@ -131,6 +193,15 @@ def run_controllers(controllers: list[Any], resources: dict[str, Any], path_for:
             raise CgroupError(f"cannot set linux.resources.{ctl.resource}: the {ctl.name} cgroup "
                               f"controller is not {where} on this host")
         ctl.apply(resources, path)
+
+
+def sub_path(base: str, sub: str) -> str:
+    """base/sub, never outside base (runc: "bad sub cgroup path")."""
+    import posixpath
+    path = posixpath.normpath(posixpath.join(base, sub.lstrip("/")))
+    if path != base and not path.startswith(base.rstrip("/") + "/"):
+        raise CgroupError(f"bad sub cgroup path: {sub}")
+    return path
 
 
 def read_pids(path: str | None, recursive: bool) -> list[int]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from runk.errors import CgroupError
 from runk.linux.cgroups import fs
-from runk.linux.cgroups.base import SIGKILL, CgroupManager
+from runk.linux.cgroups.base import SIGKILL, CgroupManager, Entry, open_entry
 from runk.linux.cgroups.v1 import V1Manager
 from runk.linux.cgroups.v2 import V2Manager
 
@@ -37,9 +37,15 @@ class HybridManager(CgroupManager):
         self.v1._make(made, resources)
         self.v2._make(made, resources)
 
-    def apply(self, pid: int) -> None:
-        self.v1.apply(pid)
-        self.v2.apply(pid)
+    def entry(self) -> Entry:
+        return open_entry(Entry(), self.v1.dirs(), self.v2.path)
+
+    def apply(self, pid: int, entry: Entry | None = None) -> None:
+        self.v1.apply(pid, entry)
+        self.v2.apply(pid, entry)
+
+    def sub(self, subs: dict[str, str]) -> HybridManager:
+        return HybridManager(self.v1.sub(subs), self.v2.sub(subs))
 
     def _hugetlb_on_v2(self) -> bool:
         if "hugetlb" in self.v1._paths:

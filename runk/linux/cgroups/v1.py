@@ -11,7 +11,9 @@ import os
 
 from runk.errors import CgroupError
 from runk.linux.cgroups import fs, v1_freezer
-from runk.linux.cgroups.base import CgroupManager, load_controllers, read_pids, run_controllers
+from runk.linux.cgroups.base import (
+    CgroupManager, Entry, load_controllers, open_entry, read_pids, run_controllers, sub_path,
+)
 
 TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
 if TYPE_CHECKING:
@@ -54,9 +56,25 @@ class V1Manager(CgroupManager):
                 from runk.linux.cgroups.v1_cpuset import ensure_populated
                 ensure_populated(path)
 
-    def apply(self, pid: int) -> None:
+    def entry(self) -> Entry:
+        return open_entry(Entry(), self.dirs(), None)
+
+    def apply(self, pid: int, entry: Entry | None = None) -> None:
+        if entry is not None and entry.tasks:
+            return              # the bootstrap wrote "0" to every tasks file itself
         for path in self.dirs():
             fs.write_procs(path, pid)
+
+    def sub(self, subs: dict[str, str]) -> V1Manager:
+        paths = dict(self._paths)
+        if "" in subs:
+            paths = {k: sub_path(v, subs[""]) for k, v in paths.items()}
+        else:
+            for ctrl, sub in subs.items():
+                if ctrl not in paths:
+                    raise CgroupError(f"unknown controller {ctrl} in SubCgroupPaths")
+                paths[ctrl] = sub_path(paths[ctrl], sub)
+        return V1Manager(paths)
 
     def set(self, resources: dict[str, Any], skip: tuple[str, ...] = ()) -> None:
         if not resources:

@@ -9,7 +9,9 @@ import os
 
 from runk.errors import CgroupError
 from runk.linux.cgroups import fs, v2_freezer
-from runk.linux.cgroups.base import SIGKILL, CgroupManager, load_controllers, read_pids, run_controllers
+from runk.linux.cgroups.base import (
+    SIGKILL, CgroupManager, Entry, load_controllers, open_entry, read_pids, run_controllers, sub_path,
+)
 
 TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
 if TYPE_CHECKING:
@@ -96,8 +98,16 @@ class V2Manager(CgroupManager):
         elif t in ("threaded", "domain threaded") and domain:
             raise CgroupError(f"cannot enter cgroupv2 {path} with domain controllers -- it is in {t} mode")
 
-    def apply(self, pid: int) -> None:
+    def entry(self) -> Entry:
+        return open_entry(Entry(), [], self.path)
+
+    def apply(self, pid: int, entry: Entry | None = None) -> None:
+        if entry is not None and entry.cloned:
+            return              # cloned into the group
         fs.write_procs(self.path, pid)
+
+    def sub(self, subs: dict[str, str]) -> V2Manager:
+        return V2Manager(sub_path(self.path, subs.get("", "")), self.mountpoint)
 
     def set(self, resources: dict[str, Any], only: tuple[str, ...] | None = None) -> None:
         """Set `resources`; `only` limits it to those controller names (hybrid: hugetlb)."""

@@ -278,3 +278,74 @@ def test_v2_stats_shape(cgv2, unified, children) -> None:
     assert list(s) == ["cpu", "cpuset", "memory", "pids", "blkio", "hugetlb", "intel_rdt",
                        "network_interfaces"]
     assert s["memory"]["usage"]["usage"] > 4 * MiB and s["cpu"]["usage"]["total"] > 0
+
+
+def _fork_and_report_cgroup(entry) -> tuple[int, str]:
+    """launch's fork, as create forks the bootstrap: (pid, the child's "0::" line)."""
+    from runk.linux.launch import _fork
+    r, w = os.pipe()
+    pid = _fork(entry)
+    if pid == 0:   # pragma: no cover - runs in the child
+        try:
+            with open("/proc/self/cgroup") as f:
+                line = [x for x in f.read().splitlines() if x.startswith("0::")][0]
+            os.write(w, line.encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    try:
+        line = os.read(r, 4096).decode()
+    finally:
+        os.close(r)
+        os.waitpid(pid, 0)
+    return pid, line
+
+
+def test_fork_clones_straight_into_the_group(cgv2, unified) -> None:
+    """clone3(CLONE_INTO_CGROUP): the child starts in the group; apply() then writes nothing."""
+    m = cgv2()
+    entry = m.entry()
+    try:
+        assert entry.clone_fd >= 0 and entry.tasks == []
+        _pid, line = _fork_and_report_cgroup(entry)
+        assert entry.cloned
+    finally:
+        entry.close()
+    assert line == "0::/" + os.path.relpath(m.path, unified)
+
+
+def test_fork_falls_back_when_the_kernel_refuses_the_group(cgv2, unified, tmp_path) -> None:
+    """An fd clone3 cannot use (here: not a cgroup directory) is the kernel < 5.7 case: plain
+    fork, and apply() moves the process with a cgroup.procs write as before."""
+    from runk.linux.cgroups.base import Entry
+    m = cgv2()
+    entry = Entry()
+    entry.clone_fd = os.open(str(tmp_path), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        r, w = os.pipe()
+        from runk.linux.launch import _fork
+        pid = _fork(entry)
+        if pid == 0:   # pragma: no cover - runs in the child
+            os.close(w)
+            os.read(r, 1)
+            os._exit(0)
+        os.close(r)
+        assert not entry.cloned
+        mine = open("/proc/self/cgroup").read().splitlines()
+        assert [x for x in open(f"/proc/{pid}/cgroup").read().splitlines() if x.startswith("0::")] == \
+            [x for x in mine if x.startswith("0::")]
+        m.apply(pid, entry)
+        assert rd(m.path, "cgroup.procs").split() == [str(pid)]
+        os.close(w)
+        os.waitpid(pid, 0)
+    finally:
+        entry.close()
+
+
+def test_sub_manager_for_exec_cgroup(cgv2, unified) -> None:
+    m = cgv2()
+    assert m.sub({"": "a/b"}).path == os.path.join(m.path, "a/b")
+    assert m.sub({"": "/a"}).path == os.path.join(m.path, "a")
+    assert m.sub({"cpu": "x"}).path == m.path      # per-controller paths are for cgroup v1
+    with pytest.raises(CgroupError, match="bad sub cgroup path: ../x"):
+        m.sub({"": "../x"})
