@@ -1,7 +1,8 @@
 """V1Manager: one directory per cgroup v1 hierarchy (cpu, memory, devices, freezer, ...).
 
 Runs in the parent. Hot path (load_manager → freezer_state, pids, kill_all, destroy): imports
-os, fs, base and v1_freezer; the per-controller modules load only in set(), stats only in stats().
+os, fs and base; v1_freezer loads in the freezer methods, the per-controller modules only in
+set(), stats only in stats().
 paths() maps runc's subsystem keys ("cpu", "memory", "name=systemd", ...) to host directories,
 like runc's state.json "cgroup_paths".
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 import os
 
 from runk.errors import CgroupError
-from runk.linux.cgroups import fs, v1_freezer
+from runk.linux.cgroups import fs
 from runk.linux.cgroups.base import (
     CgroupManager, Entry, load_controllers, open_entry, read_pids, run_controllers, sub_path,
 )
@@ -93,12 +94,15 @@ class V1Manager(CgroupManager):
         return path
 
     def freeze(self) -> None:
+        from runk.linux.cgroups import v1_freezer
         v1_freezer.freeze(self._freezer())
 
     def thaw(self) -> None:
+        from runk.linux.cgroups import v1_freezer
         v1_freezer.thaw(self._freezer())
 
     def freezer_state(self) -> str:
+        from runk.linux.cgroups import v1_freezer
         path = self._paths.get("freezer")
         return v1_freezer.state(path) if path else ""
 

@@ -1,14 +1,14 @@
 """V2Manager: one directory in a cgroup2 hierarchy (the unified mount of a v2 or hybrid host).
 
-Runs in the parent. Hot path (load_manager): imports os, fs, base and v2_freezer; controllers load
-only in set(), stats only in stats(). paths() is {"": dir}, like runc's state.json on v2.
+Runs in the parent. Hot path (load_manager): imports os, fs and base; v2_freezer loads in the
+freezer methods, controllers only in set(), stats only in stats(). paths() is {"": dir}, like runc's state.json on v2.
 """
 from __future__ import annotations
 
 import os
 
 from runk.errors import CgroupError
-from runk.linux.cgroups import fs, v2_freezer
+from runk.linux.cgroups import fs
 from runk.linux.cgroups.base import (
     SIGKILL, CgroupManager, Entry, load_controllers, open_entry, read_pids, run_controllers, sub_path,
 )
@@ -132,12 +132,15 @@ class V2Manager(CgroupManager):
         run_controllers(ctls, resources, path_for, "available")
 
     def freeze(self) -> None:
+        from runk.linux.cgroups import v2_freezer
         v2_freezer.freeze(self.path)
 
     def thaw(self) -> None:
+        from runk.linux.cgroups import v2_freezer
         v2_freezer.thaw(self.path)
 
     def freezer_state(self) -> str:
+        from runk.linux.cgroups import v2_freezer
         return v2_freezer.state(self.path)
 
     def pids(self, recursive: bool = True) -> list[int]:
