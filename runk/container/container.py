@@ -57,6 +57,8 @@ class Container:
             _backend(self.rec).destroy(self.cdir, self.rec, s)
             raise RunkError("cannot start a container without a process: config.json has no process.args")
         _backend(self.rec).start(self.cdir, self.rec)
+        if not _has_hooks(cfg, "poststart"):
+            return
         if _spec_minor(cfg) >= 3:
             # runtime-spec 1.3 (runtime.md step 9): a failing poststart hook is an error, and
             # the container is stopped (runc has always done this); 1.0-1.2 said: a warning
@@ -144,8 +146,15 @@ def _spec_minor(cfg: dict) -> int:
         return 0
 
 
+def _has_hooks(cfg: dict, phase: str) -> bool:
+    """Whether the config has hooks for `phase` (the hook machinery is not imported otherwise)."""
+    return bool((cfg.get("hooks") or {}).get(phase))
+
+
 def _warn_hooks(cfg: dict, phase: str, rec: StateRecord, status: str) -> None:
     """poststart/poststop failures are warnings: the container already runs, or is gone."""
+    if not _has_hooks(cfg, phase):
+        return
     from runk.container.hooks import run_phase_warn, state_for
     run_phase_warn(cfg, phase, state_for(rec, status), log.warn)
 
