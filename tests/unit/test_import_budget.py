@@ -27,7 +27,9 @@ def modules_after(argv: list[str], tmp_path) -> tuple[int, set[str]]:
     import sysconfig
     out = tmp_path / "mods.txt"
     code = PROBE.format(top=TOP, site=sysconfig.get_paths()["purelib"], argv=argv, out=str(out))
-    subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, timeout=30)
+    # no pipes: a created container holds the stdio it is given
+    subprocess.run([sys.executable, "-I", "-S", "-c", code], stdin=subprocess.DEVNULL,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
     rc, mods = eval(out.read_text())
     return rc, set(mods)
 
@@ -49,3 +51,28 @@ def test_hot_commands_stay_light(argv, tmp_path):
 def test_json_module_not_needed_for_state_rendering(tmp_path):
     rc, mods = modules_after(["--root", str(tmp_path / "root"), "list", "--format", "json"], tmp_path)
     assert rc == 0 and "json" not in mods
+
+
+def test_a_real_lifecycle_stays_light(bundle, tmp_path):
+    """create/start/state/kill/delete of a real container (no hooks in its config): no hook
+    machinery, no freezer code, no python-prctl wrapper module, nothing forbidden."""
+    root = str(tmp_path / "root")
+    bundle.args("sleep", "600")
+    bundle.write()
+    cid = "budget-" + os.urandom(4).hex()
+    not_needed = {"runk.container.hooks", "runk.linux.hookexec", "runk.linux.cgroups.v1_freezer",
+                  "runk.linux.cgroups.v2_freezer", "prctl", "click"}
+    seen = []
+    try:
+        for argv in (["create", "--bundle", bundle.path, cid], ["start", cid], ["state", cid],
+                     ["kill", cid, "KILL"], ["delete", "--force", cid]):
+            rc, mods = modules_after(["--root", root, *argv], tmp_path)
+            unwanted = FORBIDDEN | not_needed
+            if argv[0] == "create":     # the init imports everything before the fork
+                unwanted = unwanted - {"runk.linux.hookexec"}
+            seen.append((argv[0], rc, sorted(unwanted & mods)))
+    finally:
+        subprocess.run([sys.executable, "-m", "runk", "--root", root, "delete", "--force", cid],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, cwd=TOP, timeout=60)
+    assert seen == [(verb, 0, []) for verb in ("create", "start", "state", "kill", "delete")]
