@@ -33,6 +33,13 @@ try:
             obj, end = _scanner(s, 0)
         except StopIteration as e:
             raise ValueError(f"invalid character at offset {e.value}") from None
+        except SystemError:
+            # errors inside a string (unterminated, bad escape, control character) are raised
+            # as json.decoder.JSONDecodeError, which _json finds only once json is imported;
+            # without it the scanner fails with a SystemError. An error path can afford json.
+            import json
+            json.loads(s)
+            raise ValueError("invalid JSON") from None
         finally:
             _Ctx.memo.clear()
         if end != len(s):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -33,3 +34,20 @@ def test_rejects_what_json_rejects(bad):
 
 def test_bytes_and_whitespace():
     assert _json.loads(b' \n{"a": 1}\n ') == {"a": 1}
+
+
+def test_errors_inside_strings_without_json_imported():
+    """In a runk command json is never imported; _json then cannot raise its own error for a
+    bad string and fails with SystemError: loads must still raise ValueError (runk's hot path
+    reads torn state files and users' config.json)."""
+    import subprocess
+    import sys
+    top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    code = (f"import sys; sys.path.insert(0, {top!r}); from runk import _json\n"
+            "for s in ['{\"a', '\"abc', '[\"\\\\x\"]', '{\"a\\n\": 1}']:\n"
+            "    try:\n        _json.loads(s)\n    except ValueError as e:\n"
+            "        print(type(e).__name__, 'json' in sys.modules)\n")
+    p = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True,
+                       timeout=30)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split("\n")[:4] == ["JSONDecodeError True"] * 4, p.stdout
