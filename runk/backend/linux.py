@@ -107,7 +107,7 @@ class _Steps(_ExecSteps):
         self.rec.pid = pid
         self.rec.pid_starttime = procfs.starttime(pid)
         # written now so that a crash from here on can still be cleaned up by delete (runc)
-        self.cdir.write(STATE_FILE, self.rec.to_json(), sync=False)
+        self.cdir.write(STATE_FILE, self.rec.to_json())
         if self.net_devices:
             from runk.linux.netdev import move_devices
             move_devices(pid, self.net_devices)
@@ -127,8 +127,7 @@ def create(cdir: ContainerDir, cfg: dict, raw: bytes, req: object) -> StateRecor
     undo = CleanupStack()
     opened: list[int] = []           # fds the parent holds only until the init is ready
     try:
-        # not fsynced: a power loss during create leaves a half-made container that delete removes
-        cdir.write(CONFIG_FILE, raw, sync=False)
+        cdir.write(CONFIG_FILE, raw)
         mgr = None
         if cfg.get("linux") is not None or req.systemd_cgroup:
             mgr = _cgroup_manager(cfg, cdir.id, req.systemd_cgroup)
@@ -183,7 +182,7 @@ def create(cdir: ContainerDir, cfg: dict, raw: bytes, req: object) -> StateRecor
         rec.status = st.CREATED
         cdir.write(STATE_FILE, rec.to_json())
         if req.pid_file:
-            write_atomic(None, req.pid_file, str(pid), mode=0o644, sync=False)
+            write_atomic(None, req.pid_file, str(pid), mode=0o644)
         undo.drop()
         return rec
     except BaseException:
@@ -375,7 +374,7 @@ def exec_process(cdir: ContainerDir, rec: StateRecord, cfg: dict, req: object) -
         except InitError as e:
             raise RunkError(f"unable to start container process: {e}") from None
         if req.pid_file:
-            write_atomic(None, req.pid_file, str(pid), mode=0o644, sync=False)
+            write_atomic(None, req.pid_file, str(pid), mode=0o644)
         return pid
     finally:
         for fd in opened:

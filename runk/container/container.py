@@ -8,7 +8,7 @@ from __future__ import annotations
 from runk import log
 from runk.container import status as st
 from runk.container.record import StateRecord
-from runk.container.store import CONFIG_FILE, STATE_FILE, ContainerDir, StateStore
+from runk.container.store import CONFIG_FILE, STATE_FILE, ContainerDir, StateStore, read_state
 from runk.errors import NotFoundError, RunkError
 
 
@@ -34,6 +34,10 @@ class Container:
         return _backend(self.rec).live_status(self.cdir, self.rec)
 
     def oci_state(self) -> dict:
+        if self.rec is None:
+            # a create killed before its first state write, or a state torn by a crash of the
+            # machine: runc cannot load it either; only delete applies
+            raise NotFoundError()
         from runk.oci.state_doc import state_dict
         return state_dict(self.rec, self.status())
 
@@ -162,8 +166,8 @@ def _warn_hooks(cfg: dict, phase: str, rec: StateRecord, status: str) -> None:
 def load(root: str, cid: str, lock: bool = False) -> Container:
     store = StateStore(root)
     cdir = store.open(cid, lock=lock)
-    raw = cdir.read(STATE_FILE)
-    rec = StateRecord.from_json(raw) if raw else None
+    doc = read_state(cdir)          # None if missing or torn (a crash of the machine)
+    rec = StateRecord.from_dict(doc) if doc is not None else None
     if rec is None and not cdir.exists(CONFIG_FILE):
         cdir.close()
         raise NotFoundError()

@@ -30,8 +30,7 @@ class StateRecord:
         return _json.dumps({f: getattr(self, f) for f in _FIELDS})
 
     @classmethod
-    def from_json(cls, data: bytes) -> StateRecord:
-        d = _json.loads(data)
+    def from_dict(cls, d: dict) -> StateRecord:
         return cls(**{k: v for k, v in d.items() if k in _FIELDS})
 
 

@@ -118,3 +118,29 @@ def test_a_recycled_pid_is_not_the_container(runk, bundle, cid, leak_audit):
         json.dump(rec, f)
     assert runk.state(cid)["status"] == "running"
     runk("delete", "--force", cid, check=True)
+
+
+def test_leftovers_of_a_crashed_machine_are_removed_by_delete_force(runk, cid):
+    """Writes are renames, not fsynced (as runc's): after a crash of the machine a state file can
+    be empty or torn, or a create killed right after its claim leaves an empty directory. None
+    of its processes or cgroups exist then; `delete --force` removes the directory, and the id
+    can be used again."""
+    os.makedirs(runk.root, exist_ok=True)
+    cases = {"empty-dir": None, "empty-state": b"", "torn-state": b'{"ociVersion":"1.0.2","id":"x',
+             "torn-state-with-config": b'{"id":'}
+    for name, state in cases.items():
+        d = os.path.join(runk.root, f"{cid}-{name}")
+        os.mkdir(d, 0o711)
+        if state is not None:
+            with open(os.path.join(d, "state.json"), "wb") as f:
+                f.write(state)
+        if name.endswith("with-config"):
+            with open(os.path.join(d, "config.json"), "w") as f:
+                f.write('{"ociVersion":"1.0.2","root":{"path":"rootfs"}}')
+    for name in cases:
+        c = f"{cid}-{name}"
+        r = runk("state", c)
+        assert r.rc == 1 and "container does not exist" in r.err, (name, r)
+        r = runk("delete", "--force", c)
+        assert r.rc == 0 and r.err == "", (name, r)
+        assert not os.path.exists(os.path.join(runk.root, c)), name

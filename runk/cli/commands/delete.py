@@ -9,7 +9,11 @@ def run(g: object, opts: dict) -> int:
         c = load(g.root, opts["id"], lock=True)
     except NotFoundError:
         if opts.get("force"):
-            return 0            # podman deletes ids it never created; runc exits 0
+            # podman deletes ids it never created; runc exits 0. A directory with neither a
+            # config nor a readable state is a leftover: remove it
+            from runk.container.store import StateStore
+            StateStore(g.root).discard_leftover(opts["id"])
+            return 0
         raise
     try:
         c.delete(force=bool(opts.get("force")))
