@@ -167,8 +167,10 @@ def launch(plan: InitPlan, cb: Callbacks, close_in_child: list[int]) -> int:
 
 def _fork(cg: object) -> int:
     """os.fork(), or clone3 straight into the container's cgroup v2 group when there is one (see
-    cgroups.Entry); ENOSYS, EINVAL etc. (kernel < 5.7, no such group) fall back to fork."""
-    if cg is None or cg.clone_fd < 0:
+    cgroups.Entry); ENOSYS, EINVAL etc. (kernel < 5.7, no such group) fall back to fork. Only a
+    single-threaded process clones itself: glibc's fork also takes malloc's and stdio's locks
+    so that another thread cannot hold them in the child; the raw syscall does not."""
+    if cg is None or cg.clone_fd < 0 or not _single_threaded():
         return os.fork()
     from runk._native import lib
     pid = lib.runk_fork_into_cgroup(cg.clone_fd)
@@ -176,6 +178,13 @@ def _fork(cg: object) -> int:
         return os.fork()
     cg.cloned = True
     return pid
+
+
+def _single_threaded() -> bool:
+    try:
+        return len(os.listdir("/proc/self/task")) == 1
+    except OSError:
+        return False
 
 
 def _raise_child_error(chan: Channel, cause: BaseException) -> None:

@@ -349,3 +349,21 @@ def test_sub_manager_for_exec_cgroup(cgv2, unified) -> None:
     assert m.sub({"cpu": "x"}).path == m.path      # per-controller paths are for cgroup v1
     with pytest.raises(CgroupError, match="bad sub cgroup path: ../x"):
         m.sub({"": "../x"})
+
+
+def test_a_threaded_process_forks_instead(cgv2, unified) -> None:
+    """A process with a second thread never clones itself raw (another thread could hold a
+    glibc lock the child would then wait for forever): it forks, and apply() moves the child."""
+    import threading
+    m = cgv2()
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait)
+    t.start()
+    entry = m.entry()
+    try:
+        _pid, line = _fork_and_report_cgroup(entry)
+        assert not entry.cloned and line != "0::/" + os.path.relpath(m.path, unified)
+    finally:
+        entry.close()
+        stop.set()
+        t.join()
