@@ -14,7 +14,8 @@ FORBIDDEN = {"click", "jsonschema", "pyroute2", "re", "enum", "typing", "datacla
 
 PROBE = r"""
 import sys
-sys.path[:0] = [{top!r}, {site!r}]
+sys.path.insert(0, {top!r})
+sys.path.append({site!r})
 from runk.cli.main import main
 rc = main({argv!r})
 mods = sorted(m for m in sys.modules)
