@@ -66,6 +66,15 @@ class Channel:
 
     def recv(self, with_fds: bool = False) -> tuple[dict | None, list[int]]:
         """One message, or (None, []) on EOF."""
+        try:
+            return self._recv(with_fds)
+        except ConnectionResetError:
+            # The peer exited with a message of ours unread (the init failed before it read
+            # cgroup_done): the kernel reports that once, before the messages the peer sent
+            # first, which are still queued (its error explains the failure)
+            return self._recv(with_fds)
+
+    def _recv(self, with_fds: bool) -> tuple[dict | None, list[int]]:
         if with_fds:
             data, anc, _flags, _addr = self.sock.recvmsg(_MAX, _socket.CMSG_SPACE(4 * 16))
             fds = []

@@ -163,3 +163,20 @@ def test_pid_file_is_written_only_after_the_process_exists(runk, bundle, cid, tm
     assert json.loads(runk("state", cid).out)["pid"] == pid
     assert os.path.exists(f"/proc/{pid}")
     runk("delete", "--force", cid, check=True)
+
+
+def test_channel_reads_what_the_peer_said_before_it_exited_with_a_message_unread():
+    """The init can fail (a bad mount) before it reads the parent's cgroup_done; it sends its
+    error and exits. The kernel then reports ECONNRESET to the parent once, ahead of the queued
+    error message: the channel must still deliver that message, then EOF."""
+    from runk.linux import channel
+    parent, child = channel.Channel.pair()
+    try:
+        parent.send(channel.CGROUP_DONE)          # never read by the child
+        child.send_error("mount /no/such/src: no such file or directory", 2, "init")
+        child.close()
+        msg, _ = parent.recv()
+        assert msg is not None and msg["t"] == channel.ERROR and "no such file" in msg["msg"]
+        assert parent.recv() == (None, [])
+    finally:
+        parent.close()
