@@ -5,7 +5,7 @@ lower-case, no final period, naming the object (youki unwritten_rules, Go's Path
 """
 from __future__ import annotations
 
-import os
+from runk import _os as os
 
 # Frozen texts. Who parses them is noted beside each.
 CONTAINER_NOT_EXIST = "container does not exist"            # podman, runtime-tools

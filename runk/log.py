@@ -1,13 +1,13 @@
 """runc-style log lines for errors, warnings and debug output.
 
-Runs in the parent; imports os and time only. The CLI configures the sink (--log, --log-format,
+Runs in the parent; imports runk._os and time only. The CLI configures the sink (--log, --log-format,
 --debug); the core calls warn()/debug() and never prints by itself.
 Text: time="2026-11-26T19:29:01Z" level=error msg="container does not exist" (logrus);
 JSON: {"level":"error","msg":"...","time":"..."} (keys in that order, one object per line).
 """
 from __future__ import annotations
 
-import os
+from runk import _os as os
 import time
 
 from runk import _json

@@ -6,7 +6,7 @@ RUNK_BACKEND; the CLI never knows which backend it has.
 """
 from __future__ import annotations
 
-import os
+from runk import _os as os
 
 from runk.errors import RunkError
 

@@ -6,7 +6,7 @@ on a CleanupStack until the init reports ready.
 """
 from __future__ import annotations
 
-import os
+from runk import _os as os
 
 from runk import OCI_VERSION, log
 from runk.container import status as st

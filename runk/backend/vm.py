@@ -11,7 +11,7 @@ vm.json (pids, accelerator, timings), `created` while waiting for start, `paused
 """
 from __future__ import annotations
 
-import os
+from runk import _os as os
 import sys
 
 from runk import OCI_VERSION, log

@@ -6,7 +6,7 @@ defers (DESIGN 3.11).
 """
 from __future__ import annotations
 
-import os
+from runk import _os as os
 import sys
 
 

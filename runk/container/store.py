@@ -1,6 +1,6 @@
 """On-disk container state: id validation, per-container dirs, atomic writes, flock locking.
 
-Runs in the parent (every command). Hot path: imports os and fcntl only.
+Runs in the parent (every command). Hot path: imports runk._os (posix, not os) and fcntl only.
 Layout (DESIGN 3.8): <root>/<id>/ (0711) holding state.json, config.json and, while created,
 exec.fifo. Writes are temp + rename in the same directory; mutating commands hold
 flock(LOCK_EX) on the container directory, readers take no lock.
@@ -8,7 +8,7 @@ flock(LOCK_EX) on the container directory, readers take no lock.
 from __future__ import annotations
 
 import fcntl
-import os
+from runk import _os as os
 
 from runk.errors import ExistsError, InvalidIdError, NotFoundError
 

@@ -6,7 +6,7 @@ no subprocess module (18 ms): fork + execve, a pipe for stdin, a pidfd polled fo
 """
 from __future__ import annotations
 
-import os
+from runk import _os as os
 import select
 
 from runk.errors import HookError

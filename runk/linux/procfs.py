@@ -1,12 +1,12 @@
 """/proc readers: process start time and state, liveness by (pid, starttime), process trees.
 
-Runs in the parent on the hot path (state, list, kill): imports os only. A pid is identified with
-its start time (field 22 of /proc/<pid>/stat) so a recycled pid is never mistaken for the
-container (psutil's _ident rule, runc's refreshState).
+Runs in the parent on the hot path (state, list, kill): imports runk._os only. A pid is
+identified with its start time (field 22 of /proc/<pid>/stat) so a recycled pid is never mistaken
+for the container (psutil's _ident rule, runc's refreshState).
 """
 from __future__ import annotations
 
-import os
+from runk import _os as os
 
 
 def stat_fields(pid: int) -> list[str] | None:

@@ -1,7 +1,7 @@
 """runk state ID: the OCI state JSON, runc's field order, 2-space indent, no final newline."""
 from __future__ import annotations
 
-import os
+from runk import _os as os
 
 
 def run(g: object, opts: dict) -> int:

@@ -90,7 +90,7 @@ def freezer_state(paths: dict[str, Any]) -> str:
     """"FROZEN", "THAWED" or "" from a saved paths() dict, reading one file: the hot path of
     `state` and `list` (runc isPaused), without loading a manager. A hybrid container is
     paused when either its v1 freezer or its cgroup2 group is frozen."""
-    import os
+    from runk import _os as os
     state = ""
     v1 = paths.get("freezer")
     if v1:

@@ -13,7 +13,7 @@ Contract shared by all drivers:
 """
 from __future__ import annotations
 
-import os
+from runk import _os as os
 
 from runk.errors import CgroupError
 from runk.linux.cgroups import fs

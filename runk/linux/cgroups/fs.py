@@ -1,12 +1,12 @@
 """cgroupfs file access: every read and write of a cgroup file, with errors that name the file.
 
 Runs in the parent (create, update, pause, kill, delete, state). Hot path (`load_manager` users):
-imports only os, time and runk.errors. Writes go through `write()`, whose CgroupError names the OCI
-resource being set, the file and the value (DESIGN 3.9).
+imports only runk._os, time and runk.errors. Writes go through `write()`, whose CgroupError names
+the OCI resource being set, the file and the value (DESIGN 3.9).
 """
 from __future__ import annotations
 
-import os
+from runk import _os as os
 import time
 
 from runk.errors import CgroupError

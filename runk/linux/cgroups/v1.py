@@ -1,14 +1,14 @@
 """V1Manager: one directory per cgroup v1 hierarchy (cpu, memory, devices, freezer, ...).
 
 Runs in the parent. Hot path (load_manager → freezer_state, pids, kill_all, destroy): imports
-os, fs and base; v1_freezer loads in the freezer methods, the per-controller modules only in
+runk._os, fs and base; v1_freezer loads in the freezer methods, the per-controller modules only in
 set(), stats only in stats().
 paths() maps runc's subsystem keys ("cpu", "memory", "name=systemd", ...) to host directories,
 like runc's state.json "cgroup_paths".
 """
 from __future__ import annotations
 
-import os
+from runk import _os as os
 
 from runk.errors import CgroupError
 from runk.linux.cgroups import fs

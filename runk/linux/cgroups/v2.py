@@ -1,11 +1,11 @@
 """V2Manager: one directory in a cgroup2 hierarchy (the unified mount of a v2 or hybrid host).
 
-Runs in the parent. Hot path (load_manager): imports os, fs and base; v2_freezer loads in the
+Runs in the parent. Hot path (load_manager): imports runk._os, fs and base; v2_freezer loads in the
 freezer methods, controllers only in set(), stats only in stats(). paths() is {"": dir}, like runc's state.json on v2.
 """
 from __future__ import annotations
 
-import os
+from runk import _os as os
 
 from runk.errors import CgroupError
 from runk.linux.cgroups import fs

@@ -1,0 +1,61 @@
+"""runk._os, the short commands' os without importing os: its path helpers give posixpath's
+answers on a corpus, and it is posix's functions otherwise."""
+from __future__ import annotations
+
+import os
+import posix
+import posixpath
+
+import pytest
+
+from runk import _os
+
+PATHS = ["", ".", "..", "/", "//", "///", "a", "a/", "/a", "a/b", "/a/b/", "a//b", "/a/./b/../c",
+         "../a", "a/../..", "/../a", "//a/b", "///a//b/", "a/b/.", "./a", "/a/b/c/..", "a/.b",
+         "/run/runk/ctr/state.json", "rel/dir/", "/sys/fs/cgroup/cpu/x"]
+
+
+@pytest.mark.parametrize("p", PATHS)
+def test_path_helpers_match_posixpath(p):
+    for name in ("split", "dirname", "basename", "normpath"):
+        assert getattr(_os.path, name)(p) == getattr(posixpath, name)(p), (name, p)
+    assert _os.path.abspath(p) == posixpath.abspath(p), p
+
+
+@pytest.mark.parametrize("parts", [("a",), ("a", "b"), ("/a", "b"), ("a", "/b"), ("a/", "b"),
+                                   ("", "b"), ("a", ""), ("a", "b", "/c", "d"), ("/", "x"),
+                                   ("a//", "b/")])
+def test_join_matches_posixpath(parts):
+    assert _os.path.join(*parts) == posixpath.join(*parts)
+
+
+def test_exists_isdir_isfile_islink_realpath(tmp_path):
+    f = tmp_path / "f"
+    f.write_text("x")
+    (tmp_path / "d").mkdir()
+    dangling = tmp_path / "l"
+    dangling.symlink_to(tmp_path / "missing")
+    (tmp_path / "ld").symlink_to("d")
+    (tmp_path / "d" / "up").symlink_to("../ld/../f")
+    for p in (str(tmp_path), str(f), str(dangling), str(tmp_path / "missing"), "", "a\0b",
+              str(tmp_path / "ld"), str(tmp_path / "d" / "up"), str(tmp_path / "ld" / ".." / "f")):
+        want = (os.path.exists(p), os.path.isdir(p), os.path.isfile(p), os.path.islink(p),
+                os.path.isabs(p))
+        got = (_os.path.exists(p), _os.path.isdir(p), _os.path.isfile(p), _os.path.islink(p),
+               _os.path.isabs(p))
+        assert got == want, p
+        if p and "\0" not in p:
+            assert _os.path.realpath(p) == os.path.realpath(p), p
+
+
+def test_fsencode():
+    for s in ("abc", "/ü/x", "a\udcff", b"raw\xff"):
+        assert _os.fsencode(s) == os.fsencode(s)
+
+
+def test_it_is_posix_underneath():
+    assert _os.open is posix.open and _os.write is posix.write and _os._exit is posix._exit
+    assert _os.O_CLOEXEC == os.O_CLOEXEC and _os.strerror is posix.strerror
+    assert _os.environ.get("PATH") == os.environ.get("PATH")
+    with pytest.raises(AttributeError):
+        _os.no_such_thing  # noqa: B018
