@@ -1,12 +1,13 @@
-"""`os` for the short commands, without importing os: posix's functions and the os.path helpers
-those commands use.
+"""`os` without importing os: posix's functions and the os.path helpers runk uses.
 
-Runs in the parent: `state`, `list`, `start`, `kill` and `delete` import only modules that take
-their os from here (tests/unit/test_import_budget.py checks that os stays out). Importing os
-costs 0.8 ms of a 9 ms command here, 0.5 ms of it for _collections_abc (os.environ's mapping
-class); posix is the C module os re-exports, so the functions are the same objects. The path
-helpers follow posixpath for str paths, and tests/unit/test_os_shim.py holds them to posixpath
-on a corpus. What is rare (makedirs, relpath) imports the real thing when called.
+Runs in the parent, the bootstrap, the init and the tenant: `create`, `run`, `exec`, `state`,
+`list`, `start`, `kill` and `delete` import only modules that take their os from here
+(tests/unit/test_import_budget.py checks that os stays out). Importing os costs 0.8 ms of a
+9 ms command here, 0.5 ms of it for _collections_abc (os.environ's mapping class); posix is the
+C module os re-exports, so the functions are the same objects. The path helpers follow
+posixpath for str paths, and tests/unit/test_os_shim.py holds them to posixpath on a corpus;
+realpath of a missing path falls back to posixpath's. Modules off those paths (the VM
+machinery, spec, update, ps, events) import os as usual.
 
     from runk import _os as os
 """
@@ -42,12 +43,26 @@ def fsencode(filename: str | bytes) -> bytes:
 
 
 def makedirs(name: str, mode: int = 0o777, exist_ok: bool = False) -> None:
-    import os
-    os.makedirs(name, mode, exist_ok)
+    """os.makedirs: missing parents with the default mode, `mode` for the leaf."""
+    head, tail = path.split(name)
+    if not tail:
+        head, tail = path.split(head)
+    if head and tail and not path.exists(head):
+        try:
+            makedirs(head, exist_ok=exist_ok)
+        except FileExistsError:
+            pass                        # made meanwhile by someone else
+        if tail == ".":
+            return
+    try:
+        mkdir(name, mode)
+    except OSError:
+        if not exist_ok or not path.isdir(name):
+            raise
 
 
 class path:
-    """The posixpath functions runk's short commands use (str paths only)."""
+    """The posixpath functions runk uses (str paths only)."""
 
     @staticmethod
     def join(a: str, *p: str) -> str:
@@ -153,5 +168,12 @@ class path:
 
     @staticmethod
     def relpath(p: str, start: str | None = None) -> str:
-        import posixpath
-        return posixpath.relpath(p, start)
+        if not p:
+            raise ValueError("no path specified")
+        have = [x for x in path.abspath(start or ".").split("/") if x]
+        want = [x for x in path.abspath(p).split("/") if x]
+        i = 0
+        while i < min(len(have), len(want)) and have[i] == want[i]:
+            i += 1
+        rel = [".."] * (len(have) - i) + want[i:]
+        return path.join(*rel) if rel else "."

@@ -3,6 +3,6 @@
 Imported lazily by runk.linux modules only: state and list never load it.
 """
 from ._sys import ffi, lib  # noqa: F401
-import os as _os
+from runk import _os
 
 TRAMPOLINE = _os.path.join(_os.path.dirname(_os.path.abspath(__file__)), "runk-exec")

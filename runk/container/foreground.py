@@ -6,7 +6,7 @@ enum: ~5 ms on every `run` and `exec`).
 """
 from __future__ import annotations
 
-import os
+from runk import _os as os
 
 from runk.container import container as ct
 

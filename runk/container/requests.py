@@ -5,7 +5,7 @@ Runs in the parent.
 """
 from __future__ import annotations
 
-import os
+from runk import _os as os
 
 from runk.errors import RunkError
 

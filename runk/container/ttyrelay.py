@@ -5,7 +5,7 @@ size follows SIGWINCH.
 """
 from __future__ import annotations
 
-import os
+from runk import _os as os
 import select
 
 

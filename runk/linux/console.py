@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import _socket
 import fcntl
-import os
+from runk import _os as os
 
 TIOCGPTN = 0x80045430
 TIOCSPTLCK = 0x40045431

@@ -6,7 +6,7 @@ runc's (specconv AllowedDevices with a path): null, zero, full, random, urandom,
 """
 from __future__ import annotations
 
-import os
+from runk import _os as os
 import stat
 
 from runk.linux import paths

@@ -6,7 +6,7 @@ container's PATH, never the host's.
 """
 from __future__ import annotations
 
-import os
+from runk import _os as os
 import stat
 
 from runk.errors import RunkError

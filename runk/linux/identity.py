@@ -5,7 +5,7 @@ Runs in the init and tenant, after pivot_root or after joining the mount namespa
 """
 from __future__ import annotations
 
-import os
+from runk import _os as os
 import stat
 
 

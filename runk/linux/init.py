@@ -8,7 +8,7 @@ reason.
 """
 from __future__ import annotations
 
-import os
+from runk import _os as os
 
 from runk._native import lib
 from runk.linux import channel, masks, rootfs, sysctl

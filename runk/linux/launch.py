@@ -7,7 +7,7 @@ init with rootfs etc. or exec's tenant) before the fork, so nothing is imported 
 """
 from __future__ import annotations
 
-import os
+from runk import _os as os
 import sys
 
 from runk.errors import InitError, RunkError

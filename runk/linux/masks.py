@@ -6,7 +6,7 @@ skipped, as runc does.
 """
 from __future__ import annotations
 
-import os
+from runk import _os as os
 
 from runk._native import lib
 from runk.linux.syscalls import mount

@@ -5,7 +5,7 @@ Runs in the parent (plan building, opening paths) and the bootstrap (setns/unsha
 from __future__ import annotations
 
 import fcntl
-import os
+from runk import _os as os
 
 from runk.errors import RunkError
 

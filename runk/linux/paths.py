@@ -8,7 +8,7 @@ the rootfs cannot make runk create a file or directory outside it.
 """
 from __future__ import annotations
 
-import os
+from runk import _os as os
 import stat
 
 from runk._native import lib

@@ -7,7 +7,7 @@ before the fork), errors as RunkError/SyscallError for the channel.
 """
 from __future__ import annotations
 
-import os
+from runk import _os as os
 
 from runk._native import lib
 from runk.errors import RunkError, describe

@@ -5,7 +5,7 @@ module (0.3 ms) imported before fork.
 """
 from __future__ import annotations
 
-import os
+from runk import _os as os
 import resource
 
 from runk.errors import RunkError

@@ -7,7 +7,7 @@ mounted through /proc/self/fd/N, then checked to still be inside the rootfs.
 """
 from __future__ import annotations
 
-import os
+from runk import _os as os
 import stat
 
 from runk._native import lib

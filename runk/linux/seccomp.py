@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import os
+from runk import _os as os
 
 from runk import _json
 from runk._native import ffi, lib

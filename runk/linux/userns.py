@@ -5,7 +5,7 @@ with CAP_SETUID/CAP_SETGID in the parent namespace), which is why the bootstrap 
 """
 from __future__ import annotations
 
-import os
+from runk import _os as os
 
 from runk.errors import SyscallError
 

@@ -4,7 +4,7 @@ Runs in the parent; data only.
 """
 from __future__ import annotations
 
-import os
+from runk import _os as os
 
 from runk import OCI_VERSION
 

@@ -56,8 +56,9 @@ def test_json_module_not_needed_for_state_rendering(tmp_path):
 
 
 def test_a_real_lifecycle_stays_light(bundle, tmp_path):
-    """create/start/state/kill/delete of a real container (no hooks in its config): no hook
-    machinery, no freezer code, no python-prctl wrapper module, nothing forbidden."""
+    """create/start/state/exec/kill/delete and run of a real container (no hooks in its
+    config): no os, no hook machinery, no freezer code, no python-prctl wrapper module, nothing
+    forbidden."""
     root = str(tmp_path / "root")
     bundle.args("sleep", "600")
     bundle.write()
@@ -67,14 +68,20 @@ def test_a_real_lifecycle_stays_light(bundle, tmp_path):
     seen = []
     try:
         for argv in (["create", "--bundle", bundle.path, cid], ["start", cid], ["state", cid],
-                     ["kill", cid, "KILL"], ["delete", "--force", cid]):
+                     ["exec", cid, "true"], ["kill", cid, "KILL"], ["delete", "--force", cid],
+                     ["run", "--bundle", bundle.path, cid + "-run"]):
+            if argv[0] == "run":
+                bundle.args("true")
+                bundle.write()
             rc, mods = modules_after(["--root", root, *argv], tmp_path)
             unwanted = FORBIDDEN | not_needed
-            if argv[0] == "create":     # the init imports everything before the fork
-                unwanted = unwanted - {"runk.linux.hookexec", "os"}
+            if argv[0] in ("create", "run", "exec"):   # imported before the fork, used if hooks
+                unwanted = unwanted - {"runk.linux.hookexec"}
             seen.append((argv[0], rc, sorted(unwanted & mods)))
     finally:
         subprocess.run([sys.executable, "-m", "runk", "--root", root, "delete", "--force", cid],
                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL, cwd=TOP, timeout=60)
-    assert seen == [(verb, 0, []) for verb in ("create", "start", "state", "kill", "delete")]
+    assert seen == [(verb, rc, []) for verb, rc in (("create", 0), ("start", 0), ("state", 0),
+                                                    ("exec", 0), ("kill", 0), ("delete", 0),
+                                                    ("run", 0))]

@@ -59,3 +59,33 @@ def test_it_is_posix_underneath():
     assert _os.environ.get("PATH") == os.environ.get("PATH")
     with pytest.raises(AttributeError):
         _os.no_such_thing  # noqa: B018
+
+
+def test_makedirs_like_os(tmp_path):
+    for base, mod in ((tmp_path / "a", _os), (tmp_path / "b", os)):
+        leaf = str(base / "x" / "y" / "z")
+        mod.makedirs(leaf, 0o700)
+        assert os.stat(leaf).st_mode & 0o777 == 0o700 & ~_umask()
+        mod.makedirs(leaf, 0o700, exist_ok=True)
+        with pytest.raises(FileExistsError):
+            mod.makedirs(leaf)
+        (base / "f").write_text("")
+        with pytest.raises(FileExistsError):
+            mod.makedirs(str(base / "f"), exist_ok=True)
+        mod.makedirs(str(base / "p") + "/", exist_ok=True)
+    mode = [os.stat(tmp_path / n / "x").st_mode for n in ("a", "b")]
+    assert mode[0] == mode[1]
+
+
+def _umask() -> int:
+    m = os.umask(0)
+    os.umask(m)
+    return m
+
+
+@pytest.mark.parametrize("p,start", [("/a/b/c", "/a"), ("/a", "/a/b/c"), ("/a/b", "/a/b"),
+                                     ("/x/y", "/a/b"), ("a/b", None), ("/", "/a"), ("/a/", "/"),
+                                     ("/sys/fs/cgroup/cpu/x", "/sys/fs/cgroup/cpu"),
+                                     ("../p", "q/r")])
+def test_relpath_matches_posixpath(p, start):
+    assert _os.path.relpath(p, start) == posixpath.relpath(p, start)

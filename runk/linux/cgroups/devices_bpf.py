@@ -20,7 +20,7 @@ v1 kernel does (match_exception_partial); runc's program needs full coverage the
 """
 from __future__ import annotations
 
-import os
+from runk import _os as os
 import sys
 from _struct import pack
 

@@ -1,7 +1,7 @@
 """Cgroup layout of this host (v1 / hybrid / v2) and the container's cgroup paths, as runc computes them.
 
 Runs in the parent. Reads /proc/self/mountinfo and /proc/self/cgroup on every call (no cache: a
-runk process lives for one command). Imports only os and posixpath.
+runk process lives for one command). Imports only os and os.path.
 
 Path rules (runc 1.1.5 libcontainer/cgroups/fs/paths.go and fs2/defaultpath.go, checked against
 /usr/sbin/runc on this host):
@@ -14,8 +14,7 @@ Path rules (runc 1.1.5 libcontainer/cgroups/fs/paths.go and fs2/defaultpath.go, 
 """
 from __future__ import annotations
 
-import os
-import posixpath
+from runk import _os as os
 
 V1 = "v1"
 HYBRID = "hybrid"
@@ -154,9 +153,9 @@ def clean_path(p: str) -> str:
     """runc's utils.CleanPath: normalize; a relative path can never climb above its base."""
     if not p:
         return ""
-    p = posixpath.normpath(p)
+    p = os.path.normpath(p)
     if not p.startswith("/"):
-        p = posixpath.normpath("/" + p)[1:] or "."
+        p = os.path.normpath("/" + p)[1:] or "."
     return p
 
 
@@ -170,10 +169,10 @@ def inner_path(cgroups_path: str | None, container_id: str) -> str:
 
 def _below(mount: Mount, cgroup: str) -> str:
     """Host directory of `cgroup` (a path as /proc/self/cgroup shows it) in `mount`."""
-    rel = posixpath.relpath(cgroup, mount.root) if cgroup.startswith("/") else cgroup
+    rel = os.path.relpath(cgroup, mount.root) if cgroup.startswith("/") else cgroup
     if rel == "." or rel.startswith(".."):
         return mount.mountpoint
-    return posixpath.join(mount.mountpoint, rel)
+    return os.path.join(mount.mountpoint, rel)
 
 
 def v1_paths(layout: Layout, inner: str) -> dict[str, str]:
@@ -181,9 +180,9 @@ def v1_paths(layout: Layout, inner: str) -> dict[str, str]:
     out = {}
     for key, m in layout.v1.items():
         if inner.startswith("/"):
-            out[key] = posixpath.join(m.mountpoint, inner.lstrip("/"))
+            out[key] = os.path.join(m.mountpoint, inner.lstrip("/"))
         else:
-            out[key] = posixpath.join(_below(m, layout.own.get(key, "/")), inner)
+            out[key] = os.path.join(_below(m, layout.own.get(key, "/")), inner)
     return out
 
 
@@ -192,11 +191,11 @@ def unified_path(layout: Layout, inner: str) -> str:
     m = layout.unified
     assert m is not None
     if inner.startswith("/"):
-        return posixpath.join(m.mountpoint, inner.lstrip("/"))
+        return os.path.join(m.mountpoint, inner.lstrip("/"))
     if layout.kind == HYBRID:
-        return posixpath.join(m.mountpoint, inner)
+        return os.path.join(m.mountpoint, inner)
     own = layout.own.get("", "/")
-    return posixpath.join(_below(m, posixpath.dirname(own) or "/"), inner)
+    return os.path.join(_below(m, os.path.dirname(own) or "/"), inner)
 
 
 def systemd_running() -> bool:

@@ -9,7 +9,7 @@ a hybrid host. With a cgroup namespace runc mounts a fresh `cgroup` filesystem (
 """
 from __future__ import annotations
 
-import posixpath
+from runk import _os as os
 
 from runk.linux.cgroups import layout
 
@@ -26,7 +26,7 @@ def mount_plan(manager: object, root: str = CGROUP_ROOT) -> list[tuple[str, str]
     for m in lay.v1_mounts():
         src = next((paths[k] for k in m.controllers if k in paths), None)
         if src is not None:
-            out.append((posixpath.join(root, posixpath.basename(m.mountpoint)), src))
+            out.append((os.path.join(root, os.path.basename(m.mountpoint)), src))
     return out
 
 
@@ -35,11 +35,11 @@ def mount_symlinks(manager: object, root: str = CGROUP_ROOT) -> list[tuple[str, 
     del manager
     out = []
     for m in layout.detect().v1_mounts():
-        base = posixpath.basename(m.mountpoint)
+        base = os.path.basename(m.mountpoint)
         if "," not in base:
             continue
         for c in base.split(","):
-            out.append((posixpath.join(root, c), base))
+            out.append((os.path.join(root, c), base))
     return out
 
 
@@ -59,12 +59,12 @@ def container_spec(manager: object, cgroupns: bool) -> dict:
         src = next((paths[k] for k in m.controllers if k in paths), None)
         if src is None:
             continue
-        sub = posixpath.basename(m.mountpoint)
+        sub = os.path.basename(m.mountpoint)
         if cgroupns:
             data = ",".join(("name=" + c[len("name="):]) if c.startswith("name=") else c
                             for c in m.controllers)
             entries.append((sub, None, "cgroup", data))
         else:
             entries.append((sub, src, None, None))
-    links = [(posixpath.basename(link), to) for link, to in mount_symlinks(manager)]
+    links = [(os.path.basename(link), to) for link, to in mount_symlinks(manager)]
     return {"tmpfs": True, "entries": entries, "links": links}

@@ -6,7 +6,7 @@ values (runc fs/cpuset.go cpusetEnsureParent/cpusetCopyIfNeeded).
 """
 from __future__ import annotations
 
-import os
+from runk import _os as os
 
 from runk.linux.cgroups import fs
 

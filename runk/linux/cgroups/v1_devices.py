@@ -9,7 +9,7 @@ opens a window of wider access. Either way the result is read back and compared.
 """
 from __future__ import annotations
 
-import os
+from runk import _os as os
 
 from runk.errors import CgroupError
 from runk.linux.cgroups import fs
