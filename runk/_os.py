@@ -35,6 +35,14 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module 'runk._os' has no attribute {name!r}")
 
 
+def _kind(p: str, stat_fn: object) -> int | None:
+    """The file type bits of `p` (S_IFDIR, ...), None if it cannot be stat'ed."""
+    try:
+        return stat_fn(p).st_mode & _S_IFMT
+    except (OSError, ValueError):
+        return None
+
+
 def fsencode(filename: str | bytes) -> bytes:
     """os.fsencode for str and bytes (the file system encoding is UTF-8 here, as os says)."""
     if isinstance(filename, bytes):
@@ -118,36 +126,23 @@ class path:
 
     @staticmethod
     def exists(p: str) -> bool:
-        try:
-            _stat(p)
-        except (OSError, ValueError):
-            return False
-        return True
+        return _kind(p, _stat) is not None
 
     @staticmethod
     def isdir(p: str) -> bool:
-        try:
-            return _stat(p).st_mode & _S_IFMT == _S_IFDIR
-        except (OSError, ValueError):
-            return False
+        return _kind(p, _stat) == _S_IFDIR
 
     @staticmethod
     def isfile(p: str) -> bool:
-        try:
-            return _stat(p).st_mode & _S_IFMT == _S_IFREG
-        except (OSError, ValueError):
-            return False
+        return _kind(p, _stat) == _S_IFREG
+
+    @staticmethod
+    def islink(p: str) -> bool:
+        return _kind(p, lstat) == _S_IFLNK
 
     @staticmethod
     def isabs(p: str) -> bool:
         return p.startswith("/")
-
-    @staticmethod
-    def islink(p: str) -> bool:
-        try:
-            return lstat(p).st_mode & _S_IFMT == _S_IFLNK
-        except (OSError, ValueError):
-            return False
 
     @staticmethod
     def realpath(p: str) -> str:
