@@ -13,26 +13,28 @@ machinery, spec, update, ps, events) import os as usual.
 """
 from __future__ import annotations
 
-from posix import *  # noqa: F401,F403  (open, read, write, stat, scandir, O_*, strerror, ...)
-from posix import _exit, getcwd  # noqa: F401  (not exported by *)
-from posix import environ as _benviron
+import posix as _posix
+from posix import O_CLOEXEC, O_PATH, close, getcwd, lstat, mkdir, readlink
 from posix import open as _open
 from posix import stat as _stat
 
-del environ  # noqa: F821  (bytes; the str `environ` comes from __getattr__ below)
 _S_IFMT, _S_IFDIR, _S_IFREG, _S_IFLNK = 0o170000, 0o040000, 0o100000, 0o120000
-_environ: dict[str, str] | None = None
 
 
 def __getattr__(name: str) -> object:
-    """`environ`: a str snapshot of the environment, decoded on first use (read-only use)."""
-    global _environ
+    """Everything else is posix's, looked up on first use and then kept as a module attribute
+    (a star import of posix's 350 names costs more than the lookups); `environ` is a str
+    snapshot of the environment, decoded on first use (runk only reads it)."""
     if name == "environ":
-        if _environ is None:
-            _environ = {k.decode("utf-8", "surrogateescape"): v.decode("utf-8", "surrogateescape")
-                        for k, v in _benviron.items()}
-        return _environ
-    raise AttributeError(f"module 'runk._os' has no attribute {name!r}")
+        value: object = {k.decode("utf-8", "surrogateescape"): v.decode("utf-8", "surrogateescape")
+                         for k, v in _posix.environ.items()}
+    else:
+        try:
+            value = getattr(_posix, name)
+        except AttributeError:
+            raise AttributeError(f"module 'runk._os' has no attribute {name!r}") from None
+    globals()[name] = value
+    return value
 
 
 def _kind(p: str, stat_fn: object) -> int | None:
