@@ -7,9 +7,9 @@ JSON: {"level":"error","msg":"...","time":"..."} (keys in that order, one object
 """
 from __future__ import annotations
 
-from runk import _os as os
 import time
 
+from runk import _os as os
 from runk import _json
 
 _cfg = {"fd": 2, "json": False, "debug": False, "file": False}

@@ -2,7 +2,8 @@
 
 Imported lazily by runk.linux modules only: state and list never load it.
 """
-from ._sys import ffi, lib  # noqa: F401
 from runk import _os
+
+from ._sys import ffi, lib  # noqa: F401
 
 TRAMPOLINE = _os.path.join(_os.path.dirname(_os.path.abspath(__file__)), "runk-exec")

@@ -6,8 +6,8 @@ RUNK_BACKEND; the CLI never knows which backend it has.
 """
 from __future__ import annotations
 
-from runk import _os as os
 
+from runk import _os as os
 from runk.errors import RunkError
 
 ANNOTATION = "runk.backend"

@@ -6,8 +6,8 @@ on a CleanupStack until the init reports ready.
 """
 from __future__ import annotations
 
-from runk import _os as os
 
+from runk import _os as os
 from runk import OCI_VERSION, log
 from runk.container import status as st
 from runk.container.record import StateRecord, rfc3339nano

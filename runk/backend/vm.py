@@ -11,9 +11,9 @@ vm.json (pids, accelerator, timings), `created` while waiting for start, `paused
 """
 from __future__ import annotations
 
-from runk import _os as os
 import sys
 
+from runk import _os as os
 from runk import OCI_VERSION, log
 from runk.container import hooks, status as st
 from runk.container.cleanup import CleanupStack

@@ -6,8 +6,9 @@ defers (DESIGN 3.11).
 """
 from __future__ import annotations
 
-from runk import _os as os
 import sys
+
+from runk import _os as os
 
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:

@@ -6,8 +6,8 @@ enum: ~5 ms on every `run` and `exec`).
 """
 from __future__ import annotations
 
-from runk import _os as os
 
+from runk import _os as os
 from runk.container import container as ct
 
 

@@ -8,8 +8,8 @@ flock(LOCK_EX) on the container directory, readers take no lock.
 from __future__ import annotations
 
 import fcntl
-from runk import _os as os
 
+from runk import _os as os
 from runk.errors import ExistsError, InvalidIdError, NotFoundError
 
 DEFAULT_ROOT = "/run/runk"

@@ -5,8 +5,9 @@ size follows SIGWINCH.
 """
 from __future__ import annotations
 
-from runk import _os as os
 import select
+
+from runk import _os as os
 
 
 def relay(master: int, pid: int) -> None:

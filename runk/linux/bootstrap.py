@@ -7,8 +7,8 @@ to be entered, it is the init itself and there is one fork (crun).
 from __future__ import annotations
 
 import gc
-from runk import _os as os
 
+from runk import _os as os
 from runk._native import lib
 from runk.linux import channel
 from runk.linux.namespaces import join_order

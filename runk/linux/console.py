@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import _socket
 import fcntl
+
 from runk import _os as os
 
 TIOCGPTN = 0x80045430

@@ -6,9 +6,9 @@ runc's (specconv AllowedDevices with a path): null, zero, full, random, urandom,
 """
 from __future__ import annotations
 
-from runk import _os as os
 import stat
 
+from runk import _os as os
 from runk.linux import paths
 from runk.linux.syscalls import mount
 from runk._native import lib

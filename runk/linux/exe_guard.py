@@ -7,6 +7,7 @@ trampoline.c). Not a read-only bind mount: runc notes those can be unwrapped.
 from __future__ import annotations
 
 import fcntl
+
 from runk import _os as os
 
 _F_SEAL_SEAL = 0x0001

@@ -6,9 +6,9 @@ container's PATH, never the host's.
 """
 from __future__ import annotations
 
-from runk import _os as os
 import stat
 
+from runk import _os as os
 from runk.errors import RunkError
 
 

@@ -6,9 +6,9 @@ no subprocess module (18 ms): fork + execve, a pipe for stdin, a pidfd polled fo
 """
 from __future__ import annotations
 
-from runk import _os as os
 import select
 
+from runk import _os as os
 from runk.errors import HookError
 
 

@@ -5,8 +5,9 @@ Runs in the init and tenant, after pivot_root or after joining the mount namespa
 """
 from __future__ import annotations
 
-from runk import _os as os
 import stat
+
+from runk import _os as os
 
 
 def passwd_home(uid: int, path: str = "/etc/passwd") -> str:

@@ -8,8 +8,8 @@ reason.
 """
 from __future__ import annotations
 
-from runk import _os as os
 
+from runk import _os as os
 from runk._native import lib
 from runk.linux import channel, masks, rootfs, sysctl
 from runk.linux.hookexec import run_hooks

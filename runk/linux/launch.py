@@ -7,9 +7,9 @@ init with rootfs etc. or exec's tenant) before the fork, so nothing is imported 
 """
 from __future__ import annotations
 
-from runk import _os as os
 import sys
 
+from runk import _os as os
 from runk.errors import InitError, RunkError
 from runk.linux import bootstrap, channel, userns
 from runk.linux.channel import Channel

@@ -6,8 +6,8 @@ skipped, as runc does.
 """
 from __future__ import annotations
 
-from runk import _os as os
 
+from runk import _os as os
 from runk._native import lib
 from runk.linux.syscalls import mount
 

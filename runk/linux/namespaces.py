@@ -5,8 +5,8 @@ Runs in the parent (plan building, opening paths) and the bootstrap (setns/unsha
 from __future__ import annotations
 
 import fcntl
-from runk import _os as os
 
+from runk import _os as os
 from runk.errors import RunkError
 
 # OCI type -> (/proc/<pid>/ns name, clone flag name in runk._native.lib)

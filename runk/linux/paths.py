@@ -8,9 +8,9 @@ the rootfs cannot make runk create a file or directory outside it.
 """
 from __future__ import annotations
 
-from runk import _os as os
 import stat
 
+from runk import _os as os
 from runk._native import lib
 from runk.errors import SyscallError
 

@@ -7,8 +7,8 @@ before the fork), errors as RunkError/SyscallError for the channel.
 """
 from __future__ import annotations
 
-from runk import _os as os
 
+from runk import _os as os
 from runk._native import lib
 from runk.errors import RunkError, describe
 from runk.linux import caps, channel, console, execpath, identity, rlimits

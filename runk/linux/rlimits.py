@@ -5,9 +5,9 @@ module (0.3 ms) imported before fork.
 """
 from __future__ import annotations
 
-from runk import _os as os
 import resource
 
+from runk import _os as os
 from runk.errors import RunkError
 
 RLIMITS = {

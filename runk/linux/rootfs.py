@@ -7,9 +7,9 @@ mounted through /proc/self/fd/N, then checked to still be inside the rootfs.
 """
 from __future__ import annotations
 
-from runk import _os as os
 import stat
 
+from runk import _os as os
 from runk._native import lib
 from runk.errors import RunkError, SyscallError
 from runk.linux import devices, paths

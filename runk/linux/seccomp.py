@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import errno
 import fcntl
-from runk import _os as os
 
+from runk import _os as os
 from runk import _json
 from runk._native import ffi, lib
 from runk.errors import ConfigError, SyscallError

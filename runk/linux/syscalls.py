@@ -4,8 +4,8 @@ Runs in parent, bootstrap, init and tenant. Imports only the compiled module; sa
 """
 from __future__ import annotations
 
-from runk import _os as os
 
+from runk import _os as os
 from runk._native import ffi, lib
 from runk.errors import SyscallError
 

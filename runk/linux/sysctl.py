@@ -5,8 +5,8 @@ configs/validate does.
 """
 from __future__ import annotations
 
-from runk import _os as os
 
+from runk import _os as os
 from runk.errors import SyscallError
 
 

@@ -5,8 +5,8 @@ with CAP_SETUID/CAP_SETGID in the parent namespace), which is why the bootstrap 
 """
 from __future__ import annotations
 
-from runk import _os as os
 
+from runk import _os as os
 from runk.errors import SyscallError
 
 

@@ -5,8 +5,8 @@ translation; this module assumes a well-formed document.
 """
 from __future__ import annotations
 
-from runk import _os as os
 
+from runk import _os as os
 from runk import _json
 from runk.errors import ConfigError, RunkError
 

@@ -7,8 +7,8 @@ reached through /proc/self/fd/<dir fd>/vm.sock, so a long --root cannot overflow
 from __future__ import annotations
 
 import _socket
-from runk import _os as os
 
+from runk import _os as os
 from runk.errors import RunkError
 from runk.vm import protocol as P
 from runk.vm import wire

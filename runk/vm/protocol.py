@@ -16,8 +16,8 @@ this also runs on `python3 -S` in the guest and on the hot path of kill and star
 """
 from __future__ import annotations
 
-from runk import _os as os
 
+from runk import _os as os
 from runk.vm import wire
 
 CREATE = "CreateContainer"

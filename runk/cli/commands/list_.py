@@ -1,8 +1,8 @@
 """runk list [--format table|json] [--quiet]: runc's table (tabwriter 12,1,3) or JSON."""
 from __future__ import annotations
 
-from runk import _os as os
 
+from runk import _os as os
 from runk.errors import UsageError
 
 

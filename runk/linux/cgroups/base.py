@@ -13,8 +13,8 @@ Contract shared by all drivers:
 """
 from __future__ import annotations
 
-from runk import _os as os
 
+from runk import _os as os
 from runk.errors import CgroupError
 from runk.linux.cgroups import fs
 

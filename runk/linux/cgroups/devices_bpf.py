@@ -20,10 +20,10 @@ v1 kernel does (match_exception_partial); runc's program needs full coverage the
 """
 from __future__ import annotations
 
-from runk import _os as os
 import sys
 from _struct import pack
 
+from runk import _os as os
 from runk._native import ffi, lib  # type: ignore[attr-defined]
 from runk.errors import CgroupError
 from runk.linux.cgroups.devices_rules import WILDCARD, Emulator, Rule

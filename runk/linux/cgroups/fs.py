@@ -6,9 +6,9 @@ the OCI resource being set, the file and the value (DESIGN 3.9).
 """
 from __future__ import annotations
 
-from runk import _os as os
 import time
 
+from runk import _os as os
 from runk.errors import CgroupError
 
 UINT64_MAX = (1 << 64) - 1

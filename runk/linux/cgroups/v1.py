@@ -8,8 +8,8 @@ like runc's state.json "cgroup_paths".
 """
 from __future__ import annotations
 
-from runk import _os as os
 
+from runk import _os as os
 from runk.errors import CgroupError
 from runk.linux.cgroups import fs
 from runk.linux.cgroups.base import (

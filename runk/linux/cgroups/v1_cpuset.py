@@ -6,8 +6,8 @@ values (runc fs/cpuset.go cpusetEnsureParent/cpusetCopyIfNeeded).
 """
 from __future__ import annotations
 
-from runk import _os as os
 
+from runk import _os as os
 from runk.linux.cgroups import fs
 
 TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)

@@ -5,8 +5,8 @@ freezer methods, controllers only in set(), stats only in stats(). paths() is {"
 """
 from __future__ import annotations
 
-from runk import _os as os
 
+from runk import _os as os
 from runk.errors import CgroupError
 from runk.linux.cgroups import fs
 from runk.linux.cgroups.base import (
