@@ -303,11 +303,10 @@ def destroy(cdir: ContainerDir, rec: StateRecord, status: str) -> None:
         # runc destroy(): without a pid namespace of its own the init's children outlive it in
         # the cgroup, which cannot be removed while they run: kill them
         if rec.cgroup_paths:
-            from runk.linux.cgroups import load_manager
-            mgr = load_manager(rec.cgroup_paths)
+            from runk.linux.cgroups import all_pids, load_manager
             try:
-                if mgr.pids():
-                    mgr.kill_all(9)
+                if all_pids(rec.cgroup_paths):
+                    load_manager(rec.cgroup_paths).kill_all(9)
             except (OSError, RunkError):
                 pass
         return

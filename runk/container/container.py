@@ -89,8 +89,8 @@ class Container:
         if self.rec is not None and s != st.CREATING:
             _warn_hooks(self.config(), "poststop", self.rec, st.STOPPED)
         if self.rec is not None and self.rec.cgroup_paths:
-            from runk.linux.cgroups import load_manager
-            load_manager(self.rec.cgroup_paths).destroy()
+            from runk.linux.cgroups import remove_groups
+            remove_groups(self.rec.cgroup_paths)
         self.cdir.remove()
 
     def exec_request(self, opts: dict) -> object:

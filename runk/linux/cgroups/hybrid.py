@@ -96,7 +96,8 @@ class HybridManager(CgroupManager):
         return self.v1.oom_kill_count()
 
     def destroy(self) -> None:
-        fs.remove_paths(self.v1.dirs() + [self.v2.path])
+        from runk.linux.cgroups import remove_groups
+        remove_groups(self.paths())
 
     def exists(self) -> bool:
         return self.v1.exists()

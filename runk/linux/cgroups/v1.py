@@ -107,8 +107,8 @@ class V1Manager(CgroupManager):
         return v1_freezer.state(path) if path else ""
 
     def _tasks_path(self) -> str | None:
-        # runc reads the devices hierarchy for the task list (GetPids / GetAllPids).
-        return self._paths.get("devices") or next(iter(self._paths.values()), None)
+        from runk.linux.cgroups import tasks_path
+        return tasks_path(self._paths)
 
     def pids(self, recursive: bool = True) -> list[int]:
         return read_pids(self._tasks_path(), recursive)
@@ -127,7 +127,8 @@ class V1Manager(CgroupManager):
         return fs.read_keyed(path, "memory.oom_control").get("oom_kill", 0)
 
     def destroy(self) -> None:
-        fs.remove_paths(self.dirs())
+        from runk.linux.cgroups import remove_groups
+        remove_groups(self._paths)
 
     def exists(self) -> bool:
         path = self._tasks_path()

@@ -163,7 +163,8 @@ class V2Manager(CgroupManager):
         return fs.read_keyed(self.path, "memory.events").get("oom_kill", 0)
 
     def destroy(self) -> None:
-        fs.remove_paths([self.path])
+        from runk.linux.cgroups import remove_groups
+        remove_groups(self.paths())
 
     def exists(self) -> bool:
         return os.path.isdir(self.path)
