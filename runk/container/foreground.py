@@ -90,10 +90,15 @@ def _close_their_end(req: object) -> None:
 def _take_master(ours: object) -> int:
     if ours is None:
         return -1
+    from runk.linux.console import recv_master
     try:
-        return _recv_fd(ours)
+        master = recv_master(ours)
     finally:
         ours.close()
+    if master is None:
+        from runk.errors import RunkError
+        raise RunkError("container did not send its terminal")
+    return master
 
 
 def _forward_signals(pid: int) -> list[int]:
@@ -130,16 +135,6 @@ def _wait(pid: int, master: int) -> int:
         from runk.container.ttyrelay import relay
         relay(master, pid)
     return _status_code(_reap_until(pid))
-
-
-def _recv_fd(sock: object) -> int:
-    import _socket
-    _data, anc, _f, _a = sock.recvmsg(4096, _socket.CMSG_SPACE(4))
-    for level, typ, raw in anc:
-        if level == _socket.SOL_SOCKET and typ == _socket.SCM_RIGHTS:
-            return int.from_bytes(raw[:4], "little")
-    from runk.errors import RunkError
-    raise RunkError("container did not send its terminal")
 
 
 def _reap_until(pid: int) -> int:

@@ -59,6 +59,16 @@ def send_master(sock_fd: int, master: int) -> None:
         s.close()
 
 
+def recv_master(sock: object) -> int | None:
+    """The pty master send_master sent over `sock` (a socket object), or None if the message
+    carried no fd."""
+    _data, anc, _f, _a = sock.recvmsg(4096, _socket.CMSG_SPACE(4))
+    for level, typ, raw in anc:
+        if level == _socket.SOL_SOCKET and typ == _socket.SCM_RIGHTS:
+            return int.from_bytes(raw[:4], "little")
+    return None
+
+
 def make_controlling(slave: int) -> None:
     """The slave becomes fds 0, 1, 2 and the controlling terminal (the caller is a session leader)."""
     fcntl.ioctl(slave, TIOCSCTTY, 0)

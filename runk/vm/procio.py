@@ -14,6 +14,7 @@ import contextlib
 import os
 import select
 
+from runk.linux.console import recv_master
 from runk.vm import protocol as P
 from runk.vm import wire
 
@@ -75,7 +76,10 @@ class Proc:
             os.close(self.console_fd)
             self.console_fd = None
         if self._sock is not None:
-            self.master = _recv_fd(self._sock)
+            master = recv_master(self._sock)
+            if master is None:
+                raise OSError("the container did not send its terminal")
+            self.master = master
             self._sock.close()
             self._sock = None
             os.set_blocking(self.master, False)
@@ -181,9 +185,3 @@ def _readable(fd: int) -> bool:
     return bool(p.poll(0))
 
 
-def _recv_fd(sock: object) -> int:
-    _data, anc, _f, _a = sock.recvmsg(64, _socket.CMSG_SPACE(4))
-    for level, typ, raw in anc:
-        if level == _socket.SOL_SOCKET and typ == _socket.SCM_RIGHTS:
-            return int.from_bytes(raw[:4], "little")
-    raise OSError("the container did not send its terminal")

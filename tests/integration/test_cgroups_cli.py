@@ -9,14 +9,15 @@ cgroup-v2-only guest (tests/vm/test_cgroup_v2_guest.py).
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
 import tempfile
-import time
 
 import pytest
 
+from tests import helpers
 from tests.conftest import requires
 
 MiB = 1 << 20
@@ -84,13 +85,7 @@ def rd(d: str, name: str) -> str:
         return f.read().strip()
 
 
-def wait_for(cond, timeout: float = 5.0, step: float = 0.02):
-    end = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v or time.monotonic() > end:
-            return v
-        time.sleep(step)
+wait_for = functools.partial(helpers.wait_for, timeout=5.0)
 
 
 def start(rt, bundle, cid: str, resources: dict | None = None, *args: str, **linux) -> dict:
