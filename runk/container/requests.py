@@ -118,10 +118,8 @@ class ExecRequest:
                    cgroup=sub_cgroups(opts.get("cgroup") or []))
 
 
-def sub_cgroups(args: list[str] | str) -> dict[str, str] | None:
+def sub_cgroups(args: list[str]) -> dict[str, str] | None:
     """exec --cgroup (repeatable): one PATH for every hierarchy, or CTRL[,CTRL...]:PATH (v1)."""
-    if isinstance(args, str):
-        args = [args]
     if not args:
         return None
     paths: dict[str, str] = {}

@@ -197,8 +197,7 @@ def run_controllers(controllers: list[Any], resources: dict[str, Any], path_for:
 
 def sub_path(base: str, sub: str) -> str:
     """base/sub, never outside base (runc: "bad sub cgroup path")."""
-    import posixpath
-    path = posixpath.normpath(posixpath.join(base, sub.lstrip("/")))
+    path = os.path.normpath(os.path.join(base, sub.lstrip("/")))
     if path != base and not path.startswith(base.rstrip("/") + "/"):
         raise CgroupError(f"bad sub cgroup path: {sub}")
     return path
