@@ -236,6 +236,16 @@ def test_live_status_follows_the_supervisor_markers(tmp_path):
 
 # -- the switchboard --------------------------------------------------------------------------
 
+
+def _pending_frames(sock) -> list[wire.Frame]:
+    """The frames waiting on `sock`, without blocking."""
+    sock.setblocking(False)
+    try:
+        return wire.decode(sock.recv(1 << 16))
+    except BlockingIOError:
+        return []
+
+
 class Rig:
     """A supervisor whose agent and one control client are socketpairs, stdout a pipe."""
 
@@ -257,18 +267,10 @@ class Rig:
         self.sup.from_client(self.cl.sock.fileno())
 
     def agent_frames(self) -> list[wire.Frame]:
-        self.agent.setblocking(False)
-        try:
-            return wire.decode(self.agent.recv(1 << 16))
-        except BlockingIOError:
-            return []
+        return _pending_frames(self.agent)
 
     def client_frames(self) -> list[wire.Frame]:
-        self.client.setblocking(False)
-        try:
-            return wire.decode(self.client.recv(1 << 16))
-        except BlockingIOError:
-            return []
+        return _pending_frames(self.client)
 
     def agent_says(self, data: bytes) -> None:
         for f in wire.decode(data):
