@@ -131,3 +131,38 @@ def mounted_under(prefix: str) -> list[str]:
     with open("/proc/self/mountinfo") as f:
         mps = [l.split()[4] for l in f]
     return [m for m in mps if m == prefix or m.startswith(prefix.rstrip("/") + "/")]
+
+
+def hard_limits() -> tuple[int, int]:
+    """nofile = `ulimit -Hn`; nproc = min(`ulimit -Hu`, pid_max): what this host's root can grant
+    (podman's defaults, 1048576 and pid_max, fail with EPERM without CAP_SYS_RESOURCE)."""
+    import resource
+    nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    nproc = resource.getrlimit(resource.RLIMIT_NPROC)[1]
+    with open("/proc/sys/kernel/pid_max") as f:
+        pid_max = int(f.read())
+    if nproc == resource.RLIM_INFINITY or nproc > pid_max:
+        nproc = pid_max
+    if nofile == resource.RLIM_INFINITY:
+        nofile = 1048576
+    return nofile, nproc
+
+
+JSON_RUNTIMES = ("crun", "runc", "kata", "runsc", "youki", "krun", "runk")
+
+
+def write_containers_conf(path: str, engine: dict[str, str], runtimes: dict[str, str] | None = None,
+                          json_runtimes: tuple[str, ...] = JSON_RUNTIMES) -> None:
+    """A containers.conf for tests that drive podman: k8s-file logs, ulimits this host can grant,
+    cgroupfs, file events, `engine` keys added, the runtimes that log JSON (podman's list plus
+    runk), and [engine.runtimes] name = path entries."""
+    nofile, nproc = hard_limits()
+    lines = ["[containers]", 'log_driver = "k8s-file"',
+             f'default_ulimits = ["nofile={nofile}:{nofile}", "nproc={nproc}:{nproc}"]', "",
+             "[engine]", 'cgroup_manager = "cgroupfs"', 'events_logger = "file"']
+    lines += [f'{k} = "{v}"' for k, v in engine.items()]
+    lines.append("runtime_supports_json = [" + ", ".join(f'"{n}"' for n in json_runtimes) + "]")
+    if runtimes:
+        lines += ["", "[engine.runtimes]"] + [f'{k} = ["{v}"]' for k, v in runtimes.items()]
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")

@@ -19,45 +19,15 @@ import uuid
 import pytest
 
 from tests.conftest import RUNC, RUNK, requires, shared_rootfs
+from tests.helpers import write_containers_conf
 from tests.podman.ptydrive import PtyRun, run_in_pty
 
 RUNTIMES = {"runk": RUNK, "runc": RUNC}
 PODMAN = shutil.which("podman") or "/usr/bin/podman"
 
 
-def _hard_limits() -> tuple[int, int]:
-    """nofile = `ulimit -Hn`; nproc = min(`ulimit -Hu`, pid_max): what this host's root can grant
-    (podman's defaults, 1048576 and pid_max, fail with EPERM without CAP_SYS_RESOURCE)."""
-    import resource
-    nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-    nproc = resource.getrlimit(resource.RLIMIT_NPROC)[1]
-    with open("/proc/sys/kernel/pid_max") as f:
-        pid_max = int(f.read())
-    if nproc == resource.RLIM_INFINITY or nproc > pid_max:
-        nproc = pid_max
-    if nofile == resource.RLIM_INFINITY:
-        nofile = 1048576
-    return nofile, nproc
-
-
 def _containers_conf(path: str) -> None:
-    nofile, nproc = _hard_limits()
-    names = ", ".join(f'"{n}"' for n in ["crun", "runc", "kata", "runsc", "youki", "krun", "runk"])
-    with open(path, "w") as f:
-        f.write(f"""[containers]
-log_driver = "k8s-file"
-default_ulimits = ["nofile={nofile}:{nofile}", "nproc={nproc}:{nproc}"]
-
-[engine]
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-runtime = "runc"
-runtime_supports_json = [{names}]
-
-[engine.runtimes]
-runk = ["{RUNK}"]
-runc = ["{RUNC}"]
-""")
+    write_containers_conf(path, {"runtime": "runc"}, runtimes={"runk": RUNK, "runc": RUNC})
 
 
 class Result:

@@ -10,6 +10,7 @@ import os
 import pytest
 
 from runk.vm import harness
+from tests.helpers import JSON_RUNTIMES, write_containers_conf
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -97,7 +98,6 @@ def podman(guest):
     """podman set up offline as tests/podman does it, in its own storage (vfs: no
     mounts to undo) and containers.conf naming runk-vm a JSON-logging runtime; the image is
     imported from a busybox-static rootfs tarball. Yields (run(*podman args), image)."""
-    import resource
     import shutil
     import subprocess
     import tarfile
@@ -107,21 +107,9 @@ def podman(guest):
     if not (shutil.which("podman") and shutil.which("conmon")):
         pytest.skip("needs podman and conmon (apt-get install podman)")
     d = tempfile.mkdtemp(prefix="rvp-", dir="/run")       # short: conmon's socket paths
-    with open("/proc/sys/kernel/pid_max") as f:
-        nproc = min(resource.getrlimit(resource.RLIMIT_NPROC)[1], int(f.read()))
-    nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     conf = os.path.join(d, "containers.conf")
-    with open(conf, "w") as f:
-        f.write(f'''[containers]
-log_driver = "k8s-file"
-default_ulimits = ["nofile={nofile}:{nofile}", "nproc={nproc}:{nproc}"]
-[engine]
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-events_logfile_path = "{d}/events.log"
-tmp_dir = "{d}/tmp"
-runtime_supports_json = ["crun", "runc", "kata", "runsc", "youki", "krun", "runk", "runk-vm"]
-''')
+    write_containers_conf(conf, {"events_logfile_path": f"{d}/events.log", "tmp_dir": f"{d}/tmp"},
+                          json_runtimes=JSON_RUNTIMES + ("runk-vm",))
     rootfs = os.path.join(d, "rootfs")
     for sub in ("bin", "sbin", "usr/bin", "usr/sbin", "etc", "proc", "sys", "dev", "tmp", "root"):
         os.makedirs(os.path.join(rootfs, sub))
