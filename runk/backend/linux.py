@@ -238,7 +238,7 @@ class LinuxBackend:
                               systemd=req.systemd_cgroup)
             steps = _Steps(cdir, rec, cfg, mgr, plan.net_devices)
             try:
-                pid = launch.launch(plan, steps, [cdir.fd])
+                pid = launch.launch(plan, steps, [cdir.fd], req.stdio)
             except InitError as e:
                 raise RunkError(f"unable to start container process: {e}") from None
             rec.status = st.CREATED
@@ -378,7 +378,7 @@ class LinuxBackend:
             if plan.seccomp is not None:
                 from runk.linux import seccomp  # noqa: F401  (before fork)
             try:
-                pid = launch.launch(plan, _ExecSteps(mgr), [cdir.fd])
+                pid = launch.launch(plan, _ExecSteps(mgr), [cdir.fd], req.stdio)
             except InitError as e:
                 raise RunkError(f"unable to start container process: {e}") from None
             if req.pid_file:

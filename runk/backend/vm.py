@@ -41,6 +41,7 @@ def _call(rec: StateRecord, op: str, **args: object) -> dict:
 def _spawn_supervisor(cdir: ContainerDir, cfg: dict, req: object, mgr: object) -> tuple[int, int]:
     """Fork, enter the host sandbox (setsid, cgroup, namespaces), exec the supervisor."""
     from runk.linux.namespaces import clone_flag, open_ns_path
+    from runk.linux.bootstrap import adopt_stdio
     from runk.linux.syscalls import setns, unshare
     joins, flags = [], 0
     for ns in (cfg.get("linux") or {}).get("namespaces") or []:
@@ -61,6 +62,7 @@ def _spawn_supervisor(cdir: ContainerDir, cfg: dict, req: object, mgr: object) -
     if pid == 0:
         try:
             os.close(ready_r)
+            adopt_stdio(req.stdio)
             os.setsid()
             if mgr is not None:
                 mgr.apply(os.getpid())
@@ -262,7 +264,7 @@ class VmBackend:
         if req.preserve_fds:
             log.warn("--preserve-fds: descriptors cannot be passed into a VM; ignored")
         pid = execproxy.start(cdir.path, req.process, req.console_socket, req.console_fd,
-                              close_fds=(cdir.fd,))
+                              close_fds=(cdir.fd,), stdio=req.stdio)
         if req.pid_file:
             write_atomic(None, req.pid_file, str(pid))
         return pid
