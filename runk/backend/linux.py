@@ -184,11 +184,12 @@ class LinuxBackend:
         which the caller removes."""
         from runk.state.cleanup import CleanupStack
         from runk.linux import exe_guard, launch
-        from runk.oci.config import build_plan
+        from runk.oci import plan as oci_plan
 
         undo = CleanupStack()
-        opened: list[int] = []           # fds the parent holds only until the init is ready
+        fds = launch.LaunchFds()         # what the parent holds only until the init is ready
         try:
+            undo.push(fds.close)
             cdir.write(CONFIG_FILE, raw)
             mgr = None
             if cfg.get("linux") is not None or req.systemd_cgroup:
@@ -204,43 +205,41 @@ class LinuxBackend:
                                for n in (cfg.get("linux") or {}).get("namespaces") or [])
                 cgroup_mounts = container_spec(mgr, new_cgns)
             cfg = _with_host_plumbing(cfg, req)
-            plan, warnings = build_plan(cfg, req.bundle, cdir.id, no_pivot=req.no_pivot,
-                                        no_new_keyring=req.no_new_keyring, preserve_fds=req.preserve_fds,
-                                        cgroup_mounts=cgroup_mounts,
-                                        seccomp_cache=os.path.join(cdir.root, ".cache", "seccomp"))
-            opened += [fd for _t, fd in plan.ns_joins]
-            opened += [m.source_fd for m in plan.mounts if m.source_fd >= 0]
+            plan, warnings = oci_plan.build(cfg, req.bundle, cdir.id, no_pivot=req.no_pivot,
+                                            no_new_keyring=req.no_new_keyring,
+                                            preserve_fds=req.preserve_fds, cgroup_mounts=cgroup_mounts,
+                                            seccomp_cache=os.path.join(cdir.root, ".cache", "seccomp"))
+            fds.open_namespaces(plan.namespaces)
+            fds.open_bind_sources(plan.mounts)
             for w in warnings:
                 log.warn(w)
-            if plan.terminal and not req.console_socket and req.console_fd is None:
+            terminal = plan.process.terminal
+            if terminal and not req.console_socket and req.console_fd is None:
                 raise RunkError("cannot allocate tty if runk will detach without setting console socket")
-            if req.console_socket and not plan.terminal:
+            if req.console_socket and not terminal:
                 raise RunkError("cannot use console socket if runk will not detach or allocate tty")
-            if plan.terminal and req.console_fd is not None:
-                plan.console_fd = os.dup(req.console_fd)
-                opened.append(plan.console_fd)
-            elif plan.terminal:
-                plan.console_fd = _console_connect(req.console_socket)
-                opened.append(plan.console_fd)
+            if terminal and req.console_fd is not None:
+                fds.console = os.dup(req.console_fd)
+            elif terminal:
+                fds.console = _console_connect(req.console_socket)
             os.mkfifo(FIFO_FILE, 0o622, dir_fd=cdir.fd)
             os.chmod(FIFO_FILE, 0o622, dir_fd=cdir.fd)
-            plan.fifo_fd = os.open(FIFO_FILE, os.O_PATH | os.O_CLOEXEC, dir_fd=cdir.fd)
-            opened.append(plan.fifo_fd)
-            plan.trampoline_fd = exe_guard.sealed_trampoline()
-            opened.append(plan.trampoline_fd)
-            if plan.seccomp is not None:
+            fds.fifo = os.open(FIFO_FILE, os.O_PATH | os.O_CLOEXEC, dir_fd=cdir.fd)
+            fds.trampoline = exe_guard.sealed_trampoline()
+            if plan.security.seccomp is not None:
                 from runk.linux import seccomp  # noqa: F401  (imported before fork: the init loads it)
 
             rec = StateRecord(ociVersion=OCI_VERSION, id=cdir.id, pid=0, status=st.CREATING,
-                              bundle=req.bundle, rootfs=plan.rootfs, created=rfc3339nano(),
+                              bundle=req.bundle, rootfs=plan.mounts.rootfs, created=rfc3339nano(),
                               owner="", annotations=cfg.get("annotations") or {}, backend=self.name,
                               cgroup_paths=mgr.paths() if mgr is not None else {},
                               systemd=req.systemd_cgroup)
             steps = _Steps(cdir, rec, cfg, mgr, plan.net_devices)
             try:
-                pid = launch.launch(plan, steps, [cdir.fd], req.stdio)
+                pid = launch.launch(plan, fds, steps, [cdir.fd], req.stdio)
             except InitError as e:
                 raise RunkError(f"unable to start container process: {e}") from None
+            fds.close()
             rec.status = st.CREATED
             cdir.write(STATE_FILE, rec.to_json())
             if req.pid_file:
@@ -250,9 +249,6 @@ class LinuxBackend:
         except BaseException:
             undo.unwind()
             raise
-        finally:
-            for fd in opened:
-                os.close(fd)
 
     def live_status(self, cdir: ContainerDir | None, rec: StateRecord) -> str:
         """runc refreshState: paused if frozen; stopped if the init is gone, a zombie, or another
@@ -349,44 +345,45 @@ class LinuxBackend:
 
     def exec_process(self, cdir: ContainerDir, rec: StateRecord, cfg: dict, req: object) -> int:
         """Start req.process inside the container; returns its host pid once it is about to exec."""
+        from runk.state.cleanup import CleanupStack
         from runk.linux import exe_guard, launch, procfs
-        from runk.oci.config import build_tenant_plan
-        opened: list[int] = []
+        from runk.oci import plan as oci_plan
+        undo = CleanupStack()
+        fds = launch.LaunchFds()
+        undo.push(fds.close)
         try:
-            plan, warnings = build_tenant_plan(cfg, rec, req.process, req.preserve_fds,
-                                               seccomp_cache=os.path.join(cdir.root, ".cache", "seccomp"))
-            opened += [fd for _t, fd in plan.ns_joins]
+            plan, warnings = oci_plan.build_exec(cfg, rec, req.process, req.preserve_fds,
+                                                 seccomp_cache=os.path.join(cdir.root, ".cache", "seccomp"))
+            fds.open_namespaces(plan.namespaces)
             # the namespace files were opened through the pid: make sure it is still the container
             if not procfs.is_alive(rec.pid, rec.pid_starttime):
                 raise RunkError("cannot exec in a stopped container")
             for w in warnings:
                 log.warn(w)
-            if plan.terminal:
+            if plan.process.terminal:
                 if req.console_fd is not None:
-                    plan.console_fd = os.dup(req.console_fd)
+                    fds.console = os.dup(req.console_fd)
                 else:
-                    plan.console_fd = _console_connect(req.console_socket)
-                opened.append(plan.console_fd)
-            plan.trampoline_fd = exe_guard.sealed_trampoline()
-            opened.append(plan.trampoline_fd)
+                    fds.console = _console_connect(req.console_socket)
+            fds.trampoline = exe_guard.sealed_trampoline()
             mgr = None
             if rec.cgroup_paths:
                 from runk.linux.cgroups import load_manager
                 mgr = load_manager(rec.cgroup_paths)
                 if req.cgroup:
                     mgr = mgr.sub(req.cgroup)
-            if plan.seccomp is not None:
+            if plan.security.seccomp is not None:
                 from runk.linux import seccomp  # noqa: F401  (before fork)
             try:
-                pid = launch.launch(plan, _ExecSteps(mgr), [cdir.fd], req.stdio)
+                pid = launch.launch(plan, fds, _ExecSteps(mgr), [cdir.fd], req.stdio)
             except InitError as e:
                 raise RunkError(f"unable to start container process: {e}") from None
+            fds.close()
             if req.pid_file:
                 write_atomic(None, req.pid_file, str(pid), mode=0o644)
             return pid
         finally:
-            for fd in opened:
-                os.close(fd)
+            undo.unwind()
 
     def update(self, rec: StateRecord, resources: dict) -> None:
         from runk.linux.cgroups import load_manager

@@ -14,6 +14,13 @@ from runk.linux import channel
 from runk.linux.namespaces import join_order
 from runk.linux.syscalls import prctl, set_name, setns, unshare
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from runk.linux.launch import LaunchFds
+    from runk.linux.plan import ContainerPlan
+
 
 def reset_signals() -> None:
     """SIG_DFL everywhere and an empty mask: Python's SIG_IGN for SIGPIPE and SIGXFSZ would
@@ -41,7 +48,8 @@ def adopt_stdio(stdio: tuple[int, int, int] | None) -> None:
         os.close(fd)
 
 
-def child_entry(plan: object, chan: channel.Channel, close: list[int], entry: object,
+def child_entry(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel, close: list[int],
+                entry: Callable[[ContainerPlan, LaunchFds, channel.Channel], None],
                 stdio: tuple[int, int, int] | None = None) -> None:
     """First code after fork; never returns. `entry` is the init's or the tenant's main, imported
     by the parent (runk.linux.launch) before the fork."""
@@ -58,15 +66,15 @@ def child_entry(plan: object, chan: channel.Channel, close: list[int], entry: ob
         # non-dumpable before entering any namespace: no /proc/<pid>/exe, fd or ptrace access
         # from the container while runk code runs (CVE-2019-5736)
         prctl(lib.PR_SET_DUMPABLE, 0, 0, 0, 0)
-        _join_cgroups(plan.cgroup_tasks)
-        _bootstrap(plan, chan, entry)
+        _join_cgroups(fds.cgroup.tasks if fds.cgroup is not None else [])
+        _bootstrap(plan, fds, chan, entry)
     except BaseException as e:
         from runk.errors import describe
         chan.send_error(describe(e), getattr(e, "errno", 0) or 0, "bootstrap")
         os._exit(1)
 
 
-def _join_cgroups(tasks: list) -> None:
+def _join_cgroups(tasks: list[tuple[int, str]]) -> None:
     """Write "0" to each v1 `tasks` file the parent opened: this process (one thread, freshly
     forked) joins the groups itself, before it enters any namespace; the init it forks inherits
     them (cgroups.Entry says why this is not a cgroup.procs write by the parent)."""
@@ -79,8 +87,10 @@ def _join_cgroups(tasks: list) -> None:
         os.close(fd)
 
 
-def _bootstrap(plan: object, chan: channel.Channel, entry: object) -> None:
-    joins = join_order(plan.ns_joins)
+def _bootstrap(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel,
+               entry: Callable[[ContainerPlan, LaunchFds, channel.Channel], None]) -> None:
+    ns = plan.namespaces
+    joins = join_order(fds.join_list(ns))
     for nstype, fd in joins:
         if nstype == "user":
             continue
@@ -97,27 +107,28 @@ def _bootstrap(plan: object, chan: channel.Channel, entry: object) -> None:
             setns(fd, 0, "mount namespace")
     for _nstype, fd in joins:
         os.close(fd)
-    if plan.new_user:
+    fds.joins = {}
+    if ns.new_user:
         unshare(lib.CLONE_NEWUSER)
         chan.send(channel.USERMAP)
         chan.expect(channel.USERMAP_DONE)
         os.setresgid(0, 0, 0)
         os.setresuid(0, 0, 0)
-    if plan.unshare_flags:
-        unshare(plan.unshare_flags)
-    if plan.time_offsets:
+    if ns.unshare_flags:
+        unshare(ns.unshare_flags)
+    if ns.time_offsets:
         fd = os.open("/proc/self/timens_offsets", os.O_WRONLY | os.O_CLOEXEC)
         try:
-            os.write(fd, plan.time_offsets.encode())
+            os.write(fd, ns.time_offsets.encode())
         finally:
             os.close(fd)
-    if plan.needs_fork:
+    if ns.needs_fork:
         pid = os.fork()
         if pid == 0:
-            entry(plan, chan)
+            entry(plan, fds, chan)
             os._exit(1)
         chan.send(channel.PID, pid=pid)
         os._exit(0)
     chan.send(channel.PID, pid=os.getpid())
-    entry(plan, chan)
+    entry(plan, fds, chan)
     os._exit(1)

@@ -16,23 +16,30 @@ from runk.linux.hookexec import run_hooks
 from runk.linux.process import apply_limits, finish_process, setup_terminal
 from runk.linux.syscalls import join_session_keyring, loopback_up, personality, set_name, unshare
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from runk.linux.launch import LaunchFds
+    from runk.linux.plan import ContainerPlan
 
-def init_main(plan: object, chan: channel.Channel) -> None:
+
+def init_main(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -> None:
     """Never returns: execs the trampoline or reports an error and _exit(1)s."""
     try:
-        _init(plan, chan)
+        _init(plan, fds, chan)
     except BaseException as e:   # the child's top level: report, never unwind into the parent's code
         from runk.errors import describe
         chan.send_error(describe(e), getattr(e, "errno", 0) or 0, "init")
         os._exit(1)
 
 
-def _init(plan: object, chan: channel.Channel) -> None:
+def _init(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -> None:
+    ns, mp, proc = plan.namespaces, plan.mounts, plan.process
+    assert mp is not None           # an init's plan always has its mounts (kind "init")
     set_name("runk:[2:INIT]")
     os.setsid()             # a session leader, so a terminal can become its controlling tty
-    if plan.new_net:
+    if ns.new_net:
         loopback_up()
-    if plan.new_keyring:
+    if plan.security.new_keyring:
         # a session keyring of its own, so the container cannot read the host's keys (runc)
         try:
             join_session_keyring(f"_ses.{plan.id}")
@@ -40,55 +47,55 @@ def _init(plan: object, chan: channel.Channel) -> None:
             if e.errno not in (38, 1, 13):      # ENOSYS, EPERM, EACCES: keyrings unavailable
                 raise
     os.umask(0)                                  # device nodes and directories get exactly their modes
-    if plan.new_cgroupns:
+    if ns.new_cgroupns:
         # the namespace is rooted at the cgroup we are in when it is made: the container's
         chan.expect(channel.CGROUP_DONE)
         unshare(lib.CLONE_NEWCGROUP)
-    root_fd = rootfs.prepare(plan) if plan.mount_ns else -1
-    if not plan.new_cgroupns:
+    root_fd = rootfs.prepare(mp, fds, ns.mount_ns) if ns.mount_ns else -1
+    if not ns.new_cgroupns:
         # the mounts above overlapped the parent's cgroup migration; nothing of the container
         # (hooks, exec) runs before it is in its cgroups
         chan.expect(channel.CGROUP_DONE)
-    if plan.cwd and root_fd >= 0:
+    if proc.cwd and root_fd >= 0:
         from runk.linux.paths import open_in_root
         try:
-            os.close(open_in_root(root_fd, plan.cwd, "dir"))      # runc creates a missing cwd
+            os.close(open_in_root(root_fd, proc.cwd, "dir"))      # runc creates a missing cwd
         except OSError:
             pass
-    if plan.runtime_hooks:
+    if plan.hooks.runtime_hooks:
         chan.send(channel.HOOKS)
         chan.expect(channel.HOOKS_DONE)
-    if plan.hooks_create_container:
-        run_hooks("createContainer", plan.hooks_create_container, plan.state_doc(os.getpid(), "created"))
-    if plan.mount_ns:
-        rootfs.pivot(plan.rootfs, plan.no_pivot)
+    if plan.hooks.create_container:
+        run_hooks("createContainer", list(plan.hooks.create_container), plan.state_doc(os.getpid(), "created"))
+    if ns.mount_ns:
+        rootfs.pivot(mp.rootfs, mp.no_pivot)
         os.close(root_fd)
-    elif plan.rootfs:
-        if plan.fifo_fd >= 0:
+    elif mp.rootfs:
+        if fds.fifo >= 0:
             # no mount namespace: nothing may be mounted, so the chroot has no /proc for the
             # trampoline to reopen the fifo through; it gets the host's /proc as an fd, closed
             # before the workload runs (this container shares the host's mounts anyway)
-            plan.proc_fd = os.open("/proc", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-        os.chroot(plan.rootfs)
+            fds.proc = os.open("/proc", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        os.chroot(mp.rootfs)
         os.chdir("/")
-    if plan.terminal:
-        setup_terminal(plan, bind_console=True)
-    if plan.mount_ns:
-        rootfs.finish(plan)
-    os.umask(plan.umask)
-    if plan.hostname is not None:
+    if proc.terminal:
+        setup_terminal(proc, fds.console, bind_console=True)
+    if ns.mount_ns:
+        rootfs.finish(mp)
+    os.umask(proc.umask)
+    if ns.hostname is not None:
         from runk.linux.syscalls import sethostname
-        sethostname(plan.hostname)
-    if plan.domainname is not None:
+        sethostname(ns.hostname)
+    if ns.domainname is not None:
         from runk.linux.syscalls import setdomainname
-        setdomainname(plan.domainname)
-    for key, value in plan.sysctl:
+        setdomainname(ns.domainname)
+    for key, value in ns.sysctl:
         sysctl.write(key, value)
-    for p in plan.readonly_paths:
+    for p in mp.readonly_paths:
         masks.readonly(p)
-    for p in plan.masked_paths:
+    for p in mp.masked_paths:
         masks.mask(p)
-    if plan.personality is not None:
-        personality(plan.personality)
-    apply_limits(plan)
-    finish_process(plan, chan)
+    if proc.personality is not None:
+        personality(proc.personality)
+    apply_limits(proc, plan.security)
+    finish_process(plan, fds, chan)

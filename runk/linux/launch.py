@@ -1,5 +1,6 @@
-"""Parent side of create: the InitPlan (pure data the child executes) and the driver that forks
-the bootstrap, answers its requests on the channel and rolls back on any failure.
+"""Parent side of create and exec: LaunchFds (the fds the parent opens for the child, one owner
+that closes them) and the driver that forks the bootstrap with the plan (runk.linux.plan),
+answers its requests on the channel and rolls back on any failure.
 
 Runs in the parent. launch() imports everything the child will use (the bootstrap, and the
 init with rootfs etc. or exec's tenant) before the fork, so nothing is imported after it
@@ -14,53 +15,67 @@ from runk.errors import InitError, RunkError
 from runk.linux import bootstrap, channel, userns
 from runk.linux.channel import Channel
 
+TYPE_CHECKING = False       # no `typing` at run time (create's import budget)
+if TYPE_CHECKING:
+    from runk.linux.cgroups.base import Entry
+    from runk.linux.plan import ContainerPlan, MountPlan, NamespacePlan
 
-class InitPlan:
-    """Everything the bootstrap and init do, decided in the parent (CPython subprocess model)."""
 
-    __slots__ = (
-        "id", "bundle", "rootfs", "readonly_root", "annotations",
-        # namespaces
-        "ns_joins", "new_user", "unshare_flags", "needs_fork", "mount_ns", "new_net",
-        "uid_map", "gid_map", "time_offsets",
-        # mounts and /dev
-        "mounts", "root_propagation", "rootfs_propagation", "no_pivot", "setup_dev", "devices",
-        "bind_devices", "masked_paths", "readonly_paths", "cgroup_mounts",
-        # system
-        "hostname", "domainname", "sysctl", "new_keyring", "personality",
-        # process
-        "args", "env", "cwd", "umask", "uid", "gid", "additional_gids", "rlimits", "oom_score_adj",
-        "no_new_privileges", "caps", "seccomp", "terminal", "console_size", "console_fd",
-        "preserve_fds",
-        # hooks in the container's namespaces; runtime_hooks: prestart/createRuntime exist
-        "hooks_create_container", "hooks_start_container", "runtime_hooks",
-        # fds inherited through fork
-        "fifo_fd", "trampoline_fd", "new_cgroupns",
-        # "init" for create, "exec" for a process joining a running container (TenantPlan)
-        "kind", "rootfs_chroot", "net_devices", "proc_fd",
-        # [(fd, path)] of cgroup v1 `tasks` files the bootstrap writes "0" to (cgroups Entry)
-        "cgroup_tasks",
-    )
+class LaunchFds:
+    """The fds the parent opens for one launch, and their one owner: namespace files to join
+    (type -> fd), clones of bind sources (mount index -> (fd, source is a directory)), the
+    console socket, the exec fifo (O_PATH), the sealed trampoline, the cgroup entry (clone3
+    directory and v1 `tasks` files, runk.linux.cgroups Entry) and, in the init only, the host's
+    /proc (`proc`, no mount namespace). The backend puts it on its CleanupStack and close()s it
+    on every path; the child inherits a copy through the fork and uses the fds it needs."""
+
+    __slots__ = ("joins", "bind_sources", "console", "fifo", "trampoline", "proc", "cgroup")
 
     def __init__(self) -> None:
-        for name in InitPlan.__slots__:
-            setattr(self, name, None)
-        self.kind = "init"
+        self.joins: dict[str, int] = {}
+        self.bind_sources: dict[int, tuple[int, bool]] = {}
+        self.console = -1
+        self.fifo = -1
+        self.trampoline = -1
+        self.proc = -1
+        self.cgroup: Entry | None = None
 
-    def state_doc(self, pid: int, status: str) -> str:
-        """The OCI state given to hooks on stdin."""
-        from runk.linux.hookexec import state_json
-        return state_json(self.id, status, pid, self.bundle, self.annotations)
+    def open_namespaces(self, ns: NamespacePlan) -> None:
+        """Open (and check the type of) every namespace file the plan joins, in plan order."""
+        from runk.linux.namespaces import open_ns_path
+        for nstype, path in ns.joins:
+            self.joins[nstype] = open_ns_path(nstype, path)
 
+    def join_list(self, ns: NamespacePlan) -> list[tuple[str, int]]:
+        """[(type, fd)] of the joins in plan order (the bootstrap's join_order input)."""
+        return [(nstype, self.joins[nstype]) for nstype, _path in ns.joins]
 
-class TenantPlan(InitPlan):
-    """exec: the namespaces, cgroup and confinement of a running container, no mounts."""
+    def open_bind_sources(self, mp: MountPlan) -> None:
+        """Clone the bind sources when the plan asks for it (a user namespace)."""
+        if mp.clone_bind_sources:
+            from runk.linux.mounts import open_bind_sources
+            self.bind_sources = open_bind_sources(mp.mounts)
 
-    __slots__ = ()
+    def close_cgroup(self) -> None:
+        """The parent's copies of the cgroup entry's fds, once the child is forked."""
+        if self.cgroup is not None:
+            self.cgroup.close()
+            self.cgroup = None
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.kind = "exec"
+    def close(self) -> None:
+        """Close everything held; safe to call again."""
+        fds = list(self.joins.values()) + [fd for fd, _d in self.bind_sources.values()]
+        fds += [self.console, self.fifo, self.trampoline, self.proc]
+        self.joins = {}
+        self.bind_sources = {}
+        self.console = self.fifo = self.trampoline = self.proc = -1
+        self.close_cgroup()
+        for fd in fds:
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
 
 
 class Callbacks:
@@ -72,10 +87,12 @@ class Callbacks:
     def runtime_hooks(self, pid: int) -> None: ...
 
 
-def launch(plan: InitPlan, cb: Callbacks, close_in_child: list[int],
+def launch(plan: ContainerPlan, fds: LaunchFds, cb: Callbacks, close_in_child: list[int],
            stdio: tuple[int, int, int] | None = None) -> int:
     """Fork the bootstrap and drive it until the init reports ready. Returns the init's host pid.
-    `stdio`: the fds that become the container process's 0-2 (None: runk's own).
+    `fds`: what the child uses, owned (and closed) by the caller; the cgroup entry is added to it
+    here and its fds closed once the child is forked. `stdio`: the fds that become the container
+    process's 0-2 (None: runk's own).
 
     On any failure the bootstrap and init are SIGKILLed and reaped before the error propagates.
     """
@@ -92,19 +109,17 @@ def launch(plan: InitPlan, cb: Callbacks, close_in_child: list[int],
     parent, child = Channel.pair()
     sys.stdout.flush()
     sys.stderr.flush()
-    cg = cb.cgroup_entry()
+    cg = fds.cgroup = cb.cgroup_entry()
     try:
-        plan.cgroup_tasks = cg.tasks if cg is not None else []
         boot = _fork(cg)
         if boot == 0:
             parent.close()
             if cg is not None and cg.clone_fd >= 0:
                 close_in_child = close_in_child + [cg.clone_fd]
-            bootstrap.child_entry(plan, child, close_in_child, entry, stdio)
+            bootstrap.child_entry(plan, fds, child, close_in_child, entry, stdio)
             os._exit(1)
     finally:
-        if cg is not None:
-            cg.close()
+        fds.close_cgroup()
     child.close()
     init_pid = 0
     boot_reaped = False
@@ -124,7 +139,7 @@ def launch(plan: InitPlan, cb: Callbacks, close_in_child: list[int],
                 early.append(msg)
                 continue
             if t == channel.USERMAP:
-                userns.write_maps(boot, plan.uid_map, plan.gid_map)
+                userns.write_maps(boot, list(plan.namespaces.uid_map), list(plan.namespaces.gid_map))
                 parent.send(channel.USERMAP_DONE)
             elif t == channel.PID:
                 init_pid = int(msg["pid"])

@@ -8,6 +8,7 @@ Anything else goes into the data string for the filesystem.
 from __future__ import annotations
 
 from runk._native import lib as _l
+from runk.linux.plan import Frozen
 
 # option -> (clear?, flag)
 FLAGS = {
@@ -57,18 +58,27 @@ def all_options() -> list[str]:
     return sorted(set(FLAGS) | set(PROPAGATION) | set(RECURSIVE) | set(EXTENSIONS))
 
 
-class MountSpec:
-    """One entry of config.mounts, translated. Source is absolute (host) for binds."""
+class MountSpec(Frozen):
+    """One entry of config.mounts, translated (immutable). Source is absolute (host) for binds;
+    with a user namespace the parent also opens a detached clone of it (LaunchFds.bind_sources)."""
 
     __slots__ = ("source", "destination", "fstype", "flags", "clear", "data", "propagation",
-                 "rec_set", "rec_clr", "tmpcopyup", "is_bind", "index", "source_fd", "source_dir")
+                 "rec_set", "rec_clr", "tmpcopyup", "is_bind", "index")
+    source: str | None
+    destination: str
+    fstype: str
+    flags: int                  # MS_* to set
+    clear: int                  # MS_* the options clear
+    data: str
+    propagation: tuple[int, ...]
+    rec_set: int                # MOUNT_ATTR_* for mount_setattr(AT_RECURSIVE)
+    rec_clr: int
+    tmpcopyup: bool
+    is_bind: bool
+    index: int                  # position in config.mounts
 
-    def __init__(self, index: int, source: str | None, destination: str, fstype: str | None,
+    def __init__(self, *, index: int, source: str | None, destination: str, fstype: str | None,
                  options: list[str]) -> None:
-        self.index = index
-        self.source = source
-        self.destination = destination
-        self.fstype = fstype or ""
         flags = clear = rec_set = rec_clr = 0
         data = []
         prop = []
@@ -95,20 +105,13 @@ class MountSpec:
                 tmpcopyup = True
             else:
                 data.append(opt)
-        if self.fstype == "bind":
+        fstype = fstype or ""
+        if fstype == "bind":
             flags |= _l.MS_BIND
-        self.flags = flags
-        self.clear = clear
-        self.data = ",".join(data)
-        self.propagation = prop
-        self.rec_set = rec_set
-        self.rec_clr = rec_clr
-        self.tmpcopyup = tmpcopyup
-        self.is_bind = bool(flags & _l.MS_BIND)
-        # with a user namespace: a detached clone of the source opened by the parent (see
-        # open_bind_sources), since the container's root may not reach the host path
-        self.source_fd = -1
-        self.source_dir = True
+        self._fill({"index": index, "source": source, "destination": destination, "fstype": fstype,
+                    "flags": flags, "clear": clear, "data": ",".join(data), "propagation": tuple(prop),
+                    "rec_set": rec_set, "rec_clr": rec_clr, "tmpcopyup": tmpcopyup,
+                    "is_bind": bool(flags & _l.MS_BIND)})
 
     def __repr__(self) -> str:
         return f"MountSpec({self.source!r} -> {self.destination!r} {self.fstype} {self.flags:#x} {self.data!r})"
@@ -118,15 +121,17 @@ def propagation_flag(name: str) -> int:
     return PROPAGATION[name]
 
 
-def open_bind_sources(specs: list[MountSpec]) -> None:
+def open_bind_sources(specs: tuple[MountSpec, ...]) -> dict[int, tuple[int, bool]]:
     """Clone every bind source with open_tree(OPEN_TREE_CLONE) in the runtime's context, for an
     init in a user namespace: its root (an unprivileged host uid) may be unable to reach the
-    source path, as in runc 1.2's mount-source fds. Runs in the parent before the fork; on
-    failure the fds already opened are closed."""
+    source path, as in runc 1.2's mount-source fds. Returns mount index -> (fd, source is a
+    directory). Runs in the parent before the fork; on failure the fds already opened are
+    closed."""
     import os
     import stat as _stat
     from runk.errors import SyscallError
     from runk.linux.syscalls import open_tree_clone
+    out: dict[int, tuple[int, bool]] = {}
     try:
         for m in specs:
             if not m.is_bind or not m.source:
@@ -135,11 +140,9 @@ def open_bind_sources(specs: list[MountSpec]) -> None:
                 st = os.stat(m.source)
             except OSError as e:
                 raise SyscallError("stat", m.source, e.errno or 0) from None
-            m.source_dir = _stat.S_ISDIR(st.st_mode)
-            m.source_fd = open_tree_clone(m.source, bool(m.flags & _l.MS_REC))
+            out[m.index] = (open_tree_clone(m.source, bool(m.flags & _l.MS_REC)), _stat.S_ISDIR(st.st_mode))
     except BaseException:
-        for m in specs:
-            if m.source_fd >= 0:
-                os.close(m.source_fd)
-                m.source_fd = -1
+        for fd, _d in out.values():
+            os.close(fd)
         raise
+    return out

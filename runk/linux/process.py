@@ -15,64 +15,70 @@ from runk.linux import caps, channel, console, execpath, identity, rlimits
 from runk.linux.hookexec import run_hooks
 from runk.linux.syscalls import prctl
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from runk.linux.launch import LaunchFds
+    from runk.linux.plan import ContainerPlan, ProcessPlan, SecurityPlan
 
-def setup_terminal(plan: object, bind_console: bool) -> None:
+
+def setup_terminal(proc: ProcessPlan, console_fd: int, bind_console: bool) -> None:
     """A pty from the container's devpts; the master goes to the console socket, the slave
     becomes the controlling terminal and stdio (runc setupConsole; /dev/console for the init)."""
     master, slave, slave_path = console.open_pty()
-    if plan.console_size:
-        console.set_size(slave, *plan.console_size)
+    if proc.console_size:
+        console.set_size(slave, *proc.console_size)
     if bind_console:
         console.bind_console(slave_path)
-    console.send_master(plan.console_fd, master)
+    console.send_master(console_fd, master)
     os.close(master)
     console.make_controlling(slave)
 
 
-def apply_limits(plan: object) -> None:
+def apply_limits(proc: ProcessPlan, sec: SecurityPlan) -> None:
     """oom_score_adj, rlimits and no_new_privs, as the last steps before identity (init, exec)."""
-    if plan.oom_score_adj is not None:
-        rlimits.set_oom_score_adj(plan.oom_score_adj)
-    rlimits.apply(plan.rlimits)
-    if plan.no_new_privileges:
+    if proc.oom_score_adj is not None:
+        rlimits.set_oom_score_adj(proc.oom_score_adj)
+    rlimits.apply(list(proc.rlimits))
+    if sec.no_new_privileges:
         prctl(lib.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
 
 
-def finish_process(plan: object, chan: channel.Channel) -> None:
+def finish_process(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -> None:
     """fds, cwd, seccomp, identity, capabilities, then the trampoline (shared with exec's
     tenant). The order is runc's finalizeNamespace, with the fd sweep and the cwd check moved
     before the seccomp filter, which may forbid close_range(2) or getcwd(2)."""
-    fifo_fd = plan.fifo_fd
-    proc_fd = plan.proc_fd if plan.proc_fd is not None else -1
-    close_fds(plan.preserve_fds, [fd for fd in (fifo_fd, proc_fd) if fd >= 0])
+    proc, sec = plan.process, plan.security
+    fifo_fd = fds.fifo
+    proc_fd = fds.proc
+    close_fds(proc.preserve_fds, [fd for fd in (fifo_fd, proc_fd) if fd >= 0])
     # chdir before dropping privileges if we can, after otherwise (runc finalizeNamespace)
-    chdir_done = _try_chdir(plan.cwd)
+    chdir_done = _try_chdir(proc.cwd)
     if chdir_done:
         _verify_cwd(strict=True)
-    if plan.seccomp is not None and not plan.no_new_privileges:
+    if sec.seccomp is not None and not sec.no_new_privileges:
         # without no_new_privs, loading a filter needs CAP_SYS_ADMIN: before the caps drop (runc)
         from runk.linux import seccomp
-        seccomp.load(plan.seccomp)
-    caps.drop_bounding(plan.caps["bounding"])
+        seccomp.load(sec.seccomp)
+    caps.drop_bounding(sec.caps["bounding"])
     caps.set_keepcaps(True)
-    identity.fix_stdio(plan.uid, plan.gid)
-    identity.switch(plan.uid, plan.gid, plan.additional_gids)
+    identity.fix_stdio(proc.uid, proc.gid)
+    identity.switch(proc.uid, proc.gid, list(proc.additional_gids))
     if not chdir_done:
         try:
-            os.chdir(plan.cwd)
+            os.chdir(proc.cwd)
         except OSError as e:
-            raise RunkError(f'chdir to cwd ("{plan.cwd}") set in config.json failed: '
+            raise RunkError(f'chdir to cwd ("{proc.cwd}") set in config.json failed: '
                             f"{os.strerror(e.errno).lower()}") from None
         _verify_cwd(strict=False)
     caps.set_keepcaps(False)
-    caps.apply(plan.caps)
-    env = list(plan.env)
+    caps.apply(sec.caps)
+    env = list(proc.env)
     if not any(e.startswith("HOME=") for e in env):
-        env.append("HOME=" + identity.passwd_home(plan.uid))
-    if not plan.args:
+        env.append("HOME=" + identity.passwd_home(proc.uid))
+    if not proc.args:
         path = ""           # no process: created, never startable (start refuses it)
     elif plan.kind == "exec":
-        path = execpath.lookpath(plan.args[0], env)     # exec fails at once, as runc's (255)
+        path = execpath.lookpath(proc.args[0], env)     # exec fails at once, as runc's (255)
         execpath.check_access(path)
     else:
         # A program that cannot be found or run does not fail create: runtime.md says
@@ -80,19 +86,19 @@ def finish_process(plan: object, chan: channel.Channel) -> None:
         # create+start+delete to succeed. The trampoline reports runc's message after the start
         # gate and exits 127 or 126, the codes podman gives for these errors.
         try:
-            path = execpath.lookpath(plan.args[0], env)
+            path = execpath.lookpath(proc.args[0], env)
             execpath.check_access(path)
         except RunkError as e:
             code = 126 if str(e).endswith("permission denied") else 127
             path = f"!{code}!{e}"
     seccomp_fd = -1
-    if plan.seccomp is not None and plan.no_new_privileges:
+    if sec.seccomp is not None and sec.no_new_privileges:
         from runk.linux import seccomp
-        seccomp_fd = seccomp.to_memfd(plan.seccomp)
+        seccomp_fd = seccomp.to_memfd(sec.seccomp)
         os.set_inheritable(seccomp_fd, True)
     chan.send(channel.READY)
     chan.close()
-    if plan.hooks_start_container:
+    if plan.hooks.start_container:
         # startContainer hooks run in the container after start is called, before the user
         # process (runtime-spec config.md), and poststart only after them. create has returned
         # by then, so the init does the fifo handshake itself: opening the write end returns once
@@ -109,7 +115,7 @@ def finish_process(plan: object, chan: channel.Channel) -> None:
                 os.close(fifo_fd)
                 os.set_inheritable(w, True)     # Python opens close-on-exec; the trampoline needs it
                 fifo_fd = w
-            run_hooks("startContainer", plan.hooks_start_container, plan.state_doc(os.getpid(), "created"))
+            run_hooks("startContainer", list(plan.hooks.start_container), plan.state_doc(os.getpid(), "created"))
             if fifo_fd >= 0:
                 os.write(fifo_fd, b"0")
         except BaseException as e:
@@ -117,8 +123,8 @@ def finish_process(plan: object, chan: channel.Channel) -> None:
             os._exit(1)
     gate = str(fifo_fd) + (f"@{proc_fd}" if proc_fd >= 0 and fifo_fd >= 0 else "")
     argv = ["runk-exec", gate, str(seccomp_fd),
-            str(plan.seccomp.flags if seccomp_fd >= 0 else 0), path] + list(plan.args)
-    os.execve(plan.trampoline_fd, [a.encode("utf-8", "surrogateescape") for a in argv],
+            str(sec.seccomp.flags if sec.seccomp is not None and seccomp_fd >= 0 else 0), path] + list(proc.args)
+    os.execve(fds.trampoline, [a.encode("utf-8", "surrogateescape") for a in argv],
               {k: v for k, v in (_split(e) for e in env)})
 
 

@@ -15,6 +15,12 @@ from runk.errors import RunkError, SyscallError
 from runk.linux import devices, paths
 from runk.linux.syscalls import mount, mount_setattr, move_mount_to_fd, pivot_root, umount2
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from runk.linux.launch import LaunchFds
+    from runk.linux.mounts import MountSpec
+    from runk.linux.plan import MountPlan
+
 # statvfs f_flag bits that are also mount flags (the kernel's ST_* == MS_* for these)
 _LOCKABLE = (lib.MS_RDONLY | lib.MS_NOSUID | lib.MS_NODEV | lib.MS_NOEXEC | lib.MS_NOATIME
              | lib.MS_NODIRATIME | lib.MS_RELATIME)
@@ -33,11 +39,11 @@ def _mount_point_of(path: str) -> tuple[str, str]:
     return best, best_opt
 
 
-def prepare(plan: object) -> int:
+def prepare(mp: MountPlan, fds: LaunchFds, mount_ns: bool) -> int:
     """Everything before pivot_root. Returns an O_PATH fd of the rootfs."""
-    rootfs = plan.rootfs
-    if plan.mount_ns:
-        mount(None, "/", None, plan.root_propagation or (lib.MS_SLAVE | lib.MS_REC), shown="/")
+    rootfs = mp.rootfs
+    if mount_ns:
+        mount(None, "/", None, mp.root_propagation or (lib.MS_SLAVE | lib.MS_REC), shown="/")
         # pivot_root(2) refuses a new root whose parent mount is shared, and the bind below would
         # propagate back to the host: make the mount holding the rootfs private (runc
         # rootfsParentMountPrivate). That is the rootfs itself when it is a mount point.
@@ -46,15 +52,15 @@ def prepare(plan: object) -> int:
             mount(None, parent, None, lib.MS_PRIVATE, shown=parent)
     mount(rootfs, rootfs, "bind", lib.MS_BIND | lib.MS_REC, shown=rootfs)
     root_fd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-    for m in plan.mounts:
+    for m in mp.mounts:
         if m.fstype == "cgroup":
-            _mount_cgroup(root_fd, plan, m)
+            _mount_cgroup(root_fd, mp, m)
         else:
-            mount_one(root_fd, rootfs, m)
-    if plan.setup_dev:
-        devices.setup_dev(root_fd, rootfs, plan.devices, plan.bind_devices)
-    elif plan.devices:
-        devices.create_nodes(root_fd, rootfs, plan.devices, plan.bind_devices)
+            mount_one(root_fd, rootfs, m, fds.bind_sources.get(m.index))
+    if mp.setup_dev:
+        devices.setup_dev(root_fd, rootfs, list(mp.devices), mp.bind_devices)
+    elif mp.devices:
+        devices.create_nodes(root_fd, rootfs, list(mp.devices), mp.bind_devices)
     return root_fd
 
 
@@ -84,11 +90,13 @@ def _remount(target: str, flags: int, dest: str) -> None:
         mount(None, target, None, _remount_flags(target, flags) | lib.MS_REMOUNT, shown=dest)
 
 
-def mount_one(root_fd: int, rootfs: str, m: object) -> None:
+def mount_one(root_fd: int, rootfs: str, m: MountSpec, source: tuple[int, bool] | None = None) -> None:
+    """One config mount; `source`: (fd, is a directory) of the bind source's clone the parent
+    opened (LaunchFds.bind_sources), None to mount by path."""
     dest = m.destination
     create = "dir"
-    if m.is_bind and m.source_fd >= 0:
-        create = "dir" if m.source_dir else "file"
+    if m.is_bind and source is not None:
+        create = "dir" if source[1] else "file"
     elif m.is_bind:
         try:
             st = os.stat(m.source)
@@ -116,8 +124,8 @@ def mount_one(root_fd: int, rootfs: str, m: object) -> None:
         if m.tmpcopyup:
             old = os.open(paths.proc_fd(tfd), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         target = paths.proc_fd(tfd)
-        if m.is_bind and m.source_fd >= 0:
-            move_mount_to_fd(m.source_fd, tfd, shown=dest)
+        if m.is_bind and source is not None:
+            move_mount_to_fd(source[0], tfd, shown=dest)
         elif m.is_bind:
             mount(m.source, target, None, lib.MS_BIND | (m.flags & lib.MS_REC), shown=dest)
         else:
@@ -194,12 +202,12 @@ def _copy_tree(src_fd: int, dst_fd: int) -> None:
             os.chmod(name, st.st_mode & 0o7777, dir_fd=dst_fd)
 
 
-def _mount_cgroup(root_fd: int, plan: object, m: object) -> None:
+def _mount_cgroup(root_fd: int, mp: MountPlan, m: MountSpec) -> None:
     """type "cgroup": v1 is a tmpfs holding one bind (or, with a cgroup namespace, one fresh
     mount) per hierarchy, as runc builds it; v2 is a cgroup2 mount (or a bind of the container's
     cgroup without a cgroup namespace)."""
-    rootfs = plan.rootfs
-    cg = plan.cgroup_mounts
+    rootfs = mp.rootfs
+    cg = mp.cgroup_mounts
     flags = m.flags & ~(lib.MS_BIND | lib.MS_REC)
     if cg.get("tmpfs"):
         tfd = _target(root_fd, rootfs, m.destination, "dir")
@@ -256,9 +264,9 @@ def pivot(rootfs: str, no_pivot: bool) -> None:
     os.chdir("/")
 
 
-def finish(plan: object) -> None:
+def finish(mp: MountPlan) -> None:
     """After pivot: rootfsPropagation on the new /, read-only root."""
-    if plan.rootfs_propagation:
-        mount(None, "/", None, plan.rootfs_propagation, shown="/")
-    if plan.readonly_root:
+    if mp.rootfs_propagation:
+        mount(None, "/", None, mp.rootfs_propagation, shown="/")
+    if mp.readonly_root:
         _remount("/", lib.MS_BIND | lib.MS_RDONLY, "/")

@@ -13,8 +13,13 @@ from runk.linux import channel
 from runk.linux.process import apply_limits, finish_process, setup_terminal
 from runk.linux.syscalls import set_name
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from runk.linux.launch import LaunchFds
+    from runk.linux.plan import ContainerPlan
 
-def tenant_main(plan: object, chan: channel.Channel) -> None:
+
+def tenant_main(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -> None:
     try:
         set_name("runk:[2:EXEC]")
         chan.expect(channel.CGROUP_DONE)      # in the container's cgroups before anything runs
@@ -22,11 +27,11 @@ def tenant_main(plan: object, chan: channel.Channel) -> None:
             os.chroot(plan.rootfs_chroot)     # a container made with --no-pivot / no mount ns
         os.chdir("/")
         os.setsid()
-        if plan.terminal:
-            setup_terminal(plan, bind_console=False)
-        os.umask(plan.umask)
-        apply_limits(plan)
-        finish_process(plan, chan)
+        if plan.process.terminal:
+            setup_terminal(plan.process, fds.console, bind_console=False)
+        os.umask(plan.process.umask)
+        apply_limits(plan.process, plan.security)
+        finish_process(plan, fds, chan)
     except BaseException as e:
         from runk.errors import describe
         chan.send_error(describe(e), getattr(e, "errno", 0) or 0, "exec")

@@ -1,0 +1,197 @@
+"""A validated config.json -> the container plan (runk.linux.plan), for create and exec (specconv).
+
+Runs in the parent, after runk.oci.validate: assumes a well-formed document. Pure translation:
+it opens nothing (namespace paths and bind sources are opened by runk.linux.launch.LaunchFds);
+the only side effect is the seccomp compile cache.
+"""
+from __future__ import annotations
+
+from runk import _os as os
+from runk.oci.config import namespaces, rootfs_path
+
+TYPE_CHECKING = False       # no `typing` at run time (create's import budget)
+if TYPE_CHECKING:
+    from typing import Any, Protocol
+
+    from runk.linux.plan import ContainerPlan, HookPlan, MountPlan, NamespacePlan, ProcessPlan, SecurityPlan
+    from runk.linux.seccomp import SeccompProgram
+
+    class StateRecord(Protocol):
+        """What exec reads of the container's state (runk.state.record.StateRecord)."""
+        id: str
+        pid: int
+        bundle: str
+        rootfs: str
+        annotations: dict[str, str] | None
+
+
+def build(cfg: dict[str, Any], bundle: str, cid: str, *, no_pivot: bool = False,
+          no_new_keyring: bool = False, preserve_fds: int = 0,
+          cgroup_mounts: dict[str, Any] | None = None,
+          seccomp_cache: str | None = None) -> tuple[ContainerPlan, list[str]]:
+    """create: (the init's plan, warnings to log)."""
+    from runk.linux.plan import ContainerPlan
+    linux = _dict(cfg.get("linux"))
+    warnings: list[str] = []
+    ns = _namespaces(cfg, linux)
+    mp = _mounts(cfg, linux, bundle, ns, no_pivot, cgroup_mounts)
+    proc = _process(_dict(cfg.get("process")), preserve_fds, _personality(linux))
+    sec = _security(_dict(cfg.get("process")), linux, not no_new_keyring, seccomp_cache, warnings)
+    plan = ContainerPlan(kind="init", id=cid, bundle=bundle, annotations=_dict(cfg.get("annotations")),
+                         namespaces=ns, mounts=mp, process=proc, security=sec,
+                         hooks=_hooks(_dict(cfg.get("hooks"))),
+                         net_devices=_dict(linux.get("netDevices")))
+    return plan, warnings
+
+
+def build_exec(cfg: dict[str, Any], rec: StateRecord, process: dict[str, Any], preserve_fds: int,
+               seccomp_cache: str | None = None) -> tuple[ContainerPlan, list[str]]:
+    """exec: (the plan of a process joining every namespace the container has, through
+    /proc/<init>/ns, with no mounts; warnings to log)."""
+    from runk.linux.namespaces import TYPES
+    from runk.linux.plan import ContainerPlan, NamespacePlan
+    linux = _dict(cfg.get("linux"))
+    warnings: list[str] = []
+    nss = namespaces(cfg)
+    ns = NamespacePlan(joins=tuple((t, f"/proc/{rec.pid}/ns/{TYPES[t][0]}") for t in nss),
+                       new_user=False, unshare_flags=0, new_cgroupns=False, mount_ns=False,
+                       new_net=False, needs_fork="pid" in nss or "time" in nss)
+    proc = _process(process, preserve_fds, None)
+    sec = _security(process, linux, False, seccomp_cache, warnings)
+    plan = ContainerPlan(kind="exec", id=rec.id, bundle=rec.bundle, annotations=rec.annotations or {},
+                         namespaces=ns, mounts=None, process=proc, security=sec,
+                         rootfs_chroot=None if "mount" in nss else rec.rootfs)
+    return plan, warnings
+
+
+def _dict(value: object) -> dict[str, Any]:
+    """A config object member, {} when absent or null."""
+    return value if isinstance(value, dict) else {}
+
+
+def _namespaces(cfg: dict[str, Any], linux: dict[str, Any]) -> NamespacePlan:
+    from runk.linux.namespaces import clone_flag
+    from runk.linux.plan import NamespacePlan
+    nss = namespaces(cfg)
+    flags = 0
+    for nstype, path in nss.items():
+        if not path and nstype != "user":
+            flags |= clone_flag(nstype)
+    new_time = "time" in nss and not nss["time"]
+    offsets = _dict(linux.get("timeOffsets"))
+    return NamespacePlan(
+        joins=tuple((t, path) for t, path in nss.items() if path),
+        new_user="user" in nss and not nss["user"],
+        # a new cgroup namespace is rooted at the cgroup of its creator: the init makes it once
+        # the parent put it in the container's cgroup (launch protocol, cgroup_done)
+        new_cgroupns="cgroup" in nss and not nss["cgroup"],
+        unshare_flags=flags & ~clone_flag("cgroup"),
+        # a joined mount namespace gets the rootfs set up inside it, as runc does (Contains(NEWNS))
+        mount_ns="mount" in nss,
+        new_net="network" in nss and not nss["network"],
+        needs_fork="pid" in nss or new_time,
+        uid_map=tuple(linux.get("uidMappings") or ()),
+        gid_map=tuple(linux.get("gidMappings") or ()),
+        time_offsets="".join(f"{clock} {v.get('secs', 0)} {v.get('nanosecs', 0)}\n"
+                             for clock, v in offsets.items()) if new_time else "",
+        hostname=cfg.get("hostname"),
+        domainname=cfg.get("domainname"),
+        sysctl=tuple(sorted(_dict(linux.get("sysctl")).items())))
+
+
+def _mounts(cfg: dict[str, Any], linux: dict[str, Any], bundle: str, ns: NamespacePlan,
+            no_pivot: bool, cgroup_mounts: dict[str, Any] | None) -> MountPlan:
+    from runk.linux import devices, mounts
+    from runk.linux.plan import MountPlan
+    specs = []
+    for i, m in enumerate(cfg.get("mounts") or ()):
+        dest = m["destination"]
+        if not dest.startswith("/"):
+            dest = "/" + dest          # runc: relative destinations are taken from / (deprecated)
+        opts = m.get("options") or []
+        spec = mounts.MountSpec(index=i, source=m.get("source"), destination=dest,
+                                fstype=m.get("type"), options=opts)
+        if spec.is_bind and spec.source and not os.path.isabs(spec.source):
+            spec = mounts.MountSpec(index=i, source=os.path.join(bundle, spec.source),
+                                    destination=dest, fstype=m.get("type"), options=opts)
+        specs.append(spec)
+    prop = linux.get("rootfsPropagation")
+    setup_dev = not any(s.destination == "/dev" and s.is_bind for s in specs)
+    root = _dict(cfg.get("root"))
+    return MountPlan(
+        rootfs=rootfs_path(cfg, bundle),
+        readonly_root=bool(root.get("readonly")),
+        mounts=tuple(specs),
+        # an init in a user namespace gets the bind sources as fds (LaunchFds.open_bind_sources)
+        clone_bind_sources=ns.new_user or any(t == "user" for t, _p in ns.joins),
+        # the host's / is made rslave first (runc), or as asked; an unbindable / would forbid the
+        # rootfs bind that follows, so unbindable is applied to the new root after pivot_root only
+        root_propagation=(mounts.propagation_flag(prop) if isinstance(prop, str) and prop
+                          and "unbindable" not in prop else mounts.propagation_flag("rslave")),
+        rootfs_propagation=mounts.propagation_flag(prop) if isinstance(prop, str) and prop else 0,
+        no_pivot=no_pivot,
+        setup_dev=setup_dev,
+        devices=tuple(devices.merge(linux.get("devices") or [], defaults=setup_dev)),
+        bind_devices=ns.new_user,
+        masked_paths=tuple(linux.get("maskedPaths") or ()),
+        readonly_paths=tuple(linux.get("readonlyPaths") or ()),
+        cgroup_mounts=cgroup_mounts or {})
+
+
+def _personality(linux: dict[str, Any]) -> int | None:
+    pers = _dict(linux.get("personality"))
+    if not pers:
+        return None
+    from runk.linux import rlimits
+    return int(rlimits.PERSONALITY[pers["domain"]])
+
+
+def _process(proc: dict[str, Any], preserve_fds: int, personality: int | None) -> ProcessPlan:
+    """The process part of a plan: shared by create and exec."""
+    from runk.linux import rlimits
+    from runk.linux.plan import ProcessPlan
+    user = _dict(proc.get("user"))
+    size = _dict(proc.get("consoleSize"))
+    return ProcessPlan(
+        args=tuple(proc.get("args") or ()),
+        env=tuple(proc.get("env") or ()),
+        cwd=str(proc.get("cwd") or "/"),
+        umask=user.get("umask", 0o022),
+        uid=int(user.get("uid", 0)),
+        gid=int(user.get("gid", 0)),
+        additional_gids=tuple(int(g) for g in user.get("additionalGids") or ()),
+        rlimits=tuple(rlimits.resolve(proc.get("rlimits"))),
+        oom_score_adj=proc.get("oomScoreAdj"),
+        terminal=bool(proc.get("terminal")),
+        console_size=(size["height"], size["width"]) if size else None,
+        preserve_fds=preserve_fds,
+        personality=personality)
+
+
+def _security(proc: dict[str, Any], linux: dict[str, Any], new_keyring: bool,
+              seccomp_cache: str | None, warnings: list[str]) -> SecurityPlan:
+    from runk.linux import caps
+    from runk.linux.plan import SecurityPlan
+    sets, skipped = caps.resolve(proc.get("capabilities"))
+    if skipped:
+        warnings.append("ignoring unknown or unavailable capabilities: " + " ".join(skipped))
+    return SecurityPlan(caps=sets, seccomp=_seccomp(_dict(linux.get("seccomp")), seccomp_cache),
+                        no_new_privileges=bool(proc.get("noNewPrivileges")), new_keyring=new_keyring)
+
+
+def _hooks(hooks: dict[str, Any]) -> HookPlan:
+    from runk.linux.plan import HookPlan
+    return HookPlan(create_container=tuple(hooks.get("createContainer") or ()),
+                    start_container=tuple(hooks.get("startContainer") or ()),
+                    runtime_hooks=bool(hooks.get("prestart") or hooks.get("createRuntime")))
+
+
+def _seccomp(profile: dict[str, Any], cache: str | None) -> SeccompProgram | None:
+    """The compiled filter, or None when the config asks for none (runc: no defaultAction and
+    no syscalls means seccomp is off)."""
+    if not profile:
+        return None
+    from runk.linux import seccomp
+    if not seccomp.enabled(profile):
+        return None
+    return seccomp.compile_profile(profile, cache_dir=cache)
