@@ -81,7 +81,7 @@ class LaunchFds:
 class Callbacks:
     """What the container layer does at each step; the driver knows nothing of state files."""
 
-    def cgroup_entry(self) -> object: ...            # a cgroups Entry, or None
+    def cgroup_entry(self) -> Entry | None: ...
     def cgroup_apply(self, pid: int) -> None: ...
     def on_pid(self, pid: int) -> None: ...
     def runtime_hooks(self, pid: int) -> None: ...
@@ -182,7 +182,7 @@ def launch(plan: ContainerPlan, fds: LaunchFds, cb: Callbacks, close_in_child: l
         parent.close()
 
 
-def _fork(cg: object) -> int:
+def _fork(cg: Entry | None) -> int:
     """os.fork(), or clone3 straight into the container's cgroup v2 group when there is one (see
     cgroups.Entry); ENOSYS, EINVAL etc. (kernel < 5.7, no such group) fall back to fork. Only a
     single-threaded process clones itself: glibc's fork also takes malloc's and stdio's locks

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 TYPE_CHECKING = False       # not `from typing import ...` (create's import budget)
 if TYPE_CHECKING:
+    from typing import Any
+
     from runk.linux.mounts import MountSpec
     from runk.linux.seccomp import SeccompProgram
 
@@ -90,13 +92,13 @@ class MountPlan(Frozen):
     bind_devices: bool                      # bind the host's nodes (user namespace) instead of mknod
     masked_paths: tuple[str, ...]
     readonly_paths: tuple[str, ...]
-    cgroup_mounts: dict[str, object]        # runk.linux.cgroups.mounts.container_spec, or {}
+    cgroup_mounts: dict[str, Any]           # runk.linux.cgroups.mounts.container_spec, or {}
 
     def __init__(self, *, rootfs: str, readonly_root: bool, mounts: tuple[MountSpec, ...],
                  clone_bind_sources: bool, root_propagation: int, rootfs_propagation: int,
                  no_pivot: bool, setup_dev: bool, devices: tuple[tuple[object, ...], ...],
                  bind_devices: bool, masked_paths: tuple[str, ...], readonly_paths: tuple[str, ...],
-                 cgroup_mounts: dict[str, object]) -> None:
+                 cgroup_mounts: dict[str, Any]) -> None:
         self._fill(locals())
 
 
