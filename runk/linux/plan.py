@@ -23,7 +23,7 @@ class Frozen:
     """Base of the plan's records: attributes are set once, by __init__ (through _fill), and any
     later assignment or deletion raises AttributeError."""
 
-    __slots__ = ()
+    __slots__: tuple[str, ...] = ()
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable: cannot set {name}")
@@ -32,17 +32,15 @@ class Frozen:
         raise AttributeError(f"{type(self).__name__} is immutable: cannot delete {name}")
 
     def _fill(self, values: dict[str, object]) -> None:
-        """Set every slot of the record from `values` (an __init__'s locals())."""
-        for cls in type(self).__mro__:
-            for name in cls.__dict__.get("__slots__", ()):
-                object.__setattr__(self, name, values[name])
+        """Set every slot of the record from `values` (an __init__'s locals()). Records derive
+        from Frozen directly: their own __slots__ are all their fields."""
+        setter = object.__setattr__
+        for name in type(self).__slots__:
+            setter(self, name, values[name])
 
     def __repr__(self) -> str:
-        fields = []
-        for cls in type(self).__mro__:
-            for name in cls.__dict__.get("__slots__", ()):
-                fields.append(f"{name}={getattr(self, name)!r}")
-        return f"{type(self).__name__}({', '.join(fields)})"
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in type(self).__slots__)
+        return f"{type(self).__name__}({fields})"
 
 
 class NamespacePlan(Frozen):
