@@ -156,6 +156,7 @@ CASES = [
     ("dir/filelink", "file"), ("dir/filelink/..", errno.ENOTDIR),
     ("deep/..", "dir"), ("deep/../x", "dir/x"), ("abs/../x", "dir/x"), ("dotdot_through", "x"),
     ("dir/sub/back", "dir/sub/deeper"), ("dir/sub/back/../..", "dir"),
+    ("file/", errno.ENOTDIR), ("file/.", errno.ENOTDIR), ("to_file_slash", errno.ENOTDIR),
     ("dir/", "dir"), ("dir/.", "dir"), ("abs/", "dir/sub"),
 ]
 
@@ -179,6 +180,7 @@ NOFOLLOW_CASES = [
     ("up/passwd", "etc/passwd"), ("deep/x", errno.ENOENT), ("rel/deeper", "dir/sub/deeper"),
     ("abs/../x", "dir/x"), ("file", "file"), ("missing", errno.ENOENT), ("loop1/x", errno.ELOOP),
     ("c41_0", "c41_0"), ("c40_0/x", "dir/x"), ("dir/sub/upabs", "dir/sub/upabs"),
+    ("abs/", "dir/sub"), ("dangling/", errno.ENOENT), ("dir/filelink/", errno.ENOTDIR),
 ]
 
 
