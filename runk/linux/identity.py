@@ -11,17 +11,31 @@ from runk import _os as os
 
 
 def passwd_home(uid: int, path: str = "/etc/passwd") -> str:
-    """HOME for uid from the container's passwd; "/" when absent (runc's default ExecUser)."""
+    """HOME for uid from the container's passwd, read as runc's user library reads it: the first
+    line (whitespace-trimmed) whose third field is uid as Go's strconv.Atoi reads it ("01000",
+    "+1000"; a field that does not parse, or is missing, counts as 0) gives its sixth field,
+    empty if it has none; "/" when no line matches (runc's default ExecUser)."""
     try:
         with open(path, "rb") as f:
             data = f.read()
     except OSError:
         return "/"
     for line in data.decode(errors="surrogateescape").splitlines():
+        line = line.strip()
+        if not line:
+            continue
         parts = line.split(":")
-        if len(parts) >= 6 and parts[2].strip() == str(uid):
-            return parts[5] or "/"
+        if _atoi(parts[2] if len(parts) > 2 else "") == uid:
+            return parts[5] if len(parts) > 5 else ""
     return "/"
+
+
+def _atoi(s: str) -> int:
+    """Go's strconv.Atoi, with its error taken as 0 (how runc's passwd parser fills a field)."""
+    digits = s[1:] if s[:1] in ("+", "-") else s
+    if not digits or not digits.isascii() or not digits.isdigit():
+        return 0
+    return int(s)
 
 
 def fix_stdio(uid: int, gid: int) -> None:

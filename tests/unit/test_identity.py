@@ -25,13 +25,30 @@ CASES = [
     (f"{ROOT}\n\n\nu:x:1000:1::/after-blank:\n", 1000, "/after-blank"),
     ("", 0, "/"),
     ("\xff\xfe:x:1000:1::/bin\xe9:\n", 1000, "/bin\xe9"),
+    # runc's parser: the uid is read as Go's Atoi, a bad or missing one is 0, lines are trimmed,
+    # the first match wins and its home may be empty (runc then sets HOME=)
+    (f"{ROOT}\nu:x:01000:1000::/home/u:/bin/sh\n", 1000, "/home/u"),
+    ("u:x:+1000:1::/plus:\n", 1000, "/plus"),
+    (f"{ROOT}\nu:x: 1000 :1000::/home/u:/bin/sh\n", 1000, "/"),
+    ("u:x:1000:1000:::/bin/sh\n", 1000, ""),
+    ("u:x:1000\n", 1000, ""),
+    ("u:x:1000:1000:/home/short\n", 1000, ""),
+    ("a:x:1000:1:::\nb:x:1000:1::/second:\n", 1000, ""),
+    ("#c:x:1000:1::/comment:\nu:x:1000:1::/real:\n", 1000, "/comment"),
+    (f"garbage\n{ROOT}\n", 0, ""),
+    ("u:x: 1000 :1000::/home/u:/bin/sh\n", 0, "/home/u"),
+    (f"garbage\n{ROOT}\n", 1000, "/"),
+    (f"  u:x:1000:1::/lead  \n{ROOT}\n", 1000, "/lead"),
+    (f"u:x:1000:1::/tr  \n{ROOT}\n", 1000, "/tr"),
+    ("u:x:\u0661\u0660:1::/arabic-digits:\n", 10, "/"),
+    ("u:x:1_000:1::/underscore:\nr:x:0:0::/zero:\n", 1000, "/"),
 ]
 
 
 @pytest.mark.parametrize("text,uid,home", CASES)
 def test_passwd_home(tmp_path, text, uid, home):
     p = tmp_path / "passwd"
-    p.write_bytes(text.encode("latin-1"))
+    p.write_bytes(text.encode("utf-8") if text.isascii() or "\u0661" in text else text.encode("latin-1"))
     got = identity.passwd_home(uid, str(p))
     assert got.encode("utf-8", "surrogateescape") == home.encode("latin-1")
 
