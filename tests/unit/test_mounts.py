@@ -122,7 +122,8 @@ def test_recursive_atime_clears_the_whole_field():
     """mount_setattr(2): an access-time mode goes in attr_set with MOUNT_ATTR__ATIME in
     attr_clr (the modes are one field)."""
     for opt, mode in (("rnoatime", lib.MOUNT_ATTR_NOATIME),
-                      ("rstrictatime", lib.MOUNT_ATTR_STRICTATIME)):
+                      ("rstrictatime", lib.MOUNT_ATTR_STRICTATIME),
+                      ("rrelatime", lib.MOUNT_ATTR_RELATIME)):
         m = spec("rbind", opt)
         assert m.rec_set == mode and m.rec_clr == lib.MOUNT_ATTR__ATIME, opt
     m = spec("rbind", "rro", "rnoatime")
@@ -144,6 +145,7 @@ def test_recursive_attributes_on_a_real_mount(tmp_path):
     target = str(tmp_path / "m")
     os.mkdir(target)
     cases = [  # (initial mount flags, options, expected per-mount options present/absent)
+        (lib.MS_NOATIME, ["rrelatime"], {"relatime"}, {"noatime"}),
         (lib.MS_NOATIME, ["rstrictatime"], set(), {"noatime", "relatime"}),
         (0, ["rnoatime"], {"noatime"}, {"relatime"}),
         (0, ["rro", "rnosuid", "rnodev", "rnoexec"], {"ro", "nosuid", "nodev", "noexec"}, {"rw"}),
