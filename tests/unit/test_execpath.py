@@ -66,3 +66,25 @@ def test_check_access(tree):
     with pytest.raises(RunkError) as e:
         execpath.check_access(f"{tree}/b/prog")
     assert str(e.value) == f"exec {tree}/b/prog: permission denied"
+
+
+def test_no_path_searches_nothing(tree):
+    """runc (Go's filepath.SplitList("") is empty): without PATH, or with an empty one, a
+    program in the cwd is not found."""
+    os.link(f"{tree}/c/prog", "prog")
+    msg = 'exec: "prog": executable file not found in $PATH'
+    assert err("prog", ["HOME=/"]) == msg
+    assert err("prog", ["PATH="]) == msg
+
+
+@pytest.mark.parametrize("entry", ["", ".", "./", "../c"])
+def test_relative_path_entry_is_refused(tree, entry):
+    """runc 1.1.5 (Go 1.19's exec.ErrDot): a program found through an empty, "." or relative
+    PATH entry is refused, with this message, even if an absolute entry follows."""
+    os.link(f"{tree}/c/prog", "prog")           # in the cwd (e/) too
+    assert err("prog", [f"PATH={entry}:{tree}/d"]) == \
+        'exec: "prog": cannot run executable found relative to current directory'
+
+
+def test_relative_entry_without_the_program_is_skipped(tree):
+    assert execpath.lookpath("prog", ["PATH=:.:" + f"{tree}/d"]) == f"{tree}/d/prog"
