@@ -1,127 +1,126 @@
-"""runk.linux.identity: HOME from the container's passwd, and fix_stdio on real fds.
-
-The passwd expectations are what runc 1.1.5 (Debian) prints as $HOME for the same /etc/passwd
-and process.user.uid (run under runc by hand; see the comments)."""
+"""runk.ids (the one id range check) and identity.switch's own gate and read-back: a switch
+that did not land exactly (a kernel or filter that ignores setresuid, an id the kernel reads as
+"unchanged") raises instead of letting the container exec."""
 from __future__ import annotations
 
 import os
-import stat
 
 import pytest
 
+from runk import _os as ros
+from runk import ids
+from runk.errors import ConfigError, RunkError
 from runk.linux import identity
 
-ROOT = "root:x:0:0:root:/root:/bin/sh"
-
-# (passwd text, uid, runc's $HOME)
-CASES = [
-    (f"{ROOT}\nu:x:1000:1000::/home/u:/bin/sh\n", 1000, "/home/u"),
-    (f"{ROOT}\nu:x:1000:1000::/home/u:/bin/sh\n", 0, "/root"),
-    (f"{ROOT}\nu:x:1000:1000::/home/u:/bin/sh\n", 4242, "/"),            # no such user
-    (f"{ROOT}\nu:x:1000:1000::/home/u\n", 1000, "/home/u"),              # no shell field
-    ("daemon:x:1:1:daemon:/usr/sbin:/bin/false\n", 1, "/usr/sbin"),
-    (f"{ROOT}\nu:x:10000:1::/ten:\nu:x:1000:1::/one:\n", 1000, "/one"),  # not a prefix match
-    (f"{ROOT}\r\nu:x:1000:1::/crlf:\r\n", 1000, "/crlf"),
-    (f"{ROOT}\n\n\nu:x:1000:1::/after-blank:\n", 1000, "/after-blank"),
-    ("", 0, "/"),
-    ("\xff\xfe:x:1000:1::/bin\xe9:\n", 1000, "/bin\xe9"),
-    # runc's parser: the uid is read as Go's Atoi, a bad or missing one is 0, lines are trimmed,
-    # the first match wins and its home may be empty (runc then sets HOME=)
-    (f"{ROOT}\nu:x:01000:1000::/home/u:/bin/sh\n", 1000, "/home/u"),
-    ("u:x:+1000:1::/plus:\n", 1000, "/plus"),
-    (f"{ROOT}\nu:x: 1000 :1000::/home/u:/bin/sh\n", 1000, "/"),
-    ("u:x:1000:1000:::/bin/sh\n", 1000, ""),
-    ("u:x:1000\n", 1000, ""),
-    ("u:x:1000:1000:/home/short\n", 1000, ""),
-    ("a:x:1000:1:::\nb:x:1000:1::/second:\n", 1000, ""),
-    ("#c:x:1000:1::/comment:\nu:x:1000:1::/real:\n", 1000, "/comment"),
-    (f"garbage\n{ROOT}\n", 0, ""),
-    ("u:x: 1000 :1000::/home/u:/bin/sh\n", 0, "/home/u"),
-    (f"garbage\n{ROOT}\n", 1000, "/"),
-    (f"  u:x:1000:1::/lead  \n{ROOT}\n", 1000, "/lead"),
-    (f"u:x:1000:1::/tr  \n{ROOT}\n", 1000, "/tr"),
-    ("u:x:\u0661\u0660:1::/arabic-digits:\n", 10, "/"),
-    ("u:x:1_000:1::/underscore:\nr:x:0:0::/zero:\n", 1000, "/"),
-]
+OUT = [-1, 2 ** 31, 4294967295, 4294967296, True, 1.0, "0", None]
 
 
-@pytest.mark.parametrize("text,uid,home", CASES)
-def test_passwd_home(tmp_path, text, uid, home):
-    p = tmp_path / "passwd"
-    p.write_bytes(text.encode("utf-8") if text.isascii() or "\u0661" in text else text.encode("latin-1"))
-    got = identity.passwd_home(uid, str(p))
-    assert got.encode("utf-8", "surrogateescape") == home.encode("latin-1")
+@pytest.mark.parametrize("v", OUT, ids=repr)
+def test_ids_out_of_range_or_not_ints_are_refused(v):
+    assert not ids.valid(v)
+    with pytest.raises(ConfigError) as e:
+        ids.check("process.user.uid", v)
+    assert str(e.value).startswith("process.user.uid: ")
 
 
-def test_passwd_missing_or_unreadable(tmp_path):
-    assert identity.passwd_home(0, str(tmp_path / "missing")) == "/"
-    assert identity.passwd_home(0, str(tmp_path)) == "/"                  # a directory (EISDIR)
-    (tmp_path / "loop").symlink_to("loop")
-    assert identity.passwd_home(0, str(tmp_path / "loop")) == "/"        # ELOOP
+@pytest.mark.parametrize("v", [0, 1, 1000, 2 ** 31 - 1])
+def test_ids_in_range_pass(v):
+    assert ids.valid(v) and ids.check("x", v) == v
+
+
+def test_check_user_names_the_field():
+    ids.check_user("process.user", {})
+    ids.check_user("process.user", {"uid": 2 ** 31 - 1, "gid": 0, "additionalGids": [0, 2 ** 31 - 1]})
+    for user, field in (({"uid": 4294967295}, "process.user.uid"), ({"gid": -1}, "process.user.gid"),
+                        ({"additionalGids": [1, 4294967295]}, "process.user.additionalGids[1]")):
+        with pytest.raises(ConfigError) as e:
+            ids.check_user("process.user", user)
+        assert str(e.value) == f"{field}: uids and gids must be in range 0-2147483647"
+
+
+@pytest.mark.parametrize("entry,field", [
+    ({"containerID": 0, "hostID": 4294967295, "size": 1}, "hostID"),
+    ({"containerID": 1, "hostID": 0, "size": 4294967295}, "containerID"),
+    ({"containerID": 0, "hostID": 1, "size": 4294967295}, "hostID"),
+    ({"containerID": 0, "hostID": 0, "size": 0}, "size"),
+    ({"containerID": 0, "hostID": 0, "size": -1}, "size"),
+])
+def test_maps_reaching_4294967295_are_refused(entry, field):
+    with pytest.raises(ConfigError) as e:
+        ids.check_mappings("linux.uidMappings", [{"containerID": 0, "hostID": 0, "size": 1}, entry])
+    assert e.value.path == f"linux.uidMappings[1].{field}"
+
+
+def test_maps_up_to_4294967294_pass():
+    ids.check_mappings("linux.gidMappings", [{"containerID": 0, "hostID": 0, "size": 4294967295}])
+    ids.check_mappings("linux.gidMappings", [{"containerID": 4294967294, "hostID": 2 ** 31, "size": 1}])
+
+
+def test_verify_accepts_exactly_what_was_asked():
+    identity.verify(1000, 1001, [5, 7], (1000, 1000, 1000), (1001, 1001, 1001), [7, 5])
+    identity.verify(1000, 1001, None, (1000, 1000, 1000), (1001, 1001, 1001), [0])     # groups not set
+
+
+@pytest.mark.parametrize("resuid,resgid,groups,what", [
+    ((0, 0, 0), (1001, 1001, 1001), [5], "uids are 0,0,0"),
+    ((1000, 1000, 0), (1001, 1001, 1001), [5], "uids are 1000,1000,0"),     # saved uid kept root
+    ((1000, 0, 1000), (1001, 1001, 1001), [5], "uids are 1000,0,1000"),
+    ((1000, 1000, 1000), (0, 0, 0), [5], "gids are 0,0,0"),
+    ((1000, 1000, 1000), (1001, 1001, 0), [5], "gids are 1001,1001,0"),
+    ((1000, 1000, 1000), (1001, 1001, 1001), [0, 5], "supplementary groups are [0,5]"),
+    ((1000, 1000, 1000), (1001, 1001, 1001), [], "supplementary groups are []"),
+])
+def test_verify_refuses_any_mismatch(resuid, resgid, groups, what):
+    with pytest.raises(RunkError) as e:
+        identity.verify(1000, 1001, [5], resuid, resgid, groups)
+    assert str(e.value).startswith("unable to setup user: " + what), str(e.value)
+
+
+def _ignored_syscalls(monkeypatch) -> list:
+    """setgroups/setresgid/setresuid that do nothing (as under a filter returning 0)."""
+    calls: list = []
+    for name in ("setgroups", "setresgid", "setresuid"):
+        monkeypatch.setattr(ros, name, lambda *a, _n=name: calls.append((_n, a)), raising=False)
+    return calls
+
+
+def test_switch_raises_when_the_ids_did_not_change(monkeypatch):
+    calls = _ignored_syscalls(monkeypatch)
+    me = os.getresuid()
+    target = 1000 if me[0] != 1000 else 1001
+    with pytest.raises(RunkError, match="unable to setup user: uids are"):
+        identity.switch(target, os.getresgid()[0], list(os.getgroups()))
+    assert [c[0] for c in calls][-2:] == ["setresgid", "setresuid"]
+
+
+@pytest.mark.parametrize("uid,gid,groups", [(4294967295, 0, []), (0, 4294967295, []),
+                                            (0, 0, [4294967295]), (2 ** 31, 0, []), (-1, 0, [])])
+def test_switch_refuses_out_of_range_before_any_syscall(monkeypatch, uid, gid, groups):
+    calls = _ignored_syscalls(monkeypatch)
+    with pytest.raises(RunkError, match="uids and gids must be in range 0-2147483647"):
+        identity.switch(uid, gid, groups)
+    assert calls == []
+    if not (ids.valid(uid) and ids.valid(gid)):
+        with pytest.raises(RunkError):      # before any fchown of the stdio
+            identity.fix_stdio(uid, gid)
 
 
 def _in_child(fn) -> int:
-    """Run fn() in a forked child (it rewires stdio); its exit status."""
     pid = os.fork()
     if pid == 0:
         code = 1
         try:
-            fn()
-            code = 0
-        except BaseException as e:             # the parent sees the status; say why on the tty
-            os.write(2, f"{e!r}\n".encode())
+            code = fn()
         finally:
             os._exit(code)
     return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
 
 
-def test_fix_stdio_chowns_the_user_stdio_but_not_dev_null(tmp_path):
-    """runc fixStdioPermissions: each stdio the user does not own becomes the user's (its gid
-    kept); /dev/null and a closed fd are left alone."""
-    files = [tmp_path / n for n in ("in", "out", "err")]
-    for f in files:
-        f.write_text("")
-        os.chown(f, 0, 0)
-    saved = [os.dup(fd) for fd in (0, 1, 2)]
-    null_before = os.stat("/dev/null")
-
-    def child():
-        fds = [os.open(files[0], os.O_RDONLY), os.open(files[1], os.O_WRONLY),
-               os.open("/dev/null", os.O_WRONLY)]
-        for i, fd in enumerate(fds):
-            os.dup2(fd, i)
-        identity.fix_stdio(1234, 5678)
-        os.close(0)                             # a closed stdio fd is skipped
-        identity.fix_stdio(4321, 8765)
-
-    try:
-        assert _in_child(child) == 0
-    finally:
-        for fd in saved:
-            os.close(fd)
-    st_in, st_out = os.stat(files[0]), os.stat(files[1])
-    assert (st_in.st_uid, st_in.st_gid) == (1234, 0)
-    assert (st_out.st_uid, st_out.st_gid) == (4321, 0)          # fd 1 was still open
-    assert os.stat(files[2]).st_uid == 0                         # never handed to the child
-    null = os.stat("/dev/null")
-    assert stat.S_ISCHR(null.st_mode) and (null.st_uid, null.st_gid) == (null_before.st_uid,
-                                                                        null_before.st_gid)
-
-
-def test_fix_stdio_leaves_owned_and_unchownable_stdio(tmp_path):
-    """Already the user's: untouched. A pipe (fchown works on it, it is not a file) and a
-    failing fchown must not raise."""
-    f = tmp_path / "mine"
-    f.write_text("")
-    os.chown(f, 1234, 77)
-
-    def child():
-        r, w = os.pipe()
-        os.dup2(os.open(f, os.O_RDONLY), 0)
-        os.dup2(w, 1)
-        os.dup2(r, 2)
-        identity.fix_stdio(1234, 5678)
-
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+def test_switch_for_real_lands_exactly():
+    def child() -> int:
+        identity.switch(2147483647, 1001, [7, 5])
+        ok = (os.getresuid() == (2147483647,) * 3 and os.getresgid() == (1001,) * 3
+              and sorted(os.getgroups()) == [5, 7])
+        return 0 if ok else 3
     assert _in_child(child) == 0
-    st = os.stat(f)
-    assert (st.st_uid, st.st_gid) == (1234, 77)
