@@ -82,8 +82,7 @@ def _init(plan: object, chan: channel.Channel) -> None:
     if plan.domainname is not None:
         from runk.linux.syscalls import setdomainname
         setdomainname(plan.domainname)
-    for key, value in plan.sysctl:
-        sysctl.write(key, value)
+    sysctl.write_all(plan.sysctl)
     for p in plan.readonly_paths:
         masks.readonly(p)
     for p in plan.masked_paths:

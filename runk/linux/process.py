@@ -32,7 +32,8 @@ def setup_terminal(plan: object, bind_console: bool) -> None:
 def apply_limits(plan: object) -> None:
     """oom_score_adj, rlimits and no_new_privs, as the last steps before identity (init, exec)."""
     if plan.oom_score_adj is not None:
-        rlimits.set_oom_score_adj(plan.oom_score_adj)
+        proc_fd = plan.proc_fd if plan.proc_fd is not None else -1
+        rlimits.set_oom_score_adj(plan.oom_score_adj, proc_fd)
     rlimits.apply(plan.rlimits)
     if plan.no_new_privileges:
         prctl(lib.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
