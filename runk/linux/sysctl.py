@@ -16,13 +16,17 @@ def write(key: str, value: str, root_fd: int = -1) -> None:
     procwrite.write(path, value.encode(), f"linux.sysctl.{key}", root_fd, op="write sysctl", shown=key)
 
 
-def write_all(items: list[tuple[str, str]]) -> None:
-    """Every sysctl of the config, through one checked fd of the container's /proc."""
+def write_all(items: list[tuple[str, str]], root_fd: int = -1) -> None:
+    """Every sysctl of the config, through one checked fd of the container's /proc (root_fd,
+    or /proc opened here)."""
     if not items:
         return
-    root_fd = procwrite.open_root()
+    own = root_fd < 0
+    if own:
+        root_fd = procwrite.open_root()
     try:
         for key, value in items:
             write(key, value, root_fd)
     finally:
-        os.close(root_fd)
+        if own:
+            os.close(root_fd)
