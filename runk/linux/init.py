@@ -89,8 +89,7 @@ def _init(plan: object, chan: channel.Channel) -> None:
     sysctl.write_all(plan.sysctl, proc_root)
     for p in plan.readonly_paths:
         masks.readonly(p)
-    for p in plan.masked_paths:
-        masks.mask(p)
+    masks.mask_all(plan.masked_paths)
     if plan.personality is not None:
         personality(plan.personality)
     apply_limits(plan, proc_root)

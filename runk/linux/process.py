@@ -23,7 +23,7 @@ def setup_terminal(plan: object, bind_console: bool) -> None:
     if plan.console_size:
         console.set_size(slave, *plan.console_size)
     if bind_console:
-        console.bind_console(slave_path)
+        console.bind_console(slave)
     console.send_master(plan.console_fd, master)
     os.close(master)
     console.make_controlling(slave)
