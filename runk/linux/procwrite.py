@@ -99,9 +99,9 @@ def write(path: str, data: bytes, what: str, root_fd: int = -1, op: str = "write
     shown or path, errno)."""
     own = root_fd < 0
     if own:
-        root_fd = open_root()
+        root_fd = open_root(what=what)
     else:
-        check_root(root_fd)
+        check_root(root_fd, what=what)
     try:
         try:
             fd = open_file(root_fd, path, what)
