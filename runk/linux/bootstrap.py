@@ -10,7 +10,7 @@ import gc
 
 from runk import _os as os
 from runk._native import lib
-from runk.linux import channel
+from runk.linux import channel, procwrite
 from runk.linux.namespaces import join_order
 from runk.linux.syscalls import prctl, set_name, setns, unshare
 
@@ -92,11 +92,7 @@ def _bootstrap(plan: object, chan: channel.Channel, entry: object) -> None:
     if plan.unshare_flags:
         unshare(plan.unshare_flags)
     if plan.time_offsets:
-        fd = os.open("/proc/self/timens_offsets", os.O_WRONLY | os.O_CLOEXEC)
-        try:
-            os.write(fd, plan.time_offsets.encode())
-        finally:
-            os.close(fd)
+        procwrite.write("/proc/self/timens_offsets", plan.time_offsets.encode(), "linux.timeOffsets")
     if plan.needs_fork:
         pid = os.fork()
         if pid == 0:

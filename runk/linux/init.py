@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from runk import _os as os
 from runk._native import lib
-from runk.linux import channel, masks, rootfs, sysctl
+from runk.linux import channel, masks, procwrite, rootfs, sysctl
 from runk.linux.hookexec import run_hooks
 from runk.linux.process import apply_limits, finish_process, setup_terminal
 from runk.linux.syscalls import join_session_keyring, loopback_up, personality, set_name, unshare
@@ -60,9 +60,13 @@ def _init(plan: object, chan: channel.Channel) -> None:
         chan.expect(channel.HOOKS_DONE)
     if plan.hooks_create_container:
         run_hooks("createContainer", plan.hooks_create_container, plan.state_doc(os.getpid(), "created"))
+    proc_root = -1
     if plan.mount_ns:
         rootfs.pivot(plan.rootfs, plan.no_pivot)
         os.close(root_fd)
+        # the container's /proc, checked to be the root of a procfs: the sysctl and
+        # oom_score_adj writes go through it (runk.linux.procwrite)
+        proc_root = procwrite.open_root()
     elif plan.rootfs:
         if plan.fifo_fd >= 0:
             # no mount namespace: nothing may be mounted, so the chroot has no /proc for the
@@ -82,13 +86,13 @@ def _init(plan: object, chan: channel.Channel) -> None:
     if plan.domainname is not None:
         from runk.linux.syscalls import setdomainname
         setdomainname(plan.domainname)
-    for key, value in plan.sysctl:
-        sysctl.write(key, value)
+    sysctl.write_all(plan.sysctl, proc_root)
     for p in plan.readonly_paths:
         masks.readonly(p)
-    for p in plan.masked_paths:
-        masks.mask(p)
+    masks.mask_all(plan.masked_paths)
     if plan.personality is not None:
         personality(plan.personality)
-    apply_limits(plan)
+    apply_limits(plan, proc_root)
+    if proc_root >= 0:
+        os.close(proc_root)
     finish_process(plan, chan)

@@ -23,16 +23,19 @@ def setup_terminal(plan: object, bind_console: bool) -> None:
     if plan.console_size:
         console.set_size(slave, *plan.console_size)
     if bind_console:
-        console.bind_console(slave_path)
+        console.bind_console(slave)
     console.send_master(plan.console_fd, master)
     os.close(master)
     console.make_controlling(slave)
 
 
-def apply_limits(plan: object) -> None:
-    """oom_score_adj, rlimits and no_new_privs, as the last steps before identity (init, exec)."""
+def apply_limits(plan: object, proc_fd: int = -1) -> None:
+    """oom_score_adj, rlimits and no_new_privs, as the last steps before identity (init, exec).
+    proc_fd: an fd of the procfs root to write through (-1: the /proc this process sees)."""
     if plan.oom_score_adj is not None:
-        rlimits.set_oom_score_adj(plan.oom_score_adj)
+        if proc_fd < 0 and plan.proc_fd is not None:
+            proc_fd = plan.proc_fd
+        rlimits.set_oom_score_adj(plan.oom_score_adj, proc_fd)
     rlimits.apply(plan.rlimits)
     if plan.no_new_privileges:
         prctl(lib.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
@@ -44,6 +47,9 @@ def finish_process(plan: object, chan: channel.Channel) -> None:
     before the seccomp filter, which may forbid close_range(2) or getcwd(2)."""
     fifo_fd = plan.fifo_fd
     proc_fd = plan.proc_fd if plan.proc_fd is not None else -1
+    if proc_fd >= 0 and fifo_fd < 0:
+        os.close(proc_fd)       # only the fifo reopen needs it: never left to the workload
+        proc_fd = -1
     close_fds(plan.preserve_fds, [fd for fd in (fifo_fd, proc_fd) if fd >= 0])
     # chdir before dropping privileges if we can, after otherwise (runc finalizeNamespace)
     chdir_done = _try_chdir(plan.cwd)

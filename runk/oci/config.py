@@ -45,6 +45,25 @@ def namespaces(cfg: dict) -> dict[str, str | None]:
     return {ns["type"]: (ns.get("path") or None) for ns in (cfg.get("linux") or {}).get("namespaces") or []}
 
 
+def _check_proc(cfg: dict, bundle: str, rootfs: str) -> None:
+    """The container's /proc is a procfs: a bind onto /proc must bind the root of one, and a
+    container with a mount namespace must get one (runc fails it at create too)."""
+    from runk.linux import procmounts
+    have = False
+    for i, m in enumerate(cfg.get("mounts") or []):
+        if procmounts.destination(m) != "/proc":
+            continue
+        have = True
+        if procmounts.is_bind(m):
+            src = m["source"] if os.path.isabs(m["source"]) else os.path.join(bundle, m["source"])
+            why = procmounts.source_problem(src)
+            if why:
+                raise ConfigError(f"mounts[{i}]", why)
+    if not have and not procmounts.rootfs_has_procfs(rootfs):
+        raise ConfigError("mounts", 'no "proc" mount at /proc: a container with a mount namespace needs '
+                          "one (runk writes sysctls and reopens the exec fifo through it)")
+
+
 def build_plan(cfg: dict, bundle: str, cid: str, *, no_pivot: bool = False, no_new_keyring: bool = False,
                preserve_fds: int = 0, cgroup_mounts: dict | None = None,
                seccomp_cache: str | None = None) -> tuple[object, list[str]]:
@@ -65,6 +84,8 @@ def build_plan(cfg: dict, bundle: str, cid: str, *, no_pivot: bool = False, no_n
     p.readonly_root = bool((cfg.get("root") or {}).get("readonly"))
 
     nss = namespaces(cfg)
+    if "mount" in nss:
+        _check_proc(cfg, bundle, p.rootfs)
     p.ns_joins = []
     flags = 0
     try:

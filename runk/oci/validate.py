@@ -73,10 +73,14 @@ def semantic(cfg: dict) -> None:
         raise ConfigError("linux.timeOffsets", "time offsets require a new time namespace")
     for key in linux.get("sysctl") or {}:
         _check_sysctl(key, types, cfg)
+    from runk.linux import procmounts
     for i, m in enumerate(cfg.get("mounts") or []):
-        if m.get("type") == "bind" or "bind" in (m.get("options") or []) or "rbind" in (m.get("options") or []):
-            if not m.get("source"):
-                raise ConfigError(f"mounts[{i}].source", "is required for a bind mount")
+        bind = procmounts.is_bind(m)
+        if bind and not m.get("source"):
+            raise ConfigError(f"mounts[{i}].source", "is required for a bind mount")
+        why = procmounts.problem(procmounts.destination(m), m.get("type") or "", bind)
+        if why:
+            raise ConfigError(f"mounts[{i}]", why)
     seccomp = linux.get("seccomp")
     if seccomp and (seccomp.get("listenerPath") or any(
             s.get("action") == "SCMP_ACT_NOTIFY" for s in seccomp.get("syscalls") or [])):
