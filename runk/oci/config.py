@@ -7,7 +7,7 @@ from __future__ import annotations
 
 
 from runk import _os as os
-from runk import _json
+from runk import _json, ids
 from runk.errors import ConfigError, RunkError
 
 
@@ -155,9 +155,10 @@ def _process(p: object, proc: dict, warnings: list[str]) -> None:
     p.args = list(proc.get("args") or [])
     p.env = list(proc.get("env") or [])
     p.cwd = proc.get("cwd") or "/"
-    p.uid = int(user.get("uid", 0))
-    p.gid = int(user.get("gid", 0))
-    p.additional_gids = [int(g) for g in user.get("additionalGids") or []]
+    ids.check_user("process.user", user)      # validated already; the plan never holds another
+    p.uid = user.get("uid", 0)
+    p.gid = user.get("gid", 0)
+    p.additional_gids = list(user.get("additionalGids") or [])
     p.umask = user.get("umask", 0o022)
     p.rlimits = rlimits.resolve(proc.get("rlimits"))
     p.oom_score_adj = proc.get("oomScoreAdj")
