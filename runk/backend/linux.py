@@ -8,14 +8,16 @@ from __future__ import annotations
 
 
 from runk import _os as os
-from runk import OCI_VERSION, log
-from runk.container import status as st
-from runk.container.record import StateRecord, rfc3339nano
-from runk.container.store import CONFIG_FILE, FIFO_FILE, STATE_FILE, ContainerDir, write_atomic
+from runk import log
+from runk.version import OCI_VERSION
+from runk.state import status as st
+from runk.state.record import StateRecord, rfc3339nano
+from runk.state.store import CONFIG_FILE, FIFO_FILE, STATE_FILE, ContainerDir, write_atomic
 from runk.errors import InitError, RunkError
 
-name = "linux"
-
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from runk.backend.base import EventSource
 
 def _cgroup_manager(cfg: dict, cid: str, systemd: bool) -> object:
     from runk.linux.cgroups import make_manager
@@ -113,169 +115,13 @@ class _Steps(_ExecSteps):
             move_devices(pid, self.net_devices)
 
     def runtime_hooks(self, pid: int) -> None:
-        from runk.container import hooks
+        from runk.state import hooks
         hooks.run_runtime_phases(self.cfg, hooks.state_for(self.rec, hooks.STATUS["createRuntime"]))
-
-
-def create(cdir: ContainerDir, cfg: dict, raw: bytes, req: object) -> StateRecord:
-    """Create the container in the claimed, locked cdir. On failure nothing is left but cdir,
-    which the caller removes."""
-    from runk.container.cleanup import CleanupStack
-    from runk.linux import exe_guard, launch
-    from runk.oci.config import build_plan
-
-    undo = CleanupStack()
-    opened: list[int] = []           # fds the parent holds only until the init is ready
-    try:
-        cdir.write(CONFIG_FILE, raw)
-        mgr = None
-        if cfg.get("linux") is not None or req.systemd_cgroup:
-            mgr = _cgroup_manager(cfg, cdir.id, req.systemd_cgroup)
-            mgr.create(_resources(cfg))
-            undo.push(mgr.destroy)
-            for w in mgr.warnings:
-                log.warn(w)
-        cgroup_mounts = None
-        if mgr is not None and any(m.get("type") == "cgroup" for m in cfg.get("mounts") or []):
-            from runk.linux.cgroups.mounts import container_spec
-            new_cgns = any(n.get("type") == "cgroup" and not n.get("path")
-                           for n in (cfg.get("linux") or {}).get("namespaces") or [])
-            cgroup_mounts = container_spec(mgr, new_cgns)
-        cfg = _with_host_plumbing(cfg, req)
-        plan, warnings = build_plan(cfg, req.bundle, cdir.id, no_pivot=req.no_pivot,
-                                    no_new_keyring=req.no_new_keyring, preserve_fds=req.preserve_fds,
-                                    cgroup_mounts=cgroup_mounts,
-                                    seccomp_cache=os.path.join(cdir.root, ".cache", "seccomp"))
-        opened += [fd for _t, fd in plan.ns_joins]
-        opened += [m.source_fd for m in plan.mounts if m.source_fd >= 0]
-        for w in warnings:
-            log.warn(w)
-        if plan.terminal and not req.console_socket and req.console_fd is None:
-            raise RunkError("cannot allocate tty if runk will detach without setting console socket")
-        if req.console_socket and not plan.terminal:
-            raise RunkError("cannot use console socket if runk will not detach or allocate tty")
-        if plan.terminal and req.console_fd is not None:
-            plan.console_fd = os.dup(req.console_fd)
-            opened.append(plan.console_fd)
-        elif plan.terminal:
-            plan.console_fd = _console_connect(req.console_socket)
-            opened.append(plan.console_fd)
-        os.mkfifo(FIFO_FILE, 0o622, dir_fd=cdir.fd)
-        os.chmod(FIFO_FILE, 0o622, dir_fd=cdir.fd)
-        plan.fifo_fd = os.open(FIFO_FILE, os.O_PATH | os.O_CLOEXEC, dir_fd=cdir.fd)
-        opened.append(plan.fifo_fd)
-        plan.trampoline_fd = exe_guard.sealed_trampoline()
-        opened.append(plan.trampoline_fd)
-        if plan.seccomp is not None:
-            from runk.linux import seccomp  # noqa: F401  (imported before fork: the init loads it)
-
-        rec = StateRecord(ociVersion=OCI_VERSION, id=cdir.id, pid=0, status=st.CREATING,
-                          bundle=req.bundle, rootfs=plan.rootfs, created=rfc3339nano(),
-                          owner="", annotations=cfg.get("annotations") or {}, backend=name,
-                          cgroup_paths=mgr.paths() if mgr is not None else {},
-                          systemd=req.systemd_cgroup)
-        steps = _Steps(cdir, rec, cfg, mgr, plan.net_devices)
-        try:
-            pid = launch.launch(plan, steps, [cdir.fd])
-        except InitError as e:
-            raise RunkError(f"unable to start container process: {e}") from None
-        rec.status = st.CREATED
-        cdir.write(STATE_FILE, rec.to_json())
-        if req.pid_file:
-            write_atomic(None, req.pid_file, str(pid), mode=0o644)
-        undo.drop()
-        return rec
-    except BaseException:
-        undo.unwind()
-        raise
-    finally:
-        for fd in opened:
-            os.close(fd)
-
-
-def live_status(cdir: ContainerDir | None, rec: StateRecord) -> str:
-    """runc refreshState: paused if frozen; stopped if the init is gone, a zombie, or another
-    process with its pid; created if the exec fifo exists; running otherwise."""
-    from runk.linux import procfs
-    if rec.status == st.CREATING and cdir is not None and cdir.is_locked_elsewhere():
-        return st.CREATING
-    if not procfs.is_alive(rec.pid or 0, rec.pid_starttime):
-        return st.STOPPED
-    if rec.cgroup_paths and freezer_state(rec) == "FROZEN":
-        return st.PAUSED
-    if cdir is not None and cdir.exists(FIFO_FILE):
-        return st.CREATED
-    if rec.status == st.CREATING:
-        return st.STOPPED           # its create died half-way: only delete can follow
-    return st.RUNNING
 
 
 def freezer_state(rec: StateRecord) -> str:
     from runk.linux.cgroups import freezer_state as read_freezer
     return read_freezer(rec.cgroup_paths)
-
-
-def start(cdir: ContainerDir, rec: StateRecord) -> None:
-    """Release the init waiting in the trampoline: open the fifo's read end, read its byte,
-    remove the fifo (runc handleFifo). Returns at once; nothing is rewritten: running is
-    "alive and no fifo"."""
-    import select
-    from runk.linux import procfs
-    # the pidfd first: once the fifo is open, the program may run, exit and be reaped by its
-    # subreaper (conmon) before a pidfd could still be taken
-    try:
-        pidfd = os.pidfd_open(rec.pid)
-    except ProcessLookupError:
-        raise RunkError("cannot start a container that has stopped") from None
-    if not procfs.is_alive(rec.pid, rec.pid_starttime):
-        os.close(pidfd)
-        raise RunkError("cannot start a container that has stopped")
-    try:
-        fifo = os.open(FIFO_FILE, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=cdir.fd)
-    except FileNotFoundError:
-        os.close(pidfd)
-        raise RunkError("cannot start an already running container") from None
-    try:
-        poller = select.poll()
-        poller.register(fifo, select.POLLIN)
-        poller.register(pidfd, select.POLLIN)
-        got = False
-        while True:
-            events = dict(poller.poll())
-            ev = events.get(fifo, 0)
-            if ev & select.POLLIN:
-                try:
-                    data = os.read(fifo, 1)
-                except BlockingIOError:
-                    data = None
-                if data:
-                    got = True
-                    continue
-                if data == b"" and got:
-                    break           # EOF: the trampoline's write end closed at its final execve
-            if ev & select.POLLHUP and got:
-                break
-            if pidfd in events:
-                if got:
-                    break           # it exec'd and already exited, or died exec'ing
-                raise RunkError("cannot start a container that has stopped")
-    finally:
-        os.close(fifo)
-        os.close(pidfd)
-    os.unlink(FIFO_FILE, dir_fd=cdir.fd)
-
-
-def kill(rec: StateRecord, sig: int, all_procs: bool) -> None:
-    if all_procs and rec.cgroup_paths:
-        from runk.linux.cgroups import load_manager
-        load_manager(rec.cgroup_paths).kill_all(sig)
-        return
-    signal_init(rec, sig)
-    if sig == 9 and rec.cgroup_paths and freezer_state(rec) == "FROZEN":
-        # runc Signal: a frozen task cannot act on SIGKILL until thawed (podman kill of a
-        # paused container), so thaw for SIGKILL only
-        from runk.linux.cgroups import load_manager
-        load_manager(rec.cgroup_paths).thaw()
 
 
 def signal_init(rec: StateRecord, sig: int) -> None:
@@ -297,8 +143,8 @@ def signal_init(rec: StateRecord, sig: int) -> None:
         os.close(pidfd)
 
 
-def destroy(cdir: ContainerDir, rec: StateRecord, status: str) -> None:
-    """Stop whatever still runs (delete of created, or --force); the caller removes the rest."""
+def _stop(rec: StateRecord, status: str) -> None:
+    """Kill what runs of the container; a stopped one's leftovers in its cgroup too."""
     if status == st.STOPPED:
         # runc destroy(): without a pid namespace of its own the init's children outlive it in
         # the cgroup, which cannot be removed while they run: kill them
@@ -328,71 +174,240 @@ def destroy(cdir: ContainerDir, rec: StateRecord, status: str) -> None:
         wait_gone(rec.pid, rec.pid_starttime, 10000)
 
 
-def pause(rec: StateRecord) -> None:
-    from runk.linux.cgroups import load_manager
-    load_manager(rec.cgroup_paths).freeze()
+class LinuxBackend:
+    """A container of host namespaces, cgroups and a forked init (runk.backend.base.Backend)."""
 
+    name = "linux"
+    host_pids = True
 
-def resume(rec: StateRecord) -> None:
-    from runk.linux.cgroups import load_manager
-    load_manager(rec.cgroup_paths).thaw()
+    def create(self, cdir: ContainerDir, cfg: dict, raw: bytes, req: object) -> StateRecord:
+        """Create the container in the claimed, locked cdir. On failure nothing is left but cdir,
+        which the caller removes."""
+        from runk.state.cleanup import CleanupStack
+        from runk.linux import exe_guard, launch
+        from runk.oci.config import build_plan
 
-
-def exec_process(cdir: ContainerDir, rec: StateRecord, cfg: dict, req: object) -> int:
-    """Start req.process inside the container; returns its host pid once it is about to exec."""
-    from runk.linux import exe_guard, launch, procfs
-    from runk.oci.config import build_tenant_plan
-    opened: list[int] = []
-    try:
-        plan, warnings = build_tenant_plan(cfg, rec, req.process, req.preserve_fds,
-                                           seccomp_cache=os.path.join(cdir.root, ".cache", "seccomp"))
-        opened += [fd for _t, fd in plan.ns_joins]
-        # the namespace files were opened through the pid: make sure it is still the container
-        if not procfs.is_alive(rec.pid, rec.pid_starttime):
-            raise RunkError("cannot exec in a stopped container")
-        for w in warnings:
-            log.warn(w)
-        if plan.terminal:
-            if req.console_fd is not None:
-                plan.console_fd = os.dup(req.console_fd)
-            else:
-                plan.console_fd = _console_connect(req.console_socket)
-            opened.append(plan.console_fd)
-        plan.trampoline_fd = exe_guard.sealed_trampoline()
-        opened.append(plan.trampoline_fd)
-        mgr = None
-        if rec.cgroup_paths:
-            from runk.linux.cgroups import load_manager
-            mgr = load_manager(rec.cgroup_paths)
-            if req.cgroup:
-                mgr = mgr.sub(req.cgroup)
-        if plan.seccomp is not None:
-            from runk.linux import seccomp  # noqa: F401  (before fork)
+        undo = CleanupStack()
+        opened: list[int] = []           # fds the parent holds only until the init is ready
         try:
-            pid = launch.launch(plan, _ExecSteps(mgr), [cdir.fd])
-        except InitError as e:
-            raise RunkError(f"unable to start container process: {e}") from None
-        if req.pid_file:
-            write_atomic(None, req.pid_file, str(pid), mode=0o644)
-        return pid
-    finally:
-        for fd in opened:
-            os.close(fd)
+            cdir.write(CONFIG_FILE, raw)
+            mgr = None
+            if cfg.get("linux") is not None or req.systemd_cgroup:
+                mgr = _cgroup_manager(cfg, cdir.id, req.systemd_cgroup)
+                mgr.create(_resources(cfg))
+                undo.push(mgr.destroy)
+                for w in mgr.warnings:
+                    log.warn(w)
+            cgroup_mounts = None
+            if mgr is not None and any(m.get("type") == "cgroup" for m in cfg.get("mounts") or []):
+                from runk.linux.cgroups.mounts import container_spec
+                new_cgns = any(n.get("type") == "cgroup" and not n.get("path")
+                               for n in (cfg.get("linux") or {}).get("namespaces") or [])
+                cgroup_mounts = container_spec(mgr, new_cgns)
+            cfg = _with_host_plumbing(cfg, req)
+            plan, warnings = build_plan(cfg, req.bundle, cdir.id, no_pivot=req.no_pivot,
+                                        no_new_keyring=req.no_new_keyring, preserve_fds=req.preserve_fds,
+                                        cgroup_mounts=cgroup_mounts,
+                                        seccomp_cache=os.path.join(cdir.root, ".cache", "seccomp"))
+            opened += [fd for _t, fd in plan.ns_joins]
+            opened += [m.source_fd for m in plan.mounts if m.source_fd >= 0]
+            for w in warnings:
+                log.warn(w)
+            if plan.terminal and not req.console_socket and req.console_fd is None:
+                raise RunkError("cannot allocate tty if runk will detach without setting console socket")
+            if req.console_socket and not plan.terminal:
+                raise RunkError("cannot use console socket if runk will not detach or allocate tty")
+            if plan.terminal and req.console_fd is not None:
+                plan.console_fd = os.dup(req.console_fd)
+                opened.append(plan.console_fd)
+            elif plan.terminal:
+                plan.console_fd = _console_connect(req.console_socket)
+                opened.append(plan.console_fd)
+            os.mkfifo(FIFO_FILE, 0o622, dir_fd=cdir.fd)
+            os.chmod(FIFO_FILE, 0o622, dir_fd=cdir.fd)
+            plan.fifo_fd = os.open(FIFO_FILE, os.O_PATH | os.O_CLOEXEC, dir_fd=cdir.fd)
+            opened.append(plan.fifo_fd)
+            plan.trampoline_fd = exe_guard.sealed_trampoline()
+            opened.append(plan.trampoline_fd)
+            if plan.seccomp is not None:
+                from runk.linux import seccomp  # noqa: F401  (imported before fork: the init loads it)
 
+            rec = StateRecord(ociVersion=OCI_VERSION, id=cdir.id, pid=0, status=st.CREATING,
+                              bundle=req.bundle, rootfs=plan.rootfs, created=rfc3339nano(),
+                              owner="", annotations=cfg.get("annotations") or {}, backend=self.name,
+                              cgroup_paths=mgr.paths() if mgr is not None else {},
+                              systemd=req.systemd_cgroup)
+            steps = _Steps(cdir, rec, cfg, mgr, plan.net_devices)
+            try:
+                pid = launch.launch(plan, steps, [cdir.fd], req.stdio)
+            except InitError as e:
+                raise RunkError(f"unable to start container process: {e}") from None
+            rec.status = st.CREATED
+            cdir.write(STATE_FILE, rec.to_json())
+            if req.pid_file:
+                write_atomic(None, req.pid_file, str(pid), mode=0o644)
+            undo.drop()
+            return rec
+        except BaseException:
+            undo.unwind()
+            raise
+        finally:
+            for fd in opened:
+                os.close(fd)
 
-def update(rec: StateRecord, resources: dict) -> None:
-    from runk.linux.cgroups import load_manager
-    mgr = load_manager(rec.cgroup_paths)
-    mgr.set(resources)
-    for w in mgr.warnings:
-        log.warn(w)
+    def live_status(self, cdir: ContainerDir | None, rec: StateRecord) -> str:
+        """runc refreshState: paused if frozen; stopped if the init is gone, a zombie, or another
+        process with its pid; created if the exec fifo exists; running otherwise."""
+        from runk.linux import procfs
+        if rec.status == st.CREATING and cdir is not None and cdir.is_locked_elsewhere():
+            return st.CREATING
+        if not procfs.is_alive(rec.pid or 0, rec.pid_starttime):
+            return st.STOPPED
+        if rec.cgroup_paths and freezer_state(rec) == "FROZEN":
+            return st.PAUSED
+        if cdir is not None and cdir.exists(FIFO_FILE):
+            return st.CREATED
+        if rec.status == st.CREATING:
+            return st.STOPPED           # its create died half-way: only delete can follow
+        return st.RUNNING
 
+    def start(self, cdir: ContainerDir, rec: StateRecord) -> None:
+        """Release the init waiting in the trampoline: open the fifo's read end, read its byte,
+        remove the fifo (runc handleFifo). Returns at once; nothing is rewritten: running is
+        "alive and no fifo"."""
+        import select
+        from runk.linux import procfs
+        # the pidfd first: once the fifo is open, the program may run, exit and be reaped by its
+        # subreaper (conmon) before a pidfd could still be taken
+        try:
+            pidfd = os.pidfd_open(rec.pid)
+        except ProcessLookupError:
+            raise RunkError("cannot start a container that has stopped") from None
+        if not procfs.is_alive(rec.pid, rec.pid_starttime):
+            os.close(pidfd)
+            raise RunkError("cannot start a container that has stopped")
+        try:
+            fifo = os.open(FIFO_FILE, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=cdir.fd)
+        except FileNotFoundError:
+            os.close(pidfd)
+            raise RunkError("cannot start an already running container") from None
+        try:
+            poller = select.poll()
+            poller.register(fifo, select.POLLIN)
+            poller.register(pidfd, select.POLLIN)
+            got = False
+            while True:
+                events = dict(poller.poll())
+                ev = events.get(fifo, 0)
+                if ev & select.POLLIN:
+                    try:
+                        data = os.read(fifo, 1)
+                    except BlockingIOError:
+                        data = None
+                    if data:
+                        got = True
+                        continue
+                    if data == b"" and got:
+                        break           # EOF: the trampoline's write end closed at its final execve
+                if ev & select.POLLHUP and got:
+                    break
+                if pidfd in events:
+                    if got:
+                        break           # it exec'd and already exited, or died exec'ing
+                    raise RunkError("cannot start a container that has stopped")
+        finally:
+            os.close(fifo)
+            os.close(pidfd)
+        os.unlink(FIFO_FILE, dir_fd=cdir.fd)
 
-def processes(rec: StateRecord) -> list[int]:
-    from runk.linux.cgroups import load_manager
-    return sorted(load_manager(rec.cgroup_paths).pids(recursive=True))
+    def kill(self, rec: StateRecord, sig: int, all_procs: bool) -> None:
+        if all_procs and rec.cgroup_paths:
+            from runk.linux.cgroups import load_manager
+            load_manager(rec.cgroup_paths).kill_all(sig)
+            return
+        signal_init(rec, sig)
+        if sig == 9 and rec.cgroup_paths and freezer_state(rec) == "FROZEN":
+            # runc Signal: a frozen task cannot act on SIGKILL until thawed (podman kill of a
+            # paused container), so thaw for SIGKILL only
+            from runk.linux.cgroups import load_manager
+            load_manager(rec.cgroup_paths).thaw()
 
+    def destroy(self, cdir: ContainerDir, rec: StateRecord, status: str) -> None:
+        """Stop whatever still runs (delete of created, or --force), then remove the container's
+        cgroups; the caller removes the state directory."""
+        _stop(rec, status)
+        if rec.cgroup_paths:
+            from runk.linux.cgroups import remove_groups
+            remove_groups(rec.cgroup_paths)
 
-def stats(rec: StateRecord) -> dict:
-    from runk.linux.cgroups import load_manager
-    return load_manager(rec.cgroup_paths).stats()
+    def pause(self, rec: StateRecord) -> None:
+        from runk.linux.cgroups import load_manager
+        load_manager(rec.cgroup_paths).freeze()
+
+    def resume(self, rec: StateRecord) -> None:
+        from runk.linux.cgroups import load_manager
+        load_manager(rec.cgroup_paths).thaw()
+
+    def exec_process(self, cdir: ContainerDir, rec: StateRecord, cfg: dict, req: object) -> int:
+        """Start req.process inside the container; returns its host pid once it is about to exec."""
+        from runk.linux import exe_guard, launch, procfs
+        from runk.oci.config import build_tenant_plan
+        opened: list[int] = []
+        try:
+            plan, warnings = build_tenant_plan(cfg, rec, req.process, req.preserve_fds,
+                                               seccomp_cache=os.path.join(cdir.root, ".cache", "seccomp"))
+            opened += [fd for _t, fd in plan.ns_joins]
+            # the namespace files were opened through the pid: make sure it is still the container
+            if not procfs.is_alive(rec.pid, rec.pid_starttime):
+                raise RunkError("cannot exec in a stopped container")
+            for w in warnings:
+                log.warn(w)
+            if plan.terminal:
+                if req.console_fd is not None:
+                    plan.console_fd = os.dup(req.console_fd)
+                else:
+                    plan.console_fd = _console_connect(req.console_socket)
+                opened.append(plan.console_fd)
+            plan.trampoline_fd = exe_guard.sealed_trampoline()
+            opened.append(plan.trampoline_fd)
+            mgr = None
+            if rec.cgroup_paths:
+                from runk.linux.cgroups import load_manager
+                mgr = load_manager(rec.cgroup_paths)
+                if req.cgroup:
+                    mgr = mgr.sub(req.cgroup)
+            if plan.seccomp is not None:
+                from runk.linux import seccomp  # noqa: F401  (before fork)
+            try:
+                pid = launch.launch(plan, _ExecSteps(mgr), [cdir.fd], req.stdio)
+            except InitError as e:
+                raise RunkError(f"unable to start container process: {e}") from None
+            if req.pid_file:
+                write_atomic(None, req.pid_file, str(pid), mode=0o644)
+            return pid
+        finally:
+            for fd in opened:
+                os.close(fd)
+
+    def update(self, rec: StateRecord, resources: dict) -> None:
+        from runk.linux.cgroups import load_manager
+        mgr = load_manager(rec.cgroup_paths)
+        mgr.set(resources)
+        for w in mgr.warnings:
+            log.warn(w)
+
+    def processes(self, rec: StateRecord) -> list[int]:
+        from runk.linux.cgroups import load_manager
+        return sorted(load_manager(rec.cgroup_paths).pids(recursive=True))
+
+    def stats(self, rec: StateRecord) -> dict:
+        from runk.linux.cgroups import load_manager
+        return load_manager(rec.cgroup_paths).stats()
+
+    def oom_events(self, rec: StateRecord) -> EventSource:
+        from runk.linux.cgroups.oom_events import OomWatcher
+        return OomWatcher(rec.cgroup_paths)
+
+    def features_document(self) -> dict:
+        from runk.oci.features import features_document
+        return features_document()

@@ -14,14 +14,18 @@ from __future__ import annotations
 import sys
 
 from runk import _os as os
-from runk import OCI_VERSION, log
-from runk.container import hooks, status as st
-from runk.container.cleanup import CleanupStack
-from runk.container.record import StateRecord, rfc3339nano
-from runk.container.store import CONFIG_FILE, STATE_FILE, ContainerDir, write_atomic
+from runk import log
+from runk.version import OCI_VERSION
+from runk.state import hooks, status as st
+from runk.state.cleanup import CleanupStack
+from runk.state.record import StateRecord, rfc3339nano
+from runk.state.store import CONFIG_FILE, STATE_FILE, ContainerDir, write_atomic
 from runk.errors import CONTAINER_NOT_RUNNING, RunkError
 
-name = "vm"
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from runk.backend.base import EventSource
+
 SANDBOX_NS = ("network", "ipc", "uts")     # the host sandbox the supervisor runs in
 WAIT_GONE_SECONDS = 20.0
 
@@ -35,61 +39,10 @@ def _call(rec: StateRecord, op: str, **args: object) -> dict:
     return control.call(_dir(rec), op, **args)
 
 
-def create(cdir: ContainerDir, cfg: dict, raw: bytes, req: object) -> StateRecord:
-    from runk.container.hooks import state_for
-    from runk.vm import sandbox
-    undo = CleanupStack()
-    try:
-        cdir.write(CONFIG_FILE, raw)
-        terminal = bool((cfg.get("process") or {}).get("terminal"))
-        if terminal and not req.console_socket and req.console_fd is None:
-            raise RunkError("cannot allocate tty if runk will detach without setting console socket")
-        if req.console_socket and not terminal:
-            raise RunkError("cannot use console socket if runk will not detach or allocate tty")
-        if req.preserve_fds:
-            log.warn("--preserve-fds: descriptors cannot be passed into a VM; ignored")
-        for phase in ("createContainer", "startContainer"):
-            if (cfg.get("hooks") or {}).get(phase):
-                log.warn(f"{phase} hooks are not run by the vm backend (they would run in the guest)")
-        plan = sandbox.plan_vm(cfg, req.bundle)
-        cdir.write("vm-plan.json", plan.to_json())
-        log.debug(f"vm: accelerator {plan.accel_reason}; {plan.mem_mb} MiB, {plan.cpus} vCPU, "
-                  f"rootfs over {plan.rootfs_mode}, kernel {plan.kernel_release}")
-        mgr = None
-        if cfg.get("linux") is not None:
-            # the host cgroup holds the supervisor, qemu and virtiofsd (podman stats sees the VM);
-            # the container's limits apply inside the guest, where its processes run
-            from runk.linux.cgroups import make_manager
-            mgr = make_manager((cfg.get("linux") or {}).get("cgroupsPath") or None, cdir.id,
-                               systemd=req.systemd_cgroup)
-            mgr.create({})
-            undo.push(mgr.destroy)
-        rec = StateRecord(ociVersion=OCI_VERSION, id=cdir.id, pid=0, status=st.CREATING,
-                          bundle=req.bundle, rootfs=plan.rootfs, created=rfc3339nano(), owner="",
-                          annotations=cfg.get("annotations") or {}, backend=name,
-                          cgroup_paths=mgr.paths() if mgr is not None else {},
-                          systemd=req.systemd_cgroup, sandbox={"dir": cdir.path})
-        pid, ready = _spawn_supervisor(cdir, cfg, req, mgr)
-        undo.push(lambda: _kill_and_reap(pid))
-        from runk.linux import procfs
-        rec.pid, rec.pid_starttime = pid, procfs.starttime(pid)
-        cdir.write(STATE_FILE, rec.to_json())
-        _wait_ready(pid, ready)
-        hooks.run_runtime_phases(cfg, state_for(rec, hooks.STATUS["createRuntime"]))
-        rec.status = st.CREATED
-        cdir.write(STATE_FILE, rec.to_json())
-        if req.pid_file:
-            write_atomic(None, req.pid_file, str(pid))
-        undo.drop()
-        return rec
-    except BaseException:
-        undo.unwind()
-        raise
-
-
 def _spawn_supervisor(cdir: ContainerDir, cfg: dict, req: object, mgr: object) -> tuple[int, int]:
     """Fork, enter the host sandbox (setsid, cgroup, namespaces), exec the supervisor."""
     from runk.linux.namespaces import clone_flag, open_ns_path
+    from runk.linux.bootstrap import adopt_stdio
     from runk.linux.syscalls import setns, unshare
     joins, flags = [], 0
     for ns in (cfg.get("linux") or {}).get("namespaces") or []:
@@ -110,6 +63,7 @@ def _spawn_supervisor(cdir: ContainerDir, cfg: dict, req: object, mgr: object) -
     if pid == 0:
         try:
             os.close(ready_r)
+            adopt_stdio(req.stdio)
             os.setsid()
             if mgr is not None:
                 mgr.apply(os.getpid())
@@ -166,58 +120,6 @@ def _kill_and_reap(pid: int) -> None:
         pass
 
 
-def live_status(cdir: ContainerDir | None, rec: StateRecord) -> str:
-    """creating while create holds the lock; stopped once the supervisor wrote `exit` or is gone;
-    paused, created (the `created` marker) or running otherwise (runc's meanings)."""
-    from runk.linux import procfs
-    if rec.status == st.CREATING and cdir is not None and cdir.is_locked_elsewhere():
-        return st.CREATING
-    if cdir is not None and cdir.exists("exit"):
-        return st.STOPPED
-    if not procfs.is_alive(rec.pid or 0, rec.pid_starttime):
-        return st.STOPPED
-    if rec.status == st.CREATING:
-        return st.STOPPED           # its create died half-way: only delete can follow
-    if cdir is not None and cdir.exists("paused"):
-        return st.PAUSED
-    if cdir is not None and cdir.exists("created"):
-        return st.CREATED
-    return st.RUNNING
-
-
-def start(cdir: ContainerDir, rec: StateRecord) -> None:
-    from runk.vm import protocol as P
-    _call(rec, P.START)
-
-
-def kill(rec: StateRecord, sig: int, all_procs: bool) -> None:
-    from runk.vm import protocol as P
-    try:
-        _call(rec, P.SIGNAL, signal=sig, all=bool(all_procs))
-    except RunkError as e:
-        if "not running" in str(e) or "VM supervisor" in str(e):
-            raise RunkError(CONTAINER_NOT_RUNNING) from None
-        raise
-
-
-def destroy(cdir: ContainerDir, rec: StateRecord, status: str) -> None:
-    """Power the VM off (the supervisor kills the container and exits), and make sure nothing of
-    it runs: the supervisor, then qemu and virtiofsd by their recorded pids."""
-    from runk.linux import procfs
-    from runk.vm import protocol as P
-    if rec.pid and procfs.is_alive(rec.pid, rec.pid_starttime):
-        if status != st.STOPPED:
-            try:
-                _call(rec, P.DESTROY, timeout=WAIT_GONE_SECONDS)
-            except RunkError:
-                pass
-        _gone(rec.pid, rec.pid_starttime, WAIT_GONE_SECONDS)
-    info = _info(cdir)
-    for key in ("qemu", "virtiofsd"):
-        if isinstance(info.get(key), list):
-            _gone(int(info[key][0]), info[key][1], 5.0)
-
-
 def _info(cdir: ContainerDir) -> dict:
     from runk import _json
     raw = cdir.read("vm.json")
@@ -247,63 +149,172 @@ def _gone(pid: int, start: int | None, timeout: float) -> None:
         os.close(pidfd)
     wait_gone(pid, start, 5000)
 
-def exec_process(cdir: ContainerDir, rec: StateRecord, cfg: dict, req: object) -> int:
-    """Start req.process in the guest container; returns the pid of its host exec proxy."""
-    from runk.vm import execproxy
-    if req.preserve_fds:
-        log.warn("--preserve-fds: descriptors cannot be passed into a VM; ignored")
-    pid = execproxy.start(cdir.path, req.process, req.console_socket, req.console_fd,
-                          close_fds=(cdir.fd,))
-    if req.pid_file:
-        write_atomic(None, req.pid_file, str(pid))
-    return pid
 
+class VmBackend:
+    """A container in its own micro-VM (runk.backend.base.Backend)."""
 
-def pause(rec: StateRecord) -> None:
-    from runk.vm import protocol as P
-    _call(rec, P.PAUSE)
+    name = "vm"
+    host_pids = False                   # processes() are the guest's pids
 
+    def create(self, cdir: ContainerDir, cfg: dict, raw: bytes, req: object) -> StateRecord:
+        from runk.state.hooks import state_for
+        from runk.vm import sandbox
+        undo = CleanupStack()
+        try:
+            cdir.write(CONFIG_FILE, raw)
+            terminal = bool((cfg.get("process") or {}).get("terminal"))
+            if terminal and not req.console_socket and req.console_fd is None:
+                raise RunkError("cannot allocate tty if runk will detach without setting console socket")
+            if req.console_socket and not terminal:
+                raise RunkError("cannot use console socket if runk will not detach or allocate tty")
+            if req.preserve_fds:
+                log.warn("--preserve-fds: descriptors cannot be passed into a VM; ignored")
+            for phase in ("createContainer", "startContainer"):
+                if (cfg.get("hooks") or {}).get(phase):
+                    log.warn(f"{phase} hooks are not run by the vm backend (they would run in the guest)")
+            plan = sandbox.plan_vm(cfg, req.bundle)
+            cdir.write("vm-plan.json", plan.to_json())
+            log.debug(f"vm: accelerator {plan.accel_reason}; {plan.mem_mb} MiB, {plan.cpus} vCPU, "
+                      f"rootfs over {plan.rootfs_mode}, kernel {plan.kernel_release}")
+            mgr = None
+            if cfg.get("linux") is not None:
+                # the host cgroup holds the supervisor, qemu and virtiofsd (podman stats sees the VM);
+                # the container's limits apply inside the guest, where its processes run
+                from runk.linux.cgroups import make_manager
+                mgr = make_manager((cfg.get("linux") or {}).get("cgroupsPath") or None, cdir.id,
+                                   systemd=req.systemd_cgroup)
+                mgr.create({})
+                undo.push(mgr.destroy)
+            rec = StateRecord(ociVersion=OCI_VERSION, id=cdir.id, pid=0, status=st.CREATING,
+                              bundle=req.bundle, rootfs=plan.rootfs, created=rfc3339nano(), owner="",
+                              annotations=cfg.get("annotations") or {}, backend=self.name,
+                              cgroup_paths=mgr.paths() if mgr is not None else {},
+                              systemd=req.systemd_cgroup, sandbox={"dir": cdir.path})
+            pid, ready = _spawn_supervisor(cdir, cfg, req, mgr)
+            undo.push(lambda: _kill_and_reap(pid))
+            from runk.linux import procfs
+            rec.pid, rec.pid_starttime = pid, procfs.starttime(pid)
+            cdir.write(STATE_FILE, rec.to_json())
+            _wait_ready(pid, ready)
+            hooks.run_runtime_phases(cfg, state_for(rec, hooks.STATUS["createRuntime"]))
+            rec.status = st.CREATED
+            cdir.write(STATE_FILE, rec.to_json())
+            if req.pid_file:
+                write_atomic(None, req.pid_file, str(pid))
+            undo.drop()
+            return rec
+        except BaseException:
+            undo.unwind()
+            raise
 
-def resume(rec: StateRecord) -> None:
-    from runk.vm import protocol as P
-    _call(rec, P.RESUME)
+    def live_status(self, cdir: ContainerDir | None, rec: StateRecord) -> str:
+        """creating while create holds the lock; stopped once the supervisor wrote `exit` or is gone;
+        paused, created (the `created` marker) or running otherwise (runc's meanings)."""
+        from runk.linux import procfs
+        if rec.status == st.CREATING and cdir is not None and cdir.is_locked_elsewhere():
+            return st.CREATING
+        if cdir is not None and cdir.exists("exit"):
+            return st.STOPPED
+        if not procfs.is_alive(rec.pid or 0, rec.pid_starttime):
+            return st.STOPPED
+        if rec.status == st.CREATING:
+            return st.STOPPED           # its create died half-way: only delete can follow
+        if cdir is not None and cdir.exists("paused"):
+            return st.PAUSED
+        if cdir is not None and cdir.exists("created"):
+            return st.CREATED
+        return st.RUNNING
 
+    def start(self, cdir: ContainerDir, rec: StateRecord) -> None:
+        from runk.vm import protocol as P
+        _call(rec, P.START)
 
-def update(rec: StateRecord, resources: dict) -> None:
-    from runk.vm import protocol as P
-    _call(rec, P.UPDATE, resources=resources)
+    def kill(self, rec: StateRecord, sig: int, all_procs: bool) -> None:
+        from runk.vm import protocol as P
+        try:
+            _call(rec, P.SIGNAL, signal=sig, all=bool(all_procs))
+        except RunkError as e:
+            if "not running" in str(e) or "VM supervisor" in str(e):
+                raise RunkError(CONTAINER_NOT_RUNNING) from None
+            raise
 
+    def destroy(self, cdir: ContainerDir, rec: StateRecord, status: str) -> None:
+        """Power the VM off (the supervisor kills the container and exits), and make sure nothing of
+        it runs: the supervisor, then qemu and virtiofsd by their recorded pids; then remove the
+        host cgroup that held them."""
+        from runk.linux import procfs
+        from runk.vm import protocol as P
+        if rec.pid and procfs.is_alive(rec.pid, rec.pid_starttime):
+            if status != st.STOPPED:
+                try:
+                    _call(rec, P.DESTROY, timeout=WAIT_GONE_SECONDS)
+                except RunkError:
+                    pass
+            _gone(rec.pid, rec.pid_starttime, WAIT_GONE_SECONDS)
+        info = _info(cdir)
+        for key in ("qemu", "virtiofsd"):
+            if isinstance(info.get(key), list):
+                _gone(int(info[key][0]), info[key][1], 5.0)
+        if rec.cgroup_paths:
+            from runk.linux.cgroups import remove_groups
+            remove_groups(rec.cgroup_paths)
 
-def processes(rec: StateRecord) -> list[int]:
-    """The container's pids as the guest numbers them (they are not host pids)."""
-    from runk.vm import protocol as P
-    return list(_call(rec, P.PS).get("pids") or [])
+    def exec_process(self, cdir: ContainerDir, rec: StateRecord, cfg: dict, req: object) -> int:
+        """Start req.process in the guest container; returns the pid of its host exec proxy."""
+        from runk.vm import execproxy
+        if req.preserve_fds:
+            log.warn("--preserve-fds: descriptors cannot be passed into a VM; ignored")
+        pid = execproxy.start(cdir.path, req.process, req.console_socket, req.console_fd,
+                              close_fds=(cdir.fd,), stdio=req.stdio)
+        if req.pid_file:
+            write_atomic(None, req.pid_file, str(pid))
+        return pid
 
+    def pause(self, rec: StateRecord) -> None:
+        from runk.vm import protocol as P
+        _call(rec, P.PAUSE)
 
-def stats(rec: StateRecord) -> dict:
-    from runk.vm import protocol as P
-    return _call(rec, P.STATS).get("stats") or {}
+    def resume(self, rec: StateRecord) -> None:
+        from runk.vm import protocol as P
+        _call(rec, P.RESUME)
 
+    def update(self, rec: StateRecord, resources: dict) -> None:
+        from runk.vm import protocol as P
+        _call(rec, P.UPDATE, resources=resources)
 
-def features_document() -> dict:
-    """`runk-vm features`: the linux document (the same core runs in the guest), cgroup v2 only
-    (inside the guest), plus what the VM layer adds, under org.runk.vm.* annotations."""
-    from runk.oci.features import features_document as linux_features
-    from runk.vm import qemu
-    doc = linux_features()
-    doc["linux"]["cgroup"] = {"v1": False, "v2": True, "systemd": False, "systemdUser": False,
-                              "rdma": True}
-    ann = doc.setdefault("annotations", {})
-    ann["org.runk.backend"] = "vm"
-    try:
-        accel, reason = qemu.choose_accel()
-    except ValueError as e:
-        accel, reason = "none", str(e)
-    ann["org.runk.vm.accelerator"] = accel
-    ann["org.runk.vm.accelerator.reason"] = reason
-    ann["org.runk.vm.rootfs"] = "virtiofs (default), block (annotation runk.vm.rootfs=block)"
-    ann["org.runk.vm.channel"] = "virtio-serial"
-    from runk.vm import assets
-    k = assets.load_kernel(assets.assets_dir())
-    ann["org.runk.vm.kernel"] = f"{k.package} {k.version}" if k else "missing (run scripts/mkguest)"
-    return doc
+    def processes(self, rec: StateRecord) -> list[int]:
+        """The container's pids as the guest numbers them (they are not host pids)."""
+        from runk.vm import protocol as P
+        return list(_call(rec, P.PS).get("pids") or [])
+
+    def stats(self, rec: StateRecord) -> dict:
+        from runk.vm import protocol as P
+        return _call(rec, P.STATS).get("stats") or {}
+
+    def oom_events(self, rec: StateRecord) -> EventSource:
+        """OOM kills in the host cgroup that holds the VM (qemu, virtiofsd, the supervisor)."""
+        from runk.linux.cgroups.oom_events import OomWatcher
+        return OomWatcher(rec.cgroup_paths)
+
+    def features_document(self) -> dict:
+        """`runk-vm features`: the linux document (the same core runs in the guest), cgroup v2 only
+        (inside the guest), plus what the VM layer adds, under org.runk.vm.* annotations."""
+        from runk.oci.features import features_document as linux_features
+        from runk.vm import qemu
+        doc = linux_features()
+        doc["linux"]["cgroup"] = {"v1": False, "v2": True, "systemd": False, "systemdUser": False,
+                                  "rdma": True}
+        ann = doc.setdefault("annotations", {})
+        ann["org.runk.backend"] = "vm"
+        try:
+            accel, reason = qemu.choose_accel()
+        except ValueError as e:
+            accel, reason = "none", str(e)
+        ann["org.runk.vm.accelerator"] = accel
+        ann["org.runk.vm.accelerator.reason"] = reason
+        ann["org.runk.vm.rootfs"] = "virtiofs (default), block (annotation runk.vm.rootfs=block)"
+        ann["org.runk.vm.channel"] = "virtio-serial"
+        from runk.vm import assets
+        k = assets.load_kernel(assets.assets_dir())
+        ann["org.runk.vm.kernel"] = f"{k.package} {k.version}" if k else "missing (run scripts/mkguest)"
+        return doc

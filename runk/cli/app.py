@@ -11,8 +11,8 @@ import sys
 
 import click
 
-from runk import __version__
-from runk.cli.globals import Globals
+from runk.version import __version__
+from runk.cli.globals import Globals, backend_for_prog
 
 SEEN: list = []          # (verb, globals dict, opts) of the last dispatch; the parity test reads it
 
@@ -24,7 +24,7 @@ def _version_text() -> str:
         lsv = seccomp.libseccomp_version()
     except (ImportError, AttributeError, OSError):
         lsv = "unknown"
-    from runk import OCI_VERSION
+    from runk.version import OCI_VERSION
     return (f"runk version {__version__}\nspec: {OCI_VERSION}\n"
             f"python: {platform.python_version()}\nlibseccomp: {lsv}")
 
@@ -41,7 +41,7 @@ def _go(ctx: click.Context, verb: str, opts: dict) -> None:
     SEEN[:] = [(verb, g.as_dict(), opts)]
     if ctx.meta.get("runk.parse_only"):
         ctx.exit(0)
-    from runk.cli.main import dispatch
+    from runk.cli.dispatch import dispatch
     ctx.exit(dispatch(verb, g, opts))
 
 
@@ -73,7 +73,8 @@ def cli(ctx: click.Context, debug: bool, log: str | None, log_format: str, root:
         click.echo(_version_text())
         ctx.exit(0)
     ctx.obj = Globals(root=root, log=log, log_format=log_format, debug=debug,
-                      systemd_cgroup=systemd_cgroup, rootless=rootless, backend=backend)
+                      systemd_cgroup=systemd_cgroup, rootless=rootless,
+                      backend=backend_for_prog(ctx.info_name or "runk", backend))
     if ctx.invoked_subcommand is None:
         click.echo(ctx.get_help())
 

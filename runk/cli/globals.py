@@ -19,7 +19,7 @@ class Globals:
         self.debug = debug
         self.systemd_cgroup = systemd_cgroup
         self.rootless = rootless
-        self.backend = backend              # --backend linux|vm (runk-vm: the CLI's default)
+        self.backend = backend              # --backend linux|vm, or "vm" when invoked as runk-vm
 
     def as_dict(self) -> dict:
         return {k: getattr(self, k) for k in self.__slots__}
@@ -32,8 +32,12 @@ class Globals:
             log.configure(None, "text", self.debug)
             raise UsageError(f"invalid log-format: {fmt}")
         log.configure(self.log, fmt, self.debug)
-        if self.backend:
-            from runk.backend import choose_default
-            choose_default(self.backend)
         if self.rootless not in (None, "auto", "false"):
             raise UsageError("--rootless: rootless containers are not supported by runk yet")
+
+
+def backend_for_prog(prog: str, flag: str | None) -> str | None:
+    """The backend new containers get: --backend, else "vm" when invoked as runk-vm."""
+    if flag:
+        return flag
+    return "vm" if prog.rsplit("/", 1)[-1].startswith("runk-vm") else None

@@ -6,13 +6,18 @@ update, processes, stats, oci_state. Status is derived, never stored (runc refre
 from __future__ import annotations
 
 from runk import log
-from runk.container import status as st
-from runk.container.record import StateRecord
-from runk.container.store import CONFIG_FILE, STATE_FILE, ContainerDir, StateStore, read_state
+from runk.state import status as st
+from runk.state.record import StateRecord
+from runk.state.store import CONFIG_FILE, STATE_FILE, ContainerDir, StateStore, read_state
 from runk.errors import NotFoundError, RunkError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from runk.backend.base import Backend, EventSource
+    from runk.backend.requests import CreateRequest, ExecRequest
 
-def _backend(rec: StateRecord) -> object:
+
+def _backend(rec: StateRecord) -> Backend:
     from runk.backend import backend_for
     return backend_for(rec.backend or "linux")
 
@@ -66,8 +71,8 @@ class Container:
         if _spec_minor(cfg) >= 3:
             # runtime-spec 1.3 (runtime.md step 9): a failing poststart hook is an error, and
             # the container is stopped (runc has always done this); 1.0-1.2 said: a warning
-            from runk.container.hooks import state_for
-            from runk.container.hooks import run_phase
+            from runk.state.hooks import state_for
+            from runk.state.hooks import run_phase
             try:
                 run_phase(cfg, "poststart", state_for(self.rec, st.RUNNING))
             except RunkError:
@@ -88,16 +93,13 @@ class Container:
             _backend(self.rec).destroy(self.cdir, self.rec, s)
         if self.rec is not None and s != st.CREATING:
             _warn_hooks(self.config(), "poststop", self.rec, st.STOPPED)
-        if self.rec is not None and self.rec.cgroup_paths:
-            from runk.linux.cgroups import remove_groups
-            remove_groups(self.rec.cgroup_paths)
         self.cdir.remove()
 
-    def exec_request(self, opts: dict) -> object:
-        from runk.container.requests import ExecRequest
+    def exec_request(self, opts: dict) -> ExecRequest:
+        from runk.backend.requests import ExecRequest
         return ExecRequest.from_flags(self.config().get("process") or {}, opts)
 
-    def exec(self, req: object) -> int:
+    def exec(self, req: ExecRequest) -> int:
         """Start a process in the container (runc exec); returns its host pid."""
         st.check_exec(self.status(), req.ignore_paused)
         return _backend(self.rec).exec_process(self.cdir, self.rec, self.config(), req)
@@ -138,6 +140,14 @@ class Container:
     def stats(self) -> dict:
         return _backend(self.rec).stats(self.rec)
 
+    def oom_events(self) -> EventSource:
+        """A pollable source of the container's OOM kills (runk events)."""
+        return _backend(self.rec).oom_events(self.rec)
+
+    def host_pids(self) -> bool:
+        """Whether processes() are pids of this host (not of a VM's guest)."""
+        return self.rec is None or _backend(self.rec).host_pids
+
     def close(self) -> None:
         self.cdir.close()
 
@@ -159,7 +169,7 @@ def _warn_hooks(cfg: dict, phase: str, rec: StateRecord, status: str) -> None:
     """poststart/poststop failures are warnings: the container already runs, or is gone."""
     if not _has_hooks(cfg, phase):
         return
-    from runk.container.hooks import run_phase_warn, state_for
+    from runk.state.hooks import run_phase_warn, state_for
     run_phase_warn(cfg, phase, state_for(rec, status), log.warn)
 
 
@@ -174,7 +184,7 @@ def load(root: str, cid: str, lock: bool = False) -> Container:
     return Container(store, cdir, rec)
 
 
-def create(root: str, cid: str, req: object, loaded: tuple[dict, bytes] | None = None) -> Container:
+def create(root: str, cid: str, req: CreateRequest, loaded: tuple[dict, bytes] | None = None) -> Container:
     """Validate the bundle, claim the id, create through the selected backend. A failure leaves
     nothing behind: no state dir, cgroup, mount or process. `loaded` is the bundle's
     (config, raw bytes) when the caller has read it already (run)."""

@@ -29,12 +29,26 @@ def reset_signals() -> None:
     _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
 
 
-def child_entry(plan: object, chan: channel.Channel, close: list[int], entry: object) -> None:
+def adopt_stdio(stdio: tuple[int, int, int] | None) -> None:
+    """Make the given fds this process's 0, 1 and 2 (a library caller's pipes or files); None
+    keeps the inherited ones. Each is first copied above 2, so any order of 0-2 works."""
+    if stdio is None:
+        return
+    import fcntl
+    high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3) for fd in stdio]
+    for target, fd in enumerate(high):
+        os.dup2(fd, target)
+        os.close(fd)
+
+
+def child_entry(plan: object, chan: channel.Channel, close: list[int], entry: object,
+                stdio: tuple[int, int, int] | None = None) -> None:
     """First code after fork; never returns. `entry` is the init's or the tenant's main, imported
     by the parent (runk.linux.launch) before the fork."""
     try:
         gc.disable()        # a collected file object would close an fd number that is reused
         reset_signals()
+        adopt_stdio(stdio)
         for fd in close:
             try:
                 os.close(fd)        # the lock fd first: an inherited flock would block `start`

@@ -72,8 +72,10 @@ class Callbacks:
     def runtime_hooks(self, pid: int) -> None: ...
 
 
-def launch(plan: InitPlan, cb: Callbacks, close_in_child: list[int]) -> int:
+def launch(plan: InitPlan, cb: Callbacks, close_in_child: list[int],
+           stdio: tuple[int, int, int] | None = None) -> int:
     """Fork the bootstrap and drive it until the init reports ready. Returns the init's host pid.
+    `stdio`: the fds that become the container process's 0-2 (None: runk's own).
 
     On any failure the bootstrap and init are SIGKILLed and reaped before the error propagates.
     """
@@ -98,7 +100,7 @@ def launch(plan: InitPlan, cb: Callbacks, close_in_child: list[int]) -> int:
             parent.close()
             if cg is not None and cg.clone_fd >= 0:
                 close_in_child = close_in_child + [cg.clone_fd]
-            bootstrap.child_entry(plan, child, close_in_child, entry)
+            bootstrap.child_entry(plan, child, close_in_child, entry, stdio)
             os._exit(1)
     finally:
         if cg is not None:

@@ -116,7 +116,7 @@ class Agent:
     def op_CreateContainer(self, req: dict, stream: int) -> dict:
         from runk import _json
         from runk.container import container as ct
-        from runk.container.requests import CreateRequest
+        from runk.backend.requests import CreateRequest
         if self.cid is not None:
             raise AgentError("this sandbox already has a container")
         cid, cfg = req["id"], req["config"]
@@ -153,7 +153,7 @@ class Agent:
         return {}
 
     def op_ExecProcess(self, req: dict, stream: int) -> dict:
-        from runk.container.requests import ExecRequest
+        from runk.backend.requests import ExecRequest
         if stream == P.INIT_STREAM or stream in self.procs:
             raise AgentError(f"stream {stream} is in use")
         process = req["process"]

@@ -13,12 +13,13 @@ import select
 import signal
 
 from runk.errors import RunkError
+from runk.linux.bootstrap import adopt_stdio
 from runk.vm import control, hostio, wire
 from runk.vm import protocol as P
 
 
 def start(dirpath: str, process: dict, console_socket: str | None, console_fd: int | None,
-          close_fds: tuple = ()) -> int:
+          close_fds: tuple = (), stdio: tuple[int, int, int] | None = None) -> int:
     """Fork the proxy; returns its pid once the guest process runs, or raises its error."""
     r, w = os.pipe2(os.O_CLOEXEC)
     pid = os.fork()
@@ -28,6 +29,7 @@ def start(dirpath: str, process: dict, console_socket: str | None, console_fd: i
             os.close(r)
             for fd in close_fds:
                 os.close(fd)
+            adopt_stdio(stdio)
             status = _run(dirpath, process, console_socket, console_fd, w)
         except BaseException as e:  # noqa: B036 -- the child reports and exits, never returns
             from runk.errors import describe

@@ -67,7 +67,7 @@ def test_a_real_lifecycle_stays_light(bundle, tmp_path):
     bundle.args("sleep", "600")
     bundle.write()
     cid = "budget-" + os.urandom(4).hex()
-    not_needed = {"runk.container.hooks", "runk.linux.hookexec", "runk.linux.cgroups.v1_freezer",
+    not_needed = {"runk.state.hooks", "runk.linux.hookexec", "runk.linux.cgroups.v1_freezer",
                   "runk.linux.cgroups.v2_freezer", "prctl", "click"}
     seen = []
     try:

@@ -10,8 +10,8 @@ import socket
 
 import pytest
 
-from runk.container.record import StateRecord
-from runk.container.store import StateStore
+from runk.state.record import StateRecord
+from runk.state.store import StateStore
 from runk.errors import RunkError
 from runk.vm import hostio, sandbox, wire
 from runk.vm import protocol as P
@@ -221,16 +221,16 @@ def test_live_status_follows_the_supervisor_markers(tmp_path):
     cdir = StateStore(str(tmp_path)).claim("c1")
     rec = StateRecord(id="c1", pid=os.getpid(), pid_starttime=procfs.starttime(os.getpid()),
                       status="created", backend="vm", sandbox={"dir": cdir.path})
-    assert vm.live_status(cdir, rec) == "running"
+    assert vm.VmBackend().live_status(cdir, rec) == "running"
     open(os.path.join(cdir.path, "created"), "w").close()
-    assert vm.live_status(cdir, rec) == "created"
+    assert vm.VmBackend().live_status(cdir, rec) == "created"
     open(os.path.join(cdir.path, "paused"), "w").close()
-    assert vm.live_status(cdir, rec) == "paused"
+    assert vm.VmBackend().live_status(cdir, rec) == "paused"
     open(os.path.join(cdir.path, "exit"), "w").close()
-    assert vm.live_status(cdir, rec) == "stopped"             # exited, supervisor leaving
+    assert vm.VmBackend().live_status(cdir, rec) == "stopped"             # exited, supervisor leaving
     os.unlink(os.path.join(cdir.path, "exit"))
     rec.pid_starttime += 1                                      # another process with that pid
-    assert vm.live_status(cdir, rec) == "stopped"
+    assert vm.VmBackend().live_status(cdir, rec) == "stopped"
     cdir.close()
 
 
@@ -354,9 +354,11 @@ def test_switchboard_refuses_create_from_a_client(tmp_path, monkeypatch):
 def test_backend_selection_by_name_and_flag(prog, argv, expect, tmp_path):
     import subprocess
     import sys
-    code = ("import sys; from runk.cli.main import main; "
-            f"main(['--root', {str(tmp_path)!r}] + {argv!r}, prog={prog!r}); "
-            "from runk.backend import default_name; print(default_name(), file=sys.stderr)")
+    # the verb itself is replaced: what reaches it is the backend a new container would get
+    code = ("import sys; import runk.cli.commands as c; from runk.backend import default_name; "
+            "c.run = lambda verb, g, opts: print(default_name(g.backend), file=sys.stderr) or 0; "
+            "from runk.cli.main import main; "
+            f"main(['--root', {str(tmp_path)!r}] + {argv!r}, prog={prog!r})")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.stderr.splitlines()[-1] == expect, r.stderr
 

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 
 def request(g: object, opts: dict) -> object:
-    from runk.container.requests import CreateRequest
+    from runk.backend.requests import CreateRequest
     return CreateRequest(bundle=opts.get("bundle"), pid_file=opts.get("pid_file"),
                          console_socket=opts.get("console_socket"), no_pivot=bool(opts.get("no_pivot")),
                          no_new_keyring=bool(opts.get("no_new_keyring")),
-                         preserve_fds=int(opts.get("preserve_fds") or 0), systemd_cgroup=g.systemd_cgroup)
+                         preserve_fds=int(opts.get("preserve_fds") or 0), systemd_cgroup=g.systemd_cgroup,
+                         backend=g.backend)
 
 
 def run(g: object, opts: dict) -> int:
     from runk.container.container import create
-    from runk.container.store import validate_id
+    from runk.state.store import validate_id
     validate_id(opts["id"])
     c = create(g.root, opts["id"], request(g, opts))
     c.close()

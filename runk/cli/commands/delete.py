@@ -11,7 +11,7 @@ def run(g: object, opts: dict) -> int:
         if opts.get("force"):
             # podman deletes ids it never created; runc exits 0. A directory with neither a
             # config nor a readable state is a leftover: remove it
-            from runk.container.store import StateStore
+            from runk.state.store import StateStore
             StateStore(g.root).discard_leftover(opts["id"])
             return 0
         raise

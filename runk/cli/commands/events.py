@@ -49,8 +49,7 @@ def run(g: object, opts: dict) -> int:
         if opts.get("stats"):
             _emit("stats", c.id, c.stats())
             return 0
-        from runk.linux.cgroups.oom_events import OomWatcher
-        watcher = OomWatcher(c.rec.cgroup_paths)
+        watcher = c.oom_events()
         try:
             poller = select.poll()
             poller.register(watcher.fileno(), select.POLLIN | select.POLLPRI)

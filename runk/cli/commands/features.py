@@ -5,11 +5,8 @@ import os
 
 
 def run(g: object, opts: dict) -> int:
-    from runk.backend import default_name
-    if default_name() == "vm":
-        from runk.backend.vm import features_document
-    else:
-        from runk.oci.features import features_document
+    from runk.backend import backend_for, default_name
     from runk.oci.state_doc import dumps_indent
-    os.write(1, (dumps_indent(features_document(), "    ") + "\n").encode())
+    doc = backend_for(default_name(g.backend)).features_document()
+    os.write(1, (dumps_indent(doc, "    ") + "\n").encode())
     return 0

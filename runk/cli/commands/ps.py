@@ -13,7 +13,7 @@ def run(g: object, opts: dict) -> int:
     c = load(g.root, opts["id"])
     try:
         pids = c.processes()
-        in_vm = c.rec is not None and c.rec.backend == "vm"
+        in_vm = not c.host_pids()
     finally:
         c.close()
     if fmt == "json":

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 def run(g: object, opts: dict) -> int:
     from runk.cli.commands.create import request
-    from runk.container.store import validate_id
+    from runk.state.store import validate_id
     validate_id(opts["id"])
     req = request(g, opts)
     if opts.get("detach"):

@@ -23,7 +23,7 @@ def listen_fds() -> int:
 class CreateRequest:
     __slots__ = ("bundle", "pid_file", "console_socket", "no_pivot", "no_new_keyring",
                  "preserve_fds", "detach", "systemd_cgroup", "backend", "foreground", "console_fd",
-                 "listen_fds")
+                 "listen_fds", "stdio")
 
     def __init__(self, bundle: str | None = None, pid_file: str | None = None,
                  console_socket: str | None = None, no_pivot: bool = False,
@@ -44,6 +44,7 @@ class CreateRequest:
         self.backend = backend
         self.foreground = foreground
         self.console_fd: int | None = None      # run: our own socketpair instead of a path
+        self.stdio: tuple[int, int, int] | None = None      # the process's 0-2 (None: runk's own)
 
 
 class ExecRequest:
@@ -51,7 +52,7 @@ class ExecRequest:
     by --process or by the exec flags (runc exec getProcess)."""
 
     __slots__ = ("process", "detach", "pid_file", "console_socket", "preserve_fds",
-                 "ignore_paused", "cgroup", "console_fd")
+                 "ignore_paused", "cgroup", "console_fd", "stdio")
 
     def __init__(self, process: dict, detach: bool = False, pid_file: str | None = None,
                  console_socket: str | None = None, preserve_fds: int = 0,
@@ -66,6 +67,7 @@ class ExecRequest:
         self.ignore_paused = ignore_paused
         self.cgroup = cgroup
         self.console_fd: int | None = None
+        self.stdio: tuple[int, int, int] | None = None      # the process's 0-2 (None: runk's own)
         ids.check_user("process.user", process.get("user"))
         if process.get("terminal") and detach and not console_socket:
             raise RunkError("cannot allocate tty if runk will detach without setting console socket")

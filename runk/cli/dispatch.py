@@ -1,0 +1,47 @@
+"""Run one parsed verb: the one top-level error handler (runc's texts and exit codes).
+
+Runs in the parent. Shared by the fast path (runk.cli.main) and the click tree (runk.cli.app).
+"""
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from runk.cli.globals import Globals
+
+
+def dispatch(verb: str, g: Globals, opts: dict) -> int:
+    """Run one verb with parsed options; every RunkError becomes runc's log line and exit code."""
+    from runk import log
+    from runk.errors import RunkError
+    try:
+        g.apply()
+        from runk.cli import commands
+        return commands.run(verb, g, opts)
+    except RunkError as e:
+        log.error(_prefix(verb, e))
+        return 255 if verb == "exec" else e.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except OSError as e:
+        from runk.errors import describe
+        log.error(_prefix(verb, e, describe(e)))
+        return 255 if verb == "exec" else 1
+    except Exception as e:                  # the one broad catch: report, never a bare traceback
+        if getattr(g, "debug", False):
+            import traceback
+            traceback.print_exc()
+        log.error(f"internal error: {type(e).__name__}: {e}")
+        return 1
+
+
+def _prefix(verb: str, e: BaseException, text: str | None = None) -> str:
+    """runc wraps create/run failures ("runc create failed: <msg>") and exec's ("exec failed: ")."""
+    msg = text if text is not None else str(e)
+    if verb == "exec":
+        return f"exec failed: {msg}"
+    if verb in ("create", "run") and getattr(e, "wrap", True):
+        from runk.errors import UsageError
+        # runc 1.1: "runc create failed: invalid container ID format", "... already exists"
+        if not isinstance(e, UsageError):
+            return f"runk {verb} failed: {msg}"
+    return msg
