@@ -4,8 +4,6 @@ The library is runk.api, re-exported here on first use (`runk.create`, `runk.loa
 `runk.Container`, ...) so that importing any runk module stays free: the command paths never
 load it.
 """
-__version__ = "0.1.0"
-OCI_VERSION = "1.2.0"
 
 _API = frozenset(("DEFAULT_ROOT", "Container", "ExecResult", "State", "create", "load",
                   "list_containers", "RunkError", "ConfigError", "NotFoundError", "ExistsError",
@@ -13,6 +11,9 @@ _API = frozenset(("DEFAULT_ROOT", "Container", "ExecResult", "State", "create", 
 
 
 def __getattr__(name: str) -> object:
+    if name in ("__version__", "OCI_VERSION"):
+        from runk import version
+        return getattr(version, name)
     if name in _API:
         from runk import api
         return getattr(api, name)
@@ -20,4 +21,4 @@ def __getattr__(name: str) -> object:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | _API)
+    return sorted(set(globals()) | _API | {"__version__", "OCI_VERSION"})

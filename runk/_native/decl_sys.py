@@ -1,4 +1,4 @@
-"""Syscalls Python 3.11 lacks: namespaces, mounts, openat2, close_range, prctl, keyrings."""
+"""Syscalls Python 3.11 lacks: namespaces, mounts, openat2, close_range, prctl, keyrings, fstatfs."""
 
 LIBRARIES: list = []
 
@@ -15,6 +15,8 @@ INCLUDES = r"""
 #include <sys/prctl.h>
 #include <sys/personality.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include <linux/openat2.h>
 #include <linux/close_range.h>
 #include <linux/keyctl.h>
@@ -83,6 +85,7 @@ TYPES = r"""
 #define RESOLVE_BENEATH ...
 #define RESOLVE_IN_ROOT ...
 #define CLOSE_RANGE_CLOEXEC ...
+#define PROC_SUPER_MAGIC ...
 
 #define PR_SET_NO_NEW_PRIVS ...
 #define PR_CAP_AMBIENT ...
@@ -117,6 +120,7 @@ long runk_keyctl(int op, unsigned long a2, unsigned long a3, unsigned long a4, u
 int runk_mount_setattr(int dirfd, const char *path, unsigned int flags,
                        uint64_t attr_set, uint64_t attr_clr, uint64_t propagation);
 int runk_loopback_up(void);
+long long runk_fs_type(int fd);
 int runk_open_tree(int dirfd, const char *path, unsigned int flags);
 int runk_move_mount(int from_dfd, const char *from_path, int to_dfd, const char *to_path,
                     unsigned int flags);
@@ -173,6 +177,16 @@ int runk_move_mount(int from_dfd, const char *from_path, int to_dfd, const char 
                     unsigned int flags)
 {
     return (int)syscall(SYS_move_mount, from_dfd, from_path, to_dfd, to_path, flags);
+}
+
+/* The file system type (statfs f_type) of what fd refers to, or -1 with errno: os.fstatvfs
+   does not report it, and it tells procfs (PROC_SUPER_MAGIC) from anything mounted over it. */
+long long runk_fs_type(int fd)
+{
+    struct statfs st;
+    if (fstatfs(fd, &st) < 0)
+        return -1;
+    return (long long)st.f_type;
 }
 
 /* A new network namespace has lo down; SIOCSIFFLAGS on an AF_INET socket brings it up

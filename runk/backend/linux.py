@@ -8,7 +8,8 @@ from __future__ import annotations
 
 
 from runk import _os as os
-from runk import OCI_VERSION, log
+from runk import log
+from runk.version import OCI_VERSION
 from runk.state import status as st
 from runk.state.record import StateRecord, rfc3339nano
 from runk.state.store import CONFIG_FILE, FIFO_FILE, STATE_FILE, ContainerDir, write_atomic

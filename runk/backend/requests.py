@@ -7,6 +7,7 @@ from __future__ import annotations
 
 
 from runk import _os as os
+from runk import ids
 from runk.errors import RunkError
 
 
@@ -67,6 +68,7 @@ class ExecRequest:
         self.cgroup = cgroup
         self.console_fd: int | None = None
         self.stdio: tuple[int, int, int] | None = None      # the process's 0-2 (None: runk's own)
+        ids.check_user("process.user", process.get("user"))
         if process.get("terminal") and detach and not console_socket:
             raise RunkError("cannot allocate tty if runk will detach without setting console socket")
         if console_socket and not process.get("terminal"):
@@ -107,8 +109,10 @@ class ExecRequest:
             if opts.get("user"):
                 proc["user"] = _parse_user(opts["user"], proc.get("user") or {})
             if opts.get("additional_gids"):
+                # appended to the container's groups (runc)
                 user = proc.setdefault("user", {})
-                user["additionalGids"] = [_int(g, "additional-gids") for g in opts["additional_gids"]]
+                user["additionalGids"] = list(user.get("additionalGids") or []) + [
+                    _gid_flag(g) for g in opts["additional_gids"]]
             if opts.get("cap"):
                 caps = proc.setdefault("capabilities", {})
                 for s in ("bounding", "effective", "permitted"):
@@ -141,20 +145,33 @@ def sub_cgroups(args: list[str]) -> dict[str, str] | None:
     return paths
 
 
-def _int(v: str, what: str) -> int:
-    try:
-        n = int(v)
-    except ValueError:
-        raise RunkError(f"parsing {v} as int for {what} failed") from None
+def _atoi(v: str, what: str) -> int:
+    """A decimal number with an optional sign, nothing else (no spaces, no "_")."""
+    digits = v[1:] if v[:1] in ("+", "-") else v
+    if not (digits.isascii() and digits.isdigit()):
+        raise RunkError(f"parsing {v} as int for {what} failed")
+    return int(v)
+
+
+def _id_flag(v: str, what: str, flag: str) -> int:
+    """A number of --user (what: uid or gid); runc's texts."""
+    return ids.check(flag, _atoi(v, what))
+
+
+def _gid_flag(v: str) -> int:
+    """One --additional-gids value; runc's text for a negative one."""
+    n = _atoi(v, "additional-gids")
     if n < 0:
-        raise RunkError(f"{what} must be non-negative")
-    return n
+        raise RunkError(f"additional-gids must be a positive number {n}")
+    return ids.check("--additional-gids", n)
 
 
 def _parse_user(spec: str, old: dict) -> dict:
-    """--user uid[:gid] (numbers, as runc takes them)."""
-    uid, _, gid = spec.partition(":")
-    user = {"uid": _int(uid, "user"), "gid": _int(gid, "group") if gid else 0}
-    if "umask" in old:
-        user["umask"] = old["umask"]
+    """--user uid[:gid] (numbers, as runc takes them): the gid, the groups and the umask not
+    given stay the container's (runc)."""
+    uid, sep, gid = spec.partition(":")
+    user = dict(old)
+    user["uid"] = _id_flag(uid, "uid", "--user")
+    if sep:
+        user["gid"] = _id_flag(gid, "gid", "--user")
     return user

@@ -14,7 +14,8 @@ from __future__ import annotations
 import sys
 
 from runk import _os as os
-from runk import OCI_VERSION, log
+from runk import log
+from runk.version import OCI_VERSION
 from runk.state import hooks, status as st
 from runk.state.cleanup import CleanupStack
 from runk.state.record import StateRecord, rfc3339nano

@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from runk import __version__
+from runk.version import __version__
 from runk.cli.globals import Globals, backend_for_prog
 
 SEEN: list = []          # (verb, globals dict, opts) of the last dispatch; the parity test reads it
@@ -24,7 +24,7 @@ def _version_text() -> str:
         lsv = seccomp.libseccomp_version()
     except (ImportError, AttributeError, OSError):
         lsv = "unknown"
-    from runk import OCI_VERSION
+    from runk.version import OCI_VERSION
     return (f"runk version {__version__}\nspec: {OCI_VERSION}\n"
             f"python: {platform.python_version()}\nlibseccomp: {lsv}")
 

@@ -10,7 +10,7 @@ import gc
 
 from runk import _os as os
 from runk._native import lib
-from runk.linux import channel
+from runk.linux import channel, procwrite
 from runk.linux.namespaces import join_order
 from runk.linux.syscalls import prctl, set_name, setns, unshare
 
@@ -117,11 +117,7 @@ def _bootstrap(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel,
     if ns.unshare_flags:
         unshare(ns.unshare_flags)
     if ns.time_offsets:
-        fd = os.open("/proc/self/timens_offsets", os.O_WRONLY | os.O_CLOEXEC)
-        try:
-            os.write(fd, ns.time_offsets.encode())
-        finally:
-            os.close(fd)
+        procwrite.write("/proc/self/timens_offsets", ns.time_offsets.encode(), "linux.timeOffsets")
     if ns.needs_fork:
         pid = os.fork()
         if pid == 0:

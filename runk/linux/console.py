@@ -33,20 +33,33 @@ def set_size(fd: int, rows: int, cols: int) -> None:
     fcntl.ioctl(fd, TIOCSWINSZ, ws)
 
 
-def bind_console(slave_path: str) -> None:
-    """/dev/console is the container's terminal (runc mountConsole)."""
-    from runk._native import lib
-    from runk.linux.syscalls import mount
+def bind_console(slave: int) -> None:
+    """/dev/console is the container's terminal (runc mountConsole), bound from the open pty
+    slave itself (open_tree of the fd), never from its path looked up again; /dev/console is
+    created if missing and opened O_PATH without following a symlink (a symlink is refused)."""
+    import stat
+    from runk.errors import RunkError
+    from runk.linux import paths
+    from runk.linux.syscalls import clone_fd_tree, move_mount_to_fd
+    root = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        fd = os.open("/dev/console", os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC | os.O_NOFOLLOW, 0o666)
-        os.close(fd)
-    except FileExistsError:
-        pass
+        target = paths.open_in_root(root, "/dev/console", "file", 0o755, follow_last=False)
     except OSError as e:
         if e.errno == 30:       # read-only /dev: no console bind, as with a bind-mounted /dev
             return
         raise
-    mount(slave_path, "/dev/console", None, lib.MS_BIND, shown="/dev/console")
+    finally:
+        os.close(root)
+    try:
+        if stat.S_ISLNK(os.fstat(target).st_mode):
+            raise RunkError("/dev/console is a symlink: refusing to bind the console over it")
+        tree = clone_fd_tree(slave, "/dev/console")
+        try:
+            move_mount_to_fd(tree, target, shown="/dev/console")
+        finally:
+            os.close(tree)
+    finally:
+        os.close(target)
 
 
 def send_master(sock_fd: int, master: int) -> None:

@@ -33,9 +33,14 @@ def lookpath(arg0: str, env: list[str]) -> str:
     for kv in env:
         if kv.startswith("PATH="):
             path = kv[5:]
-    for d in path.split(":"):
+    # Go's filepath.SplitList: no PATH (or an empty one) searches nothing, not the cwd
+    for d in path.split(":") if path else ():
         cand = os.path.join(d or ".", arg0)
         if _executable(cand) is None:
+            if not cand.startswith("/"):
+                # Go 1.19's exec.ErrDot: found through "", "." or a relative PATH entry
+                raise RunkError(f'exec: "{arg0}": cannot run executable found relative to '
+                                "current directory")
             return cand
     raise RunkError(f'exec: "{arg0}": executable file not found in $PATH')
 

@@ -14,7 +14,8 @@ from runk.errors import HookError
 
 def state_json(cid: str, status: str, pid: int, bundle: str, annotations: dict | None) -> str:
     """The OCI state a hook reads on stdin (runtime.md "State")."""
-    from runk import OCI_VERSION, _json
+    from runk import _json
+    from runk.version import OCI_VERSION
     return _json.dumps({"ociVersion": OCI_VERSION, "id": cid, "status": status, "pid": pid or 0,
                         "bundle": bundle, "annotations": annotations or {}})
 

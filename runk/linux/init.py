@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from runk import _os as os
 from runk._native import lib
-from runk.linux import channel, masks, rootfs, sysctl
+from runk.linux import channel, masks, procwrite, rootfs, sysctl
 from runk.linux.hookexec import run_hooks
 from runk.linux.process import apply_limits, finish_process, setup_terminal
 from runk.linux.syscalls import join_session_keyring, loopback_up, personality, set_name, unshare
@@ -67,9 +67,13 @@ def _init(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -> None:
         chan.expect(channel.HOOKS_DONE)
     if plan.hooks.create_container:
         run_hooks("createContainer", list(plan.hooks.create_container), plan.state_doc(os.getpid(), "created"))
+    proc_root = -1
     if ns.mount_ns:
         rootfs.pivot(mp.rootfs, mp.no_pivot)
         os.close(root_fd)
+        # the container's /proc, checked to be the root of a procfs: the sysctl and
+        # oom_score_adj writes go through it (runk.linux.procwrite)
+        proc_root = procwrite.open_root()
     elif mp.rootfs:
         if fds.fifo >= 0:
             # no mount namespace: nothing may be mounted, so the chroot has no /proc for the
@@ -89,13 +93,13 @@ def _init(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -> None:
     if ns.domainname is not None:
         from runk.linux.syscalls import setdomainname
         setdomainname(ns.domainname)
-    for key, value in ns.sysctl:
-        sysctl.write(key, value)
+    sysctl.write_all(list(ns.sysctl), proc_root)
     for p in mp.readonly_paths:
         masks.readonly(p)
-    for p in mp.masked_paths:
-        masks.mask(p)
+    masks.mask_all(list(mp.masked_paths))
     if proc.personality is not None:
         personality(proc.personality)
-    apply_limits(proc, plan.security)
+    apply_limits(proc, plan.security, proc_root if proc_root >= 0 else fds.proc)
+    if proc_root >= 0:
+        os.close(proc_root)
     finish_process(plan, fds, chan)

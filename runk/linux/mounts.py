@@ -99,8 +99,10 @@ class MountSpec(Frozen):
                     rec_clr |= a
                 else:
                     rec_set |= a
-                if a & _ATIME and not is_clear:
-                    rec_clr |= _ATIME          # the atime attributes are one field
+                if a & _ATIME == a and not is_clear:
+                    # the atime modes are one field: setting one clears it first; relatime
+                    # is the value 0 of that field, so rrelatime is that clear alone
+                    rec_clr |= _ATIME
             elif opt == "tmpcopyup":
                 tmpcopyup = True
             else:

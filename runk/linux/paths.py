@@ -26,8 +26,13 @@ def _resolve_flags() -> int:
     return _RESOLVE
 
 
-def _components(path: str) -> list[str]:
-    return [c for c in path.split("/") if c and c != "."]
+def _components(path: str, trailing: bool = True) -> list[str]:
+    """The names of `path`; with `trailing`, a final "/" or "/." becomes a "." entry: the
+    kernel then requires a directory there (and follows a symlink before it)."""
+    comps = [c for c in path.split("/") if c and c != "."]
+    if trailing and comps and (path.endswith("/") or path.endswith("/.")):
+        comps.append(".")
+    return comps
 
 
 def open_in_root(root_fd: int, path: str, create: str | None = None, mode: int = 0o755,
@@ -51,12 +56,15 @@ def open_in_root(root_fd: int, path: str, create: str | None = None, mode: int =
 
 def _walk(root_fd: int, path: str, create: str | None, mode: int, follow_last: bool) -> int:
     stack = [os.dup(root_fd)]           # fds of the directories walked; stack[0] is the root
-    todo = _components(path)
+    # a trailing "/" of a path to create is dropped, as runc's filepath.Clean does
+    todo = _components(path, trailing=create is None)
     links = 0
     try:
         while todo:
             comp = todo.pop(0)
             last = not todo
+            if comp == ".":
+                continue            # what it follows was checked to be a directory
             if comp == "..":
                 if len(stack) > 1:
                     os.close(stack.pop())

@@ -28,16 +28,17 @@ def setup_terminal(proc: ProcessPlan, console_fd: int, bind_console: bool) -> No
     if proc.console_size:
         console.set_size(slave, *proc.console_size)
     if bind_console:
-        console.bind_console(slave_path)
+        console.bind_console(slave)
     console.send_master(console_fd, master)
     os.close(master)
     console.make_controlling(slave)
 
 
-def apply_limits(proc: ProcessPlan, sec: SecurityPlan) -> None:
-    """oom_score_adj, rlimits and no_new_privs, as the last steps before identity (init, exec)."""
+def apply_limits(proc: ProcessPlan, sec: SecurityPlan, proc_fd: int = -1) -> None:
+    """oom_score_adj, rlimits and no_new_privs, as the last steps before identity (init, exec).
+    proc_fd: an fd of the procfs root to write through (-1: the /proc this process sees)."""
     if proc.oom_score_adj is not None:
-        rlimits.set_oom_score_adj(proc.oom_score_adj)
+        rlimits.set_oom_score_adj(proc.oom_score_adj, proc_fd)
     rlimits.apply(list(proc.rlimits))
     if sec.no_new_privileges:
         prctl(lib.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
@@ -50,6 +51,9 @@ def finish_process(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -
     proc, sec = plan.process, plan.security
     fifo_fd = fds.fifo
     proc_fd = fds.proc
+    if proc_fd >= 0 and fifo_fd < 0:
+        os.close(proc_fd)       # only the fifo reopen needs it: never left to the workload
+        proc_fd = fds.proc = -1
     close_fds(proc.preserve_fds, [fd for fd in (fifo_fd, proc_fd) if fd >= 0])
     # chdir before dropping privileges if we can, after otherwise (runc finalizeNamespace)
     chdir_done = _try_chdir(proc.cwd)

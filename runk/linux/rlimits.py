@@ -9,6 +9,7 @@ import resource
 
 from runk import _os as os
 from runk.errors import RunkError
+from runk.linux import procwrite
 
 RLIMITS = {
     "RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3, "RLIMIT_CORE": 4,
@@ -40,6 +41,7 @@ def apply(limits: list[tuple[int, int, int]]) -> None:
             raise RunkError(f"error setting rlimit type {res}: {os.strerror(err).lower()}") from None
 
 
-def set_oom_score_adj(value: int) -> None:
-    with open("/proc/self/oom_score_adj", "wb", buffering=0) as f:
-        f.write(str(value).encode())
+def set_oom_score_adj(value: int, proc_fd: int = -1) -> None:
+    """proc_fd: an fd of the host's /proc when the container's root has none (no mount
+    namespace); else the /proc the process sees is used. Checked to be procfs either way."""
+    procwrite.write("/proc/self/oom_score_adj", str(value).encode(), "process.oomScoreAdj", proc_fd)

@@ -12,7 +12,7 @@ import stat
 from runk import _os as os
 from runk._native import lib
 from runk.errors import RunkError, SyscallError
-from runk.linux import devices, paths
+from runk.linux import devices, paths, procmounts
 from runk.linux.syscalls import mount, mount_setattr, move_mount_to_fd, pivot_root, umount2
 
 TYPE_CHECKING = False
@@ -73,6 +73,18 @@ def _target(root_fd: int, rootfs: str, dest: str, create: str | None) -> int:
     return fd
 
 
+def _check_proc_target(fd: int, rootfs: str, m: MountSpec, source_fd: int) -> None:
+    """runc checkProcMount on the resolved destination: a symlink in the rootfs must not lead
+    a mount onto /proc or under it (the config's destination was checked as written)."""
+    inside = paths.fd_path(fd)[len(rootfs.rstrip("/")):] or "/"
+    why = procmounts.problem(inside, m.fstype, m.is_bind)
+    if not why and inside == "/proc" and m.is_bind:
+        why = procmounts.source_problem(m.source or "", source_fd)
+    if why:
+        os.close(fd)
+        raise RunkError(f"mounts[{m.index}]: {why}")
+
+
 def _remount_flags(target: str, flags: int) -> int:
     """Flags the kernel locked on this mount (user namespaces) must be kept on remount."""
     try:
@@ -119,6 +131,7 @@ def mount_one(root_fd: int, rootfs: str, m: MountSpec, source: tuple[int, bool] 
     keep_mode = (_existing_mode(root_fd, dest)
                  if m.fstype == "tmpfs" and not m.is_bind and "mode=" not in m.data else None)
     tfd = _target(root_fd, rootfs, dest, create)
+    _check_proc_target(tfd, rootfs, m, source[0] if source is not None else -1)
     try:
         old = -1
         if m.tmpcopyup:

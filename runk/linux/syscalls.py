@@ -103,3 +103,10 @@ def move_mount_to_fd(tree_fd: int, target_fd: int, shown: str | None = None) -> 
     _check(lib.runk_move_mount(tree_fd, b"", target_fd, b"",
                                lib.MOVE_MOUNT_F_EMPTY_PATH | lib.MOVE_MOUNT_T_EMPTY_PATH),
            "move_mount", shown)
+
+
+def clone_fd_tree(fd: int, shown: str | None = None) -> int:
+    """A detached bind of exactly the file or directory open as fd (open_tree OPEN_TREE_CLONE
+    with AT_EMPTY_PATH): mounting it needs no path, so nothing can be swapped in between."""
+    flags = lib.OPEN_TREE_CLONE | lib.OPEN_TREE_CLOEXEC | lib.AT_EMPTY_PATH
+    return _check(lib.runk_open_tree(fd, b"", flags), "open_tree", shown)

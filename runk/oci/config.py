@@ -1,4 +1,4 @@
-"""Read <bundle>/config.json; the rootfs path and the namespaces it names.
+"""Read <bundle>/config.json; the rootfs path and the namespaces it names; the container's /proc.
 
 Runs in the parent. Validation (schema, then semantics) happens in runk.oci.validate; the
 translation into the container plan is runk.oci.plan's.
@@ -42,3 +42,22 @@ def rootfs_path(cfg: dict, bundle: str) -> str:
 def namespaces(cfg: dict) -> dict[str, str | None]:
     """type -> path (None: new) in config order."""
     return {ns["type"]: (ns.get("path") or None) for ns in (cfg.get("linux") or {}).get("namespaces") or []}
+
+
+def check_proc(cfg: dict, bundle: str, rootfs: str) -> None:
+    """The container's /proc is a procfs: a bind onto /proc must bind the root of one, and a
+    container with a mount namespace must get one (runc fails it at create too)."""
+    from runk.linux import procmounts
+    have = False
+    for i, m in enumerate(cfg.get("mounts") or []):
+        if procmounts.destination(m) != "/proc":
+            continue
+        have = True
+        if procmounts.is_bind(m):
+            src = m["source"] if os.path.isabs(m["source"]) else os.path.join(bundle, m["source"])
+            why = procmounts.source_problem(src)
+            if why:
+                raise ConfigError(f"mounts[{i}]", why)
+    if not have and not procmounts.rootfs_has_procfs(rootfs):
+        raise ConfigError("mounts", 'no "proc" mount at /proc: a container with a mount namespace needs '
+                          "one (runk writes sysctls and reopens the exec fifo through it)")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 
 from runk import _os as os
-from runk import OCI_VERSION
+from runk.version import OCI_VERSION
 
 _CAPS = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
 

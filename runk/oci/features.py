@@ -5,7 +5,7 @@ Runs in the parent. The VM backend contributes its own document (runk-vm feature
 """
 from __future__ import annotations
 
-from runk import OCI_VERSION
+from runk.version import OCI_VERSION
 
 HOOKS = ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"]
 NAMESPACES = ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"]

@@ -7,7 +7,8 @@ the only side effect is the seccomp compile cache.
 from __future__ import annotations
 
 from runk import _os as os
-from runk.oci.config import namespaces, rootfs_path
+from runk import ids
+from runk.oci.config import check_proc, namespaces, rootfs_path
 
 TYPE_CHECKING = False       # no `typing` at run time (create's import budget)
 if TYPE_CHECKING:
@@ -33,8 +34,11 @@ def build(cfg: dict[str, Any], bundle: str, cid: str, *, no_pivot: bool = False,
     from runk.linux.plan import ContainerPlan
     linux = _dict(cfg.get("linux"))
     warnings: list[str] = []
+    rootfs = rootfs_path(cfg, bundle)
+    if "mount" in namespaces(cfg):
+        check_proc(cfg, bundle, rootfs)
     ns = _namespaces(cfg, linux)
-    mp = _mounts(cfg, linux, bundle, ns, no_pivot, cgroup_mounts)
+    mp = _mounts(cfg, linux, bundle, rootfs, ns, no_pivot, cgroup_mounts)
     proc = _process(_dict(cfg.get("process")), preserve_fds, _personality(linux))
     sec = _security(_dict(cfg.get("process")), linux, not no_new_keyring, seccomp_cache, warnings)
     plan = ContainerPlan(kind="init", id=cid, bundle=bundle, annotations=_dict(cfg.get("annotations")),
@@ -99,7 +103,7 @@ def _namespaces(cfg: dict[str, Any], linux: dict[str, Any]) -> NamespacePlan:
         sysctl=tuple(sorted(_dict(linux.get("sysctl")).items())))
 
 
-def _mounts(cfg: dict[str, Any], linux: dict[str, Any], bundle: str, ns: NamespacePlan,
+def _mounts(cfg: dict[str, Any], linux: dict[str, Any], bundle: str, rootfs: str, ns: NamespacePlan,
             no_pivot: bool, cgroup_mounts: dict[str, Any] | None) -> MountPlan:
     from runk.linux import devices, mounts
     from runk.linux.plan import MountPlan
@@ -119,7 +123,7 @@ def _mounts(cfg: dict[str, Any], linux: dict[str, Any], bundle: str, ns: Namespa
     setup_dev = not any(s.destination == "/dev" and s.is_bind for s in specs)
     root = _dict(cfg.get("root"))
     return MountPlan(
-        rootfs=rootfs_path(cfg, bundle),
+        rootfs=rootfs,
         readonly_root=bool(root.get("readonly")),
         mounts=tuple(specs),
         # an init in a user namespace gets the bind sources as fds (LaunchFds.open_bind_sources)
@@ -152,14 +156,15 @@ def _process(proc: dict[str, Any], preserve_fds: int, personality: int | None) -
     from runk.linux.plan import ProcessPlan
     user = _dict(proc.get("user"))
     size = _dict(proc.get("consoleSize"))
+    ids.check_user("process.user", user)      # validated already; the plan never holds another
     return ProcessPlan(
         args=tuple(proc.get("args") or ()),
         env=tuple(proc.get("env") or ()),
         cwd=str(proc.get("cwd") or "/"),
         umask=user.get("umask", 0o022),
-        uid=int(user.get("uid", 0)),
-        gid=int(user.get("gid", 0)),
-        additional_gids=tuple(int(g) for g in user.get("additionalGids") or ()),
+        uid=user.get("uid", 0),
+        gid=user.get("gid", 0),
+        additional_gids=tuple(user.get("additionalGids") or ()),
         rlimits=tuple(rlimits.resolve(proc.get("rlimits"))),
         oom_score_adj=proc.get("oomScoreAdj"),
         terminal=bool(proc.get("terminal")),

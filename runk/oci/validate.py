@@ -6,6 +6,7 @@ it), no re.
 """
 from __future__ import annotations
 
+from runk import ids
 from runk.errors import ConfigError
 
 # runtime-spec versions runk implements: 1.0.0 .. 1.2.x. A later 1.x minor is backwards
@@ -56,6 +57,7 @@ def semantic(cfg: dict) -> None:
         raise ConfigError("process.args", "must hold at least one element (the program to run)")
     if "root" not in cfg:
         raise ConfigError("root", "is required")
+    _check_ids(cfg, linux)
     new_user = "user" in types and types["user"] is None
     if new_user and not linux.get("uidMappings"):
         raise ConfigError("linux.uidMappings", "user namespaces enabled, but no uid mappings found")
@@ -71,14 +73,31 @@ def semantic(cfg: dict) -> None:
         raise ConfigError("linux.timeOffsets", "time offsets require a new time namespace")
     for key in linux.get("sysctl") or {}:
         _check_sysctl(key, types, cfg)
+    from runk.linux import procmounts
     for i, m in enumerate(cfg.get("mounts") or []):
-        if m.get("type") == "bind" or "bind" in (m.get("options") or []) or "rbind" in (m.get("options") or []):
-            if not m.get("source"):
-                raise ConfigError(f"mounts[{i}].source", "is required for a bind mount")
+        bind = procmounts.is_bind(m)
+        if bind and not m.get("source"):
+            raise ConfigError(f"mounts[{i}].source", "is required for a bind mount")
+        why = procmounts.problem(procmounts.destination(m), m.get("type") or "", bind)
+        if why:
+            raise ConfigError(f"mounts[{i}]", why)
     seccomp = linux.get("seccomp")
     if seccomp and (seccomp.get("listenerPath") or any(
             s.get("action") == "SCMP_ACT_NOTIFY" for s in seccomp.get("syscalls") or [])):
         raise ConfigError("linux.seccomp", "SCMP_ACT_NOTIFY and listenerPath are not supported by runk yet")
+
+
+def _check_ids(cfg: dict, linux: dict) -> None:
+    """Every uid and gid of the config, before anything is made (runk.ids): the process's
+    (runc refuses them in its init, runk at create), the user namespace maps and the owners of
+    linux.devices (runc would chown a node to 4294967295, which leaves it root's)."""
+    ids.check_user("process.user", (cfg.get("process") or {}).get("user"))
+    ids.check_mappings("linux.uidMappings", linux.get("uidMappings"))
+    ids.check_mappings("linux.gidMappings", linux.get("gidMappings"))
+    for i, d in enumerate(linux.get("devices") or []):
+        for key in ("uid", "gid"):
+            if key in d:
+                ids.check(f"linux.devices[{i}].{key}", d[key])
 
 
 def _check_sysctl(key: str, types: dict, cfg: dict) -> None:

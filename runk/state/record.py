@@ -16,22 +16,60 @@ _FIELDS = ("ociVersion", "id", "pid", "pid_starttime", "status", "bundle", "root
 
 
 class StateRecord:
+    """One container's state.json. Fields a file lacks (an older runk wrote it) are None, or
+    empty for owner and annotations."""
+
     __slots__ = _FIELDS
 
-    def __init__(self, **kw: object) -> None:
-        for f in _FIELDS:
-            setattr(self, f, kw.get(f))
-        if self.annotations is None:
-            self.annotations = {}
-        if self.owner is None:
-            self.owner = ""
+    ociVersion: str | None
+    id: str
+    pid: int | None
+    pid_starttime: int | None           # field 22 of /proc/<pid>/stat: the pid is this process
+    status: str | None                  # a hint only ("creating", "created"); see live_status
+    bundle: str | None
+    rootfs: str | None
+    created: str | None                 # RFC 3339 with nanoseconds, as runc writes it
+    owner: str
+    annotations: dict[str, str]
+    backend: str | None                 # the backend's name (runk.backend.backend_for)
+    cgroup_paths: dict[str, str] | None     # the cgroup manager's paths(): hierarchy -> directory
+    systemd: bool | None
+    rootless: bool | None
+    config_hash: str | None
+    sandbox: dict[str, str] | None      # the VM backend's: {"dir": the container directory}
+
+    def __init__(self, *, ociVersion: str | None = None, id: str = "", pid: int | None = None,
+                 pid_starttime: int | None = None, status: str | None = None,
+                 bundle: str | None = None, rootfs: str | None = None, created: str | None = None,
+                 owner: str | None = None, annotations: dict[str, str] | None = None,
+                 backend: str | None = None, cgroup_paths: dict[str, str] | None = None,
+                 systemd: bool | None = None, rootless: bool | None = None,
+                 config_hash: str | None = None, sandbox: dict[str, str] | None = None) -> None:
+        self.ociVersion = ociVersion
+        self.id = id
+        self.pid = pid
+        self.pid_starttime = pid_starttime
+        self.status = status
+        self.bundle = bundle
+        self.rootfs = rootfs
+        self.created = created
+        self.owner = owner or ""
+        self.annotations = annotations if annotations is not None else {}
+        self.backend = backend
+        self.cgroup_paths = cgroup_paths
+        self.systemd = systemd
+        self.rootless = rootless
+        self.config_hash = config_hash
+        self.sandbox = sandbox
 
     def to_json(self) -> str:
         return _json.dumps({f: getattr(self, f) for f in _FIELDS})
 
     @classmethod
-    def from_dict(cls, d: dict) -> StateRecord:
-        return cls(**{k: v for k, v in d.items() if k in _FIELDS})
+    def from_dict(cls, d: dict[str, object]) -> StateRecord:
+        """The record of a parsed state.json; unknown keys are ignored."""
+        kw = {k: v for k, v in d.items() if k in _FIELDS}
+        return cls(**kw)  # type: ignore[arg-type]   # the file's own types, as written by to_json
 
 
 def rfc3339nano(ns: int | None = None) -> str:

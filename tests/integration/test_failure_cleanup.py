@@ -80,7 +80,9 @@ def _refused_sysctl(c, d):
 
 
 def _proc_on_symlink(c, d):
-    c["mounts"][0]["destination"] = "/bin/sh"         # a symlink to /bin/busybox in the rootfs
+    # a second procfs, on a symlink to /bin/busybox in the rootfs (the container keeps its /proc:
+    # without one, create is refused before the symlink is looked at)
+    c["mounts"].append({"destination": "/bin/sh", "type": "proc", "source": "proc"})
     return "/bin/sh"
 
 

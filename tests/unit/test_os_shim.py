@@ -89,3 +89,25 @@ def _umask() -> int:
                                      ("../p", "q/r")])
 def test_relpath_matches_posixpath(p, start):
     assert _os.path.relpath(p, start) == posixpath.relpath(p, start)
+
+
+def test_every_name_of_the_type_stub_exists():
+    """runk/_os.pyi is what mypy sees of runk._os: each name it declares must be there at run time
+    (posix's own object where os has one)."""
+    import ast
+    import os as real_os
+
+    from runk import _os
+    stub = ast.parse(open(os.path.join(os.path.dirname(_os.__file__), "_os.pyi")).read())
+    names = [a.asname or a.name for node in stub.body if isinstance(node, ast.ImportFrom)
+             for a in node.names]
+    names += [node.name for node in stub.body if isinstance(node, (ast.FunctionDef, ast.ClassDef))]
+    names += [node.target.id for node in stub.body if isinstance(node, ast.AnnAssign)]
+    assert len(names) > 60
+    for name in names:
+        value = getattr(_os, name)
+        if name not in ("environ", "path", "fsencode", "makedirs"):
+            assert value is getattr(real_os, name) or value == getattr(real_os, name), name
+    helpers = [n.name for node in stub.body if isinstance(node, ast.ClassDef) for n in node.body
+               if isinstance(n, ast.FunctionDef)]
+    assert helpers and all(callable(getattr(_os.path, h)) for h in helpers)
