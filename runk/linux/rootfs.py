@@ -111,7 +111,7 @@ def mount_one(root_fd: int, rootfs: str, m: MountSpec, source: tuple[int, bool] 
         create = "dir" if source[1] else "file"
     elif m.is_bind:
         try:
-            st = os.stat(m.source)
+            st = os.stat(m.source or "")         # a bind has a source (runk.oci.validate)
         except OSError as e:
             raise SyscallError("stat", m.source, e.errno or 0) from None
         create = "dir" if stat.S_ISDIR(st.st_mode) else "file"
