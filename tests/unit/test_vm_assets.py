@@ -1,4 +1,4 @@
-"""runk.vm.assets without the network: apt output parsing, the bzImage payload, the pure-Python
+"""runk.vm.image.assets without the network: apt output parsing, the bzImage payload, the pure-Python
 LZ4 decoder (against the lz4 tool), the manifest, and the real cached kernel when present."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from runk.vm import assets
+from runk.vm.image import assets
 
 POLICY = """linux-image-cloud-amd64:
   Installed: (none)

@@ -1,4 +1,4 @@
-"""runk.vm.initramfs, kmod and guest_init without a VM: the newc writer checked by real cpio
+"""runk.vm.image.initramfs, kmod and guest_init without a VM: the newc writer checked by real cpio
 tools, .modinfo parsing (synthetic ELF files, and a real .ko when the kernel is fetched), module
 order, the cache, and the guest's printf framing decoded by runk.vm.wire."""
 from __future__ import annotations
@@ -13,7 +13,9 @@ import zlib
 
 import pytest
 
-from runk.vm import assets, guest_init, initramfs, kmod, wire
+from runk.vm.image import assets, initramfs, kmod
+from runk.vm.guest import guest_init
+from runk.vm.wire import wire
 
 BUSYBOX = shutil.which("busybox")
 needs_busybox = pytest.mark.skipif(BUSYBOX is None, reason="needs busybox-static")
@@ -249,7 +251,8 @@ def test_build_is_cached_and_complete(moddir, tmp_path):
     names = [n.decode() for n in names]
     for n in ("init", "bin/busybox", "bin/sh", "sbin/insmod", "bin/mount", "dev/console", "lib",
               "lib64", "etc/modules.order", "modules/a.ko", "modules/dee-generic.ko",
-              "runk/lib/runk/vm/wire.py", "runk/lib/runk/vm/relay.py", "runk/lib/runk/_json.py"):
+              "runk/lib/runk/vm/wire/wire.py", "runk/lib/runk/vm/guest/relay.py",
+                  "runk/lib/runk/_json.py"):
         assert n in names, n
     assert not any(n.startswith("usr/") for n in names)  # /usr is left for the host's
     order = data[data.index(b"etc/modules.order\0"):].split(b"\0", 1)[1].lstrip(b"\0")

@@ -1,5 +1,6 @@
-"""runk.vm.qemu without a VM: the accelerator decision on a fake /sys and /dev, the qemu argv for
-microvm/q35 and kvm/tcg, the kernel command line, virtiofsd lookup and argv; harness share plans."""
+"""runk.vm.host.qemu without a VM: the accelerator decision on a fake /sys and /dev, the qemu argv
+for microvm/q35 and kvm/tcg, the kernel command line, virtiofsd lookup and argv; harness share
+plans."""
 from __future__ import annotations
 
 import errno
@@ -7,7 +8,8 @@ import os
 
 import pytest
 
-from runk.vm import harness, qemu
+from runk.vm import testing
+from runk.vm.host import qemu
 
 
 def fake_root(tmp_path, kvm: bool = True, pvm: bool = False) -> str:
@@ -169,8 +171,8 @@ def test_pick_machine_prefers_microvm():
 
 def test_share_plan(tmp_path):
     (tmp_path / "a/b").mkdir(parents=True)
-    plan = harness._plan_shares({"deep": str(tmp_path / "a/b"), "hostusr": "/usr",
-                                 "top": harness.Share(str(tmp_path / "a"), guest="/srv/a")})
+    plan = testing._plan_shares({"deep": str(tmp_path / "a/b"), "hostusr": "/usr",
+                                 "top": testing.Share(str(tmp_path / "a"), guest="/srv/a")})
     assert [s.tag for s in plan] == ["hostusr", "top", "deep"]  # parents mount first
     usr = next(s for s in plan if s.tag == "hostusr")
     assert usr.readonly and usr.guest == "/usr"
@@ -182,4 +184,4 @@ def test_share_plan(tmp_path):
                                     {"ok": "/nonexistent-dir"}, {"ok": "/tmp/a,b"}])
 def test_share_plan_rejects(shares):
     with pytest.raises(ValueError):
-        harness._plan_shares(shares)
+        testing._plan_shares(shares)

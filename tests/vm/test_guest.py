@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from runk.vm import assets, harness
+from runk.vm import testing
+from runk.vm.image import assets
 
 pytestmark = pytest.mark.vm
 
@@ -91,7 +92,7 @@ sys.stderr.flush()
 os.kill(os.getpid(), 9)
 '
 """
-    assert len(script) > harness.CMDLINE_BUDGET
+    assert len(script) > testing.CMDLINE_BUDGET
     r = guest.run(script, shares=guest_shares, timeout=120)
     assert (r.rc, r.signal) == (128 + 9, 9), r
     assert r.raw_stdout == bytes(range(256)) * 8192

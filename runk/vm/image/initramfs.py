@@ -18,7 +18,8 @@ import stat
 import subprocess
 import time
 
-from runk.vm import guest_init, kmod
+from runk.vm.guest import guest_init
+from runk.vm.image import kmod
 
 # virtio_mmio for microvm, virtio_pci for q35; console = virtio-serial; fuse+virtiofs = shares;
 # virtio_blk for the block-image rootfs; overlay for the agent's rootfs layering
@@ -27,7 +28,8 @@ DEFAULT_MODULES = ("virtio_mmio", "virtio_pci", "virtio_blk", "virtio_console", 
 BUSYBOX_PATHS = ("/usr/bin/busybox", "/bin/busybox")
 FORMAT_VERSION = "runk-initramfs-1"
 # the guest copy of runk: just what the relay imports
-GUEST_PY = ("__init__.py", "_json.py", "vm/__init__.py", "vm/wire.py", "vm/relay.py")
+GUEST_PY = ("__init__.py", "_json.py", "vm/__init__.py", "vm/wire/__init__.py", "vm/wire/wire.py",
+            "vm/guest/__init__.py", "vm/guest/relay.py")
 KEEP_BUILDS = 4
 
 
@@ -144,7 +146,8 @@ def busybox_applets(busybox: str) -> list[str]:
 
 
 def _runk_dir() -> str:
-    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    """The runk package directory (this file is runk/vm/image/initramfs.py)."""
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _read(path: str) -> bytes:

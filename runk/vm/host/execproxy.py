@@ -13,8 +13,9 @@ import select
 import signal
 
 from runk.errors import RunkError
-from runk.vm import control, hostio, wire
-from runk.vm import protocol as P
+from runk.vm.host import control, hostio
+from runk.vm.wire import wire
+from runk.vm.wire import protocol as P
 
 
 def start(dirpath: str, process: dict, console_socket: str | None, console_fd: int | None,
