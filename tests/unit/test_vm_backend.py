@@ -13,7 +13,7 @@ import pytest
 from runk.container.record import StateRecord
 from runk.container.store import StateStore
 from runk.errors import RunkError
-from runk.vm.host import hostio, sandbox
+from runk.vm.host import hostio, qemu, sandbox
 from runk.vm.wire import wire
 from runk.vm.wire import protocol as P
 
@@ -198,6 +198,7 @@ def test_kernel_cmdline_starts_the_agent_from_the_share():
     assert cmd.startswith("exec /usr/bin/python3 -S -B -c")
     assert "['/run/runk-share/p0', '/run/runk-share/p1']" in cmd and "runk.vm.guest.agent" in cmd
     assert "tsc=reliable" in line and "cgroup_no_v1=all" in line
+    assert f"tsc_early_khz={qemu.host_tsc_khz()} " in line  # the same clock as the harness's
     assert "tsc=reliable" not in sandbox.kernel_cmdline("kvm", 1)
 
 
