@@ -1,16 +1,26 @@
-"""Kernel modules without depmod: `.modinfo` from the ELF file, dependency order (VM.md).
+"""Which kernel modules the guest needs, in load order: kmod's depmod and modprobe (host, build).
 
-Debian's kernel packages ship no modules.dep (depmod makes it at install time) and the host has no
-depmod, so the initramfs builder reads each `.ko`'s `.modinfo` section itself: `depends=` (hard,
-by module name) and `softdep=pre: ...` (soft; names or aliases, e.g. `crypto-crc32c`). Modules
-built into the kernel (modules.builtin, modules.builtin.modinfo) are dependencies already met.
+Debian's kernel packages ship no modules.dep (depmod makes it when the package is installed, and
+the guest kernel is only extracted), so `stage()` gives each kernel a staged tree in the asset
+directory, <directory>/depmod/<key>/lib/modules/<release>/, whose `kernel/` and modules.builtin*
+are symlinks into the extracted package, and runs `depmod -b <staged root> <release>` on it once
+(dependencies from the modules' symbols, soft dependencies and aliases from their .modinfo).
+`resolve()` then asks `modprobe --show-depends` (same root) for the insmod order of the wanted
+modules: hard and soft dependencies first, modules built into the kernel skipped. Both programs
+are Debian's kmod package (scripts/setup installs it).
 """
 from __future__ import annotations
 
+import hashlib
 import os
-import struct
+import shutil
+import subprocess
+import tempfile
 
 MODULE_SUFFIXES = (".ko", ".ko.xz", ".ko.zst", ".ko.gz")
+# what depmod reads besides kernel/ (modules.builtin*: built-in modules and their aliases)
+INPUTS = ("kernel", "modules.builtin", "modules.builtin.modinfo", "modules.order")
+SBIN = ("/usr/sbin", "/sbin")
 
 
 class ModuleError(RuntimeError):
@@ -22,169 +32,83 @@ def normalize(name: str) -> str:
     return name.replace("-", "_")
 
 
-def read_modinfo(path: str) -> list[tuple[str, str]]:
-    """(key, value) pairs of the .modinfo section of an uncompressed ELF64 little-endian .ko,
-    in file order (keys repeat: alias, softdep, parm)."""
-    if not path.endswith(".ko"):
-        raise ModuleError(f"{path}: compressed modules are not supported")
-    with open(path, "rb") as f:
-        ehdr = f.read(64)
-        if ehdr[:4] != b"\x7fELF" or ehdr[4] != 2 or ehdr[5] != 1:
-            raise ModuleError(f"{path}: not an ELF64 little-endian file")
-        shoff = struct.unpack_from("<Q", ehdr, 0x28)[0]
-        shentsize, shnum, shstrndx = struct.unpack_from("<HHH", ehdr, 0x3A)
-        f.seek(shoff)
-        table = f.read(shentsize * shnum)
-        secs = [struct.unpack_from("<IIQQQQ", table, i * shentsize) for i in range(shnum)]
-        f.seek(secs[shstrndx][4])
-        names = f.read(secs[shstrndx][5])
-        for sh_name, _type, _flags, _addr, offset, size in secs:
-            if names[sh_name:names.index(b"\0", sh_name)] == b".modinfo":
-                f.seek(offset)
-                data = f.read(size)
-                break
-        else:
-            raise ModuleError(f"{path}: no .modinfo section")
-    out = []
-    for item in data.split(b"\0"):
-        if b"=" in item:
-            k, v = item.decode("utf-8", "replace").split("=", 1)
-            out.append((k, v))
+def _tool(name: str) -> str:
+    path = shutil.which(name) or shutil.which(name, path=os.pathsep.join(SBIN))
+    if path is None:
+        raise ModuleError(f"{name} not found: the guest's modules need kmod (apt-get install kmod)")
+    return path
+
+
+def _split(modules_dir: str) -> tuple[str, str]:
+    """(tree root, release) of <root>/lib/modules/<release>."""
+    modules_dir = os.path.abspath(modules_dir)
+    parent, release = os.path.split(modules_dir)
+    if not parent.endswith("/lib/modules"):
+        raise ModuleError(f"{modules_dir}: expected a <root>/lib/modules/<release> directory")
+    return parent[:-len("/lib/modules")], release
+
+
+def stage(modules_dir: str, directory: str) -> str:
+    """The root of a depmod'ed staged tree for `modules_dir` under `directory`, made once."""
+    _root, release = _split(modules_dir)
+    if not os.path.isdir(os.path.join(modules_dir, "kernel")):
+        raise ModuleError(f"{modules_dir} has no kernel/ directory of modules")
+    key = hashlib.sha256(os.path.abspath(modules_dir).encode()).hexdigest()[:16]
+    base = os.path.join(directory, "depmod")
+    root = os.path.join(base, key)
+    if os.path.exists(os.path.join(root, "lib", "modules", release, "modules.dep.bin")):
+        return root
+    os.makedirs(base, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f".{key}-", dir=base)
+    try:
+        tree = os.path.join(tmp, "lib", "modules", release)
+        os.makedirs(tree)
+        for name in INPUTS:
+            if os.path.exists(os.path.join(modules_dir, name)):
+                os.symlink(os.path.join(os.path.abspath(modules_dir), name),
+                           os.path.join(tree, name))
+        cp = subprocess.run([_tool("depmod"), "-b", tmp, release], capture_output=True,
+                            text=True, timeout=300)
+        if cp.returncode != 0:
+            raise ModuleError(f"depmod -b {tmp} {release} failed: {cp.stderr.strip()}")
+        try:
+            os.rename(tmp, root)
+        except OSError:  # another build staged it first
+            pass
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return root
+
+
+def parse_show_depends(text: str) -> list[str]:
+    """The module paths of `modprobe --show-depends` output, in order, each once ("builtin X"
+    lines need nothing loaded; options after the path are not wanted)."""
+    out: list[str] = []
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) >= 2 and words[0] == "insmod" and words[1] not in out:
+            out.append(words[1])
     return out
 
 
-def parse_softdeps(values: list[str]) -> tuple[list[str], list[str]]:
-    """(pre, post) from softdep values like "pre: a b post: c"."""
-    pre, post = [], []
-    target = None
-    for value in values:
-        for tok in value.split():
-            if tok == "pre:":
-                target = pre
-            elif tok == "post:":
-                target = post
-            elif target is not None:
-                target.append(tok)
-    return pre, post
-
-
-class ModuleInfo:
-    __slots__ = ("name", "path", "depends", "softdep_pre", "aliases")
-
-    def __init__(self, name: str, path: str, pairs: list[tuple[str, str]]) -> None:
-        self.name = name
-        self.path = path
-        deps = [v for k, v in pairs if k == "depends"]
-        self.depends = [normalize(d) for d in ",".join(deps).split(",") if d]
-        self.softdep_pre = parse_softdeps([v for k, v in pairs if k == "softdep"])[0]
-        self.aliases = [v for k, v in pairs if k == "alias"]
-
-    @classmethod
-    def from_file(cls, path: str) -> "ModuleInfo":
-        pairs = read_modinfo(path)
-        names = [v for k, v in pairs if k == "name"]
-        base = os.path.basename(path).split(".ko")[0]
-        return cls(normalize(names[0] if names else base), path, pairs)
-
-    def __repr__(self) -> str:
-        return f"ModuleInfo({self.name}, depends={self.depends}, pre={self.softdep_pre})"
-
-
-class ModuleIndex:
-    """The modules of one kernel (/lib/modules/<release>), indexed by normalized name."""
-
-    def __init__(self, modules_dir: str) -> None:
-        self.dir = modules_dir
-        self.files: dict[str, str] = {}
-        for top, dirs, files in os.walk(os.path.join(modules_dir, "kernel")):
-            dirs.sort()
-            for f in sorted(files):
-                if f.endswith(MODULE_SUFFIXES):
-                    self.files.setdefault(normalize(f.split(".ko")[0]), os.path.join(top, f))
-        self.builtin: set[str] = set()
-        try:
-            with open(os.path.join(modules_dir, "modules.builtin")) as f:
-                for line in f:
-                    line = line.strip()
-                    if line:
-                        self.builtin.add(normalize(os.path.basename(line).split(".ko")[0]))
-        except FileNotFoundError:
-            pass
-        self._info: dict[str, ModuleInfo] = {}
-        self._builtin_aliases: dict[str, str] | None = None
-        self._aliases: dict[str, str] | None = None
-
-    def info(self, name: str) -> ModuleInfo:
-        name = normalize(name)
-        if name not in self._info:
-            if name not in self.files:
-                raise ModuleError(f"module {name} is neither in {self.dir}/kernel nor built in")
-            self._info[name] = ModuleInfo.from_file(self.files[name])
-        return self._info[name]
-
-    def _load_builtin_aliases(self) -> dict[str, str]:
-        if self._builtin_aliases is None:
-            self._builtin_aliases = {}
-            try:
-                with open(os.path.join(self.dir, "modules.builtin.modinfo"), "rb") as f:
-                    for item in f.read().split(b"\0"):
-                        mod, _, kv = item.decode("utf-8", "replace").partition(".")
-                        if kv.startswith("alias="):
-                            self._builtin_aliases.setdefault(kv[6:], normalize(mod))
-            except FileNotFoundError:
-                pass
-        return self._builtin_aliases
-
-    def _load_aliases(self) -> dict[str, str]:
-        """alias → module over every loadable module (read lazily: ~1000 files)."""
-        if self._aliases is None:
-            self._aliases = {}
-            for name in self.files:
-                try:
-                    for alias in self.info(name).aliases:
-                        self._aliases.setdefault(alias, name)
-                except ModuleError:
-                    continue
-        return self._aliases
-
-    def lookup(self, name_or_alias: str) -> str | None:
-        """The loadable module for a name or alias; "" when it is built in; None if unknown."""
-        n = normalize(name_or_alias)
-        if n in self.builtin:
-            return ""
-        if n in self.files:
-            return n
-        if name_or_alias in self._load_builtin_aliases():
-            return ""
-        return self._load_aliases().get(name_or_alias)
-
-    def resolve(self, wanted: list[str] | tuple[str, ...]) -> list[ModuleInfo]:
-        """`wanted` and everything they need, each after its dependencies (insmod order).
-        Hard dependencies must exist; unknown soft dependencies are skipped, as modprobe does."""
-        order: list[ModuleInfo] = []
-        done: set[str] = set()
-        visiting: list[str] = []
-
-        def visit(name: str, soft: bool) -> None:
-            mod = self.lookup(name)
-            if mod == "" or mod in done:
-                return
-            if mod is None:
-                if soft:
-                    return
-                raise ModuleError(f"module {name} is neither in {self.dir}/kernel nor built in")
-            if mod in visiting:
-                raise ModuleError(f"dependency cycle: {' -> '.join(visiting + [mod])}")
-            visiting.append(mod)
-            info = self.info(mod)
-            for dep in info.softdep_pre:
-                visit(dep, True)
-            for dep in info.depends:
-                visit(dep, False)
-            visiting.pop()
-            done.add(mod)
-            order.append(info)
-
-        for name in wanted:
-            visit(name, False)
-        return order
+def resolve(modules_dir: str, wanted: list[str] | tuple[str, ...], directory: str) -> list[str]:
+    """Paths (in `modules_dir`) of `wanted` and everything they need, each after its
+    dependencies (insmod order); built-in modules are left out. An unknown module is an error;
+    an unknown soft dependency is skipped, as modprobe does."""
+    if not wanted:
+        return []
+    _root, release = _split(modules_dir)
+    root = stage(modules_dir, directory)
+    cp = subprocess.run([_tool("modprobe"), "--show-depends", "--dirname", root,
+                         "--set-version", release, "--all", *wanted],
+                        capture_output=True, text=True, timeout=60)
+    if cp.returncode != 0:
+        err = cp.stderr.strip().splitlines()
+        raise ModuleError(err[-1] if err else f"modprobe failed ({cp.returncode})")
+    staged = os.path.join(root, "lib", "modules", release) + "/"
+    paths = []
+    for path in parse_show_depends(cp.stdout):
+        if not path.startswith(staged):
+            raise ModuleError(f"modprobe named {path}, outside {staged}")
+        paths.append(os.path.join(modules_dir, path[len(staged):]))
+    return paths
