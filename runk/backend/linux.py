@@ -24,17 +24,6 @@ def _cgroup_manager(cfg: dict, cid: str, systemd: bool) -> object:
     return make_manager((cfg.get("linux") or {}).get("cgroupsPath") or None, cid, systemd=systemd)
 
 
-def _console_connect(path: str) -> int:
-    import _socket
-    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC, 0)
-    try:
-        s.connect(path)
-    except OSError as e:
-        s.close()
-        raise RunkError(f"dial unix {path}: {os.strerror(e.errno).lower() if e.errno else e}") from None
-    return s.detach()
-
-
 NOTIFY_IN_CONTAINER = "/run/notify/notify.sock"
 
 
@@ -221,7 +210,8 @@ class LinuxBackend:
                 plan.console_fd = os.dup(req.console_fd)
                 opened.append(plan.console_fd)
             elif plan.terminal:
-                plan.console_fd = _console_connect(req.console_socket)
+                from runk.linux.console import connect_console_socket
+                plan.console_fd = connect_console_socket(req.console_socket)
                 opened.append(plan.console_fd)
             os.mkfifo(FIFO_FILE, 0o622, dir_fd=cdir.fd)
             os.chmod(FIFO_FILE, 0o622, dir_fd=cdir.fd)
@@ -366,7 +356,8 @@ class LinuxBackend:
                 if req.console_fd is not None:
                     plan.console_fd = os.dup(req.console_fd)
                 else:
-                    plan.console_fd = _console_connect(req.console_socket)
+                    from runk.linux.console import connect_console_socket
+                    plan.console_fd = connect_console_socket(req.console_socket)
                 opened.append(plan.console_fd)
             plan.trampoline_fd = exe_guard.sealed_trampoline()
             opened.append(plan.trampoline_fd)
