@@ -14,7 +14,7 @@ import zlib
 import pytest
 
 from runk.vm.image import assets, initramfs, kmod
-from runk.vm.guest import guest_init
+from runk.vm.image import guest_init
 from runk.vm.wire import wire
 
 BUSYBOX = shutil.which("busybox")

@@ -9,7 +9,7 @@ inputs so the unit tests check it without a VM:
   - guest_config: config.json as the agent gets it (rootfs and bind sources at their guest
     paths, namespace paths dropped: every namespace is new inside the guest, hooks run on the
     host, /dev/shm a fresh tmpfs);
-  - kernel command line for the guest /init (runk.vm.guest.guest_init) and the qemu argv.
+  - kernel command line for the guest /init (runk.vm.image.guest_init) and the qemu argv.
 """
 from __future__ import annotations
 

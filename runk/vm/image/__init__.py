@@ -2,6 +2,7 @@
 guest.
 
 assets (the guest kernel fetched with apt and its vmlinux), initramfs (the cpio archive the guest
-boots) and kmod (which kernel modules it carries, in load order, from kmod's depmod/modprobe).
-Imports runk.vm.guest.guest_init (the /init text) and nothing else of runk.vm.
+boots), kmod (which kernel modules it carries, in load order, from kmod's depmod/modprobe) and
+guest_init (the text of the guest's /init, written into the initramfs). Imports nothing else of
+runk.vm.
 """

@@ -19,7 +19,7 @@ import stat
 import subprocess
 import time
 
-from runk.vm.guest import guest_init
+from runk.vm.image import guest_init
 from runk.vm.image import kmod
 
 # virtio_mmio for microvm, virtio_pci for q35; console = virtio-serial; fuse+virtiofs = shares;
