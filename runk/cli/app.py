@@ -308,6 +308,34 @@ def events(ctx: click.Context, interval: str, stats: bool, args: tuple) -> None:
     _go(ctx, "events", {"id": args[0], "interval": interval, "stats": stats})
 
 
+@cli.command(name="help", context_settings=CONTEXT)
+@click.argument("topic", nargs=-1, metavar="[command]")
+@click.pass_context
+def help_command(ctx: click.Context, topic: tuple) -> None:
+    """Shows a list of commands or help for one command"""
+    parent = ctx.parent
+    assert parent is not None
+    if not topic:
+        click.echo(parent.get_help())
+        return
+    cmd = cli.get_command(parent, topic[0])
+    if cmd is None or topic[0] in ("help", "h"):
+        if cmd is None:
+            from runk import log
+            log.error(f"No help topic for '{topic[0]}'")      # runc: unknown topic, exit 3
+            ctx.exit(3)
+        click.echo(parent.get_help())
+        return
+    with click.Context(cmd, info_name=topic[0], parent=parent) as sub:
+        click.echo(cmd.get_help(sub))
+
+
+# runc's alias of help ("help, h"), not listed twice
+_h = click.Command("h", callback=help_command.callback, params=help_command.params,
+                   context_settings=CONTEXT, hidden=True, help=help_command.help)
+cli.add_command(_h)
+
+
 def run(argv: list[str], prog: str = "runk", parse_only: bool = False) -> int:
     """Parse argv with the click tree and dispatch; runc's exit codes for usage errors."""
     from runk import log
