@@ -237,10 +237,9 @@ def features(ctx: click.Context, args: tuple) -> None:
 @click.pass_context
 def exec_(ctx: click.Context, args: tuple, **kw: object) -> None:
     """execute new process inside the container"""
-    if kw.get("process"):
-        _args("exec", args, minimum=1)
-    else:
-        _args("exec", args, minimum=2)
+    # runc asks for the id only: no command (and no --process) fails later, after the container
+    # is found, with "process args cannot be empty" (exit 255)
+    _args("exec", args, minimum=1)
     opts = {"id": args[0], "args": list(args[1:]), **kw}
     opts["env"] = list(kw["env"])
     opts["additional_gids"] = list(kw["additional_gids"])

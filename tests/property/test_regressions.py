@@ -48,3 +48,23 @@ def test_help_command_as_runc(runk, runc, argv, rc):
             assert "create" in r.out and "delete" in r.out, r
     else:
         assert r.err.count("level=error") == 1 and "No help topic for 'bogus'" in r.err, r
+
+
+def test_exec_without_a_command_as_runc(runk, runc, bundle, cid, tmp_path):
+    """runc's exec needs only the id: a missing container is 'container does not exist', a
+    running one without a command 'process args cannot be empty', both exit 255; runk refused
+    the argv with a usage error (exit 1) before looking."""
+    bundle.args("sleep", "60").write()
+    proc = tmp_path / "process.json"
+    proc.write_text(json.dumps({"args": [], "cwd": "/", "user": {"uid": 0, "gid": 0}}))
+    for rt in (runc, runk):
+        r = rt("exec", cid + "-missing")
+        assert r.rc == 255 and r.err.count("level=error") == 1, (rt.binary, r)
+        assert 'msg="exec failed: container does not exist"' in r.err, r
+        rt("run", "-d", "--bundle", bundle.path, cid, check=True)
+        for argv, text in ((["exec", cid], "process args cannot be empty"),
+                           (["exec", "--process", str(proc), cid], "args must not be empty")):
+            r = rt(*argv)
+            assert r.rc == 255 and r.err.count("level=error") == 1, (rt.binary, argv, r)
+            assert f'msg="exec failed: {text}"' in r.err, (rt.binary, argv, r)
+        rt("delete", "--force", cid, check=True)
