@@ -354,6 +354,9 @@ def run(argv: list[str], prog: str = "runk", parse_only: bool = False) -> int:
         msg = e.format_message()
         if msg.startswith("No such command"):
             name = msg.split("'")[1] if "'" in msg else msg
+            if name == "" and e.ctx is not None:
+                click.echo(e.ctx.get_help())         # runc: an empty command is no command
+                return 0
             log.error(f"No help topic for '{name}'")
             return 3
         _usage_help(e)

@@ -68,3 +68,11 @@ def test_exec_without_a_command_as_runc(runk, runc, bundle, cid, tmp_path):
             assert r.rc == 255 and r.err.count("level=error") == 1, (rt.binary, argv, r)
             assert f'msg="exec failed: {text}"' in r.err, (rt.binary, argv, r)
         rt("delete", "--force", cid, check=True)
+
+
+@pytest.mark.parametrize("argv", [[""], ["", "state"]])
+def test_empty_command_is_no_command(runk, runc, argv):
+    """runc reads an empty command word as none: the help, exit 0; runk said 'No help topic'."""
+    r, c = runk(*argv), runc(*argv)
+    assert (r.rc, c.rc) == (0, 0), (r, c)
+    assert r.err == "" and "COMMANDS" in c.out and "Commands:" in r.out, r
