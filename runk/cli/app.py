@@ -307,8 +307,11 @@ def events(ctx: click.Context, interval: str, stats: bool, args: tuple) -> None:
     _go(ctx, "events", {"id": args[0], "interval": interval, "stats": stats})
 
 
-@cli.command(name="help", context_settings=CONTEXT)
-@click.argument("topic", nargs=-1, metavar="[command]")
+_HELP_CONTEXT = {**CONTEXT, "ignore_unknown_options": True}   # runc reads only the first word
+
+
+@cli.command(name="help", context_settings=_HELP_CONTEXT)
+@click.argument("topic", nargs=-1, metavar="[command]", type=click.UNPROCESSED)
 @click.pass_context
 def help_command(ctx: click.Context, topic: tuple) -> None:
     """Shows a list of commands or help for one command"""
@@ -317,6 +320,8 @@ def help_command(ctx: click.Context, topic: tuple) -> None:
     if not topic:
         click.echo(parent.get_help())
         return
+    if topic[0].startswith("-") and topic[0] != "-":
+        raise click.NoSuchOption(topic[0], ctx=ctx)        # runc: flag provided but not defined
     cmd = cli.get_command(parent, topic[0])
     if cmd is None or topic[0] in ("help", "h"):
         if cmd is None:
@@ -331,7 +336,7 @@ def help_command(ctx: click.Context, topic: tuple) -> None:
 
 # runc's alias of help ("help, h"), not listed twice
 _h = click.Command("h", callback=help_command.callback, params=help_command.params,
-                   context_settings=CONTEXT, hidden=True, help=help_command.help)
+                   context_settings=_HELP_CONTEXT, hidden=True, help=help_command.help)
 cli.add_command(_h)
 
 

@@ -34,7 +34,8 @@ def test_id_starting_with_dots_gets_its_cgroup(runk, runc, bundle, prefix):
 
 
 @pytest.mark.parametrize("argv,rc", [(["help"], 0), (["help", "create"], 0), (["h", "state"], 0),
-                                     (["help", "bogus"], 3)])
+                                     (["help", "bogus"], 3), (["help", "bogus", "--bundle"], 3),
+                                     (["help", "--bundle"], 1)])
 def test_help_command_as_runc(runk, runc, argv, rc):
     """runc has a `help` command (alias `h`): the list of commands, or one command's help, or
     'No help topic' (3) for an unknown one; runk answered 'No help topic for 'help'' (3)."""
@@ -46,8 +47,10 @@ def test_help_command_as_runc(runk, runc, argv, rc):
             assert f"runk {argv[1]}" in r.out and "<container-id>" in r.out, r
         else:
             assert "create" in r.out and "delete" in r.out, r
-    else:
+    elif rc == 3:
         assert r.err.count("level=error") == 1 and "No help topic for 'bogus'" in r.err, r
+    else:
+        assert r.err.count("level=error") == 1 and "flag provided but not defined: -bundle" in r.err, r
 
 
 def test_exec_without_a_command_as_runc(runk, runc, bundle, cid, tmp_path):
