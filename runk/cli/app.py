@@ -317,7 +317,7 @@ def help_command(ctx: click.Context, topic: tuple) -> None:
     """Shows a list of commands or help for one command"""
     parent = ctx.parent
     assert parent is not None
-    if not topic:
+    if not topic or topic[0] == "":            # runc: an empty topic is none
         click.echo(parent.get_help())
         return
     if topic[0].startswith("-") and topic[0] != "-":
