@@ -48,6 +48,13 @@ def _go(ctx: click.Context, verb: str, opts: dict) -> None:
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 
+def _print_version(ctx: click.Context) -> None:
+    """-v/--version, read while parsing: the version whatever words follow (runc)."""
+    if not ctx.resilient_parsing:
+        click.echo(_version_text())
+        ctx.exit(0)
+
+
 @click.group(context_settings=CONTEXT, invoke_without_command=True)
 @click.option("--debug", is_flag=True, help="enable debug logging")
 @click.option("--log", default=None, help="set the log file to write runk logs to (default is '/dev/stderr')")
@@ -59,19 +66,17 @@ CONTEXT = {"help_option_names": ["-h", "--help"]}
 @click.option("--rootless", default=None, help="ignore cgroup permission errors ('true', 'false', or 'auto')")
 @click.option("--backend", type=click.Choice(["linux", "vm"]), default=None,
               help="run containers in host namespaces (linux, default) or each in a micro-VM (vm)")
-@click.option("-v", "--version", "version", is_flag=True, help="print the version")
+@click.option("-v", "--version", is_flag=True, is_eager=True, expose_value=False,
+              callback=lambda ctx, _p, v: _print_version(ctx) if v else None, help="print the version")
 @click.pass_context
 def cli(ctx: click.Context, debug: bool, log: str | None, log_format: str, root: str,
-        systemd_cgroup: bool, rootless: str | None, backend: str | None, version: bool) -> None:
+        systemd_cgroup: bool, rootless: str | None, backend: str | None) -> None:
     """runk: an Open Container Initiative runtime.
 
     runk creates and runs containers from OCI bundles (a root filesystem and a config.json),
     as runc does, with real namespaces, cgroups, capabilities and seccomp; optionally each
     container runs inside its own micro-VM (--backend vm, or invoke it as runk-vm).
     """
-    if version:
-        click.echo(_version_text())
-        ctx.exit(0)
     ctx.obj = Globals(root=root, log=log, log_format=log_format, debug=debug,
                       systemd_cgroup=systemd_cgroup, rootless=rootless,
                       backend=backend_for_prog(ctx.info_name or "runk", backend))

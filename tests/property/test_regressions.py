@@ -79,3 +79,11 @@ def test_empty_command_is_no_command(runk, runc, argv):
     r, c = runk(*argv), runc(*argv)
     assert (r.rc, c.rc) == (0, 0), (r, c)
     assert r.err == "" and "COMMANDS" in c.out and "Commands:" in r.out, r
+
+
+@pytest.mark.parametrize("argv", [["-v"], ["-v", "-"], ["--version", "bogus"], ["-v", "state", "x"]])
+def test_version_flag_wins_over_the_words_after_it(runk, runc, argv):
+    """runc prints its version for -v whatever follows; runk read the next word as a command."""
+    r, c = runk(*argv), runc(*argv)
+    assert (r.rc, c.rc) == (0, 0), (r, c)
+    assert r.out.startswith("runk version ") and r.err == "", r
