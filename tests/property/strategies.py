@@ -462,7 +462,8 @@ def container_ids(prefix: str = "hypo") -> st.SearchStrategy[str]:
 VERBS = ["create", "start", "run", "exec", "state", "list", "kill", "delete", "pause", "resume",
          "ps", "events", "update", "features", "spec", "help", "bogus",
          "", "-v", "--version", "--help"]
-GLOBAL_FLAGS = ["--debug", "--log", "--log-format", "--systemd-cgroup", "--rootless", "--criu",
+# not --criu (runc's global flag for checkpoint/restore, which runk does not implement)
+GLOBAL_FLAGS = ["--debug", "--log", "--log-format", "--systemd-cgroup", "--rootless",
                 "--bogus-flag", "-h"]
 FLAG_WORDS = ["--bundle", "-b", "--pid-file", "--console-socket", "--detach", "-d", "--force",
               "-f", "--all", "-a", "--format", "-f", "--quiet", "-q", "--tty", "-t", "--user",
