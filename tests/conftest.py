@@ -14,6 +14,11 @@ import uuid
 
 import pytest
 
+try:  # the settings profiles (HYPOTHESIS_PROFILE=ci|long|dev) for every test that uses hypothesis
+    import tests.property.profiles  # noqa: F401
+except ImportError:  # pragma: no cover - hypothesis not installed: those tests skip
+    pass
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
 RUNK = os.path.join(TOP, ".venv", "bin", "runk")

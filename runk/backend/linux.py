@@ -24,17 +24,6 @@ def _cgroup_manager(cfg: dict, cid: str, systemd: bool) -> object:
     return make_manager((cfg.get("linux") or {}).get("cgroupsPath") or None, cid, systemd=systemd)
 
 
-def _console_connect(path: str) -> int:
-    import _socket
-    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC, 0)
-    try:
-        s.connect(path)
-    except OSError as e:
-        s.close()
-        raise RunkError(f"dial unix {path}: {os.strerror(e.errno).lower() if e.errno else e}") from None
-    return s.detach()
-
-
 NOTIFY_IN_CONTAINER = "/run/notify/notify.sock"
 
 
@@ -222,7 +211,8 @@ class LinuxBackend:
             if terminal and req.console_fd is not None:
                 fds.console = os.dup(req.console_fd)
             elif terminal:
-                fds.console = _console_connect(req.console_socket)
+                from runk.linux.console import connect_console_socket
+                fds.console = connect_console_socket(req.console_socket)
             os.mkfifo(FIFO_FILE, 0o622, dir_fd=cdir.fd)
             os.chmod(FIFO_FILE, 0o622, dir_fd=cdir.fd)
             fds.fifo = os.open(FIFO_FILE, os.O_PATH | os.O_CLOEXEC, dir_fd=cdir.fd)
@@ -365,7 +355,8 @@ class LinuxBackend:
                 if req.console_fd is not None:
                     fds.console = os.dup(req.console_fd)
                 else:
-                    fds.console = _console_connect(req.console_socket)
+                    from runk.linux.console import connect_console_socket
+                    fds.console = connect_console_socket(req.console_socket)
             fds.trampoline = exe_guard.sealed_trampoline()
             mgr = None
             if rec.cgroup_paths:

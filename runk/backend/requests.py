@@ -95,6 +95,8 @@ class ExecRequest:
         else:
             proc = copy.deepcopy(base)
             proc["args"] = list(opts.get("args") or [])
+            if not proc["args"]:
+                raise RunkError("process args cannot be empty")      # runc's text
             proc["terminal"] = bool(opts.get("tty"))
             if opts.get("cwd"):
                 proc["cwd"] = opts["cwd"]

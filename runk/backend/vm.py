@@ -1,11 +1,12 @@
 """VmBackend (host, runk commands): the same container inside its own micro-VM (DESIGN 3.15).
 
 Runs in the parent (runk create/start/kill/exec/delete/...), with the module-level functions of
-runk.backend.linux. create() plans the VM (runk.vm.sandbox), forks the supervisor
-(runk.vm.supervisor: the container's init on the host, in its host sandbox namespaces and host
-cgroup) and returns once the guest agent reports the container created and waiting for start;
-the supervisor's pid is the pid in state.json and --pid-file. The other verbs go to the
-supervisor's control socket (runk.vm.control); exec forks an exec proxy (runk.vm.execproxy).
+runk.backend.linux. create() plans the VM (runk.vm.host.sandbox), forks the supervisor
+(runk.vm.host.supervisor: the container's init on the host, in its host sandbox namespaces and
+host cgroup) and returns once the guest agent reports the container created and waiting for
+start; the supervisor's pid is the pid in state.json and --pid-file. The other verbs go to the
+supervisor's control socket (runk.vm.host.control); exec forks an exec proxy
+(runk.vm.host.execproxy).
 State files beside state.json (all in the container dir, removed by delete): vm-plan.json,
 vm.json (pids, accelerator, timings), `created` while waiting for start, `paused`, `exit`.
 """
@@ -35,7 +36,7 @@ def _dir(rec: StateRecord) -> str:
 
 
 def _call(rec: StateRecord, op: str, **args: object) -> dict:
-    from runk.vm import control
+    from runk.vm.host import control
     return control.call(_dir(rec), op, **args)
 
 
@@ -54,7 +55,7 @@ def _spawn_supervisor(cdir: ContainerDir, cfg: dict, req: object, mgr: object) -
     ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
     keep = [ready_w] + ([req.console_fd] if req.console_fd is not None else [])
     boot = (f"import sys; sys.path[:0] = {[p for p in sys.path if p]!r}; "
-            "from runk.vm.supervisor import main; main(sys.argv[1:])")
+            "from runk.vm.host.supervisor import main; main(sys.argv[1:])")
     argv = [sys.executable, "-I", "-S", "-c", boot, cdir.path, cdir.id, str(ready_w),
             str(req.console_fd if req.console_fd is not None else -1), req.console_socket or ""]
     sys.stdout.flush()
@@ -158,7 +159,7 @@ class VmBackend:
 
     def create(self, cdir: ContainerDir, cfg: dict, raw: bytes, req: object) -> StateRecord:
         from runk.state.hooks import state_for
-        from runk.vm import sandbox
+        from runk.vm.host import sandbox
         undo = CleanupStack()
         try:
             cdir.write(CONFIG_FILE, raw)
@@ -226,11 +227,11 @@ class VmBackend:
         return st.RUNNING
 
     def start(self, cdir: ContainerDir, rec: StateRecord) -> None:
-        from runk.vm import protocol as P
+        from runk.vm.wire import protocol as P
         _call(rec, P.START)
 
     def kill(self, rec: StateRecord, sig: int, all_procs: bool) -> None:
-        from runk.vm import protocol as P
+        from runk.vm.wire import protocol as P
         try:
             _call(rec, P.SIGNAL, signal=sig, all=bool(all_procs))
         except RunkError as e:
@@ -243,7 +244,7 @@ class VmBackend:
         it runs: the supervisor, then qemu and virtiofsd by their recorded pids; then remove the
         host cgroup that held them."""
         from runk.linux import procfs
-        from runk.vm import protocol as P
+        from runk.vm.wire import protocol as P
         if rec.pid and procfs.is_alive(rec.pid, rec.pid_starttime):
             if status != st.STOPPED:
                 try:
@@ -261,7 +262,7 @@ class VmBackend:
 
     def exec_process(self, cdir: ContainerDir, rec: StateRecord, cfg: dict, req: object) -> int:
         """Start req.process in the guest container; returns the pid of its host exec proxy."""
-        from runk.vm import execproxy
+        from runk.vm.host import execproxy
         if req.preserve_fds:
             log.warn("--preserve-fds: descriptors cannot be passed into a VM; ignored")
         pid = execproxy.start(cdir.path, req.process, req.console_socket, req.console_fd,
@@ -271,24 +272,24 @@ class VmBackend:
         return pid
 
     def pause(self, rec: StateRecord) -> None:
-        from runk.vm import protocol as P
+        from runk.vm.wire import protocol as P
         _call(rec, P.PAUSE)
 
     def resume(self, rec: StateRecord) -> None:
-        from runk.vm import protocol as P
+        from runk.vm.wire import protocol as P
         _call(rec, P.RESUME)
 
     def update(self, rec: StateRecord, resources: dict) -> None:
-        from runk.vm import protocol as P
+        from runk.vm.wire import protocol as P
         _call(rec, P.UPDATE, resources=resources)
 
     def processes(self, rec: StateRecord) -> list[int]:
         """The container's pids as the guest numbers them (they are not host pids)."""
-        from runk.vm import protocol as P
+        from runk.vm.wire import protocol as P
         return list(_call(rec, P.PS).get("pids") or [])
 
     def stats(self, rec: StateRecord) -> dict:
-        from runk.vm import protocol as P
+        from runk.vm.wire import protocol as P
         return _call(rec, P.STATS).get("stats") or {}
 
     def oom_events(self, rec: StateRecord) -> EventSource:
@@ -300,7 +301,7 @@ class VmBackend:
         """`runk-vm features`: the linux document (the same core runs in the guest), cgroup v2 only
         (inside the guest), plus what the VM layer adds, under org.runk.vm.* annotations."""
         from runk.oci.features import features_document as linux_features
-        from runk.vm import qemu
+        from runk.vm.host import qemu
         doc = linux_features()
         doc["linux"]["cgroup"] = {"v1": False, "v2": True, "systemd": False, "systemdUser": False,
                                   "rdma": True}
@@ -314,7 +315,7 @@ class VmBackend:
         ann["org.runk.vm.accelerator.reason"] = reason
         ann["org.runk.vm.rootfs"] = "virtiofs (default), block (annotation runk.vm.rootfs=block)"
         ann["org.runk.vm.channel"] = "virtio-serial"
-        from runk.vm import assets
+        from runk.vm.image import assets
         k = assets.load_kernel(assets.assets_dir())
         ann["org.runk.vm.kernel"] = f"{k.package} {k.version}" if k else "missing (run scripts/mkguest)"
         return doc

@@ -48,6 +48,13 @@ def _go(ctx: click.Context, verb: str, opts: dict) -> None:
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 
+def _print_version(ctx: click.Context) -> None:
+    """-v/--version, read while parsing: the version whatever words follow (runc)."""
+    if not ctx.resilient_parsing:
+        click.echo(_version_text())
+        ctx.exit(0)
+
+
 @click.group(context_settings=CONTEXT, invoke_without_command=True)
 @click.option("--debug", is_flag=True, help="enable debug logging")
 @click.option("--log", default=None, help="set the log file to write runk logs to (default is '/dev/stderr')")
@@ -59,19 +66,17 @@ CONTEXT = {"help_option_names": ["-h", "--help"]}
 @click.option("--rootless", default=None, help="ignore cgroup permission errors ('true', 'false', or 'auto')")
 @click.option("--backend", type=click.Choice(["linux", "vm"]), default=None,
               help="run containers in host namespaces (linux, default) or each in a micro-VM (vm)")
-@click.option("-v", "--version", "version", is_flag=True, help="print the version")
+@click.option("-v", "--version", is_flag=True, is_eager=True, expose_value=False,
+              callback=lambda ctx, _p, v: _print_version(ctx) if v else None, help="print the version")
 @click.pass_context
 def cli(ctx: click.Context, debug: bool, log: str | None, log_format: str, root: str,
-        systemd_cgroup: bool, rootless: str | None, backend: str | None, version: bool) -> None:
+        systemd_cgroup: bool, rootless: str | None, backend: str | None) -> None:
     """runk: an Open Container Initiative runtime.
 
     runk creates and runs containers from OCI bundles (a root filesystem and a config.json),
     as runc does, with real namespaces, cgroups, capabilities and seccomp; optionally each
     container runs inside its own micro-VM (--backend vm, or invoke it as runk-vm).
     """
-    if version:
-        click.echo(_version_text())
-        ctx.exit(0)
     ctx.obj = Globals(root=root, log=log, log_format=log_format, debug=debug,
                       systemd_cgroup=systemd_cgroup, rootless=rootless,
                       backend=backend_for_prog(ctx.info_name or "runk", backend))
@@ -237,10 +242,9 @@ def features(ctx: click.Context, args: tuple) -> None:
 @click.pass_context
 def exec_(ctx: click.Context, args: tuple, **kw: object) -> None:
     """execute new process inside the container"""
-    if kw.get("process"):
-        _args("exec", args, minimum=1)
-    else:
-        _args("exec", args, minimum=2)
+    # runc asks for the id only: no command (and no --process) fails later, after the container
+    # is found, with "process args cannot be empty" (exit 255)
+    _args("exec", args, minimum=1)
     opts = {"id": args[0], "args": list(args[1:]), **kw}
     opts["env"] = list(kw["env"])
     opts["additional_gids"] = list(kw["additional_gids"])
@@ -308,6 +312,39 @@ def events(ctx: click.Context, interval: str, stats: bool, args: tuple) -> None:
     _go(ctx, "events", {"id": args[0], "interval": interval, "stats": stats})
 
 
+_HELP_CONTEXT = {**CONTEXT, "ignore_unknown_options": True}   # runc reads only the first word
+
+
+@cli.command(name="help", context_settings=_HELP_CONTEXT)
+@click.argument("topic", nargs=-1, metavar="[command]", type=click.UNPROCESSED)
+@click.pass_context
+def help_command(ctx: click.Context, topic: tuple) -> None:
+    """Shows a list of commands or help for one command"""
+    parent = ctx.parent
+    assert parent is not None
+    if not topic or topic[0] == "":            # runc: an empty topic is none
+        click.echo(parent.get_help())
+        return
+    if topic[0].startswith("-") and topic[0] != "-":
+        raise click.NoSuchOption(topic[0], ctx=ctx)        # runc: flag provided but not defined
+    cmd = cli.get_command(parent, topic[0])
+    if cmd is None or topic[0] in ("help", "h"):
+        if cmd is None:
+            from runk import log
+            log.error(f"No help topic for '{topic[0]}'")      # runc: unknown topic, exit 3
+            ctx.exit(3)
+        click.echo(parent.get_help())
+        return
+    with click.Context(cmd, info_name=topic[0], parent=parent) as sub:
+        click.echo(cmd.get_help(sub))
+
+
+# runc's alias of help ("help, h"), not listed twice
+_h = click.Command("h", callback=help_command.callback, params=help_command.params,
+                   context_settings=_HELP_CONTEXT, hidden=True, help=help_command.help)
+cli.add_command(_h)
+
+
 def run(argv: list[str], prog: str = "runk", parse_only: bool = False) -> int:
     """Parse argv with the click tree and dispatch; runc's exit codes for usage errors."""
     from runk import log
@@ -327,6 +364,9 @@ def run(argv: list[str], prog: str = "runk", parse_only: bool = False) -> int:
         msg = e.format_message()
         if msg.startswith("No such command"):
             name = msg.split("'")[1] if "'" in msg else msg
+            if name == "" and e.ctx is not None:
+                click.echo(e.ctx.get_help())         # runc: an empty command is no command
+                return 0
             log.error(f"No help topic for '{name}'")
             return 3
         _usage_help(e)

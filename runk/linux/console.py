@@ -3,7 +3,8 @@ master sent over the console socket with SCM_RIGHTS (runc console_linux.go), and
 the controlling terminal and stdio of the process.
 
 Runs in the init (after pivot_root) and the tenant (after joining the mount namespace). The
-console socket was connected by the parent, before the fork (its path is a host path).
+console socket was connected by the parent, before the fork (its path is a host path), with
+connect_console_socket (also used by the VM backend's host side).
 """
 from __future__ import annotations
 
@@ -60,6 +61,20 @@ def bind_console(slave: int) -> None:
             os.close(tree)
     finally:
         os.close(target)
+
+
+def connect_console_socket(path: str) -> int:
+    """A connected fd of the --console-socket unix socket at `path` (close-on-exec); runc's
+    "dial unix PATH: REASON" error when it cannot be reached."""
+    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC, 0)
+    try:
+        s.connect(path)
+    except OSError as e:
+        s.close()
+        from runk.errors import RunkError
+        reason = os.strerror(e.errno).lower() if e.errno else e
+        raise RunkError(f"dial unix {path}: {reason}") from None
+    return s.detach()
 
 
 def send_master(sock_fd: int, master: int) -> None:

@@ -12,13 +12,13 @@ import time
 
 import pytest
 
-from runk.vm import protocol as P
-from runk.vm import wire
+from runk.vm.wire import protocol as P
+from runk.vm.wire import wire
 
 AGENT = r"""
 import sys
 sys.path[:0] = {paths!r}
-import runk.vm.agent as a
+import runk.vm.guest.agent as a
 a.GUEST_ROOT, a.BUNDLES = {root!r}, {bundles!r}
 a.Agent({fd}).serve()
 """

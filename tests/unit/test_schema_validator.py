@@ -639,3 +639,40 @@ def test_generator_additional_properties_false(tmp_path):
     with pytest.raises(ConfigError) as e:
         ns["validate"]({"a": "x", "b c": 1})
     assert (e.value.path, e.value.problem) == ('["b c"]', "is not allowed")
+
+
+# -- generated documents (hypothesis) ----------------------------------------------------------
+
+try:
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from tests.property import strategies as S
+    from tests.property.profiles import scaled
+except ImportError:  # pragma: no cover - hypothesis not installed
+    given = None
+
+
+if given is not None:
+    _REF = None
+
+    def _ref():
+        global _REF
+        if _REF is None:
+            _REF = reference("config-schema.json")
+        return _REF
+
+    @pytest.mark.property
+    @scaled(0.4)
+    @given(S.schema_documents())
+    def test_parity_on_documents_drawn_from_the_schema(doc):
+        """Documents drawn from spec/ (valid, or with random nodes swapped for any JSON value)."""
+        assert_parity(_ref(), doc)
+
+    @pytest.mark.property
+    @scaled(0.4)
+    @given(st.sampled_from(CONFIGS).map(lambda p: load(os.path.relpath(p, DATA)))
+           .flatmap(S.mutated))
+    def test_parity_on_mutated_corpus_configs(doc):
+        """podman's and runc's configs with one node replaced, removed or nested."""
+        assert_parity(_ref(), doc)

@@ -1,5 +1,5 @@
-"""runk.vm.assets without the network: apt output parsing, the bzImage payload, the pure-Python
-LZ4 decoder (against the lz4 tool), the manifest, and the real cached kernel when present."""
+"""runk.vm.image.assets without the network: apt output parsing, the bzImage payload, the LZ4
+legacy-stream decoder (against the lz4 tool), the manifest, and the real cached kernel when present."""
 from __future__ import annotations
 
 import os
@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from runk.vm import assets
+from runk.vm.image import assets
 
 POLICY = """linux-image-cloud-amd64:
   Installed: (none)
@@ -76,14 +76,27 @@ def test_extract_vmlinux_gzip(tmp_path):
 
 
 @pytest.mark.skipif(shutil.which("lz4") is None, reason="needs the lz4 tool to make test data")
-def test_lz4_python_decoder_matches_tool():
+def test_lz4_legacy_decoder_matches_tool():
     # repetitive (long overlapping matches), random (literal runs) and mixed; 3 legacy blocks
     data = (b"abc" * 50000 + os.urandom(300000) + bytes(range(256)) * 9000
             + b"\0" * 9_000_000)
     packed = subprocess.run(["lz4", "-l", "-c9"], input=data, capture_output=True,
                             check=True).stdout
     assert struct.unpack_from("<I", packed)[0] == assets.LZ4_LEGACY_MAGIC
-    assert bytes(assets.lz4_legacy_decompress(packed + struct.pack("<I", len(data)))) == data
+    assert assets.lz4_legacy_decompress(packed + struct.pack("<I", len(data))) == data
+
+
+def test_extract_vmlinux_lz4_and_corrupt_block(tmp_path):
+    import lz4.block
+    elf = b"\x7fELF" + b"kernel" * 5000
+    block = lz4.block.compress(elf, store_size=False)
+    stream = struct.pack("<II", assets.LZ4_LEGACY_MAGIC, len(block)) + block
+    (tmp_path / "bz").write_bytes(_fake_bzimage(stream + struct.pack("<I", len(elf))))
+    assert assets.extract_vmlinux(str(tmp_path / "bz"), str(tmp_path / "vmlinux")) == "lz4"
+    assert (tmp_path / "vmlinux").read_bytes() == elf
+    bad = struct.pack("<II", assets.LZ4_LEGACY_MAGIC, 8) + b"\xff" * 8
+    with pytest.raises(assets.KernelError, match="corrupt LZ4 block"):
+        assets.lz4_legacy_decompress(bad)
 
 
 def test_manifest_roundtrip(tmp_path):

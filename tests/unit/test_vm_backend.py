@@ -13,8 +13,9 @@ import pytest
 from runk.state.record import StateRecord
 from runk.state.store import StateStore
 from runk.errors import RunkError
-from runk.vm import hostio, sandbox, wire
-from runk.vm import protocol as P
+from runk.vm.host import hostio, qemu, sandbox
+from runk.vm.wire import wire
+from runk.vm.wire import protocol as P
 
 MB = 1 << 20
 
@@ -195,8 +196,9 @@ def test_kernel_cmdline_starts_the_agent_from_the_share():
     assert args["runk.bind"] == "/run/runk-share/usr:/usr:ro"
     cmd = base64.b64decode(args["runk.cmd"]).decode()
     assert cmd.startswith("exec /usr/bin/python3 -S -B -c")
-    assert "['/run/runk-share/p0', '/run/runk-share/p1']" in cmd and "runk.vm.agent" in cmd
+    assert "['/run/runk-share/p0', '/run/runk-share/p1']" in cmd and "runk.vm.guest.agent" in cmd
     assert "tsc=reliable" in line and "cgroup_no_v1=all" in line
+    assert f"tsc_early_khz={qemu.host_tsc_khz()} " in line  # the same clock as the harness's
     assert "tsc=reliable" not in sandbox.kernel_cmdline("kvm", 1)
 
 
@@ -250,7 +252,7 @@ class Rig:
     """A supervisor whose agent and one control client are socketpairs, stdout a pipe."""
 
     def __init__(self, tmp_path, monkeypatch) -> None:
-        from runk.vm.supervisor import Client, Supervisor
+        from runk.vm.host.supervisor import Client, Supervisor
         monkeypatch.chdir(tmp_path)
         self.sup = Supervisor(_plan(), "c1", -1, None, None)
         self.agent, theirs = socket.socketpair()
@@ -404,5 +406,5 @@ def test_hot_commands_stay_light_for_vm_containers(argv, tmp_path):
         stand_in.kill()
         stand_in.wait()
     assert rc in (0, 1)
-    assert "runk.vm.control" in mods if argv[0] in ("kill", "start") else True
+    assert "runk.vm.host.control" in mods if argv[0] in ("kill", "start") else True
     assert not (FORBIDDEN & mods), sorted(FORBIDDEN & mods)

@@ -1,5 +1,6 @@
-"""runk.vm.qemu without a VM: the accelerator decision on a fake /sys and /dev, the qemu argv for
-microvm/q35 and kvm/tcg, the kernel command line, virtiofsd lookup and argv; harness share plans."""
+"""runk.vm.host.qemu without a VM: the accelerator decision on a fake /sys and /dev, the qemu argv
+for microvm/q35 and kvm/tcg, the kernel command line, virtiofsd lookup and argv; harness share
+plans."""
 from __future__ import annotations
 
 import errno
@@ -7,7 +8,8 @@ import os
 
 import pytest
 
-from runk.vm import harness, qemu
+from runk.vm import testing
+from runk.vm.host import qemu
 
 
 def fake_root(tmp_path, kvm: bool = True, pvm: bool = False) -> str:
@@ -125,8 +127,10 @@ def test_argv_rejects_unknown_machine_and_accel():
 
 def test_kernel_cmdline():
     tcg = qemu.kernel_cmdline("tcg", "runk.relay=sh", "", "cgroup_no_v1=all")
+    khz = qemu.host_tsc_khz()
     assert tcg == ("console=ttyS0 quiet reboot=t panic=-1 mitigations=off "
-                   "tsc_early_khz=2000000 lpj=8000000 tsc=reliable runk.relay=sh cgroup_no_v1=all")
+                   f"tsc_early_khz={khz} lpj={khz * 1000 // 250} tsc=reliable runk.relay=sh "
+                   "cgroup_no_v1=all")
     assert "tsc_early_khz" not in qemu.kernel_cmdline("kvm")
     with pytest.raises(ValueError, match="2047"):
         qemu.kernel_cmdline("tcg", "x" * 2100)
@@ -169,8 +173,8 @@ def test_pick_machine_prefers_microvm():
 
 def test_share_plan(tmp_path):
     (tmp_path / "a/b").mkdir(parents=True)
-    plan = harness._plan_shares({"deep": str(tmp_path / "a/b"), "hostusr": "/usr",
-                                 "top": harness.Share(str(tmp_path / "a"), guest="/srv/a")})
+    plan = testing._plan_shares({"deep": str(tmp_path / "a/b"), "hostusr": "/usr",
+                                 "top": testing.Share(str(tmp_path / "a"), guest="/srv/a")})
     assert [s.tag for s in plan] == ["hostusr", "top", "deep"]  # parents mount first
     usr = next(s for s in plan if s.tag == "hostusr")
     assert usr.readonly and usr.guest == "/usr"
@@ -182,4 +186,46 @@ def test_share_plan(tmp_path):
                                     {"ok": "/nonexistent-dir"}, {"ok": "/tmp/a,b"}])
 def test_share_plan_rejects(shares):
     with pytest.raises(ValueError):
-        harness._plan_shares(shares)
+        testing._plan_shares(shares)
+
+
+def _cpuinfo(tmp_path, flags: str, mhz: str = "2245.780", name: str = "AMD EPYC") -> str:
+    cpu = (f"processor\t: {{n}}\nmodel name\t: {name}\ncpu MHz\t\t: {mhz}\n"
+           f"flags\t\t: fpu {flags}\n")
+    p = tmp_path / "cpuinfo"
+    p.write_text(cpu.format(n=0) + "\n" + cpu.format(n=1).replace(mhz, "999.000") + "\n")
+    return str(p)
+
+
+def test_host_tsc_khz_sources_in_order(tmp_path):
+    none = str(tmp_path / "absent")
+    sysfs = tmp_path / "tsc_freq_khz"
+    sysfs.write_text("2600123\n")
+    info = _cpuinfo(tmp_path, "tsc constant_tsc")
+    # the kernel's tsc_khz wins
+    assert qemu.host_tsc_khz(info, str(sysfs), none) == 2600123
+    # else cpu MHz of the first processor, when it is cpu_khz (no APERF/MPERF, no cpufreq)
+    assert qemu.host_tsc_khz(info, none, none) == 2245780
+    # with a cpufreq driver or APERF/MPERF, cpu MHz is the current clock: the nominal one
+    intel = _cpuinfo(tmp_path, "tsc aperfmperf", mhz="1200.000",
+                     name="Intel(R) Xeon(R) Gold 6240 CPU @ 2.60GHz")
+    assert qemu.host_tsc_khz(intel, none, none) == 2600000
+    intel = _cpuinfo(tmp_path, "tsc", mhz="1200.000",
+                     name="Intel(R) Xeon(R) Gold 6240 CPU @ 2.60GHz")
+    assert qemu.host_tsc_khz(intel, none, str(tmp_path)) == 2600000
+    # no nominal frequency in the name: cpu MHz as it is
+    assert qemu.host_tsc_khz(_cpuinfo(tmp_path, "tsc aperfmperf", mhz="3100.5"), none,
+                             none) == 3100500
+    # no TSC (or no cpuinfo): qemu's ticks are nanoseconds
+    assert qemu.host_tsc_khz(_cpuinfo(tmp_path, "vme"), none, none) == 1_000_000
+    assert qemu.host_tsc_khz(none, none, none) == 1_000_000
+
+
+def test_host_tsc_khz_of_this_host_matches_the_kernel():
+    """Against the kernel's own calibration where it is readable (sysfs), else its "cpu MHz"."""
+    khz = qemu.host_tsc_khz()
+    assert 100_000 < khz < 10_000_000
+    with open("/proc/cpuinfo") as f:
+        mhz = float(next(ln for ln in f if ln.startswith("cpu MHz")).split(":")[1])
+    assert abs(khz - mhz * 1000) / khz < 0.2, (khz, mhz)
+    assert f"tsc_early_khz={khz} " in qemu.kernel_cmdline("tcg")

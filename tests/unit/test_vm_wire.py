@@ -6,7 +6,7 @@ import struct
 
 import pytest
 
-from runk.vm import wire
+from runk.vm.wire import wire
 
 FRAMES = [
     (wire.REQ, 0, {"verb": "CreateContainer", "id": "c1", "args": ["sh", "-c", "é"]}),
@@ -121,7 +121,7 @@ def test_wire_imports_nothing_heavy():
     """It runs on `python3 -S` in the guest: struct and runk._json only."""
     import subprocess
     import sys
-    code = ("import sys; sys.path.insert(0, %r); import runk.vm.wire; "
+    code = ("import sys; sys.path.insert(0, %r); import runk.vm.wire.wire; "
             "print(sorted({'json', 're', 'enum', 'typing', 'socket', 'subprocess'}"
             " & set(sys.modules)))")
     import os

@@ -9,19 +9,19 @@ import os
 
 import pytest
 
-from runk.vm import harness
+from runk.vm import testing
 from tests.helpers import JSON_RUNTIMES, write_containers_conf
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.fixture(scope="session")
-def guest(request) -> harness.Guest:
+def guest(request) -> testing.Guest:
     if os.environ.get("RUNK_VM_ACCEL") == "none":
         pytest.skip("RUNK_VM_ACCEL=none")
     try:
-        g = harness.default_guest()
-    except harness.GuestUnavailable as e:
+        g = testing.default_guest()
+    except testing.GuestUnavailable as e:
         pytest.skip(str(e))
     tr = request.config.pluginmanager.get_plugin("terminalreporter")
     if tr is not None:

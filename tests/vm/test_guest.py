@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from runk.vm import assets, harness
+from runk.vm import testing
+from runk.vm.host import qemu
+from runk.vm.image import assets
 
 pytestmark = pytest.mark.vm
 
@@ -91,8 +93,42 @@ sys.stderr.flush()
 os.kill(os.getpid(), 9)
 '
 """
-    assert len(script) > harness.CMDLINE_BUDGET
+    assert len(script) > testing.CMDLINE_BUDGET
     r = guest.run(script, shares=guest_shares, timeout=120)
     assert (r.rc, r.signal) == (128 + 9, 9), r
     assert r.raw_stdout == bytes(range(256)) * 8192
     assert r.stderr == "dying\n"
+
+
+# wait for the RTC's next second (read is a shell builtin: no fork between the polls), then take
+# the guest's uptime: twice, 8 guest seconds apart
+CLOCK_VS_RTC = r"""
+rtc=/sys/class/rtc/rtc0/since_epoch
+edge() {
+    read s <$rtc
+    while read n <$rtc; [ "$n" = "$s" ]; do :; done
+    read u _ </proc/uptime
+    echo "$u $n"
+}
+edge
+sleep 8
+edge
+"""
+
+
+def guest_clock_ratio(guest) -> float:
+    """Guest seconds per host second over ~8 s: the guest's uptime between two ticks of the
+    CMOS RTC, which qemu runs on the host's clock."""
+    r = guest.run(CLOCK_VS_RTC, timeout=120)
+    assert r.rc == 0, r
+    (u0, r0), (u1, r1) = (map(float, line.split()) for line in r.stdout.splitlines())
+    return (u1 - u0) / (r1 - r0)
+
+
+def test_guest_clock_runs_at_the_host_rate(guest):
+    """Under TCG the guest's TSC is the host's, and the guest takes its rate from
+    tsc_early_khz: given a wrong rate its clock runs fast or slow by the ratio of the two."""
+    ratio = guest_clock_ratio(guest)
+    print(f"\nguest clock: {ratio:.4f} guest seconds per host second (tsc_early_khz "
+          f"{qemu.host_tsc_khz()})")
+    assert 0.95 < ratio < 1.05, ratio

@@ -21,7 +21,7 @@ import time
 
 import pytest
 
-from runk.vm import assets
+from runk.vm.image import assets
 
 from .conftest import vm_processes
 

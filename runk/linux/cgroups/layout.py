@@ -170,7 +170,7 @@ def inner_path(cgroups_path: str | None, container_id: str) -> str:
 def _below(mount: Mount, cgroup: str) -> str:
     """Host directory of `cgroup` (a path as /proc/self/cgroup shows it) in `mount`."""
     rel = os.path.relpath(cgroup, mount.root) if cgroup.startswith("/") else cgroup
-    if rel == "." or rel.startswith(".."):
+    if rel in (".", "..") or rel.startswith("../"):
         return mount.mountpoint
     return os.path.join(mount.mountpoint, rel)
 

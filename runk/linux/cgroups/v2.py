@@ -77,7 +77,7 @@ class V2Manager(CgroupManager):
     def _make(self, made: list[str], resources: dict[str, Any] | None = None) -> None:
         mnt = self._mount().rstrip("/") or "/"
         rel = os.path.relpath(self.path, mnt)
-        if rel.startswith(".."):
+        if rel == ".." or rel.startswith("../"):      # "...", "..x" are names, not a climb
             raise CgroupError(f"invalid cgroup path {self.path}: not below the cgroup2 mount {mnt}")
         current = mnt
         parts = [] if rel == "." else rel.split("/")

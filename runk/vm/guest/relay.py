@@ -1,6 +1,6 @@
 """Guest-side stdio relay: run one command, stream its stdout/stderr and status as frames.
 
-Runs in the guest as `python3 -S -B -m runk.vm.relay PORT CMDFILE STDIN` (guest_init.py's
+Runs in the guest as `python3 -S -B -m runk.vm.guest.relay PORT CMDFILE STDIN` (guest_init.py's
 `runk.relay=python`), on the host's /usr shared over virtio-fs, from the copy of runk the
 initramfs carries. Imports: os, select and runk.vm.wire only (each import costs ~0.1-0.3 s
 under TCG). The seed of the guest agent, which will speak REQ/EVT on the same port.
@@ -11,7 +11,7 @@ import os
 import select
 import sys
 
-from runk.vm import wire
+from runk.vm.wire import wire
 
 # virtio_console takes at most 32 KiB per write(): one frame, header included, per write
 CHUNK = 32768 - wire.HEADER_SIZE

@@ -13,8 +13,9 @@ import os
 import socket
 
 from runk import _json
-from runk.vm import hostio, wire
-from runk.vm import protocol as P
+from runk.vm.host import hostio
+from runk.vm.wire import wire
+from runk.vm.wire import protocol as P
 
 CONTROL_SOCK = "vm.sock"
 CREATED, PAUSED, EXIT_FILE = "created", "paused", "exit"

@@ -16,8 +16,8 @@ import signal
 import subprocess
 
 from runk.linux.bootstrap import reset_signals
-from runk.vm import sandbox
-from runk.vm.sandbox import AGENT_SOCK, IMAGE, SHARE_DIR, VFS_SOCK, VmPlan
+from runk.vm.host import sandbox
+from runk.vm.host.sandbox import AGENT_SOCK, IMAGE, SHARE_DIR, VFS_SOCK, VmPlan
 
 FILES = (AGENT_SOCK, VFS_SOCK, IMAGE, "vm.sock")    # removed by stop()
 
@@ -129,7 +129,7 @@ def build_image(plan: VmPlan) -> None:
 def start_virtiofsd(plan: VmPlan, listen_fd: int) -> Child:
     os.makedirs(SHARE_DIR, exist_ok=True)
     share = os.path.abspath(SHARE_DIR)
-    from runk.vm import qemu
+    from runk.vm.host import qemu
     argv = qemu.virtiofsd_argv(plan.virtiofsd, share, fd=listen_fd, cache="auto",
                                flavour=plan.virtiofsd_flavour)
     return spawn("virtiofsd", argv, "virtiofsd.log", keep_fds=(listen_fd,),

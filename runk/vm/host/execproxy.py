@@ -14,8 +14,9 @@ import signal
 
 from runk.errors import RunkError
 from runk.linux.bootstrap import adopt_stdio
-from runk.vm import control, hostio, wire
-from runk.vm import protocol as P
+from runk.vm.host import control, hostio
+from runk.vm.wire import protocol as P
+from runk.vm.wire import wire
 
 
 def start(dirpath: str, process: dict, console_socket: str | None, console_fd: int | None,

@@ -10,8 +10,8 @@ import _socket
 
 from runk import _os as os
 from runk.errors import RunkError
-from runk.vm import protocol as P
-from runk.vm import wire
+from runk.vm.wire import protocol as P
+from runk.vm.wire import wire
 
 SOCK = "vm.sock"
 

@@ -10,8 +10,13 @@ import os
 QEMU = "qemu-system-x86_64"
 KVM_GET_API_VERSION = 0xAE00  # _IO(KVMIO=0xAE, 0x00)
 KVM_API_VERSION = 12
-# microvm has no HPET or PM timer: without these the kernel hangs calibrating the TSC under TCG
-TCG_KERNEL_ARGS = "tsc_early_khz=2000000 lpj=8000000 tsc=reliable"
+# microvm has no HPET or PM timer: without tsc_early_khz the kernel hangs calibrating the TSC
+# under TCG, and believes it (no refinement against another clock): see host_tsc_khz
+TCG_TIMER_ARGS = "tsc_early_khz={khz} lpj={lpj} tsc=reliable"
+GUEST_HZ = 250  # CONFIG_HZ of Debian's kernels: lpj (TSC cycles per jiffy) = kHz * 1000 / HZ
+TSC_FREQ_SYSFS = "/sys/devices/system/cpu/cpu0/tsc_freq_khz"
+CPUFREQ_SYSFS = "/sys/devices/system/cpu/cpu0/cpufreq"
+NON_X86_TICKS_KHZ = 1_000_000  # qemu's host ticks where the host has no TSC: nanoseconds
 BASE_KERNEL_ARGS = "console=ttyS0 quiet reboot=t panic=-1 mitigations=off"
 VIRTIOFSD_PATHS = ("/usr/libexec/virtiofsd", "/usr/lib/qemu/virtiofsd")
 MACHINES = ("microvm", "q35")
@@ -58,8 +63,66 @@ def choose_accel(root: str = "/", env: dict | None = None, api_version=None) -> 
     return "kvm", "kvm: /dev/kvm answers KVM API version 12 and is not kvm_pvm"
 
 
+def host_tsc_khz(cpuinfo: str = "/proc/cpuinfo", tsc_sysfs: str = TSC_FREQ_SYSFS,
+                 cpufreq_sysfs: str = CPUFREQ_SYSFS) -> int:
+    """The host's TSC frequency in kHz, which is the rate of a TCG guest's TSC (qemu reads the
+    host's TSC for it), so the guest's clock keeps the host's time when told this rate.
+
+    In order of accuracy: the kernel's own tsc_khz where it exposes it (tsc_freq_khz); else
+    /proc/cpuinfo's "cpu MHz" when it is the boot-time cpu_khz (no APERF/MPERF and no cpufreq
+    driver: then it is the current, varying frequency), which is what the kernel calibrated the
+    TSC from (on this machine type it equals the rate of rdtsc against CLOCK_MONOTONIC_RAW to
+    the kHz); else the "@ N.NNGHz" of the model name (Intel's nominal frequency, which its
+    invariant TSC runs at); else "cpu MHz" as it is. A host without a TSC (not x86): qemu counts
+    nanoseconds."""
+    try:
+        with open(tsc_sysfs) as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        pass
+    try:
+        with open(cpuinfo) as f:
+            fields = _cpu0_fields(f.read())
+    except OSError:
+        return NON_X86_TICKS_KHZ
+    flags = fields.get("flags", "").split()
+    if "tsc" not in flags:
+        return NON_X86_TICKS_KHZ
+    mhz = _float(fields.get("cpu MHz"))
+    if mhz and "aperfmperf" not in flags and not os.path.isdir(cpufreq_sysfs):
+        return round(mhz * 1000)
+    name = fields.get("model name", "")
+    if name.endswith("GHz") and "@" in name:
+        ghz = _float(name.rsplit("@", 1)[1].strip()[:-3])
+        if ghz:
+            return round(ghz * 1_000_000)
+    return round(mhz * 1000) if mhz else NON_X86_TICKS_KHZ
+
+
+def _cpu0_fields(text: str) -> dict[str, str]:
+    """The "key : value" lines of the first processor in /proc/cpuinfo."""
+    fields: dict[str, str] = {}
+    for line in text.split("\n\n", 1)[0].splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            fields[key.strip()] = value.strip()
+    return fields
+
+
+def _float(text: str | None) -> float | None:
+    try:
+        return float(text) if text else None
+    except ValueError:
+        return None
+
+
 def accel_kernel_args(accel: str) -> str:
-    return TCG_KERNEL_ARGS if accel == "tcg" else ""
+    """The kernel options an accelerator needs: under TCG the TSC rate (host_tsc_khz) and
+    loops-per-jiffy to match, so that the guest neither calibrates nor runs fast or slow."""
+    if accel != "tcg":
+        return ""
+    khz = host_tsc_khz()
+    return TCG_TIMER_ARGS.format(khz=khz, lpj=khz * 1000 // GUEST_HZ)
 
 
 def qemu_binary() -> str | None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 
 from runk import _os as os
-from runk.vm import wire
+from runk.vm.wire import wire
 
 CREATE = "CreateContainer"
 START = "StartContainer"

@@ -15,8 +15,8 @@ import os
 import select
 
 from runk.linux.console import recv_master
-from runk.vm import protocol as P
-from runk.vm import wire
+from runk.vm.wire import protocol as P
+from runk.vm.wire import wire
 
 _IN = select.POLLIN | select.POLLHUP | select.POLLERR
 

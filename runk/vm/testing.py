@@ -1,4 +1,8 @@
-"""Run a command in a throw-away micro-VM and get its output and status back (tests, VM backend).
+"""Run a command in a throw-away micro-VM and get its output and status back (host side).
+
+Not used by runk's commands: the tests boot guests with it (tests/vm) and so does
+`scripts/mkguest --boot` (setup's smoke boot), which is why it stays in the package rather than
+under tests/. It imports runk.vm.host.qemu, runk.vm.image and runk.vm.wire.
 
     r = run_in_guest(["python3", "-S", "-c", "..."],
                      shares={"hostusr": "/usr", "runk": checkout}, kernel_args="cgroup_no_v1=all")
@@ -24,7 +28,9 @@ import subprocess
 import tempfile
 import time
 
-from runk.vm import assets, initramfs, qemu, wire
+from runk.vm.image import assets, initramfs
+from runk.vm.host import qemu
+from runk.vm.wire import wire
 
 ALLOWED_TAG = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 POWEROFF_GRACE = 15.0  # seconds the guest gets to power off after the EXIT frame

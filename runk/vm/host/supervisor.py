@@ -1,13 +1,13 @@
 """Supervisor (supervisor, host): the process that is a VM container's init (DESIGN 3.15).
 
 Runs on the host, exec'd by `runk create` (runk.backend.vm) with the container's stdio as its
-own 0-2, its cwd the container directory. It owns the VM: virtiofsd and qemu (runk.vm.machine),
-the agent channel (agent.sock, qemu connects to it) and the control socket vm.sock on which runk
-start/kill/exec/pause/... (runk.vm.control) reach the guest agent (runk.vm.agent). It relays the
-init's stdio as frames (a host pty handed over --console-socket when the container has a
+own 0-2, its cwd the container directory. It owns the VM: virtiofsd and qemu
+(runk.vm.host.machine), the agent channel (agent.sock, qemu connects to it) and the control socket
+vm.sock on which runk start/kill/exec/pause/... (runk.vm.host.control) reach the guest agent
+(runk.vm.guest.agent). It relays the init's stdio as frames (a host pty handed over --console-socket when the container has a
 terminal), forwards the signals it gets to the guest init, writes `created` while the container
 waits for start, `exit` when it ended, and exits with the container's status: the code, or the
-same signal re-raised (runk.vm.hostio.exit_as), so conmon reaps it as it would runc's init.
+same signal re-raised (runk.vm.host.hostio.exit_as), so conmon reaps it as it would runc's init.
 """
 from __future__ import annotations
 
@@ -17,10 +17,11 @@ import socket
 import time
 
 from runk import _json
-from runk.vm import hostio, machine, wire
-from runk.vm import protocol as P
-from runk.vm.sandbox import AGENT_SOCK, VFS_SOCK, VmPlan
-from runk.vm.switchboard import (CONTROL_SOCK, CREATED, EXIT_FILE, PAUSED, Client, Switchboard,
+from runk.vm.host import hostio, machine
+from runk.vm.wire import wire
+from runk.vm.wire import protocol as P
+from runk.vm.host.sandbox import AGENT_SOCK, VFS_SOCK, VmPlan
+from runk.vm.host.switchboard import (CONTROL_SOCK, CREATED, EXIT_FILE, PAUSED, Client, Switchboard,
                                  touch, unlink_quiet, write_file)
 
 PLAN_FILE, INFO_FILE, LOG = "vm-plan.json", "vm.json", "supervisor.log"

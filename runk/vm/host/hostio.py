@@ -104,10 +104,9 @@ def winsize(fd: int) -> tuple[int, int]:
 
 def send_console(master: int, socket_path: str | None, sock_fd: int | None) -> None:
     """The master over --console-socket (or runk run's own socketpair), as runc sends it."""
-    from runk.linux.console import send_master
+    from runk.linux.console import connect_console_socket, send_master
     if sock_fd is None:
-        from runk.backend.linux import _console_connect
-        sock_fd = _console_connect(socket_path)
+        sock_fd = connect_console_socket(socket_path)
     else:
         sock_fd = os.dup(sock_fd)
     send_master(sock_fd, master)

@@ -2,7 +2,8 @@
 
 Contents: busybox-static with applet links in /bin and /sbin, the kernel modules of
 DEFAULT_MODULES and their dependencies in /modules (load order in /etc/modules.order, from
-kmod.py, no depmod), /init (guest_init.py), the relay and the wire module under /runk/lib, and
+kmod.py: depmod and modprobe on a staged tree), /init (guest_init.py), the relay and the wire
+module under /runk/lib, and
 /lib -> usr/lib, /lib64 -> usr/lib64 so that a host /usr shared over virtio-fs runs in the guest.
 
 Per-run files (the command, stdin) go into a small uncompressed archive appended to the cached
@@ -18,7 +19,8 @@ import stat
 import subprocess
 import time
 
-from runk.vm import guest_init, kmod
+from runk.vm.image import guest_init
+from runk.vm.image import kmod
 
 # virtio_mmio for microvm, virtio_pci for q35; console = virtio-serial; fuse+virtiofs = shares;
 # virtio_blk for the block-image rootfs; overlay for the agent's rootfs layering
@@ -27,7 +29,8 @@ DEFAULT_MODULES = ("virtio_mmio", "virtio_pci", "virtio_blk", "virtio_console", 
 BUSYBOX_PATHS = ("/usr/bin/busybox", "/bin/busybox")
 FORMAT_VERSION = "runk-initramfs-1"
 # the guest copy of runk: just what the relay imports
-GUEST_PY = ("__init__.py", "_json.py", "vm/__init__.py", "vm/wire.py", "vm/relay.py")
+GUEST_PY = ("__init__.py", "_json.py", "vm/__init__.py", "vm/wire/__init__.py", "vm/wire/wire.py",
+            "vm/guest/__init__.py", "vm/guest/relay.py")
 KEEP_BUILDS = 4
 
 
@@ -144,7 +147,8 @@ def busybox_applets(busybox: str) -> list[str]:
 
 
 def _runk_dir() -> str:
-    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    """The runk package directory (this file is runk/vm/image/initramfs.py)."""
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _read(path: str) -> bytes:
@@ -152,8 +156,8 @@ def _read(path: str) -> bytes:
         return f.read()
 
 
-def build_archive(modules: list[kmod.ModuleInfo], busybox: str, applets: list[str]) -> bytes:
-    """The uncompressed cpio of the guest root."""
+def build_archive(modules: list[str], busybox: str, applets: list[str]) -> bytes:
+    """The uncompressed cpio of the guest root; `modules` are .ko paths in load order."""
     w = CpioWriter()
     for d in ("dev", "proc", "sys", "tmp", "run", "mnt", "root", "etc", "usr", "modules"):
         w.dir(d)
@@ -168,9 +172,9 @@ def build_archive(modules: list[kmod.ModuleInfo], busybox: str, applets: list[st
            b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n")
     w.file("etc/group", b"root:x:0:\nnogroup:x:65534:\n")
     order = []
-    for m in modules:
-        fname = os.path.basename(m.path)
-        w.file(f"modules/{fname}", _read(m.path))
+    for path in modules:
+        fname = os.path.basename(path)
+        w.file(f"modules/{fname}", _read(path))
         order.append(fname)
     w.file("etc/modules.order", "".join(f"{n}\n" for n in order).encode())
     top = _runk_dir()
@@ -180,14 +184,14 @@ def build_archive(modules: list[kmod.ModuleInfo], busybox: str, applets: list[st
     return w.finish()
 
 
-def _cache_key(modules: list[kmod.ModuleInfo], busybox: str, applets: list[str]) -> str:
+def _cache_key(modules: list[str], busybox: str, applets: list[str]) -> str:
     h = hashlib.sha256(FORMAT_VERSION.encode())
     h.update(guest_init.INIT.encode())
     h.update(_read(busybox))
     h.update("\0".join(applets).encode())
-    for m in modules:
-        h.update(os.path.basename(m.path).encode() + b"\0")
-        h.update(_read(m.path))
+    for path in modules:
+        h.update(os.path.basename(path).encode() + b"\0")
+        h.update(_read(path))
     top = _runk_dir()
     for rel in GUEST_PY:
         h.update(rel.encode() + b"\0" + _read(os.path.join(top, rel)))
@@ -201,7 +205,7 @@ def build_initramfs(modules_dir: str, directory: str, *, modules: tuple = DEFAUL
     log = log or (lambda msg: None)
     busybox = busybox or find_busybox()
     applets = busybox_applets(busybox)
-    mods = kmod.ModuleIndex(modules_dir).resolve(modules)
+    mods = kmod.resolve(modules_dir, modules, directory)
     key = _cache_key(mods, busybox, applets)
     cache = os.path.join(directory, "initramfs")
     path = os.path.join(cache, f"{key}.cpio.gz")

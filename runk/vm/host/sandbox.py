@@ -9,7 +9,7 @@ inputs so the unit tests check it without a VM:
   - guest_config: config.json as the agent gets it (rootfs and bind sources at their guest
     paths, namespace paths dropped: every namespace is new inside the guest, hooks run on the
     host, /dev/shm a fresh tmpfs);
-  - kernel command line for the guest /init (runk.vm.guest_init) and the qemu argv.
+  - kernel command line for the guest /init (runk.vm.image.guest_init) and the qemu argv.
 """
 from __future__ import annotations
 
@@ -143,13 +143,13 @@ def guest_config(cfg: dict, root_path: str, sources: dict[int, str]) -> dict:
 
 def agent_command(guest_paths: list[str]) -> str:
     code = (f"import sys; sys.path[:0] = {guest_paths!r}; "
-            "from runk.vm.agent import main; main()")
+            "from runk.vm.guest.agent import main; main()")
     return f"exec /usr/bin/python3 -S -B -c \"{code}\"\n"
 
 
 def kernel_cmdline(accel: str, n_python_roots: int, extra: str = "") -> str:
     import base64
-    from runk.vm import qemu
+    from runk.vm.host import qemu
     paths = [f"{GUEST_SHARE}/p{i}" for i in range(n_python_roots)]
     cmd = base64.b64encode(agent_command(paths).encode()).decode()
     return qemu.kernel_cmdline(accel, "cgroup_no_v1=all", "runk.relay=exec",
@@ -180,7 +180,7 @@ class VmPlan:
 
 def qemu_argv(plan: VmPlan) -> list[str]:
     """qemu's argv, with paths relative to the workdir (qemu's cwd)."""
-    from runk.vm import qemu
+    from runk.vm.host import qemu
     return qemu.build_argv(kernel=plan.kernel, initrd=plan.initrd, append=plan.cmdline,
                            agent_socket=AGENT_SOCK, shares=[(SHARE_TAG, VFS_SOCK)],
                            machine=plan.machine, accel=plan.accel, mem=f"{plan.mem_mb}M",
@@ -216,7 +216,8 @@ def rootfs_mode(cfg: dict, env: dict) -> str:
 def plan_vm(cfg: dict, bundle: str, env: dict | None = None) -> VmPlan:
     """Everything the supervisor needs, or a RunkError saying what this host lacks."""
     from runk.oci.config import rootfs_path
-    from runk.vm import assets, initramfs, qemu
+    from runk.vm.image import assets, initramfs
+    from runk.vm.host import qemu
     env = os.environ if env is None else env
     binary = qemu.qemu_binary()
     if not binary:

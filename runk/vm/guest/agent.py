@@ -1,10 +1,10 @@
 """Guest agent (guest, PID 1): builds and runs the container with runk's own core, on request.
 
 Runs in the guest, exec'd by the guest /init (runk.relay=exec) on the host's python3 shared over
-virtio-fs. It serves runk.vm.protocol requests on the virtio-serial port and realizes them with
+virtio-fs. It serves runk.vm.wire.protocol requests on the virtio-serial port and realizes them with
 runk.container.container, i.e. the LinuxBackend and runk.linux: the same namespace, mount, cgroup
 (v2 here), capability, seccomp and rlimit code as on the host, with a guest --root of GUEST_ROOT.
-The VM layer adds only the transport (this loop, runk.vm.procio) and the VM lifecycle.
+The VM layer adds only the transport (this loop, runk.vm.guest.procio) and the VM lifecycle.
 """
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import select
 import signal
 import time
 
-from runk.vm import protocol as P
-from runk.vm import wire
-from runk.vm.procio import Proc
+from runk.vm.wire import protocol as P
+from runk.vm.wire import wire
+from runk.vm.guest.procio import Proc
 
 T_IMPORTED = time.monotonic()      # the interpreter is up and this module loaded
 
