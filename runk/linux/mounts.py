@@ -60,7 +60,8 @@ def all_options() -> list[str]:
 
 class MountSpec(Frozen):
     """One entry of config.mounts, translated (immutable). Source is absolute (host) for binds;
-    with a user namespace the parent also opens a detached clone of it (LaunchFds.bind_sources)."""
+    with a user namespace the parent also opens a detached clone of it (LaunchFds.bind_sources).
+    The arguments may be positional: this record parses its options."""
 
     __slots__ = ("source", "destination", "fstype", "flags", "clear", "data", "propagation",
                  "rec_set", "rec_clr", "tmpcopyup", "is_bind", "index")
@@ -77,7 +78,7 @@ class MountSpec(Frozen):
     is_bind: bool
     index: int                  # position in config.mounts
 
-    def __init__(self, *, index: int, source: str | None, destination: str, fstype: str | None,
+    def __init__(self, index: int, source: str | None, destination: str, fstype: str | None,
                  options: list[str]) -> None:
         flags = clear = rec_set = rec_clr = 0
         data = []
