@@ -295,3 +295,35 @@ def test_process_and_resources_files_must_be_regular(runk, bundle, tmp_path, ver
             assert not PY_NAMES.search(err), err
     finally:
         assert runk("delete", "-f", cid).rc == 0
+
+
+def _arg_rules(n: int, syscalls: tuple[str, ...] = ("personality",)) -> dict:
+    return {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        {"names": [syscalls[i % len(syscalls)]], "action": "SCMP_ACT_ERRNO",
+         "args": [{"index": 0, "value": i, "op": "SCMP_CMP_EQ"}]} for i in range(n)]}
+
+
+@pytest.mark.parametrize("n,want", [
+    (10000, "1 syscalls with 10000 distinct argument conditions need at least 10001 BPF "
+            "instructions, more than the kernel's limit of 4096"),
+    (4090, "BPF instructions, more than the kernel's limit of 4096"),
+])
+def test_seccomp_past_the_kernel_limit_fails_fast_at_create(runk, bundle, n, want, leak_audit):
+    """10k argument rules took 37 s of CPU and then failed at start; now create refuses them
+    at once, naming linux.seccomp and the instruction count."""
+    bundle.config["process"]["noNewPrivileges"] = True     # the trampoline loads it at start
+    bundle.config["linux"]["seccomp"] = _arg_rules(n)
+    bundle.args("true").write()
+    t0 = time.monotonic()
+    r = runk("create", "-b", bundle.path, "hardnames-bpf", timeout=60)
+    took = time.monotonic() - t0
+    assert r.rc == 1 and "linux.seccomp: " in r.err and want in r.err, r
+    assert took < 5, took
+    assert not os.path.isdir(runk.root) or os.listdir(runk.root) in ([], ["@cache"])
+
+
+def test_seccomp_just_inside_the_limit_runs(runk, bundle, leak_audit):
+    bundle.config["linux"]["seccomp"] = _arg_rules(3000)
+    bundle.sh("echo ok").write()
+    r = runk("run", "-b", bundle.path, "hardnames-bpf-ok", timeout=60)
+    assert r.rc == 0 and r.out == "ok\n", r
