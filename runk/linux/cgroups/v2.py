@@ -143,6 +143,10 @@ class V2Manager(CgroupManager):
         from runk.linux.cgroups import v2_freezer
         return v2_freezer.state(self.path)
 
+    def frozen(self) -> bool:
+        from runk.linux.cgroups import v2_freezer
+        return v2_freezer.frozen_event(self.path) or self.freezer_state() == "FROZEN"
+
     def pids(self, recursive: bool = True) -> list[int]:
         return read_pids(self.path, recursive)
 

@@ -1,0 +1,65 @@
+"""Waits that must end on their own: a frozen cgroup, a setup child that stops answering.
+Each create fails within its bound with a clear error and leaves nothing behind."""
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from tests.conftest import requires
+
+FREEZER = "/sys/fs/cgroup/freezer"
+
+
+def _write(path: str, text: str) -> None:
+    with open(path, "w") as f:
+        f.write(text)
+
+
+@pytest.fixture
+def frozen_group():
+    """A v1 freezer group made FROZEN before create (removed afterwards, thawed first)."""
+    requires("root")
+    if not os.path.isdir(FREEZER):
+        pytest.skip("needs the cgroup v1 freezer")
+    made: list[str] = []
+
+    def make(rel: str) -> str:
+        path = os.path.join(FREEZER, rel.lstrip("/"))
+        os.makedirs(path, exist_ok=True)
+        made.append(path)
+        _write(os.path.join(path, "freezer.state"), "FROZEN")
+        return path
+
+    yield make
+    for path in reversed(made):
+        for d, _subdirs, _files in sorted(os.walk(path), reverse=True):
+            _write(os.path.join(d, "freezer.state"), "THAWED")
+            os.rmdir(d)
+
+
+@pytest.mark.parametrize("where", ["own", "parent"])
+def test_create_in_a_frozen_cgroup_is_refused(runk, runc, bundle, frozen_group, where, leak_audit):
+    """runc: "container's cgroup unexpectedly frozen". runk used to wait for ever for a
+    bootstrap that the freezer stopped. A frozen parent freezes the group too."""
+    name = f"hardnames-frz-{os.getpid()}"
+    frozen = frozen_group(name)
+    cgroups_path = f"/{name}" if where == "own" else f"/{name}/c"
+    bundle.config["linux"]["cgroupsPath"] = cgroups_path
+    bundle.args("true").write()
+    t0 = time.monotonic()
+    r = runk("create", "-b", bundle.path, "hardnames-frz", timeout=30)
+    assert time.monotonic() - t0 < 10
+    assert r.rc == 1, r
+    assert r.err.count("\n") == 1 and \
+        "runk create failed: container's cgroup unexpectedly frozen" in r.err, r
+    assert not os.path.isdir(runk.root) or os.listdir(runk.root) == []
+    # the groups runk made are gone; the frozen one it did not make stays, as with runc
+    for ctrl in os.listdir("/sys/fs/cgroup"):
+        d = os.path.join("/sys/fs/cgroup", ctrl, cgroups_path.lstrip("/"))
+        assert not os.path.isdir(d) or (where == "own" and d == frozen), d
+    assert os.path.isdir(frozen)
+    if where == "own":
+        r = runc("create", "-b", bundle.path, "hardnames-frz", timeout=30)
+        assert r.rc == 1 and "container's cgroup unexpectedly frozen" in r.err, r
