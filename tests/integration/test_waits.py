@@ -63,3 +63,44 @@ def test_create_in_a_frozen_cgroup_is_refused(runk, runc, bundle, frozen_group, 
     if where == "own":
         r = runc("create", "-b", bundle.path, "hardnames-frz", timeout=30)
         assert r.rc == 1 and "container's cgroup unexpectedly frozen" in r.err, r
+
+
+STOP_INIT = """#!/bin/sh
+pid=$(sed 's/.*"pid":\\([0-9]*\\).*/\\1/')
+echo "$pid" > {marker}
+kill -STOP "$pid"
+"""
+
+
+@pytest.mark.parametrize("timeout", ["3", "1.5"])
+def test_create_ends_when_the_init_stops_answering(runk, bundle, tmp_path, timeout, leak_audit):
+    """A createRuntime hook SIGSTOPs the init before it finishes its setup: the parent's wait
+    for "ready" ends after RUNK_SETUP_TIMEOUT with an error, the init is killed and reaped,
+    and nothing is left (it used to wait for ever)."""
+    marker = tmp_path / "init-pid"
+    hook = tmp_path / "stop-init"
+    hook.write_text(STOP_INIT.replace("{marker}", str(marker)))
+    hook.chmod(0o755)
+    bundle.config["hooks"] = {"createRuntime": [{"path": str(hook)}]}
+    bundle.args("true").write()
+    t0 = time.monotonic()
+    r = runk("create", "-b", bundle.path, "hardnames-stop", timeout=60,
+             env={**os.environ, "RUNK_SETUP_TIMEOUT": timeout})
+    took = time.monotonic() - t0
+    assert r.rc == 1, r
+    assert f"container init did not answer within {timeout}s" in r.err, r
+    assert float(timeout) <= took < float(timeout) + 5, took
+    pid = int(marker.read_text())
+    assert not os.path.exists(f"/proc/{pid}"), "the stopped init was left behind"
+    assert not os.path.isdir(runk.root) or os.listdir(runk.root) == []
+
+
+def test_setup_bound_follows_the_create_container_hooks(bundle):
+    from runk.linux.launch import InitPlan, setup_bound
+    p = InitPlan()
+    os.environ.pop("RUNK_SETUP_TIMEOUT", None)
+    assert setup_bound(p) == 60.0
+    p.hooks_create_container = [{"path": "/bin/true", "timeout": 5}]
+    assert setup_bound(p) == 65.0
+    p.hooks_create_container.append({"path": "/bin/true"})
+    assert setup_bound(p) is None        # a hook without a timeout may run for ever (runc)
