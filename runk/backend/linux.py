@@ -24,15 +24,38 @@ def _cgroup_manager(cfg: dict, cid: str, systemd: bool) -> object:
     return make_manager((cfg.get("linux") or {}).get("cgroupsPath") or None, cid, systemd=systemd)
 
 
+CONSOLE_CONNECT_TIMEOUT = 10.0     # a listener whose backlog is full and never accepts
+
+
 def _console_connect(path: str) -> int:
     import _socket
     s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC, 0)
     try:
-        s.connect(path)
+        _connect_within(s, path, CONSOLE_CONNECT_TIMEOUT)
     except OSError as e:
         s.close()
         raise RunkError(f"dial unix {path}: {os.strerror(e.errno).lower() if e.errno else e}") from None
     return s.detach()
+
+
+def _connect_within(s: object, path: str, bound: float) -> None:
+    """connect(2) to a unix socket, retried while the listener's backlog is full (EAGAIN: a
+    non-blocking unix connect does not wait, a blocking one waits for ever) for `bound` s."""
+    import errno
+    import time
+    s.setblocking(False)
+    deadline = time.monotonic() + bound
+    pause = 0.005
+    while True:
+        try:
+            s.connect(path)
+            break
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise OSError(errno.ETIMEDOUT, os.strerror(errno.ETIMEDOUT)) from None
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
+    s.setblocking(True)         # the init sends the pty master on it
 
 
 NOTIFY_IN_CONTAINER = "/run/notify/notify.sock"

@@ -104,3 +104,26 @@ def test_setup_bound_follows_the_create_container_hooks(bundle):
     assert setup_bound(p) == 65.0
     p.hooks_create_container.append({"path": "/bin/true"})
     assert setup_bound(p) is None        # a hook without a timeout may run for ever (runc)
+
+
+def test_console_socket_that_never_accepts(runk, bundle, tmp_path, leak_audit):
+    """A console socket whose listener never accepts and whose backlog is full: connect used to
+    block for ever; it now fails after 10 s naming the socket."""
+    import socket
+    path = str(tmp_path / "console.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(0)
+    filler = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    filler.connect(path)                    # the one pending connection backlog 0 allows
+    try:
+        bundle.config["process"]["terminal"] = True
+        bundle.args("true").write()
+        t0 = time.monotonic()
+        r = runk("create", "--console-socket", path, "-b", bundle.path, "hardnames-con", timeout=60)
+        assert r.rc == 1 and f"dial unix {path}: connection timed out" in r.err, r
+        assert 9 < time.monotonic() - t0 < 20
+        assert not os.path.isdir(runk.root) or os.listdir(runk.root) == []
+    finally:
+        filler.close()
+        srv.close()
