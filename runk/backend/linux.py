@@ -197,7 +197,7 @@ class LinuxBackend:
             plan, warnings = build_plan(cfg, req.bundle, cdir.id, no_pivot=req.no_pivot,
                                         no_new_keyring=req.no_new_keyring, preserve_fds=req.preserve_fds,
                                         cgroup_mounts=cgroup_mounts,
-                                        seccomp_cache=os.path.join(cdir.root, ".cache", "seccomp"))
+                                        seccomp_cache=cdir.cache_dir("seccomp"))
             opened += [fd for _t, fd in plan.ns_joins]
             opened += [m.source_fd for m in plan.mounts if m.source_fd >= 0]
             for w in warnings:
@@ -345,7 +345,7 @@ class LinuxBackend:
         opened: list[int] = []
         try:
             plan, warnings = build_tenant_plan(cfg, rec, req.process, req.preserve_fds,
-                                               seccomp_cache=os.path.join(cdir.root, ".cache", "seccomp"))
+                                               seccomp_cache=cdir.cache_dir("seccomp"))
             opened += [fd for _t, fd in plan.ns_joins]
             # the namespace files were opened through the pid: make sure it is still the container
             if not procfs.is_alive(rec.pid, rec.pid_starttime):
