@@ -2,8 +2,35 @@
 
 Runs in the parent on hot paths (state, list, create). Falls back to the json module where _json
 is missing. A unit test holds both to json's results on a corpus.
+
+loads() refuses a document nested deeper than MAX_DEPTH with a ValueError (never a
+RecursionError): the runtime-spec's deepest field (linux.seccomp.syscalls[].args[].op) is 6 levels
+down, and every recursive consumer of a loaded document (the generated validator, copy.deepcopy at
+~2 frames a level, the seccomp canonicaliser) stays far inside Python's 1000 frames at 128.
 """
 from __future__ import annotations
+
+MAX_DEPTH = 128
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+
+def _check_depth(obj: object) -> None:
+    """ValueError if obj nests lists/objects deeper than MAX_DEPTH (iterative: no recursion)."""
+    stack: list[tuple[object, int]] = [(obj, 1)]
+    while stack:
+        o, depth = stack.pop()
+        if isinstance(o, dict):
+            children: Iterable[object] = o.values()
+        elif isinstance(o, list):
+            children = o
+        else:
+            continue
+        if depth > MAX_DEPTH:
+            raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
 
 try:
     import _json
@@ -18,7 +45,7 @@ try:
         parse_float = float
         parse_int = int
         parse_constant = {"-Infinity": float("-inf"), "Infinity": float("inf"), "NaN": float("nan")}.__getitem__
-        memo: dict = {}
+        memo: dict = {}  # noqa: RUF012 -- the attribute _json reads, cleared after each scan
 
     def loads(s: str | bytes) -> object:
         global _scanner
@@ -31,6 +58,8 @@ try:
             raise ValueError("unexpected UTF-8 BOM")
         try:
             obj, end = _scanner(s, 0)
+        except RecursionError:
+            raise ValueError(f"nested deeper than {MAX_DEPTH} levels") from None
         except StopIteration as e:
             raise ValueError(f"invalid character at offset {e.value}") from None
         except SystemError:
@@ -44,6 +73,7 @@ try:
             _Ctx.memo.clear()
         if end != len(s):
             raise ValueError(f"invalid character after top-level value at offset {end}")
+        _check_depth(obj)
         return obj
 
     def _default(o: object) -> object:
@@ -67,7 +97,12 @@ except ImportError:  # pragma: no cover - non-CPython
     import json as _std
 
     def loads(s: str | bytes) -> object:
-        return _std.loads(s)
+        try:
+            obj = _std.loads(s)
+        except RecursionError:
+            raise ValueError(f"nested deeper than {MAX_DEPTH} levels") from None
+        _check_depth(obj)
+        return obj
 
     def dumps(obj: object, compact: bool = True) -> str:
         return _std.dumps(obj, separators=(",", ":") if compact else None)

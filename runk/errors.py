@@ -105,4 +105,5 @@ def describe(exc: BaseException) -> str:
         if exc.filename is not None:
             return f"{exc.filename}: {msg}"
         return msg
-    return f"{type(exc).__name__}: {exc}"
+    # anything else is a bug of runk: its message, never a Python class name (dispatch.py)
+    return f"internal error: {exc}" if str(exc) else "internal error"

@@ -103,7 +103,7 @@ class Runtime:
         if not os.path.isdir(self.root):
             return
         for cid in os.listdir(self.root):
-            if not cid.startswith("."):
+            if cid != "@cache":     # runk's own files (store.CACHE_DIR)
                 subprocess.run([self.binary, "--root", self.root, "delete", "--force", cid],
                                capture_output=True, timeout=60)
         shutil.rmtree(self.root, ignore_errors=True)
@@ -254,5 +254,5 @@ def leak_audit(runk: Runtime, tmp_path_factory) -> None:
     yield
     assert _mounts(basetemp) - before_m == set(), "mounts left behind"
     assert _runk_procs(runk.root) - before_p == set(), "runk processes left behind"
-    leftover = [n for n in os.listdir(runk.root) if not n.startswith(".")] if os.path.isdir(runk.root) else []
+    leftover = [n for n in os.listdir(runk.root) if n != "@cache"] if os.path.isdir(runk.root) else []
     assert leftover == [], "state left behind"

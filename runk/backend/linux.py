@@ -198,7 +198,7 @@ class LinuxBackend:
             plan, warnings = oci_plan.build(cfg, req.bundle, cdir.id, no_pivot=req.no_pivot,
                                             no_new_keyring=req.no_new_keyring,
                                             preserve_fds=req.preserve_fds, cgroup_mounts=cgroup_mounts,
-                                            seccomp_cache=os.path.join(cdir.root, ".cache", "seccomp"))
+                                            seccomp_cache=cdir.cache_dir("seccomp"))
             fds.open_namespaces(plan.namespaces)
             fds.open_bind_sources(plan.mounts)
             for w in warnings:
@@ -344,7 +344,7 @@ class LinuxBackend:
         undo.push(fds.close)
         try:
             plan, warnings = oci_plan.build_exec(cfg, rec, req.process, req.preserve_fds,
-                                                 seccomp_cache=os.path.join(cdir.root, ".cache", "seccomp"))
+                                                 seccomp_cache=cdir.cache_dir("seccomp"))
             fds.open_namespaces(plan.namespaces)
             # the namespace files were opened through the pid: make sure it is still the container
             if not procfs.is_alive(rec.pid, rec.pid_starttime):

@@ -68,6 +68,8 @@ class ExecRequest:
         self.cgroup = cgroup
         self.console_fd: int | None = None
         self.stdio: tuple[int, int, int] | None = None      # the process's 0-2 (None: runk's own)
+        from runk.oci.validate import check_strings
+        check_strings(process, "process")
         ids.check_user("process.user", process.get("user"))
         if process.get("terminal") and detach and not console_socket:
             raise RunkError("cannot allocate tty if runk will detach without setting console socket")
@@ -81,15 +83,19 @@ class ExecRequest:
         if opts.get("process"):
             from runk import _json
             path = opts["process"]
+            from runk.userfile import read_regular
             try:
-                with open(path, "rb") as f:
-                    proc = _json.loads(f.read())
+                proc = _json.loads(read_regular(path, "process"))
             except OSError as e:
                 raise RunkError(f"open {path}: {os.strerror(e.errno).lower()}") from None
             except ValueError as e:
                 raise RunkError(f"parse {path}: {e}") from None
             if not isinstance(proc, dict):
                 raise RunkError(f"parse {path}: not a JSON object")
+            # the container's config was validated at create; this file never was (runk's
+            # process plan defaults an absent cwd to "/", where the schema requires one)
+            from runk.oci._schema_validator import validate_process
+            validate_process({**proc, "cwd": proc.get("cwd", "/")})
             if opts.get("tty"):
                 proc["terminal"] = True
         else:

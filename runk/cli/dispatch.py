@@ -26,12 +26,24 @@ def dispatch(verb: str, g: Globals, opts: dict) -> int:
         from runk.errors import describe
         log.error(_prefix(verb, e, describe(e)))
         return 255 if verb == "exec" else 1
-    except Exception as e:                  # the one broad catch: report, never a bare traceback
+    except Exception as e:
+        # The one broad catch. Whatever reaches it is a bug of runk (bad input must have become
+        # a RunkError naming the field before), but the user still gets one line, without a
+        # Python class name; --debug adds the type and the traceback.
         if getattr(g, "debug", False):
             import traceback
             traceback.print_exc()
-        log.error(f"internal error: {type(e).__name__}: {e}")
-        return 1
+            log.debug(f"internal error of type {type(e).__name__}")
+        log.error(_prefix(verb, e, internal(e)))
+        return 255 if verb == "exec" else 1
+
+
+def internal(e: BaseException) -> str:
+    """'internal error: <message>' (a KeyError's message is the bare key: say so)."""
+    msg = str(e)
+    if isinstance(e, KeyError):
+        msg = f"missing key {msg}"
+    return f"internal error: {msg}" if msg else "internal error"
 
 
 def _prefix(verb: str, e: BaseException, text: str | None = None) -> str:

@@ -63,18 +63,42 @@ def bind_console(slave: int) -> None:
         os.close(target)
 
 
-def connect_console_socket(path: str) -> int:
+CONSOLE_CONNECT_TIMEOUT = 10.0     # a listener whose backlog is full and never accepts
+
+
+def connect_console_socket(path: str, bound: float = CONSOLE_CONNECT_TIMEOUT) -> int:
     """A connected fd of the --console-socket unix socket at `path` (close-on-exec); runc's
-    "dial unix PATH: REASON" error when it cannot be reached."""
+    "dial unix PATH: REASON" error when it cannot be reached, or when its listener does not
+    take the connection within `bound` seconds."""
     s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC, 0)
     try:
-        s.connect(path)
+        _connect_within(s, path, bound)
     except OSError as e:
         s.close()
         from runk.errors import RunkError
         reason = os.strerror(e.errno).lower() if e.errno else e
         raise RunkError(f"dial unix {path}: {reason}") from None
     return s.detach()
+
+
+def _connect_within(s: _socket.socket, path: str, bound: float) -> None:
+    """connect(2) to a unix socket, retried while the listener's backlog is full (EAGAIN: a
+    non-blocking unix connect does not wait, a blocking one waits for ever) for `bound` s."""
+    import errno
+    import time
+    s.setblocking(False)
+    deadline = time.monotonic() + bound
+    pause = 0.005
+    while True:
+        try:
+            s.connect(path)
+            break
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise OSError(errno.ETIMEDOUT, os.strerror(errno.ETIMEDOUT)) from None
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
+    s.setblocking(True)         # the init sends the pty master on it
 
 
 def send_master(sock_fd: int, master: int) -> None:

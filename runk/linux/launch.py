@@ -124,12 +124,13 @@ def launch(plan: ContainerPlan, fds: LaunchFds, cb: Callbacks, close_in_child: l
     init_pid = 0
     boot_reaped = False
     early: list[dict] = []          # the init's messages that overtook the bootstrap's pid
+    bound = setup_bound(plan)
     try:
         while True:
             if early and init_pid:
                 msg = early.pop(0)
             else:
-                msg, _ = parent.recv()
+                msg, _ = _recv_within(parent, bound)
             if msg is None:
                 raise InitError("container init exited unexpectedly before it was ready")
             t = msg["t"]
@@ -144,7 +145,10 @@ def launch(plan: ContainerPlan, fds: LaunchFds, cb: Callbacks, close_in_child: l
             elif t == channel.PID:
                 init_pid = int(msg["pid"])
                 if init_pid != boot:
-                    os.waitpid(boot, 0)
+                    # it exits once it has forked the init
+                    if not _reap(boot, bound):
+                        raise InitError(f"container setup process {boot} did not exit within "
+                                        f"{bound:g}s (stopped or frozen?)")
                     boot_reaped = True
                 try:
                     cb.on_pid(init_pid)
@@ -219,8 +223,47 @@ def _raise_child_error(chan: Channel, cause: BaseException) -> None:
     raise cause
 
 
-def _reap(pid: int) -> None:
+def _reap(pid: int, bound: float | None = 10.0) -> bool:
+    """waitpid within `bound` seconds (None: no bound); False if pid outlived it (a SIGKILLed
+    task in a frozen v1 cgroup dies only once thawed: it is left to our subreaper then)."""
+    if bound is not None:
+        from runk.linux.procfs import wait_gone
+        if not wait_gone(pid, None, int(bound * 1000)):
+            return False
     try:
         os.waitpid(pid, 0)
     except ChildProcessError:
         pass
+    return True
+
+
+SETUP_TIMEOUT = 60.0
+
+
+def setup_bound(plan: ContainerPlan) -> float | None:
+    """How long the parent waits for each message of the setup children before it gives up.
+
+    Setup takes milliseconds; 60 s (RUNK_SETUP_TIMEOUT overrides it) ends a create whose
+    bootstrap or init was stopped, frozen, or hung in the kernel. createContainer hooks run in
+    the init: their timeouts are added, and one without a timeout makes the wait unbounded, as
+    runc's (a hook without a timeout may run for ever by the spec)."""
+    try:
+        bound = float(os.environ.get("RUNK_SETUP_TIMEOUT") or SETUP_TIMEOUT)
+    except ValueError:
+        bound = SETUP_TIMEOUT
+    for hook in plan.hooks.create_container:
+        timeout = hook.get("timeout") if isinstance(hook, dict) else None
+        if not timeout:
+            return None
+        bound += timeout
+    return bound
+
+
+def _recv_within(chan: Channel, bound: float | None) -> tuple[dict | None, list[int]]:
+    """The next message from the setup children, or InitError after `bound` seconds of silence."""
+    if bound is not None:
+        import select
+        if not select.select([chan.fileno()], [], [], bound)[0]:
+            raise InitError(f"container init did not answer within {bound:g}s "
+                            "(stopped, frozen or hung in the kernel)")
+    return chan.recv()

@@ -20,8 +20,8 @@ from __future__ import annotations
 import errno
 import fcntl
 
-from runk import _os as os
 from runk import _json
+from runk import _os as os
 from runk._native import ffi, lib
 from runk.errors import ConfigError, SyscallError
 
@@ -63,6 +63,16 @@ FLAG_WAIT_KILLABLE_RECV = "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"
 _MAX_ARGS = 6               # a Linux syscall has at most six arguments
 _OPTIMIZE_ABOVE = 32        # runc: binary-tree optimisation past 32 rules (libseccomp <= 2.5.4
                             # misbehaves with it on an empty rule set)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import TypeAlias
+    _Cond: TypeAlias = tuple[int, int, int, int]         # (arg index, operator, value, value2)
+    # the conditions of one syscalls[] entry, one libseccomp rule each: (count, the
+    # struct scmp_arg_cmp[] libseccomp takes, the same conditions in Python)
+    _Groups: TypeAlias = list[tuple[int, object, tuple[_Cond, ...]]]
+    _Nr: TypeAlias = tuple[int, str, str]                 # (syscall nr, name, JSON path of it)
+
+BPF_MAXINSNS = 4096         # the kernel's limit on one classic BPF program (linux/bpf_common.h)
 _CACHE_MAGIC = b"RKSC"      # cache file: magic, u32 little-endian seccomp(2) flags, BPF
 _CACHE_VERSION = b"runk-seccomp-cache-1"
 
@@ -70,7 +80,7 @@ _CACHE_VERSION = b"runk-seccomp-cache-1"
 class SeccompProgram:
     """A compiled filter: raw struct sock_filter bytes, seccomp(2) flags, and the profile checksum."""
 
-    __slots__ = ("bpf", "flags", "checksum")
+    __slots__ = ("bpf", "checksum", "flags")
 
     def __init__(self, bpf: bytes, flags: int, checksum: str) -> None:
         self.bpf = bpf
@@ -229,9 +239,16 @@ def _build(seccomp: dict, path: str) -> tuple[bytes, int]:
         nrules = sum(len(c.get("names") or ()) for c in syscalls if isinstance(c, dict))
         if nrules > _OPTIMIZE_ABOVE:
             _attr(ctx, lib.SCMP_FLTATR_CTL_OPTIMIZE, 2)
-        for i, call in enumerate(syscalls):
-            _add_rules(ctx, call, default, f"{path}.syscalls[{i}]")
-        return _export(ctx), flags
+        rules = [_rules(call, default, f"{path}.syscalls[{i}]") for i, call in enumerate(syscalls)]
+        _check_size(rules, path)
+        for action, groups, nrs in rules:
+            for nr, name, where in nrs:
+                _add_rule(ctx, action, (nr, name, where), groups)
+        bpf = _export(ctx)
+        if len(bpf) // 8 > BPF_MAXINSNS:
+            raise ConfigError(path, f"the compiled filter has {len(bpf) // 8} BPF instructions, more than "
+                              f"the kernel's limit of {BPF_MAXINSNS}")
+        return bpf, flags
     finally:
         lib.seccomp_release(ctx)
 
@@ -258,7 +275,7 @@ def _add_arches(ctx: object, arches: object, path: str) -> None:
             raise ConfigError(f"{path}[{i}]", f"cannot add {name}: {os.strerror(-rc).lower()}")
 
 
-def _conditions(args: object, path: str) -> list[tuple[int, int, int, int]]:
+def _conditions(args: object, path: str) -> list[_Cond]:
     if not isinstance(args, list):
         raise ConfigError(path, "must be an array")
     out = []
@@ -276,7 +293,10 @@ def _conditions(args: object, path: str) -> list[tuple[int, int, int, int]]:
     return out
 
 
-def _add_rules(ctx: object, call: object, default: int, path: str) -> None:
+def _rules(call: object, default: int, path: str) -> tuple[int, _Groups, list[_Nr]]:
+    """(action, condition groups, [(syscall nr, name, JSON path)]) of one syscalls[] entry:
+    validated, nothing added to libseccomp yet. An entry whose action is the default has no nrs
+    (runc: redundant, and libseccomp refuses it)."""
     if not isinstance(call, dict):
         raise ConfigError(path, "must be an object")
     action = _action(call.get("action"), call.get("errnoRet"), f"{path}.action", f"{path}.errnoRet")
@@ -284,29 +304,58 @@ def _add_rules(ctx: object, call: object, default: int, path: str) -> None:
     if not isinstance(names, list):
         raise ConfigError(f"{path}.names", "must be an array")
     conds = _conditions(call.get("args") or [], f"{path}.args")
-    if action == default:
-        return  # runc: redundant, and libseccomp refuses it
-    indexes = [c[0] for c in conds]
-    # runc and crun: when two conditions share an argument index, libseccomp cannot AND them, so
-    # each condition becomes a rule of its own (an OR). Otherwise one rule ANDs them all.
-    groups = [[c] for c in conds] if len(set(indexes)) != len(indexes) else [conds]
-    arrays = []
-    for group in groups:
-        arr = ffi.new("struct scmp_arg_cmp[]", max(len(group), 1))
-        for n, (index, op, value, value2) in enumerate(group):
-            arr[n].arg, arr[n].op, arr[n].datum_a, arr[n].datum_b = index, op, value, value2
-        arrays.append((len(group), arr))
+    nrs: list[_Nr] = []
     for j, name in enumerate(names):
         if not isinstance(name, str) or not name:
             raise ConfigError(f"{path}.names[{j}]", "must be a non-empty string")
         nr = lib.seccomp_syscall_resolve_name(name.encode())
-        if nr == lib.__NR_SCMP_ERROR:
-            continue  # runc: a syscall this libseccomp does not know is skipped, not an error
-        for count, arr in arrays:
-            rc = lib.seccomp_rule_add_array(ctx, action, nr, count, arr)
-            if rc < 0:
-                raise ConfigError(f"{path}.names[{j}]",
-                                  f"cannot add rule for syscall {name}: {os.strerror(-rc).lower()}")
+        if nr != lib.__NR_SCMP_ERROR:   # runc: a syscall this libseccomp does not know is skipped
+            nrs.append((nr, name, f"{path}.names[{j}]"))
+    if action == default:
+        return action, [], []
+    indexes = [c[0] for c in conds]
+    # runc and crun: when two conditions share an argument index, libseccomp cannot AND them, so
+    # each condition becomes a rule of its own (an OR). Otherwise one rule ANDs them all.
+    groups = [[c] for c in conds] if len(set(indexes)) != len(indexes) else [conds]
+    out: _Groups = []
+    for group in groups:
+        arr = ffi.new("struct scmp_arg_cmp[]", max(len(group), 1))
+        for n, (index, op, value, value2) in enumerate(group):
+            arr[n].arg, arr[n].op, arr[n].datum_a, arr[n].datum_b = index, op, value, value2
+        out.append((len(group), arr, tuple(group)))
+    return action, out, nrs
+
+
+def _check_size(rules: list[tuple[int, _Groups, list[_Nr]]], path: str) -> None:
+    """Refuse, before libseccomp compiles anything, rules that cannot fit BPF_MAXINSNS.
+
+    libseccomp's compile grows much faster than linearly with the rules (4000 conditions on 10
+    syscalls: 7 s here; 10000: minutes) only to produce a program the kernel refuses. The count
+    is a lower bound of what any compile emits: each syscall is compared once, and each distinct
+    condition on it is at least one jump (a syscall with an unconditional rule needs no more)."""
+    per_nr: dict[int, set[_Cond] | None] = {}
+    for _action, groups, nrs in rules:
+        conds = {c for _n, _arr, group in groups for c in group}
+        for nr, _name, _where in nrs:
+            if not conds:
+                per_nr[nr] = None
+            else:
+                have = per_nr.setdefault(nr, set())
+                if have is not None:
+                    have |= conds
+    need = sum(1 + (len(c) if c is not None else 0) for c in per_nr.values())
+    if need > BPF_MAXINSNS:
+        raise ConfigError(path, f"{len(per_nr)} syscalls with {need - len(per_nr)} distinct argument "
+                          f"conditions need at least {need} BPF instructions, more than the kernel's "
+                          f"limit of {BPF_MAXINSNS}")
+
+
+def _add_rule(ctx: object, action: int, syscall: _Nr, groups: _Groups) -> None:
+    nr, name, where = syscall
+    for count, arr, _group in groups:
+        rc = lib.seccomp_rule_add_array(ctx, action, nr, count, arr)
+        if rc < 0:
+            raise ConfigError(where, f"cannot add rule for syscall {name}: {os.strerror(-rc).lower()}")
 
 
 def _export(ctx: object) -> bytes:

@@ -54,6 +54,23 @@ def validate(doc: object) -> None:
         raise ConfigError(_format_path(e.path), e.problem) from None
 
 
+def validate_process(doc: object) -> None:
+    """The same for a process object alone (`exec --process FILE`), named under `process`."""
+    try:
+        _v_Process(doc)
+    except _Invalid as e:
+        raise ConfigError(_format_path(["process", *e.path]), e.problem) from None
+
+
+def validate_resources(doc: object) -> None:
+    """The same for a resources object alone (`update --resources FILE`), named under
+    `linux.resources`."""
+    try:
+        _v_Resources(doc)
+    except _Invalid as e:
+        raise ConfigError(_format_path(["linux", "resources", *e.path]), e.problem) from None
+
+
 _PATTERNS = (
     "^[0-9, -]*$",
     "^MB:[^\\n]*$",

@@ -12,10 +12,10 @@ from runk.errors import ConfigError, RunkError
 
 def load(bundle: str) -> tuple[dict, bytes]:
     """(config, raw bytes) of <bundle>/config.json, with runc's messages."""
+    from runk.userfile import read_regular
     path = os.path.join(bundle, "config.json")
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
+        raw = read_regular(path, "config.json")     # a regular file, at most 16 MiB
     except FileNotFoundError:
         raise RunkError("JSON specification file config.json not found") from None
     except OSError as e:

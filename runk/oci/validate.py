@@ -39,7 +39,58 @@ def validate(cfg: dict) -> None:
     check_version(cfg.get("ociVersion"))
     from runk.oci import _schema_validator
     _schema_validator.validate(cfg)
+    check_strings(cfg)
     semantic(cfg)
+
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import TypeAlias
+    _Where: TypeAlias = "tuple[_Where, str | int] | None"   # a JSON path, linked, leaf first
+
+
+def check_strings(doc: object, prefix: str = "") -> None:
+    """Refuse a NUL byte in any string of doc, key or value, naming its JSON path.
+
+    Every string of a config ends up as a C string somewhere (a path, an argv or env entry, a
+    hostname, a sysctl key or value, a cgroup file's content, an annotation in the state), where
+    a NUL would cut it short or make Python refuse it deep inside the launch. Iterative (the
+    depth is capped by runk._json, not by the stack); a path is spelled only for the error."""
+    # each entry: (value, where) with where = (parent's where, key or index) or None at the top
+    stack: list[tuple[object, _Where]] = [(doc, None)]
+    while stack:
+        v, where = stack.pop()
+        if isinstance(v, str):
+            if "\0" in v:
+                raise ConfigError(_spell(prefix, where), "must not hold a NUL byte")
+        elif isinstance(v, dict):
+            for k, item in v.items():
+                if "\0" in k:
+                    raise ConfigError(_spell(prefix, (where, k)), "key must not hold a NUL byte")
+                if not isinstance(item, (int, float, bool)) and item is not None:
+                    stack.append((item, (where, k)))
+        elif isinstance(v, list):
+            stack.extend((item, (where, i)) for i, item in enumerate(v)
+                         if isinstance(item, (str, dict, list)))
+
+
+def _spell(prefix: str, where: _Where) -> str:
+    """The generated validator's spelling: `a.b[2]`, or `a["x.y"]` for a key that is no
+    identifier (a NUL in it shown as \\0)."""
+    parts: list[str | int] = []
+    while where is not None:
+        where, step = where
+        parts.append(step)
+    out = prefix
+    for p in reversed(parts):
+        if isinstance(p, int):
+            out += f"[{p}]"
+        elif p.isidentifier():
+            out += f".{p}" if out else p
+        else:
+            q = p.replace("\\", "\\\\").replace('"', '\\"').replace("\0", "\\0")
+            out += f'["{q}"]'
+    return out
 
 
 def semantic(cfg: dict) -> None:

@@ -2,8 +2,10 @@
 
 Runs in the parent (every command). Hot path: imports runk._os (posix, not os) and fcntl only.
 Layout (DESIGN 3.8): <root>/<id>/ (0711) holding state.json, config.json and, while created,
-exec.fifo. Writes are temp + rename in the same directory; mutating commands hold
-flock(LOCK_EX) on the container directory, readers take no lock.
+exec.fifo. runk's own files live under <root>/@cache/ (the seccomp cache): '@' is not an id
+character, so no container id can name it, and ids() lists only names an id can take. Writes
+are temp + rename in the same directory; mutating commands hold flock(LOCK_EX) on the
+container directory, readers take no lock.
 """
 from __future__ import annotations
 
@@ -17,16 +19,21 @@ MAX_ID_LEN = 255            # one path component (NAME_MAX)
 STATE_FILE = "state.json"
 CONFIG_FILE = "config.json"
 FIFO_FILE = "exec.fifo"
+CACHE_DIR = "@cache"        # runk's own files: a name validate_id refuses
 
 # runc's idRegex ^[\w+-\.]+$ (Go RE2, ASCII \w): letters, digits, '_' and the range '+'..'.',
 # which is "+,-.". '.' and '..' are refused because they do not clean to themselves.
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+,-.")
 
 
+def is_valid_id(cid: str) -> bool:
+    return (bool(cid) and len(cid) <= MAX_ID_LEN and cid not in (".", "..")
+            and _ID_CHARS.issuperset(cid))
+
+
 def validate_id(cid: str) -> None:
     """Refuse an id before anything touches the disk (no '/', no '..', no empty, a length cap)."""
-    if (not cid or len(cid) > MAX_ID_LEN or cid in (".", "..")
-            or not _ID_CHARS.issuperset(cid)):
+    if not is_valid_id(cid):
         raise InvalidIdError()
 
 
@@ -70,13 +77,17 @@ def write_atomic(dirfd: int | None, name: str, data: bytes | str, mode: int = 0o
 class ContainerDir:
     """An open container state directory (fd) and, when held, its lock."""
 
-    __slots__ = ("root", "id", "path", "fd")
+    __slots__ = ("fd", "id", "path", "root")
 
     def __init__(self, root: str, cid: str, fd: int) -> None:
         self.root = root
         self.id = cid
         self.path = os.path.join(root, cid)
         self.fd = fd
+
+    def cache_dir(self, name: str) -> str:
+        """<root>/@cache/<name>: runk's own files, outside the id namespace."""
+        return os.path.join(self.root, CACHE_DIR, name)
 
     def lock(self, blocking: bool = True) -> bool:
         try:
@@ -199,9 +210,12 @@ class StateStore:
             d.close()
 
     def ids(self) -> list[str]:
+        """Every directory whose name is a valid id (runc lists ".foo" too); runk's own
+        (CACHE_DIR) and stray names no id can take are not containers."""
         try:
             with os.scandir(self.root) as it:
-                return sorted(e.name for e in it if not e.name.startswith(".") and e.is_dir())
+                return sorted(e.name for e in it
+                              if is_valid_id(e.name) and e.is_dir(follow_symlinks=False))
         except FileNotFoundError:
             return []
 

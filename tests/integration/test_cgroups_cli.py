@@ -40,7 +40,7 @@ def audit(request, runk, leak_audit):
             rt = request.getfixturevalue(name)
             if os.path.isdir(rt.root):
                 for c in os.listdir(rt.root):
-                    if not c.startswith("."):
+                    if c != "@cache":
                         rt("delete", "--force", c)
     left = [d for dirs in _STARTED for d in leftovers(dirs)]
     _STARTED.clear()

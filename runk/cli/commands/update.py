@@ -45,12 +45,8 @@ def resources_from(opts: dict) -> dict:
     path = opts.get("resources")
     if path:
         try:
-            if path == "-":
-                import sys
-                data = sys.stdin.buffer.read()
-            else:
-                with open(path, "rb") as f:
-                    data = f.read()
+            from runk.userfile import read_capped, read_regular
+            data = read_capped(0, "resources") if path == "-" else read_regular(path, "resources")
             res = _json.loads(data)
         except OSError as e:
             raise RunkError(f"open {path}: {os.strerror(e.errno).lower()}") from None
@@ -58,6 +54,10 @@ def resources_from(opts: dict) -> dict:
             raise RunkError(f"decode resources from {path}: {e}") from None
         if not isinstance(res, dict):
             raise RunkError(f"{path}: resources must be a JSON object")
+        from runk.oci._schema_validator import validate_resources
+        from runk.oci.validate import check_strings
+        validate_resources(res)
+        check_strings(res, "linux.resources")
         return res
     res: dict = {}
     mem = {}

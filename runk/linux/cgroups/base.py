@@ -93,6 +93,10 @@ class CgroupManager:
         made: list[str] = []
         try:
             self._make(made, resources)
+            if self.frozen():
+                # a task put there would stop at once and create wait for ever (a group made
+                # frozen beforehand, or inside a frozen parent); a group runk did not make stays
+                raise CgroupError("container's cgroup unexpectedly frozen")
             if resources:
                 self.set(resources)
         except BaseException:
@@ -133,6 +137,11 @@ class CgroupManager:
     def freezer_state(self) -> str:
         """ "THAWED", "FROZEN", or "" when there is no freezer (or the group is gone)."""
         raise NotImplementedError
+
+    def frozen(self) -> bool:
+        """True if a task entering the group now would be frozen: by the group's own freezer or
+        by an ancestor's (which freezer_state, as runc's, reports as THAWED)."""
+        return self.freezer_state() == "FROZEN"
 
     # -- processes ----------------------------------------------------------------------------
     def pids(self, recursive: bool = True) -> list[int]:

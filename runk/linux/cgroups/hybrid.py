@@ -73,6 +73,9 @@ class HybridManager(CgroupManager):
     def freezer_state(self) -> str:
         return self.v1.freezer_state()
 
+    def frozen(self) -> bool:
+        return self.v1.frozen() or self.v2.frozen()
+
     def pids(self, recursive: bool = True) -> list[int]:
         return self.v1.pids(recursive)
 

@@ -106,6 +106,11 @@ class V1Manager(CgroupManager):
         path = self._paths.get("freezer")
         return v1_freezer.state(path) if path else ""
 
+    def frozen(self) -> bool:
+        path = self._paths.get("freezer")
+        state = fs.read_opt(path, "freezer.state") if path else None
+        return state is not None and state.strip() in ("FROZEN", "FREEZING")
+
     def _tasks_path(self) -> str | None:
         from runk.linux.cgroups import tasks_path
         return tasks_path(self._paths)

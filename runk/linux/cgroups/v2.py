@@ -143,6 +143,12 @@ class V2Manager(CgroupManager):
         from runk.linux.cgroups import v2_freezer
         return v2_freezer.state(self.path)
 
+    def frozen(self) -> bool:
+        # create's path: fs only (v2_freezer is for pause/resume). cgroup.events says frozen
+        # through an ancestor too; cgroup.freeze, the group's own switch, before it took effect
+        events = (fs.read_opt(self.path, "cgroup.events") or "").splitlines()
+        return "frozen 1" in events or (fs.read_opt(self.path, "cgroup.freeze") or "").strip() == "1"
+
     def pids(self, recursive: bool = True) -> list[int]:
         return read_pids(self.path, recursive)
 
