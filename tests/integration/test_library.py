@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import uuid
 
 import pytest
 
-from tests.conftest import RUNK, requires, shared_rootfs
+from tests.conftest import RUNK, TOP, requires, shared_rootfs
 
 
 def busybox_config(*args: str) -> dict:
@@ -23,7 +24,27 @@ def busybox_config(*args: str) -> dict:
     return cfg
 
 
-# --- the README's example, as written there -------------------------------------------------
+def readme_example() -> str:
+    """The Python block of the README's library section."""
+    with open(os.path.join(TOP, "README.md")) as f:
+        text = f.read()
+    section = text[text.index("## Using runk as a Python library"):]
+    return section[section.index("```python\n") + 10:section.index("\n```", section.index("```python"))]
+
+
+def test_the_readme_example_runs_as_written(tmp_path):
+    """The README's fixture and test, written to a file as they stand there and run by pytest in
+    a subprocess; busybox_config comes from a conftest, as a user's own helper would."""
+    requires("root", "busybox")
+    (tmp_path / "test_example.py").write_text("from conftest import busybox_config\n" + readme_example())
+    (tmp_path / "conftest.py").write_text(
+        f"import sys\nsys.path.insert(0, {TOP!r})\n"
+        "from tests.integration.test_library import busybox_config  # noqa: F401\n")
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+                       capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert r.returncode == 0 and "1 passed" in r.stdout, r.stdout + r.stderr
+
+
 @pytest.fixture
 def container(tmp_path):
     import runk
@@ -32,12 +53,6 @@ def container(tmp_path):
     with runk.create(f"lib-{uuid.uuid4().hex[:8]}", config=cfg, root=str(tmp_path / "state")) as c:
         c.start()
         yield c
-
-
-def test_exec_in_a_fixture_container(container):
-    r = container.exec(["sh", "-c", "echo hello; id -u; exit 3"])
-    assert (r.exit_code, r.stdout, r.stderr) == (3, b"hello\n0\n", b"")
-# ---------------------------------------------------------------------------------------------
 
 
 def test_lifecycle_state_and_exit_status(tmp_path):
