@@ -94,6 +94,8 @@ class ExecRequest:
                 raise RunkError(f"parse {path}: not a JSON object")
             # the container's config was validated at create; this file never was (runk's
             # process plan defaults an absent cwd to "/", where the schema requires one)
+            if not proc.get("args"):
+                raise RunkError("args must not be empty")           # runc's text, before the schema's
             from runk.oci._schema_validator import validate_process
             validate_process({**proc, "cwd": proc.get("cwd", "/")})
             if opts.get("tty"):
