@@ -35,6 +35,7 @@ TOP = os.path.dirname(os.path.dirname(HERE))
 USER = "labuser"
 GUEST_ETC = "/lab-etc"
 MEM = "1G"
+SMP = 1
 
 
 class Command:
@@ -96,7 +97,8 @@ def modules_root(guest: testing.Guest) -> str:
 
 
 def boot(commands: list[Command], *, shares: dict | None = None, kernel_args: str = "",
-         timeout: float | None = None, guest: testing.Guest | None = None) -> LabRun:
+         timeout: float | None = None, guest: testing.Guest | None = None,
+         smp: int = SMP) -> LabRun:
     """Boot the lab, run `commands`, power off. Raises runk.vm.testing.GuestUnavailable (this
     host cannot: a skip reason), GuestError/GuestTimeout (with the console's tail)."""
     t = time.monotonic()
@@ -124,7 +126,7 @@ def boot(commands: list[Command], *, shares: dict | None = None, kernel_args: st
     if timeout is None:
         timeout = 180 + sum(c.timeout for c in commands)
     r = g.run(script, shares=all_shares, kernel_args=kernel_args, mem=MEM, timeout=timeout,
-              stdin=json.dumps(plan).encode(), relay="exec")
+              stdin=json.dumps(plan).encode(), relay="exec", smp=smp)
     if r.rc != 0:
         raise testing.GuestError(f"the lab's driver failed (rc {r.rc}): {r.stderr}",
                                  r.console_log, r.qemu_log, r)
