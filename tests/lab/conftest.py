@@ -81,11 +81,11 @@ class Case:
 
 
 class LabReport:
-    def __init__(self, run: machine.LabRun) -> None:
+    def __init__(self, run: machine.LabRun, commands: list[machine.Command]) -> None:
         self.run = run
         self.cases: list[Case] = []
         self.problems: list[str] = []
-        for cmd in sessions():
+        for cmd in commands:
             r = run.results.get(cmd.name)
             if r is None:
                 self.problems.append(f"{cmd.name}: no result")
@@ -113,11 +113,12 @@ def lab(request) -> LabReport:
     if not os.access(PYTHON, os.X_OK):
         pytest.skip("needs .venv (scripts/setup)")
     shared_rootfs()
+    commands = sessions()
     try:
-        run = machine.boot(sessions(), shares={"bundle": SHARED_ROOTFS_DIR})
+        run = machine.boot(commands, shares={"bundle": SHARED_ROOTFS_DIR})
     except testing.GuestUnavailable as e:
         pytest.skip(str(e))
-    rep = LabReport(run)
+    rep = LabReport(run, commands)
     _reports.append(rep)
     return rep
 
