@@ -130,7 +130,7 @@ class Guest:
 
     def run(self, cmd: list[str] | str, *, shares: dict | None = None, kernel_args: str = "",
             mem: str = "256M", timeout: float = 120, stdin: bytes | None = None,
-            relay: str = "auto") -> GuestResult:
+            relay: str = "auto", smp: int = 1) -> GuestResult:
         t0 = time.monotonic()
         plan = _plan_shares(shares or {})
         if plan and not self.virtiofsd:
@@ -182,7 +182,7 @@ class Guest:
             argv = qemu.build_argv(kernel=self.kernel.boot_image, initrd=initrd, append=append,
                                    agent_socket=os.path.join(work, "agent.sock"), shares=sockets,
                                    machine=self.machine, accel=self.accel, mem=mem,
-                                   console=console, qemu=self.qemu)
+                                   smp=smp, console=console, qemu=self.qemu)
             t_qemu = time.monotonic()
             with open(os.path.join(work, "qemu.log"), "wb") as log:
                 p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,

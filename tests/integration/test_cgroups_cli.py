@@ -5,7 +5,7 @@ cgroups; and the same container under runc gives the same answers.
 
 The container's cgroup directories are found as a user would: `state` pid -> /proc/PID/cgroup,
 joined to the mount points in /proc/self/mountinfo. cgroup v2 controllers are tested in the
-cgroup-v2-only guest (tests/vm/test_cgroup_v2_guest.py).
+lab's systemd cgroup-v2 guest (tests/lab/guest/test_cgroup_v2.py).
 """
 from __future__ import annotations
 

@@ -1,24 +1,23 @@
-"""Guest side of tests/vm/test_cgroup_v2_guest.py: run in a cgroup-v2-only guest, it makes real
-containers with runk's own CLI (and the same ones with runc, for the v1→v2 conversions) and prints
-one JSON report on stdout. Every scenario is caught on its own, so one failure does not hide the
-others: the report has {"error": traceback} in its place.
+"""The scenarios of test_cgroup_v2.py, run in the lab guest (cgroup v2 only, systemd as PID 1):
+real containers with runk's own CLI (cgroupfs driver; and the same ones with runc, for the v1→v2
+conversions), collected into one report. Every scenario is caught on its own, so one failure
+does not hide the others: the report has {"error": traceback} in its place.
 
-    python3 -S cgroup_v2_guest.py RUNK RUNC BASE
+    collect(RUNK, RUNC, BASE) -> dict
 
 BASE holds rootfs/ (busybox) and base.json (a config from `runk spec`); bundles are written there.
-Containers run with --no-pivot: the guest's root is the initramfs, where pivot_root is refused.
+Containers run with --no-pivot, as they did when this ran with an initramfs as the guest's root.
 """
 from __future__ import annotations
 
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
 import traceback
 
-RUNK, RUNC, BASE = sys.argv[1:4]
+RUNK = RUNC = BASE = ""  # set by collect()
 CG = "/sys/fs/cgroup"
 MiB = 1 << 20
 V2_FILES = ("memory.max", "memory.low", "memory.high", "memory.swap.max", "cpu.weight", "cpu.max",
@@ -56,8 +55,8 @@ class Runtime:
         return pid, cgroup_dir(pid)
 
 
-RUNTIMES = {"runk": Runtime(RUNK, "/run/runk"), "runc": Runtime(RUNC, "/run/runc")}
-rk = RUNTIMES["runk"]
+RUNTIMES: dict[str, Runtime] = {}
+rk: Runtime
 
 
 def bundle(name: str, args: list[str], resources: dict | None = None, **linux) -> str:
@@ -285,7 +284,11 @@ def failed_create() -> dict:
             "state_rc": rk("state", "bad")["rc"]}
 
 
-def main() -> None:
+def collect(runk: str, runc: str, base: str) -> dict:
+    global RUNK, RUNC, BASE, rk
+    RUNK, RUNC, BASE = runk, runc, base
+    RUNTIMES.update(runk=Runtime(RUNK, "/run/runk"), runc=Runtime(RUNC, "/run/runc"))
+    rk = RUNTIMES["runk"]
     report: dict = {"controllers": rd(CG, "cgroup.controllers"),
                     "mounts": [l.split(" - ")[1].split()[0] for l in open("/proc/self/mountinfo")
                                if " - cgroup" in l]}
@@ -305,8 +308,4 @@ def main() -> None:
     for rt in RUNTIMES.values():   # no state may be left: list what is
         report.setdefault("left", {})[rt.name] = [
             n for n in (os.listdir(rt.root) if os.path.isdir(rt.root) else [])]
-    print(json.dumps(report))
-
-
-if __name__ == "__main__":
-    main()
+    return report

@@ -1,46 +1,36 @@
-"""cgroup v2 with real containers, in a guest booted with cgroup_no_v1=all (this host binds every
-controller to v1): runk's own CLI, from this checkout's .venv, creates, updates, pauses, kills
-and deletes containers, and the v2 files, the enforcement and the eBPF device filter are checked.
+"""cgroup v2 with real containers, in the lab guest (cgroup v2 only, systemd as PID 1): runk's
+own CLI, from this checkout's .venv, creates, updates, pauses, kills and deletes containers with
+its cgroupfs driver, and the v2 files, the enforcement and the eBPF device filter are checked.
 The same container under runc (the host's /usr/sbin/runc, shared with /usr) gives the reference
 for the v1→v2 conversions (shares→cpu.weight, blkio weight→io.weight, swap→memory.swap.max).
 
-One boot runs every scenario (tests/vm/cgroup_v2_guest.py prints a JSON report); each test below
-asserts one part of it. Skips with the reason when qemu, the guest kernel or virtiofsd is missing.
+One module fixture runs every scenario (cgroup_v2_scenarios.py collects a report); each test
+below asserts one part of it.
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
+import time
 
 import pytest
 
-from tests.conftest import RUNC, RUNK, SHARED_ROOTFS_DIR, shared_rootfs
+import cgroup_v2_scenarios
+from conftest import BUNDLE, RUNC, RUNK
 
-pytestmark = pytest.mark.vm
-
-HERE = os.path.dirname(os.path.abspath(__file__))
 MiB = 1 << 20
 
 
 @pytest.fixture(scope="module")
-def report(guest, guest_shares, tmp_path_factory) -> dict:
-    if not os.access(RUNK, os.X_OK):
-        pytest.skip("needs .venv/bin/runk (scripts/setup)")
-    if not shutil.which("busybox"):
-        pytest.skip("needs busybox-static for the container's rootfs")
+def report(tmp_path_factory) -> dict:
     base = tmp_path_factory.mktemp("cgv2")
-    subprocess.run(["cp", "-a", shared_rootfs(), str(base / "rootfs")], check=True)
-    shutil.copy(os.path.join(SHARED_ROOTFS_DIR, "config.json"), base / "base.json")
-    code = ("import runpy, sys\n"
-            f"sys.argv = ['cgroup_v2_guest.py', {RUNK!r}, {RUNC!r}, {str(base)!r}]\n"
-            f"runpy.run_path({os.path.join(HERE, 'cgroup_v2_guest.py')!r}, run_name='__main__')\n")
-    r = guest.run_python(code, shares={**guest_shares, "bundles": str(base)},
-                         kernel_args="cgroup_no_v1=all", mem="512M", timeout=170)
-    assert r.rc == 0, r
-    rep = json.loads(r.stdout)
-    print(f"\ncgroup v2 guest: {r.seconds:.1f} s in all, per scenario {rep['seconds']}")
+    subprocess.run(["cp", "-a", os.path.join(BUNDLE, "rootfs"), str(base / "rootfs")],
+                   check=True)
+    shutil.copy(os.path.join(BUNDLE, "config.json"), base / "base.json")
+    t = time.monotonic()
+    rep = cgroup_v2_scenarios.collect(RUNK, RUNC, str(base))
+    print(f"\ncgroup v2 scenarios: {time.monotonic() - t:.1f} s, per scenario {rep['seconds']}")
     return rep
 
 
