@@ -1,6 +1,10 @@
 """The container's mount namespace: propagation, rootfs bind, mounts in config order, /dev,
 pivot_root (or move + chroot), read-only root.
 
+As runc, a tmpfs or /dev mount the config asks read-only is mounted writable (runk writes device
+nodes, symlinks, /dev/console, mode or tmpcopyup content and later mount points into it) and
+remounted read-only by finish().
+
 Runs in the init, between fork and exec: no imports at call time, errors as SyscallError naming
 the in-container destination. Every target is resolved inside the rootfs (runk.linux.paths) and
 mounted through /proc/self/fd/N, then checked to still be inside the rootfs.
@@ -93,6 +97,16 @@ def _remount_flags(target: str, flags: int) -> int:
         return flags
 
 
+def _clean(dest: str) -> str:
+    return "/" + "/".join(c for c in dest.split("/") if c and c != ".")
+
+
+def read_only_later(m: MountSpec) -> bool:
+    """runc's rule: a read-only tmpfs, or a read-only mount on /dev, is mounted writable and
+    made read-only by finish(), once runk has written what it must into it."""
+    return bool(m.flags & lib.MS_RDONLY) and (m.fstype == "tmpfs" or _clean(m.destination) == "/dev")
+
+
 def _remount(target: str, flags: int, dest: str) -> None:
     try:
         mount(None, target, None, flags | lib.MS_REMOUNT, shown=dest)
@@ -106,6 +120,7 @@ def mount_one(root_fd: int, rootfs: str, m: MountSpec, source: tuple[int, bool] 
     """One config mount; `source`: (fd, is a directory) of the bind source's clone the parent
     opened (LaunchFds.bind_sources), None to mount by path."""
     dest = m.destination
+    flags = m.flags & ~lib.MS_RDONLY if read_only_later(m) else m.flags
     create = "dir"
     if m.is_bind and source is not None:
         create = "dir" if source[1] else "file"
@@ -140,23 +155,23 @@ def mount_one(root_fd: int, rootfs: str, m: MountSpec, source: tuple[int, bool] 
         if m.is_bind and source is not None:
             move_mount_to_fd(source[0], tfd, shown=dest)
         elif m.is_bind:
-            mount(m.source, target, None, lib.MS_BIND | (m.flags & lib.MS_REC), shown=dest)
+            mount(m.source, target, None, lib.MS_BIND | (flags & lib.MS_REC), shown=dest)
         else:
             try:
-                mount(m.source or m.fstype, target, m.fstype, m.flags & ~lib.MS_REC, m.data, shown=dest)
+                mount(m.source or m.fstype, target, m.fstype, flags & ~lib.MS_REC, m.data, shown=dest)
             except OSError as e:
                 if not (e.errno == 1 and m.fstype == "sysfs"):
                     raise
                 # sysfs needs a net namespace owned by our user namespace; runc binds /sys instead
                 mount("/sys", target, None, lib.MS_BIND | lib.MS_REC, shown=dest)
-                _remount(target, lib.MS_BIND | (m.flags & ~lib.MS_REC), dest)
+                _remount(target, lib.MS_BIND | (flags & ~lib.MS_REC), dest)
         # reopen: the fd still names the directory under the new mount
         nfd = _target(root_fd, rootfs, dest, None)
         os.close(tfd)
         tfd = nfd
         target = paths.proc_fd(tfd)
-        if m.is_bind and (m.flags & ~(lib.MS_BIND | lib.MS_REC | lib.MS_REMOUNT)):
-            _remount(target, lib.MS_BIND | (m.flags & ~lib.MS_REC), dest)
+        if m.is_bind and (flags & ~(lib.MS_BIND | lib.MS_REC | lib.MS_REMOUNT)):
+            _remount(target, lib.MS_BIND | (flags & ~lib.MS_REC), dest)
         for p in m.propagation:
             mount(None, target, None, p, shown=dest)
         if m.rec_set or m.rec_clr:
@@ -277,9 +292,29 @@ def pivot(rootfs: str, no_pivot: bool) -> None:
     os.chdir("/")
 
 
+def _read_only_now(mp: MountPlan) -> None:
+    """The read-only tmpfs and /dev mounts prepare() made writable (read_only_later), resolved
+    inside the new root, remounted read-only with their other flags."""
+    later = [m for m in mp.mounts if read_only_later(m)]
+    if not later:
+        return
+    root = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for m in later:
+            fd = paths.open_in_root(root, m.destination)
+            try:
+                _remount(paths.proc_fd(fd), lib.MS_BIND | (m.flags & ~lib.MS_REC), m.destination)
+            finally:
+                os.close(fd)
+    finally:
+        os.close(root)
+
+
 def finish(mp: MountPlan) -> None:
-    """After pivot: rootfsPropagation on the new /, read-only root."""
+    """After pivot: rootfsPropagation on the new /, read-only tmpfs and /dev mounts, read-only
+    root."""
     if mp.rootfs_propagation:
         mount(None, "/", None, mp.rootfs_propagation, shown="/")
+    _read_only_now(mp)
     if mp.readonly_root:
         _remount("/", lib.MS_BIND | lib.MS_RDONLY, "/")

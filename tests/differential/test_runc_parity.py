@@ -136,6 +136,24 @@ def test_dev_listing(pair, cfg):
     pair.same_output(script="ls -l /dev /dev/pts /dev/shm /dev/mqueue", norm=_ls_l)
 
 
+def test_read_only_dev_and_tmpfs(pair, cfg):
+    """Read-only /dev and tmpfs mounts: filled (nodes, links, a later mount point, tmpcopyup's
+    copy), then read-only."""
+    for m in cfg["mounts"]:
+        if m["destination"] == "/dev":
+            m["options"].append("ro")
+    cfg["mounts"] += [
+        {"destination": "/run", "type": "tmpfs", "source": "tmpfs", "options": ["ro", "nosuid"]},
+        {"destination": "/run/lock", "type": "tmpfs", "source": "lock", "options": ["ro"]},
+        {"destination": "/etc", "type": "tmpfs", "source": "etc", "options": ["ro", "tmpcopyup"]},
+    ]
+    rows = pair.same_output("cat", "/proc/self/mountinfo", norm=_mountinfo)
+    assert {r[0] for r in rows if "ro" in r[2]} >= {"/dev", "/run", "/run/lock", "/etc"}
+    out = pair.same_output(script="ls -l /dev /run /etc; for d in dev run run/lock etc; do "
+                                  "touch /$d/x 2>/dev/null; echo $d=$?; done", norm=_ls_l)
+    assert {"dev=1", "run=1", "run/lock=1", "etc=1"} <= set(out)
+
+
 def test_namespaces_shared_and_new(pair, cfg):
     """Which namespaces are the host's: the same under both."""
     drop_ns(pair.bundle, "network")

@@ -151,6 +151,30 @@ def test_no_pivot(runk, bundle, cid, leak_audit):
     assert {"/proc", "/dev", "/dev/pts", "/sys"} <= {m["mp"] for m in mounts}
 
 
+def test_read_only_dev_and_tmpfs_are_filled_then_made_read_only(runk, bundle, cid, leak_audit):
+    """A read-only /dev or tmpfs is mounted writable, gets what runk puts in it (device nodes,
+    /dev/pts, symlinks, the mount point of a later mount, tmpcopyup's copy) and is remounted
+    read-only at the end, as runc does."""
+    for m in bundle.config["mounts"]:
+        if m["destination"] == "/dev":
+            m["options"].append("ro")
+    add_mount(bundle, "/run", "tmpfs", "tmpfs", ["ro", "nosuid"])
+    add_mount(bundle, "/run/lock", "tmpfs", "tmpfs", ["ro"])        # its mount point is made in /run
+    add_mount(bundle, "/etc", "tmpfs", "tmpfs", ["ro", "tmpcopyup"])
+    r = run_sh(runk, bundle, cid, "cat /proc/self/mountinfo; ls /dev; head -1 /etc/passwd; "
+                                  "echo x >/dev/null && echo null=ok; touch /dev/x; echo dev=$?; "
+                                  "touch /run/x; echo run=$?; touch /etc/x; echo etc=$?")
+    assert r.rc == 0, r
+    for mp in ("/dev", "/run", "/run/lock", "/etc"):
+        assert "ro" in mount_at(r.out, mp)["opts"], (mp, r.out)
+    assert "nosuid" in mount_at(r.out, "/dev")["opts"] and "nosuid" in mount_at(r.out, "/run")["opts"]
+    assert "rw" in mount_at(r.out, "/dev/pts")["opts"] and "rw" in mount_at(r.out, "/dev/shm")["opts"]
+    lines = r.out.splitlines()
+    assert {"null", "zero", "urandom", "tty", "pts", "ptmx", "fd", "stdin", "shm"} <= set(lines)
+    assert "root:x:0:0:root:/root:/bin/sh" in lines
+    assert {"null=ok", "dev=1", "run=1", "etc=1"} <= set(lines)
+    assert r.err.count("Read-only file system") == 3, r
+
 @pytest.mark.parametrize("prop,optional", [("rshared", "shared:"), ("rslave", None), ("rprivate", None)])
 def test_rootfs_propagation_on_private_host_mount(runk, bundle, cid, prop, optional, leak_audit):
     bundle.config["linux"]["rootfsPropagation"] = prop

@@ -183,3 +183,18 @@ def test_recursive_attributes_on_a_real_mount(tmp_path):
     os.close(r)
     os.waitpid(pid, 0)
     assert out == b"", out.decode()
+
+
+@pytest.mark.parametrize("dest,fstype,opts,later", [
+    ("/dev", "tmpfs", ["ro", "nosuid"], True),
+    ("//dev/", "tmpfs", ["ro"], True),              # the path as runc cleans it
+    ("/dev", "bind", ["rbind", "ro"], True),         # a bound /dev too
+    ("/run", "tmpfs", ["ro"], True),
+    ("/run", "tmpfs", ["rw"], False),
+    ("/run", "tmpfs", ["ro", "rw"], False),
+    ("/home", "bind", ["rbind", "ro"], False),       # never written by runk: read-only at once
+    ("/sys", "sysfs", ["ro"], False),
+])
+def test_read_only_later_is_runcs_rule(dest, fstype, opts, later):
+    from runk.linux.rootfs import read_only_later
+    assert read_only_later(MountSpec(0, "src", dest, fstype, opts)) is later
