@@ -3,7 +3,8 @@ pivot_root (or move + chroot), read-only root.
 
 As runc, a tmpfs or /dev mount the config asks read-only is mounted writable (runk writes device
 nodes, symlinks, /dev/console, mode or tmpcopyup content and later mount points into it) and
-remounted read-only by finish().
+remounted read-only by finish(). --no-pivot first detaches the host's procfs and sysfs mounts
+(or covers those it cannot detach) so that the container's mount namespace keeps none of them.
 
 Runs in the init, between fork and exec: no imports at call time, errors as SyscallError naming
 the in-container destination. Every target is resolved inside the rootfs (runk.linux.paths) and
@@ -11,6 +12,7 @@ mounted through /proc/self/fd/N, then checked to still be inside the rootfs.
 """
 from __future__ import annotations
 
+import errno
 import stat
 
 from runk import _os as os
@@ -271,11 +273,63 @@ def _mount_cgroup(root_fd: int, mp: MountPlan, m: MountSpec) -> None:
             pass
 
 
+def _unescape(field: str) -> str:
+    """A mountinfo path: the kernel writes space, tab, newline and backslash as \\ooo."""
+    if "\\" not in field:
+        return field
+    out, i = [], 0
+    while i < len(field):
+        if field[i] == "\\" and field[i + 1:i + 4].isdigit():
+            out.append(chr(int(field[i + 1:i + 4], 8)))
+            i += 4
+        else:
+            out.append(field[i])
+            i += 1
+    return "".join(out)
+
+
+def _host_pseudo_mounts(rootfs: str) -> list[str]:
+    """Mount points of the whole procfs and sysfs mounts outside the rootfs, in mountinfo order
+    (a parent before what is mounted under it)."""
+    found = []
+    with open("/proc/self/mountinfo", "rb") as f:
+        for line in f.read().decode(errors="surrogateescape").splitlines():
+            fields = line.split(" ")
+            fstype = fields[fields.index("-") + 1]
+            mp = _unescape(fields[4])
+            if fields[3] == "/" and fstype in ("proc", "sysfs") and not paths.is_within(mp, rootfs):
+                found.append(mp)
+    return found
+
+
+def _hide_host_pseudo_mounts(rootfs: str) -> None:
+    """--no-pivot keeps the host's mount tree under the new root: detach its procfs and sysfs
+    mounts, whose presence would let the container mount a fresh procfs or sysfs (the kernel
+    allows one where a full one is already visible) and whose files are the host's. A mount the
+    kernel locked (a user namespace) cannot be detached: it is covered by an empty tmpfs. Each
+    is made a slave first so that nothing of this reaches the host (runc msMoveRoot)."""
+    for mp in _host_pseudo_mounts(rootfs):
+        try:
+            mount(None, mp, None, lib.MS_SLAVE | lib.MS_REC, shown=mp)
+        except OSError as e:
+            if e.errno in (errno.ENOENT, errno.EINVAL):
+                continue            # gone with a parent detached before it
+            raise
+        try:
+            umount2(mp, lib.MNT_DETACH)
+        except OSError as e:
+            if e.errno not in (errno.EINVAL, errno.EPERM):
+                raise
+            mount("tmpfs", mp, "tmpfs", 0, shown=mp)
+
+
 def pivot(rootfs: str, no_pivot: bool) -> None:
     """Make rootfs the container's /. pivot_root(".", ".") then detach the old root (runc);
-    --no-pivot: MS_MOVE + chroot, for rootfs on a ramdisk."""
+    --no-pivot: detach the host's procfs and sysfs, then MS_MOVE + chroot, for rootfs on a
+    ramdisk."""
     os.chdir(rootfs)
     if no_pivot:
+        _hide_host_pseudo_mounts(rootfs)
         mount(rootfs, "/", None, lib.MS_MOVE, shown="/")
         os.chroot(".")
         os.chdir("/")

@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from tests.helpers import drop_ns, status_fields, wait_status
+from tests.helpers import drop_ns, exposed_pseudo_fs, ns_mounts, status_fields, wait_status
 
 STATUS_KEYS = ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp",
                "SigIgn", "SigBlk", "Uid", "Gid", "Groups")
@@ -152,6 +152,31 @@ def test_read_only_dev_and_tmpfs(pair, cfg):
     out = pair.same_output(script="ls -l /dev /run /etc; for d in dev run run/lock etc; do "
                                   "touch /$d/x 2>/dev/null; echo $d=$?; done", norm=_ls_l)
     assert {"dev=1", "run=1", "run/lock=1", "etc=1"} <= set(out)
+
+
+@pytest.mark.parametrize("userns", [False, True])
+def test_no_pivot_host_procfs_and_sysfs(runc, runk, bundle, cfg, cid, userns):
+    """--no-pivot: the host's procfs and sysfs are detached from the container's mount
+    namespace (covered by a tmpfs where a user namespace locked them)."""
+    if userns:
+        cfg["linux"]["namespaces"].append({"type": "user"})
+        cfg["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+        cfg["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    bundle.args("sleep", "1000").write()
+    got = {}
+    for name, rt in (("runc", runc), ("runk", runk)):
+        c = f"{cid}-{name[-1]}"
+        r = rt("run", "-d", "--no-pivot", "--bundle", bundle.path, c)
+        assert r.rc == 0, (name, r)
+        try:
+            mounts = ns_mounts(rt.state(c)["pid"])
+        finally:
+            rt("delete", "--force", c)
+        full = sorted((m["mp"], m["fstype"]) for m in mounts
+                      if m["fstype"] in ("proc", "sysfs") and m["root"] == "/")
+        got[name] = (exposed_pseudo_fs(mounts), full)
+    assert got["runk"] == got["runc"]
+    assert got["runk"][0] == [("/proc", "proc"), ("/sys", "sysfs")]
 
 
 def test_namespaces_shared_and_new(pair, cfg):

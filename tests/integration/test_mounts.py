@@ -8,7 +8,18 @@ import subprocess
 
 import pytest
 
-from tests.helpers import add_mount, mount_at, mountinfo, run_out, run_sh, running, wait_for
+from tests.helpers import (
+    add_mount,
+    exposed_pseudo_fs,
+    mount_at,
+    mountinfo,
+    ns_mounts,
+    run_out,
+    run_sh,
+    running,
+    set_ns,
+    wait_for,
+)
 
 
 @pytest.fixture
@@ -149,6 +160,33 @@ def test_no_pivot(runk, bundle, cid, leak_audit):
     mounts = mountinfo(out)
     assert mount_at(out, "/")["root"] == os.path.realpath(bundle.rootfs)
     assert {"/proc", "/dev", "/dev/pts", "/sys"} <= {m["mp"] for m in mounts}
+
+
+
+@pytest.mark.parametrize("userns", [False, True])
+def test_no_pivot_keeps_no_host_procfs_or_sysfs_in_the_namespace(runk, bundle, cid, userns, leak_audit):
+    """--no-pivot moves the rootfs over the host's / rather than detaching it: the host's procfs
+    and sysfs stay in the container's mount namespace, where the kernel counts them as visible
+    when the container asks for a fresh procfs or sysfs. runk detaches them first (runc), or, in
+    a user namespace where the kernel locked them, covers them with a tmpfs."""
+    if userns:
+        set_ns(bundle, "user")
+        bundle.config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+        bundle.config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    bundle.args("sleep", "1000").write()
+    r = runk("run", "-d", "--no-pivot", "--bundle", bundle.path, cid)
+    assert r.rc == 0, r
+    try:
+        pid = runk.state(cid)["pid"]
+        mounts = ns_mounts(pid)
+        # the container's own /proc and /sys, nothing of the host's
+        assert exposed_pseudo_fs(mounts) == [("/proc", "proc"), ("/sys", "sysfs")], mounts
+        # and the host's mounts are untouched
+        with open("/proc/self/mountinfo") as f:
+            host = mountinfo(f.read())
+        assert {"/proc", "/sys"} <= {m["mp"] for m in host}
+    finally:
+        runk("delete", "--force", cid)
 
 
 def test_read_only_dev_and_tmpfs_are_filled_then_made_read_only(runk, bundle, cid, leak_audit):

@@ -198,3 +198,18 @@ def test_recursive_attributes_on_a_real_mount(tmp_path):
 def test_read_only_later_is_runcs_rule(dest, fstype, opts, later):
     from runk.linux.rootfs import read_only_later
     assert read_only_later(MountSpec(0, "src", dest, fstype, opts)) is later
+
+
+def test_mountinfo_paths_are_unescaped():
+    from runk.linux.rootfs import _unescape
+    assert _unescape(r"/a\040b\011c\012d\134e") == "/a b\tc\nd\\e"
+    assert _unescape("/plain") == "/plain"
+
+
+def test_host_pseudo_mounts_are_the_whole_procfs_and_sysfs_outside_the_rootfs():
+    from runk.linux.rootfs import _host_pseudo_mounts
+    with open("/proc/self/mountinfo") as f:
+        mps = {line.split()[4] for line in f if line.split()[line.split().index("-") + 1] == "proc"}
+    found = _host_pseudo_mounts("/nonexistent/rootfs")
+    assert "/proc" in found and "/proc" in mps
+    assert "/proc" not in _host_pseudo_mounts("/")       # all of it is inside that rootfs
