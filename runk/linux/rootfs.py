@@ -61,8 +61,11 @@ def prepare(mp: MountPlan, fds: LaunchFds, mount_ns: bool) -> int:
     for m in mp.mounts:
         if m.fstype == "cgroup":
             _mount_cgroup(root_fd, mp, m)
-        else:
-            mount_one(root_fd, rootfs, m, fds.bind_sources.get(m.index))
+        elif mount_one(root_fd, rootfs, m, fds.bind_sources.get(m.index)):
+            # a mount onto the root itself (runc takes it as the new root): the later mounts
+            # and pivot_root go to it, not to the rootfs it covers
+            os.close(root_fd)
+            root_fd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     if mp.setup_dev:
         devices.setup_dev(root_fd, rootfs, list(mp.devices), mp.bind_devices)
     elif mp.devices:
@@ -118,9 +121,10 @@ def _remount(target: str, flags: int, dest: str) -> None:
         mount(None, target, None, _remount_flags(target, flags) | lib.MS_REMOUNT, shown=dest)
 
 
-def mount_one(root_fd: int, rootfs: str, m: MountSpec, source: tuple[int, bool] | None = None) -> None:
+def mount_one(root_fd: int, rootfs: str, m: MountSpec, source: tuple[int, bool] | None = None) -> bool:
     """One config mount; `source`: (fd, is a directory) of the bind source's clone the parent
-    opened (LaunchFds.bind_sources), None to mount by path."""
+    opened (LaunchFds.bind_sources), None to mount by path. True if it was mounted onto the
+    root itself."""
     dest = m.destination
     flags = m.flags & ~lib.MS_RDONLY if read_only_later(m) else m.flags
     create = "dir"
@@ -149,6 +153,7 @@ def mount_one(root_fd: int, rootfs: str, m: MountSpec, source: tuple[int, bool] 
                  if m.fstype == "tmpfs" and not m.is_bind and "mode=" not in m.data else None)
     tfd = _target(root_fd, rootfs, dest, create)
     _check_proc_target(tfd, rootfs, m, source[0] if source is not None else -1)
+    onto_root = paths.fd_path(tfd) == rootfs
     try:
         old = -1
         if m.tmpcopyup:
@@ -185,6 +190,7 @@ def mount_one(root_fd: int, rootfs: str, m: MountSpec, source: tuple[int, bool] 
             os.chmod(target, keep_mode)
     finally:
         os.close(tfd)
+    return onto_root
 
 
 def _existing_mode(root_fd: int, dest: str) -> int | None:

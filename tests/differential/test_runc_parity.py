@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 
 import pytest
 
@@ -177,6 +178,18 @@ def test_no_pivot_host_procfs_and_sysfs(runc, runk, bundle, cfg, cid, userns):
         got[name] = (exposed_pseudo_fs(mounts), full)
     assert got["runk"] == got["runc"]
     assert got["runk"][0] == [("/proc", "proc"), ("/sys", "sysfs")]
+
+
+def test_bind_onto_root_first(pair, cfg, tmp_path):
+    """A bind on / ahead of the other mounts becomes the container's root under both."""
+    other = tmp_path / "other"
+    shutil.copytree(cfg["root"]["path"], other, symlinks=True)
+    (other / "marker").write_text("bound\n")
+    cfg["mounts"].insert(0, {"destination": "/", "type": "bind", "source": str(other),
+                             "options": ["rbind"]})
+    pair.same_output(script="cat /marker; ls / /dev")
+    rows = pair.same_output("cat", "/proc/self/mountinfo", norm=_mountinfo)
+    assert ("/", str(other)) in {r[:2] for r in rows}
 
 
 def test_namespaces_shared_and_new(pair, cfg):

@@ -213,6 +213,38 @@ def test_read_only_dev_and_tmpfs_are_filled_then_made_read_only(runk, bundle, ci
     assert {"null=ok", "dev=1", "run=1", "etc=1"} <= set(lines)
     assert r.err.count("Read-only file system") == 3, r
 
+
+def test_bind_onto_root_first_becomes_the_root(runk, bundle, cid, tmp_path, leak_audit):
+    """A bind mount on / ahead of the others covers the rootfs: the later mounts, pivot_root and
+    the exec fifo's /proc go to it (runc takes it as the new root the same way)."""
+    other = str(tmp_path / "other")
+    subprocess.run(["cp", "-a", bundle.rootfs, other], check=True)
+    with open(os.path.join(other, "marker"), "w") as f:
+        f.write("the bound root\n")
+    bundle.config["mounts"].insert(0, {"destination": "/", "type": "bind", "source": other,
+                                       "options": ["rbind"]})
+    out = run_out(runk, bundle, cid, "cat /marker; cat /proc/self/mountinfo; ls /dev/null /dev/pts")
+    assert out.splitlines()[0] == "the bound root"
+    root = mount_at(out, "/")
+    assert root["root"] == other and "ro" in root["opts"]     # root.readonly applies to it
+    assert {"/proc", "/dev", "/dev/pts", "/sys"} <= {m["mp"] for m in mountinfo(out)}
+    assert os.listdir(os.path.join(other, "dev")) == []           # /dev's nodes went to its tmpfs
+
+
+def test_bind_onto_root_after_proc_is_refused(runk, bundle, cid, tmp_path, leak_audit):
+    """Behind the /proc mount, a mount on / would hide it (runc then fails at exec, after
+    writing /dev's nodes into the bound directory): refused naming the field, nothing written."""
+    other = tmp_path / "other"
+    (other / "dev").mkdir(parents=True)
+    add_mount(bundle, "/", "bind", str(other), ["rbind"])
+    bundle.write()
+    r = runk("run", "--bundle", bundle.path, cid)
+    n = len(bundle.config["mounts"]) - 1
+    assert r.rc == 1, r
+    assert f'mounts[{n}].destination: \\"/\\" would cover the /proc mount before it' in r.err, r
+    assert os.listdir(other / "dev") == []
+    assert runk("state", cid).rc == 1
+
 @pytest.mark.parametrize("prop,optional", [("rshared", "shared:"), ("rslave", None), ("rprivate", None)])
 def test_rootfs_propagation_on_private_host_mount(runk, bundle, cid, prop, optional, leak_audit):
     bundle.config["linux"]["rootfsPropagation"] = prop

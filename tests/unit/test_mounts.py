@@ -213,3 +213,25 @@ def test_host_pseudo_mounts_are_the_whole_procfs_and_sysfs_outside_the_rootfs():
     found = _host_pseudo_mounts("/nonexistent/rootfs")
     assert "/proc" in found and "/proc" in mps
     assert "/proc" not in _host_pseudo_mounts("/")       # all of it is inside that rootfs
+
+
+@pytest.mark.parametrize("order,refused", [
+    (["/", "/proc"], None),
+    (["/dev", "/", "/proc"], None),
+    (["/proc", "/"], 1),
+    (["/proc", "/tmp", "//."], 2),
+])
+def test_a_mount_on_root_behind_proc_is_refused(order, refused):
+    from runk.errors import ConfigError
+    from runk.oci.validate import semantic
+    kinds = {"/proc": {"type": "proc", "source": "proc"}, "/dev": {"type": "tmpfs", "source": "tmpfs"},
+             "/tmp": {"type": "tmpfs", "source": "tmpfs"}}
+    cfg = {"root": {"path": "rootfs"}, "process": {"args": ["true"]},
+           "mounts": [{"destination": d, **kinds.get(d, {"type": "bind", "source": "/srv", "options": ["rbind"]})}
+                      for d in order]}
+    if refused is None:
+        semantic(cfg)
+        return
+    with pytest.raises(ConfigError) as e:
+        semantic(cfg)
+    assert str(e.value).startswith(f'mounts[{refused}].destination: "/" would cover the /proc mount'), str(e.value)
