@@ -166,3 +166,64 @@ def write_containers_conf(path: str, engine: dict[str, str], runtimes: dict[str,
         lines += ["", "[engine.runtimes]"] + [f'{k} = ["{v}"]' for k, v in runtimes.items()]
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
+
+
+def _sm_text(raw: bytes, off: int) -> str:
+    start = 512 + off           # statmount's strings follow its 512-byte struct
+    return raw[start:raw.index(b"\0", start)].decode(errors="replace")
+
+
+def ns_mounts(pid: int | str) -> list[dict]:
+    """Every mount in the mount namespace of `pid` (but its root), in mount id order, including
+    those no path reaches any more (under a root moved over them): {"id", "parent", "root",
+    "mp", "fstype"} from listmount(2) and statmount(2) on the host, as `findmnt
+    --kernel=listmount` reads them. Skips the test on a kernel without them (before 6.11)."""
+    import ctypes
+    import fcntl
+    import struct
+
+    import pytest
+    libc = ctypes.CDLL(None, use_errno=True)
+    sys_statmount, sys_listmount, ns_get_mntns_id = 457, 458, 0x8008B705
+    lsmt_root = 0xFFFFFFFFFFFFFFFF
+    sm_mnt_basic, sm_mnt_root, sm_mnt_point, sm_fs_type = 0x2, 0x8, 0x10, 0x20
+    fd = os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        buf = bytearray(8)
+        fcntl.ioctl(fd, ns_get_mntns_id, buf)
+    except OSError as e:
+        pytest.skip(f"NS_GET_MNTNS_ID: {e.strerror} (needs Linux 6.11)")
+    finally:
+        os.close(fd)
+    ns_id = struct.unpack("Q", buf)[0]
+
+    def req(mnt_id: int, param: int) -> ctypes.Array:
+        return ctypes.create_string_buffer(struct.pack("IIQQQ", 32, 0, mnt_id, param, ns_id), 32)
+    ids = (ctypes.c_uint64 * 8192)()
+    n = libc.syscall(sys_listmount, req(lsmt_root, 0), ids, len(ids), 0)
+    if n < 0:
+        pytest.skip(f"listmount: {os.strerror(ctypes.get_errno())} (needs Linux 6.11)")
+    out = []
+    want = sm_mnt_basic | sm_mnt_root | sm_mnt_point | sm_fs_type
+    for mnt_id in ids[:n]:
+        sm = ctypes.create_string_buffer(1 << 16)
+        if libc.syscall(sys_statmount, req(mnt_id, want), sm, len(sm), 0) < 0:
+            continue            # unmounted meanwhile
+        raw = sm.raw
+        fs_type, = struct.unpack_from("I", raw, 36)
+        ident, parent = struct.unpack_from("QQ", raw, 40)
+        mnt_root, mnt_point = struct.unpack_from("II", raw, 104)
+        out.append({"id": ident, "parent": parent, "root": _sm_text(raw, mnt_root),
+                    "mp": _sm_text(raw, mnt_point), "fstype": _sm_text(raw, fs_type)})
+    return out
+
+
+def exposed_pseudo_fs(mounts: list[dict]) -> list[tuple[str, str]]:
+    """(mount point, type) of the whole procfs and sysfs mounts (their root is the filesystem's
+    root) of ns_mounts() that no tmpfs covers: those the kernel counts as visible when it decides
+    whether a fresh proc or sysfs mount may be made in the namespace."""
+    def covered(m: dict) -> bool:
+        return any(c["parent"] == m["id"] and c["mp"] == m["mp"] and c["fstype"] == "tmpfs"
+                   for c in mounts)
+    return sorted((m["mp"], m["fstype"]) for m in mounts
+                  if m["fstype"] in ("proc", "sysfs") and m["root"] == "/" and not covered(m))

@@ -23,6 +23,11 @@ LXCFS_FILES = frozenset((
     "/proc/uptime", "/proc/loadavg", "/proc/slabinfo", "/proc/sys/kernel/ns_last_pid",
 ))
 
+# a mount on / covers the rootfs with everything mounted on it so far: runk mounts the later
+# ones on top of it (runc too), but /proc would be gone (runc then fails at exec, after writing
+# /dev's nodes into the new root)
+ROOT_OVER_PROC = '"/" would cover the /proc mount before it: a mount on / must come before it'
+
 
 def is_bind(m: dict) -> bool:
     opts = m.get("options") or []

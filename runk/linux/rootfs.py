@@ -1,12 +1,18 @@
 """The container's mount namespace: propagation, rootfs bind, mounts in config order, /dev,
 pivot_root (or move + chroot), read-only root.
 
+As runc, a tmpfs or /dev mount the config asks read-only is mounted writable (runk writes device
+nodes, symlinks, /dev/console, mode or tmpcopyup content and later mount points into it) and
+remounted read-only by finish(). --no-pivot first detaches the host's procfs and sysfs mounts
+(or covers those it cannot detach) so that the container's mount namespace keeps none of them.
+
 Runs in the init, between fork and exec: no imports at call time, errors as SyscallError naming
 the in-container destination. Every target is resolved inside the rootfs (runk.linux.paths) and
 mounted through /proc/self/fd/N, then checked to still be inside the rootfs.
 """
 from __future__ import annotations
 
+import errno
 import stat
 
 from runk import _os as os
@@ -55,8 +61,11 @@ def prepare(mp: MountPlan, fds: LaunchFds, mount_ns: bool) -> int:
     for m in mp.mounts:
         if m.fstype == "cgroup":
             _mount_cgroup(root_fd, mp, m)
-        else:
-            mount_one(root_fd, rootfs, m, fds.bind_sources.get(m.index))
+        elif mount_one(root_fd, rootfs, m, fds.bind_sources.get(m.index)):
+            # a mount onto the root itself (runc takes it as the new root): the later mounts
+            # and pivot_root go to it, not to the rootfs it covers
+            os.close(root_fd)
+            root_fd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     if mp.setup_dev:
         devices.setup_dev(root_fd, rootfs, list(mp.devices), mp.bind_devices)
     elif mp.devices:
@@ -93,6 +102,16 @@ def _remount_flags(target: str, flags: int) -> int:
         return flags
 
 
+def _clean(dest: str) -> str:
+    return "/" + "/".join(c for c in dest.split("/") if c and c != ".")
+
+
+def read_only_later(m: MountSpec) -> bool:
+    """runc's rule: a read-only tmpfs, or a read-only mount on /dev, is mounted writable and
+    made read-only by finish(), once runk has written what it must into it."""
+    return bool(m.flags & lib.MS_RDONLY) and (m.fstype == "tmpfs" or _clean(m.destination) == "/dev")
+
+
 def _remount(target: str, flags: int, dest: str) -> None:
     try:
         mount(None, target, None, flags | lib.MS_REMOUNT, shown=dest)
@@ -102,10 +121,12 @@ def _remount(target: str, flags: int, dest: str) -> None:
         mount(None, target, None, _remount_flags(target, flags) | lib.MS_REMOUNT, shown=dest)
 
 
-def mount_one(root_fd: int, rootfs: str, m: MountSpec, source: tuple[int, bool] | None = None) -> None:
+def mount_one(root_fd: int, rootfs: str, m: MountSpec, source: tuple[int, bool] | None = None) -> bool:
     """One config mount; `source`: (fd, is a directory) of the bind source's clone the parent
-    opened (LaunchFds.bind_sources), None to mount by path."""
+    opened (LaunchFds.bind_sources), None to mount by path. True if it was mounted onto the
+    root itself."""
     dest = m.destination
+    flags = m.flags & ~lib.MS_RDONLY if read_only_later(m) else m.flags
     create = "dir"
     if m.is_bind and source is not None:
         create = "dir" if source[1] else "file"
@@ -132,6 +153,7 @@ def mount_one(root_fd: int, rootfs: str, m: MountSpec, source: tuple[int, bool] 
                  if m.fstype == "tmpfs" and not m.is_bind and "mode=" not in m.data else None)
     tfd = _target(root_fd, rootfs, dest, create)
     _check_proc_target(tfd, rootfs, m, source[0] if source is not None else -1)
+    onto_root = paths.fd_path(tfd) == rootfs
     try:
         old = -1
         if m.tmpcopyup:
@@ -140,23 +162,23 @@ def mount_one(root_fd: int, rootfs: str, m: MountSpec, source: tuple[int, bool] 
         if m.is_bind and source is not None:
             move_mount_to_fd(source[0], tfd, shown=dest)
         elif m.is_bind:
-            mount(m.source, target, None, lib.MS_BIND | (m.flags & lib.MS_REC), shown=dest)
+            mount(m.source, target, None, lib.MS_BIND | (flags & lib.MS_REC), shown=dest)
         else:
             try:
-                mount(m.source or m.fstype, target, m.fstype, m.flags & ~lib.MS_REC, m.data, shown=dest)
+                mount(m.source or m.fstype, target, m.fstype, flags & ~lib.MS_REC, m.data, shown=dest)
             except OSError as e:
                 if not (e.errno == 1 and m.fstype == "sysfs"):
                     raise
                 # sysfs needs a net namespace owned by our user namespace; runc binds /sys instead
                 mount("/sys", target, None, lib.MS_BIND | lib.MS_REC, shown=dest)
-                _remount(target, lib.MS_BIND | (m.flags & ~lib.MS_REC), dest)
+                _remount(target, lib.MS_BIND | (flags & ~lib.MS_REC), dest)
         # reopen: the fd still names the directory under the new mount
         nfd = _target(root_fd, rootfs, dest, None)
         os.close(tfd)
         tfd = nfd
         target = paths.proc_fd(tfd)
-        if m.is_bind and (m.flags & ~(lib.MS_BIND | lib.MS_REC | lib.MS_REMOUNT)):
-            _remount(target, lib.MS_BIND | (m.flags & ~lib.MS_REC), dest)
+        if m.is_bind and (flags & ~(lib.MS_BIND | lib.MS_REC | lib.MS_REMOUNT)):
+            _remount(target, lib.MS_BIND | (flags & ~lib.MS_REC), dest)
         for p in m.propagation:
             mount(None, target, None, p, shown=dest)
         if m.rec_set or m.rec_clr:
@@ -168,6 +190,7 @@ def mount_one(root_fd: int, rootfs: str, m: MountSpec, source: tuple[int, bool] 
             os.chmod(target, keep_mode)
     finally:
         os.close(tfd)
+    return onto_root
 
 
 def _existing_mode(root_fd: int, dest: str) -> int | None:
@@ -256,11 +279,63 @@ def _mount_cgroup(root_fd: int, mp: MountPlan, m: MountSpec) -> None:
             pass
 
 
+def _unescape(field: str) -> str:
+    """A mountinfo path: the kernel writes space, tab, newline and backslash as \\ooo."""
+    if "\\" not in field:
+        return field
+    out, i = [], 0
+    while i < len(field):
+        if field[i] == "\\" and field[i + 1:i + 4].isdigit():
+            out.append(chr(int(field[i + 1:i + 4], 8)))
+            i += 4
+        else:
+            out.append(field[i])
+            i += 1
+    return "".join(out)
+
+
+def _host_pseudo_mounts(rootfs: str) -> list[str]:
+    """Mount points of the whole procfs and sysfs mounts outside the rootfs, in mountinfo order
+    (a parent before what is mounted under it)."""
+    found = []
+    with open("/proc/self/mountinfo", "rb") as f:
+        for line in f.read().decode(errors="surrogateescape").splitlines():
+            fields = line.split(" ")
+            fstype = fields[fields.index("-") + 1]
+            mp = _unescape(fields[4])
+            if fields[3] == "/" and fstype in ("proc", "sysfs") and not paths.is_within(mp, rootfs):
+                found.append(mp)
+    return found
+
+
+def _hide_host_pseudo_mounts(rootfs: str) -> None:
+    """--no-pivot keeps the host's mount tree under the new root: detach its procfs and sysfs
+    mounts, whose presence would let the container mount a fresh procfs or sysfs (the kernel
+    allows one where a full one is already visible) and whose files are the host's. A mount the
+    kernel locked (a user namespace) cannot be detached: it is covered by an empty tmpfs. Each
+    is made a slave first so that nothing of this reaches the host (runc msMoveRoot)."""
+    for mp in _host_pseudo_mounts(rootfs):
+        try:
+            mount(None, mp, None, lib.MS_SLAVE | lib.MS_REC, shown=mp)
+        except OSError as e:
+            if e.errno in (errno.ENOENT, errno.EINVAL):
+                continue            # gone with a parent detached before it
+            raise
+        try:
+            umount2(mp, lib.MNT_DETACH)
+        except OSError as e:
+            if e.errno not in (errno.EINVAL, errno.EPERM):
+                raise
+            mount("tmpfs", mp, "tmpfs", 0, shown=mp)
+
+
 def pivot(rootfs: str, no_pivot: bool) -> None:
     """Make rootfs the container's /. pivot_root(".", ".") then detach the old root (runc);
-    --no-pivot: MS_MOVE + chroot, for rootfs on a ramdisk."""
+    --no-pivot: detach the host's procfs and sysfs, then MS_MOVE + chroot, for rootfs on a
+    ramdisk."""
     os.chdir(rootfs)
     if no_pivot:
+        _hide_host_pseudo_mounts(rootfs)
         mount(rootfs, "/", None, lib.MS_MOVE, shown="/")
         os.chroot(".")
         os.chdir("/")
@@ -277,9 +352,29 @@ def pivot(rootfs: str, no_pivot: bool) -> None:
     os.chdir("/")
 
 
+def _read_only_now(mp: MountPlan) -> None:
+    """The read-only tmpfs and /dev mounts prepare() made writable (read_only_later), resolved
+    inside the new root, remounted read-only with their other flags."""
+    later = [m for m in mp.mounts if read_only_later(m)]
+    if not later:
+        return
+    root = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for m in later:
+            fd = paths.open_in_root(root, m.destination)
+            try:
+                _remount(paths.proc_fd(fd), lib.MS_BIND | (m.flags & ~lib.MS_REC), m.destination)
+            finally:
+                os.close(fd)
+    finally:
+        os.close(root)
+
+
 def finish(mp: MountPlan) -> None:
-    """After pivot: rootfsPropagation on the new /, read-only root."""
+    """After pivot: rootfsPropagation on the new /, read-only tmpfs and /dev mounts, read-only
+    root."""
     if mp.rootfs_propagation:
         mount(None, "/", None, mp.rootfs_propagation, shown="/")
+    _read_only_now(mp)
     if mp.readonly_root:
         _remount("/", lib.MS_BIND | lib.MS_RDONLY, "/")

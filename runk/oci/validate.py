@@ -125,13 +125,18 @@ def semantic(cfg: dict) -> None:
     for key in linux.get("sysctl") or {}:
         _check_sysctl(key, types, cfg)
     from runk.linux import procmounts
+    proc_seen = False
     for i, m in enumerate(cfg.get("mounts") or []):
         bind = procmounts.is_bind(m)
         if bind and not m.get("source"):
             raise ConfigError(f"mounts[{i}].source", "is required for a bind mount")
-        why = procmounts.problem(procmounts.destination(m), m.get("type") or "", bind)
+        dest = procmounts.destination(m)
+        why = procmounts.problem(dest, m.get("type") or "", bind)
         if why:
             raise ConfigError(f"mounts[{i}]", why)
+        if dest == "/" and proc_seen:
+            raise ConfigError(f"mounts[{i}].destination", procmounts.ROOT_OVER_PROC)
+        proc_seen = proc_seen or dest == "/proc"
     seccomp = linux.get("seccomp")
     if seccomp and (seccomp.get("listenerPath") or any(
             s.get("action") == "SCMP_ACT_NOTIFY" for s in seccomp.get("syscalls") or [])):

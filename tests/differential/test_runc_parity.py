@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 
 import pytest
 
-from tests.helpers import drop_ns, status_fields, wait_status
+from tests.helpers import drop_ns, exposed_pseudo_fs, ns_mounts, status_fields, wait_status
 
 STATUS_KEYS = ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp",
                "SigIgn", "SigBlk", "Uid", "Gid", "Groups")
@@ -134,6 +135,61 @@ def test_dev_listing(pair, cfg):
         {"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 0o640, "uid": 1000, "gid": 5},
         {"path": "/dev/loop-x", "type": "b", "major": 7, "minor": 0, "fileMode": 0o600}]
     pair.same_output(script="ls -l /dev /dev/pts /dev/shm /dev/mqueue", norm=_ls_l)
+
+
+def test_read_only_dev_and_tmpfs(pair, cfg):
+    """Read-only /dev and tmpfs mounts: filled (nodes, links, a later mount point, tmpcopyup's
+    copy), then read-only."""
+    for m in cfg["mounts"]:
+        if m["destination"] == "/dev":
+            m["options"].append("ro")
+    cfg["mounts"] += [
+        {"destination": "/run", "type": "tmpfs", "source": "tmpfs", "options": ["ro", "nosuid"]},
+        {"destination": "/run/lock", "type": "tmpfs", "source": "lock", "options": ["ro"]},
+        {"destination": "/etc", "type": "tmpfs", "source": "etc", "options": ["ro", "tmpcopyup"]},
+    ]
+    rows = pair.same_output("cat", "/proc/self/mountinfo", norm=_mountinfo)
+    assert {r[0] for r in rows if "ro" in r[2]} >= {"/dev", "/run", "/run/lock", "/etc"}
+    out = pair.same_output(script="ls -l /dev /run /etc; for d in dev run run/lock etc; do "
+                                  "touch /$d/x 2>/dev/null; echo $d=$?; done", norm=_ls_l)
+    assert {"dev=1", "run=1", "run/lock=1", "etc=1"} <= set(out)
+
+
+@pytest.mark.parametrize("userns", [False, True])
+def test_no_pivot_host_procfs_and_sysfs(runc, runk, bundle, cfg, cid, userns):
+    """--no-pivot: the host's procfs and sysfs are detached from the container's mount
+    namespace (covered by a tmpfs where a user namespace locked them)."""
+    if userns:
+        cfg["linux"]["namespaces"].append({"type": "user"})
+        cfg["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+        cfg["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    bundle.args("sleep", "1000").write()
+    got = {}
+    for name, rt in (("runc", runc), ("runk", runk)):
+        c = f"{cid}-{name[-1]}"
+        r = rt("run", "-d", "--no-pivot", "--bundle", bundle.path, c)
+        assert r.rc == 0, (name, r)
+        try:
+            mounts = ns_mounts(rt.state(c)["pid"])
+        finally:
+            rt("delete", "--force", c)
+        full = sorted((m["mp"], m["fstype"]) for m in mounts
+                      if m["fstype"] in ("proc", "sysfs") and m["root"] == "/")
+        got[name] = (exposed_pseudo_fs(mounts), full)
+    assert got["runk"] == got["runc"]
+    assert got["runk"][0] == [("/proc", "proc"), ("/sys", "sysfs")]
+
+
+def test_bind_onto_root_first(pair, cfg, tmp_path):
+    """A bind on / ahead of the other mounts becomes the container's root under both."""
+    other = tmp_path / "other"
+    shutil.copytree(cfg["root"]["path"], other, symlinks=True)
+    (other / "marker").write_text("bound\n")
+    cfg["mounts"].insert(0, {"destination": "/", "type": "bind", "source": str(other),
+                             "options": ["rbind"]})
+    pair.same_output(script="cat /marker; ls / /dev")
+    rows = pair.same_output("cat", "/proc/self/mountinfo", norm=_mountinfo)
+    assert ("/", str(other)) in {r[:2] for r in rows}
 
 
 def test_namespaces_shared_and_new(pair, cfg):

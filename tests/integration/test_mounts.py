@@ -8,7 +8,18 @@ import subprocess
 
 import pytest
 
-from tests.helpers import add_mount, mount_at, mountinfo, run_out, run_sh, running, wait_for
+from tests.helpers import (
+    add_mount,
+    exposed_pseudo_fs,
+    mount_at,
+    mountinfo,
+    ns_mounts,
+    run_out,
+    run_sh,
+    running,
+    set_ns,
+    wait_for,
+)
 
 
 @pytest.fixture
@@ -150,6 +161,89 @@ def test_no_pivot(runk, bundle, cid, leak_audit):
     assert mount_at(out, "/")["root"] == os.path.realpath(bundle.rootfs)
     assert {"/proc", "/dev", "/dev/pts", "/sys"} <= {m["mp"] for m in mounts}
 
+
+
+@pytest.mark.parametrize("userns", [False, True])
+def test_no_pivot_keeps_no_host_procfs_or_sysfs_in_the_namespace(runk, bundle, cid, userns, leak_audit):
+    """--no-pivot moves the rootfs over the host's / rather than detaching it: the host's procfs
+    and sysfs stay in the container's mount namespace, where the kernel counts them as visible
+    when the container asks for a fresh procfs or sysfs. runk detaches them first (runc), or, in
+    a user namespace where the kernel locked them, covers them with a tmpfs."""
+    if userns:
+        set_ns(bundle, "user")
+        bundle.config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+        bundle.config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    bundle.args("sleep", "1000").write()
+    r = runk("run", "-d", "--no-pivot", "--bundle", bundle.path, cid)
+    assert r.rc == 0, r
+    try:
+        pid = runk.state(cid)["pid"]
+        mounts = ns_mounts(pid)
+        # the container's own /proc and /sys, nothing of the host's
+        assert exposed_pseudo_fs(mounts) == [("/proc", "proc"), ("/sys", "sysfs")], mounts
+        # and the host's mounts are untouched
+        with open("/proc/self/mountinfo") as f:
+            host = mountinfo(f.read())
+        assert {"/proc", "/sys"} <= {m["mp"] for m in host}
+    finally:
+        runk("delete", "--force", cid)
+
+
+def test_read_only_dev_and_tmpfs_are_filled_then_made_read_only(runk, bundle, cid, leak_audit):
+    """A read-only /dev or tmpfs is mounted writable, gets what runk puts in it (device nodes,
+    /dev/pts, symlinks, the mount point of a later mount, tmpcopyup's copy) and is remounted
+    read-only at the end, as runc does."""
+    for m in bundle.config["mounts"]:
+        if m["destination"] == "/dev":
+            m["options"].append("ro")
+    add_mount(bundle, "/run", "tmpfs", "tmpfs", ["ro", "nosuid"])
+    add_mount(bundle, "/run/lock", "tmpfs", "tmpfs", ["ro"])        # its mount point is made in /run
+    add_mount(bundle, "/etc", "tmpfs", "tmpfs", ["ro", "tmpcopyup"])
+    r = run_sh(runk, bundle, cid, "cat /proc/self/mountinfo; ls /dev; head -1 /etc/passwd; "
+                                  "echo x >/dev/null && echo null=ok; touch /dev/x; echo dev=$?; "
+                                  "touch /run/x; echo run=$?; touch /etc/x; echo etc=$?")
+    assert r.rc == 0, r
+    for mp in ("/dev", "/run", "/run/lock", "/etc"):
+        assert "ro" in mount_at(r.out, mp)["opts"], (mp, r.out)
+    assert "nosuid" in mount_at(r.out, "/dev")["opts"] and "nosuid" in mount_at(r.out, "/run")["opts"]
+    assert "rw" in mount_at(r.out, "/dev/pts")["opts"] and "rw" in mount_at(r.out, "/dev/shm")["opts"]
+    lines = r.out.splitlines()
+    assert {"null", "zero", "urandom", "tty", "pts", "ptmx", "fd", "stdin", "shm"} <= set(lines)
+    assert "root:x:0:0:root:/root:/bin/sh" in lines
+    assert {"null=ok", "dev=1", "run=1", "etc=1"} <= set(lines)
+    assert r.err.count("Read-only file system") == 3, r
+
+
+def test_bind_onto_root_first_becomes_the_root(runk, bundle, cid, tmp_path, leak_audit):
+    """A bind mount on / ahead of the others covers the rootfs: the later mounts, pivot_root and
+    the exec fifo's /proc go to it (runc takes it as the new root the same way)."""
+    other = str(tmp_path / "other")
+    subprocess.run(["cp", "-a", bundle.rootfs, other], check=True)
+    with open(os.path.join(other, "marker"), "w") as f:
+        f.write("the bound root\n")
+    bundle.config["mounts"].insert(0, {"destination": "/", "type": "bind", "source": other,
+                                       "options": ["rbind"]})
+    out = run_out(runk, bundle, cid, "cat /marker; cat /proc/self/mountinfo; ls /dev/null /dev/pts")
+    assert out.splitlines()[0] == "the bound root"
+    root = mount_at(out, "/")
+    assert root["root"] == other and "ro" in root["opts"]     # root.readonly applies to it
+    assert {"/proc", "/dev", "/dev/pts", "/sys"} <= {m["mp"] for m in mountinfo(out)}
+    assert os.listdir(os.path.join(other, "dev")) == []           # /dev's nodes went to its tmpfs
+
+
+def test_bind_onto_root_after_proc_is_refused(runk, bundle, cid, tmp_path, leak_audit):
+    """Behind the /proc mount, a mount on / would hide it (runc then fails at exec, after
+    writing /dev's nodes into the bound directory): refused naming the field, nothing written."""
+    other = tmp_path / "other"
+    (other / "dev").mkdir(parents=True)
+    add_mount(bundle, "/", "bind", str(other), ["rbind"])
+    bundle.write()
+    r = runk("run", "--bundle", bundle.path, cid)
+    n = len(bundle.config["mounts"]) - 1
+    assert r.rc == 1, r
+    assert f'mounts[{n}].destination: \\"/\\" would cover the /proc mount before it' in r.err, r
+    assert os.listdir(other / "dev") == []
+    assert runk("state", cid).rc == 1
 
 @pytest.mark.parametrize("prop,optional", [("rshared", "shared:"), ("rslave", None), ("rprivate", None)])
 def test_rootfs_propagation_on_private_host_mount(runk, bundle, cid, prop, optional, leak_audit):

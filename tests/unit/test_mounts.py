@@ -183,3 +183,55 @@ def test_recursive_attributes_on_a_real_mount(tmp_path):
     os.close(r)
     os.waitpid(pid, 0)
     assert out == b"", out.decode()
+
+
+@pytest.mark.parametrize("dest,fstype,opts,later", [
+    ("/dev", "tmpfs", ["ro", "nosuid"], True),
+    ("//dev/", "tmpfs", ["ro"], True),              # the path as runc cleans it
+    ("/dev", "bind", ["rbind", "ro"], True),         # a bound /dev too
+    ("/run", "tmpfs", ["ro"], True),
+    ("/run", "tmpfs", ["rw"], False),
+    ("/run", "tmpfs", ["ro", "rw"], False),
+    ("/home", "bind", ["rbind", "ro"], False),       # never written by runk: read-only at once
+    ("/sys", "sysfs", ["ro"], False),
+])
+def test_read_only_later_is_runcs_rule(dest, fstype, opts, later):
+    from runk.linux.rootfs import read_only_later
+    assert read_only_later(MountSpec(0, "src", dest, fstype, opts)) is later
+
+
+def test_mountinfo_paths_are_unescaped():
+    from runk.linux.rootfs import _unescape
+    assert _unescape(r"/a\040b\011c\012d\134e") == "/a b\tc\nd\\e"
+    assert _unescape("/plain") == "/plain"
+
+
+def test_host_pseudo_mounts_are_the_whole_procfs_and_sysfs_outside_the_rootfs():
+    from runk.linux.rootfs import _host_pseudo_mounts
+    with open("/proc/self/mountinfo") as f:
+        mps = {line.split()[4] for line in f if line.split()[line.split().index("-") + 1] == "proc"}
+    found = _host_pseudo_mounts("/nonexistent/rootfs")
+    assert "/proc" in found and "/proc" in mps
+    assert "/proc" not in _host_pseudo_mounts("/")       # all of it is inside that rootfs
+
+
+@pytest.mark.parametrize("order,refused", [
+    (["/", "/proc"], None),
+    (["/dev", "/", "/proc"], None),
+    (["/proc", "/"], 1),
+    (["/proc", "/tmp", "//."], 2),
+])
+def test_a_mount_on_root_behind_proc_is_refused(order, refused):
+    from runk.errors import ConfigError
+    from runk.oci.validate import semantic
+    kinds = {"/proc": {"type": "proc", "source": "proc"}, "/dev": {"type": "tmpfs", "source": "tmpfs"},
+             "/tmp": {"type": "tmpfs", "source": "tmpfs"}}
+    cfg = {"root": {"path": "rootfs"}, "process": {"args": ["true"]},
+           "mounts": [{"destination": d, **kinds.get(d, {"type": "bind", "source": "/srv", "options": ["rbind"]})}
+                      for d in order]}
+    if refused is None:
+        semantic(cfg)
+        return
+    with pytest.raises(ConfigError) as e:
+        semantic(cfg)
+    assert str(e.value).startswith(f'mounts[{refused}].destination: "/" would cover the /proc mount'), str(e.value)
