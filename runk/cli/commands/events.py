@@ -7,6 +7,12 @@ import select
 
 from runk.errors import RunkError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from runk.cli.globals import Globals
+
 
 def parse_duration(text: str) -> float:
     """Go's time.ParseDuration for the forms people type: 5s, 100ms, 1m30s, 2h, 1.5s."""
@@ -29,15 +35,15 @@ def parse_duration(text: str) -> float:
     return total
 
 
-def _emit(kind: str, cid: str, data: dict | None = None) -> None:
+def _emit(kind: str, cid: str, data: dict[str, Any] | None = None) -> None:
     from runk import _json
-    ev: dict = {"type": kind, "id": cid}
+    ev: dict[str, Any] = {"type": kind, "id": cid}
     if data is not None:
         ev["data"] = data
     os.write(1, (_json.dumps(ev) + "\n").encode())
 
 
-def run(g: object, opts: dict) -> int:
+def run(g: Globals, opts: dict[str, Any]) -> int:
     from runk.container.container import load
     interval = parse_duration(opts.get("interval") or "5s")
     if interval <= 0:

@@ -6,8 +6,14 @@ import os
 
 from runk.errors import RunkError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
-def run(g: object, opts: dict) -> int:
+    from runk.cli.globals import Globals
+
+
+def run(g: Globals, opts: dict[str, Any]) -> int:
     from runk.container.container import load
     fmt = opts.get("format") or "table"
     c = load(g.root, opts["id"])
