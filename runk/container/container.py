@@ -55,6 +55,13 @@ class Container:
             self._config = _json.loads(raw) if raw else {}
         return self._config
 
+    def _record(self) -> StateRecord:
+        """The record, for the verbs that need one: a container without a readable state (a torn
+        file beside the kept config) has none, and runc cannot load it either."""
+        if self.rec is None:
+            raise NotFoundError()
+        return self.rec
+
     # -- verbs ---------------------------------------------------------------------------------
     def start(self) -> None:
         s = self.status()
@@ -84,7 +91,8 @@ class Container:
     def kill(self, sig: int, all_procs: bool = False) -> None:
         s = self.status()
         st.check_kill(s, all_procs)
-        _backend(self.rec).kill(self.rec, sig, all_procs and s != st.STOPPED)
+        rec = self._record()
+        _backend(rec).kill(rec, sig, all_procs and s != st.STOPPED)
 
     def delete(self, force: bool = False) -> None:
         s = self.status()
