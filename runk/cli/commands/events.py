@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import select
 
-from runk.errors import RunkError
+from runk.errors import RunkError, StateError, UsageError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -19,7 +19,7 @@ def parse_duration(text: str) -> float:
     units = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
     s, total, i = text.strip(), 0.0, 0
     if not s:
-        raise RunkError(f'time: invalid duration "{text}"')
+        raise UsageError(f'time: invalid duration "{text}"')
     while i < len(s):
         j = i
         while j < len(s) and (s[j].isdigit() or s[j] == "."):
@@ -29,7 +29,7 @@ def parse_duration(text: str) -> float:
             k += 1
         num, unit = s[i:j], s[j:k]
         if not num or unit not in units:
-            raise RunkError(f'time: invalid duration "{text}"')
+            raise UsageError(f'time: invalid duration "{text}"')
         total += float(num) * units[unit]
         i = k
     return total
@@ -47,11 +47,11 @@ def run(g: Globals, opts: dict[str, Any]) -> int:
     from runk.container.container import load
     interval = parse_duration(opts.get("interval") or "5s")
     if interval <= 0:
-        raise RunkError("duration interval must be greater than 0")
+        raise UsageError("duration interval must be greater than 0")
     c = load(g.root, opts["id"])
     try:
         if c.status() == "stopped":
-            raise RunkError(f"container with id {c.id} is not running")
+            raise StateError(f"container with id {c.id} is not running")
         if opts.get("stats"):
             _emit("stats", c.id, c.stats())
             return 0

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from runk.errors import RunkError
+from runk.errors import RunkError, UsageError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -31,9 +31,9 @@ def ram_in_bytes(value: str) -> int:
     try:
         n = float(num)
     except ValueError:
-        raise RunkError(f"invalid size: '{value}'") from None
+        raise UsageError(f"invalid size: '{value}'") from None
     if suffix not in _UNITS:
-        raise RunkError(f"invalid suffix: '{v[i:]}'")
+        raise UsageError(f"invalid suffix: '{v[i:]}'")
     return int(n * _UNITS[suffix])
 
 
@@ -41,7 +41,7 @@ def _int(v: str, name: str) -> int:
     try:
         return int(v)
     except ValueError:
-        raise RunkError(f"invalid value for {name}: {v}") from None
+        raise UsageError(f"invalid value for {name}: {v}") from None
 
 
 def resources_from(opts: dict[str, Any]) -> dict[str, Any]:
