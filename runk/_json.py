@@ -45,14 +45,15 @@ try:
         parse_float = float
         parse_int = int
         parse_constant = {"-Infinity": float("-inf"), "Infinity": float("inf"), "NaN": float("nan")}.__getitem__
-        memo: dict = {}  # noqa: RUF012 -- the attribute _json reads, cleared after each scan
+        memo: dict[str, str] = {}  # noqa: RUF012 -- the attribute _json reads, cleared after each scan
 
     def loads(s: str | bytes) -> object:
         global _scanner
         if isinstance(s, (bytes, bytearray)):
             s = s.decode("utf-8")
         if _scanner is None:
-            _scanner = _json.make_scanner(_Ctx())
+            # typeshed types the context as a scanner; _json reads only the attributes _Ctx has
+            _scanner = _json.make_scanner(_Ctx())  # type: ignore[arg-type]
         s = s.strip(" \t\n\r")
         if s.startswith("\ufeff"):
             raise ValueError("unexpected UTF-8 BOM")

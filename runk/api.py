@@ -29,12 +29,23 @@ from dataclasses import dataclass, field
 
 from runk.backend.requests import CreateRequest, ExecRequest
 from runk.container import container as _core
-from runk.errors import (ConfigError, ExistsError, InvalidIdError, NotFoundError, RunkError,
-                         StateError)
+from runk.errors import ConfigError, ExistsError, InvalidIdError, NotFoundError, RunkError, StateError
 
-__all__ = ["DEFAULT_ROOT", "Container", "ExecResult", "State", "create", "load", "list_containers",
-           "RunkError", "ConfigError", "NotFoundError", "ExistsError", "InvalidIdError",
-           "StateError"]
+__all__ = [
+    "DEFAULT_ROOT",
+    "ConfigError",
+    "Container",
+    "ExecResult",
+    "ExistsError",
+    "InvalidIdError",
+    "NotFoundError",
+    "RunkError",
+    "State",
+    "StateError",
+    "create",
+    "list_containers",
+    "load",
+]
 
 DEFAULT_ROOT = "/run/runk"
 Stdio = tuple[int, int, int]
@@ -91,8 +102,7 @@ class Container:
         c = _core.load(self.root, self.id)
         try:
             doc = c.oci_state()
-            rec = c.rec
-            assert rec is not None          # oci_state raised NotFoundError otherwise
+            rec = c.record()                # oci_state raised NotFoundError without one
             return State(id=doc["id"], status=doc["status"], pid=int(doc["pid"] or 0),
                          bundle=doc["bundle"], rootfs=doc["rootfs"], created=doc["created"],
                          oci_version=doc["ociVersion"], backend=rec.backend or "linux",
@@ -184,7 +194,7 @@ class Container:
         process is the container's own process config with these changes (runc exec)."""
         c = _core.load(self.root, self.id)
         try:
-            proc = dict((c.config().get("process") or {}))
+            proc = dict(c.config().get("process") or {})
             proc["args"] = list(args)
             proc["terminal"] = False
             if env is not None:
@@ -221,7 +231,10 @@ def create(id: str, bundle: str | None = None, *, config: dict[str, object] | No
     req.stdio = stdio
     if config is not None:
         raw = _json.dumps(config).encode()
-        loaded = (_json.loads(raw), raw)       # a copy: the caller's dict is not kept or changed
+        doc = _json.loads(raw)                 # a copy: the caller's dict is not kept or changed
+        if not isinstance(doc, dict):
+            raise ConfigError("", "the config must be a JSON object")
+        loaded = (doc, raw)
     else:
         loaded = oci_config.load(req.bundle)
     c = _core.create(root, id, req, loaded)
@@ -245,8 +258,8 @@ def list_containers(root: str = DEFAULT_ROOT) -> list[State]:
     out = []
     for rec, status in _core.list_all(root):
         out.append(State(id=rec.id, status=status, pid=(rec.pid or 0) if status != "stopped" else 0,
-                         bundle=rec.bundle, rootfs=rec.rootfs, created=rec.created,
-                         oci_version=rec.ociVersion, backend=rec.backend or "linux",
+                         bundle=rec.bundle or "", rootfs=rec.rootfs or "", created=rec.created or "",
+                         oci_version=rec.ociVersion or "", backend=rec.backend or "linux",
                          annotations=dict(rec.annotations or {})))
     return out
 

@@ -33,7 +33,7 @@ def check(path: str, value: object) -> int:
         raise ConfigError(path, "must be an integer")
     if not valid(value):
         raise ConfigError(path, RANGE)
-    return value       # type: ignore[return-value]
+    return value
 
 
 def check_user(path: str, user: object) -> None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import time
 
-from runk import _os as os
 from runk import _json
+from runk import _os as os
 
 _cfg = {"fd": 2, "json": False, "debug": False, "file": False}
 

@@ -7,17 +7,20 @@ builder concatenates them in file-name order into one set_source + cdef.
 import glob
 import importlib.util
 import os
+from types import ModuleType
 
 from cffi import FFI
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def _fragments() -> list:
+def _fragments() -> list[ModuleType]:
     mods = []
     for path in sorted(glob.glob(os.path.join(HERE, "decl_*.py"))):
         name = os.path.splitext(os.path.basename(path))[0]
         spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot load {path}")
         mod = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(mod)
         mods.append(mod)

@@ -4,7 +4,7 @@ The C helpers fill `union bpf_attr` from <linux/bpf.h>, so the layout is checked
 (runc uses cilium/ebpf for the same calls: ebpf_linux.go).
 """
 
-LIBRARIES: list = []
+LIBRARIES: list[str] = []
 
 INCLUDES = r"""
 #include <errno.h>

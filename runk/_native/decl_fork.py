@@ -5,7 +5,7 @@ which waits for an RCU grace period: 5-15 ms on every create and exec (runc pays
 cloned into its group takes that lock only for reading.
 """
 
-LIBRARIES: list = []
+LIBRARIES: list[str] = []
 
 INCLUDES = r"""
 #include <errno.h>

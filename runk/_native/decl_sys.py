@@ -1,6 +1,6 @@
 """Syscalls Python 3.11 lacks: namespaces, mounts, openat2, close_range, prctl, keyrings, fstatfs."""
 
-LIBRARIES: list = []
+LIBRARIES: list[str] = []
 
 INCLUDES = r"""
 #include <sched.h>

@@ -11,10 +11,16 @@ import sys
 
 import click
 
-from runk.version import __version__
 from runk.cli.globals import Globals, backend_for_prog
+from runk.version import __version__
 
-SEEN: list = []          # (verb, globals dict, opts) of the last dispatch; the parity test reads it
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+# (verb, globals dict, opts) of the last dispatch; the parity test reads it
+SEEN: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
 
 
 def _version_text() -> str:
@@ -29,15 +35,16 @@ def _version_text() -> str:
             f"python: {platform.python_version()}\nlibseccomp: {lsv}")
 
 
-def _args(verb: str, args: tuple, exactly: int | None = None, minimum: int | None = None) -> None:
+def _args(verb: str, args: tuple[str, ...], exactly: int | None = None, minimum: int | None = None) -> None:
     if exactly is not None and len(args) != exactly:
         raise click.UsageError(f'runk: "{verb}" requires exactly {exactly} argument(s)')
     if minimum is not None and len(args) < minimum:
         raise click.UsageError(f'runk: "{verb}" requires a minimum of {minimum} argument(s)')
 
 
-def _go(ctx: click.Context, verb: str, opts: dict) -> None:
+def _go(ctx: click.Context, verb: str, opts: dict[str, Any]) -> None:
     g = ctx.find_object(Globals)
+    assert g is not None            # the group's callback made it
     SEEN[:] = [(verb, g.as_dict(), opts)]
     if ctx.meta.get("runk.parse_only"):
         ctx.exit(0)
@@ -84,7 +91,7 @@ def cli(ctx: click.Context, debug: bool, log: str | None, log_format: str, root:
         click.echo(ctx.get_help())
 
 
-def _create_options(f: object) -> object:
+def _create_options(f: Callable[..., Any]) -> Callable[..., Any]:
     f = click.option("--preserve-fds", type=int, default=0,
                      help="Pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)")(f)
     f = click.option("--no-new-keyring", is_flag=True,
@@ -100,7 +107,7 @@ def _create_options(f: object) -> object:
 
 
 def _create_opts(bundle: str | None, console_socket: str | None, pid_file: str | None,
-                 no_pivot: bool, no_new_keyring: bool, preserve_fds: int) -> dict:
+                 no_pivot: bool, no_new_keyring: bool, preserve_fds: int) -> dict[str, Any]:
     return {"bundle": bundle, "console_socket": console_socket, "pid_file": pid_file,
             "no_pivot": no_pivot, "no_new_keyring": no_new_keyring, "preserve_fds": preserve_fds}
 
@@ -109,7 +116,7 @@ def _create_opts(bundle: str | None, console_socket: str | None, pid_file: str |
 @_create_options
 @click.argument("args", nargs=-1, metavar="<container-id>")
 @click.pass_context
-def create(ctx: click.Context, args: tuple, **kw: object) -> None:
+def create(ctx: click.Context, /, args: tuple[str, ...], **kw: Any) -> None:
     """create a container"""
     _args("create", args, exactly=1)
     _go(ctx, "create", {"id": args[0], **_create_opts(**kw)})
@@ -121,7 +128,7 @@ def create(ctx: click.Context, args: tuple, **kw: object) -> None:
 @click.option("--keep", is_flag=True, help="do not delete the container after it exits")
 @click.argument("args", nargs=-1, metavar="<container-id>")
 @click.pass_context
-def run_cmd(ctx: click.Context, args: tuple, detach: bool, keep: bool, **kw: object) -> None:
+def run_cmd(ctx: click.Context, /, args: tuple[str, ...], detach: bool, keep: bool, **kw: Any) -> None:
     """create and run a container"""
     _args("run", args, exactly=1)
     _go(ctx, "run", {"id": args[0], "detach": detach, "keep": keep, **_create_opts(**kw)})
@@ -130,7 +137,7 @@ def run_cmd(ctx: click.Context, args: tuple, detach: bool, keep: bool, **kw: obj
 @cli.command(context_settings=CONTEXT)
 @click.argument("args", nargs=-1, metavar="<container-id>")
 @click.pass_context
-def start(ctx: click.Context, args: tuple) -> None:
+def start(ctx: click.Context, args: tuple[str, ...]) -> None:
     """executes the user defined process in a created container"""
     _args("start", args, exactly=1)
     _go(ctx, "start", {"id": args[0]})
@@ -139,7 +146,7 @@ def start(ctx: click.Context, args: tuple) -> None:
 @cli.command(context_settings=CONTEXT)
 @click.argument("args", nargs=-1, metavar="<container-id>")
 @click.pass_context
-def state(ctx: click.Context, args: tuple) -> None:
+def state(ctx: click.Context, args: tuple[str, ...]) -> None:
     """output the state of a container"""
     _args("state", args, exactly=1)
     _go(ctx, "state", {"id": args[0]})
@@ -150,17 +157,18 @@ def state(ctx: click.Context, args: tuple) -> None:
 @click.option("-q", "--quiet", is_flag=True, help="display only container IDs")
 @click.argument("args", nargs=-1, metavar="<container-id>")
 @click.pass_context
-def list_(ctx: click.Context, fmt: str, quiet: bool, args: tuple) -> None:
+def list_(ctx: click.Context, fmt: str, quiet: bool, args: tuple[str, ...]) -> None:
     """lists containers started by runk with the given root"""
     _args("list", args, exactly=0)
     _go(ctx, "list", {"format": fmt, "quiet": quiet})
 
 
 @cli.command(context_settings=CONTEXT)
-@click.option("-a", "--all", "all_", is_flag=True, help="send the specified signal to all processes inside the container")
+@click.option("-a", "--all", "all_", is_flag=True,
+              help="send the specified signal to all processes inside the container")
 @click.argument("args", nargs=-1, metavar="<container-id>")
 @click.pass_context
-def kill(ctx: click.Context, all_: bool, args: tuple) -> None:
+def kill(ctx: click.Context, all_: bool, args: tuple[str, ...]) -> None:
     """kill sends the specified signal (default: SIGTERM) to the container's init process"""
     _args("kill", args, minimum=1)
     if len(args) > 2:
@@ -169,10 +177,11 @@ def kill(ctx: click.Context, all_: bool, args: tuple) -> None:
 
 
 @cli.command(context_settings=CONTEXT)
-@click.option("-f", "--force", is_flag=True, help="Forcibly deletes the container if it is still running (uses SIGKILL)")
+@click.option("-f", "--force", is_flag=True,
+              help="Forcibly deletes the container if it is still running (uses SIGKILL)")
 @click.argument("args", nargs=-1, metavar="<container-id>")
 @click.pass_context
-def delete(ctx: click.Context, force: bool, args: tuple) -> None:
+def delete(ctx: click.Context, force: bool, args: tuple[str, ...]) -> None:
     """delete any resources held by the container often used with detached container"""
     _args("delete", args, exactly=1)
     _go(ctx, "delete", {"id": args[0], "force": force})
@@ -181,7 +190,7 @@ def delete(ctx: click.Context, force: bool, args: tuple) -> None:
 @cli.command(context_settings=CONTEXT)
 @click.argument("args", nargs=-1, metavar="<container-id>")
 @click.pass_context
-def pause(ctx: click.Context, args: tuple) -> None:
+def pause(ctx: click.Context, args: tuple[str, ...]) -> None:
     """pause suspends all processes inside the container"""
     _args("pause", args, exactly=1)
     _go(ctx, "pause", {"id": args[0]})
@@ -190,7 +199,7 @@ def pause(ctx: click.Context, args: tuple) -> None:
 @cli.command(context_settings=CONTEXT)
 @click.argument("args", nargs=-1, metavar="<container-id>")
 @click.pass_context
-def resume(ctx: click.Context, args: tuple) -> None:
+def resume(ctx: click.Context, args: tuple[str, ...]) -> None:
     """resumes all processes that have been previously paused"""
     _args("resume", args, exactly=1)
     _go(ctx, "resume", {"id": args[0]})
@@ -201,7 +210,7 @@ def resume(ctx: click.Context, args: tuple) -> None:
 @click.option("--rootless", is_flag=True, help="generate a configuration for a rootless container")
 @click.argument("args", nargs=-1, metavar="<container-id>")
 @click.pass_context
-def spec(ctx: click.Context, bundle: str | None, rootless: bool, args: tuple) -> None:
+def spec(ctx: click.Context, bundle: str | None, rootless: bool, args: tuple[str, ...]) -> None:
     """create a new specification file"""
     _args("spec", args, exactly=0)
     _go(ctx, "spec", {"bundle": bundle, "rootless": rootless})
@@ -210,7 +219,7 @@ def spec(ctx: click.Context, bundle: str | None, rootless: bool, args: tuple) ->
 @cli.command(context_settings=CONTEXT)
 @click.argument("args", nargs=-1, metavar="<container-id>")
 @click.pass_context
-def features(ctx: click.Context, args: tuple) -> None:
+def features(ctx: click.Context, args: tuple[str, ...]) -> None:
     """show the enabled features"""
     _args("features", args, exactly=0)
     _go(ctx, "features", {})
@@ -232,7 +241,8 @@ def features(ctx: click.Context, args: tuple) -> None:
 @click.option("-c", "--cap", multiple=True, help="add a capability to the bounding set for the process")
 @click.option("--no-new-privs", is_flag=True, help="set the no new privileges value for the process")
 @click.option("--apparmor", default=None, help="set the apparmor profile for the process")
-@click.option("--process-label", default=None, help="set the asm process label for the process commonly used with selinux")
+@click.option("--process-label", default=None,
+              help="set the asm process label for the process commonly used with selinux")
 @click.option("--preserve-fds", type=int, default=0,
               help="Pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)")
 @click.option("--ignore-paused", is_flag=True, help="allow exec in a paused container")
@@ -240,7 +250,7 @@ def features(ctx: click.Context, args: tuple) -> None:
               help="run the process in an (existing) sub-cgroup(s). Format is [<controller>:]<cgroup>.")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
-def exec_(ctx: click.Context, args: tuple, **kw: object) -> None:
+def exec_(ctx: click.Context, /, args: tuple[str, ...], **kw: Any) -> None:
     """execute new process inside the container"""
     # runc asks for the id only: no command (and no --process) fails later, after the container
     # is found, with "process args cannot be empty" (exit 255)
@@ -270,7 +280,7 @@ _UPDATE_FLAGS = (
 )
 
 
-def _update_options(f: object) -> object:
+def _update_options(f: Callable[..., Any]) -> Callable[..., Any]:
     for name, help_text in reversed(_UPDATE_FLAGS):
         f = click.option(name, default=None, help=help_text)(f)
     f = click.option("--cpu-share", "--cpu-shares", "cpu_share", default=None,
@@ -285,7 +295,7 @@ def _update_options(f: object) -> object:
 @_update_options
 @click.argument("args", nargs=-1, metavar="<container-id>")
 @click.pass_context
-def update(ctx: click.Context, args: tuple, **kw: object) -> None:
+def update(ctx: click.Context, /, args: tuple[str, ...], **kw: Any) -> None:
     """update container resource constraints"""
     _args("update", args, exactly=1)
     _go(ctx, "update", {"id": args[0], **kw})
@@ -295,7 +305,7 @@ def update(ctx: click.Context, args: tuple, **kw: object) -> None:
 @click.option("-f", "--format", "fmt", default="table", help="select one of: table or json")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED, metavar="<container-id> [ps options]")
 @click.pass_context
-def ps(ctx: click.Context, fmt: str, args: tuple) -> None:
+def ps(ctx: click.Context, fmt: str, args: tuple[str, ...]) -> None:
     """ps displays the processes running inside a container"""
     _args("ps", args, minimum=1)
     _go(ctx, "ps", {"id": args[0], "format": fmt, "ps_args": list(args[1:])})
@@ -306,7 +316,7 @@ def ps(ctx: click.Context, fmt: str, args: tuple) -> None:
 @click.option("--stats", is_flag=True, help="display the container's stats then exit")
 @click.argument("args", nargs=-1, metavar="<container-id>")
 @click.pass_context
-def events(ctx: click.Context, interval: str, stats: bool, args: tuple) -> None:
+def events(ctx: click.Context, interval: str, stats: bool, args: tuple[str, ...]) -> None:
     """display container events such as OOM notifications, cpu, memory, and IO usage statistics"""
     _args("events", args, exactly=1)
     _go(ctx, "events", {"id": args[0], "interval": interval, "stats": stats})
@@ -318,7 +328,7 @@ _HELP_CONTEXT = {**CONTEXT, "ignore_unknown_options": True}   # runc reads only 
 @cli.command(name="help", context_settings=_HELP_CONTEXT)
 @click.argument("topic", nargs=-1, metavar="[command]", type=click.UNPROCESSED)
 @click.pass_context
-def help_command(ctx: click.Context, topic: tuple) -> None:
+def help_command(ctx: click.Context, topic: tuple[str, ...]) -> None:
     """Shows a list of commands or help for one command"""
     parent = ctx.parent
     assert parent is not None

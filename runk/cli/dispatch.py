@@ -6,10 +6,12 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from runk.cli.globals import Globals
 
 
-def dispatch(verb: str, g: Globals, opts: dict) -> int:
+def dispatch(verb: str, g: Globals, opts: dict[str, Any]) -> int:
     """Run one verb with parsed options; every RunkError becomes runc's log line and exit code."""
     from runk import log
     from runk.errors import RunkError

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from runk.cli.globals import Globals
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 _GLOBAL_VALUE = {"--root": "root", "--log": "log", "--log-format": "log_format",
                  "--backend": "backend"}
 _BACKENDS = ("linux", "vm")         # anything else: click says what is allowed
@@ -16,11 +20,11 @@ _GLOBAL_FLAG = {"--systemd-cgroup": "systemd_cgroup", "--debug": "debug"}
 _CREATE_VALUE = {"--bundle": "bundle", "-b": "bundle", "--pid-file": "pid_file",
                  "--console-socket": "console_socket", "--preserve-fds": "preserve_fds"}
 _CREATE_FLAG = {"--no-pivot": "no_pivot", "--no-new-keyring": "no_new_keyring"}
-_CREATE_DEFAULTS = {"bundle": None, "console_socket": None, "pid_file": None, "no_pivot": False,
-                    "no_new_keyring": False, "preserve_fds": 0}
+_CREATE_DEFAULTS: dict[str, Any] = {"bundle": None, "console_socket": None, "pid_file": None, "no_pivot": False,
+                                     "no_new_keyring": False, "preserve_fds": 0}
 
 # verb -> (value options, flag options, defaults, positional names, required positionals)
-_VERBS = {
+_VERBS: dict[str, tuple[dict[str, str], dict[str, str], dict[str, Any], tuple[str, ...], int]] = {
     "state": ({}, {}, {}, ("id",), 1),
     "start": ({}, {}, {}, ("id",), 1),
     "pause": ({}, {}, {}, ("id",), 1),
@@ -42,17 +46,17 @@ _VERBS = {
 }
 
 
-_EXEC_DEFAULTS = {"console_socket": None, "pid_file": None, "process": None, "detach": False,
-                  "tty": False, "cwd": None, "env": [], "user": None, "additional_gids": [],
-                  "cap": [], "no_new_privs": False, "apparmor": None, "process_label": None,
-                  "preserve_fds": 0, "ignore_paused": False}
+_EXEC_DEFAULTS: dict[str, Any] = {
+    "console_socket": None, "pid_file": None, "process": None, "detach": False, "tty": False,
+    "cwd": None, "env": [], "user": None, "additional_gids": [], "cap": [], "no_new_privs": False,
+    "apparmor": None, "process_label": None, "preserve_fds": 0, "ignore_paused": False}
 _EXEC_VALUE = {"--console-socket": "console_socket", "--pid-file": "pid_file", "--process": "process",
                "-p": "process", "--preserve-fds": "preserve_fds", "--cwd": "cwd"}
 _EXEC_FLAG = {"--detach": "detach", "-d": "detach", "--tty": "tty", "-t": "tty",
               "--ignore-paused": "ignore_paused", "--no-new-privs": "no_new_privs"}
 
 
-def _options(argv: list[str], i: int, values: dict, flags: dict, out: dict,
+def _options(argv: list[str], i: int, values: dict[str, str], flags: dict[str, str], out: dict[str, Any],
              dash_values: bool = True) -> int:
     """Consume `--flag`, `--opt VALUE` and `--opt=VALUE` from argv[i:] into out until the first
     non-option; returns the index after them, or -1 for anything click must judge."""
@@ -74,7 +78,7 @@ def _options(argv: list[str], i: int, values: dict, flags: dict, out: dict,
     return i
 
 
-def _int_option(opts: dict, name: str) -> bool:
+def _int_option(opts: dict[str, Any], name: str) -> bool:
     v = opts.get(name)
     if v is None or isinstance(v, int):
         return True
@@ -84,7 +88,7 @@ def _int_option(opts: dict, name: str) -> bool:
     return True
 
 
-def _parse_exec(argv: list[str], i: int) -> dict | None:
+def _parse_exec(argv: list[str], i: int) -> dict[str, Any] | None:
     """conmon's shape: exec --pid-file P --process F --detach [--tty] [--console-socket S]
     [--preserve-fds N] ID, and `exec [simple flags] ID CMD ARGS...`."""
     opts = dict(_EXEC_DEFAULTS)
@@ -105,8 +109,8 @@ def _split(arg: str) -> tuple[str, str | None]:
     return arg, None
 
 
-def parse(argv: list[str]) -> tuple[str, Globals, dict] | None:
-    gopts: dict = {}
+def parse(argv: list[str]) -> tuple[str, Globals, dict[str, Any]] | None:
+    gopts: dict[str, Any] = {}
     i = _options(argv, 0, _GLOBAL_VALUE, _GLOBAL_FLAG, gopts, dash_values=False)
     if i < 0 or i >= len(argv) or gopts.get("backend", "linux") not in _BACKENDS:
         return None
@@ -127,6 +131,6 @@ def parse(argv: list[str]) -> tuple[str, Globals, dict] | None:
         return None                     # flags after positionals: let click decide
     if len(pos) < required or len(pos) > len(positional) or not _int_option(opts, "preserve_fds"):
         return None
-    for name, v in zip(positional, pos):
+    for name, v in zip(positional, pos, strict=False):   # pos may be shorter
         opts[name] = v
     return verb, g, opts

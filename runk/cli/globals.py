@@ -6,9 +6,13 @@ from __future__ import annotations
 
 from runk.errors import UsageError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 
 class Globals:
-    __slots__ = ("root", "log", "log_format", "debug", "systemd_cgroup", "rootless", "backend")
+    __slots__ = ("backend", "debug", "log", "log_format", "root", "rootless", "systemd_cgroup")
 
     def __init__(self, root: str = "/run/runk", log: str | None = None, log_format: str = "text",
                  debug: bool = False, systemd_cgroup: bool = False, rootless: str | None = None,
@@ -21,7 +25,7 @@ class Globals:
         self.rootless = rootless
         self.backend = backend              # --backend linux|vm, or "vm" when invoked as runk-vm
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__slots__}
 
     def apply(self) -> None:

@@ -6,13 +6,15 @@ update, processes, stats, oci_state. Status is derived, never stored (runc refre
 from __future__ import annotations
 
 from runk import log
+from runk.errors import CONTAINER_NOT_RUNNING, NotFoundError, RunkError, StateError
 from runk.state import status as st
 from runk.state.record import StateRecord
-from runk.state.store import CONFIG_FILE, STATE_FILE, ContainerDir, StateStore, read_state
-from runk.errors import NotFoundError, RunkError
+from runk.state.store import CONFIG_FILE, ContainerDir, StateStore, read_state
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from runk.backend.base import Backend, EventSource
     from runk.backend.requests import CreateRequest, ExecRequest
 
@@ -23,14 +25,14 @@ def _backend(rec: StateRecord) -> Backend:
 
 
 class Container:
-    __slots__ = ("store", "id", "cdir", "rec", "_config")
+    __slots__ = ("_config", "cdir", "id", "rec", "store")
 
     def __init__(self, store: StateStore, cdir: ContainerDir, rec: StateRecord | None) -> None:
         self.store = store
         self.id = cdir.id
         self.cdir = cdir
         self.rec = rec
-        self._config: dict | None = None
+        self._config: dict[str, Any] | None = None
 
     # -- reading -------------------------------------------------------------------------------
     def status(self) -> str:
@@ -38,7 +40,7 @@ class Container:
             return st.STOPPED
         return _backend(self.rec).live_status(self.cdir, self.rec)
 
-    def oci_state(self) -> dict:
+    def oci_state(self) -> dict[str, Any]:
         if self.rec is None:
             # a create killed before its first state write, or a state torn by a crash of the
             # machine: runc cannot load it either; only delete applies
@@ -46,45 +48,54 @@ class Container:
         from runk.oci.state_doc import state_dict
         return state_dict(self.rec, self.status())
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         """The config kept at create (runtime.md: later edits of the bundle do not apply),
         read once per command."""
         if self._config is None:
             from runk import _json
             raw = self.cdir.read(CONFIG_FILE)
-            self._config = _json.loads(raw) if raw else {}
+            doc = _json.loads(raw) if raw else {}
+            self._config = doc if isinstance(doc, dict) else {}     # runk wrote it: an object
         return self._config
+
+    def record(self) -> StateRecord:
+        """The record, for the verbs that need one: a container without a readable state (a torn
+        file beside the kept config) has none, and runc cannot load it either."""
+        if self.rec is None:
+            raise NotFoundError()
+        return self.rec
 
     # -- verbs ---------------------------------------------------------------------------------
     def start(self) -> None:
         s = self.status()
         st.check_start(s)
+        rec = self.record()
         cfg = self.config()
         if not (cfg.get("process") or {}).get("args"):
             # runtime.md start: "This operation MUST generate an error if process was not set."
             # Such a container can never run anything: it is stopped, so delete can follow.
-            _backend(self.rec).destroy(self.cdir, self.rec, s)
-            raise RunkError("cannot start a container without a process: config.json has no process.args")
-        _backend(self.rec).start(self.cdir, self.rec)
+            _backend(rec).destroy(self.cdir, rec, s)
+            raise StateError("cannot start a container without a process: config.json has no process.args")
+        _backend(rec).start(self.cdir, rec)
         if not _has_hooks(cfg, "poststart"):
             return
         if _spec_minor(cfg) >= 3:
             # runtime-spec 1.3 (runtime.md step 9): a failing poststart hook is an error, and
             # the container is stopped (runc has always done this); 1.0-1.2 said: a warning
-            from runk.state.hooks import state_for
-            from runk.state.hooks import run_phase
+            from runk.state.hooks import run_phase, state_for
             try:
-                run_phase(cfg, "poststart", state_for(self.rec, st.RUNNING))
+                run_phase(cfg, "poststart", state_for(rec, st.RUNNING))
             except RunkError:
-                _backend(self.rec).destroy(self.cdir, self.rec, st.RUNNING)
+                _backend(rec).destroy(self.cdir, rec, st.RUNNING)
                 raise
         else:
-            _warn_hooks(cfg, "poststart", self.rec, st.RUNNING)
+            _warn_hooks(cfg, "poststart", rec, st.RUNNING)
 
     def kill(self, sig: int, all_procs: bool = False) -> None:
         s = self.status()
         st.check_kill(s, all_procs)
-        _backend(self.rec).kill(self.rec, sig, all_procs and s != st.STOPPED)
+        rec = self.record()
+        _backend(rec).kill(rec, sig, all_procs and s != st.STOPPED)
 
     def delete(self, force: bool = False) -> None:
         s = self.status()
@@ -95,30 +106,34 @@ class Container:
             _warn_hooks(self.config(), "poststop", self.rec, st.STOPPED)
         self.cdir.remove()
 
-    def exec_request(self, opts: dict) -> ExecRequest:
+    def exec_request(self, opts: dict[str, Any]) -> ExecRequest:
         from runk.backend.requests import ExecRequest
         return ExecRequest.from_flags(self.config().get("process") or {}, opts)
 
     def exec(self, req: ExecRequest) -> int:
         """Start a process in the container (runc exec); returns its host pid."""
         st.check_exec(self.status(), req.ignore_paused)
-        return _backend(self.rec).exec_process(self.cdir, self.rec, self.config(), req)
+        rec = self.record()
+        return _backend(rec).exec_process(self.cdir, rec, self.config(), req)
 
     def pause(self) -> None:
         st.check_pause(self.status())
-        _backend(self.rec).pause(self.rec)
+        rec = self.record()
+        _backend(rec).pause(rec)
 
     def resume(self) -> None:
         st.check_resume(self.status())
-        _backend(self.rec).resume(self.rec)
+        rec = self.record()
+        _backend(rec).resume(rec)
 
-    def update(self, resources: dict) -> None:
+    def update(self, resources: dict[str, Any]) -> None:
         """Set new limits on the running container (runc update) and keep them in the record
         of its config, so later readers see what applies now."""
         s = self.status()
         if s == st.STOPPED:
-            raise RunkError("container not running")  # runc: libcontainer ErrNotRunning
-        _backend(self.rec).update(self.rec, resources)
+            raise StateError(CONTAINER_NOT_RUNNING)  # runc: libcontainer ErrNotRunning
+        rec = self.record()
+        _backend(rec).update(rec, resources)
         from runk import _json
         cfg = self.config()
         linux = cfg.setdefault("linux", {})
@@ -135,14 +150,17 @@ class Container:
         behind (runc Processes(): the cgroup's pids whenever it exists)."""
         if self.status() == st.STOPPED and not (self.rec and self.rec.cgroup_paths):
             return []
-        return _backend(self.rec).processes(self.rec)
+        rec = self.record()
+        return _backend(rec).processes(rec)
 
-    def stats(self) -> dict:
-        return _backend(self.rec).stats(self.rec)
+    def stats(self) -> dict[str, Any]:
+        rec = self.record()
+        return _backend(rec).stats(rec)
 
     def oom_events(self) -> EventSource:
         """A pollable source of the container's OOM kills (runk events)."""
-        return _backend(self.rec).oom_events(self.rec)
+        rec = self.record()
+        return _backend(rec).oom_events(rec)
 
     def host_pids(self) -> bool:
         """Whether processes() are pids of this host (not of a VM's guest)."""
@@ -152,7 +170,7 @@ class Container:
         self.cdir.close()
 
 
-def _spec_minor(cfg: dict) -> int:
+def _spec_minor(cfg: dict[str, Any]) -> int:
     """The runtime-spec minor version the config declares (1.x), for behaviour the spec changed."""
     try:
         return int(str(cfg.get("ociVersion", "1.0.0")).split(".")[1])
@@ -160,12 +178,12 @@ def _spec_minor(cfg: dict) -> int:
         return 0
 
 
-def _has_hooks(cfg: dict, phase: str) -> bool:
+def _has_hooks(cfg: dict[str, Any], phase: str) -> bool:
     """Whether the config has hooks for `phase` (the hook machinery is not imported otherwise)."""
     return bool((cfg.get("hooks") or {}).get(phase))
 
 
-def _warn_hooks(cfg: dict, phase: str, rec: StateRecord, status: str) -> None:
+def _warn_hooks(cfg: dict[str, Any], phase: str, rec: StateRecord, status: str) -> None:
     """poststart/poststop failures are warnings: the container already runs, or is gone."""
     if not _has_hooks(cfg, phase):
         return
@@ -184,7 +202,7 @@ def load(root: str, cid: str, lock: bool = False) -> Container:
     return Container(store, cdir, rec)
 
 
-def create(root: str, cid: str, req: CreateRequest, loaded: tuple[dict, bytes] | None = None) -> Container:
+def create(root: str, cid: str, req: CreateRequest, loaded: tuple[dict[str, Any], bytes] | None = None) -> Container:
     """Validate the bundle, claim the id, create through the selected backend. A failure leaves
     nothing behind: no state dir, cgroup, mount or process. `loaded` is the bundle's
     (config, raw bytes) when the caller has read it already (run)."""

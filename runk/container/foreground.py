@@ -6,9 +6,20 @@ enum: ~5 ms on every `run` and `exec`).
 """
 from __future__ import annotations
 
-
 from runk import _os as os
 from runk.container import container as ct
+from runk.errors import RunkError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from _socket import socket
+
+    from runk.backend.requests import CreateRequest, ExecRequest
+    from runk.container.container import Container
+
+# the signals that cannot be caught, and SIGCHLD, which is ours (the signal module's names cost
+# an import of enum)
+_SIGKILL, _SIGSTOP, _SIGCHLD = 9, 19, 17        # signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD
 
 
 def _status_code(status: int) -> int:
@@ -16,7 +27,7 @@ def _status_code(status: int) -> int:
     return 128 - code if code < 0 else code
 
 
-def run(root: str, cid: str, req: object, keep: bool) -> int:
+def run(root: str, cid: str, req: CreateRequest, keep: bool) -> int:
     _become_subreaper()
     from runk.oci.config import load
     loaded = load(req.bundle)
@@ -26,7 +37,9 @@ def run(root: str, cid: str, req: object, keep: bool) -> int:
         c = ct.create(root, cid, req, loaded)
     finally:
         _close_their_end(req)
-    pid = c.rec.pid
+    pid = c.record().pid
+    if pid is None:             # backend.create records the init's pid before it returns
+        raise RunkError("container has no init process")
     master = _take_master(ours)
     forwarded = _forward_signals(pid)
     try:
@@ -46,7 +59,7 @@ def run(root: str, cid: str, req: object, keep: bool) -> int:
     return status
 
 
-def exec_process(c: object, req: object) -> int:
+def exec_process(c: Container, req: ExecRequest) -> int:
     """exec in the foreground: relay a terminal if asked for one without a console socket,
     forward signals, exit with the process's status."""
     _become_subreaper()
@@ -71,7 +84,7 @@ def _become_subreaper() -> None:
     prctl(lib.PR_SET_CHILD_SUBREAPER, 1)
 
 
-def _internal_console(req: object, wanted: bool) -> object:
+def _internal_console(req: CreateRequest | ExecRequest, wanted: bool) -> socket | None:
     """A terminal without --console-socket: our own socketpair stands in for it (runc tty.go)."""
     if not wanted:
         return None
@@ -81,13 +94,13 @@ def _internal_console(req: object, wanted: bool) -> object:
     return ours
 
 
-def _close_their_end(req: object) -> None:
+def _close_their_end(req: CreateRequest | ExecRequest) -> None:
     if req.console_fd is not None:
         os.close(req.console_fd)
         req.console_fd = None
 
 
-def _take_master(ours: object) -> int:
+def _take_master(ours: socket | None) -> int:
     if ours is None:
         return -1
     from runk.linux.console import recv_master
@@ -96,7 +109,6 @@ def _take_master(ours: object) -> int:
     finally:
         ours.close()
     if master is None:
-        from runk.errors import RunkError
         raise RunkError("container did not send its terminal")
     return master
 
@@ -111,9 +123,9 @@ def _forward_signals(pid: int) -> list[int]:
         except ProcessLookupError:
             pass
 
-    installed = []
+    installed: list[int] = []
     for s in range(1, 32):
-        if s in (9, 19, 17):            # SIGKILL, SIGSTOP, SIGCHLD
+        if s in (_SIGKILL, _SIGSTOP, _SIGCHLD):
             continue
         try:
             _signal.signal(s, forward)

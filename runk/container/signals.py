@@ -4,7 +4,7 @@ Runs in the parent on the hot path (kill): no `signal` import (it pulls in enum,
 """
 from __future__ import annotations
 
-from runk.errors import RunkError
+from runk.errors import UsageError
 
 SIGNALS = {
     "HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "TRAP": 5, "ABRT": 6, "IOT": 6, "BUS": 7, "FPE": 8,
@@ -24,7 +24,7 @@ def parse_signal(raw: str) -> int:
         n = int(s)
         if 0 <= n <= SIGRTMAX:      # 0 checks that the process exists (runc passes it on)
             return n
-        raise RunkError(f'unknown signal "{raw}"')
+        raise UsageError(f'unknown signal "{raw}"')
     name = s.upper()
     if name.startswith("SIG"):
         name = name[3:]
@@ -41,4 +41,4 @@ def parse_signal(raw: str) -> int:
             n = (SIGRTMIN if sign > 0 else SIGRTMAX) + off
             if SIGRTMIN <= n <= SIGRTMAX:
                 return n
-    raise RunkError(f'unknown signal "{raw}"')
+    raise UsageError(f'unknown signal "{raw}"')

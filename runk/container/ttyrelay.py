@@ -14,6 +14,7 @@ def relay(master: int, pid: int) -> None:
     import signal
     import termios
     import tty
+
     from runk.linux.console import set_size
     stdin_tty = os.isatty(0)
     saved = None

@@ -14,14 +14,14 @@ class CleanupStack:
     __slots__ = ("_actions",)
 
     def __init__(self) -> None:
-        self._actions: list = []
+        self._actions: list[tuple[Callable[..., object], tuple[object, ...]]] = []
 
     def push(self, fn: Callable[..., object], *args: object) -> None:
         self._actions.append((fn, args))
 
     def unwind(self) -> list[BaseException]:
         """Run every action, newest first; errors are collected, never raised mid-way."""
-        errors = []
+        errors: list[BaseException] = []
         while self._actions:
             fn, args = self._actions.pop()
             try:

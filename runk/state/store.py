@@ -14,6 +14,10 @@ import fcntl
 from runk import _os as os
 from runk.errors import ExistsError, InvalidIdError, NotFoundError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 DEFAULT_ROOT = "/run/runk"
 MAX_ID_LEN = 255            # one path component (NAME_MAX)
 STATE_FILE = "state.json"
@@ -113,7 +117,7 @@ class ContainerDir:
         except FileNotFoundError:
             return None
         try:
-            chunks = []
+            chunks: list[bytes] = []
             while True:
                 b = os.read(fd, 65536)
                 if not b:
@@ -220,7 +224,7 @@ class StateStore:
             return []
 
 
-def read_state(d: ContainerDir) -> dict | None:
+def read_state(d: ContainerDir) -> dict[str, Any] | None:
     """The parsed state file, or None if it is missing, empty or torn."""
     raw = d.read(STATE_FILE)
     if not raw:

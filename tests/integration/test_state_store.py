@@ -144,3 +144,20 @@ def test_leftovers_of_a_crashed_machine_are_removed_by_delete_force(runk, cid):
         r = runk("delete", "--force", c)
         assert r.rc == 0 and r.err == "", (name, r)
         assert not os.path.exists(os.path.join(runk.root, c)), name
+
+
+def test_kill_all_of_a_torn_state_says_the_container_does_not_exist(runk, cid):
+    """A torn state file beside the kept config (a crash of the machine mid-create): its status is
+    stopped, so `kill --all` passes the status check, but there is no record to find processes
+    by. runc cannot load such a container either: "container does not exist", never an internal
+    error."""
+    d = os.path.join(runk.root, cid)
+    os.makedirs(d, 0o711)
+    with open(os.path.join(d, "state.json"), "wb") as f:
+        f.write(b'{"id":')
+    with open(os.path.join(d, "config.json"), "w") as f:
+        f.write('{"ociVersion":"1.0.2","root":{"path":"rootfs"}}')
+    r = runk("kill", "--all", cid, "KILL")
+    assert r.rc == 1 and "container does not exist" in r.err and "internal error" not in r.err, r
+    runk("delete", "--force", cid, check=True)
+    assert not os.path.exists(d)

@@ -7,13 +7,20 @@ from __future__ import annotations
 
 import sys
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from runk.cli.globals import Globals
+
 VERBS = ("create", "start", "run", "state", "list", "kill", "delete", "spec", "features",
          "pause", "resume", "ps", "update", "events", "exec")
 
 _MODULE = {"list": "list_", "exec": "exec_"}
 
 
-def run(verb: str, g: object, opts: dict) -> int:
+def run(verb: str, g: Globals, opts: dict[str, Any]) -> int:
     name = "runk.cli.commands." + _MODULE.get(verb, verb)
     __import__(name)            # not importlib: it costs an import on the hot path
-    return sys.modules[name].run(g, opts) or 0
+    rc: int = sys.modules[name].run(g, opts) or 0
+    return rc

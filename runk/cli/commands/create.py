@@ -2,8 +2,15 @@
 [--preserve-fds N] ID: set everything up and leave the process waiting for `start`."""
 from __future__ import annotations
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
-def request(g: object, opts: dict) -> object:
+    from runk.backend.requests import CreateRequest
+    from runk.cli.globals import Globals
+
+
+def request(g: Globals, opts: dict[str, Any]) -> CreateRequest:
     from runk.backend.requests import CreateRequest
     return CreateRequest(bundle=opts.get("bundle"), pid_file=opts.get("pid_file"),
                          console_socket=opts.get("console_socket"), no_pivot=bool(opts.get("no_pivot")),
@@ -12,7 +19,7 @@ def request(g: object, opts: dict) -> object:
                          backend=g.backend)
 
 
-def run(g: object, opts: dict) -> int:
+def run(g: Globals, opts: dict[str, Any]) -> int:
     from runk.container.container import create
     from runk.state.store import validate_id
     validate_id(opts["id"])

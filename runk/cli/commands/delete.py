@@ -1,8 +1,14 @@
 """runk delete [--force] ID: remove everything runk made for the container."""
 from __future__ import annotations
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
-def run(g: object, opts: dict) -> int:
+    from runk.cli.globals import Globals
+
+
+def run(g: Globals, opts: dict[str, Any]) -> int:
     from runk.container.container import load
     from runk.errors import NotFoundError
     try:

@@ -5,7 +5,13 @@ from __future__ import annotations
 import os
 import select
 
-from runk.errors import RunkError
+from runk.errors import RunkError, StateError, UsageError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from runk.cli.globals import Globals
 
 
 def parse_duration(text: str) -> float:
@@ -13,7 +19,7 @@ def parse_duration(text: str) -> float:
     units = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
     s, total, i = text.strip(), 0.0, 0
     if not s:
-        raise RunkError(f'time: invalid duration "{text}"')
+        raise UsageError(f'time: invalid duration "{text}"')
     while i < len(s):
         j = i
         while j < len(s) and (s[j].isdigit() or s[j] == "."):
@@ -23,29 +29,29 @@ def parse_duration(text: str) -> float:
             k += 1
         num, unit = s[i:j], s[j:k]
         if not num or unit not in units:
-            raise RunkError(f'time: invalid duration "{text}"')
+            raise UsageError(f'time: invalid duration "{text}"')
         total += float(num) * units[unit]
         i = k
     return total
 
 
-def _emit(kind: str, cid: str, data: dict | None = None) -> None:
+def _emit(kind: str, cid: str, data: dict[str, Any] | None = None) -> None:
     from runk import _json
-    ev: dict = {"type": kind, "id": cid}
+    ev: dict[str, Any] = {"type": kind, "id": cid}
     if data is not None:
         ev["data"] = data
     os.write(1, (_json.dumps(ev) + "\n").encode())
 
 
-def run(g: object, opts: dict) -> int:
+def run(g: Globals, opts: dict[str, Any]) -> int:
     from runk.container.container import load
     interval = parse_duration(opts.get("interval") or "5s")
     if interval <= 0:
-        raise RunkError("duration interval must be greater than 0")
+        raise UsageError("duration interval must be greater than 0")
     c = load(g.root, opts["id"])
     try:
         if c.status() == "stopped":
-            raise RunkError(f"container with id {c.id} is not running")
+            raise StateError(f"container with id {c.id} is not running")
         if opts.get("stats"):
             _emit("stats", c.id, c.stats())
             return 0

@@ -2,9 +2,15 @@
 process's status in the foreground; 255 when it cannot be started (runc)."""
 from __future__ import annotations
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from runk.cli.globals import Globals
 
 
-def run(g: object, opts: dict) -> int:
+
+def run(g: Globals, opts: dict[str, Any]) -> int:
     from runk.container.container import load
     c = load(g.root, opts["id"])
     req = c.exec_request(opts)

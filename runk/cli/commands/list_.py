@@ -1,12 +1,17 @@
 """runk list [--format table|json] [--quiet]: runc's table (tabwriter 12,1,3) or JSON."""
 from __future__ import annotations
 
-
 from runk import _os as os
 from runk.errors import UsageError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
-def run(g: object, opts: dict) -> int:
+    from runk.cli.globals import Globals
+
+
+def run(g: Globals, opts: dict[str, Any]) -> int:
     from runk.container.container import list_all
     fmt = opts.get("format") or "table"
     if fmt not in ("table", "json"):
@@ -28,7 +33,7 @@ def run(g: object, opts: dict) -> int:
         from runk.cli.render import table
         rows = [["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]]
         for rec, s in items:
-            rows.append([rec.id, str(rec.pid if s != "stopped" else 0), s, rec.bundle, rec.created,
+            rows.append([rec.id, str(rec.pid if s != "stopped" else 0), s, rec.bundle or "", rec.created or "",
                          owners.get(rec.id, "")])
         out = table(rows)
     os.write(1, out.encode())

@@ -1,8 +1,14 @@
 """runk pause ID: freeze every process of the container (v1 freezer, v2 cgroup.freeze)."""
 from __future__ import annotations
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
-def run(g: object, opts: dict) -> int:
+    from runk.cli.globals import Globals
+
+
+def run(g: Globals, opts: dict[str, Any]) -> int:
     from runk.container.container import load
     c = load(g.root, opts["id"], lock=True)
     try:

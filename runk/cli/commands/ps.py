@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import os
 
-from runk.errors import RunkError
+from runk.errors import RunkError, UsageError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from runk.cli.globals import Globals
 
 
-def run(g: object, opts: dict) -> int:
+def run(g: Globals, opts: dict[str, Any]) -> int:
     from runk.container.container import load
     fmt = opts.get("format") or "table"
     c = load(g.root, opts["id"])
@@ -22,7 +28,7 @@ def run(g: object, opts: dict) -> int:
         os.write(1, (_json.dumps(pids or None) + "\n").encode())
         return 0
     if fmt != "table":
-        raise RunkError("invalid format option")
+        raise UsageError("invalid format option")
     if in_vm:   # the host's ps cannot show them
         raise RunkError("the container runs in a VM and its pids are the guest's: use --format json")
     import subprocess

@@ -2,8 +2,14 @@
 exit with the container's status."""
 from __future__ import annotations
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
-def run(g: object, opts: dict) -> int:
+    from runk.cli.globals import Globals
+
+
+def run(g: Globals, opts: dict[str, Any]) -> int:
     from runk.cli.commands.create import request
     from runk.state.store import validate_id
     validate_id(opts["id"])

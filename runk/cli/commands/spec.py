@@ -5,8 +5,14 @@ import os
 
 from runk.errors import RunkError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
-def run(g: object, opts: dict) -> int:
+    from runk.cli.globals import Globals
+
+
+def run(g: Globals, opts: dict[str, Any]) -> int:
     from runk.oci.defaults import spec_document
     from runk.oci.state_doc import dumps_indent
     bundle = opts.get("bundle")
@@ -14,7 +20,7 @@ def run(g: object, opts: dict) -> int:
         try:
             os.chdir(bundle)
         except OSError as e:
-            raise RunkError(f"chdir {bundle}: {os.strerror(e.errno).lower()}") from None
+            raise RunkError(f"chdir {bundle}: {os.strerror(e.errno or 0).lower()}") from None
     if os.path.exists("config.json"):
         raise RunkError("File config.json exists. Remove it first")
     doc = spec_document(rootless=bool(opts.get("rootless")))

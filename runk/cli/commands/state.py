@@ -3,8 +3,14 @@ from __future__ import annotations
 
 from runk import _os as os
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
-def run(g: object, opts: dict) -> int:
+    from runk.cli.globals import Globals
+
+
+def run(g: Globals, opts: dict[str, Any]) -> int:
     from runk.container.container import load
     from runk.oci.state_doc import dumps_indent
     c = load(g.root, opts["id"])

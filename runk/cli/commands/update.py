@@ -3,7 +3,13 @@ from __future__ import annotations
 
 import os
 
-from runk.errors import RunkError
+from runk.errors import RunkError, UsageError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from runk.cli.globals import Globals
 
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
 
@@ -25,9 +31,9 @@ def ram_in_bytes(value: str) -> int:
     try:
         n = float(num)
     except ValueError:
-        raise RunkError(f"invalid size: '{value}'") from None
+        raise UsageError(f"invalid size: '{value}'") from None
     if suffix not in _UNITS:
-        raise RunkError(f"invalid suffix: '{v[i:]}'")
+        raise UsageError(f"invalid suffix: '{v[i:]}'")
     return int(n * _UNITS[suffix])
 
 
@@ -35,10 +41,10 @@ def _int(v: str, name: str) -> int:
     try:
         return int(v)
     except ValueError:
-        raise RunkError(f"invalid value for {name}: {v}") from None
+        raise UsageError(f"invalid value for {name}: {v}") from None
 
 
-def resources_from(opts: dict) -> dict:
+def resources_from(opts: dict[str, Any]) -> dict[str, Any]:
     """A LinuxResources object from --resources FILE|- or from the flags (runc: a file or
     stdin wins, and the other flags are ignored)."""
     from runk import _json
@@ -47,20 +53,20 @@ def resources_from(opts: dict) -> dict:
         try:
             from runk.userfile import read_capped, read_regular
             data = read_capped(0, "resources") if path == "-" else read_regular(path, "resources")
-            res = _json.loads(data)
+            doc = _json.loads(data)
         except OSError as e:
-            raise RunkError(f"open {path}: {os.strerror(e.errno).lower()}") from None
+            raise RunkError(f"open {path}: {os.strerror(e.errno or 0).lower()}") from None
         except ValueError as e:
             raise RunkError(f"decode resources from {path}: {e}") from None
-        if not isinstance(res, dict):
+        if not isinstance(doc, dict):
             raise RunkError(f"{path}: resources must be a JSON object")
         from runk.oci._schema_validator import validate_resources
         from runk.oci.validate import check_strings
-        validate_resources(res)
-        check_strings(res, "linux.resources")
-        return res
-    res: dict = {}
-    mem = {}
+        validate_resources(doc)
+        check_strings(doc, "linux.resources")
+        return doc
+    res: dict[str, Any] = {}
+    mem: dict[str, int] = {}
     for flag, key in (("memory", "limit"), ("memory_reservation", "reservation"),
                       ("memory_swap", "swap"), ("kernel_memory", "kernel"),
                       ("kernel_memory_tcp", "kernelTCP")):
@@ -68,7 +74,7 @@ def resources_from(opts: dict) -> dict:
             mem[key] = ram_in_bytes(opts[flag])
     if mem:
         res["memory"] = mem
-    cpu = {}
+    cpu: dict[str, int | str] = {}
     for flag, key in (("cpu_share", "shares"), ("cpu_quota", "quota"), ("cpu_period", "period"),
                       ("cpu_rt_period", "realtimePeriod"), ("cpu_rt_runtime", "realtimeRuntime")):
         if opts.get(flag):
@@ -87,7 +93,7 @@ def resources_from(opts: dict) -> dict:
     return res
 
 
-def run(g: object, opts: dict) -> int:
+def run(g: Globals, opts: dict[str, Any]) -> int:
     from runk.container.container import load
     res = resources_from(opts)
     c = load(g.root, opts["id"], lock=True)
