@@ -135,11 +135,11 @@ class Bundle:
     def rootfs(self) -> str:
         return self.config["root"]["path"]
 
-    def args(self, *args: str) -> "Bundle":
+    def args(self, *args: str) -> Bundle:
         self.config["process"]["args"] = list(args)
         return self
 
-    def sh(self, script: str) -> "Bundle":
+    def sh(self, script: str) -> Bundle:
         return self.args("sh", "-c", script)
 
     def write(self) -> str:

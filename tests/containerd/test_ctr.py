@@ -178,7 +178,7 @@ def containerd():
         if r.returncode != 0:
             raise RuntimeError(f"ctr image import: {r.stderr}")
         os.unlink(archive)
-    except Exception as e:      # noqa: BLE001 - the host cannot run containerd: say why
+    except Exception as e:
         c.stop()
         pytest.skip(f"containerd cannot run here: {e}")
     yield c
@@ -194,7 +194,7 @@ def rt(request, containerd):
     class Rt:
         name = request.param
         path = binary
-        ids: list = []
+        ids: list = []  # noqa: RUF012 -- the class is made per fixture call: this list is the test's
 
         def new_id(self) -> str:
             cid = f"{request.param}-{uuid.uuid4().hex[:8]}"

@@ -552,7 +552,7 @@ def test_differential_update(both, tmp_path):
 def test_differential_stopped_container(both):
     """update, pause, resume, events and ps on a stopped container: runc's answers."""
     answers = []
-    for rt, name, st in both():
+    for rt, name, _st in both():
         assert rt("kill", name, "KILL").rc == 0
         assert wait_for(lambda: rt.state(name)["status"] == "stopped")
         got = []

@@ -132,7 +132,7 @@ def test_typed_errors_leave_nothing(tmp_path):
 def test_import_runk_costs_nothing():
     """`import runk` (every runk module imports it) does not load the library or its imports."""
     code = "import sys, runk; print(sorted(m for m in ('runk.api', 'dataclasses', 'select') if m in sys.modules))"
-    out = subprocess.run([os.path.join(os.path.dirname(RUNK), "python"), "-I", "-S", "-c",
-                          f"import sys; sys.path.insert(0, {os.path.dirname(os.path.dirname(os.path.dirname(RUNK)))!r}); {code}"],
+    python = os.path.join(os.path.dirname(RUNK), "python")
+    out = subprocess.run([python, "-I", "-S", "-c", f"import sys; sys.path.insert(0, {TOP!r}); {code}"],
                          capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -120,7 +120,8 @@ def test_mounts_applied_in_config_order(runk, bundle, cid, tmp_path, leak_audit)
     add_mount(bundle, "/home", "bind", str(b), ["bind"])          # the later one wins
     add_mount(bundle, "/run", "tmpfs", "tmpfs", [])
     add_mount(bundle, "/run/inner", "bind", str(a), ["bind"])     # needs /run mounted first
-    out = run_out(runk, bundle, cid, "cat /home/who /run/inner/who; grep -E ' /(home|run|run/inner) ' /proc/self/mountinfo")
+    out = run_out(runk, bundle, cid,
+                  "cat /home/who /run/inner/who; grep -E ' /(home|run|run/inner) ' /proc/self/mountinfo")
     lines = out.splitlines()
     assert lines[:2] == ["b", "a"]
     assert [m["mp"] for m in mountinfo("\n".join(lines[2:]))] == ["/home", "/home", "/run", "/run/inner"]
@@ -333,7 +334,7 @@ def test_proc_and_sysfs_onto_a_symlink_refused(runk, bundle, cid, fstype, tmp_pa
     os.symlink(str(tmp_path), os.path.join(rootfs, dest[1:]))
     r = run_sh(runk, bundle, cid, "echo should-not-run")
     assert r.rc == 1 and "should-not-run" not in r.out, r
-    assert dest in r.err and "symlink" in r.err or "ordinary directory" in r.err, r
+    assert (dest in r.err and "symlink" in r.err) or "ordinary directory" in r.err, r
     assert not os.path.exists(os.path.join(runk.root, cid))
     assert os.listdir(tmp_path) == ["bundle"]
 

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from tests.helpers import drop_ns, ns_link, running, run_out, run_sh, set_ns
+from tests.helpers import drop_ns, ns_link, run_out, run_sh, running, set_ns
 
 ALL = {"pid": "pid", "network": "net", "ipc": "ipc", "uts": "uts", "mount": "mnt",
        "cgroup": "cgroup", "time": "time"}

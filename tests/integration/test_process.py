@@ -70,7 +70,7 @@ def test_root_has_no_supplementary_groups(runk, bundle, cid, leak_audit):
 def test_non_root_user_cannot_write_root_owned_files(runk, bundle, cid, leak_audit):
     bundle.config["process"]["user"] = {"uid": 1000, "gid": 1000}
     r = run_sh(runk, bundle, cid, "echo x >/dev/shm/mine && echo x >>/etc/passwd")
-    assert r.rc == 1 and "Permission denied" in r.err or "Read-only" in r.err, r
+    assert (r.rc == 1 and "Permission denied" in r.err) or "Read-only" in r.err, r
 
 
 @pytest.mark.parametrize("umask,mode", [(None, "644"), (0o077, "600"), (0o002, "664")])
@@ -123,7 +123,7 @@ def test_no_new_privileges(runk, bundle, cid, nnp, leak_audit):
 
 
 def _mask(*bits: int) -> str:
-    return "%016x" % sum(1 << b for b in set(bits))
+    return f"{sum(1 << b for b in set(bits)):016x}"
 
 
 CHOWN, KILL, NET_BIND, NET_RAW, AUDIT_WRITE = 0, 5, 10, 13, 29

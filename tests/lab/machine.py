@@ -54,7 +54,7 @@ class Command:
 
 
 class CommandResult:
-    __slots__ = ("name", "rc", "seconds", "stdout", "stderr", "files")
+    __slots__ = ("files", "name", "rc", "seconds", "stderr", "stdout")
 
     def __init__(self, d: dict) -> None:
         for k in self.__slots__:

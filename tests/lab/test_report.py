@@ -11,9 +11,8 @@ import sys
 import pytest
 
 from runk.vm import testing
-from tests.lab import machine
+from tests.lab import machine, test_lab
 from tests.lab.conftest import LabReport, guest_tests
-from tests.lab import test_lab
 
 SUITE = '''
 import pytest

@@ -28,7 +28,7 @@ def main() -> None:
     s.import_image()
     times: dict[str, list[float]] = {name: [] for name in RUNTIMES}
     try:
-        for name, binary in RUNTIMES.items():       # warm-up: page cache, image layers
+        for binary in RUNTIMES.values():       # warm-up: page cache, image layers
             subprocess.run([PODMAN, "--runtime", binary, "run", "--rm", s.image, "/bin/true"],
                            env=s.env, check=True, capture_output=True)
         for _ in range(args.n):

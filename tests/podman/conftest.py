@@ -195,7 +195,7 @@ def podman_session():
     s = Session(workdir)
     try:
         s.import_image()
-    except Exception as e:      # noqa: BLE001 - a set-up failure is a skip with its reason
+    except Exception as e:
         shutil.rmtree(workdir, ignore_errors=True)
         pytest.skip(f"cannot make the test image: {e}")
     yield s

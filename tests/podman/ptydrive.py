@@ -16,7 +16,6 @@ import subprocess
 import termios
 import time
 
-
 RAW = "\0raw"
 
 

@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, Verbosity, settings
 
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
 
-_COMMON = dict(deadline=None, print_blob=True,
-               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                      HealthCheck.filter_too_much])
+_COMMON = {"deadline": None, "print_blob": True,
+               "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large,
+                                      HealthCheck.filter_too_much]}
 # ci draws the same examples every run (derandomize): a red CI is a change of runk's, never the
 # luck of the draw; `long` explores (random seeds, failures kept in .hypothesis/)
 settings.register_profile("ci", max_examples=100, derandomize=True, **_COMMON)

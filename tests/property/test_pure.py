@@ -19,8 +19,7 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from runk import _json  # noqa: E402
-from runk import _os  # noqa: E402
+from runk import _json, _os  # noqa: E402
 from runk.errors import CgroupError  # noqa: E402
 from runk.linux import mounts  # noqa: E402
 from runk.linux.cgroups import convert  # noqa: E402
@@ -152,7 +151,7 @@ def test_mount_options_never_raise(options: list[str], fstype: str | None) -> No
     assert m.rec_set & m.rec_clr & ~mounts._ATIME == 0 or any(
         o in mounts.RECURSIVE and mounts.RECURSIVE[o][0] for o in options)
     # the last of a set/clear pair wins, as mount(8) reads options left to right
-    for name, (is_clear, flag) in mounts.FLAGS.items():
+    for name, (_is_clear, flag) in mounts.FLAGS.items():
         if flag and name in options and name not in ("defaults",):
             last = max(i for i, o in enumerate(options) if o in mounts.FLAGS and mounts.FLAGS[o][1] & flag)
             winner = mounts.FLAGS[options[last]]

@@ -40,7 +40,7 @@ def test_current_permitted_and_last_cap():
 
 def test_resolve_sets_in_order_without_repeats():
     names = ["CAP_KILL", "CAP_CHOWN", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
-    got, skipped = caps.resolve({s: names for s in caps.SETS})
+    got, skipped = caps.resolve(dict.fromkeys(caps.SETS, names))
     for s in caps.SETS:
         assert got[s] == [5, 0, 10], s
     assert skipped == []

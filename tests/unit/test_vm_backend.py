@@ -10,12 +10,12 @@ import socket
 
 import pytest
 
+from runk.errors import RunkError
 from runk.state.record import StateRecord
 from runk.state.store import StateStore
-from runk.errors import RunkError
 from runk.vm.host import hostio, qemu, sandbox
-from runk.vm.wire import wire
 from runk.vm.wire import protocol as P
+from runk.vm.wire import wire
 
 MB = 1 << 20
 
@@ -164,13 +164,13 @@ def test_rootfs_mode_from_annotation_or_environment():
 
 
 def _plan(**kw) -> sandbox.VmPlan:
-    base = dict(qemu="/usr/bin/qemu-system-x86_64", virtiofsd="/usr/lib/qemu/virtiofsd",
-                virtiofsd_flavour="c", kernel="/k/vmlinux", kernel_release="6.1.0-x",
-                initrd="/k/initrd.gz", accel="tcg", accel_reason="tcg: test", machine="microvm",
-                mem_mb=512, cpus=2, rootfs_mode="virtiofs",
-                stages=[sandbox.Stage("usr", "/usr", "dir", True, False)],
-                guest_config={"process": {"args": ["true"]}}, cmdline="console=ttyS0",
-                image_mb=0, rootfs="/r")
+    base = {"qemu": "/usr/bin/qemu-system-x86_64", "virtiofsd": "/usr/lib/qemu/virtiofsd",
+                "virtiofsd_flavour": "c", "kernel": "/k/vmlinux", "kernel_release": "6.1.0-x",
+                "initrd": "/k/initrd.gz", "accel": "tcg", "accel_reason": "tcg: test", "machine": "microvm",
+                "mem_mb": 512, "cpus": 2, "rootfs_mode": "virtiofs",
+                "stages": [sandbox.Stage("usr", "/usr", "dir", True, False)],
+                "guest_config": {"process": {"args": ["true"]}}, "cmdline": "console=ttyS0",
+                "image_mb": 0, "rootfs": "/r"}
     base.update(kw)
     return sandbox.VmPlan(**base)
 
@@ -389,6 +389,7 @@ def test_hot_commands_stay_light_for_vm_containers(argv, tmp_path):
     """state/kill/start of a VM container (here one whose supervisor socket is gone) import
     nothing heavy either: kill and start speak to vm.sock with _socket and the frame codec."""
     import subprocess
+
     from runk.linux import procfs
     from tests.unit.test_import_budget import FORBIDDEN, modules_after
     cdir = tmp_path / "root" / "c1"

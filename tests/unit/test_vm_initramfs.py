@@ -1,6 +1,7 @@
 """runk.vm.image.initramfs, kmod and guest_init without a VM: the newc writer checked by real cpio
 tools, module order from kmod's depmod/modprobe (synthetic ELF files for what .modinfo carries:
-soft dependencies, aliases; the real kernel for symbol dependencies, when fetched), the cache, and the guest's printf framing decoded by runk.vm.wire."""
+soft dependencies, aliases; the real kernel for symbol dependencies, when fetched), the cache,
+and the guest's printf framing decoded by runk.vm.wire."""
 from __future__ import annotations
 
 import gzip
@@ -13,8 +14,7 @@ import zlib
 
 import pytest
 
-from runk.vm.image import assets, initramfs, kmod
-from runk.vm.image import guest_init
+from runk.vm.image import assets, guest_init, initramfs, kmod
 from runk.vm.wire import wire
 
 BUSYBOX = shutil.which("busybox")

@@ -68,8 +68,8 @@ def test_accel_bad_env(tmp_path):
 
 
 def _argv(**kw) -> list[str]:
-    base = dict(kernel="/k/vmlinux", initrd="/k/initrd.gz", append="console=ttyS0",
-                agent_socket="/w/agent.sock")
+    base = {"kernel": "/k/vmlinux", "initrd": "/k/initrd.gz", "append": "console=ttyS0",
+                "agent_socket": "/w/agent.sock"}
     base.update(kw)
     return qemu.build_argv(**base)
 

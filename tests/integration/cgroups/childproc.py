@@ -12,7 +12,7 @@ import time
 
 
 class Child:
-    __slots__ = ("pid", "_go", "_res", "status")
+    __slots__ = ("_go", "_res", "pid", "status")
 
     def __init__(self, fn, *args) -> None:
         go_r, go_w = os.pipe()
@@ -26,7 +26,7 @@ class Child:
                 signal.signal(signal.SIGINT, signal.SIG_DFL)
                 os.read(go_r, 1)
                 out = {"ok": fn(*args)}
-            except BaseException as e:  # noqa: BLE001 - report anything to the parent
+            except BaseException as e:
                 out = {"err": f"{type(e).__name__}: {e}", "errno": getattr(e, "errno", None)}
                 code = 1
             try:

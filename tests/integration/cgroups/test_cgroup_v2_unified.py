@@ -20,8 +20,18 @@ from runk.linux.cgroups.v1_hugetlb import page_sizes
 
 from .childproc import cpu_ticks
 from .conftest import reap_orphans, unique, v2_controller
-from .test_cgroup_v1 import (MiB, allocate, block_device, start_family, fork_until_refused, hold,
-                             open_devices, rd, sleep_forever, spin)
+from .test_cgroup_v1 import (
+    MiB,
+    allocate,
+    block_device,
+    fork_until_refused,
+    hold,
+    open_devices,
+    rd,
+    sleep_forever,
+    spin,
+    start_family,
+)
 
 
 def events(path: str) -> dict:
@@ -45,7 +55,7 @@ def test_nested_groups_procs_and_cgroup_line(cgv2, unified, children) -> None:
     inner.apply(c.pid)
     assert rd(inner.path, "cgroup.procs").split() == [str(c.pid)]
     with open(f"/proc/{c.pid}/cgroup") as f:
-        line = [x for x in f.read().splitlines() if x.startswith("0::")][0]
+        line = next(x for x in f.read().splitlines() if x.startswith("0::"))
     assert line == f"0::/{top}/a/b"
     assert inner.pids() == [c.pid] and outer.pids(recursive=True) == [c.pid]
     assert outer.pids(recursive=False) == []
@@ -288,7 +298,7 @@ def _fork_and_report_cgroup(entry) -> tuple[int, str]:
     if pid == 0:   # pragma: no cover - runs in the child
         try:
             with open("/proc/self/cgroup") as f:
-                line = [x for x in f.read().splitlines() if x.startswith("0::")][0]
+                line = next(x for x in f.read().splitlines() if x.startswith("0::"))
             os.write(w, line.encode())
         finally:
             os._exit(0)

@@ -306,6 +306,5 @@ def collect(runk: str, runc: str, base: str) -> dict:
             report[name] = {"error": traceback.format_exc()}
         report.setdefault("seconds", {})[name] = round(time.monotonic() - t, 2)
     for rt in RUNTIMES.values():   # no state may be left: list what is
-        report.setdefault("left", {})[rt.name] = [
-            n for n in (os.listdir(rt.root) if os.path.isdir(rt.root) else [])]
+        report.setdefault("left", {})[rt.name] = list(os.listdir(rt.root) if os.path.isdir(rt.root) else [])
     return report

@@ -14,9 +14,8 @@ import shutil
 import subprocess
 import time
 
-import pytest
-
 import cgroup_v2_scenarios
+import pytest
 from conftest import BUNDLE, RUNC, RUNK
 
 MiB = 1 << 20

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 
-from conftest import CG, ok, read, sh, proc_cgroup
+from conftest import CG, ok, proc_cgroup, read, sh
 
 
 def test_systemd_is_pid1_and_running():
