@@ -75,15 +75,17 @@ def write_atomic(dirfd: int | None, name: str, data: bytes | str, mode: int = 0o
 
 
 class ContainerDir:
-    """An open container state directory (fd) and, when held, its lock."""
+    """An open container state directory (fd) and, when held, its lock. `keep`: set by a failed
+    create that could not undo everything it made; its record stays for `delete --force`."""
 
-    __slots__ = ("fd", "id", "path", "root")
+    __slots__ = ("fd", "id", "path", "root", "keep")
 
     def __init__(self, root: str, cid: str, fd: int) -> None:
         self.root = root
         self.id = cid
         self.path = os.path.join(root, cid)
         self.fd = fd
+        self.keep = False
 
     def cache_dir(self, name: str) -> str:
         """<root>/@cache/<name>: runk's own files, outside the id namespace."""
