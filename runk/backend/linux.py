@@ -1,8 +1,9 @@
 """LinuxBackend: a container made of host namespaces, cgroups and a forked init.
 
 Runs in the parent. create() follows DESIGN 3.4 (parent steps): validate, claim the state dir,
-cgroup, exec fifo, sealed trampoline, console socket, launch, state + pid file; every resource is
-on a CleanupStack until the init reports ready.
+the claim record (the cgroup paths, before they exist), cgroup, exec fifo, sealed trampoline,
+console socket, launch, state + pid file; every resource is on a CleanupStack until create
+returns, and on disk (state.json) from before it is made until delete removes it.
 """
 from __future__ import annotations
 
@@ -183,10 +184,11 @@ def _undo_launch(rec: StateRecord) -> None:
     everything in its cgroups, then reap it: runk is its subreaper, and a zombie would keep it in
     its cgroups."""
     _stop(rec, st.CREATED)
-    try:
-        os.waitpid(rec.pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
+    if rec.pid:
+        try:
+            os.waitpid(rec.pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
 
 
 class LinuxBackend:

@@ -78,7 +78,7 @@ class ContainerDir:
     """An open container state directory (fd) and, when held, its lock. `keep`: set by a failed
     create that could not undo everything it made; its record stays for `delete --force`."""
 
-    __slots__ = ("fd", "id", "path", "root", "keep")
+    __slots__ = ("fd", "id", "keep", "path", "root")
 
     def __init__(self, root: str, cid: str, fd: int) -> None:
         self.root = root
