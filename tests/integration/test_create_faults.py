@@ -172,7 +172,8 @@ def test_full_root_fails_cleanly_at_every_step(runk, bundle, full_tmpfs, leak_au
             assert subprocess.run([RUNK, "--root", root, "delete", "--force", cid]).returncode == 0
         else:
             failures += 1
-            assert cp.returncode == 1 and "no space left on device" in cp.stderr, cp
+            assert cp.returncode == 1 and f"write {root}/" in cp.stderr \
+                and ": no space left on device" in cp.stderr, cp
             assert "Error" not in cp.stderr and "Traceback" not in cp.stderr, cp.stderr
             assert not os.path.exists(os.path.join(root, cid)), (pages, os.listdir(root))
             assert cgroup_dirs(cid) == [], (pages, "cgroups left behind")
@@ -189,8 +190,9 @@ def test_full_disk_for_the_pid_file_undoes_the_launch(runk, bundle, cid, full_tm
     mnt, fill = full_tmpfs
     fill(0)
     bundle.args("sleep", "1000")
-    r = runk("create", "--bundle", bundle.write(), "--pid-file", os.path.join(mnt, "pid"), cid)
-    assert r.rc == 1 and "no space left on device" in r.err, r
+    pid_file = os.path.join(mnt, "pid")
+    r = runk("create", "--bundle", bundle.write(), "--pid-file", pid_file, cid)
+    assert r.rc == 1 and f"write {pid_file}: no space left on device" in r.err, r   # runc's words
     assert_nothing_left(runk, cid)
     assert waiting_inits(mnt) == []
     assert runk("delete", "--force", cid).rc == 0
