@@ -20,6 +20,7 @@ from os import (
     O_WRONLY as O_WRONLY,
     WEXITSTATUS as WEXITSTATUS,
     WIFSIGNALED as WIFSIGNALED,
+    WNOHANG as WNOHANG,
     WTERMSIG as WTERMSIG,
     X_OK as X_OK,
     _exit as _exit,

@@ -1,8 +1,9 @@
 """LinuxBackend: a container made of host namespaces, cgroups and a forked init.
 
 Runs in the parent. create() follows DESIGN 3.4 (parent steps): validate, claim the state dir,
-cgroup, exec fifo, sealed trampoline, console socket, launch, state + pid file; every resource is
-on a CleanupStack until the init reports ready.
+the claim record (the cgroup paths, before they exist), cgroup, exec fifo, sealed trampoline,
+console socket, launch, state + pid file; every resource is on a CleanupStack until create
+returns, and on disk (state.json) from before it is made until delete removes it.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from runk.errors import InitError, RunkError
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from runk.backend.base import EventSource
+    from runk.state.cleanup import CleanupStack
 
 def _cgroup_manager(cfg: dict, cid: str, systemd: bool) -> object:
     from runk.linux.cgroups import make_manager
@@ -95,10 +97,13 @@ class _Steps(_ExecSteps):
 
     def on_pid(self, pid: int) -> None:
         from runk.linux import procfs
+        from runk.state.faults import point
+        point("forked", self.cdir.root)     # the init waits for cgroup_done; no pid on disk yet
         self.rec.pid = pid
         self.rec.pid_starttime = procfs.starttime(pid)
         # written now so that a crash from here on can still be cleaned up by delete (runc)
         self.cdir.write(STATE_FILE, self.rec.to_json())
+        point("pid", self.cdir.root)
         if self.net_devices:
             from runk.linux.netdev import move_devices
             move_devices(pid, self.net_devices)
@@ -163,6 +168,29 @@ def _stop(rec: StateRecord, status: str) -> None:
         wait_gone(rec.pid, rec.pid_starttime, 10000)
 
 
+def _unwind(undo: CleanupStack, cdir: ContainerDir) -> None:
+    """Undo a failed create. What cannot be undone (a cgroup that stays busy) is said, and the
+    state record that names it is kept for `delete --force`."""
+    from runk.errors import describe
+    errors = undo.unwind()
+    for e in errors:
+        log.warn(f"cleaning up the failed create: {describe(e)}")
+    if errors:
+        cdir.keep = True
+
+
+def _undo_launch(rec: StateRecord) -> None:
+    """Stop the init of a create that failed after the launch (it waits in the trampoline) and
+    everything in its cgroups, then reap it: runk is its subreaper, and a zombie would keep it in
+    its cgroups."""
+    _stop(rec, st.CREATED)
+    if rec.pid:
+        try:
+            os.waitpid(rec.pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+
+
 class LinuxBackend:
     """A container of host namespaces, cgroups and a forked init (runk.backend.base.Backend)."""
 
@@ -172,20 +200,34 @@ class LinuxBackend:
     def create(self, cdir: ContainerDir, cfg: dict, raw: bytes, req: object) -> StateRecord:
         """Create the container in the claimed, locked cdir. On failure nothing is left but cdir,
         which the caller removes."""
+        from runk.state import faults
         from runk.state.cleanup import CleanupStack
         from runk.linux import exe_guard, launch
         from runk.oci import plan as oci_plan
 
         undo = CleanupStack()
         fds = launch.LaunchFds()         # what the parent holds only until the init is ready
+        stop_after = faults.point
         try:
             undo.push(fds.close)
             cdir.write(CONFIG_FILE, raw)
+            stop_after("config", cdir.root)
             mgr = None
             if cfg.get("linux") is not None or req.systemd_cgroup:
                 mgr = _cgroup_manager(cfg, cdir.id, req.systemd_cgroup)
+            # the claim: what create is about to make outside the state directory, on disk before
+            # it is made, so that `delete --force` can remove it whenever runk dies from here on
+            rec = StateRecord(ociVersion=OCI_VERSION, id=cdir.id, pid=0, status=st.CREATING,
+                              bundle=req.bundle, created=rfc3339nano(), owner="",
+                              annotations=cfg.get("annotations") or {}, backend=self.name,
+                              cgroup_paths=mgr.paths() if mgr is not None else {},
+                              systemd=req.systemd_cgroup)
+            cdir.write(STATE_FILE, rec.to_json())
+            stop_after("claim", cdir.root)
+            if mgr is not None:
                 mgr.create(_resources(cfg))
                 undo.push(mgr.destroy)
+                stop_after("cgroup", cdir.root)
                 for w in mgr.warnings:
                     log.warn(w)
             cgroup_mounts = None
@@ -220,25 +262,26 @@ class LinuxBackend:
             if plan.security.seccomp is not None:
                 from runk.linux import seccomp  # noqa: F401  (imported before fork: the init loads it)
 
-            rec = StateRecord(ociVersion=OCI_VERSION, id=cdir.id, pid=0, status=st.CREATING,
-                              bundle=req.bundle, rootfs=plan.mounts.rootfs, created=rfc3339nano(),
-                              owner="", annotations=cfg.get("annotations") or {}, backend=self.name,
-                              cgroup_paths=mgr.paths() if mgr is not None else {},
-                              systemd=req.systemd_cgroup)
+            rec.rootfs = plan.mounts.rootfs
             steps = _Steps(cdir, rec, cfg, mgr, plan.net_devices)
             try:
                 pid = launch.launch(plan, fds, steps, [cdir.fd], req.stdio)
             except InitError as e:
                 raise RunkError(f"unable to start container process: {e}") from None
+            # from here on a failure (a full disk for the state or pid file) must stop the init
+            # waiting in the trampoline before its cgroups can go: it runs before mgr.destroy
+            undo.push(_undo_launch, rec)
+            stop_after("launch", cdir.root)
             fds.close()
             rec.status = st.CREATED
             cdir.write(STATE_FILE, rec.to_json())
+            stop_after("state", cdir.root)
             if req.pid_file:
                 write_atomic(None, req.pid_file, str(pid), mode=0o644)
             undo.drop()
             return rec
         except BaseException:
-            undo.unwind()
+            _unwind(undo, cdir)
             raise
 
     def live_status(self, cdir: ContainerDir | None, rec: StateRecord) -> str:

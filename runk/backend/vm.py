@@ -121,6 +121,30 @@ def _kill_and_reap(pid: int) -> None:
         pass
 
 
+def _undo_spawn(cdir: ContainerDir, rec: StateRecord, pid: int) -> None:
+    """Stop a supervisor spawned by a create that then failed (a createRuntime hook, a full disk)
+    and what it started: qemu and virtiofsd by their recorded pids, anything else in the host
+    cgroup."""
+    _kill_and_reap(pid)
+    _stop_vm_processes(cdir, rec)
+
+
+def _stop_vm_processes(cdir: ContainerDir, rec: StateRecord) -> None:
+    """SIGKILL qemu and virtiofsd (vm.json) and whatever else still runs in the host cgroup: a
+    supervisor whose create died before it recorded the pid, its children."""
+    info = _info(cdir)
+    for key in ("qemu", "virtiofsd"):
+        if isinstance(info.get(key), list):
+            _gone(int(info[key][0]), info[key][1], 0.0)
+    if rec.cgroup_paths:
+        from runk.linux.cgroups import all_pids, load_manager
+        try:
+            if all_pids(rec.cgroup_paths):
+                load_manager(rec.cgroup_paths).kill_all(9)
+        except (OSError, RunkError):
+            pass
+
+
 def _info(cdir: ContainerDir) -> dict:
     from runk import _json
     raw = cdir.read("vm.json")
@@ -158,11 +182,14 @@ class VmBackend:
     host_pids = False                   # processes() are the guest's pids
 
     def create(self, cdir: ContainerDir, cfg: dict, raw: bytes, req: object) -> StateRecord:
+        from runk.errors import describe
+        from runk.state.faults import point as stop_after
         from runk.state.hooks import state_for
         from runk.vm.host import sandbox
         undo = CleanupStack()
         try:
             cdir.write(CONFIG_FILE, raw)
+            stop_after("config", cdir.root)
             terminal = bool((cfg.get("process") or {}).get("terminal"))
             if terminal and not req.console_socket and req.console_fd is None:
                 raise RunkError("cannot allocate tty if runk will detach without setting console socket")
@@ -184,19 +211,25 @@ class VmBackend:
                 from runk.linux.cgroups import make_manager
                 mgr = make_manager((cfg.get("linux") or {}).get("cgroupsPath") or None, cdir.id,
                                    systemd=req.systemd_cgroup)
-                mgr.create({})
-                undo.push(mgr.destroy)
+            # the claim (as the linux backend's): the host cgroup on disk before it is made
             rec = StateRecord(ociVersion=OCI_VERSION, id=cdir.id, pid=0, status=st.CREATING,
                               bundle=req.bundle, rootfs=plan.rootfs, created=rfc3339nano(), owner="",
                               annotations=cfg.get("annotations") or {}, backend=self.name,
                               cgroup_paths=mgr.paths() if mgr is not None else {},
                               systemd=req.systemd_cgroup, sandbox={"dir": cdir.path})
+            cdir.write(STATE_FILE, rec.to_json())
+            stop_after("claim", cdir.root)
+            if mgr is not None:
+                mgr.create({})
+                undo.push(mgr.destroy)
             pid, ready = _spawn_supervisor(cdir, cfg, req, mgr)
-            undo.push(lambda: _kill_and_reap(pid))
+            undo.push(_undo_spawn, cdir, rec, pid)
+            stop_after("spawn", cdir.root)
             from runk.linux import procfs
             rec.pid, rec.pid_starttime = pid, procfs.starttime(pid)
             cdir.write(STATE_FILE, rec.to_json())
             _wait_ready(pid, ready)
+            stop_after("ready", cdir.root)
             hooks.run_runtime_phases(cfg, state_for(rec, hooks.STATUS["createRuntime"]))
             rec.status = st.CREATED
             cdir.write(STATE_FILE, rec.to_json())
@@ -205,7 +238,11 @@ class VmBackend:
             undo.drop()
             return rec
         except BaseException:
-            undo.unwind()
+            errors = undo.unwind()
+            for e in errors:
+                log.warn(f"cleaning up the failed create: {describe(e)}")
+            if errors:
+                cdir.keep = True        # the record names what is left, for delete --force
             raise
 
     def live_status(self, cdir: ContainerDir | None, rec: StateRecord) -> str:
@@ -246,7 +283,8 @@ class VmBackend:
         from runk.linux import procfs
         from runk.vm.wire import protocol as P
         if rec.pid and procfs.is_alive(rec.pid, rec.pid_starttime):
-            if status != st.STOPPED:
+            if status != st.STOPPED or rec.status == st.CREATING:
+                # (a create that died after the supervisor was ready left it running)
                 try:
                     _call(rec, P.DESTROY, timeout=WAIT_GONE_SECONDS)
                 except RunkError:
@@ -256,6 +294,7 @@ class VmBackend:
         for key in ("qemu", "virtiofsd"):
             if isinstance(info.get(key), list):
                 _gone(int(info[key][0]), info[key][1], 5.0)
+        _stop_vm_processes(cdir, rec)
         if rec.cgroup_paths:
             from runk.linux.cgroups import remove_groups
             remove_groups(rec.cgroup_paths)

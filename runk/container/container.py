@@ -41,8 +41,9 @@ class Container:
         return _backend(self.rec).live_status(self.cdir, self.rec)
 
     def oci_state(self) -> dict[str, Any]:
-        if self.rec is None:
-            # a create killed before its first state write, or a state torn by a crash of the
+        if self.rec is None or not self.rec.pid:
+            # a create killed before its first state write, or one that wrote only its claim
+            # (what it was about to make, no process yet), or a state torn by a crash of the
             # machine: runc cannot load it either; only delete applies
             raise NotFoundError()
         from runk.oci.state_doc import state_dict
@@ -102,7 +103,7 @@ class Container:
         st.check_delete(self.id, s, force)
         if self.rec is not None:
             _backend(self.rec).destroy(self.cdir, self.rec, s)
-        if self.rec is not None and s != st.CREATING:
+        if self.rec is not None and s != st.CREATING and self.rec.pid:
             _warn_hooks(self.config(), "poststop", self.rec, st.STOPPED)
         self.cdir.remove()
 
@@ -216,7 +217,10 @@ def create(root: str, cid: str, req: CreateRequest, loaded: tuple[dict[str, Any]
     try:
         rec = backend.create(cdir, cfg, raw, req)
     except BaseException:
-        cdir.remove()
+        if cdir.keep:
+            log.warn(f"what is left of it is removed by: runk delete --force {cid}")
+        else:
+            cdir.remove()
         cdir.close()
         raise
     return Container(store, cdir, rec)
@@ -231,7 +235,7 @@ def list_all(root: str) -> list[tuple[StateRecord, str]]:
         except (NotFoundError, RunkError, ValueError, OSError):
             continue
         try:
-            if c.rec is not None:
+            if c.rec is not None and c.rec.pid:
                 out.append((c.rec, c.status()))
         finally:
             c.close()

@@ -67,27 +67,41 @@ def write_atomic(dirfd: int | None, name: str, data: bytes | str, mode: int = 0o
         finally:
             os.close(fd)
         os.rename(tmp, base, src_dir_fd=dfd, dst_dir_fd=dfd)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp, dir_fd=dfd)
         except OSError:
             pass
+        if isinstance(e, OSError) and e.errno:
+            # name the file, as runc's "write <path>: no space left on device"
+            where = name if dirfd is None else os.path.join(_dir_path(dirfd), name)
+            raise OSError(e.errno, os.strerror(e.errno), f"write {where}") from None
         raise
     finally:
         if dirfd is None:
             os.close(dfd)
 
 
-class ContainerDir:
-    """An open container state directory (fd) and, when held, its lock."""
+def _dir_path(dirfd: int) -> str:
+    """The path of an open directory (for an error message)."""
+    try:
+        return os.readlink(f"/proc/self/fd/{dirfd}")
+    except OSError:
+        return "."
 
-    __slots__ = ("fd", "id", "path", "root")
+
+class ContainerDir:
+    """An open container state directory (fd) and, when held, its lock. `keep`: set by a failed
+    create that could not undo everything it made; its record stays for `delete --force`."""
+
+    __slots__ = ("fd", "id", "keep", "path", "root")
 
     def __init__(self, root: str, cid: str, fd: int) -> None:
         self.root = root
         self.id = cid
         self.path = os.path.join(root, cid)
         self.fd = fd
+        self.keep = False
 
     def cache_dir(self, name: str) -> str:
         """<root>/@cache/<name>: runk's own files, outside the id namespace."""
