@@ -17,17 +17,22 @@ from runk.errors import InitError, RunkError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from runk.backend.base import EventSource
+    from typing import Any
 
-def _cgroup_manager(cfg: dict, cid: str, systemd: bool) -> object:
+    from runk.backend.base import EventSource
+    from runk.backend.requests import CreateRequest, ExecRequest
+    from runk.linux.cgroups.base import CgroupManager, Entry
+
+def _cgroup_manager(cfg: dict[str, Any], cid: str, systemd: bool) -> CgroupManager:
     from runk.linux.cgroups import make_manager
     return make_manager((cfg.get("linux") or {}).get("cgroupsPath") or None, cid, systemd=systemd)
 
 
 NOTIFY_IN_CONTAINER = "/run/notify/notify.sock"
+SIGKILL = 9     # signal.SIGKILL (`signal` imports enum)
 
 
-def _with_host_plumbing(cfg: dict, req: object) -> dict:
+def _with_host_plumbing(cfg: dict[str, Any], req: CreateRequest) -> dict[str, Any]:
     """What runk's own environment adds to the container (runc utils_linux.go, notify_socket.go):
     LISTEN_FDS/LISTEN_PID=1 for socket activation, and NOTIFY_SOCKET: the host's socket is bound
     into the container (as crun does) so sd_notify from inside reaches it."""
@@ -48,7 +53,7 @@ def _with_host_plumbing(cfg: dict, req: object) -> dict:
     return cfg
 
 
-def _resources(cfg: dict) -> dict:
+def _resources(cfg: dict[str, Any]) -> dict[str, Any]:
     """linux.resources with the device rules runc applies: the config's, then the default
     allow-list and linux.devices (runc specconv AllowedDevices)."""
     from runk.linux.cgroups import container_rules
@@ -63,11 +68,11 @@ class _ExecSteps:
 
     __slots__ = ("mgr", "entry")
 
-    def __init__(self, mgr: object) -> None:
+    def __init__(self, mgr: CgroupManager | None) -> None:
         self.mgr = mgr
-        self.entry = None
+        self.entry: Entry | None = None
 
-    def cgroup_entry(self) -> object:
+    def cgroup_entry(self) -> Entry | None:
         self.entry = self.mgr.entry() if self.mgr is not None else None
         return self.entry
 
@@ -87,8 +92,8 @@ class _Steps(_ExecSteps):
 
     __slots__ = ("cdir", "rec", "cfg", "net_devices")
 
-    def __init__(self, cdir: ContainerDir, rec: StateRecord, cfg: dict, mgr: object,
-                 net_devices: dict) -> None:
+    def __init__(self, cdir: ContainerDir, rec: StateRecord, cfg: dict[str, Any], mgr: CgroupManager | None,
+                 net_devices: dict[str, Any]) -> None:
         super().__init__(mgr)
         self.cdir, self.rec, self.cfg = cdir, rec, cfg
         self.net_devices = net_devices
@@ -110,7 +115,7 @@ class _Steps(_ExecSteps):
 
 def freezer_state(rec: StateRecord) -> str:
     from runk.linux.cgroups import freezer_state as read_freezer
-    return read_freezer(rec.cgroup_paths)
+    return read_freezer(rec.cgroup_paths or {})
 
 
 def signal_init(rec: StateRecord, sig: int) -> None:
@@ -119,11 +124,11 @@ def signal_init(rec: StateRecord, sig: int) -> None:
     from runk.linux import procfs
     from runk.errors import CONTAINER_NOT_RUNNING
     try:
-        pidfd = os.pidfd_open(rec.pid)
+        pidfd = os.pidfd_open(rec.pid or 0)
     except ProcessLookupError:
         raise RunkError(CONTAINER_NOT_RUNNING) from None
     try:
-        if not procfs.is_alive(rec.pid, rec.pid_starttime):
+        if not procfs.is_alive(rec.pid or 0, rec.pid_starttime):
             raise RunkError(CONTAINER_NOT_RUNNING)
         _signal.pidfd_send_signal(pidfd, sig)
     except ProcessLookupError:
@@ -141,22 +146,22 @@ def _stop(rec: StateRecord, status: str) -> None:
             from runk.linux.cgroups import all_pids, load_manager
             try:
                 if all_pids(rec.cgroup_paths):
-                    load_manager(rec.cgroup_paths).kill_all(9)
+                    load_manager(rec.cgroup_paths or {}).kill_all(SIGKILL)
             except (OSError, RunkError):
                 pass
         return
     if rec.cgroup_paths:
         from runk.linux.cgroups import load_manager
-        mgr = load_manager(rec.cgroup_paths)
+        mgr = load_manager(rec.cgroup_paths or {})
         if status == st.PAUSED:
             mgr.thaw()
         try:
-            mgr.kill_all(9)
+            mgr.kill_all(SIGKILL)
         except (OSError, RunkError):
             pass
     if rec.pid:
         try:
-            signal_init(rec, 9)
+            signal_init(rec, SIGKILL)
         except RunkError:
             pass
         from runk.linux.procfs import wait_gone
@@ -169,7 +174,7 @@ class LinuxBackend:
     name = "linux"
     host_pids = True
 
-    def create(self, cdir: ContainerDir, cfg: dict, raw: bytes, req: object) -> StateRecord:
+    def create(self, cdir: ContainerDir, cfg: dict[str, Any], raw: bytes, req: CreateRequest) -> StateRecord:
         """Create the container in the claimed, locked cdir. On failure nothing is left but cdir,
         which the caller removes."""
         from runk.state.cleanup import CleanupStack
@@ -199,6 +204,7 @@ class LinuxBackend:
                                             no_new_keyring=req.no_new_keyring,
                                             preserve_fds=req.preserve_fds, cgroup_mounts=cgroup_mounts,
                                             seccomp_cache=cdir.cache_dir("seccomp"))
+            assert plan.mounts is not None          # an init's plan has mounts
             fds.open_namespaces(plan.namespaces)
             fds.open_bind_sources(plan.mounts)
             for w in warnings:
@@ -212,6 +218,7 @@ class LinuxBackend:
                 fds.console = os.dup(req.console_fd)
             elif terminal:
                 from runk.linux.console import connect_console_socket
+                assert req.console_socket is not None   # refused above without one
                 fds.console = connect_console_socket(req.console_socket)
             os.mkfifo(FIFO_FILE, 0o622, dir_fd=cdir.fd)
             os.chmod(FIFO_FILE, 0o622, dir_fd=cdir.fd)
@@ -266,10 +273,10 @@ class LinuxBackend:
         # the pidfd first: once the fifo is open, the program may run, exit and be reaped by its
         # subreaper (conmon) before a pidfd could still be taken
         try:
-            pidfd = os.pidfd_open(rec.pid)
+            pidfd = os.pidfd_open(rec.pid or 0)
         except ProcessLookupError:
             raise RunkError("cannot start a container that has stopped") from None
-        if not procfs.is_alive(rec.pid, rec.pid_starttime):
+        if not procfs.is_alive(rec.pid or 0, rec.pid_starttime):
             os.close(pidfd)
             raise RunkError("cannot start a container that has stopped")
         try:
@@ -309,14 +316,14 @@ class LinuxBackend:
     def kill(self, rec: StateRecord, sig: int, all_procs: bool) -> None:
         if all_procs and rec.cgroup_paths:
             from runk.linux.cgroups import load_manager
-            load_manager(rec.cgroup_paths).kill_all(sig)
+            load_manager(rec.cgroup_paths or {}).kill_all(sig)
             return
         signal_init(rec, sig)
-        if sig == 9 and rec.cgroup_paths and freezer_state(rec) == "FROZEN":
+        if sig == SIGKILL and rec.cgroup_paths and freezer_state(rec) == "FROZEN":
             # runc Signal: a frozen task cannot act on SIGKILL until thawed (podman kill of a
             # paused container), so thaw for SIGKILL only
             from runk.linux.cgroups import load_manager
-            load_manager(rec.cgroup_paths).thaw()
+            load_manager(rec.cgroup_paths or {}).thaw()
 
     def destroy(self, cdir: ContainerDir, rec: StateRecord, status: str) -> None:
         """Stop whatever still runs (delete of created, or --force), then remove the container's
@@ -328,13 +335,13 @@ class LinuxBackend:
 
     def pause(self, rec: StateRecord) -> None:
         from runk.linux.cgroups import load_manager
-        load_manager(rec.cgroup_paths).freeze()
+        load_manager(rec.cgroup_paths or {}).freeze()
 
     def resume(self, rec: StateRecord) -> None:
         from runk.linux.cgroups import load_manager
-        load_manager(rec.cgroup_paths).thaw()
+        load_manager(rec.cgroup_paths or {}).thaw()
 
-    def exec_process(self, cdir: ContainerDir, rec: StateRecord, cfg: dict, req: object) -> int:
+    def exec_process(self, cdir: ContainerDir, rec: StateRecord, cfg: dict[str, Any], req: ExecRequest) -> int:
         """Start req.process inside the container; returns its host pid once it is about to exec."""
         from runk.state.cleanup import CleanupStack
         from runk.linux import exe_guard, launch, procfs
@@ -347,7 +354,7 @@ class LinuxBackend:
                                                  seccomp_cache=cdir.cache_dir("seccomp"))
             fds.open_namespaces(plan.namespaces)
             # the namespace files were opened through the pid: make sure it is still the container
-            if not procfs.is_alive(rec.pid, rec.pid_starttime):
+            if not procfs.is_alive(rec.pid or 0, rec.pid_starttime):
                 raise RunkError("cannot exec in a stopped container")
             for w in warnings:
                 log.warn(w)
@@ -356,12 +363,13 @@ class LinuxBackend:
                     fds.console = os.dup(req.console_fd)
                 else:
                     from runk.linux.console import connect_console_socket
+                    assert req.console_socket is not None   # ExecRequest and the caller ensure it
                     fds.console = connect_console_socket(req.console_socket)
             fds.trampoline = exe_guard.sealed_trampoline()
             mgr = None
             if rec.cgroup_paths:
                 from runk.linux.cgroups import load_manager
-                mgr = load_manager(rec.cgroup_paths)
+                mgr = load_manager(rec.cgroup_paths or {})
                 if req.cgroup:
                     mgr = mgr.sub(req.cgroup)
             if plan.security.seccomp is not None:
@@ -377,25 +385,25 @@ class LinuxBackend:
         finally:
             undo.unwind()
 
-    def update(self, rec: StateRecord, resources: dict) -> None:
+    def update(self, rec: StateRecord, resources: dict[str, Any]) -> None:
         from runk.linux.cgroups import load_manager
-        mgr = load_manager(rec.cgroup_paths)
+        mgr = load_manager(rec.cgroup_paths or {})
         mgr.set(resources)
         for w in mgr.warnings:
             log.warn(w)
 
     def processes(self, rec: StateRecord) -> list[int]:
         from runk.linux.cgroups import load_manager
-        return sorted(load_manager(rec.cgroup_paths).pids(recursive=True))
+        return sorted(load_manager(rec.cgroup_paths or {}).pids(recursive=True))
 
-    def stats(self, rec: StateRecord) -> dict:
+    def stats(self, rec: StateRecord) -> dict[str, Any]:
         from runk.linux.cgroups import load_manager
-        return load_manager(rec.cgroup_paths).stats()
+        return load_manager(rec.cgroup_paths or {}).stats()
 
     def oom_events(self, rec: StateRecord) -> EventSource:
         from runk.linux.cgroups.oom_events import OomWatcher
-        return OomWatcher(rec.cgroup_paths)
+        return OomWatcher(rec.cgroup_paths or {})
 
-    def features_document(self) -> dict:
+    def features_document(self) -> dict[str, Any]:
         from runk.oci.features import features_document
         return features_document()

@@ -10,6 +10,10 @@ from runk import _os as os
 from runk import ids
 from runk.errors import RunkError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 
 def listen_fds() -> int:
     """systemd socket activation (sd_listen_fds): fds 3.. are passed when LISTEN_PID is us.
@@ -54,7 +58,7 @@ class ExecRequest:
     __slots__ = ("process", "detach", "pid_file", "console_socket", "preserve_fds",
                  "ignore_paused", "cgroup", "console_fd", "stdio")
 
-    def __init__(self, process: dict, detach: bool = False, pid_file: str | None = None,
+    def __init__(self, process: dict[str, Any], detach: bool = False, pid_file: str | None = None,
                  console_socket: str | None = None, preserve_fds: int = 0,
                  ignore_paused: bool = False, cgroup: dict[str, str] | None = None) -> None:
         if not process.get("args"):
@@ -77,7 +81,7 @@ class ExecRequest:
             raise RunkError("cannot use console socket if runk will not detach or allocate tty")
 
     @classmethod
-    def from_flags(cls, base: dict, opts: dict) -> ExecRequest:
+    def from_flags(cls, base: dict[str, Any], opts: dict[str, Any]) -> ExecRequest:
         """Build the process from the container's process config and the command-line flags."""
         import copy
         if opts.get("process"):
@@ -87,7 +91,7 @@ class ExecRequest:
             try:
                 proc = _json.loads(read_regular(path, "process"))
             except OSError as e:
-                raise RunkError(f"open {path}: {os.strerror(e.errno).lower()}") from None
+                raise RunkError(f"open {path}: {os.strerror(e.errno or 0).lower()}") from None
             except ValueError as e:
                 raise RunkError(f"parse {path}: {e}") from None
             if not isinstance(proc, dict):
@@ -176,7 +180,7 @@ def _gid_flag(v: str) -> int:
     return ids.check("--additional-gids", n)
 
 
-def _parse_user(spec: str, old: dict) -> dict:
+def _parse_user(spec: str, old: dict[str, Any]) -> dict[str, Any]:
     """--user uid[:gid] (numbers, as runc takes them): the gid, the groups and the umask not
     given stay the container's (runc)."""
     uid, sep, gid = spec.partition(":")

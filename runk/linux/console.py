@@ -8,6 +8,7 @@ connect_console_socket (also used by the VM backend's host side).
 """
 from __future__ import annotations
 
+import errno
 import _socket
 import fcntl
 
@@ -46,7 +47,7 @@ def bind_console(slave: int) -> None:
     try:
         target = paths.open_in_root(root, "/dev/console", "file", 0o755, follow_last=False)
     except OSError as e:
-        if e.errno == 30:       # read-only /dev: no console bind, as with a bind-mounted /dev
+        if e.errno == errno.EROFS:       # read-only /dev: no console bind, as with a bind-mounted /dev
             return
         raise
     finally:
@@ -111,7 +112,7 @@ def send_master(sock_fd: int, master: int) -> None:
         s.close()
 
 
-def recv_master(sock: object) -> int | None:
+def recv_master(sock: _socket.socket) -> int | None:
     """The pty master send_master sent over `sock` (a socket object), or None if the message
     carried no fd."""
     _data, anc, _f, _a = sock.recvmsg(4096, _socket.CMSG_SPACE(4))

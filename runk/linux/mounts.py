@@ -30,7 +30,7 @@ FLAGS = {
     "sync": (False, _l.MS_SYNCHRONOUS),
 }
 
-PROPAGATION = {
+PROPAGATION: dict[str, int] = {
     "private": _l.MS_PRIVATE, "rprivate": _l.MS_PRIVATE | _l.MS_REC,
     "shared": _l.MS_SHARED, "rshared": _l.MS_SHARED | _l.MS_REC,
     "slave": _l.MS_SLAVE, "rslave": _l.MS_SLAVE | _l.MS_REC,

@@ -8,6 +8,7 @@ the rootfs cannot make runk create a file or directory outside it.
 """
 from __future__ import annotations
 
+import errno
 import stat
 
 from runk import _os as os
@@ -47,8 +48,8 @@ def open_in_root(root_fd: int, path: str, create: str | None = None, mode: int =
             from runk.linux.syscalls import openat2
             return openat2(root_fd, path.lstrip("/") or ".", O_PATH, _resolve_flags())
         except OSError as e:
-            if e.errno not in (2, 38) or create is None:      # ENOENT, ENOSYS
-                if e.errno == 38:
+            if e.errno not in (errno.ENOENT, errno.ENOSYS) or create is None:
+                if e.errno == errno.ENOSYS:
                     return _walk(root_fd, path, create, mode, follow_last)
                 raise SyscallError("open", path, e.errno or 0) from None
     return _walk(root_fd, path, create, mode, follow_last)

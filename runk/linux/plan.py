@@ -15,6 +15,7 @@ TYPE_CHECKING = False       # not `from typing import ...` (create's import budg
 if TYPE_CHECKING:
     from typing import Any
 
+    from runk.linux.devices import DeviceNode
     from runk.linux.mounts import MountSpec
     from runk.linux.seccomp import SeccompProgram
 
@@ -86,7 +87,7 @@ class MountPlan(Frozen):
     rootfs_propagation: int                 # applied to the new / after pivot_root (0: none)
     no_pivot: bool
     setup_dev: bool                         # no bind mount on /dev: runk makes a tmpfs /dev
-    devices: tuple[tuple[object, ...], ...]
+    devices: tuple[DeviceNode, ...]
     bind_devices: bool                      # bind the host's nodes (user namespace) instead of mknod
     masked_paths: tuple[str, ...]
     readonly_paths: tuple[str, ...]
@@ -94,7 +95,7 @@ class MountPlan(Frozen):
 
     def __init__(self, *, rootfs: str, readonly_root: bool, mounts: tuple[MountSpec, ...],
                  clone_bind_sources: bool, root_propagation: int, rootfs_propagation: int,
-                 no_pivot: bool, setup_dev: bool, devices: tuple[tuple[object, ...], ...],
+                 no_pivot: bool, setup_dev: bool, devices: tuple[DeviceNode, ...],
                  bind_devices: bool, masked_paths: tuple[str, ...], readonly_paths: tuple[str, ...],
                  cgroup_mounts: dict[str, Any]) -> None:
         self._fill(locals())
@@ -146,12 +147,12 @@ class HookPlan(Frozen):
     parent runs them when the init asks)."""
 
     __slots__ = ("create_container", "start_container", "runtime_hooks")
-    create_container: tuple[dict[str, object], ...]
-    start_container: tuple[dict[str, object], ...]
+    create_container: tuple[dict[str, Any], ...]
+    start_container: tuple[dict[str, Any], ...]
     runtime_hooks: bool
 
-    def __init__(self, *, create_container: tuple[dict[str, object], ...] = (),
-                 start_container: tuple[dict[str, object], ...] = (),
+    def __init__(self, *, create_container: tuple[dict[str, Any], ...] = (),
+                 start_container: tuple[dict[str, Any], ...] = (),
                  runtime_hooks: bool = False) -> None:
         self._fill(locals())
 
@@ -176,12 +177,12 @@ class ContainerPlan(Frozen):
     security: SecurityPlan
     hooks: HookPlan
     rootfs_chroot: str | None
-    net_devices: dict[str, object]          # linux.netDevices, moved by the parent
+    net_devices: dict[str, Any]          # linux.netDevices, moved by the parent
 
     def __init__(self, *, kind: str, id: str, bundle: str, annotations: dict[str, str],
                  namespaces: NamespacePlan, mounts: MountPlan | None, process: ProcessPlan,
                  security: SecurityPlan, hooks: HookPlan = NO_HOOKS,
-                 rootfs_chroot: str | None = None, net_devices: dict[str, object] | None = None) -> None:
+                 rootfs_chroot: str | None = None, net_devices: dict[str, Any] | None = None) -> None:
         self._fill(locals())
         object.__setattr__(self, "net_devices", net_devices or {})
 

@@ -17,6 +17,8 @@ from runk.linux.syscalls import prctl
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from runk.linux.launch import LaunchFds
     from runk.linux.plan import ContainerPlan, ProcessPlan, SecurityPlan
 
@@ -72,7 +74,7 @@ def finish_process(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -
             os.chdir(proc.cwd)
         except OSError as e:
             raise RunkError(f'chdir to cwd ("{proc.cwd}") set in config.json failed: '
-                            f"{os.strerror(e.errno).lower()}") from None
+                            f"{os.strerror(e.errno or 0).lower()}") from None
         _verify_cwd(strict=False)
     caps.set_keepcaps(False)
     caps.apply(sec.caps)
@@ -171,7 +173,7 @@ def close_fds(preserve: int, keep: list[int]) -> None:
     except OSError:
         # ENOSYS on old kernels: walk /proc/self/fd as runc does, or every possible fd
         try:
-            fds = [int(n) for n in os.listdir("/proc/self/fd")]
+            fds: Iterable[int] = [int(n) for n in os.listdir("/proc/self/fd")]
         except OSError:
             import resource
             fds = range(3 + preserve, resource.getrlimit(resource.RLIMIT_NOFILE)[0])

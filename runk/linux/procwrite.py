@@ -33,7 +33,8 @@ class NotProcfs(RunkError):
 
 
 def _is_procfs(fd: int) -> bool:
-    return lib.runk_fs_type(fd) == lib.PROC_SUPER_MAGIC
+    on_proc: bool = lib.runk_fs_type(fd) == lib.PROC_SUPER_MAGIC
+    return on_proc
 
 
 def _redirected(what: str, path: str) -> NotProcfs:
@@ -61,7 +62,7 @@ def check_root(fd: int, path: str = "/proc", what: str = "/proc") -> None:
 
 
 def _resolve_flags(rel: str) -> int:
-    flags = lib.RESOLVE_BENEATH | lib.RESOLVE_NO_XDEV | lib.RESOLVE_NO_MAGICLINKS
+    flags: int = lib.RESOLVE_BENEATH | lib.RESOLVE_NO_XDEV | lib.RESOLVE_NO_MAGICLINKS
     if rel.split("/", 1)[0] not in _SELF:
         flags |= lib.RESOLVE_NO_SYMLINKS
     return flags

@@ -11,6 +11,10 @@ from runk import _os as os
 from runk.errors import RunkError
 from runk.linux import procwrite
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 RLIMITS = {
     "RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3, "RLIMIT_CORE": 4,
     "RLIMIT_RSS": 5, "RLIMIT_NPROC": 6, "RLIMIT_NOFILE": 7, "RLIMIT_MEMLOCK": 8, "RLIMIT_AS": 9,
@@ -22,7 +26,7 @@ _INF = (1 << 64) - 1
 PERSONALITY = {"LINUX": 0x0000, "LINUX32": 0x0008}
 
 
-def resolve(rlimits: list[dict] | None) -> list[tuple[int, int, int]]:
+def resolve(rlimits: list[dict[str, Any]] | None) -> list[tuple[int, int, int]]:
     out = []
     for i, r in enumerate(rlimits or []):
         if r["type"] not in RLIMITS:

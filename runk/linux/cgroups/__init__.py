@@ -30,7 +30,7 @@ def make_manager(cgroups_path: str | None, container_id: str, *,
     from runk.linux.cgroups import layout
     if systemd:
         from runk.linux.cgroups import systemd as sd
-        return sd.make_manager(cgroups_path, container_id)  # type: ignore[return-value]
+        return sd.make_manager(cgroups_path, container_id)
     lay = layout.detect()
     inner = layout.inner_path(cgroups_path, container_id)
     if lay.kind == layout.V2:

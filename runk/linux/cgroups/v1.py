@@ -20,6 +20,8 @@ TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
 if TYPE_CHECKING:
     from typing import Any
 
+    from runk.linux.cgroups.base import Controller
+
 
 # v1 controllers in runc's Set order (fs.go subsystems): (module, class, linux.resources key)
 CONTROLLERS = (
@@ -31,7 +33,7 @@ CONTROLLERS = (
 )
 
 
-def controllers(resources: dict[str, Any] | None = None) -> list[Any]:
+def controllers(resources: dict[str, Any] | None = None) -> list[Controller]:
     return load_controllers(CONTROLLERS, resources)
 
 
@@ -137,4 +139,4 @@ class V1Manager(CgroupManager):
 
     def exists(self) -> bool:
         path = self._tasks_path()
-        return bool(path) and os.path.isdir(path)  # type: ignore[arg-type]
+        return bool(path and os.path.isdir(path))
