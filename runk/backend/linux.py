@@ -6,14 +6,13 @@ on a CleanupStack until the init reports ready.
 """
 from __future__ import annotations
 
-
 from runk import _os as os
 from runk import log
-from runk.version import OCI_VERSION
+from runk.errors import InitError, RunkError
 from runk.state import status as st
 from runk.state.record import StateRecord, rfc3339nano
 from runk.state.store import CONFIG_FILE, FIFO_FILE, STATE_FILE, ContainerDir, write_atomic
-from runk.errors import InitError, RunkError
+from runk.version import OCI_VERSION
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -66,7 +65,7 @@ def _resources(cfg: dict[str, Any]) -> dict[str, Any]:
 class _ExecSteps:
     """launch()'s callbacks for exec: only the cgroups (and the base of create's _Steps)."""
 
-    __slots__ = ("mgr", "entry")
+    __slots__ = ("entry", "mgr")
 
     def __init__(self, mgr: CgroupManager | None) -> None:
         self.mgr = mgr
@@ -90,7 +89,7 @@ class _ExecSteps:
 class _Steps(_ExecSteps):
     """The callbacks launch() makes while the init sets up."""
 
-    __slots__ = ("cdir", "rec", "cfg", "net_devices")
+    __slots__ = ("cdir", "cfg", "net_devices", "rec")
 
     def __init__(self, cdir: ContainerDir, rec: StateRecord, cfg: dict[str, Any], mgr: CgroupManager | None,
                  net_devices: dict[str, Any]) -> None:
@@ -121,8 +120,9 @@ def freezer_state(rec: StateRecord) -> str:
 def signal_init(rec: StateRecord, sig: int) -> None:
     """pidfd_open, check the start time, pidfd_send_signal: no pid-reuse race (DESIGN 3.5)."""
     import _signal
-    from runk.linux import procfs
+
     from runk.errors import CONTAINER_NOT_RUNNING
+    from runk.linux import procfs
     try:
         pidfd = os.pidfd_open(rec.pid or 0)
     except ProcessLookupError:
@@ -177,9 +177,9 @@ class LinuxBackend:
     def create(self, cdir: ContainerDir, cfg: dict[str, Any], raw: bytes, req: CreateRequest) -> StateRecord:
         """Create the container in the claimed, locked cdir. On failure nothing is left but cdir,
         which the caller removes."""
-        from runk.state.cleanup import CleanupStack
         from runk.linux import exe_guard, launch
         from runk.oci import plan as oci_plan
+        from runk.state.cleanup import CleanupStack
 
         undo = CleanupStack()
         fds = launch.LaunchFds()         # what the parent holds only until the init is ready
@@ -269,6 +269,7 @@ class LinuxBackend:
         remove the fifo (runc handleFifo). Returns at once; nothing is rewritten: running is
         "alive and no fifo"."""
         import select
+
         from runk.linux import procfs
         # the pidfd first: once the fifo is open, the program may run, exit and be reaped by its
         # subreaper (conmon) before a pidfd could still be taken
@@ -343,9 +344,9 @@ class LinuxBackend:
 
     def exec_process(self, cdir: ContainerDir, rec: StateRecord, cfg: dict[str, Any], req: ExecRequest) -> int:
         """Start req.process inside the container; returns its host pid once it is about to exec."""
-        from runk.state.cleanup import CleanupStack
         from runk.linux import exe_guard, launch, procfs
         from runk.oci import plan as oci_plan
+        from runk.state.cleanup import CleanupStack
         undo = CleanupStack()
         fds = launch.LaunchFds()
         undo.push(fds.close)

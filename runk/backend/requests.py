@@ -5,7 +5,6 @@ Runs in the parent.
 """
 from __future__ import annotations
 
-
 from runk import _os as os
 from runk import ids
 from runk.errors import RunkError
@@ -25,9 +24,21 @@ def listen_fds() -> int:
 
 
 class CreateRequest:
-    __slots__ = ("bundle", "pid_file", "console_socket", "no_pivot", "no_new_keyring",
-                 "preserve_fds", "detach", "systemd_cgroup", "backend", "foreground", "console_fd",
-                 "listen_fds", "stdio")
+    __slots__ = (
+        "backend",
+        "bundle",
+        "console_fd",
+        "console_socket",
+        "detach",
+        "foreground",
+        "listen_fds",
+        "no_new_keyring",
+        "no_pivot",
+        "pid_file",
+        "preserve_fds",
+        "stdio",
+        "systemd_cgroup",
+    )
 
     def __init__(self, bundle: str | None = None, pid_file: str | None = None,
                  console_socket: str | None = None, no_pivot: bool = False,
@@ -55,8 +66,17 @@ class ExecRequest:
     """A process to run in a running container: the container's own process config overridden
     by --process or by the exec flags (runc exec getProcess)."""
 
-    __slots__ = ("process", "detach", "pid_file", "console_socket", "preserve_fds",
-                 "ignore_paused", "cgroup", "console_fd", "stdio")
+    __slots__ = (
+        "cgroup",
+        "console_fd",
+        "console_socket",
+        "detach",
+        "ignore_paused",
+        "pid_file",
+        "preserve_fds",
+        "process",
+        "stdio",
+    )
 
     def __init__(self, process: dict[str, Any], detach: bool = False, pid_file: str | None = None,
                  console_socket: str | None = None, preserve_fds: int = 0,

@@ -10,6 +10,7 @@ Runs in the parent (names -> numbers, availability) and the init/tenant (apply).
 from __future__ import annotations
 
 import errno
+
 import _prctl
 
 from runk.errors import RunkError

@@ -8,8 +8,8 @@ connect_console_socket (also used by the VM backend's host side).
 """
 from __future__ import annotations
 
-import errno
 import _socket
+import errno
 import fcntl
 
 from runk import _os as os
@@ -40,6 +40,7 @@ def bind_console(slave: int) -> None:
     slave itself (open_tree of the fd), never from its path looked up again; /dev/console is
     created if missing and opened O_PATH without following a symlink (a symlink is refused)."""
     import stat
+
     from runk.errors import RunkError
     from runk.linux import paths
     from runk.linux.syscalls import clone_fd_tree, move_mount_to_fd

@@ -10,9 +10,9 @@ import errno
 import stat
 
 from runk import _os as os
+from runk._native import lib
 from runk.linux import paths
 from runk.linux.syscalls import mount
-from runk._native import lib
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

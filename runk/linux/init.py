@@ -8,7 +8,6 @@ reason.
 """
 from __future__ import annotations
 
-
 import errno
 
 from runk import _os as os

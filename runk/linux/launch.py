@@ -41,7 +41,7 @@ class LaunchFds:
     /proc (`proc`, no mount namespace). The backend puts it on its CleanupStack and close()s it
     on every path; the child inherits a copy through the fork and uses the fds it needs."""
 
-    __slots__ = ("joins", "bind_sources", "console", "fifo", "trampoline", "proc", "cgroup")
+    __slots__ = ("bind_sources", "cgroup", "console", "fifo", "joins", "proc", "trampoline")
 
     def __init__(self) -> None:
         self.joins: dict[str, int] = {}
@@ -118,7 +118,7 @@ def launch(plan: ContainerPlan, fds: LaunchFds, cb: Callbacks, close_in_child: l
         if boot == 0:
             parent.close()
             if cg is not None and cg.clone_fd >= 0:
-                close_in_child = close_in_child + [cg.clone_fd]
+                close_in_child = [*close_in_child, cg.clone_fd]
             bootstrap.child_entry(plan, fds, child, close_in_child, entry, stdio)
             os._exit(1)
     finally:

@@ -63,8 +63,20 @@ class MountSpec(Frozen):
     with a user namespace the parent also opens a detached clone of it (LaunchFds.bind_sources).
     The arguments may be positional: this record parses its options."""
 
-    __slots__ = ("source", "destination", "fstype", "flags", "clear", "data", "propagation",
-                 "rec_set", "rec_clr", "tmpcopyup", "is_bind", "index")
+    __slots__ = (
+        "clear",
+        "data",
+        "destination",
+        "flags",
+        "fstype",
+        "index",
+        "is_bind",
+        "propagation",
+        "rec_clr",
+        "rec_set",
+        "source",
+        "tmpcopyup",
+    )
     source: str | None
     destination: str
     fstype: str
@@ -132,6 +144,7 @@ def open_bind_sources(specs: tuple[MountSpec, ...]) -> dict[int, tuple[int, bool
     closed."""
     import os
     import stat as _stat
+
     from runk.errors import SyscallError
     from runk.linux.syscalls import open_tree_clone
     out: dict[int, tuple[int, bool]] = {}

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 
 def move_devices(pid: int, devices: dict[str, Any]) -> None:
-    from pyroute2 import IPRoute   # ~150 ms: only for configs with linux.netDevices
+    from pyroute2 import IPRoute  # ~150 ms: only for configs with linux.netDevices
     nsfd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     try:
         with IPRoute() as ipr:

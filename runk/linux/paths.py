@@ -31,7 +31,7 @@ def _components(path: str, trailing: bool = True) -> list[str]:
     """The names of `path`; with `trailing`, a final "/" or "/." becomes a "." entry: the
     kernel then requires a directory there (and follows a symlink before it)."""
     comps = [c for c in path.split("/") if c and c != "."]
-    if trailing and comps and (path.endswith("/") or path.endswith("/.")):
+    if trailing and comps and path.endswith(("/", "/.")):
         comps.append(".")
     return comps
 

@@ -5,8 +5,8 @@ translation into the container plan is runk.oci.plan's.
 """
 from __future__ import annotations
 
-from runk import _os as os
 from runk import _json
+from runk import _os as os
 from runk.errors import ConfigError, RunkError
 
 TYPE_CHECKING = False

@@ -4,7 +4,6 @@ Runs in the parent; data only.
 """
 from __future__ import annotations
 
-
 from runk import _os as os
 from runk.version import OCI_VERSION
 

@@ -81,7 +81,8 @@ def default_devices() -> tuple[Any, ...]:
     return DEFAULT_DEVICES
 
 
-def container_rules(resources_devices: list[Any] | None, linux_devices: list[Any] | None = None) -> list[dict[str, Any]]:
+def container_rules(resources_devices: list[Any] | None,
+                    linux_devices: list[Any] | None = None) -> list[dict[str, Any]]:
     """linux.resources.devices + runc's default allow-list: the list to pass as resources["devices"]."""
     from runk.linux.cgroups.devices_rules import container_rules as rules
     return rules(resources_devices, linux_devices)

@@ -13,7 +13,6 @@ Contract shared by all drivers:
 """
 from __future__ import annotations
 
-
 from runk import _os as os
 from runk.errors import CgroupError
 from runk.linux.cgroups import fs
@@ -58,7 +57,7 @@ class Entry:
     thing; apply(pid, entry) then writes only what was not joined this way.
     """
 
-    __slots__ = ("clone_fd", "tasks", "cloned")
+    __slots__ = ("clone_fd", "cloned", "tasks")
 
     def __init__(self) -> None:
         self.clone_fd = -1

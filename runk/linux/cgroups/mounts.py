@@ -9,7 +9,6 @@ a hybrid host. With a cgroup namespace runc mounts a fresh `cgroup` filesystem (
 """
 from __future__ import annotations
 
-
 from runk import _os as os
 from runk.linux.cgroups import layout
 

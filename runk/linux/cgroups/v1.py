@@ -8,12 +8,17 @@ like runc's state.json "cgroup_paths".
 """
 from __future__ import annotations
 
-
 from runk import _os as os
 from runk.errors import CgroupError
 from runk.linux.cgroups import fs
 from runk.linux.cgroups.base import (
-    CgroupManager, Entry, load_controllers, open_entry, read_pids, run_controllers, sub_path,
+    CgroupManager,
+    Entry,
+    load_controllers,
+    open_entry,
+    read_pids,
+    run_controllers,
+    sub_path,
 )
 
 TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)

@@ -5,12 +5,18 @@ freezer methods, controllers only in set(), stats only in stats(). paths() is {"
 """
 from __future__ import annotations
 
-
 from runk import _os as os
 from runk.errors import CgroupError
 from runk.linux.cgroups import fs
 from runk.linux.cgroups.base import (
-    SIGKILL, CgroupManager, Entry, load_controllers, open_entry, read_pids, run_controllers, sub_path,
+    SIGKILL,
+    CgroupManager,
+    Entry,
+    load_controllers,
+    open_entry,
+    read_pids,
+    run_controllers,
+    sub_path,
 )
 
 TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
@@ -56,7 +62,7 @@ def _enable_subtree(path: str) -> None:
 
 
 class V2Manager(CgroupManager):
-    __slots__ = ("path", "mountpoint")
+    __slots__ = ("mountpoint", "path")
     kind = "v2"
 
     def __init__(self, path: str, mountpoint: str | None = None) -> None:
