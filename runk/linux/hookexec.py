@@ -6,6 +6,7 @@ no subprocess module (18 ms): fork + execve, a pipe for stdin, a pidfd polled fo
 """
 from __future__ import annotations
 
+import errno
 import select
 
 from runk import _os as os
@@ -48,7 +49,7 @@ def run_hook(phase: str, index: int, hook: dict[str, Any], state_json: str) -> N
             os.execve(path, [a.encode("utf-8", "surrogateescape") for a in args],
                       {k.encode(): v.encode() for k, _, v in (e.partition("=") for e in env)})
         except BaseException as e:
-            os.write(2, f"exec {path}: {os.strerror(getattr(e, 'errno', 0) or 2).lower()}".encode())
+            os.write(2, f"exec {path}: {os.strerror(getattr(e, 'errno', 0) or errno.ENOENT).lower()}".encode())
         os._exit(127)
     try:
         os.setpgid(pid, pid)            # also here: no race with a timeout before the child runs

@@ -75,7 +75,7 @@ def _walk(root_fd: int, path: str, create: str | None, mode: int, follow_last: b
                 fd = os.open(comp, O_PATH | os.O_NOFOLLOW, dir_fd=cur)
             except FileNotFoundError:
                 if create is None:
-                    raise SyscallError("open", path, 2) from None
+                    raise SyscallError("open", path, errno.ENOENT) from None
                 if last and create == "file":
                     # O_EXCL|O_NOFOLLOW: never follow a symlink that appeared meanwhile
                     nfd = os.open(comp, os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_WRONLY | os.O_CLOEXEC,
@@ -92,7 +92,7 @@ def _walk(root_fd: int, path: str, create: str | None, mode: int, follow_last: b
                 links += 1
                 if links > _MAX_LINKS:
                     os.close(fd)
-                    raise SyscallError("open", path, 40)       # ELOOP
+                    raise SyscallError("open", path, errno.ELOOP)
                 target = os.readlink(comp, dir_fd=cur)
                 os.close(fd)
                 if target.startswith("/"):
@@ -102,7 +102,7 @@ def _walk(root_fd: int, path: str, create: str | None, mode: int, follow_last: b
                 continue
             if not last and not stat.S_ISDIR(st.st_mode):
                 os.close(fd)
-                raise SyscallError("open", path, 20)           # ENOTDIR
+                raise SyscallError("open", path, errno.ENOTDIR)
             stack.append(fd)
         return stack.pop()
     finally:
