@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from runk import _os as os
 from runk import log
-from runk.errors import InitError, RunkError
+from runk.errors import InitError, RunkError, StateError
 from runk.state import status as st
 from runk.state.record import StateRecord, rfc3339nano
 from runk.state.store import CONFIG_FILE, FIFO_FILE, STATE_FILE, ContainerDir, write_atomic
@@ -126,13 +126,13 @@ def signal_init(rec: StateRecord, sig: int) -> None:
     try:
         pidfd = os.pidfd_open(rec.pid or 0)
     except ProcessLookupError:
-        raise RunkError(CONTAINER_NOT_RUNNING) from None
+        raise StateError(CONTAINER_NOT_RUNNING) from None
     try:
         if not procfs.is_alive(rec.pid or 0, rec.pid_starttime):
-            raise RunkError(CONTAINER_NOT_RUNNING)
+            raise StateError(CONTAINER_NOT_RUNNING)
         _signal.pidfd_send_signal(pidfd, sig)
     except ProcessLookupError:
-        raise RunkError(CONTAINER_NOT_RUNNING) from None
+        raise StateError(CONTAINER_NOT_RUNNING) from None
     finally:
         os.close(pidfd)
 
@@ -276,15 +276,15 @@ class LinuxBackend:
         try:
             pidfd = os.pidfd_open(rec.pid or 0)
         except ProcessLookupError:
-            raise RunkError("cannot start a container that has stopped") from None
+            raise StateError("cannot start a container that has stopped") from None
         if not procfs.is_alive(rec.pid or 0, rec.pid_starttime):
             os.close(pidfd)
-            raise RunkError("cannot start a container that has stopped")
+            raise StateError("cannot start a container that has stopped")
         try:
             fifo = os.open(FIFO_FILE, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=cdir.fd)
         except FileNotFoundError:
             os.close(pidfd)
-            raise RunkError("cannot start an already running container") from None
+            raise StateError("cannot start an already running container") from None
         try:
             poller = select.poll()
             poller.register(fifo, select.POLLIN)
@@ -308,7 +308,7 @@ class LinuxBackend:
                 if pidfd in events:
                     if got:
                         break           # it exec'd and already exited, or died exec'ing
-                    raise RunkError("cannot start a container that has stopped")
+                    raise StateError("cannot start a container that has stopped")
         finally:
             os.close(fifo)
             os.close(pidfd)
@@ -356,7 +356,7 @@ class LinuxBackend:
             fds.open_namespaces(plan.namespaces)
             # the namespace files were opened through the pid: make sure it is still the container
             if not procfs.is_alive(rec.pid or 0, rec.pid_starttime):
-                raise RunkError("cannot exec in a stopped container")
+                raise StateError("cannot exec in a stopped container")
             for w in warnings:
                 log.warn(w)
             if plan.process.terminal:

@@ -13,7 +13,7 @@ import errno
 
 import _prctl
 
-from runk.errors import RunkError
+from runk.errors import ConfigError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ def resolve(caps: dict[str, Any] | None) -> tuple[dict[str, list[int]], list[str
             if n is None:
                 # not a capability at all: cannot be mapped to a kernel interface (runtime-tools'
                 # process_capabilities_fail); a known one this host cannot grant only warns
-                raise RunkError(f'process.capabilities.{s}: unknown capability "{name}"')
+                raise ConfigError(f"process.capabilities.{s}", f'unknown capability "{name}"')
             if n > top or not (have >> n) & 1:
                 if name not in skipped:
                     skipped.append(name)
