@@ -7,29 +7,33 @@ returns, and on disk (state.json) from before it is made until delete removes it
 """
 from __future__ import annotations
 
-
 from runk import _os as os
 from runk import log
-from runk.version import OCI_VERSION
+from runk.errors import InitError, RunkError, StateError
 from runk.state import status as st
 from runk.state.record import StateRecord, rfc3339nano
 from runk.state.store import CONFIG_FILE, FIFO_FILE, STATE_FILE, ContainerDir, write_atomic
-from runk.errors import InitError, RunkError
+from runk.version import OCI_VERSION
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from runk.backend.base import EventSource
+    from runk.backend.requests import CreateRequest, ExecRequest
+    from runk.linux.cgroups.base import CgroupManager, Entry
     from runk.state.cleanup import CleanupStack
 
-def _cgroup_manager(cfg: dict, cid: str, systemd: bool) -> object:
+def _cgroup_manager(cfg: dict[str, Any], cid: str, systemd: bool) -> CgroupManager:
     from runk.linux.cgroups import make_manager
     return make_manager((cfg.get("linux") or {}).get("cgroupsPath") or None, cid, systemd=systemd)
 
 
 NOTIFY_IN_CONTAINER = "/run/notify/notify.sock"
+SIGKILL = 9     # signal.SIGKILL (`signal` imports enum)
 
 
-def _with_host_plumbing(cfg: dict, req: object) -> dict:
+def _with_host_plumbing(cfg: dict[str, Any], req: CreateRequest) -> dict[str, Any]:
     """What runk's own environment adds to the container (runc utils_linux.go, notify_socket.go):
     LISTEN_FDS/LISTEN_PID=1 for socket activation, and NOTIFY_SOCKET: the host's socket is bound
     into the container (as crun does) so sd_notify from inside reaches it."""
@@ -50,7 +54,7 @@ def _with_host_plumbing(cfg: dict, req: object) -> dict:
     return cfg
 
 
-def _resources(cfg: dict) -> dict:
+def _resources(cfg: dict[str, Any]) -> dict[str, Any]:
     """linux.resources with the device rules runc applies: the config's, then the default
     allow-list and linux.devices (runc specconv AllowedDevices)."""
     from runk.linux.cgroups import container_rules
@@ -63,13 +67,13 @@ def _resources(cfg: dict) -> dict:
 class _ExecSteps:
     """launch()'s callbacks for exec: only the cgroups (and the base of create's _Steps)."""
 
-    __slots__ = ("mgr", "entry")
+    __slots__ = ("entry", "mgr")
 
-    def __init__(self, mgr: object) -> None:
+    def __init__(self, mgr: CgroupManager | None) -> None:
         self.mgr = mgr
-        self.entry = None
+        self.entry: Entry | None = None
 
-    def cgroup_entry(self) -> object:
+    def cgroup_entry(self) -> Entry | None:
         self.entry = self.mgr.entry() if self.mgr is not None else None
         return self.entry
 
@@ -87,10 +91,10 @@ class _ExecSteps:
 class _Steps(_ExecSteps):
     """The callbacks launch() makes while the init sets up."""
 
-    __slots__ = ("cdir", "rec", "cfg", "net_devices")
+    __slots__ = ("cdir", "cfg", "net_devices", "rec")
 
-    def __init__(self, cdir: ContainerDir, rec: StateRecord, cfg: dict, mgr: object,
-                 net_devices: dict) -> None:
+    def __init__(self, cdir: ContainerDir, rec: StateRecord, cfg: dict[str, Any], mgr: CgroupManager | None,
+                 net_devices: dict[str, Any]) -> None:
         super().__init__(mgr)
         self.cdir, self.rec, self.cfg = cdir, rec, cfg
         self.net_devices = net_devices
@@ -115,24 +119,25 @@ class _Steps(_ExecSteps):
 
 def freezer_state(rec: StateRecord) -> str:
     from runk.linux.cgroups import freezer_state as read_freezer
-    return read_freezer(rec.cgroup_paths)
+    return read_freezer(rec.cgroup_paths or {})
 
 
 def signal_init(rec: StateRecord, sig: int) -> None:
     """pidfd_open, check the start time, pidfd_send_signal: no pid-reuse race (DESIGN 3.5)."""
     import _signal
-    from runk.linux import procfs
+
     from runk.errors import CONTAINER_NOT_RUNNING
+    from runk.linux import procfs
     try:
-        pidfd = os.pidfd_open(rec.pid)
+        pidfd = os.pidfd_open(rec.pid or 0)
     except ProcessLookupError:
-        raise RunkError(CONTAINER_NOT_RUNNING) from None
+        raise StateError(CONTAINER_NOT_RUNNING) from None
     try:
-        if not procfs.is_alive(rec.pid, rec.pid_starttime):
-            raise RunkError(CONTAINER_NOT_RUNNING)
+        if not procfs.is_alive(rec.pid or 0, rec.pid_starttime):
+            raise StateError(CONTAINER_NOT_RUNNING)
         _signal.pidfd_send_signal(pidfd, sig)
     except ProcessLookupError:
-        raise RunkError(CONTAINER_NOT_RUNNING) from None
+        raise StateError(CONTAINER_NOT_RUNNING) from None
     finally:
         os.close(pidfd)
 
@@ -146,22 +151,22 @@ def _stop(rec: StateRecord, status: str) -> None:
             from runk.linux.cgroups import all_pids, load_manager
             try:
                 if all_pids(rec.cgroup_paths):
-                    load_manager(rec.cgroup_paths).kill_all(9)
+                    load_manager(rec.cgroup_paths or {}).kill_all(SIGKILL)
             except (OSError, RunkError):
                 pass
         return
     if rec.cgroup_paths:
         from runk.linux.cgroups import load_manager
-        mgr = load_manager(rec.cgroup_paths)
+        mgr = load_manager(rec.cgroup_paths or {})
         if status == st.PAUSED:
             mgr.thaw()
         try:
-            mgr.kill_all(9)
+            mgr.kill_all(SIGKILL)
         except (OSError, RunkError):
             pass
     if rec.pid:
         try:
-            signal_init(rec, 9)
+            signal_init(rec, SIGKILL)
         except RunkError:
             pass
         from runk.linux.procfs import wait_gone
@@ -197,13 +202,13 @@ class LinuxBackend:
     name = "linux"
     host_pids = True
 
-    def create(self, cdir: ContainerDir, cfg: dict, raw: bytes, req: object) -> StateRecord:
+    def create(self, cdir: ContainerDir, cfg: dict[str, Any], raw: bytes, req: CreateRequest) -> StateRecord:
         """Create the container in the claimed, locked cdir. On failure nothing is left but cdir,
         which the caller removes."""
-        from runk.state import faults
-        from runk.state.cleanup import CleanupStack
         from runk.linux import exe_guard, launch
         from runk.oci import plan as oci_plan
+        from runk.state import faults
+        from runk.state.cleanup import CleanupStack
 
         undo = CleanupStack()
         fds = launch.LaunchFds()         # what the parent holds only until the init is ready
@@ -241,6 +246,7 @@ class LinuxBackend:
                                             no_new_keyring=req.no_new_keyring,
                                             preserve_fds=req.preserve_fds, cgroup_mounts=cgroup_mounts,
                                             seccomp_cache=cdir.cache_dir("seccomp"))
+            assert plan.mounts is not None          # an init's plan has mounts
             fds.open_namespaces(plan.namespaces)
             fds.open_bind_sources(plan.mounts)
             for w in warnings:
@@ -254,6 +260,7 @@ class LinuxBackend:
                 fds.console = os.dup(req.console_fd)
             elif terminal:
                 from runk.linux.console import connect_console_socket
+                assert req.console_socket is not None   # refused above without one
                 fds.console = connect_console_socket(req.console_socket)
             os.mkfifo(FIFO_FILE, 0o622, dir_fd=cdir.fd)
             os.chmod(FIFO_FILE, 0o622, dir_fd=cdir.fd)
@@ -305,21 +312,22 @@ class LinuxBackend:
         remove the fifo (runc handleFifo). Returns at once; nothing is rewritten: running is
         "alive and no fifo"."""
         import select
+
         from runk.linux import procfs
         # the pidfd first: once the fifo is open, the program may run, exit and be reaped by its
         # subreaper (conmon) before a pidfd could still be taken
         try:
-            pidfd = os.pidfd_open(rec.pid)
+            pidfd = os.pidfd_open(rec.pid or 0)
         except ProcessLookupError:
-            raise RunkError("cannot start a container that has stopped") from None
-        if not procfs.is_alive(rec.pid, rec.pid_starttime):
+            raise StateError("cannot start a container that has stopped") from None
+        if not procfs.is_alive(rec.pid or 0, rec.pid_starttime):
             os.close(pidfd)
-            raise RunkError("cannot start a container that has stopped")
+            raise StateError("cannot start a container that has stopped")
         try:
             fifo = os.open(FIFO_FILE, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=cdir.fd)
         except FileNotFoundError:
             os.close(pidfd)
-            raise RunkError("cannot start an already running container") from None
+            raise StateError("cannot start an already running container") from None
         try:
             poller = select.poll()
             poller.register(fifo, select.POLLIN)
@@ -343,7 +351,7 @@ class LinuxBackend:
                 if pidfd in events:
                     if got:
                         break           # it exec'd and already exited, or died exec'ing
-                    raise RunkError("cannot start a container that has stopped")
+                    raise StateError("cannot start a container that has stopped")
         finally:
             os.close(fifo)
             os.close(pidfd)
@@ -352,14 +360,14 @@ class LinuxBackend:
     def kill(self, rec: StateRecord, sig: int, all_procs: bool) -> None:
         if all_procs and rec.cgroup_paths:
             from runk.linux.cgroups import load_manager
-            load_manager(rec.cgroup_paths).kill_all(sig)
+            load_manager(rec.cgroup_paths or {}).kill_all(sig)
             return
         signal_init(rec, sig)
-        if sig == 9 and rec.cgroup_paths and freezer_state(rec) == "FROZEN":
+        if sig == SIGKILL and rec.cgroup_paths and freezer_state(rec) == "FROZEN":
             # runc Signal: a frozen task cannot act on SIGKILL until thawed (podman kill of a
             # paused container), so thaw for SIGKILL only
             from runk.linux.cgroups import load_manager
-            load_manager(rec.cgroup_paths).thaw()
+            load_manager(rec.cgroup_paths or {}).thaw()
 
     def destroy(self, cdir: ContainerDir, rec: StateRecord, status: str) -> None:
         """Stop whatever still runs (delete of created, or --force), then remove the container's
@@ -371,17 +379,17 @@ class LinuxBackend:
 
     def pause(self, rec: StateRecord) -> None:
         from runk.linux.cgroups import load_manager
-        load_manager(rec.cgroup_paths).freeze()
+        load_manager(rec.cgroup_paths or {}).freeze()
 
     def resume(self, rec: StateRecord) -> None:
         from runk.linux.cgroups import load_manager
-        load_manager(rec.cgroup_paths).thaw()
+        load_manager(rec.cgroup_paths or {}).thaw()
 
-    def exec_process(self, cdir: ContainerDir, rec: StateRecord, cfg: dict, req: object) -> int:
+    def exec_process(self, cdir: ContainerDir, rec: StateRecord, cfg: dict[str, Any], req: ExecRequest) -> int:
         """Start req.process inside the container; returns its host pid once it is about to exec."""
-        from runk.state.cleanup import CleanupStack
         from runk.linux import exe_guard, launch, procfs
         from runk.oci import plan as oci_plan
+        from runk.state.cleanup import CleanupStack
         undo = CleanupStack()
         fds = launch.LaunchFds()
         undo.push(fds.close)
@@ -390,8 +398,8 @@ class LinuxBackend:
                                                  seccomp_cache=cdir.cache_dir("seccomp"))
             fds.open_namespaces(plan.namespaces)
             # the namespace files were opened through the pid: make sure it is still the container
-            if not procfs.is_alive(rec.pid, rec.pid_starttime):
-                raise RunkError("cannot exec in a stopped container")
+            if not procfs.is_alive(rec.pid or 0, rec.pid_starttime):
+                raise StateError("cannot exec in a stopped container")
             for w in warnings:
                 log.warn(w)
             if plan.process.terminal:
@@ -399,12 +407,13 @@ class LinuxBackend:
                     fds.console = os.dup(req.console_fd)
                 else:
                     from runk.linux.console import connect_console_socket
+                    assert req.console_socket is not None   # ExecRequest and the caller ensure it
                     fds.console = connect_console_socket(req.console_socket)
             fds.trampoline = exe_guard.sealed_trampoline()
             mgr = None
             if rec.cgroup_paths:
                 from runk.linux.cgroups import load_manager
-                mgr = load_manager(rec.cgroup_paths)
+                mgr = load_manager(rec.cgroup_paths or {})
                 if req.cgroup:
                     mgr = mgr.sub(req.cgroup)
             if plan.security.seccomp is not None:
@@ -420,25 +429,25 @@ class LinuxBackend:
         finally:
             undo.unwind()
 
-    def update(self, rec: StateRecord, resources: dict) -> None:
+    def update(self, rec: StateRecord, resources: dict[str, Any]) -> None:
         from runk.linux.cgroups import load_manager
-        mgr = load_manager(rec.cgroup_paths)
+        mgr = load_manager(rec.cgroup_paths or {})
         mgr.set(resources)
         for w in mgr.warnings:
             log.warn(w)
 
     def processes(self, rec: StateRecord) -> list[int]:
         from runk.linux.cgroups import load_manager
-        return sorted(load_manager(rec.cgroup_paths).pids(recursive=True))
+        return sorted(load_manager(rec.cgroup_paths or {}).pids(recursive=True))
 
-    def stats(self, rec: StateRecord) -> dict:
+    def stats(self, rec: StateRecord) -> dict[str, Any]:
         from runk.linux.cgroups import load_manager
-        return load_manager(rec.cgroup_paths).stats()
+        return load_manager(rec.cgroup_paths or {}).stats()
 
     def oom_events(self, rec: StateRecord) -> EventSource:
         from runk.linux.cgroups.oom_events import OomWatcher
-        return OomWatcher(rec.cgroup_paths)
+        return OomWatcher(rec.cgroup_paths or {})
 
-    def features_document(self) -> dict:
+    def features_document(self) -> dict[str, Any]:
         from runk.oci.features import features_document
         return features_document()

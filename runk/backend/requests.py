@@ -5,10 +5,13 @@ Runs in the parent.
 """
 from __future__ import annotations
 
-
 from runk import _os as os
 from runk import ids
 from runk.errors import RunkError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def listen_fds() -> int:
@@ -21,9 +24,21 @@ def listen_fds() -> int:
 
 
 class CreateRequest:
-    __slots__ = ("bundle", "pid_file", "console_socket", "no_pivot", "no_new_keyring",
-                 "preserve_fds", "detach", "systemd_cgroup", "backend", "foreground", "console_fd",
-                 "listen_fds", "stdio")
+    __slots__ = (
+        "backend",
+        "bundle",
+        "console_fd",
+        "console_socket",
+        "detach",
+        "foreground",
+        "listen_fds",
+        "no_new_keyring",
+        "no_pivot",
+        "pid_file",
+        "preserve_fds",
+        "stdio",
+        "systemd_cgroup",
+    )
 
     def __init__(self, bundle: str | None = None, pid_file: str | None = None,
                  console_socket: str | None = None, no_pivot: bool = False,
@@ -51,10 +66,19 @@ class ExecRequest:
     """A process to run in a running container: the container's own process config overridden
     by --process or by the exec flags (runc exec getProcess)."""
 
-    __slots__ = ("process", "detach", "pid_file", "console_socket", "preserve_fds",
-                 "ignore_paused", "cgroup", "console_fd", "stdio")
+    __slots__ = (
+        "cgroup",
+        "console_fd",
+        "console_socket",
+        "detach",
+        "ignore_paused",
+        "pid_file",
+        "preserve_fds",
+        "process",
+        "stdio",
+    )
 
-    def __init__(self, process: dict, detach: bool = False, pid_file: str | None = None,
+    def __init__(self, process: dict[str, Any], detach: bool = False, pid_file: str | None = None,
                  console_socket: str | None = None, preserve_fds: int = 0,
                  ignore_paused: bool = False, cgroup: dict[str, str] | None = None) -> None:
         if not process.get("args"):
@@ -77,7 +101,7 @@ class ExecRequest:
             raise RunkError("cannot use console socket if runk will not detach or allocate tty")
 
     @classmethod
-    def from_flags(cls, base: dict, opts: dict) -> ExecRequest:
+    def from_flags(cls, base: dict[str, Any], opts: dict[str, Any]) -> ExecRequest:
         """Build the process from the container's process config and the command-line flags."""
         import copy
         if opts.get("process"):
@@ -87,7 +111,7 @@ class ExecRequest:
             try:
                 proc = _json.loads(read_regular(path, "process"))
             except OSError as e:
-                raise RunkError(f"open {path}: {os.strerror(e.errno).lower()}") from None
+                raise RunkError(f"open {path}: {os.strerror(e.errno or 0).lower()}") from None
             except ValueError as e:
                 raise RunkError(f"parse {path}: {e}") from None
             if not isinstance(proc, dict):
@@ -176,7 +200,7 @@ def _gid_flag(v: str) -> int:
     return ids.check("--additional-gids", n)
 
 
-def _parse_user(spec: str, old: dict) -> dict:
+def _parse_user(spec: str, old: dict[str, Any]) -> dict[str, Any]:
     """--user uid[:gid] (numbers, as runc takes them): the gid, the groups and the umask not
     given stay the container's (runc)."""
     uid, sep, gid = spec.partition(":")

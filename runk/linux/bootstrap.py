@@ -83,7 +83,7 @@ def _join_cgroups(tasks: list[tuple[int, str]]) -> None:
             os.write(fd, b"0")
         except OSError as e:
             from runk.errors import CgroupError
-            raise CgroupError(f'write "0" to {path}: {os.strerror(e.errno).lower()}') from None
+            raise CgroupError(f'write "0" to {path}: {os.strerror(e.errno or 0).lower()}') from None
         os.close(fd)
 
 

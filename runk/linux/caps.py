@@ -9,9 +9,15 @@ Runs in the parent (names -> numbers, availability) and the init/tenant (apply).
 """
 from __future__ import annotations
 
+import errno
+
 import _prctl
 
-from runk.errors import RunkError
+from runk.errors import ConfigError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 NAMES = {
     "CAP_CHOWN": 0, "CAP_DAC_OVERRIDE": 1, "CAP_DAC_READ_SEARCH": 2, "CAP_FOWNER": 3,
@@ -46,7 +52,7 @@ def current_permitted() -> int:
     return 0
 
 
-def resolve(caps: dict | None) -> tuple[dict[str, list[int]], list[str]]:
+def resolve(caps: dict[str, Any] | None) -> tuple[dict[str, list[int]], list[str]]:
     """OCI capabilities -> {set: [numbers]} plus the names that cannot be granted.
 
     The spec (config.md, capabilities): a value that cannot be mapped to a kernel interface or
@@ -65,7 +71,7 @@ def resolve(caps: dict | None) -> tuple[dict[str, list[int]], list[str]]:
             if n is None:
                 # not a capability at all: cannot be mapped to a kernel interface (runtime-tools'
                 # process_capabilities_fail); a known one this host cannot grant only warns
-                raise RunkError(f'process.capabilities.{s}: unknown capability "{name}"')
+                raise ConfigError(f"process.capabilities.{s}", f'unknown capability "{name}"')
             if n > top or not (have >> n) & 1:
                 if name not in skipped:
                     skipped.append(name)
@@ -102,6 +108,6 @@ def apply(sets: dict[str, list[int]]) -> None:
         try:
             raw_prctl(lib.PR_CAP_AMBIENT, lib.PR_CAP_AMBIENT_RAISE, c, 0, 0)
         except OSError as e:
-            if e.errno not in (1, 22):
+            if e.errno not in (errno.EPERM, errno.EINVAL):
                 raise
 

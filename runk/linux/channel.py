@@ -28,6 +28,10 @@ import _socket
 from runk import _json
 from runk.errors import InitError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 CGROUP_DONE = "cgroup_done"
 USERMAP = "usermap"
 USERMAP_DONE = "usermap_done"
@@ -64,7 +68,7 @@ class Channel:
         else:
             self.sock.send(data)
 
-    def recv(self, with_fds: bool = False) -> tuple[dict | None, list[int]]:
+    def recv(self, with_fds: bool = False) -> tuple[dict[str, Any] | None, list[int]]:
         """One message, or (None, []) on EOF."""
         try:
             return self._recv(with_fds)
@@ -74,7 +78,7 @@ class Channel:
             # first, which are still queued (its error explains the failure)
             return self._recv(with_fds)
 
-    def _recv(self, with_fds: bool) -> tuple[dict | None, list[int]]:
+    def _recv(self, with_fds: bool) -> tuple[dict[str, Any] | None, list[int]]:
         if with_fds:
             data, anc, _flags, _addr = self.sock.recvmsg(_MAX, _socket.CMSG_SPACE(4 * 16))
             fds = []
@@ -90,7 +94,7 @@ class Channel:
             raise InitError(f"bad message on the setup channel: {data[:80]!r}")
         return msg, fds
 
-    def expect(self, mtype: str) -> dict:
+    def expect(self, mtype: str) -> dict[str, Any]:
         """Receive and require `mtype`; an error message is raised as InitError."""
         msg, _ = self.recv()
         if msg is None:

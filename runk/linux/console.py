@@ -9,6 +9,7 @@ connect_console_socket (also used by the VM backend's host side).
 from __future__ import annotations
 
 import _socket
+import errno
 import fcntl
 
 from runk import _os as os
@@ -39,6 +40,7 @@ def bind_console(slave: int) -> None:
     slave itself (open_tree of the fd), never from its path looked up again; /dev/console is
     created if missing and opened O_PATH without following a symlink (a symlink is refused)."""
     import stat
+
     from runk.errors import RunkError
     from runk.linux import paths
     from runk.linux.syscalls import clone_fd_tree, move_mount_to_fd
@@ -46,7 +48,7 @@ def bind_console(slave: int) -> None:
     try:
         target = paths.open_in_root(root, "/dev/console", "file", 0o755, follow_last=False)
     except OSError as e:
-        if e.errno == 30:       # read-only /dev: no console bind, as with a bind-mounted /dev
+        if e.errno == errno.EROFS:       # read-only /dev: no console bind, as with a bind-mounted /dev
             return
         raise
     finally:
@@ -111,7 +113,7 @@ def send_master(sock_fd: int, master: int) -> None:
         s.close()
 
 
-def recv_master(sock: object) -> int | None:
+def recv_master(sock: _socket.socket) -> int | None:
     """The pty master send_master sent over `sock` (a socket object), or None if the message
     carried no fd."""
     _data, anc, _f, _a = sock.recvmsg(4096, _socket.CMSG_SPACE(4))

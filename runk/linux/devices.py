@@ -6,15 +6,23 @@ runc's (specconv AllowedDevices with a path): null, zero, full, random, urandom,
 """
 from __future__ import annotations
 
+import errno
 import stat
 
 from runk import _os as os
+from runk._native import lib
 from runk.linux import paths
 from runk.linux.syscalls import mount
-from runk._native import lib
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, TypeAlias
+
+    # (path, type, major, minor, fileMode, uid, gid)
+    DeviceNode: TypeAlias = tuple[str, str, int, int, int, int, int]
 
 # (path, type, major, minor, fileMode, uid, gid)
-DEFAULT_DEVICES = (
+DEFAULT_DEVICES: tuple[DeviceNode, ...] = (
     ("/dev/null", "c", 1, 3, 0o666, 0, 0),
     ("/dev/zero", "c", 1, 5, 0o666, 0, 0),
     ("/dev/full", "c", 1, 7, 0o666, 0, 0),
@@ -27,27 +35,27 @@ _SYMLINKS = (("/proc/self/fd", "fd"), ("/proc/self/fd/0", "stdin"), ("/proc/self
              ("/proc/self/fd/2", "stderr"))
 
 
-def merge(config_devices: list[dict], defaults: bool = True) -> list[tuple]:
+def merge(config_devices: list[dict[str, Any]], defaults: bool = True) -> list[DeviceNode]:
     """Defaults not overridden by path, then linux.devices in config order (runc specconv).
     defaults=False when /dev is a bind mount: it is the user's, runk adds no nodes of its own."""
-    out = []
+    out: list[DeviceNode] = []
     seen = {d["path"] for d in config_devices}
     for d in DEFAULT_DEVICES if defaults else ():
         if d[0] not in seen:
             out.append(d)
-    for d in config_devices:
-        out.append((d["path"], d["type"], d.get("major", 0), d.get("minor", 0),
-                    d.get("fileMode", 0o666), d.get("uid", 0), d.get("gid", 0)))
+    for dev in config_devices:
+        out.append((dev["path"], dev["type"], dev.get("major", 0), dev.get("minor", 0),
+                    dev.get("fileMode", 0o666), dev.get("uid", 0), dev.get("gid", 0)))
     return out
 
 
-def create_nodes(root_fd: int, rootfs: str, devs: list[tuple], bind: bool) -> None:
+def create_nodes(root_fd: int, rootfs: str, devs: list[DeviceNode], bind: bool) -> None:
     for path, typ, major, minor, mode, uid, gid in devs:
         parent, name = os.path.split(path.rstrip("/"))
         pfd = paths.open_in_root(root_fd, parent, "dir")
         try:
             if not paths.is_within(paths.fd_path(pfd), rootfs):
-                raise OSError(1, "device path escapes the rootfs", path)
+                raise OSError(errno.EPERM, "device path escapes the rootfs", path)
             try:
                 os.unlink(name, dir_fd=pfd)
             except (FileNotFoundError, IsADirectoryError):
@@ -74,7 +82,7 @@ def create_nodes(root_fd: int, rootfs: str, devs: list[tuple], bind: bool) -> No
             os.close(pfd)
 
 
-def setup_dev(root_fd: int, rootfs: str, devs: list[tuple], bind: bool) -> None:
+def setup_dev(root_fd: int, rootfs: str, devs: list[DeviceNode], bind: bool) -> None:
     create_nodes(root_fd, rootfs, devs, bind)
     dfd = paths.open_in_root(root_fd, "/dev", "dir")
     try:

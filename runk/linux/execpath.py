@@ -17,7 +17,7 @@ def _executable(path: str) -> str | None:
     try:
         st = os.stat(path)
     except OSError as e:
-        return f"stat {path}: {os.strerror(e.errno).lower()}"
+        return f"stat {path}: {os.strerror(e.errno or 0).lower()}"
     if stat.S_ISDIR(st.st_mode) or not st.st_mode & 0o111:
         return "permission denied"
     return None

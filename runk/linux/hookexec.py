@@ -6,13 +6,20 @@ no subprocess module (18 ms): fork + execve, a pipe for stdin, a pidfd polled fo
 """
 from __future__ import annotations
 
+import errno
 import select
 
 from runk import _os as os
 from runk.errors import HookError
 
+SIGKILL = 9     # signal.SIGKILL (`signal` imports enum)
 
-def state_json(cid: str, status: str, pid: int, bundle: str, annotations: dict | None) -> str:
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+
+def state_json(cid: str, status: str, pid: int, bundle: str, annotations: dict[str, Any] | None) -> str:
     """The OCI state a hook reads on stdin (runtime.md "State")."""
     from runk import _json
     from runk.version import OCI_VERSION
@@ -20,12 +27,12 @@ def state_json(cid: str, status: str, pid: int, bundle: str, annotations: dict |
                         "bundle": bundle, "annotations": annotations or {}})
 
 
-def run_hooks(phase: str, hooks: list[dict], state_json: str) -> None:
+def run_hooks(phase: str, hooks: list[dict[str, Any]], state_json: str) -> None:
     for i, hook in enumerate(hooks):
         run_hook(phase, i, hook, state_json)
 
 
-def run_hook(phase: str, index: int, hook: dict, state_json: str) -> None:
+def run_hook(phase: str, index: int, hook: dict[str, Any], state_json: str) -> None:
     path = hook["path"]
     args = hook.get("args") or [path]
     env = hook.get("env") or []
@@ -42,7 +49,7 @@ def run_hook(phase: str, index: int, hook: dict, state_json: str) -> None:
             os.execve(path, [a.encode("utf-8", "surrogateescape") for a in args],
                       {k.encode(): v.encode() for k, _, v in (e.partition("=") for e in env)})
         except BaseException as e:
-            os.write(2, f"exec {path}: {os.strerror(getattr(e, 'errno', 0) or 2).lower()}".encode())
+            os.write(2, f"exec {path}: {os.strerror(getattr(e, 'errno', 0) or errno.ENOENT).lower()}".encode())
         os._exit(127)
     try:
         os.setpgid(pid, pid)            # also here: no race with a timeout before the child runs
@@ -88,9 +95,9 @@ def _wait(pid: int, timeout: int | None) -> int | None:
         poller.register(pfd, select.POLLIN)
         if not poller.poll(timeout * 1000):
             try:
-                os.killpg(pid, 9)
+                os.killpg(pid, SIGKILL)
             except OSError:
-                os.kill(pid, 9)
+                os.kill(pid, SIGKILL)
             os.waitpid(pid, 0)
             return None
         return os.waitpid(pid, 0)[1]

@@ -12,6 +12,10 @@ from runk import _os as os
 from runk import ids
 from runk.errors import RunkError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
 
 def passwd_home(uid: int, path: str = "/etc/passwd") -> str:
     """HOME for uid from the container's passwd, read as runc's user library reads it: the first
@@ -67,7 +71,7 @@ def setgroups_allowed() -> bool:
         return True
 
 
-def require_ids(uid: object, gid: object, groups: list) -> None:
+def require_ids(uid: object, gid: object, groups: Iterable[object]) -> None:
     """The last gate before a syscall takes them: (uid_t)-1 would mean "unchanged", root."""
     if not (ids.valid(uid) and ids.valid(gid) and all(ids.valid(g) for g in groups)):
         raise RunkError(f"unable to setup user: {ids.RANGE}")
@@ -86,7 +90,7 @@ def switch(uid: int, gid: int, groups: list[int]) -> None:
            os.getresuid(), os.getresgid(), os.getgroups())
 
 
-def verify(uid: int, gid: int, groups: list[int] | None, resuid: tuple, resgid: tuple,
+def verify(uid: int, gid: int, groups: list[int] | None, resuid: tuple[int, int, int], resgid: tuple[int, int, int],
            got_groups: list[int]) -> None:
     """Real, effective and saved uid and gid are exactly uid and gid; the supplementary groups
     are groups (as a set: the kernel sorts them), unless groups is None (not set)."""
@@ -99,5 +103,5 @@ def verify(uid: int, gid: int, groups: list[int] | None, resuid: tuple, resgid: 
                         f"after setting [{_ids(sorted(groups))}]")
 
 
-def _ids(values: object) -> str:
+def _ids(values: Iterable[int]) -> str:
     return ",".join(str(v) for v in values)

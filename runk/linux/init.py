@@ -8,6 +8,7 @@ reason.
 """
 from __future__ import annotations
 
+import errno
 
 from runk import _os as os
 from runk._native import lib
@@ -44,7 +45,7 @@ def _init(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -> None:
         try:
             join_session_keyring(f"_ses.{plan.id}")
         except OSError as e:
-            if e.errno not in (38, 1, 13):      # ENOSYS, EPERM, EACCES: keyrings unavailable
+            if e.errno not in (errno.ENOSYS, errno.EPERM, errno.EACCES):      # keyrings unavailable
                 raise
     os.umask(0)                                  # device nodes and directories get exactly their modes
     if ns.new_cgroupns:

@@ -15,10 +15,22 @@ from runk.errors import InitError, RunkError
 from runk.linux import bootstrap, channel, userns
 from runk.linux.channel import Channel
 
+SIGKILL = 9     # signal.SIGKILL (`signal` imports enum)
+
 TYPE_CHECKING = False       # no `typing` at run time (create's import budget)
 if TYPE_CHECKING:
+    from typing import Any, Protocol
+
     from runk.linux.cgroups.base import Entry
     from runk.linux.plan import ContainerPlan, MountPlan, NamespacePlan
+
+    class Callbacks(Protocol):
+        """What the container layer does at each step; the driver knows nothing of state files."""
+
+        def cgroup_entry(self) -> Entry | None: ...
+        def cgroup_apply(self, pid: int) -> None: ...
+        def on_pid(self, pid: int) -> None: ...
+        def runtime_hooks(self, pid: int) -> None: ...
 
 
 class LaunchFds:
@@ -29,7 +41,7 @@ class LaunchFds:
     /proc (`proc`, no mount namespace). The backend puts it on its CleanupStack and close()s it
     on every path; the child inherits a copy through the fork and uses the fds it needs."""
 
-    __slots__ = ("joins", "bind_sources", "console", "fifo", "trampoline", "proc", "cgroup")
+    __slots__ = ("bind_sources", "cgroup", "console", "fifo", "joins", "proc", "trampoline")
 
     def __init__(self) -> None:
         self.joins: dict[str, int] = {}
@@ -78,15 +90,6 @@ class LaunchFds:
                     pass
 
 
-class Callbacks:
-    """What the container layer does at each step; the driver knows nothing of state files."""
-
-    def cgroup_entry(self) -> Entry | None: ...
-    def cgroup_apply(self, pid: int) -> None: ...
-    def on_pid(self, pid: int) -> None: ...
-    def runtime_hooks(self, pid: int) -> None: ...
-
-
 def launch(plan: ContainerPlan, fds: LaunchFds, cb: Callbacks, close_in_child: list[int],
            stdio: tuple[int, int, int] | None = None) -> int:
     """Fork the bootstrap and drive it until the init reports ready. Returns the init's host pid.
@@ -115,7 +118,7 @@ def launch(plan: ContainerPlan, fds: LaunchFds, cb: Callbacks, close_in_child: l
         if boot == 0:
             parent.close()
             if cg is not None and cg.clone_fd >= 0:
-                close_in_child = close_in_child + [cg.clone_fd]
+                close_in_child = [*close_in_child, cg.clone_fd]
             bootstrap.child_entry(plan, fds, child, close_in_child, entry, stdio)
             os._exit(1)
     finally:
@@ -123,10 +126,11 @@ def launch(plan: ContainerPlan, fds: LaunchFds, cb: Callbacks, close_in_child: l
     child.close()
     init_pid = 0
     boot_reaped = False
-    early: list[dict] = []          # the init's messages that overtook the bootstrap's pid
+    early: list[dict[str, Any]] = []          # the init's messages that overtook the bootstrap's pid
     bound = setup_bound(plan)
     try:
         while True:
+            msg: dict[str, Any] | None
             if early and init_pid:
                 msg = early.pop(0)
             else:
@@ -174,7 +178,7 @@ def launch(plan: ContainerPlan, fds: LaunchFds, cb: Callbacks, close_in_child: l
     except BaseException:
         for pid in {boot, init_pid} - {0}:
             try:
-                os.kill(pid, 9)
+                os.kill(pid, SIGKILL)
             except ProcessLookupError:
                 pass
         if not boot_reaped:
@@ -194,7 +198,7 @@ def _fork(cg: Entry | None) -> int:
     if cg is None or cg.clone_fd < 0 or not _single_threaded():
         return os.fork()
     from runk._native import lib
-    pid = lib.runk_fork_into_cgroup(cg.clone_fd)
+    pid: int = lib.runk_fork_into_cgroup(cg.clone_fd)
     if pid < 0:
         return os.fork()
     cg.cloned = True
@@ -259,7 +263,7 @@ def setup_bound(plan: ContainerPlan) -> float | None:
     return bound
 
 
-def _recv_within(chan: Channel, bound: float | None) -> tuple[dict | None, list[int]]:
+def _recv_within(chan: Channel, bound: float | None) -> tuple[dict[str, Any] | None, list[int]]:
     """The next message from the setup children, or InitError after `bound` seconds of silence."""
     if bound is not None:
         import select

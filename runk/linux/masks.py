@@ -14,6 +14,7 @@ without magic links (runk.linux.paths.open_in_root), each opened once.
 """
 from __future__ import annotations
 
+import errno
 import stat
 
 from runk import _os as os
@@ -22,7 +23,6 @@ from runk.errors import RunkError
 from runk.linux import paths
 from runk.linux.syscalls import clone_fd_tree, mount, move_mount_to_fd
 
-_ENOENT = 2
 _NULL_RDEV = (1, 3)
 
 
@@ -60,7 +60,7 @@ def mask(root: int, path: str, null: list[int]) -> None:
     try:
         tfd = paths.open_in_root(root, path, None)
     except OSError as e:
-        if e.errno == _ENOENT:
+        if e.errno == errno.ENOENT:
             return
         raise
     try:
@@ -82,7 +82,7 @@ def readonly(path: str) -> None:
     try:
         mount(path, path, None, lib.MS_BIND | lib.MS_REC)
     except OSError as e:
-        if e.errno == _ENOENT:
+        if e.errno == errno.ENOENT:
             return
         raise
     # runc readonlyPath: the remount keeps the mount's nosuid/nodev/noexec (/proc/sys stays

@@ -30,7 +30,7 @@ FLAGS = {
     "sync": (False, _l.MS_SYNCHRONOUS),
 }
 
-PROPAGATION = {
+PROPAGATION: dict[str, int] = {
     "private": _l.MS_PRIVATE, "rprivate": _l.MS_PRIVATE | _l.MS_REC,
     "shared": _l.MS_SHARED, "rshared": _l.MS_SHARED | _l.MS_REC,
     "slave": _l.MS_SLAVE, "rslave": _l.MS_SLAVE | _l.MS_REC,
@@ -63,8 +63,20 @@ class MountSpec(Frozen):
     with a user namespace the parent also opens a detached clone of it (LaunchFds.bind_sources).
     The arguments may be positional: this record parses its options."""
 
-    __slots__ = ("source", "destination", "fstype", "flags", "clear", "data", "propagation",
-                 "rec_set", "rec_clr", "tmpcopyup", "is_bind", "index")
+    __slots__ = (
+        "clear",
+        "data",
+        "destination",
+        "flags",
+        "fstype",
+        "index",
+        "is_bind",
+        "propagation",
+        "rec_clr",
+        "rec_set",
+        "source",
+        "tmpcopyup",
+    )
     source: str | None
     destination: str
     fstype: str
@@ -132,6 +144,7 @@ def open_bind_sources(specs: tuple[MountSpec, ...]) -> dict[int, tuple[int, bool
     closed."""
     import os
     import stat as _stat
+
     from runk.errors import SyscallError
     from runk.linux.syscalls import open_tree_clone
     out: dict[int, tuple[int, bool]] = {}

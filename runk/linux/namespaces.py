@@ -34,7 +34,7 @@ def open_ns_path(nstype: str, path: str) -> int:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError as e:
-        raise RunkError(f"open {path}: {os.strerror(e.errno).lower()}") from None
+        raise RunkError(f"open {path}: {os.strerror(e.errno or 0).lower()}") from None
     try:
         actual = fcntl.ioctl(fd, NS_GET_NSTYPE)
     except OSError:

@@ -11,9 +11,13 @@ import os
 
 from runk.errors import RunkError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
-def move_devices(pid: int, devices: dict) -> None:
-    from pyroute2 import IPRoute   # ~150 ms: only for configs with linux.netDevices
+
+def move_devices(pid: int, devices: dict[str, Any]) -> None:
+    from pyroute2 import IPRoute  # ~150 ms: only for configs with linux.netDevices
     nsfd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     try:
         with IPRoute() as ipr:

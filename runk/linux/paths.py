@@ -8,6 +8,7 @@ the rootfs cannot make runk create a file or directory outside it.
 """
 from __future__ import annotations
 
+import errno
 import stat
 
 from runk import _os as os
@@ -30,7 +31,7 @@ def _components(path: str, trailing: bool = True) -> list[str]:
     """The names of `path`; with `trailing`, a final "/" or "/." becomes a "." entry: the
     kernel then requires a directory there (and follows a symlink before it)."""
     comps = [c for c in path.split("/") if c and c != "."]
-    if trailing and comps and (path.endswith("/") or path.endswith("/.")):
+    if trailing and comps and path.endswith(("/", "/.")):
         comps.append(".")
     return comps
 
@@ -47,8 +48,8 @@ def open_in_root(root_fd: int, path: str, create: str | None = None, mode: int =
             from runk.linux.syscalls import openat2
             return openat2(root_fd, path.lstrip("/") or ".", O_PATH, _resolve_flags())
         except OSError as e:
-            if e.errno not in (2, 38) or create is None:      # ENOENT, ENOSYS
-                if e.errno == 38:
+            if e.errno not in (errno.ENOENT, errno.ENOSYS) or create is None:
+                if e.errno == errno.ENOSYS:
                     return _walk(root_fd, path, create, mode, follow_last)
                 raise SyscallError("open", path, e.errno or 0) from None
     return _walk(root_fd, path, create, mode, follow_last)
@@ -74,7 +75,7 @@ def _walk(root_fd: int, path: str, create: str | None, mode: int, follow_last: b
                 fd = os.open(comp, O_PATH | os.O_NOFOLLOW, dir_fd=cur)
             except FileNotFoundError:
                 if create is None:
-                    raise SyscallError("open", path, 2) from None
+                    raise SyscallError("open", path, errno.ENOENT) from None
                 if last and create == "file":
                     # O_EXCL|O_NOFOLLOW: never follow a symlink that appeared meanwhile
                     nfd = os.open(comp, os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_WRONLY | os.O_CLOEXEC,
@@ -91,7 +92,7 @@ def _walk(root_fd: int, path: str, create: str | None, mode: int, follow_last: b
                 links += 1
                 if links > _MAX_LINKS:
                     os.close(fd)
-                    raise SyscallError("open", path, 40)       # ELOOP
+                    raise SyscallError("open", path, errno.ELOOP)
                 target = os.readlink(comp, dir_fd=cur)
                 os.close(fd)
                 if target.startswith("/"):
@@ -101,7 +102,7 @@ def _walk(root_fd: int, path: str, create: str | None, mode: int, follow_last: b
                 continue
             if not last and not stat.S_ISDIR(st.st_mode):
                 os.close(fd)
-                raise SyscallError("open", path, 20)           # ENOTDIR
+                raise SyscallError("open", path, errno.ENOTDIR)
             stack.append(fd)
         return stack.pop()
     finally:

@@ -15,13 +15,15 @@ TYPE_CHECKING = False       # not `from typing import ...` (create's import budg
 if TYPE_CHECKING:
     from typing import Any
 
+    from runk.linux.devices import DeviceNode
     from runk.linux.mounts import MountSpec
     from runk.linux.seccomp import SeccompProgram
 
 
 class Frozen:
     """Base of the plan's records: attributes are set once, by __init__ (through _fill), and any
-    later assignment or deletion raises AttributeError."""
+    later assignment or deletion raises AttributeError. A record's __slots__ keep their reading
+    order, which repr shows (hence `noqa: RUF023`, ruff's sorted-slots rule)."""
 
     __slots__: tuple[str, ...] = ()
 
@@ -46,7 +48,7 @@ class Frozen:
 class NamespacePlan(Frozen):
     """Namespaces to join (by path) and to make, and the settings of the new ones."""
 
-    __slots__ = ("joins", "new_user", "unshare_flags", "new_cgroupns", "mount_ns", "new_net",
+    __slots__ = ("joins", "new_user", "unshare_flags", "new_cgroupns", "mount_ns", "new_net",  # noqa: RUF023
                  "needs_fork", "uid_map", "gid_map", "time_offsets", "hostname", "domainname",
                  "sysctl")
     joins: tuple[tuple[str, str], ...]      # (OCI type, path), config order
@@ -75,7 +77,7 @@ class MountPlan(Frozen):
     """The container's root, its mounts in config order, /dev, and the paths masked or made
     read-only."""
 
-    __slots__ = ("rootfs", "readonly_root", "mounts", "clone_bind_sources", "root_propagation",
+    __slots__ = ("rootfs", "readonly_root", "mounts", "clone_bind_sources", "root_propagation",  # noqa: RUF023
                  "rootfs_propagation", "no_pivot", "setup_dev", "devices", "bind_devices",
                  "masked_paths", "readonly_paths", "cgroup_mounts")
     rootfs: str                             # absolute, resolved
@@ -86,7 +88,7 @@ class MountPlan(Frozen):
     rootfs_propagation: int                 # applied to the new / after pivot_root (0: none)
     no_pivot: bool
     setup_dev: bool                         # no bind mount on /dev: runk makes a tmpfs /dev
-    devices: tuple[tuple[object, ...], ...]
+    devices: tuple[DeviceNode, ...]
     bind_devices: bool                      # bind the host's nodes (user namespace) instead of mknod
     masked_paths: tuple[str, ...]
     readonly_paths: tuple[str, ...]
@@ -94,7 +96,7 @@ class MountPlan(Frozen):
 
     def __init__(self, *, rootfs: str, readonly_root: bool, mounts: tuple[MountSpec, ...],
                  clone_bind_sources: bool, root_propagation: int, rootfs_propagation: int,
-                 no_pivot: bool, setup_dev: bool, devices: tuple[tuple[object, ...], ...],
+                 no_pivot: bool, setup_dev: bool, devices: tuple[DeviceNode, ...],
                  bind_devices: bool, masked_paths: tuple[str, ...], readonly_paths: tuple[str, ...],
                  cgroup_mounts: dict[str, Any]) -> None:
         self._fill(locals())
@@ -103,7 +105,7 @@ class MountPlan(Frozen):
 class ProcessPlan(Frozen):
     """The container's process: what runs, as whom, with which limits and terminal."""
 
-    __slots__ = ("args", "env", "cwd", "umask", "uid", "gid", "additional_gids", "rlimits",
+    __slots__ = ("args", "env", "cwd", "umask", "uid", "gid", "additional_gids", "rlimits",  # noqa: RUF023
                  "oom_score_adj", "terminal", "console_size", "preserve_fds", "personality")
     args: tuple[str, ...]
     env: tuple[str, ...]
@@ -130,7 +132,7 @@ class ProcessPlan(Frozen):
 class SecurityPlan(Frozen):
     """The process's confinement: capabilities, seccomp, no_new_privs, session keyring."""
 
-    __slots__ = ("caps", "seccomp", "no_new_privileges", "new_keyring")
+    __slots__ = ("caps", "seccomp", "no_new_privileges", "new_keyring")  # noqa: RUF023
     caps: dict[str, list[int]]              # set name -> capability numbers (caps.resolve)
     seccomp: SeccompProgram | None          # the compiled filter, None for none
     no_new_privileges: bool
@@ -145,13 +147,13 @@ class HookPlan(Frozen):
     """The hooks the container's side runs; runtime_hooks: prestart/createRuntime exist (the
     parent runs them when the init asks)."""
 
-    __slots__ = ("create_container", "start_container", "runtime_hooks")
-    create_container: tuple[dict[str, object], ...]
-    start_container: tuple[dict[str, object], ...]
+    __slots__ = ("create_container", "start_container", "runtime_hooks")  # noqa: RUF023
+    create_container: tuple[dict[str, Any], ...]
+    start_container: tuple[dict[str, Any], ...]
     runtime_hooks: bool
 
-    def __init__(self, *, create_container: tuple[dict[str, object], ...] = (),
-                 start_container: tuple[dict[str, object], ...] = (),
+    def __init__(self, *, create_container: tuple[dict[str, Any], ...] = (),
+                 start_container: tuple[dict[str, Any], ...] = (),
                  runtime_hooks: bool = False) -> None:
         self._fill(locals())
 
@@ -164,7 +166,7 @@ class ContainerPlan(Frozen):
     joining a running container (mounts None; rootfs_chroot: the root to chroot into when the
     container has no mount namespace of its own)."""
 
-    __slots__ = ("kind", "id", "bundle", "annotations", "namespaces", "mounts", "process",
+    __slots__ = ("kind", "id", "bundle", "annotations", "namespaces", "mounts", "process",  # noqa: RUF023
                  "security", "hooks", "rootfs_chroot", "net_devices")
     kind: str
     id: str
@@ -176,12 +178,12 @@ class ContainerPlan(Frozen):
     security: SecurityPlan
     hooks: HookPlan
     rootfs_chroot: str | None
-    net_devices: dict[str, object]          # linux.netDevices, moved by the parent
+    net_devices: dict[str, Any]          # linux.netDevices, moved by the parent
 
     def __init__(self, *, kind: str, id: str, bundle: str, annotations: dict[str, str],
                  namespaces: NamespacePlan, mounts: MountPlan | None, process: ProcessPlan,
                  security: SecurityPlan, hooks: HookPlan = NO_HOOKS,
-                 rootfs_chroot: str | None = None, net_devices: dict[str, object] | None = None) -> None:
+                 rootfs_chroot: str | None = None, net_devices: dict[str, Any] | None = None) -> None:
         self._fill(locals())
         object.__setattr__(self, "net_devices", net_devices or {})
 

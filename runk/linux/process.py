@@ -7,7 +7,6 @@ before the fork), errors as RunkError/SyscallError for the channel.
 """
 from __future__ import annotations
 
-
 from runk import _os as os
 from runk._native import lib
 from runk.errors import RunkError, describe
@@ -17,6 +16,8 @@ from runk.linux.syscalls import prctl
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from runk.linux.launch import LaunchFds
     from runk.linux.plan import ContainerPlan, ProcessPlan, SecurityPlan
 
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 def setup_terminal(proc: ProcessPlan, console_fd: int, bind_console: bool) -> None:
     """A pty from the container's devpts; the master goes to the console socket, the slave
     becomes the controlling terminal and stdio (runc setupConsole; /dev/console for the init)."""
-    master, slave, slave_path = console.open_pty()
+    master, slave, _slave_path = console.open_pty()
     if proc.console_size:
         console.set_size(slave, *proc.console_size)
     if bind_console:
@@ -72,7 +73,7 @@ def finish_process(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -
             os.chdir(proc.cwd)
         except OSError as e:
             raise RunkError(f'chdir to cwd ("{proc.cwd}") set in config.json failed: '
-                            f"{os.strerror(e.errno).lower()}") from None
+                            f"{os.strerror(e.errno or 0).lower()}") from None
         _verify_cwd(strict=False)
     caps.set_keepcaps(False)
     caps.apply(sec.caps)
@@ -127,9 +128,9 @@ def finish_process(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -
             os._exit(1)
     gate = str(fifo_fd) + (f"@{proc_fd}" if proc_fd >= 0 and fifo_fd >= 0 else "")
     argv = ["runk-exec", gate, str(seccomp_fd),
-            str(sec.seccomp.flags if sec.seccomp is not None and seccomp_fd >= 0 else 0), path] + list(proc.args)
+            str(sec.seccomp.flags if sec.seccomp is not None and seccomp_fd >= 0 else 0), path, *proc.args]
     os.execve(fds.trampoline, [a.encode("utf-8", "surrogateescape") for a in argv],
-              {k: v for k, v in (_split(e) for e in env)})
+              dict(_split(e) for e in env))
 
 
 def _verify_cwd(strict: bool) -> None:
@@ -171,7 +172,7 @@ def close_fds(preserve: int, keep: list[int]) -> None:
     except OSError:
         # ENOSYS on old kernels: walk /proc/self/fd as runc does, or every possible fd
         try:
-            fds = [int(n) for n in os.listdir("/proc/self/fd")]
+            fds: Iterable[int] = [int(n) for n in os.listdir("/proc/self/fd")]
         except OSError:
             import resource
             fds = range(3 + preserve, resource.getrlimit(resource.RLIMIT_NOFILE)[0])

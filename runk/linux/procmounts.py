@@ -16,6 +16,10 @@ from __future__ import annotations
 from runk import _os as os
 from runk.linux import procwrite
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 # runc 1.1.5 validProcMounts (checked by running it; later runc adds /proc/net/dev and
 # /proc/sys/crypto/fips_enabled)
 LXCFS_FILES = frozenset((
@@ -29,12 +33,12 @@ LXCFS_FILES = frozenset((
 ROOT_OVER_PROC = '"/" would cover the /proc mount before it: a mount on / must come before it'
 
 
-def is_bind(m: dict) -> bool:
+def is_bind(m: dict[str, Any]) -> bool:
     opts = m.get("options") or []
     return m.get("type") == "bind" or "bind" in opts or "rbind" in opts
 
 
-def destination(m: dict) -> str:
+def destination(m: dict[str, Any]) -> str:
     """The container path a config mount names, normalized ("proc" and "/proc/." are /proc)."""
     return os.path.normpath("/" + (m.get("destination") or "").lstrip("/"))
 

@@ -1,7 +1,7 @@
 """Writes into procfs that no mount or symlink can redirect (the CVE-2025-52881 class).
 
 Runs in the parent (uid_map/gid_map/setgroups), the bootstrap (timens_offsets) and the init and
-tenant between fork and exec (sysctl, oom_score_adj): imports runk._os and the compiled module
+tenant between fork and exec (sysctl, oom_score_adj): imports errno, runk._os and the compiled module
 only, nothing at call time. Every write runk does into /proc goes through write():
 
 1. the procfs root is an fd checked to be the root of a procfs (fstatfs f_type ==
@@ -17,14 +17,13 @@ A redirected target is reported as "<what>: <path> is not on procfs (a mount ove
 """
 from __future__ import annotations
 
+import errno
+
 from runk import _os as os
 from runk._native import lib
 from runk.errors import RunkError, SyscallError
 
 PROC_ROOT_INO = 1                   # only the root of a procfs superblock has inode 1
-_EXDEV = 18
-_ELOOP = 40
-_ENOSYS = 38
 _SELF = ("self", "thread-self")
 
 
@@ -33,7 +32,8 @@ class NotProcfs(RunkError):
 
 
 def _is_procfs(fd: int) -> bool:
-    return lib.runk_fs_type(fd) == lib.PROC_SUPER_MAGIC
+    on_proc: bool = lib.runk_fs_type(fd) == lib.PROC_SUPER_MAGIC
+    return on_proc
 
 
 def _redirected(what: str, path: str) -> NotProcfs:
@@ -61,7 +61,7 @@ def check_root(fd: int, path: str = "/proc", what: str = "/proc") -> None:
 
 
 def _resolve_flags(rel: str) -> int:
-    flags = lib.RESOLVE_BENEATH | lib.RESOLVE_NO_XDEV | lib.RESOLVE_NO_MAGICLINKS
+    flags: int = lib.RESOLVE_BENEATH | lib.RESOLVE_NO_XDEV | lib.RESOLVE_NO_MAGICLINKS
     if rel.split("/", 1)[0] not in _SELF:
         flags |= lib.RESOLVE_NO_SYMLINKS
     return flags
@@ -76,9 +76,9 @@ def open_file(root_fd: int, path: str, what: str, flags: int = os.O_WRONLY) -> i
     try:
         fd = openat2(root_fd, rel, flags | os.O_CLOEXEC, _resolve_flags(rel))
     except OSError as e:
-        if e.errno in (_EXDEV, _ELOOP):
+        if e.errno in (errno.EXDEV, errno.ELOOP):
             raise _redirected(what, path) from None
-        if e.errno != _ENOSYS:
+        if e.errno != errno.ENOSYS:
             raise SyscallError("open", path, e.errno or 0) from None
         # kernels before 5.6: no openat2; the check of the opened file below still refuses
         # anything that is not procfs's

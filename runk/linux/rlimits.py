@@ -5,11 +5,16 @@ module (0.3 ms) imported before fork.
 """
 from __future__ import annotations
 
+import errno
 import resource
 
 from runk import _os as os
-from runk.errors import RunkError
+from runk.errors import ConfigError, RunkError
 from runk.linux import procwrite
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 RLIMITS = {
     "RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3, "RLIMIT_CORE": 4,
@@ -22,11 +27,11 @@ _INF = (1 << 64) - 1
 PERSONALITY = {"LINUX": 0x0000, "LINUX32": 0x0008}
 
 
-def resolve(rlimits: list[dict] | None) -> list[tuple[int, int, int]]:
+def resolve(rlimits: list[dict[str, Any]] | None) -> list[tuple[int, int, int]]:
     out = []
     for i, r in enumerate(rlimits or []):
         if r["type"] not in RLIMITS:
-            raise RunkError(f"process.rlimits[{i}].type: unknown rlimit type {r['type']!r}")
+            raise ConfigError(f"process.rlimits[{i}].type", f"unknown rlimit type {r['type']!r}")
         soft, hard = r["soft"], r["hard"]
         out.append((RLIMITS[r["type"]], -1 if soft >= _INF else soft, -1 if hard >= _INF else hard))
     return out
@@ -37,7 +42,7 @@ def apply(limits: list[tuple[int, int, int]]) -> None:
         try:
             resource.setrlimit(res, (soft, hard))
         except (OSError, ValueError) as e:
-            err = getattr(e, "errno", None) or 1
+            err = getattr(e, "errno", None) or errno.EPERM
             raise RunkError(f"error setting rlimit type {res}: {os.strerror(err).lower()}") from None
 
 

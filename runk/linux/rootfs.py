@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from runk.linux.plan import MountPlan
 
 # statvfs f_flag bits that are also mount flags (the kernel's ST_* == MS_* for these)
-_LOCKABLE = (lib.MS_RDONLY | lib.MS_NOSUID | lib.MS_NODEV | lib.MS_NOEXEC | lib.MS_NOATIME
+_LOCKABLE: int = (lib.MS_RDONLY | lib.MS_NOSUID | lib.MS_NODEV | lib.MS_NOEXEC | lib.MS_NOATIME
              | lib.MS_NODIRATIME | lib.MS_RELATIME)
 
 
@@ -116,7 +116,7 @@ def _remount(target: str, flags: int, dest: str) -> None:
     try:
         mount(None, target, None, flags | lib.MS_REMOUNT, shown=dest)
     except OSError as e:
-        if e.errno != 1:
+        if e.errno != errno.EPERM:
             raise
         mount(None, target, None, _remount_flags(target, flags) | lib.MS_REMOUNT, shown=dest)
 
@@ -167,7 +167,7 @@ def mount_one(root_fd: int, rootfs: str, m: MountSpec, source: tuple[int, bool] 
             try:
                 mount(m.source or m.fstype, target, m.fstype, flags & ~lib.MS_REC, m.data, shown=dest)
             except OSError as e:
-                if not (e.errno == 1 and m.fstype == "sysfs"):
+                if not (e.errno == errno.EPERM and m.fstype == "sysfs"):
                     raise
                 # sysfs needs a net namespace owned by our user namespace; runc binds /sys instead
                 mount("/sys", target, None, lib.MS_BIND | lib.MS_REC, shown=dest)

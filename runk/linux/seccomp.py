@@ -36,7 +36,7 @@ SPEC_ARCHES = frozenset((
 ))
 
 # Actions without a data field. SCMP_ACT_KILL is KILL_THREAD, as in libseccomp and runc.
-_PLAIN_ACTIONS = {
+_PLAIN_ACTIONS: dict[str, int] = {
     "SCMP_ACT_KILL": lib.SCMP_ACT_KILL_THREAD,
     "SCMP_ACT_KILL_THREAD": lib.SCMP_ACT_KILL_THREAD,
     "SCMP_ACT_KILL_PROCESS": lib.SCMP_ACT_KILL_PROCESS,
@@ -65,7 +65,7 @@ _OPTIMIZE_ABOVE = 32        # runc: binary-tree optimisation past 32 rules (libs
                             # misbehaves with it on an empty rule set)
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import TypeAlias
+    from typing import Any, TypeAlias
     _Cond: TypeAlias = tuple[int, int, int, int]         # (arg index, operator, value, value2)
     # the conditions of one syscalls[] entry, one libseccomp rule each: (count, the
     # struct scmp_arg_cmp[] libseccomp takes, the same conditions in Python)
@@ -92,12 +92,12 @@ class SeccompProgram:
                 f"checksum={self.checksum[:12]})")
 
 
-def enabled(seccomp: dict | None) -> bool:
+def enabled(seccomp: dict[str, Any] | None) -> bool:
     """False when there is nothing to compile: runc treats no defaultAction and no syscalls as off."""
-    return bool(seccomp) and bool(seccomp.get("defaultAction") or seccomp.get("syscalls"))
+    return bool(seccomp and (seccomp.get("defaultAction") or seccomp.get("syscalls")))
 
 
-def compile_profile(seccomp: dict, path: str = "linux.seccomp",
+def compile_profile(seccomp: dict[str, Any], path: str = "linux.seccomp",
                     cache_dir: str | None = None) -> SeccompProgram:
     """Compile `linux.seccomp` to BPF; with cache_dir, reuse an earlier compile of the same profile.
 
@@ -141,7 +141,7 @@ def to_memfd(prog: SeccompProgram) -> int:
     return fd
 
 
-def profile_key(seccomp: dict) -> str:
+def profile_key(seccomp: dict[str, Any]) -> str:
     """sha256 of everything the compiled program depends on (crun's calculate_seccomp_checksum).
 
     libseccomp probes the kernel for supported actions and flags, so the kernel release and the
@@ -151,16 +151,17 @@ def profile_key(seccomp: dict) -> str:
         from _sha2 import sha256  # type: ignore[import-not-found]  # CPython >= 3.12
     except ImportError:
         try:
-            from _sha256 import sha256  # type: ignore[import-not-found,no-redef]  # CPython 3.11
+            from _sha256 import sha256  # type: ignore[import-not-found]  # CPython 3.11
         except ImportError:  # pragma: no cover - builds without the builtin module
-            from hashlib import sha256  # type: ignore[no-redef]
+            from hashlib import sha256
     v = lib.seccomp_version()
     head = (f"{_CACHE_VERSION.decode()}\0libseccomp {v.major}.{v.minor}.{v.micro} api "
             f"{lib.seccomp_api_get()}\0arch {lib.seccomp_arch_native():#x}\0kernel "
             f"{os.uname().release}\0")
     h = sha256(head.encode())
     h.update(_json.dumps(_canonical(seccomp)).encode())
-    return h.hexdigest()
+    digest: str = h.hexdigest()
+    return digest
 
 
 def _canonical(obj: object) -> object:
@@ -187,7 +188,8 @@ def _action(name: object, errno_ret: object, path: str, errno_path: str) -> int:
     if name in ("SCMP_ACT_ERRNO", "SCMP_ACT_TRACE"):
         # runc: ERRNO and TRACE without errnoRet return EPERM; errnoRet on other actions is ignored
         ret = errno.EPERM if errno_ret is None else _uint(errno_ret, errno_path, 0xFFFF)
-        return lib.runk_scmp_act_errno(ret) if name == "SCMP_ACT_ERRNO" else lib.runk_scmp_act_trace(ret)
+        act: int = lib.runk_scmp_act_errno(ret) if name == "SCMP_ACT_ERRNO" else lib.runk_scmp_act_trace(ret)
+        return act
     if name == "SCMP_ACT_NOTIFY":
         raise ConfigError(path, "SCMP_ACT_NOTIFY is not supported yet")
     raise ConfigError(path, f"unknown action {_json.dumps(name)}")
@@ -222,7 +224,7 @@ def _load_flags(ctx: object, flags: object, path: str) -> int:
     return out
 
 
-def _build(seccomp: dict, path: str) -> tuple[bytes, int]:
+def _build(seccomp: dict[str, Any], path: str) -> tuple[bytes, int]:
     default = _action(seccomp.get("defaultAction"), seccomp.get("defaultErrnoRet"),
                       f"{path}.defaultAction", f"{path}.defaultErrnoRet")
     syscalls = seccomp.get("syscalls") or []

@@ -4,7 +4,6 @@ Runs in parent, bootstrap, init and tenant. Imports only the compiled module; sa
 """
 from __future__ import annotations
 
-
 from runk import _os as os
 from runk._native import ffi, lib
 from runk.errors import SyscallError

@@ -6,7 +6,6 @@ configs/validate does. The writes go through runk.linux.procwrite: a mount over 
 """
 from __future__ import annotations
 
-
 from runk import _os as os
 from runk.linux import procwrite
 

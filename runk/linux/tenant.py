@@ -7,7 +7,6 @@ pid namespace applies to this process because the bootstrap forked it.
 """
 from __future__ import annotations
 
-
 from runk import _os as os
 from runk.linux import channel
 from runk.linux.process import apply_limits, finish_process, setup_terminal

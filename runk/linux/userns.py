@@ -6,11 +6,14 @@ The writes go through runk.linux.procwrite (checked to land on procfs).
 """
 from __future__ import annotations
 
-
 from runk.linux import procwrite
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
-def _map_text(entries: list[dict]) -> bytes:
+
+def _map_text(entries: list[dict[str, Any]]) -> bytes:
     return "".join(f"{m['containerID']} {m['hostID']} {m['size']}\n" for m in entries).encode()
 
 
@@ -19,7 +22,8 @@ def _write(path: str, data: bytes, what: str) -> None:
     procwrite.write(path, data, what)
 
 
-def write_maps(pid: int, uid_map: list[dict], gid_map: list[dict], deny_setgroups: bool = False) -> None:
+def write_maps(pid: int, uid_map: list[dict[str, Any]], gid_map: list[dict[str, Any]],
+               deny_setgroups: bool = False) -> None:
     if deny_setgroups:
         _write(f"/proc/{pid}/setgroups", b"deny", "linux.uidMappings")
     if uid_map:

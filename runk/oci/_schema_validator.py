@@ -18,6 +18,10 @@ from __future__ import annotations
 
 from runk.errors import ConfigError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import re
+
 
 class _Invalid(Exception):
     """Internal: carries the path (relative to the function that raised it, completed by its
@@ -25,7 +29,7 @@ class _Invalid(Exception):
 
     __slots__ = ("path", "problem")
 
-    def __init__(self, path: list, problem: str) -> None:
+    def __init__(self, path: list[str | int], problem: str) -> None:
         self.path = path
         self.problem = problem
 
@@ -33,10 +37,10 @@ class _Invalid(Exception):
 _M = object()  # marks an absent property
 
 
-def _format_path(path: list) -> str:
-    out = []
+def _format_path(path: list[str | int]) -> str:
+    out: list[str] = []
     for p in path:
-        if type(p) is int:
+        if isinstance(p, int):
             out.append(f"[{p}]")
         elif p.isidentifier():
             out.append(f".{p}" if out else p)
@@ -76,7 +80,7 @@ _PATTERNS = (
     "^MB:[^\\n]*$",
     "^[1-9][0-9]*[KMG]B$",
 )
-_compiled: dict = {}
+_compiled: dict[int, re.Pattern[str]] = {}
 
 
 def _search(n: int, s: str) -> bool:

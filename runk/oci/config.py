@@ -5,12 +5,16 @@ translation into the container plan is runk.oci.plan's.
 """
 from __future__ import annotations
 
-from runk import _os as os
 from runk import _json
+from runk import _os as os
 from runk.errors import ConfigError, RunkError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
-def load(bundle: str) -> tuple[dict, bytes]:
+
+def load(bundle: str) -> tuple[dict[str, Any], bytes]:
     """(config, raw bytes) of <bundle>/config.json, with runc's messages."""
     from runk.userfile import read_regular
     path = os.path.join(bundle, "config.json")
@@ -19,7 +23,7 @@ def load(bundle: str) -> tuple[dict, bytes]:
     except FileNotFoundError:
         raise RunkError("JSON specification file config.json not found") from None
     except OSError as e:
-        raise RunkError(f"open {path}: {os.strerror(e.errno).lower()}") from None
+        raise RunkError(f"open {path}: {os.strerror(e.errno or 0).lower()}") from None
     try:
         cfg = _json.loads(raw)
     except ValueError as e:
@@ -29,7 +33,7 @@ def load(bundle: str) -> tuple[dict, bytes]:
     return cfg, raw
 
 
-def rootfs_path(cfg: dict, bundle: str) -> str:
+def rootfs_path(cfg: dict[str, Any], bundle: str) -> str:
     root = (cfg.get("root") or {}).get("path") or "rootfs"
     if not os.path.isabs(root):
         root = os.path.join(bundle, root)
@@ -39,12 +43,12 @@ def rootfs_path(cfg: dict, bundle: str) -> str:
     return real
 
 
-def namespaces(cfg: dict) -> dict[str, str | None]:
+def namespaces(cfg: dict[str, Any]) -> dict[str, str | None]:
     """type -> path (None: new) in config order."""
     return {ns["type"]: (ns.get("path") or None) for ns in (cfg.get("linux") or {}).get("namespaces") or []}
 
 
-def check_proc(cfg: dict, bundle: str, rootfs: str) -> None:
+def check_proc(cfg: dict[str, Any], bundle: str, rootfs: str) -> None:
     """The container's /proc is a procfs: a bind onto /proc must bind the root of one, and a
     container with a mount namespace must get one (runc fails it at create too)."""
     from runk.linux import procmounts

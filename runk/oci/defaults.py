@@ -4,15 +4,18 @@ Runs in the parent; data only.
 """
 from __future__ import annotations
 
-
 from runk import _os as os
 from runk.version import OCI_VERSION
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _CAPS = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
 
 
-def spec_document(rootless: bool = False) -> dict:
-    mounts = [
+def spec_document(rootless: bool = False) -> dict[str, Any]:
+    mounts: list[dict[str, Any]] = [
         {"destination": "/proc", "type": "proc", "source": "proc"},
         {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
          "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
@@ -28,7 +31,7 @@ def spec_document(rootless: bool = False) -> dict:
          "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]},
     ]
     namespaces = [{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}]
-    linux: dict = {
+    linux: dict[str, Any] = {
         "resources": {"devices": [{"allow": False, "access": "rwm"}]},
         "namespaces": namespaces,
         "maskedPaths": ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from runk.version import OCI_VERSION
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 HOOKS = ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"]
 NAMESPACES = ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"]
 SECCOMP_ACTIONS = ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
@@ -15,9 +19,9 @@ SECCOMP_OPERATORS = ["SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE",
                      "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"]
 
 
-def features_document() -> dict:
+def features_document() -> dict[str, Any]:
     from runk.linux import caps, mounts
-    doc: dict = {
+    doc: dict[str, Any] = {
         "ociVersionMin": "1.0.0",
         "ociVersionMax": OCI_VERSION,
         "hooks": list(HOOKS),
@@ -42,7 +46,7 @@ def features_document() -> dict:
     return doc
 
 
-def _seccomp() -> dict:
+def _seccomp() -> dict[str, Any]:
     try:
         from runk.linux import seccomp
         archs = seccomp.supported_archs()

@@ -19,11 +19,16 @@ if TYPE_CHECKING:
 
     class StateRecord(Protocol):
         """What exec reads of the container's state (runk.state.record.StateRecord)."""
-        id: str
-        pid: int
-        bundle: str
-        rootfs: str
-        annotations: dict[str, str] | None
+        @property
+        def id(self) -> str: ...
+        @property
+        def pid(self) -> int | None: ...
+        @property
+        def bundle(self) -> str | None: ...
+        @property
+        def rootfs(self) -> str | None: ...
+        @property
+        def annotations(self) -> dict[str, str] | None: ...
 
 
 def build(cfg: dict[str, Any], bundle: str, cid: str, *, no_pivot: bool = False,
@@ -62,7 +67,7 @@ def build_exec(cfg: dict[str, Any], rec: StateRecord, process: dict[str, Any], p
                        new_net=False, needs_fork="pid" in nss or "time" in nss)
     proc = _process(process, preserve_fds, None)
     sec = _security(process, linux, False, seccomp_cache, warnings)
-    plan = ContainerPlan(kind="exec", id=rec.id, bundle=rec.bundle, annotations=rec.annotations or {},
+    plan = ContainerPlan(kind="exec", id=rec.id, bundle=rec.bundle or "", annotations=rec.annotations or {},
                          namespaces=ns, mounts=None, process=proc, security=sec,
                          rootfs_chroot=None if "mount" in nss else rec.rootfs)
     return plan, warnings

@@ -7,10 +7,35 @@ from __future__ import annotations
 
 from runk import _json
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Protocol
 
-def state_dict(rec: object, status: str) -> dict:
+    class StateFields(Protocol):
+        """What the document shows of a state record (runk.state.record.StateRecord; this
+        layer does not import runk.state)."""
+
+        @property
+        def ociVersion(self) -> str | None: ...
+        @property
+        def id(self) -> str: ...
+        @property
+        def pid(self) -> int | None: ...
+        @property
+        def bundle(self) -> str | None: ...
+        @property
+        def rootfs(self) -> str | None: ...
+        @property
+        def created(self) -> str | None: ...
+        @property
+        def annotations(self) -> dict[str, str]: ...
+        @property
+        def owner(self) -> str: ...
+
+
+def state_dict(rec: StateFields, status: str) -> dict[str, Any]:
     pid = rec.pid if status not in ("stopped",) else 0
-    doc = {
+    doc: dict[str, Any] = {
         "ociVersion": rec.ociVersion, "id": rec.id, "pid": pid or 0, "status": status,
         "bundle": rec.bundle, "rootfs": rec.rootfs, "created": rec.created,
     }

@@ -35,7 +35,7 @@ def check_version(v: object) -> None:
         log.debug(f"ociVersion {v} is newer than runk knows (1.2.x): fields added since are ignored")
 
 
-def validate(cfg: dict) -> None:
+def validate(cfg: dict[str, Any]) -> None:
     check_version(cfg.get("ociVersion"))
     from runk.oci import _schema_validator
     _schema_validator.validate(cfg)
@@ -45,7 +45,7 @@ def validate(cfg: dict) -> None:
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import TypeAlias
+    from typing import Any, TypeAlias
     _Where: TypeAlias = "tuple[_Where, str | int] | None"   # a JSON path, linked, leaf first
 
 
@@ -93,7 +93,7 @@ def _spell(prefix: str, where: _Where) -> str:
     return out
 
 
-def semantic(cfg: dict) -> None:
+def semantic(cfg: dict[str, Any]) -> None:
     linux = cfg.get("linux") or {}
     nss = linux.get("namespaces") or []
     types: dict[str, str | None] = {}
@@ -143,7 +143,7 @@ def semantic(cfg: dict) -> None:
         raise ConfigError("linux.seccomp", "SCMP_ACT_NOTIFY and listenerPath are not supported by runk yet")
 
 
-def _check_ids(cfg: dict, linux: dict) -> None:
+def _check_ids(cfg: dict[str, Any], linux: dict[str, Any]) -> None:
     """Every uid and gid of the config, before anything is made (runk.ids): the process's
     (runc refuses them in its init, runk at create), the user namespace maps and the owners of
     linux.devices (runc would chown a node to 4294967295, which leaves it root's)."""
@@ -156,7 +156,7 @@ def _check_ids(cfg: dict, linux: dict) -> None:
                 ids.check(f"linux.devices[{i}].{key}", d[key])
 
 
-def _check_sysctl(key: str, types: dict, cfg: dict) -> None:
+def _check_sysctl(key: str, types: dict[str, Any], cfg: dict[str, Any]) -> None:
     """runc configs/validate sysctl(): only namespaced sysctls, and only in a private namespace.
     The texts after the JSON path are runc's."""
     path = f"linux.sysctl.{key}"

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from runk.errors import RunkError
+from runk.errors import ConfigError, RunkError
 from runk.linux import caps
 
 
@@ -55,9 +55,10 @@ def test_none_and_missing_sets():
 
 @pytest.mark.parametrize("s", caps.SETS)
 def test_unknown_name_is_an_error_naming_the_set(s):
-    with pytest.raises(RunkError) as e:
+    with pytest.raises(ConfigError) as e:
         caps.resolve({s: ["CAP_CHOWN", "CAP_NOPE"]})
     assert str(e.value) == f'process.capabilities.{s}: unknown capability "CAP_NOPE"'
+    assert e.value.path == f"process.capabilities.{s}"
     with pytest.raises(RunkError):
         caps.resolve({s: ["chown"]})                 # the prefix and the case are required
 

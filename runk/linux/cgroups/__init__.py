@@ -30,7 +30,7 @@ def make_manager(cgroups_path: str | None, container_id: str, *,
     from runk.linux.cgroups import layout
     if systemd:
         from runk.linux.cgroups import systemd as sd
-        return sd.make_manager(cgroups_path, container_id)  # type: ignore[return-value]
+        return sd.make_manager(cgroups_path, container_id)
     lay = layout.detect()
     inner = layout.inner_path(cgroups_path, container_id)
     if lay.kind == layout.V2:
@@ -81,7 +81,8 @@ def default_devices() -> tuple[Any, ...]:
     return DEFAULT_DEVICES
 
 
-def container_rules(resources_devices: list[Any] | None, linux_devices: list[Any] | None = None) -> list[dict[str, Any]]:
+def container_rules(resources_devices: list[Any] | None,
+                    linux_devices: list[Any] | None = None) -> list[dict[str, Any]]:
     """linux.resources.devices + runc's default allow-list: the list to pass as resources["devices"]."""
     from runk.linux.cgroups.devices_rules import container_rules as rules
     return rules(resources_devices, linux_devices)

@@ -13,14 +13,33 @@ Contract shared by all drivers:
 """
 from __future__ import annotations
 
-
 from runk import _os as os
 from runk.errors import CgroupError
 from runk.linux.cgroups import fs
 
 TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
 if TYPE_CHECKING:
-    from typing import Any
+    from collections.abc import Callable, Sequence
+    from typing import Any, Protocol, TypeVar
+
+    class Controller(Protocol):
+        """A controller class of a v1_<name>.py / v2_<name>.py module (listed in CONTROLLERS)."""
+
+        @property
+        def name(self) -> str: ...              # the v1 hierarchy (subsystem key of paths())
+        @property
+        def resource(self) -> str: ...          # the linux.resources key it sets, for errors
+        def needs(self, res: dict[str, Any]) -> bool: ...
+        def apply(self, res: dict[str, Any], path: str) -> None: ...
+
+    class V2Controller(Controller, Protocol):
+        """A controller the v2 manager uses: `controller` is its name in cgroup.controllers
+        ("" when it needs none)."""
+
+        @property
+        def controller(self) -> str: ...
+
+    _C = TypeVar("_C", bound=Controller)
 
 # runc 1.1.5 specconv logs exactly this at warning level for memory.kernel / memory.kernelTCP.
 KERNEL_MEMORY_WARNING = "Kernel memory settings are ignored and will be removed"
@@ -38,7 +57,7 @@ class Entry:
     thing; apply(pid, entry) then writes only what was not joined this way.
     """
 
-    __slots__ = ("clone_fd", "tasks", "cloned")
+    __slots__ = ("clone_fd", "cloned", "tasks")
 
     def __init__(self) -> None:
         self.clone_fd = -1
@@ -192,12 +211,13 @@ class CgroupManager:
             self.warnings.append(KERNEL_MEMORY_WARNING)
 
 
-def run_controllers(controllers: list[Any], resources: dict[str, Any], path_for: object, where: str) -> None:
+def run_controllers(controllers: Sequence[_C], resources: dict[str, Any],
+                    path_for: Callable[[_C], str | None], where: str) -> None:
     """Apply each controller that `needs` the resources at the directory path_for(controller)."""
     for ctl in controllers:
         if not ctl.needs(resources):
             continue
-        path = path_for(ctl)  # type: ignore[operator]
+        path = path_for(ctl)
         if path is None:
             raise CgroupError(f"cannot set linux.resources.{ctl.resource}: the {ctl.name} cgroup "
                               f"controller is not {where} on this host")
@@ -218,12 +238,14 @@ def read_pids(path: str | None, recursive: bool) -> list[int]:
     return fs.all_pids(path) if recursive else fs.read_procs(path)
 
 
-def load_controllers(table: tuple, resources: dict[str, Any] | None) -> list[Any]:
+def load_controllers(table: tuple[tuple[str, str, str], ...],
+                     resources: dict[str, Any] | None) -> list[Any]:
     """Instances of the controllers in `table` ((module, class, OCI key), in runc's Set order)
     whose linux.resources key is present: a module is imported only when its key is there
-    (create and update pay for what they set, not for every controller)."""
+    (create and update pay for what they set, not for every controller). The classes come
+    from getattr: the caller types the list (Controller, V2Controller)."""
     import sys
-    out = []
+    out: list[Any] = []
     for module, cls, key in table:
         if resources is None or resources.get(key):
             name = "runk.linux.cgroups." + module

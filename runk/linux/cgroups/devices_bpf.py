@@ -20,11 +20,12 @@ v1 kernel does (match_exception_partial); runc's program needs full coverage the
 """
 from __future__ import annotations
 
+import errno
 import sys
 from _struct import pack
 
 from runk import _os as os
-from runk._native import ffi, lib  # type: ignore[attr-defined]
+from runk._native import ffi, lib
 from runk.errors import CgroupError
 from runk.linux.cgroups.devices_rules import WILDCARD, Emulator, Rule
 
@@ -157,7 +158,7 @@ def attached(dirfd: int, path: str = "") -> list[int]:
         ids = ffi.new("uint32_t[]", size)
         cnt = ffi.new("uint32_t *", size)
         if lib.runk_bpf_prog_query(dirfd, lib.BPF_CGROUP_DEVICE, ids, cnt) < 0:
-            if ffi.errno == 28:  # ENOSPC: more programs than room; cnt holds the real count
+            if ffi.errno == errno.ENOSPC:  # more programs than room; cnt holds the real count
                 size = int(cnt[0]) + 8
                 continue
             _raise("bpf(BPF_PROG_QUERY)", path)
@@ -170,7 +171,7 @@ def _old_fds(dirfd: int, path: str) -> list[int]:
     for pid in attached(dirfd, path):
         fd = lib.runk_bpf_prog_get_fd_by_id(pid)
         if fd < 0:
-            if ffi.errno in (1, 13):   # EPERM/EACCES: an LSM hides it; runc skips it too
+            if ffi.errno in (errno.EPERM, errno.EACCES):   # an LSM hides it; runc skips it too
                 continue
             for f in fds:
                 os.close(f)
@@ -197,7 +198,7 @@ def install(path: str, rules: list[Rule]) -> None:
                                                flags | lib.BPF_F_REPLACE, old[0])
                 if ret == 0:
                     return
-                if ffi.errno != 22:   # EINVAL: no BPF_F_REPLACE (before 5.6); fall back
+                if ffi.errno != errno.EINVAL:   # no BPF_F_REPLACE (before 5.6); fall back
                     _raise("bpf(BPF_PROG_ATTACH)", path)
             if lib.runk_bpf_prog_attach(dirfd, prog, lib.BPF_CGROUP_DEVICE, flags, -1) < 0:
                 _raise("bpf(BPF_PROG_ATTACH)", path)

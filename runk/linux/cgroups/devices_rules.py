@@ -38,7 +38,7 @@ DEFAULT_DEVICES: tuple[tuple[str | None, str, int, int, str, int], ...] = (
 class Rule:
     """One device rule: allow or deny `access` (subset of "rwm") on type a/b/c major:minor."""
 
-    __slots__ = ("allow", "type", "major", "minor", "access")
+    __slots__ = ("access", "allow", "major", "minor", "type")
 
     def __init__(self, allow: bool, type: str, major: int, minor: int, access: str) -> None:
         self.allow = allow
@@ -105,7 +105,8 @@ def default_rules() -> list[Rule]:
     return [Rule(True, t, ma, mi, acc) for _, t, ma, mi, acc, _ in DEFAULT_DEVICES]
 
 
-def container_rules(resources_devices: list[Any] | None, linux_devices: list[Any] | None = None) -> list[dict[str, Any]]:
+def container_rules(resources_devices: list[Any] | None,
+                    linux_devices: list[Any] | None = None) -> list[dict[str, Any]]:
     """The complete cgroup rule list runc gives a container (specconv CreateCgroupConfig).
 
     linux.resources.devices in order, then the default allow-list; a default whose path also

@@ -6,6 +6,7 @@ the OCI resource being set, the file and the value (DESIGN 3.9).
 """
 from __future__ import annotations
 
+import errno
 import time
 
 from runk import _os as os
@@ -69,7 +70,7 @@ def read_opt(path: str, name: str) -> str | None:
     except (FileNotFoundError, NotADirectoryError):
         return None
     except OSError as e:
-        if e.errno == 19:  # ENODEV: the cgroup was removed under us
+        if e.errno == errno.ENODEV:  # the cgroup was removed under us
             return None
         raise
 
@@ -115,7 +116,7 @@ def write_procs(path: str, pid: int, res: str = "cgroup.procs") -> None:
                 os.close(fd)
             return
         except OSError as e:
-            if e.errno == 22 and attempt < 4:  # EINVAL
+            if e.errno == errno.EINVAL and attempt < 4:
                 time.sleep(0.03)
                 continue
             raise error(res, path, "cgroup.procs", str(pid), e) from None

@@ -26,7 +26,7 @@ DEFAULT_ROOT = "/sys/fs/cgroup"
 class Mount:
     """One cgroup mount: where it is, which cgroup it shows as its root, and its controllers."""
 
-    __slots__ = ("mountpoint", "root", "fstype", "controllers")
+    __slots__ = ("controllers", "fstype", "mountpoint", "root")
 
     def __init__(self, mountpoint: str, root: str, fstype: str, controllers: tuple[str, ...]) -> None:
         self.mountpoint = mountpoint
@@ -41,7 +41,7 @@ class Mount:
 class Layout:
     """kind (V1, HYBRID or V2), v1 mounts by controller key, and the cgroup2 mount if any."""
 
-    __slots__ = ("kind", "v1", "unified", "own")
+    __slots__ = ("kind", "own", "unified", "v1")
 
     def __init__(self, kind: str, v1: dict[str, Mount], unified: Mount | None,
                  own: dict[str, str]) -> None:

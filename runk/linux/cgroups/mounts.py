@@ -9,16 +9,21 @@ a hybrid host. With a cgroup namespace runc mounts a fresh `cgroup` filesystem (
 """
 from __future__ import annotations
 
-
 from runk import _os as os
 from runk.linux.cgroups import layout
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from runk.linux.cgroups.base import CgroupManager
 
 CGROUP_ROOT = "/sys/fs/cgroup"
 
 
-def mount_plan(manager: object, root: str = CGROUP_ROOT) -> list[tuple[str, str]]:
+def mount_plan(manager: CgroupManager, root: str = CGROUP_ROOT) -> list[tuple[str, str]]:
     """[(container destination, host source dir)]; v2: the container's group at /sys/fs/cgroup."""
-    paths = manager.paths()  # type: ignore[attr-defined]
+    paths = manager.paths()
     if list(paths) == [""]:
         return [(root, paths[""])]
     lay = layout.detect()
@@ -30,7 +35,7 @@ def mount_plan(manager: object, root: str = CGROUP_ROOT) -> list[tuple[str, str]
     return out
 
 
-def mount_symlinks(manager: object, root: str = CGROUP_ROOT) -> list[tuple[str, str]]:
+def mount_symlinks(manager: CgroupManager, root: str = CGROUP_ROOT) -> list[tuple[str, str]]:
     """[(link path, target)] for co-mounted controllers: cpu → "cpu,cpuacct" (runc symlinks)."""
     del manager
     out = []
@@ -43,17 +48,17 @@ def mount_symlinks(manager: object, root: str = CGROUP_ROOT) -> list[tuple[str, 
     return out
 
 
-def container_spec(manager: object, cgroupns: bool) -> dict:
+def container_spec(manager: CgroupManager, cgroupns: bool) -> dict[str, Any]:
     """The init's plan for a config mount of type "cgroup" (runk.linux.rootfs._mount_cgroup):
     {"tmpfs": bool, "entries": [(subdir, host dir | None, fstype, data)], "links": [(name, to)]}.
     v1: a tmpfs with one bind per hierarchy, or with a cgroup namespace one fresh cgroup mount
     per hierarchy; v2: the container's group bound, or with a namespace a fresh cgroup2 mount."""
-    paths = manager.paths()  # type: ignore[attr-defined]
+    paths = manager.paths()
     if list(paths) == [""]:
         if cgroupns:
             return {"tmpfs": False, "entries": [("", None, "cgroup2", "")], "links": []}
         return {"tmpfs": False, "entries": [("", paths[""], None, None)], "links": []}
-    entries: list = []
+    entries: list[tuple[str, str | None, str | None, str | None]] = []
     lay = layout.detect()
     for m in lay.v1_mounts():
         src = next((paths[k] for k in m.controllers if k in paths), None)

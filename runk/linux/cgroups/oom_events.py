@@ -16,7 +16,7 @@ from runk.linux.cgroups import fs
 
 
 class OomWatcher:
-    __slots__ = ("_fd", "_ctl", "_path", "_last")
+    __slots__ = ("_ctl", "_fd", "_last", "_path")
 
     def __init__(self, paths: dict[str, str]) -> None:
         self._ctl = -1

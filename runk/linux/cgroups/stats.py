@@ -15,10 +15,28 @@ if TYPE_CHECKING:
 class Raw:
     """Counters as libcontainer's cgroups.Stats holds them (all ints, ns, bytes)."""
 
-    __slots__ = ("cpu_total", "percpu", "percpu_kernel", "percpu_user", "cpu_kernel", "cpu_user",
-                 "periods", "throttled_periods", "throttled_time", "cpuset", "mem_cache", "mem_usage",
-                 "mem_swap", "mem_kernel", "mem_kernel_tcp", "mem_raw", "pids_current",
-                 "pids_limit", "blkio", "hugetlb")
+    __slots__ = (
+        "blkio",
+        "cpu_kernel",
+        "cpu_total",
+        "cpu_user",
+        "cpuset",
+        "hugetlb",
+        "mem_cache",
+        "mem_kernel",
+        "mem_kernel_tcp",
+        "mem_raw",
+        "mem_swap",
+        "mem_usage",
+        "percpu",
+        "percpu_kernel",
+        "percpu_user",
+        "periods",
+        "pids_current",
+        "pids_limit",
+        "throttled_periods",
+        "throttled_time",
+    )
 
     def __init__(self) -> None:
         self.cpu_total = self.cpu_kernel = self.cpu_user = 0

@@ -9,6 +9,10 @@ from __future__ import annotations
 from runk.errors import CgroupError
 from runk.linux.cgroups import layout
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NoReturn
+
 NOT_RUNNING = "systemd not running on this host, cannot use systemd cgroups manager"
 
 
@@ -23,7 +27,7 @@ def parse_path(cgroups_path: str | None) -> tuple[str, str, str]:
     return (parts[0], parts[1], parts[2])
 
 
-def make_manager(cgroups_path: str | None, container_id: str) -> object:
+def make_manager(cgroups_path: str | None, container_id: str) -> NoReturn:
     parse_path(cgroups_path)
     if not layout.systemd_running():
         raise CgroupError(NOT_RUNNING)

@@ -8,17 +8,24 @@ like runc's state.json "cgroup_paths".
 """
 from __future__ import annotations
 
-
 from runk import _os as os
 from runk.errors import CgroupError
 from runk.linux.cgroups import fs
 from runk.linux.cgroups.base import (
-    CgroupManager, Entry, load_controllers, open_entry, read_pids, run_controllers, sub_path,
+    CgroupManager,
+    Entry,
+    load_controllers,
+    open_entry,
+    read_pids,
+    run_controllers,
+    sub_path,
 )
 
 TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
 if TYPE_CHECKING:
     from typing import Any
+
+    from runk.linux.cgroups.base import Controller
 
 
 # v1 controllers in runc's Set order (fs.go subsystems): (module, class, linux.resources key)
@@ -31,7 +38,7 @@ CONTROLLERS = (
 )
 
 
-def controllers(resources: dict[str, Any] | None = None) -> list[Any]:
+def controllers(resources: dict[str, Any] | None = None) -> list[Controller]:
     return load_controllers(CONTROLLERS, resources)
 
 
@@ -137,4 +144,4 @@ class V1Manager(CgroupManager):
 
     def exists(self) -> bool:
         path = self._tasks_path()
-        return bool(path) and os.path.isdir(path)  # type: ignore[arg-type]
+        return bool(path and os.path.isdir(path))

@@ -6,6 +6,8 @@ A burst file that does not exist is an error here (runc skips it silently).
 """
 from __future__ import annotations
 
+import errno
+
 from runk.errors import CgroupError
 from runk.linux.cgroups import fs
 
@@ -72,7 +74,7 @@ def _try_first(path: str, name: str, value: int, field: str, quota: int,
     try:
         fs.write(path, name, s, _R + field)
     except CgroupError as e:
-        if getattr(e, "errno", 0) != 22 or not quota:
+        if getattr(e, "errno", 0) != errno.EINVAL or not quota:
             raise
         return s
     return ""
@@ -89,7 +91,7 @@ def set_rt(path: str, c: dict[str, Any]) -> None:
             fs.write(path, "cpu.rt_period_us", period, _R + "realtimePeriod")
             period = ""
         except CgroupError as e:
-            if getattr(e, "errno", 0) != 22 or not rt_runtime:
+            if getattr(e, "errno", 0) != errno.EINVAL or not rt_runtime:
                 raise
     if rt_runtime:
         fs.write(path, "cpu.rt_runtime_us", str(rt_runtime), _R + "realtimeRuntime")

@@ -6,7 +6,6 @@ values (runc fs/cpuset.go cpusetEnsureParent/cpusetCopyIfNeeded).
 """
 from __future__ import annotations
 
-
 from runk import _os as os
 from runk.linux.cgroups import fs
 

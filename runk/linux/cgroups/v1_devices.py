@@ -9,7 +9,6 @@ opens a window of wider access. Either way the result is read back and compared.
 """
 from __future__ import annotations
 
-
 from runk import _os as os
 from runk.errors import CgroupError
 from runk.linux.cgroups import fs

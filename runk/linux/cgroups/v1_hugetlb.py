@@ -5,7 +5,6 @@ where the kernel has it (5.7+). A page size the host does not have is refused by
 """
 from __future__ import annotations
 
-
 from runk import _os as os
 from runk.errors import CgroupError
 from runk.linux.cgroups import fs

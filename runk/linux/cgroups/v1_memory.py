@@ -6,6 +6,8 @@ checkBeforeUpdate needs no code on v1: the kernel itself refuses a limit below u
 """
 from __future__ import annotations
 
+import errno
+
 from runk.errors import CgroupError
 from runk.linux.cgroups import fs
 
@@ -72,7 +74,7 @@ def _set_limit(path: str, val: int) -> None:
     try:
         fs.write(path, LIMIT, str(val), "linux.resources.memory.limit")
     except CgroupError as e:
-        if getattr(e, "errno", 0) != 16:   # EBUSY: usage is above the new limit
+        if getattr(e, "errno", 0) != errno.EBUSY:   # usage is above the new limit
             raise
         usage = fs.read_uint(path, "memory.usage_in_bytes")
         peak = fs.read_uint(path, "memory.max_usage_in_bytes")

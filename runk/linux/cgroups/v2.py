@@ -5,17 +5,25 @@ freezer methods, controllers only in set(), stats only in stats(). paths() is {"
 """
 from __future__ import annotations
 
-
 from runk import _os as os
 from runk.errors import CgroupError
 from runk.linux.cgroups import fs
 from runk.linux.cgroups.base import (
-    SIGKILL, CgroupManager, Entry, load_controllers, open_entry, read_pids, run_controllers, sub_path,
+    SIGKILL,
+    CgroupManager,
+    Entry,
+    load_controllers,
+    open_entry,
+    read_pids,
+    run_controllers,
+    sub_path,
 )
 
 TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
 if TYPE_CHECKING:
     from typing import Any
+
+    from runk.linux.cgroups.base import V2Controller
 
 # Controllers that make a group a "domain" group (runc fs2/create.go containsDomainController).
 _DOMAIN = ("memory", "blockIO", "cpu", "hugepageLimits")
@@ -32,7 +40,7 @@ CONTROLLERS = (
 )
 
 
-def controllers(resources: dict[str, Any] | None = None) -> list[Any]:
+def controllers(resources: dict[str, Any] | None = None) -> list[V2Controller]:
     return load_controllers(CONTROLLERS, resources)
 
 
@@ -54,7 +62,7 @@ def _enable_subtree(path: str) -> None:
 
 
 class V2Manager(CgroupManager):
-    __slots__ = ("path", "mountpoint")
+    __slots__ = ("mountpoint", "path")
     kind = "v2"
 
     def __init__(self, path: str, mountpoint: str | None = None) -> None:
@@ -89,7 +97,7 @@ class V2Manager(CgroupManager):
 
     def _check_type(self, path: str, resources: dict[str, Any] | None) -> None:
         t = (fs.read_opt(path, "cgroup.type") or "").strip()
-        domain = bool(resources) and any(resources.get(k) for k in _DOMAIN)  # type: ignore[union-attr]
+        domain = bool(resources and any(resources.get(k) for k in _DOMAIN))
         if t == "domain invalid":
             if domain:
                 raise CgroupError(f"cannot enter cgroupv2 {path} with domain controllers "
@@ -122,11 +130,11 @@ class V2Manager(CgroupManager):
         ctls = [c for c in controllers(resources) if only is None or c.name in only]
         avail = (fs.read_opt(self.path, "cgroup.controllers") or "").split()
 
-        def path_for(c: object) -> str | None:
-            ctrl = c.controller  # type: ignore[attr-defined]
+        def path_for(c: V2Controller) -> str | None:
+            ctrl = c.controller
             if ctrl and ctrl not in avail:
                 raise CgroupError(
-                    f"cannot set linux.resources.{c.resource}: the {ctrl} controller is not "  # type: ignore[attr-defined]
+                    f"cannot set linux.resources.{c.resource}: the {ctrl} controller is not "
                     f"available in {self.path} (cgroup.controllers: {' '.join(avail) or 'none'})")
             return self.path
         run_controllers(ctls, resources, path_for, "available")

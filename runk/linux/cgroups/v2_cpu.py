@@ -5,6 +5,8 @@ and are errors naming the field.
 """
 from __future__ import annotations
 
+import errno
+
 from runk.errors import CgroupError
 from runk.linux.cgroups import convert, fs
 from runk.linux.cgroups.v1_cpu import needs_cpu
@@ -46,7 +48,7 @@ class CpuController:
                 burst = ""
             except CgroupError as e:
                 # EINVAL: burst above the current quota; retry once the new quota is in.
-                if getattr(e, "errno", 0) != 22 or not quota:
+                if getattr(e, "errno", 0) != errno.EINVAL or not quota:
                     raise
         if quota or period:
             value = (str(quota) if quota > 0 else "max") + " " + str(period or 100000)

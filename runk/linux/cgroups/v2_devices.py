@@ -23,5 +23,5 @@ class DevicesController:
         return res.get("devices") is not None
 
     def apply(self, res: dict[str, Any], path: str) -> None:
-        from runk.linux.cgroups import devices_bpf   # cffi: only when devices are set
+        from runk.linux.cgroups import devices_bpf  # cffi: only when devices are set
         devices_bpf.install(path, parse_rules(res["devices"]))
