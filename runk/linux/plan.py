@@ -48,7 +48,7 @@ class Frozen:
 class NamespacePlan(Frozen):
     """Namespaces to join (by path) and to make, and the settings of the new ones."""
 
-    __slots__ = ("joins", "new_user", "unshare_flags", "new_cgroupns", "mount_ns", "new_net",  # noqa: RUF023
+    __slots__ = ("joins", "new_user", "unshare_flags", "new_cgroupns", "mount_ns", "new_net",
                  "needs_fork", "uid_map", "gid_map", "time_offsets", "hostname", "domainname",
                  "sysctl")
     joins: tuple[tuple[str, str], ...]      # (OCI type, path), config order
@@ -77,7 +77,7 @@ class MountPlan(Frozen):
     """The container's root, its mounts in config order, /dev, and the paths masked or made
     read-only."""
 
-    __slots__ = ("rootfs", "readonly_root", "mounts", "clone_bind_sources", "root_propagation",  # noqa: RUF023
+    __slots__ = ("rootfs", "readonly_root", "mounts", "clone_bind_sources", "root_propagation",
                  "rootfs_propagation", "no_pivot", "setup_dev", "devices", "bind_devices",
                  "masked_paths", "readonly_paths", "cgroup_mounts")
     rootfs: str                             # absolute, resolved
@@ -105,7 +105,7 @@ class MountPlan(Frozen):
 class ProcessPlan(Frozen):
     """The container's process: what runs, as whom, with which limits and terminal."""
 
-    __slots__ = ("args", "env", "cwd", "umask", "uid", "gid", "additional_gids", "rlimits",  # noqa: RUF023
+    __slots__ = ("args", "env", "cwd", "umask", "uid", "gid", "additional_gids", "rlimits",
                  "oom_score_adj", "terminal", "console_size", "preserve_fds", "personality")
     args: tuple[str, ...]
     env: tuple[str, ...]
@@ -132,7 +132,7 @@ class ProcessPlan(Frozen):
 class SecurityPlan(Frozen):
     """The process's confinement: capabilities, seccomp, no_new_privs, session keyring."""
 
-    __slots__ = ("caps", "seccomp", "no_new_privileges", "new_keyring")  # noqa: RUF023
+    __slots__ = ("caps", "seccomp", "no_new_privileges", "new_keyring")
     caps: dict[str, list[int]]              # set name -> capability numbers (caps.resolve)
     seccomp: SeccompProgram | None          # the compiled filter, None for none
     no_new_privileges: bool
@@ -147,7 +147,7 @@ class HookPlan(Frozen):
     """The hooks the container's side runs; runtime_hooks: prestart/createRuntime exist (the
     parent runs them when the init asks)."""
 
-    __slots__ = ("create_container", "start_container", "runtime_hooks")  # noqa: RUF023
+    __slots__ = ("create_container", "start_container", "runtime_hooks")
     create_container: tuple[dict[str, Any], ...]
     start_container: tuple[dict[str, Any], ...]
     runtime_hooks: bool
@@ -166,7 +166,7 @@ class ContainerPlan(Frozen):
     joining a running container (mounts None; rootfs_chroot: the root to chroot into when the
     container has no mount namespace of its own)."""
 
-    __slots__ = ("kind", "id", "bundle", "annotations", "namespaces", "mounts", "process",  # noqa: RUF023
+    __slots__ = ("kind", "id", "bundle", "annotations", "namespaces", "mounts", "process",
                  "security", "hooks", "rootfs_chroot", "net_devices")
     kind: str
     id: str
