@@ -16,12 +16,13 @@ import sys
 
 from runk import _os as os
 from runk import log
-from runk.version import OCI_VERSION
-from runk.state import hooks, status as st
+from runk.errors import CONTAINER_NOT_RUNNING, RunkError
+from runk.state import hooks
+from runk.state import status as st
 from runk.state.cleanup import CleanupStack
 from runk.state.record import StateRecord, rfc3339nano
 from runk.state.store import CONFIG_FILE, STATE_FILE, ContainerDir, write_atomic
-from runk.errors import CONTAINER_NOT_RUNNING, RunkError
+from runk.version import OCI_VERSION
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -42,8 +43,8 @@ def _call(rec: StateRecord, op: str, **args: object) -> dict:
 
 def _spawn_supervisor(cdir: ContainerDir, cfg: dict, req: object, mgr: object) -> tuple[int, int]:
     """Fork, enter the host sandbox (setsid, cgroup, namespaces), exec the supervisor."""
-    from runk.linux.namespaces import clone_flag, open_ns_path
     from runk.linux.bootstrap import adopt_stdio
+    from runk.linux.namespaces import clone_flag, open_ns_path
     from runk.linux.syscalls import setns, unshare
     joins, flags = [], 0
     for ns in (cfg.get("linux") or {}).get("namespaces") or []:
@@ -79,7 +80,7 @@ def _spawn_supervisor(cdir: ContainerDir, cfg: dict, req: object, mgr: object) -
                     except OSError:
                         pass
             os.execv(sys.executable, argv)
-        except BaseException as e:  # noqa: B036 -- report through the ready pipe, never return
+        except BaseException as e:  # report through the ready pipe, never return
             from runk import _json
             from runk.errors import describe
             try:

@@ -28,8 +28,8 @@ import subprocess
 import tempfile
 import time
 
-from runk.vm.image import assets, initramfs
 from runk.vm.host import qemu
+from runk.vm.image import assets, initramfs
 from runk.vm.wire import wire
 
 ALLOWED_TAG = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
@@ -41,7 +41,7 @@ class GuestError(RuntimeError):
     """The guest did not deliver an exit status; console_log says what it printed."""
 
     def __init__(self, msg: str, console_log: str = "", qemu_log: str = "",
-                 result: "GuestResult | None" = None) -> None:
+                 result: GuestResult | None = None) -> None:
         tail = "\n".join(console_log.splitlines()[-25:])
         super().__init__(f"{msg}\n--- qemu ---\n{qemu_log.strip()}\n--- console (tail) ---\n{tail}")
         self.console_log = console_log
@@ -61,7 +61,7 @@ class Share:
     """A host directory served over virtio-fs under `tag`, mounted at `guest` (default: the
     same path), read-only if asked (the host /usr always is)."""
 
-    __slots__ = ("tag", "host", "guest", "readonly")
+    __slots__ = ("guest", "host", "readonly", "tag")
 
     def __init__(self, host: str, guest: str | None = None, readonly: bool = False,
                  tag: str = "") -> None:
@@ -75,10 +75,27 @@ class Share:
 
 
 class GuestResult:
-    __slots__ = ("rc", "stdout", "stderr", "console_log", "seconds", "signal", "raw_stdout",
-                 "raw_stderr", "boot_seconds", "guest_uptime", "command_seconds", "qemu_rss_kb",
-                 "virtiofsd_rss_kb", "accel", "accel_reason", "machine", "kernel_release",
-                 "relay", "qemu_log")
+    __slots__ = (
+        "accel",
+        "accel_reason",
+        "boot_seconds",
+        "command_seconds",
+        "console_log",
+        "guest_uptime",
+        "kernel_release",
+        "machine",
+        "qemu_log",
+        "qemu_rss_kb",
+        "raw_stderr",
+        "raw_stdout",
+        "rc",
+        "relay",
+        "seconds",
+        "signal",
+        "stderr",
+        "stdout",
+        "virtiofsd_rss_kb",
+    )
 
     def __init__(self, **kw: object) -> None:
         for k in self.__slots__:

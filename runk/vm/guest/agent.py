@@ -13,9 +13,9 @@ import select
 import signal
 import time
 
+from runk.vm.guest.procio import Proc
 from runk.vm.wire import protocol as P
 from runk.vm.wire import wire
-from runk.vm.guest.procio import Proc
 
 T_IMPORTED = time.monotonic()      # the interpreter is up and this module loaded
 
@@ -98,7 +98,7 @@ class Agent:
             return
         try:
             data = handler(req, f.stream) or {}
-        except BaseException as e:              # noqa: B036 -- every failure is a reply
+        except BaseException as e:              # every failure is a reply
             if isinstance(e, (SystemExit, KeyboardInterrupt)):
                 raise
             from runk.errors import describe
@@ -115,8 +115,8 @@ class Agent:
 
     def op_CreateContainer(self, req: dict, stream: int) -> dict:
         from runk import _json
-        from runk.container import container as ct
         from runk.backend.requests import CreateRequest
+        from runk.container import container as ct
         if self.cid is not None:
             raise AgentError("this sandbox already has a container")
         cid, cfg = req["id"], req["config"]
@@ -266,11 +266,11 @@ def main() -> None:
     port = os.environ.get("RUNK_AGENT_PORT", "")
     fd = os.open(port, os.O_RDWR | os.O_CLOEXEC)
     # everything the verbs use, imported while the host waits for hello (not after a fork)
-    from runk.container import container  # noqa: F401
     from runk.backend import linux  # noqa: F401
+    from runk.container import container  # noqa: F401
     from runk.linux import launch  # noqa: F401
-    from runk.oci import config, validate  # noqa: F401
     from runk.linux.cgroups import v2  # noqa: F401
+    from runk.oci import config, validate  # noqa: F401
     os.makedirs(GUEST_ROOT, mode=0o700, exist_ok=True)
     agent = Agent(fd)
     # guest uptimes: /init started, modules and shares ready, python3 and this module loaded, hello
@@ -280,7 +280,7 @@ def main() -> None:
                             python=started, uptime=_uptime()))
     try:
         agent.serve()
-    except BaseException as e:  # noqa: B036 -- PID 1 must not return: report, then power off
+    except BaseException as e:  # PID 1 must not return: report, then power off
         import traceback
         traceback.print_exc()
         os.write(2, f"runk agent: {type(e).__name__}: {e}\n".encode())

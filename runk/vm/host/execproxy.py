@@ -32,7 +32,7 @@ def start(dirpath: str, process: dict, console_socket: str | None, console_fd: i
                 os.close(fd)
             adopt_stdio(stdio)
             status = _run(dirpath, process, console_socket, console_fd, w)
-        except BaseException as e:  # noqa: B036 -- the child reports and exits, never returns
+        except BaseException as e:  # the child reports and exits, never returns
             from runk.errors import describe
             try:
                 os.write(w, describe(e).encode() or b"exec failed")
@@ -79,7 +79,7 @@ def _run(dirpath: str, process: dict, console_socket: str | None, console_fd: in
 
 
 class _Relay:
-    __slots__ = ("s", "stream", "slave", "stdin_open", "status", "rid")
+    __slots__ = ("rid", "s", "slave", "status", "stdin_open", "stream")
 
     def __init__(self, s: object, stream: int, slave: int | None) -> None:
         self.s, self.stream, self.slave = s, stream, slave
