@@ -54,6 +54,7 @@ from os import (
     open as open,
     pidfd_open as pidfd_open,
     pipe as pipe,
+    pipe2 as pipe2,
     pread as pread,
     read as read,
     readlink as readlink,
