@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
 ALLOWED_TAG = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 POWEROFF_GRACE = 15.0  # seconds the guest gets to power off after the EXIT frame
+PR_SET_PDEATHSIG = 1   # <linux/prctl.h>
 CMDLINE_BUDGET = 1200  # longer commands travel in the initrd overlay instead of runk.cmd=
 
 
@@ -167,7 +168,7 @@ def _pdeathsig() -> Callable[[], None]:
     libc = ctypes.CDLL(None, use_errno=True)
 
     def child() -> None:
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die with the harness
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # die with the harness
 
     return child
 
