@@ -16,17 +16,23 @@ import sys
 
 from runk import _os as os
 from runk import log
-from runk.version import OCI_VERSION
-from runk.state import hooks, status as st
+from runk.errors import CONTAINER_NOT_RUNNING, RunkError
+from runk.state import hooks
+from runk.state import status as st
 from runk.state.cleanup import CleanupStack
 from runk.state.record import StateRecord, rfc3339nano
 from runk.state.store import CONFIG_FILE, STATE_FILE, ContainerDir, write_atomic
-from runk.errors import CONTAINER_NOT_RUNNING, RunkError
+from runk.version import OCI_VERSION
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from runk.backend.base import EventSource
+    from typing import Any
 
+    from runk.backend.base import EventSource
+    from runk.backend.requests import CreateRequest, ExecRequest
+    from runk.linux.cgroups.base import CgroupManager
+
+SIGKILL = 9                                # signal.SIGKILL (no `signal` here: it imports enum)
 SANDBOX_NS = ("network", "ipc", "uts")     # the host sandbox the supervisor runs in
 WAIT_GONE_SECONDS = 20.0
 
@@ -35,15 +41,16 @@ def _dir(rec: StateRecord) -> str:
     return (rec.sandbox or {}).get("dir") or ""
 
 
-def _call(rec: StateRecord, op: str, **args: object) -> dict:
+def _call(rec: StateRecord, op: str, **args: Any) -> dict[str, Any]:
     from runk.vm.host import control
     return control.call(_dir(rec), op, **args)
 
 
-def _spawn_supervisor(cdir: ContainerDir, cfg: dict, req: object, mgr: object) -> tuple[int, int]:
+def _spawn_supervisor(cdir: ContainerDir, cfg: dict[str, Any], req: CreateRequest,
+                      mgr: CgroupManager | None) -> tuple[int, int]:
     """Fork, enter the host sandbox (setsid, cgroup, namespaces), exec the supervisor."""
-    from runk.linux.namespaces import clone_flag, open_ns_path
     from runk.linux.bootstrap import adopt_stdio
+    from runk.linux.namespaces import clone_flag, open_ns_path
     from runk.linux.syscalls import setns, unshare
     joins, flags = [], 0
     for ns in (cfg.get("linux") or {}).get("namespaces") or []:
@@ -79,7 +86,7 @@ def _spawn_supervisor(cdir: ContainerDir, cfg: dict, req: object, mgr: object) -
                     except OSError:
                         pass
             os.execv(sys.executable, argv)
-        except BaseException as e:  # noqa: B036 -- report through the ready pipe, never return
+        except BaseException as e:  # report through the ready pipe, never return
             from runk import _json
             from runk.errors import describe
             try:
@@ -103,10 +110,13 @@ def _wait_ready(pid: int, ready: int) -> None:
             data += chunk
     finally:
         os.close(ready)
-    try:
-        doc = _json.loads(data.split(b"\n", 1)[0]) if data.strip() else {}
-    except ValueError:
-        doc = {"error": data.decode(errors="replace")}
+    doc: dict[str, Any] = {}
+    if data.strip():
+        try:
+            parsed = _json.loads(data.split(b"\n", 1)[0])
+        except ValueError:
+            parsed = None
+        doc = parsed if isinstance(parsed, dict) else {"error": data.decode(errors="replace")}
     if doc.get("ok"):
         return
     _, status = os.waitpid(pid, 0)
@@ -115,7 +125,7 @@ def _wait_ready(pid: int, ready: int) -> None:
 
 def _kill_and_reap(pid: int) -> None:
     try:
-        os.kill(pid, 9)
+        os.kill(pid, SIGKILL)
         os.waitpid(pid, 0)
     except (ProcessLookupError, ChildProcessError):
         pass
@@ -145,13 +155,14 @@ def _stop_vm_processes(cdir: ContainerDir, rec: StateRecord) -> None:
             pass
 
 
-def _info(cdir: ContainerDir) -> dict:
+def _info(cdir: ContainerDir) -> dict[str, Any]:
     from runk import _json
     raw = cdir.read("vm.json")
     try:
-        return _json.loads(raw) if raw else {}
+        doc = _json.loads(raw) if raw else {}
     except ValueError:
         return {}
+    return doc if isinstance(doc, dict) else {}
 
 
 def _gone(pid: int, start: int | None, timeout: float) -> None:
@@ -167,7 +178,7 @@ def _gone(pid: int, start: int | None, timeout: float) -> None:
         from runk.linux.procfs import is_alive
         if is_alive(pid, start):            # the pidfd is of that process, not a reused pid
             import _signal
-            _signal.pidfd_send_signal(pidfd, 9)
+            _signal.pidfd_send_signal(pidfd, SIGKILL)
     except ProcessLookupError:
         pass
     finally:
@@ -181,7 +192,7 @@ class VmBackend:
     name = "vm"
     host_pids = False                   # processes() are the guest's pids
 
-    def create(self, cdir: ContainerDir, cfg: dict, raw: bytes, req: object) -> StateRecord:
+    def create(self, cdir: ContainerDir, cfg: dict[str, Any], raw: bytes, req: CreateRequest) -> StateRecord:
         from runk.errors import describe
         from runk.state.faults import point as stop_after
         from runk.state.hooks import state_for
@@ -299,7 +310,8 @@ class VmBackend:
             from runk.linux.cgroups import remove_groups
             remove_groups(rec.cgroup_paths)
 
-    def exec_process(self, cdir: ContainerDir, rec: StateRecord, cfg: dict, req: object) -> int:
+    def exec_process(self, cdir: ContainerDir, rec: StateRecord, cfg: dict[str, Any],
+                     req: ExecRequest) -> int:
         """Start req.process in the guest container; returns the pid of its host exec proxy."""
         from runk.vm.host import execproxy
         if req.preserve_fds:
@@ -318,7 +330,7 @@ class VmBackend:
         from runk.vm.wire import protocol as P
         _call(rec, P.RESUME)
 
-    def update(self, rec: StateRecord, resources: dict) -> None:
+    def update(self, rec: StateRecord, resources: dict[str, Any]) -> None:
         from runk.vm.wire import protocol as P
         _call(rec, P.UPDATE, resources=resources)
 
@@ -327,16 +339,16 @@ class VmBackend:
         from runk.vm.wire import protocol as P
         return list(_call(rec, P.PS).get("pids") or [])
 
-    def stats(self, rec: StateRecord) -> dict:
+    def stats(self, rec: StateRecord) -> dict[str, Any]:
         from runk.vm.wire import protocol as P
         return _call(rec, P.STATS).get("stats") or {}
 
     def oom_events(self, rec: StateRecord) -> EventSource:
         """OOM kills in the host cgroup that holds the VM (qemu, virtiofsd, the supervisor)."""
         from runk.linux.cgroups.oom_events import OomWatcher
-        return OomWatcher(rec.cgroup_paths)
+        return OomWatcher(rec.cgroup_paths or {})
 
-    def features_document(self) -> dict:
+    def features_document(self) -> dict[str, Any]:
         """`runk-vm features`: the linux document (the same core runs in the guest), cgroup v2 only
         (inside the guest), plus what the VM layer adds, under org.runk.vm.* annotations."""
         from runk.oci.features import features_document as linux_features

@@ -10,5 +10,6 @@
 
 Import rules: wire/ imports nothing of runk.vm outside itself; guest/ imports wire/ only (never
 host/ or image/); image/ imports nothing of runk.vm outside itself; host/ may import wire/ and image/.
-ARCHITECTURE.md places them among runk's layers (guest/ sits above runk.container). Nothing here imports a private name of runk.backend.
+ARCHITECTURE.md places them among runk's layers (guest/ sits above runk.container). Nothing here
+imports a private name of runk.backend.
 """

@@ -28,12 +28,21 @@ import subprocess
 import tempfile
 import time
 
-from runk.vm.image import assets, initramfs
 from runk.vm.host import qemu
+from runk.vm.image import assets, initramfs
 from runk.vm.wire import wire
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    Shares = dict[str, "str | Share"]     # tag -> a host directory or a Share
+    Procs = dict[str, tuple[subprocess.Popen[bytes], int]]   # name -> (process, pidfd)
 
 ALLOWED_TAG = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 POWEROFF_GRACE = 15.0  # seconds the guest gets to power off after the EXIT frame
+PR_SET_PDEATHSIG = 1   # <linux/prctl.h>
 CMDLINE_BUDGET = 1200  # longer commands travel in the initrd overlay instead of runk.cmd=
 
 
@@ -41,7 +50,7 @@ class GuestError(RuntimeError):
     """The guest did not deliver an exit status; console_log says what it printed."""
 
     def __init__(self, msg: str, console_log: str = "", qemu_log: str = "",
-                 result: "GuestResult | None" = None) -> None:
+                 result: GuestResult | None = None) -> None:
         tail = "\n".join(console_log.splitlines()[-25:])
         super().__init__(f"{msg}\n--- qemu ---\n{qemu_log.strip()}\n--- console (tail) ---\n{tail}")
         self.console_log = console_log
@@ -61,7 +70,7 @@ class Share:
     """A host directory served over virtio-fs under `tag`, mounted at `guest` (default: the
     same path), read-only if asked (the host /usr always is)."""
 
-    __slots__ = ("tag", "host", "guest", "readonly")
+    __slots__ = ("guest", "host", "readonly", "tag")
 
     def __init__(self, host: str, guest: str | None = None, readonly: bool = False,
                  tag: str = "") -> None:
@@ -75,26 +84,91 @@ class Share:
 
 
 class GuestResult:
-    __slots__ = ("rc", "stdout", "stderr", "console_log", "seconds", "signal", "raw_stdout",
-                 "raw_stderr", "boot_seconds", "guest_uptime", "command_seconds", "qemu_rss_kb",
-                 "virtiofsd_rss_kb", "accel", "accel_reason", "machine", "kernel_release",
-                 "relay", "qemu_log")
+    """What a guest run gave back; a field the run did not reach is None."""
 
-    def __init__(self, **kw: object) -> None:
-        for k in self.__slots__:
-            setattr(self, k, kw.get(k))
+    __slots__ = (
+        "accel",
+        "accel_reason",
+        "boot_seconds",
+        "command_seconds",
+        "console_log",
+        "guest_uptime",
+        "kernel_release",
+        "machine",
+        "qemu_log",
+        "qemu_rss_kb",
+        "raw_stderr",
+        "raw_stdout",
+        "rc",
+        "relay",
+        "seconds",
+        "signal",
+        "stderr",
+        "stdout",
+        "virtiofsd_rss_kb",
+    )
+
+    rc: int | None                  # the exit code; 128+N for signal N
+    stdout: str | None
+    stderr: str | None
+    console_log: str | None
+    seconds: float | None           # the whole run
+    signal: int | None              # the signal that ended the command
+    raw_stdout: bytes | None
+    raw_stderr: bytes | None
+    boot_seconds: float | None      # qemu's start to the guest's "started" event
+    guest_uptime: float | None      # the guest's uptime at that event
+    command_seconds: float | None   # "started" to EXIT
+    qemu_rss_kb: int | None
+    virtiofsd_rss_kb: int | None
+    accel: str | None
+    accel_reason: str | None
+    machine: str | None
+    kernel_release: str | None
+    relay: str | None
+    qemu_log: str | None
+
+    def __init__(self, *, rc: int | None = None, stdout: str | None = None,
+                 stderr: str | None = None, console_log: str | None = None,
+                 seconds: float | None = None, signal: int | None = None,
+                 raw_stdout: bytes | None = None, raw_stderr: bytes | None = None,
+                 boot_seconds: float | None = None, guest_uptime: float | None = None,
+                 command_seconds: float | None = None, qemu_rss_kb: int | None = None,
+                 virtiofsd_rss_kb: int | None = None, accel: str | None = None,
+                 accel_reason: str | None = None, machine: str | None = None,
+                 kernel_release: str | None = None, relay: str | None = None,
+                 qemu_log: str | None = None) -> None:
+        self.rc = rc
+        self.stdout = stdout
+        self.stderr = stderr
+        self.console_log = console_log
+        self.seconds = seconds
+        self.signal = signal
+        self.raw_stdout = raw_stdout
+        self.raw_stderr = raw_stderr
+        self.boot_seconds = boot_seconds
+        self.guest_uptime = guest_uptime
+        self.command_seconds = command_seconds
+        self.qemu_rss_kb = qemu_rss_kb
+        self.virtiofsd_rss_kb = virtiofsd_rss_kb
+        self.accel = accel
+        self.accel_reason = accel_reason
+        self.machine = machine
+        self.kernel_release = kernel_release
+        self.relay = relay
+        self.qemu_log = qemu_log
 
     def __repr__(self) -> str:
-        return (f"GuestResult(rc={self.rc}, stdout={self.stdout[-300:]!r}, "
-                f"stderr={self.stderr[-500:]!r}, seconds={self.seconds:.2f})")
+        return (f"GuestResult(rc={self.rc}, stdout={(self.stdout or '')[-300:]!r}, "
+                f"stderr={(self.stderr or '')[-500:]!r}, seconds={self.seconds or 0.0:.2f})")
 
 
-def _pdeathsig():
+def _pdeathsig() -> Callable[[], None]:
     import ctypes
     libc = ctypes.CDLL(None, use_errno=True)
 
     def child() -> None:
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die with the harness
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # die with the harness
 
     return child
 
@@ -103,20 +177,24 @@ class Guest:
     """A bootable guest on this host: kernel, initramfs, qemu, accelerator. Reusable."""
 
     def __init__(self, directory: str | None = None, flavour: str = "cloud", fetch: bool = True,
-                 machine: str | None = None, accel: str | None = None, log=None) -> None:
-        self.qemu = qemu.qemu_binary()
-        if not self.qemu:
+                 machine: str | None = None, accel: str | None = None,
+                 log: Callable[[str], None] | None = None) -> None:
+        binary = qemu.qemu_binary()
+        if not binary:
             raise GuestUnavailable("needs qemu-system-x86_64 (apt-get install qemu-system-x86)")
+        self.qemu = binary
         self.dir = directory or assets.assets_dir()
+        kernel: assets.KernelAssets | None
         try:
             if fetch:
-                self.kernel = assets.ensure_kernel(self.dir, flavour, check_apt=False, log=log)
+                kernel = assets.ensure_kernel(self.dir, flavour, check_apt=False, log=log)
             else:
-                self.kernel = assets.load_kernel(self.dir, flavour)
+                kernel = assets.load_kernel(self.dir, flavour)
         except (assets.KernelError, OSError) as e:
             raise GuestUnavailable(f"no guest kernel in {self.dir}: {e}") from None
-        if self.kernel is None:
+        if kernel is None:
             raise GuestUnavailable(f"no guest kernel in {self.dir} (run scripts/mkguest)")
+        self.kernel = kernel
         try:
             self.initramfs = initramfs.build_initramfs(self.kernel.modules_dir, self.dir, log=log)
         except (initramfs.InitramfsError, OSError, RuntimeError) as e:
@@ -128,7 +206,7 @@ class Guest:
         self.machine = machine or qemu.pick_machine(self.qemu)
         self.virtiofsd = qemu.virtiofsd_binary()
 
-    def run(self, cmd: list[str] | str, *, shares: dict | None = None, kernel_args: str = "",
+    def run(self, cmd: list[str] | str, *, shares: Shares | None = None, kernel_args: str = "",
             mem: str = "256M", timeout: float = 120, stdin: bytes | None = None,
             relay: str = "auto", smp: int = 1) -> GuestResult:
         t0 = time.monotonic()
@@ -140,11 +218,11 @@ class Guest:
         script = cmd if isinstance(cmd, str) else "exec " + shlex.join(cmd) + "\n"
         _sweep_stale()
         work = tempfile.mkdtemp(prefix=f"runk-vm-{os.getpid()}-")
-        procs: dict[str, tuple[subprocess.Popen, int]] = {}
+        procs: Procs = {}
         rusage: dict[str, int] = {}
         listeners: list[socket.socket] = []
         try:
-            files = {}
+            files: dict[str, bytes] = {}
             extra = [f"runk.relay={relay}"]
             if plan:
                 extra.append("runk.fs=" + ",".join(
@@ -164,11 +242,12 @@ class Guest:
             agent = _listen(os.path.join(work, "agent.sock"), listeners)
             preexec = _pdeathsig()
             sockets = []
+            virtiofsd = self.virtiofsd or ""       # there when plan has shares
             for s in plan:
                 path = os.path.join(work, f"{s.tag}.vfs.sock")
                 lsock = _listen(path, listeners)
-                argv = qemu.virtiofsd_argv(self.virtiofsd, s.host, fd=lsock.fileno(),
-                                           flavour=qemu.virtiofsd_flavour(self.virtiofsd),
+                argv = qemu.virtiofsd_argv(virtiofsd, s.host, fd=lsock.fileno(),
+                                           flavour=qemu.virtiofsd_flavour(virtiofsd),
                                            cache="always" if s.readonly else "auto")
                 with open(os.path.join(work, f"{s.tag}.vfs.log"), "wb") as log:
                     p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
@@ -203,12 +282,12 @@ class Guest:
             return r
         finally:
             _stop(procs, rusage)
-            for s in listeners:
-                s.close()
+            for ls in listeners:
+                ls.close()
             shutil.rmtree(work, ignore_errors=True)
 
 
-    def run_python(self, code: str, *, shares: dict | None = None, **kw: object) -> GuestResult:
+    def run_python(self, code: str, *, shares: Shares | None = None, **kw: Any) -> GuestResult:
         """Run `code` on the guest's python3 -S (the host's /usr, shared) with runk importable
         from this checkout, its .venv's packages (cffi) included. See runk_python_setup."""
         paths, base = runk_python_setup()
@@ -217,13 +296,13 @@ class Guest:
                         **kw)
 
 
-def runk_python_setup() -> tuple[list[str], dict]:
+def runk_python_setup() -> tuple[list[str], dict[str, str]]:
     """(sys.path entries, shares) that make runk's own code run in the guest: the checkout this
     runk is imported from and its .venv site-packages, plus the host /usr for python3 and the
     shared libraries (libseccomp, libffi) behind the cffi bindings."""
     import glob
     top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    paths = [top] + sorted(glob.glob(os.path.join(top, ".venv/lib/python3*/site-packages")))
+    paths = [top, *sorted(glob.glob(os.path.join(top, ".venv/lib/python3*/site-packages")))]
     return paths, {"hostusr": "/usr", "runk": top}
 
 
@@ -238,7 +317,7 @@ def _sweep_stale() -> None:
                 shutil.rmtree(os.path.join(tmp, name), ignore_errors=True)
 
 
-def _plan_shares(shares: dict) -> list[Share]:
+def _plan_shares(shares: Shares) -> list[Share]:
     plan = []
     for tag, v in shares.items():
         s = v if isinstance(v, Share) else Share(v)
@@ -254,7 +333,7 @@ def _plan_shares(shares: dict) -> list[Share]:
     return sorted(plan, key=lambda s: s.guest.count("/") + (s.guest != "/"))
 
 
-def _listen(path: str, keep: list) -> socket.socket:
+def _listen(path: str, keep: list[socket.socket]) -> socket.socket:
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
     keep.append(s)
     s.bind(path)
@@ -270,8 +349,8 @@ def _text(path: str) -> str:
         return ""
 
 
-def _relay(agent: socket.socket, procs: dict, r: GuestResult, t_qemu: float, deadline: float,
-           rusage: dict) -> str | None:
+def _relay(agent: socket.socket, procs: Procs, r: GuestResult, t_qemu: float, deadline: float,
+           rusage: dict[str, int]) -> str | None:
     """Collect frames until EXIT and qemu's exit; None on success, else what went wrong."""
     qemu_pidfd = procs["qemu"][1]
     poll = select.poll()
@@ -280,7 +359,7 @@ def _relay(agent: socket.socket, procs: dict, r: GuestResult, t_qemu: float, dea
     conn = None
     dec = wire.Decoder()
     out, err = bytearray(), bytearray()
-    st = {"exit": None, "started": None}
+    st: dict[str, Any] = {"exit": None, "started": None}
 
     def take(data: bytes) -> None:
         for f in dec.feed(data):
@@ -348,7 +427,7 @@ def _relay(agent: socket.socket, procs: dict, r: GuestResult, t_qemu: float, dea
     return None
 
 
-def _reap(p: subprocess.Popen, pidfd: int, rusage: dict, name: str,
+def _reap(p: subprocess.Popen[bytes], pidfd: int, rusage: dict[str, int], name: str,
           block: bool = True) -> int | None:
     if p.returncode is not None:
         return p.returncode
@@ -361,7 +440,7 @@ def _reap(p: subprocess.Popen, pidfd: int, rusage: dict, name: str,
     return p.returncode
 
 
-def _stop(procs: dict, rusage: dict) -> None:
+def _stop(procs: Procs, rusage: dict[str, int]) -> None:
     """qemu first (virtiofsd then sees the disconnect and exits), then whatever is left."""
     names = sorted(procs, key=lambda n: n != "qemu")
     for name in names:
@@ -389,7 +468,7 @@ def default_guest() -> Guest:
     return _default
 
 
-def run_in_guest(argv_or_script: list[str] | str, *, shares: dict | None = None,
+def run_in_guest(argv_or_script: list[str] | str, *, shares: Shares | None = None,
                  kernel_args: str = "", mem: str = "256M", timeout: float = 120,
                  stdin: bytes | None = None, relay: str = "auto") -> GuestResult:
     """Boot a guest, run the command (argv, or a shell script as a str), return its result.
@@ -402,6 +481,6 @@ def run_in_guest(argv_or_script: list[str] | str, *, shares: dict | None = None,
                                timeout=timeout, stdin=stdin, relay=relay)
 
 
-def run_python_in_guest(code: str, **kw: object) -> GuestResult:
+def run_python_in_guest(code: str, **kw: Any) -> GuestResult:
     """run_in_guest for Python code with runk importable (Guest.run_python)."""
     return default_guest().run_python(code, **kw)

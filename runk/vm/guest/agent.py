@@ -13,9 +13,15 @@ import select
 import signal
 import time
 
+from runk.vm.guest.procio import Proc
 from runk.vm.wire import protocol as P
 from runk.vm.wire import wire
-from runk.vm.guest.procio import Proc
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from runk.container.container import Container
 
 T_IMPORTED = time.monotonic()      # the interpreter is up and this module loaded
 
@@ -98,7 +104,7 @@ class Agent:
             return
         try:
             data = handler(req, f.stream) or {}
-        except BaseException as e:              # noqa: B036 -- every failure is a reply
+        except BaseException as e:              # every failure is a reply
             if isinstance(e, (SystemExit, KeyboardInterrupt)):
                 raise
             from runk.errors import describe
@@ -107,16 +113,16 @@ class Agent:
         self.peer.send(P.reply(rid, True, **data))
 
     # -- verbs ----------------------------------------------------------------------------------
-    def _load(self, lock: bool = False) -> object:
+    def _load(self, lock: bool = False) -> Container:
         from runk.container import container as ct
         if self.cid is None:
             raise AgentError("no container in this sandbox")
         return ct.load(GUEST_ROOT, self.cid, lock=lock)
 
-    def op_CreateContainer(self, req: dict, stream: int) -> dict:
+    def op_CreateContainer(self, req: dict[str, Any], stream: int) -> dict[str, Any]:
         from runk import _json
-        from runk.container import container as ct
         from runk.backend.requests import CreateRequest
+        from runk.container import container as ct
         if self.cid is not None:
             raise AgentError("this sandbox already has a container")
         cid, cfg = req["id"], req["config"]
@@ -135,8 +141,10 @@ class Agent:
             with proc.stdio():
                 c = ct.create(GUEST_ROOT, cid, creq)
             self.cid = cid
-            pid = c.rec.pid
+            pid = c.rec.pid if c.rec is not None else None
             c.close()
+            if pid is None:
+                raise AgentError("the container has no pid")
             proc.started(pid)
         except BaseException:
             proc.close()
@@ -144,7 +152,7 @@ class Agent:
         self.procs[P.INIT_STREAM] = proc
         return {"pid": pid}
 
-    def op_StartContainer(self, req: dict, stream: int) -> dict:
+    def op_StartContainer(self, req: dict[str, Any], stream: int) -> dict[str, Any]:
         c = self._load(lock=True)
         try:
             c.start()
@@ -152,7 +160,7 @@ class Agent:
             c.close()
         return {}
 
-    def op_ExecProcess(self, req: dict, stream: int) -> dict:
+    def op_ExecProcess(self, req: dict[str, Any], stream: int) -> dict[str, Any]:
         from runk.backend.requests import ExecRequest
         if stream == P.INIT_STREAM or stream in self.procs:
             raise AgentError(f"stream {stream} is in use")
@@ -173,7 +181,7 @@ class Agent:
         self.procs[stream] = proc
         return {"pid": pid}
 
-    def op_SignalProcess(self, req: dict, stream: int) -> dict:
+    def op_SignalProcess(self, req: dict[str, Any], stream: int) -> dict[str, Any]:
         sig = int(req["signal"])
         if stream == P.INIT_STREAM:
             c = self._load()
@@ -188,25 +196,28 @@ class Agent:
         os.kill(p.pid, sig)
         return {}
 
-    def op_TtyWinResize(self, req: dict, stream: int) -> dict:
+    def op_TtyWinResize(self, req: dict[str, Any], stream: int) -> dict[str, Any]:
         p = self.procs.get(stream)
         if p is not None:
             p.resize(int(req["rows"]), int(req["cols"]))
         return {}
 
-    def op_PauseContainer(self, req: dict, stream: int) -> dict:
-        return self._call("pause")
+    def op_PauseContainer(self, req: dict[str, Any], stream: int) -> dict[str, Any]:
+        self._call("pause")             # Container.pause returns None
+        return {}
 
-    def op_ResumeContainer(self, req: dict, stream: int) -> dict:
-        return self._call("resume")
+    def op_ResumeContainer(self, req: dict[str, Any], stream: int) -> dict[str, Any]:
+        self._call("resume")
+        return {}
 
-    def op_UpdateContainer(self, req: dict, stream: int) -> dict:
-        return self._call("update", req.get("resources") or {})
+    def op_UpdateContainer(self, req: dict[str, Any], stream: int) -> dict[str, Any]:
+        self._call("update", req.get("resources") or {})
+        return {}
 
-    def op_StatsContainer(self, req: dict, stream: int) -> dict:
+    def op_StatsContainer(self, req: dict[str, Any], stream: int) -> dict[str, Any]:
         return {"stats": self._call("stats")}
 
-    def op_ListProcesses(self, req: dict, stream: int) -> dict:
+    def op_ListProcesses(self, req: dict[str, Any], stream: int) -> dict[str, Any]:
         return {"pids": self._call("processes")}
 
     def _call(self, method: str, *args: object) -> object:
@@ -217,7 +228,7 @@ class Agent:
             c.close()
         return {} if out is None else out
 
-    def op_DestroySandbox(self, req: dict, stream: int) -> dict:
+    def op_DestroySandbox(self, req: dict[str, Any], stream: int) -> dict[str, Any]:
         """Kill what runs, report its exit, then power off (after the reply is sent)."""
         if self.cid is not None:
             c = self._load(lock=True)
@@ -266,11 +277,11 @@ def main() -> None:
     port = os.environ.get("RUNK_AGENT_PORT", "")
     fd = os.open(port, os.O_RDWR | os.O_CLOEXEC)
     # everything the verbs use, imported while the host waits for hello (not after a fork)
-    from runk.container import container  # noqa: F401
     from runk.backend import linux  # noqa: F401
+    from runk.container import container  # noqa: F401
     from runk.linux import launch  # noqa: F401
-    from runk.oci import config, validate  # noqa: F401
     from runk.linux.cgroups import v2  # noqa: F401
+    from runk.oci import config, validate  # noqa: F401
     os.makedirs(GUEST_ROOT, mode=0o700, exist_ok=True)
     agent = Agent(fd)
     # guest uptimes: /init started, modules and shares ready, python3 and this module loaded, hello
@@ -280,7 +291,7 @@ def main() -> None:
                             python=started, uptime=_uptime()))
     try:
         agent.serve()
-    except BaseException as e:  # noqa: B036 -- PID 1 must not return: report, then power off
+    except BaseException as e:  # PID 1 must not return: report, then power off
         import traceback
         traceback.print_exc()
         os.write(2, f"runk agent: {type(e).__name__}: {e}\n".encode())

@@ -18,12 +18,27 @@ from runk.linux.console import recv_master
 from runk.vm.wire import protocol as P
 from runk.vm.wire import wire
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
 _IN = select.POLLIN | select.POLLHUP | select.POLLERR
 
 
 class Proc:
-    __slots__ = ("stream", "terminal", "pid", "console_fd", "_sock", "_child", "outs", "stdin_fd",
-                 "pending", "stdin_eof", "master")
+    __slots__ = (
+        "_child",
+        "_sock",
+        "console_fd",
+        "master",
+        "outs",
+        "pending",
+        "pid",
+        "stdin_eof",
+        "stdin_fd",
+        "stream",
+        "terminal",
+    )
 
     def __init__(self, stream: int, terminal: bool) -> None:
         self.stream = stream
@@ -31,7 +46,7 @@ class Proc:
         self.pid = 0
         self.console_fd: int | None = None
         self._sock = None
-        self._child: tuple = ()
+        self._child: tuple[int, ...] = ()
         self.outs: dict[int, int] = {}          # fd -> STDOUT | STDERR
         self.stdin_fd: int | None = None
         self.pending = bytearray()
@@ -54,7 +69,7 @@ class Proc:
                 os.set_blocking(fd, False)
 
     @contextlib.contextmanager
-    def stdio(self):
+    def stdio(self) -> Iterator[None]:
         """The child ends as this process's 0, 1, 2 while runk forks the container process."""
         saved = [os.dup(i) for i in (0, 1, 2)]
         try:
@@ -87,7 +102,7 @@ class Proc:
             self.outs = {self.master: wire.STDOUT}
 
     def register(self, poller: select.poll) -> None:
-        masks: dict[int, int] = {fd: _IN for fd in self.outs}
+        masks: dict[int, int] = dict.fromkeys(self.outs, _IN)
         if self.stdin_fd is not None and self.pending:
             masks[self.stdin_fd] = masks.get(self.stdin_fd, 0) | select.POLLOUT
         for fd, m in masks.items():

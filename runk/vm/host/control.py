@@ -13,6 +13,11 @@ from runk.errors import RunkError
 from runk.vm.wire import protocol as P
 from runk.vm.wire import wire
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
 SOCK = "vm.sock"
 
 
@@ -31,7 +36,8 @@ def connect(dirpath: str) -> _socket.socket:
     return s
 
 
-def read_reply(s: _socket.socket, dec: wire.Decoder, rid: int, other=None) -> dict:
+def read_reply(s: _socket.socket, dec: wire.Decoder, rid: int,
+               other: Callable[[wire.Frame], object] | None = None) -> dict[str, Any]:
     """Frames until the EVT reply to `rid`; `other(frame)` gets anything else."""
     while True:
         try:
@@ -39,12 +45,12 @@ def read_reply(s: _socket.socket, dec: wire.Decoder, rid: int, other=None) -> di
         except TimeoutError:
             raise RunkError("timed out waiting for the container's VM supervisor") from None
         except OSError as e:
-            raise RunkError(f"the container's VM supervisor: {os.strerror(e.errno).lower()}") from None
+            raise RunkError(f"the container's VM supervisor: {os.strerror(e.errno or 0).lower()}") from None
         if not data:
             raise RunkError("the container's VM supervisor went away")
         for f in dec.feed(data):
             if f.type == wire.EVT:
-                doc = f.json()
+                doc: dict[str, Any] = f.json()
                 if doc.get("rid") == rid:
                     return doc
             elif other is not None:
@@ -52,7 +58,7 @@ def read_reply(s: _socket.socket, dec: wire.Decoder, rid: int, other=None) -> di
 
 
 def call(dirpath: str, op: str, timeout: float = 120.0, stream: int = P.INIT_STREAM,
-         **args: object) -> dict:
+         **args: object) -> dict[str, Any]:
     """One request; its reply, or RunkError with the guest's message."""
     s = connect(dirpath)
     try:

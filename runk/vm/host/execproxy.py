@@ -18,21 +18,26 @@ from runk.vm.host import control, hostio
 from runk.vm.wire import protocol as P
 from runk.vm.wire import wire
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from _socket import socket
+    from typing import Any
 
-def start(dirpath: str, process: dict, console_socket: str | None, console_fd: int | None,
-          close_fds: tuple = (), stdio: tuple[int, int, int] | None = None) -> int:
+
+def start(dirpath: str, process: dict[str, Any], console_socket: str | None, console_fd: int | None,
+          close_fds: tuple[int, ...] = (), stdio: tuple[int, int, int] | None = None) -> int:
     """Fork the proxy; returns its pid once the guest process runs, or raises its error."""
     r, w = os.pipe2(os.O_CLOEXEC)
     pid = os.fork()
     if pid == 0:
-        status = {"exit_code": 255}
+        status: dict[str, Any] = {"exit_code": 255}
         try:
             os.close(r)
             for fd in close_fds:
                 os.close(fd)
             adopt_stdio(stdio)
             status = _run(dirpath, process, console_socket, console_fd, w)
-        except BaseException as e:  # noqa: B036 -- the child reports and exits, never returns
+        except BaseException as e:  # the child reports and exits, never returns
             from runk.errors import describe
             try:
                 os.write(w, describe(e).encode() or b"exec failed")
@@ -50,11 +55,12 @@ def start(dirpath: str, process: dict, console_socket: str | None, console_fd: i
     raise RunkError(msg.decode(errors="replace") or "the exec proxy died")
 
 
-def _run(dirpath: str, process: dict, console_socket: str | None, console_fd: int | None,
-         ready_w: int) -> dict:
+def _run(dirpath: str, process: dict[str, Any], console_socket: str | None, console_fd: int | None,
+         ready_w: int) -> dict[str, Any]:
     terminal = bool(process.get("terminal"))
     s = control.connect(dirpath)
-    slave = master = None
+    slave: int | None = None
+    master: int | None = None
     if terminal:
         master, slave = hostio.open_pty()
         hostio.take_controlling(slave)
@@ -67,7 +73,7 @@ def _run(dirpath: str, process: dict, console_socket: str | None, console_fd: in
     if not doc.get("ok"):
         raise RunkError(str(doc.get("error") or "exec failed"))
     stream = int(doc["stream"])
-    if terminal:
+    if master is not None:
         hostio.send_console(master, console_socket, console_fd)
         os.close(master)
     os.write(ready_w, b"ok")
@@ -79,12 +85,12 @@ def _run(dirpath: str, process: dict, console_socket: str | None, console_fd: in
 
 
 class _Relay:
-    __slots__ = ("s", "stream", "slave", "stdin_open", "status", "rid")
+    __slots__ = ("rid", "s", "slave", "status", "stdin_open", "stream")
 
-    def __init__(self, s: object, stream: int, slave: int | None) -> None:
+    def __init__(self, s: socket, stream: int, slave: int | None) -> None:
         self.s, self.stream, self.slave = s, stream, slave
         self.stdin_open = slave is None
-        self.status: dict | None = None
+        self.status: dict[str, Any] | None = None
         self.rid = 1
 
     def send(self, data: bytes) -> None:
@@ -111,7 +117,7 @@ class _Relay:
         elif f.type == wire.EXIT:
             self.status = f.json()
 
-    def run(self, dec: wire.Decoder, wake_r: int) -> dict:
+    def run(self, dec: wire.Decoder, wake_r: int) -> dict[str, Any]:
         sfd = self.s.fileno()
         inp = self.slave if self.slave is not None else 0
         while self.status is None:

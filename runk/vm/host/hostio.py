@@ -17,6 +17,10 @@ import termios
 
 from runk.linux.bootstrap import reset_signals
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
+
 TIOCGWINSZ = 0x5413
 TIOCSCTTY = 0x540E
 # not forwarded: KILL/STOP cannot be caught; CHLD is ours; PIPE is ours (a reader went away);
@@ -106,13 +110,15 @@ def send_console(master: int, socket_path: str | None, sock_fd: int | None) -> N
     """The master over --console-socket (or runk run's own socketpair), as runc sends it."""
     from runk.linux.console import connect_console_socket, send_master
     if sock_fd is None:
+        if socket_path is None:
+            raise RuntimeError("a terminal needs --console-socket")
         sock_fd = connect_console_socket(socket_path)
     else:
         sock_fd = os.dup(sock_fd)
     send_master(sock_fd, master)
 
 
-def exit_as(status: dict) -> None:
+def exit_as(status: dict[str, Any]) -> NoReturn:
     """End this process the way the guest process ended: the same exit code, or death by the
     same signal (so a waiter sees WIFSIGNALED; no core dump), else 128+N."""
     if "signal" in status:

@@ -17,7 +17,11 @@ import subprocess
 
 from runk.linux.bootstrap import reset_signals
 from runk.vm.host import sandbox
-from runk.vm.host.sandbox import AGENT_SOCK, IMAGE, SHARE_DIR, VFS_SOCK, VmPlan
+from runk.vm.host.sandbox import AGENT_SOCK, IMAGE, SHARE_DIR, VFS_SOCK, Stage, VmPlan
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 FILES = (AGENT_SOCK, VFS_SOCK, IMAGE, "vm.sock")    # removed by stop()
 
@@ -52,7 +56,8 @@ class Child:
             self.reap(block=True)
 
 
-def spawn(name: str, argv: list[str], log: str, keep_fds: tuple = (), prepare=None) -> Child:
+def spawn(name: str, argv: list[str], log: str, keep_fds: tuple[int, ...] = (),
+          prepare: Callable[[], None] | None = None) -> Child:
     """fork + exec with PDEATHSIG; `prepare()` runs in the child first. A failure before the exec
     comes back as an OSError/RuntimeError carrying the child's message."""
     from runk._native import lib
@@ -77,7 +82,7 @@ def spawn(name: str, argv: list[str], log: str, keep_fds: tuple = (), prepare=No
             if prepare is not None:
                 prepare()
             os.execv(argv[0], argv)
-        except BaseException as e:  # noqa: B036 -- the child must never return
+        except BaseException as e:  # the child must never return
             from runk.errors import describe
             try:
                 os.write(err_w, f"{name}: {describe(e)}".encode())
@@ -97,7 +102,7 @@ def spawn(name: str, argv: list[str], log: str, keep_fds: tuple = (), prepare=No
     return Child(name, pid)
 
 
-def stage(stages: list, share: str) -> None:
+def stage(stages: list[Stage], share: str) -> None:
     """In a new mount namespace (the caller's, after fork): a tmpfs on `share` holding a bind
     mount of every stage source (read-only where asked). The host sees an empty directory."""
     from runk._native import lib

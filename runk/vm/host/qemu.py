@@ -1,4 +1,5 @@
-"""QEMU and virtiofsd command lines, and the accelerator decision (what a feasibility probe measured on this machine type).
+"""QEMU and virtiofsd command lines, and the accelerator decision (what a feasibility probe
+measured on this machine type).
 
 Pure functions over explicit inputs so that the unit tests can check every shape without a VM:
 the accelerator probe takes the root of a (fake) file system, the argv builders take paths.
@@ -6,6 +7,10 @@ the accelerator probe takes the root of a (fake) file system, the argv builders 
 from __future__ import annotations
 
 import os
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
 
 QEMU = "qemu-system-x86_64"
 KVM_GET_API_VERSION = 0xAE00  # _IO(KVMIO=0xAE, 0x00)
@@ -38,7 +43,8 @@ def _kvm_api_version(dev: str) -> int:
         os.close(fd)
 
 
-def choose_accel(root: str = "/", env: dict | None = None, api_version=None) -> tuple[str, str]:
+def choose_accel(root: str = "/", env: Mapping[str, str] | None = None,
+                 api_version: Callable[[str], int] | None = None) -> tuple[str, str]:
     """("kvm" | "tcg", reason). KVM only when /dev/kvm answers KVM_GET_API_VERSION == 12 and it
     is not kvm_pvm, whose nested "pagetable VM" cannot run stock kernels (VM.md). RUNK_VM_ACCEL
     forces either. `root` and `api_version` (a callable taking the device path) are for tests."""
@@ -130,10 +136,10 @@ def qemu_binary() -> str | None:
     return shutil.which(QEMU)
 
 
-_machines_cache: dict[str, frozenset] = {}
+_machines_cache: dict[str, frozenset[str]] = {}
 
 
-def supported_machines(qemu: str) -> frozenset:
+def supported_machines(qemu: str) -> frozenset[str]:
     """Machine type names this qemu accepts (`-machine help`), cached per binary."""
     if qemu not in _machines_cache:
         import subprocess
@@ -156,9 +162,9 @@ def pick_machine(qemu: str, preferred: str = "microvm") -> str:
 
 
 def build_argv(*, kernel: str, initrd: str, append: str, agent_socket: str,
-               shares: list[tuple[str, str]] = (), machine: str = "microvm", accel: str = "tcg",
+               shares: Sequence[tuple[str, str]] = (), machine: str = "microvm", accel: str = "tcg",
                mem: str = "256M", smp: int = 1, console: str | None = None,
-               qemu: str = QEMU, drives: list[str] = ()) -> list[str]:
+               qemu: str = QEMU, drives: Sequence[str] = ()) -> list[str]:
     """The qemu argv of VM.md's recommended configuration.
 
     `append` is the whole kernel command line (see kernel_cmdline). `agent_socket` is a unix
@@ -205,7 +211,7 @@ def kernel_cmdline(accel: str, *extra: str) -> str:
     return line
 
 
-def virtiofsd_binary(candidates: tuple = VIRTIOFSD_PATHS) -> str | None:
+def virtiofsd_binary(candidates: tuple[str, ...] = VIRTIOFSD_PATHS) -> str | None:
     for path in candidates:
         if os.access(path, os.X_OK):
             return path

@@ -19,6 +19,11 @@ import os
 from runk import _json
 from runk.errors import RunkError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
 SHARE_TAG = "runk"
 GUEST_SHARE = "/run/runk-share"      # the share in the guest
 GUEST_BLOCK_ROOT = "/run/runk-rootfs"
@@ -36,21 +41,21 @@ AGENT_SOCK, VFS_SOCK, CONSOLE_LOG, IMAGE, SHARE_DIR = (
 class Stage:
     """One entry of the share: `source` (host) appears as <share>/<name>."""
 
-    __slots__ = ("name", "source", "kind", "readonly", "recursive")
+    __slots__ = ("kind", "name", "readonly", "recursive", "source")
 
     def __init__(self, name: str, source: str, kind: str, readonly: bool = False,
                  recursive: bool = True) -> None:
         self.name, self.source, self.kind = name, source, kind
         self.readonly, self.recursive = readonly, recursive
 
-    def to_list(self) -> list:
+    def to_list(self) -> list[str | bool]:
         return [self.name, self.source, self.kind, self.readonly, self.recursive]
 
     def __repr__(self) -> str:
         return f"Stage({self.name}: {self.source} {self.kind}{' ro' if self.readonly else ''})"
 
 
-def vm_size(resources: dict | None, host_cpus: int) -> tuple[int, int]:
+def vm_size(resources: dict[str, Any] | None, host_cpus: int) -> tuple[int, int]:
     """(guest memory in MiB, vCPUs). A memory limit L gives L + OVERHEAD_MB (at least
     MIN_MEM_MB, rounded up to 2 MiB); a CPU quota q/p gives ceil(q/p) vCPUs, and cpuset.cpus at
     most as many as it lists; never more than the host has, never fewer than one."""
@@ -83,11 +88,11 @@ def _cpu_list(text: str) -> set[int]:
     return out
 
 
-def is_bind(m: dict) -> bool:
+def is_bind(m: dict[str, Any]) -> bool:
     return m.get("type") == "bind" or any(o in ("bind", "rbind") for o in m.get("options") or [])
 
 
-def stage_plan(cfg: dict, bundle: str, rootfs: str, mode: str,
+def stage_plan(cfg: dict[str, Any], bundle: str, rootfs: str, mode: str,
                python_roots: list[str]) -> tuple[list[Stage], dict[int, str]]:
     """(stages, {index in config.mounts: guest source}) for the share."""
     stages = [Stage("usr", "/usr", "dir", readonly=True, recursive=False)]
@@ -107,7 +112,7 @@ def stage_plan(cfg: dict, bundle: str, rootfs: str, mode: str,
             os.stat(src)
         except OSError as e:
             raise RunkError(f"mount {m.get('destination')}: stat {src}: "
-                            f"{os.strerror(e.errno).lower()}") from None
+                            f"{os.strerror(e.errno or 0).lower()}") from None
         opts = m.get("options") or []
         # keep the source's base name: the guest mountinfo root then ends like the host's
         # (runtime-tools compares the base names)
@@ -117,7 +122,7 @@ def stage_plan(cfg: dict, bundle: str, rootfs: str, mode: str,
     return stages, sources
 
 
-def guest_config(cfg: dict, root_path: str, sources: dict[int, str]) -> dict:
+def guest_config(cfg: dict[str, Any], root_path: str, sources: dict[int, str]) -> dict[str, Any]:
     g = copy.deepcopy(cfg)
     g["root"] = {"path": root_path, "readonly": bool((cfg.get("root") or {}).get("readonly"))}
     g.pop("hooks", None)
@@ -149,6 +154,7 @@ def agent_command(guest_paths: list[str]) -> str:
 
 def kernel_cmdline(accel: str, n_python_roots: int, extra: str = "") -> str:
     import base64
+
     from runk.vm.host import qemu
     paths = [f"{GUEST_SHARE}/p{i}" for i in range(n_python_roots)]
     cmd = base64.b64encode(agent_command(paths).encode()).decode()
@@ -157,25 +163,70 @@ def kernel_cmdline(accel: str, n_python_roots: int, extra: str = "") -> str:
                                f"runk.bind={GUEST_SHARE}/usr:/usr:ro", f"runk.cmd={cmd}", extra)
 
 
-class VmPlan:
-    __slots__ = ("qemu", "virtiofsd", "virtiofsd_flavour", "kernel", "kernel_release", "initrd",
-                 "accel", "accel_reason", "machine", "mem_mb", "cpus", "rootfs_mode", "stages",
-                 "guest_config", "cmdline", "image_mb", "rootfs")
+_PLAN_FIELDS = ("qemu", "virtiofsd", "virtiofsd_flavour", "kernel", "kernel_release", "initrd",
+                "accel", "accel_reason", "machine", "mem_mb", "cpus", "rootfs_mode", "stages",
+                "guest_config", "cmdline", "image_mb", "rootfs")
 
-    def __init__(self, **kw: object) -> None:
-        for k in self.__slots__:
-            setattr(self, k, kw.get(k))
+
+class VmPlan:
+    """Everything the supervisor needs to boot the VM (vm-plan.json in the container dir)."""
+
+    __slots__ = _PLAN_FIELDS
+
+    qemu: str                       # the qemu-system binary
+    virtiofsd: str
+    virtiofsd_flavour: str          # qemu.virtiofsd_flavour(): its command-line dialect
+    kernel: str                     # the guest kernel's boot image
+    kernel_release: str
+    initrd: str
+    accel: str                      # "kvm" or "tcg"
+    accel_reason: str
+    machine: str                    # "microvm" or "q35"
+    mem_mb: int
+    cpus: int
+    rootfs_mode: str                # one of ROOTFS_MODES
+    stages: list[Stage]             # what the virtio-fs share holds
+    guest_config: dict[str, Any]    # config.json as the agent gets it
+    cmdline: str                    # the guest kernel's command line
+    image_mb: int                   # the block image's size (0 over virtiofs)
+    rootfs: str                     # the bundle's rootfs on the host
+
+    def __init__(self, *, qemu: str, virtiofsd: str, virtiofsd_flavour: str, kernel: str,
+                 kernel_release: str, initrd: str, accel: str, accel_reason: str, machine: str,
+                 mem_mb: int, cpus: int, rootfs_mode: str, stages: list[Stage],
+                 guest_config: dict[str, Any], cmdline: str, image_mb: int, rootfs: str) -> None:
+        self.qemu = qemu
+        self.virtiofsd = virtiofsd
+        self.virtiofsd_flavour = virtiofsd_flavour
+        self.kernel = kernel
+        self.kernel_release = kernel_release
+        self.initrd = initrd
+        self.accel = accel
+        self.accel_reason = accel_reason
+        self.machine = machine
+        self.mem_mb = mem_mb
+        self.cpus = cpus
+        self.rootfs_mode = rootfs_mode
+        self.stages = stages
+        self.guest_config = guest_config
+        self.cmdline = cmdline
+        self.image_mb = image_mb
+        self.rootfs = rootfs
 
     def to_json(self) -> str:
-        d = {k: getattr(self, k) for k in self.__slots__}
+        d: dict[str, Any] = {k: getattr(self, k) for k in _PLAN_FIELDS}
         d["stages"] = [s.to_list() for s in self.stages]
         return _json.dumps(d)
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> VmPlan:
+        """The plan of a vm-plan.json (written by to_json); unknown keys are ignored."""
         d = _json.loads(raw)
+        if not isinstance(d, dict):
+            raise ValueError("vm-plan.json: not a JSON object")
         d["stages"] = [Stage(*s) for s in d["stages"]]
-        return cls(**d)
+        kw: dict[str, Any] = {k: d.get(k) for k in _PLAN_FIELDS}
+        return cls(**kw)
 
 
 def qemu_argv(plan: VmPlan) -> list[str]:
@@ -206,18 +257,18 @@ def python_roots() -> list[str]:
     return roots
 
 
-def rootfs_mode(cfg: dict, env: dict) -> str:
+def rootfs_mode(cfg: dict[str, Any], env: Mapping[str, str]) -> str:
     mode = (cfg.get("annotations") or {}).get(ANN_ROOTFS) or env.get("RUNK_VM_ROOTFS") or "virtiofs"
     if mode not in ROOTFS_MODES:
         raise RunkError(f"{ANN_ROOTFS}={mode}: expected one of {', '.join(ROOTFS_MODES)}")
     return mode
 
 
-def plan_vm(cfg: dict, bundle: str, env: dict | None = None) -> VmPlan:
+def plan_vm(cfg: dict[str, Any], bundle: str, env: Mapping[str, str] | None = None) -> VmPlan:
     """Everything the supervisor needs, or a RunkError saying what this host lacks."""
     from runk.oci.config import rootfs_path
-    from runk.vm.image import assets, initramfs
     from runk.vm.host import qemu
+    from runk.vm.image import assets, initramfs
     env = os.environ if env is None else env
     binary = qemu.qemu_binary()
     if not binary:

@@ -4,28 +4,45 @@ Runs on the host, exec'd by `runk create` (runk.backend.vm) with the container's
 own 0-2, its cwd the container directory. It owns the VM: virtiofsd and qemu
 (runk.vm.host.machine), the agent channel (agent.sock, qemu connects to it) and the control socket
 vm.sock on which runk start/kill/exec/pause/... (runk.vm.host.control) reach the guest agent
-(runk.vm.guest.agent). It relays the init's stdio as frames (a host pty handed over --console-socket when the container has a
-terminal), forwards the signals it gets to the guest init, writes `created` while the container
-waits for start, `exit` when it ended, and exits with the container's status: the code, or the
-same signal re-raised (runk.vm.host.hostio.exit_as), so conmon reaps it as it would runc's init.
+(runk.vm.guest.agent). It relays the init's stdio as frames (a host pty handed over
+--console-socket when the container has a terminal), forwards the signals it gets to the guest
+init, writes `created` while the container waits for start, `exit` when it ended, and exits
+with the container's status: the code, or the same signal re-raised
+(runk.vm.host.hostio.exit_as), so conmon reaps it as it would runc's init.
 """
 from __future__ import annotations
 
 import os
 import select
+import signal
 import socket
 import time
 
 from runk import _json
 from runk.vm.host import hostio, machine
-from runk.vm.wire import wire
-from runk.vm.wire import protocol as P
 from runk.vm.host.sandbox import AGENT_SOCK, VFS_SOCK, VmPlan
-from runk.vm.host.switchboard import (CONTROL_SOCK, CREATED, EXIT_FILE, PAUSED, Client, Switchboard,
-                                 touch, unlink_quiet, write_file)
+from runk.vm.host.switchboard import (
+    CONTROL_SOCK,
+    CREATED,
+    EXIT_FILE,
+    PAUSED,
+    Client,
+    Switchboard,
+    touch,
+    unlink_quiet,
+    write_file,
+)
+from runk.vm.wire import protocol as P
+from runk.vm.wire import wire
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 PLAN_FILE, INFO_FILE, LOG = "vm-plan.json", "vm.json", "supervisor.log"
-ABORT_SIGNALS = (1, 2, 3, 15)      # before the container exists: give up the create
+# before the container exists, these give up the create
+ABORT_SIGNALS = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM)
 
 
 class BootError(Exception):
@@ -51,12 +68,12 @@ class Supervisor(Switchboard):
         self.listeners: dict[int, socket.socket] = {}
         self.agent_listener = -1
         self.clients: dict[int, Client] = {}
-        self.pending: dict[int, object] = {}
+        self.pending = {}
         self.owners: dict[int, Client] = {}          # exec stream -> control client
         self.rid = 0
         self.next_stream = 1
-        self.hello: dict | None = None
-        self.status: dict | None = None
+        self.hello = None
+        self.status = None
         self.created = self.destroying = self.qemu_gone = False
         self.stdin_open = not self.terminal
         self.slave: int | None = None
@@ -69,14 +86,14 @@ class Supervisor(Switchboard):
         self.times[what] = round(time.monotonic() - self.t0, 3)
 
     # -- lifecycle ----------------------------------------------------------------------------
-    def run(self) -> dict:
+    def run(self) -> dict[str, Any]:
         hostio.forward_signals(self.wake_w)
         try:
             self.boot()
             self.report({"ok": True, "times": self.times})
             while self.status is None and not self.qemu_gone:
                 self.step(1.0)
-        except BaseException as e:  # noqa: B036 -- report to runk create, then clean up
+        except BaseException as e:  # report to runk create, then clean up
             from runk.errors import describe
             msg = str(e) if isinstance(e, (BootError, RuntimeError)) else describe(e)
             if self.ready_fd >= 0:
@@ -86,7 +103,7 @@ class Supervisor(Switchboard):
             if not self.created:
                 self.shutdown()
                 return {"exit_code": 1}
-        status = self.status or ({"signal": 9} if self.destroying else {"exit_code": 255})
+        status = self.status or ({"signal": signal.SIGKILL} if self.destroying else {"exit_code": 255})
         if self.status is None:
             self.log(f"the VM ended without the container's exit status{self.tail()}")
             write_file(EXIT_FILE, _json.dumps(status))
@@ -134,7 +151,7 @@ class Supervisor(Switchboard):
         touch(CREATED)
         self.save_info(guest_pid=reply.get("pid"))
 
-    def report(self, doc: dict) -> None:
+    def report(self, doc: dict[str, Any]) -> None:
         if self.ready_fd < 0:
             return
         try:
@@ -163,7 +180,7 @@ class Supervisor(Switchboard):
             self.agent_sock.close()
 
     # -- the loop -----------------------------------------------------------------------------
-    def wait(self, done, timeout: float, what: str) -> None:
+    def wait(self, done: Callable[[], bool], timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
         while not done():
             if self.qemu_gone:
@@ -174,7 +191,7 @@ class Supervisor(Switchboard):
 
     def step(self, timeout: float) -> None:
         poller = select.poll()
-        fds: dict[int, object] = {}
+        fds: dict[int, str] = {}
         for fd in self.listeners:
             fds[fd] = "listen"
         if self.agent is not None and not self.agent.closed:
@@ -197,13 +214,13 @@ class Supervisor(Switchboard):
             events = poller.poll(timeout * 1000)
         except InterruptedError:
             return
-        for fd, ev in events:
+        for fd, _ev in events:
             if fd == self.ready_fd:
                 raise BootError("runk create went away")
             kind = fds.get(fd)
             if kind == "listen":
                 self.accept(fd)
-            elif kind == "agent":
+            elif kind == "agent" and self.agent is not None:
                 for f in self.agent.receive():
                     self.from_agent(f)
             elif kind == "client":
@@ -243,12 +260,12 @@ class Supervisor(Switchboard):
             self.to_agent(frame)
 
     def slave_closed(self) -> None:
-        os.close(self.slave)
+        if self.slave is not None:
+            os.close(self.slave)
         self.slave = None
 
     def on_signal(self, sig: int) -> None:
-        import signal as _signal
-        if sig == _signal.SIGWINCH:
+        if sig == signal.SIGWINCH:
             if self.slave is not None and self.created:
                 rows, cols = hostio.winsize(self.slave)
                 self.agent_call(P.RESIZE, P.INIT_STREAM, None, rows=rows, cols=cols)
@@ -265,7 +282,7 @@ class Supervisor(Switchboard):
     def save_info(self, **extra: object) -> None:
         from runk.linux import procfs
         plan = self.plan
-        info: dict = {"supervisor": os.getpid(), "accel": plan.accel, "accel_reason": plan.accel_reason,
+        info: dict[str, Any] = {"supervisor": os.getpid(), "accel": plan.accel, "accel_reason": plan.accel_reason,
                       "machine": plan.machine, "mem_mb": plan.mem_mb, "cpus": plan.cpus,
                       "kernel_release": plan.kernel_release, "rootfs": plan.rootfs_mode,
                       "times": self.times, "hello": self.hello, **extra}
@@ -284,7 +301,7 @@ class Supervisor(Switchboard):
         for name in ("qemu.log", "virtiofsd.log", "console.log"):
             try:
                 with open(name, errors="replace") as f:
-                    text = [l for l in f.read().splitlines() if l.strip()][-6:]
+                    text = [line for line in f.read().splitlines() if line.strip()][-6:]
             except OSError:
                 continue
             if text:

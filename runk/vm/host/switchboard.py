@@ -14,15 +14,22 @@ import socket
 
 from runk import _json
 from runk.vm.host import hostio
-from runk.vm.wire import wire
 from runk.vm.wire import protocol as P
+from runk.vm.wire import wire
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    Callback = Callable[[dict[str, Any]], object]     # gets the agent's reply
 
 CONTROL_SOCK = "vm.sock"
 CREATED, PAUSED, EXIT_FILE = "created", "paused", "exit"
 
 
 class Client:
-    __slots__ = ("sock", "peer")
+    __slots__ = ("peer", "sock")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
@@ -56,6 +63,24 @@ class Switchboard:
     """Mixed into Supervisor, which sets: agent (Peer), owners, pending, rid, next_stream,
     status, destroying, terminal, slave, outs, clients."""
 
+    agent: P.Peer | None                    # the guest agent's channel, once it connected
+    owners: dict[int, Client]               # exec stream -> the control client that asked
+    pending: dict[int, Callback | None]     # our request id -> what gets the agent's reply
+    rid: int                                # the last request id we sent the agent
+    next_stream: int                        # the stream of the next ExecProcess
+    hello: dict[str, Any] | None            # the agent's hello event
+    status: dict[str, Any] | None           # the init's EXIT payload
+    destroying: bool                        # DestroySandbox was asked for
+    terminal: bool                          # the init has a host pty (slave)
+    slave: int | None
+    outs: dict[int, int]                    # STDOUT/STDERR -> our fd the init's output goes to
+    clients: dict[int, Client]              # control connections by fd
+
+    if TYPE_CHECKING:
+        def wait(self, done: Callable[[], bool], timeout: float, what: str) -> None: ...
+
+        def slave_closed(self) -> None: ...
+
     # -- frames -------------------------------------------------------------------------------
     def next_rid(self) -> int:
         self.rid += 1
@@ -65,13 +90,13 @@ class Switchboard:
         if self.agent is not None and not self.agent.closed:
             self.agent.send(data)
 
-    def agent_call(self, op: str, stream: int, callback, **args: object) -> None:
+    def agent_call(self, op: str, stream: int, callback: Callback | None, **args: object) -> None:
         rid = self.next_rid()
         self.pending[rid] = callback
         self.to_agent(P.request(op, rid, stream, **args))
 
-    def call(self, op: str, timeout: float, **args: object) -> dict:
-        box: list = []
+    def call(self, op: str, timeout: float, **args: object) -> dict[str, Any]:
+        box: list[dict[str, Any]] = []
         self.agent_call(op, P.INIT_STREAM, box.append, **args)
         self.wait(lambda: bool(box), timeout, f"no reply to {op}")
         return box[0]
@@ -135,10 +160,10 @@ class Switchboard:
             for s in [s for s, c in self.owners.items() if c is client]:
                 del self.owners[s]
 
-    def request(self, client: Client, req: dict, stream: int) -> None:
+    def request(self, client: Client, req: dict[str, Any], stream: int) -> None:
         op, crid = req.get("op"), req.get("rid", 0)
         args = {k: v for k, v in req.items() if k not in ("op", "rid")}
-        after = None
+        after: Callable[[], None] | None = None
         if op == P.EXEC:
             stream = self.next_stream
             self.next_stream += 1
@@ -148,18 +173,18 @@ class Switchboard:
             client.send(P.reply(crid, False, "no such process"))
             return
         elif op == P.START:
-            after = lambda: unlink_quiet(CREATED)  # noqa: E731
+            after = lambda: unlink_quiet(CREATED)
         elif op == P.PAUSE:
-            after = lambda: touch(PAUSED)  # noqa: E731
+            after = lambda: touch(PAUSED)
         elif op == P.RESUME:
-            after = lambda: unlink_quiet(PAUSED)  # noqa: E731
+            after = lambda: unlink_quiet(PAUSED)
         elif op == P.DESTROY:
             self.destroying = True
         elif op not in P.VERBS or op == P.CREATE:
             client.send(P.reply(crid, False, f"unknown request {op!r}"))
             return
 
-        def done(doc: dict, stream: int = stream) -> None:
+        def done(doc: dict[str, Any], stream: int = stream) -> None:
             if doc.get("ok") and after is not None:
                 after()
             if not doc.get("ok") and op == P.EXEC:

@@ -24,6 +24,13 @@ import time
 
 from runk import _json
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from typing import Any
+
+    Log = Callable[[str], None]
+
 DEFAULT_DIR = "/var/cache/runk/vm"
 META_PACKAGES = {"cloud": "linux-image-cloud-amd64", "std": "linux-image-amd64"}
 MANIFEST_VERSION = 1
@@ -33,7 +40,7 @@ class KernelError(RuntimeError):
     """The guest kernel could not be fetched or extracted; the message says why."""
 
 
-def assets_dir(env: dict | None = None) -> str:
+def assets_dir(env: Mapping[str, str] | None = None) -> str:
     env = os.environ if env is None else env
     if env.get("RUNK_VM_ASSETS"):
         return env["RUNK_VM_ASSETS"]
@@ -46,8 +53,16 @@ def assets_dir(env: dict | None = None) -> str:
 class KernelAssets:
     """What the manifest records, with absolute paths."""
 
-    __slots__ = ("flavour", "package", "version", "release", "root", "vmlinuz", "vmlinux",
-                 "modules_dir")
+    __slots__ = (
+        "flavour",
+        "modules_dir",
+        "package",
+        "release",
+        "root",
+        "version",
+        "vmlinux",
+        "vmlinuz",
+    )
 
     def __init__(self, flavour: str, package: str, version: str, release: str, root: str,
                  vmlinux: str | None) -> None:
@@ -69,7 +84,7 @@ class KernelAssets:
         return (os.path.isfile(self.vmlinuz) and os.path.isdir(self.modules_dir)
                 and (self.vmlinux is None or os.path.isfile(self.vmlinux)))
 
-    def to_manifest(self) -> dict:
+    def to_manifest(self) -> dict[str, Any]:
         return {"manifest": MANIFEST_VERSION, "flavour": self.flavour, "package": self.package,
                 "version": self.version, "release": self.release, "root": self.root,
                 "vmlinux": self.vmlinux, "fetched": int(time.time())}
@@ -168,7 +183,7 @@ class _Lock:
         self.fd = os.open(os.path.join(directory, ".lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
                           0o644)
 
-    def __enter__(self) -> "_Lock":
+    def __enter__(self) -> _Lock:
         fcntl.flock(self.fd, fcntl.LOCK_EX)
         return self
 
@@ -177,7 +192,7 @@ class _Lock:
 
 
 def ensure_kernel(directory: str | None = None, flavour: str = "cloud", check_apt: bool = True,
-                  vmlinux: bool = True, log=None) -> KernelAssets:
+                  vmlinux: bool = True, log: Log | None = None) -> KernelAssets:
     """The cached kernel, fetched (or refreshed when apt's candidate changed) as needed."""
     directory = directory or assets_dir()
     log = log or (lambda msg: None)
@@ -200,7 +215,7 @@ def ensure_kernel(directory: str | None = None, flavour: str = "cloud", check_ap
         return k
 
 
-def _fetch(directory: str, flavour: str, pkg: str, version: str, log) -> KernelAssets:
+def _fetch(directory: str, flavour: str, pkg: str, version: str, log: Log) -> KernelAssets:
     release = pkg[len("linux-image-"):]
     kdir = os.path.join(directory, "kernel")
     os.makedirs(kdir, exist_ok=True)
@@ -236,7 +251,7 @@ def _write_manifest(directory: str, k: KernelAssets) -> None:
     os.replace(path + ".tmp", path)
 
 
-def _with_vmlinux(directory: str, k: KernelAssets, want: bool, log) -> KernelAssets:
+def _with_vmlinux(directory: str, k: KernelAssets, want: bool, log: Log) -> KernelAssets:
     if not want or k.vmlinux:
         return k
     out = os.path.join(k.root, "vmlinux")

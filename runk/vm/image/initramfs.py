@@ -19,8 +19,11 @@ import stat
 import subprocess
 import time
 
-from runk.vm.image import guest_init
-from runk.vm.image import kmod
+from runk.vm.image import guest_init, kmod
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 # virtio_mmio for microvm, virtio_pci for q35; console = virtio-serial; fuse+virtiofs = shares;
 # virtio_blk for the block-image rootfs; overlay for the agent's rootfs layering
@@ -51,7 +54,7 @@ class CpioWriter:
         self._seen: set[str] = set()
 
     def _header(self, name: str, mode: int, size: int, nlink: int = 1,
-                rdev: tuple = (0, 0)) -> None:
+                rdev: tuple[int, int] = (0, 0)) -> None:
         name = name.strip("/")
         if not name or name in self._seen:
             raise InitramfsError(f"cpio: empty or duplicate path {name!r}")
@@ -106,7 +109,7 @@ class CpioWriter:
 # -- busybox --------------------------------------------------------------------------------
 
 
-def find_busybox(candidates: tuple = BUSYBOX_PATHS) -> str:
+def find_busybox(candidates: tuple[str, ...] = BUSYBOX_PATHS) -> str:
     for path in candidates:
         if os.path.isfile(path) and _is_static(path):
             return path
@@ -199,8 +202,8 @@ def _cache_key(modules: list[str], busybox: str, applets: list[str]) -> str:
     return h.hexdigest()[:20]
 
 
-def build_initramfs(modules_dir: str, directory: str, *, modules: tuple = DEFAULT_MODULES,
-                    busybox: str | None = None, log=None) -> str:
+def build_initramfs(modules_dir: str, directory: str, *, modules: tuple[str, ...] = DEFAULT_MODULES,
+                    busybox: str | None = None, log: Callable[[str], None] | None = None) -> str:
     """Path of the cached initramfs (<directory>/initramfs/<hash>.cpio.gz), built if needed."""
     log = log or (lambda msg: None)
     busybox = busybox or find_busybox()

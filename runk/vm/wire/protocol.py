@@ -16,9 +16,12 @@ this also runs on `python3 -S` in the guest and on the hot path of kill and star
 """
 from __future__ import annotations
 
-
 from runk import _os as os
 from runk.vm.wire import wire
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 CREATE = "CreateContainer"
 START = "StartContainer"
@@ -49,7 +52,7 @@ def request(op: str, rid: int, stream: int = 0, **args: object) -> bytes:
 
 
 def reply(rid: int, ok: bool = True, error: str | None = None, **data: object) -> bytes:
-    doc: dict = {"rid": rid, "ok": ok, **data}
+    doc: dict[str, Any] = {"rid": rid, "ok": ok, **data}
     if not ok:
         doc["error"] = error or "failed"
     return wire.encode_json(wire.EVT, 0, doc)
@@ -59,18 +62,18 @@ def event(name: str, **data: object) -> bytes:
     return wire.encode_json(wire.EVT, 0, {"event": name, **data})
 
 
-def exit_frame(stream: int, status: dict) -> bytes:
+def exit_frame(stream: int, status: dict[str, int]) -> bytes:
     return wire.encode_json(wire.EXIT, stream, status)
 
 
-def status_of(waitstatus: int) -> dict:
+def status_of(waitstatus: int) -> dict[str, int]:
     """An EXIT payload from a wait status."""
     if os.WIFSIGNALED(waitstatus):
         return {"signal": os.WTERMSIG(waitstatus)}
     return {"exit_code": os.WEXITSTATUS(waitstatus)}
 
 
-def exit_code(status: dict) -> int:
+def exit_code(status: dict[str, Any]) -> int:
     """The shell's view of an EXIT payload: the code, or 128+N for signal N."""
     if "signal" in status:
         return 128 + int(status["signal"])
@@ -98,7 +101,7 @@ class Peer:
     """One end of a framed byte stream (a socket or the virtio port): send frames, collect
     the frames received so far. Blocking writes; reads are driven by the caller's poll."""
 
-    __slots__ = ("fd", "dec", "closed")
+    __slots__ = ("closed", "dec", "fd")
 
     def __init__(self, fd: int) -> None:
         self.fd = fd

@@ -13,6 +13,10 @@ import struct
 
 from runk import _json
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 REQ = 1
 EVT = 2
 STDIN = 3
@@ -32,7 +36,7 @@ class ProtocolError(ValueError):
 
 
 class Frame:
-    __slots__ = ("type", "stream", "payload")
+    __slots__ = ("payload", "stream", "type")
 
     def __init__(self, type: int, stream: int, payload: bytes) -> None:
         self.type = type
@@ -44,7 +48,8 @@ class Frame:
         """A zero-length data frame: the end of that stream."""
         return not self.payload and self.type in (STDIN, STDOUT, STDERR)
 
-    def json(self) -> object:
+    def json(self) -> Any:
+        """The parsed JSON document of a REQ, EVT or EXIT frame (an object, as sent)."""
         if self.type not in JSON_TYPES:
             raise ProtocolError(f"{NAMES.get(self.type, self.type)} frames carry bytes, not JSON")
         try:
