@@ -175,7 +175,11 @@ from os import (
 )
 from os import (
     pipe as pipe,
+)
+from os import (
     pipe2 as pipe2,
+)
+from os import (
     pread as pread,
 )
 from os import (

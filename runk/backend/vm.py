@@ -150,7 +150,7 @@ def _stop_vm_processes(cdir: ContainerDir, rec: StateRecord) -> None:
         from runk.linux.cgroups import all_pids, load_manager
         try:
             if all_pids(rec.cgroup_paths):
-                load_manager(rec.cgroup_paths).kill_all(9)
+                load_manager(rec.cgroup_paths).kill_all(SIGKILL)
         except (OSError, RunkError):
             pass
 
