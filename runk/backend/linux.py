@@ -221,7 +221,7 @@ class LinuxBackend:
                 mgr = _cgroup_manager(cfg, cdir.id, req.systemd_cgroup)
             # the claim: what create is about to make outside the state directory, on disk before
             # it is made, so that `delete --force` can remove it whenever runk dies from here on
-            from runk.version import OCI_VERSION     # create only: state and kill never load it
+            from runk.version import OCI_VERSION  # create only: state and kill never load it
             rec = StateRecord(ociVersion=OCI_VERSION, id=cdir.id, pid=0, status=st.CREATING,
                               bundle=req.bundle, created=rfc3339nano(), owner="",
                               annotations=cfg.get("annotations") or {}, backend=self.name,

@@ -222,7 +222,7 @@ class VmBackend:
                 mgr = make_manager((cfg.get("linux") or {}).get("cgroupsPath") or None, cdir.id,
                                    systemd=req.systemd_cgroup)
             # the claim (as the linux backend's): the host cgroup on disk before it is made
-            from runk.version import OCI_VERSION     # create only: state and kill never load it
+            from runk.version import OCI_VERSION  # create only: state and kill never load it
             rec = StateRecord(ociVersion=OCI_VERSION, id=cdir.id, pid=0, status=st.CREATING,
                               bundle=req.bundle, rootfs=plan.rootfs, created=rfc3339nano(), owner="",
                               annotations=cfg.get("annotations") or {}, backend=self.name,
