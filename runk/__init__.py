@@ -5,17 +5,33 @@ The library is runk.api, re-exported here on first use (`runk.create`, `runk.loa
 load it.
 """
 
-_API = frozenset(("DEFAULT_ROOT", "Container", "ExecResult", "State", "create", "load",
-                  "list_containers", "RunkError", "ConfigError", "NotFoundError", "ExistsError",
-                  "InvalidIdError", "StateError"))
+_API = frozenset(
+    (
+        "DEFAULT_ROOT",
+        "Container",
+        "ExecResult",
+        "State",
+        "create",
+        "load",
+        "list_containers",
+        "RunkError",
+        "ConfigError",
+        "NotFoundError",
+        "ExistsError",
+        "InvalidIdError",
+        "StateError",
+    )
+)
 
 
 def __getattr__(name: str) -> object:
     if name in ("__version__", "OCI_VERSION"):
         from runk import version
+
         return getattr(version, name)
     if name in _API:
         from runk import api
+
         return getattr(api, name)
     raise AttributeError(f"module 'runk' has no attribute {name!r}")
 

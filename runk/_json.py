@@ -8,6 +8,7 @@ RecursionError): the runtime-spec's deepest field (linux.seccomp.syscalls[].args
 down, and every recursive consumer of a loaded document (the generated validator, copy.deepcopy at
 ~2 frames a level, the seccomp canonicaliser) stays far inside Python's 1000 frames at 128.
 """
+
 from __future__ import annotations
 
 MAX_DEPTH = 128
@@ -31,6 +32,7 @@ def _check_depth(obj: object) -> None:
         if depth > MAX_DEPTH:
             raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
         stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+
 
 try:
     import _json
@@ -68,6 +70,7 @@ try:
             # as json.decoder.JSONDecodeError, which _json finds only once json is imported;
             # without it the scanner fails with a SystemError. An error path can afford json.
             import json
+
             json.loads(s)
             raise ValueError("invalid JSON") from None
         finally:
@@ -82,10 +85,8 @@ try:
 
     # (markers, default, encoder, indent, key_separator, item_separator, sort_keys, skipkeys,
     #  allow_nan): the C encoder json.encoder builds for the same options
-    _encoder = _json.make_encoder({}, _default, _json.encode_basestring_ascii, None, ":", ",",
-                                  False, False, True)
-    _encoder_sp = _json.make_encoder({}, _default, _json.encode_basestring_ascii, None, ": ", ", ",
-                                     False, False, True)
+    _encoder = _json.make_encoder({}, _default, _json.encode_basestring_ascii, None, ":", ",", False, False, True)
+    _encoder_sp = _json.make_encoder({}, _default, _json.encode_basestring_ascii, None, ": ", ", ", False, False, True)
 
     def dumps(obj: object, compact: bool = True) -> str:
         """Compact (separators ',' ':') or json.dumps' default spacing."""

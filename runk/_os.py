@@ -11,6 +11,7 @@ machinery, spec, update, ps, events) import os as usual.
 
     from runk import _os as os
 """
+
 from __future__ import annotations
 
 import posix as _posix
@@ -26,8 +27,10 @@ def __getattr__(name: str) -> object:
     (a star import of posix's 350 names costs more than the lookups); `environ` is a str
     snapshot of the environment, decoded on first use (runk only reads it)."""
     if name == "environ":
-        value: object = {k.decode("utf-8", "surrogateescape"): v.decode("utf-8", "surrogateescape")
-                         for k, v in _posix.environ.items()}
+        value: object = {
+            k.decode("utf-8", "surrogateescape"): v.decode("utf-8", "surrogateescape")
+            for k, v in _posix.environ.items()
+        }
     else:
         try:
             value = getattr(_posix, name)
@@ -61,7 +64,7 @@ def makedirs(name: str, mode: int = 0o777, exist_ok: bool = False) -> None:
         try:
             makedirs(head, exist_ok=exist_ok)
         except FileExistsError:
-            pass                        # made meanwhile by someone else
+            pass  # made meanwhile by someone else
         if tail == ".":
             return
     try:
@@ -100,7 +103,7 @@ class path:
 
     @staticmethod
     def basename(p: str) -> str:
-        return p[p.rfind("/") + 1:]
+        return p[p.rfind("/") + 1 :]
 
     @staticmethod
     def normpath(p: str) -> str:
@@ -154,11 +157,13 @@ class path:
             fd = _open(p, O_PATH | O_CLOEXEC)
         except (OSError, ValueError):
             import posixpath
+
             return posixpath.realpath(p)
         try:
             return readlink(f"/proc/self/fd/{fd}")
         except OSError:
             import posixpath
+
             return posixpath.realpath(p)
         finally:
             close(fd)

@@ -19,6 +19,7 @@ A process that creates containers becomes a child subreaper (prctl PR_SET_CHILD_
 the `runk` command does: the container's init and exec'd processes are re-parented to it, which
 is what lets wait() and exec() return their exit status. Reap your other children by pid.
 """
+
 from __future__ import annotations
 
 import os
@@ -56,11 +57,11 @@ class State:
     """The OCI state of a container (`runk state`), plus the backend that runs it."""
 
     id: str
-    status: str                 # creating, created, running, paused or stopped
-    pid: int                    # the init's host pid; 0 once stopped
+    status: str  # creating, created, running, paused or stopped
+    pid: int  # the init's host pid; 0 once stopped
     bundle: str
     rootfs: str
-    created: str                # RFC 3339, as runc writes it
+    created: str  # RFC 3339, as runc writes it
     oci_version: str
     backend: str
     annotations: dict[str, str] = field(default_factory=dict)
@@ -83,7 +84,7 @@ class Container:
     def __init__(self, id: str, root: str = DEFAULT_ROOT) -> None:
         self.id = id
         self.root = root
-        self._init_pid = 0          # set when this process created it (it can then reap the init)
+        self._init_pid = 0  # set when this process created it (it can then reap the init)
 
     def __repr__(self) -> str:
         return f"runk.Container({self.id!r}, root={self.root!r})"
@@ -102,11 +103,18 @@ class Container:
         c = _core.load(self.root, self.id)
         try:
             doc = c.oci_state()
-            rec = c.record()                # oci_state raised NotFoundError without one
-            return State(id=doc["id"], status=doc["status"], pid=int(doc["pid"] or 0),
-                         bundle=doc["bundle"], rootfs=doc["rootfs"], created=doc["created"],
-                         oci_version=doc["ociVersion"], backend=rec.backend or "linux",
-                         annotations=dict(doc.get("annotations") or {}))
+            rec = c.record()  # oci_state raised NotFoundError without one
+            return State(
+                id=doc["id"],
+                status=doc["status"],
+                pid=int(doc["pid"] or 0),
+                bundle=doc["bundle"],
+                rootfs=doc["rootfs"],
+                created=doc["created"],
+                oci_version=doc["ociVersion"],
+                backend=rec.backend or "linux",
+                annotations=dict(doc.get("annotations") or {}),
+            )
         finally:
             c.close()
 
@@ -187,9 +195,16 @@ class Container:
             time.sleep(0.02)
         return None
 
-    def exec(self, args: list[str], *, env: list[str] | None = None, cwd: str | None = None,
-             user: tuple[int, int] | None = None, input: bytes = b"",
-             timeout: float | None = None) -> ExecResult:
+    def exec(
+        self,
+        args: list[str],
+        *,
+        env: list[str] | None = None,
+        cwd: str | None = None,
+        user: tuple[int, int] | None = None,
+        input: bytes = b"",
+        timeout: float | None = None,
+    ) -> ExecResult:
         """Run a process in the running container, wait for it and capture its output. The
         process is the container's own process config with these changes (runc exec)."""
         c = _core.load(self.root, self.id)
@@ -216,9 +231,16 @@ class Container:
         return pipes.collect(pid, timeout)
 
 
-def create(id: str, bundle: str | None = None, *, config: dict[str, object] | None = None,
-           root: str = DEFAULT_ROOT, backend: str | None = None, stdio: Stdio | None = None,
-           pid_file: str | None = None) -> Container:
+def create(
+    id: str,
+    bundle: str | None = None,
+    *,
+    config: dict[str, object] | None = None,
+    root: str = DEFAULT_ROOT,
+    backend: str | None = None,
+    stdio: Stdio | None = None,
+    pid_file: str | None = None,
+) -> Container:
     """Create a container from a bundle (its config.json), or from `config` (a config.json as a
     dict; a relative root.path is then taken from `bundle`, default the current directory).
     The container waits for start(). Its process gets `stdio` as fds 0-2 (default: this
@@ -226,12 +248,13 @@ def create(id: str, bundle: str | None = None, *, config: dict[str, object] | No
     from runk import _json
     from runk.oci import config as oci_config
     from runk.state.store import validate_id
+
     validate_id(id)
     req = CreateRequest(bundle=bundle, pid_file=pid_file, backend=backend)
     req.stdio = stdio
     if config is not None:
         raw = _json.dumps(config).encode()
-        doc = _json.loads(raw)                 # a copy: the caller's dict is not kept or changed
+        doc = _json.loads(raw)  # a copy: the caller's dict is not kept or changed
         if not isinstance(doc, dict):
             raise ConfigError("", "the config must be a JSON object")
         loaded = (doc, raw)
@@ -257,10 +280,19 @@ def load(id: str, root: str = DEFAULT_ROOT) -> Container:
 def list_containers(root: str = DEFAULT_ROOT) -> list[State]:
     out = []
     for rec, status in _core.list_all(root):
-        out.append(State(id=rec.id, status=status, pid=(rec.pid or 0) if status != "stopped" else 0,
-                         bundle=rec.bundle or "", rootfs=rec.rootfs or "", created=rec.created or "",
-                         oci_version=rec.ociVersion or "", backend=rec.backend or "linux",
-                         annotations=dict(rec.annotations or {})))
+        out.append(
+            State(
+                id=rec.id,
+                status=status,
+                pid=(rec.pid or 0) if status != "stopped" else 0,
+                bundle=rec.bundle or "",
+                rootfs=rec.rootfs or "",
+                created=rec.created or "",
+                oci_version=rec.ociVersion or "",
+                backend=rec.backend or "linux",
+                annotations=dict(rec.annotations or {}),
+            )
+        )
     return out
 
 
@@ -334,7 +366,7 @@ class _Pipes:
                         readers.remove(fd)
                 if w:
                     try:
-                        pending = pending[os.write(self.in_w, pending):]
+                        pending = pending[os.write(self.in_w, pending) :]
                     except BrokenPipeError:
                         pending = pending[:0]
                     if not pending:

@@ -3,15 +3,16 @@
 Runs everywhere (parent, CLI); imports nothing. str(error) is the runc-style message:
 lower-case, no final period, naming the object (youki unwritten_rules, Go's PathError).
 """
+
 from __future__ import annotations
 
 from runk import _os as os
 
 # Frozen texts. Who parses them is noted beside each.
-CONTAINER_NOT_EXIST = "container does not exist"            # podman, runtime-tools
+CONTAINER_NOT_EXIST = "container does not exist"  # podman, runtime-tools
 CONTAINER_EXISTS = "container with given ID already exists"
 INVALID_ID = "invalid container ID format"
-CONTAINER_NOT_RUNNING = "container not running"              # containerd matches this exactly
+CONTAINER_NOT_RUNNING = "container not running"  # containerd matches this exactly
 
 
 class RunkError(Exception):

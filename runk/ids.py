@@ -13,13 +13,14 @@ refuses those the kernel would, naming the entry, instead of failing on the writ
 Imports nothing but runk.errors: it runs in the create path's validation, in exec's request
 and in the container's setup process before the identity switch.
 """
+
 from __future__ import annotations
 
 from runk.errors import ConfigError
 
-MAX_ID = 2 ** 31 - 1
-RANGE = f"uids and gids must be in range 0-{MAX_ID}"      # runc's text
-MAX_MAPPED = 2 ** 32 - 2                                   # the last id a user namespace maps
+MAX_ID = 2**31 - 1
+RANGE = f"uids and gids must be in range 0-{MAX_ID}"  # runc's text
+MAX_MAPPED = 2**32 - 2  # the last id a user namespace maps
 
 
 def valid(value: object) -> bool:

@@ -5,6 +5,7 @@ Runs in the parent; imports runk._os and time only. The CLI configures the sink 
 Text: time="2026-11-26T19:29:01Z" level=error msg="container does not exist" (logrus);
 JSON: {"level":"error","msg":"...","time":"..."} (keys in that order, one object per line).
 """
+
 from __future__ import annotations
 
 import time

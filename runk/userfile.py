@@ -10,6 +10,7 @@ MAX_SIZE is 16 MiB: runc has no cap, but a real config is a few KiB (Docker's de
 profile, the largest part most configs have, is 25 KiB; Kubernetes caps a pod's annotations at
 256 KiB), and the parsed document costs ~10x its size in memory.
 """
+
 from __future__ import annotations
 
 from runk import _os as os

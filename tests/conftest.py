@@ -2,6 +2,7 @@
 
 Tests that need root, runc, cgroups or KVM skip with the reason (runc's `requires`, crun's 77).
 """
+
 from __future__ import annotations
 
 import copy
@@ -74,8 +75,15 @@ class Runtime:
         self.binary = binary
         self.root = root
 
-    def __call__(self, *args: str, input: str | None = None, timeout: float = 60,
-                 env: dict | None = None, check: bool = False, globals_: tuple = ()) -> Result:
+    def __call__(
+        self,
+        *args: str,
+        input: str | None = None,
+        timeout: float = 60,
+        env: dict | None = None,
+        check: bool = False,
+        globals_: tuple = (),
+    ) -> Result:
         cmd = [self.binary, "--root", self.root, *globals_, *args]
         # a tag in the environment of runk (and of its forked setup children) lets leak_audit
         # tell this test's processes from those of others using the machine
@@ -83,9 +91,15 @@ class Runtime:
         # files, not pipes: a created container keeps the stdio it was given open, so a pipe
         # would not reach EOF when runk exits (runc behaves the same)
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-            cp = subprocess.run(cmd, input=input.encode() if input is not None else None,
-                                stdout=out, stderr=err, timeout=timeout, env=env,
-                                stdin=None if input is not None else subprocess.DEVNULL)
+            cp = subprocess.run(
+                cmd,
+                input=input.encode() if input is not None else None,
+                stdout=out,
+                stderr=err,
+                timeout=timeout,
+                env=env,
+                stdin=None if input is not None else subprocess.DEVNULL,
+            )
             out.seek(0)
             err.seek(0)
             cp.stdout = out.read().decode(errors="replace")
@@ -103,9 +117,10 @@ class Runtime:
         if not os.path.isdir(self.root):
             return
         for cid in os.listdir(self.root):
-            if cid != "@cache":     # runk's own files (store.CACHE_DIR)
-                subprocess.run([self.binary, "--root", self.root, "delete", "--force", cid],
-                               capture_output=True, timeout=60)
+            if cid != "@cache":  # runk's own files (store.CACHE_DIR)
+                subprocess.run(
+                    [self.binary, "--root", self.root, "delete", "--force", cid], capture_output=True, timeout=60
+                )
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -113,8 +128,7 @@ def shared_rootfs() -> str:
     """A busybox rootfs built once by scripts/mkbundle and shared read-mostly by the tests."""
     rootfs = os.path.join(SHARED_ROOTFS_DIR, "rootfs")
     if not os.path.exists(os.path.join(rootfs, "bin", "busybox")):
-        subprocess.run([os.path.join(TOP, "scripts", "mkbundle"), SHARED_ROOTFS_DIR], check=True,
-                       capture_output=True)
+        subprocess.run([os.path.join(TOP, "scripts", "mkbundle"), SHARED_ROOTFS_DIR], check=True, capture_output=True)
     return rootfs
 
 

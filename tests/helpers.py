@@ -3,6 +3,7 @@
 Everything a test checks comes from the container (busybox applets) or from the host's /proc,
 as a user would look.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -35,8 +36,7 @@ def set_ns(bundle, nstype: str, path: str | None = None) -> None:
 
 
 def drop_ns(bundle, nstype: str) -> None:
-    bundle.config["linux"]["namespaces"] = [n for n in bundle.config["linux"]["namespaces"]
-                                            if n["type"] != nstype]
+    bundle.config["linux"]["namespaces"] = [n for n in bundle.config["linux"]["namespaces"] if n["type"] != nstype]
 
 
 def add_mount(bundle, destination: str, type_: str | None, source: str | None, options=()) -> None:
@@ -74,8 +74,17 @@ def mountinfo(text: str) -> list[dict]:
         if len(f) < 10:
             continue
         sep = f.index("-")
-        out.append({"root": f[3], "mp": f[4], "opts": set(f[5].split(",")), "optional": f[6:sep],
-                    "fstype": f[sep + 1], "source": f[sep + 2], "super": set(f[sep + 3].split(","))})
+        out.append(
+            {
+                "root": f[3],
+                "mp": f[4],
+                "opts": set(f[5].split(",")),
+                "optional": f[6:sep],
+                "fstype": f[sep + 1],
+                "source": f[sep + 2],
+                "super": set(f[sep + 3].split(",")),
+            }
+        )
     return out
 
 
@@ -106,6 +115,7 @@ def wait_status(rt, cid: str, want: str, timeout: float = 10.0) -> str:
     def check() -> bool:
         last[0] = rt.state(cid)["status"]
         return last[0] == want
+
     wait_for(check, timeout)
     return last[0]
 
@@ -137,6 +147,7 @@ def hard_limits() -> tuple[int, int]:
     """nofile = `ulimit -Hn`; nproc = min(`ulimit -Hu`, pid_max): what this host's root can grant
     (podman's defaults, 1048576 and pid_max, fail with EPERM without CAP_SYS_RESOURCE)."""
     import resource
+
     nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     nproc = resource.getrlimit(resource.RLIMIT_NPROC)[1]
     with open("/proc/sys/kernel/pid_max") as f:
@@ -151,15 +162,25 @@ def hard_limits() -> tuple[int, int]:
 JSON_RUNTIMES = ("crun", "runc", "kata", "runsc", "youki", "krun", "runk")
 
 
-def write_containers_conf(path: str, engine: dict[str, str], runtimes: dict[str, str] | None = None,
-                          json_runtimes: tuple[str, ...] = JSON_RUNTIMES) -> None:
+def write_containers_conf(
+    path: str,
+    engine: dict[str, str],
+    runtimes: dict[str, str] | None = None,
+    json_runtimes: tuple[str, ...] = JSON_RUNTIMES,
+) -> None:
     """A containers.conf for tests that drive podman: k8s-file logs, ulimits this host can grant,
     cgroupfs, file events, `engine` keys added, the runtimes that log JSON (podman's list plus
     runk), and [engine.runtimes] name = path entries."""
     nofile, nproc = hard_limits()
-    lines = ["[containers]", 'log_driver = "k8s-file"',
-             f'default_ulimits = ["nofile={nofile}:{nofile}", "nproc={nproc}:{nproc}"]', "",
-             "[engine]", 'cgroup_manager = "cgroupfs"', 'events_logger = "file"']
+    lines = [
+        "[containers]",
+        'log_driver = "k8s-file"',
+        f'default_ulimits = ["nofile={nofile}:{nofile}", "nproc={nproc}:{nproc}"]',
+        "",
+        "[engine]",
+        'cgroup_manager = "cgroupfs"',
+        'events_logger = "file"',
+    ]
     lines += [f'{k} = "{v}"' for k, v in engine.items()]
     lines.append("runtime_supports_json = [" + ", ".join(f'"{n}"' for n in json_runtimes) + "]")
     if runtimes:
@@ -169,8 +190,8 @@ def write_containers_conf(path: str, engine: dict[str, str], runtimes: dict[str,
 
 
 def _sm_text(raw: bytes, off: int) -> str:
-    start = 512 + off           # statmount's strings follow its 512-byte struct
-    return raw[start:raw.index(b"\0", start)].decode(errors="replace")
+    start = 512 + off  # statmount's strings follow its 512-byte struct
+    return raw[start : raw.index(b"\0", start)].decode(errors="replace")
 
 
 def ns_mounts(pid: int | str) -> list[dict]:
@@ -183,6 +204,7 @@ def ns_mounts(pid: int | str) -> list[dict]:
     import struct
 
     import pytest
+
     libc = ctypes.CDLL(None, use_errno=True)
     sys_statmount, sys_listmount, ns_get_mntns_id = 457, 458, 0x8008B705
     lsmt_root = 0xFFFFFFFFFFFFFFFF
@@ -199,6 +221,7 @@ def ns_mounts(pid: int | str) -> list[dict]:
 
     def req(mnt_id: int, param: int) -> ctypes.Array:
         return ctypes.create_string_buffer(struct.pack("IIQQQ", 32, 0, mnt_id, param, ns_id), 32)
+
     ids = (ctypes.c_uint64 * 8192)()
     n = libc.syscall(sys_listmount, req(lsmt_root, 0), ids, len(ids), 0)
     if n < 0:
@@ -208,13 +231,20 @@ def ns_mounts(pid: int | str) -> list[dict]:
     for mnt_id in ids[:n]:
         sm = ctypes.create_string_buffer(1 << 16)
         if libc.syscall(sys_statmount, req(mnt_id, want), sm, len(sm), 0) < 0:
-            continue            # unmounted meanwhile
+            continue  # unmounted meanwhile
         raw = sm.raw
-        fs_type, = struct.unpack_from("I", raw, 36)
+        (fs_type,) = struct.unpack_from("I", raw, 36)
         ident, parent = struct.unpack_from("QQ", raw, 40)
         mnt_root, mnt_point = struct.unpack_from("II", raw, 104)
-        out.append({"id": ident, "parent": parent, "root": _sm_text(raw, mnt_root),
-                    "mp": _sm_text(raw, mnt_point), "fstype": _sm_text(raw, fs_type)})
+        out.append(
+            {
+                "id": ident,
+                "parent": parent,
+                "root": _sm_text(raw, mnt_root),
+                "mp": _sm_text(raw, mnt_point),
+                "fstype": _sm_text(raw, fs_type),
+            }
+        )
     return out
 
 
@@ -222,8 +252,12 @@ def exposed_pseudo_fs(mounts: list[dict]) -> list[tuple[str, str]]:
     """(mount point, type) of the whole procfs and sysfs mounts (their root is the filesystem's
     root) of ns_mounts() that no tmpfs covers: those the kernel counts as visible when it decides
     whether a fresh proc or sysfs mount may be made in the namespace."""
+
     def covered(m: dict) -> bool:
-        return any(c["parent"] == m["id"] and c["mp"] == m["mp"] and c["fstype"] == "tmpfs"
-                   for c in mounts)
-    return sorted((m["mp"], m["fstype"]) for m in mounts
-                  if m["fstype"] in ("proc", "sysfs") and m["root"] == "/" and not covered(m))
+        return any(c["parent"] == m["id"] and c["mp"] == m["mp"] and c["fstype"] == "tmpfs" for c in mounts)
+
+    return sorted(
+        (m["mp"], m["fstype"])
+        for m in mounts
+        if m["fstype"] in ("proc", "sysfs") and m["root"] == "/" and not covered(m)
+    )

@@ -2,6 +2,7 @@
 
 Imported lazily by runk.linux modules only: state and list never load it.
 """
+
 from runk import _os
 
 from ._sys import ffi as ffi

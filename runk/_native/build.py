@@ -4,6 +4,7 @@ Runs at build time only. Following the per-header layout of pyca/cryptography's 
 decl_*.py beside this file contributes INCLUDES, TYPES, FUNCTIONS and CUSTOMIZATIONS strings; this
 builder concatenates them in file-name order into one set_source + cdef.
 """
+
 import glob
 import importlib.util
 import os
@@ -31,8 +32,12 @@ def build_ffi() -> FFI:
     ffi = FFI()
     frags = _fragments()
     ffi.cdef("\n".join(m.TYPES + m.FUNCTIONS for m in frags))
-    source = "#ifndef _GNU_SOURCE\n#define _GNU_SOURCE\n#endif\n" + "\n".join(m.INCLUDES for m in frags) + "\n" + \
-        "\n".join(m.CUSTOMIZATIONS for m in frags)
+    source = (
+        "#ifndef _GNU_SOURCE\n#define _GNU_SOURCE\n#endif\n"
+        + "\n".join(m.INCLUDES for m in frags)
+        + "\n"
+        + "\n".join(m.CUSTOMIZATIONS for m in frags)
+    )
     libs = sorted({lib for m in frags for lib in getattr(m, "LIBRARIES", [])})
     ffi.set_source("runk._native._sys", source, libraries=libs)
     return ffi

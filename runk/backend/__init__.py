@@ -6,6 +6,7 @@ Runs in the parent. The backend is chosen once, at create, and written to the st
 takes the backend named in the record. The interface is runk.backend.base.Backend; nothing above
 this layer knows which backend it has.
 """
+
 from __future__ import annotations
 
 from runk import _os as os
@@ -31,6 +32,7 @@ def select_backend(annotations: dict[str, str], requested: str | None = None) ->
 def backend_for(name: str) -> Backend:
     if name == "linux":
         from runk.backend.linux import LinuxBackend
+
         return LinuxBackend()
     if name == "vm":
         try:

@@ -6,6 +6,7 @@ implement it; runk.backend.backend_for() returns one. A backend owns everything 
 record: processes, cgroups, VMs. Callers hold the container's directory (locked where the verb
 needs it) and its record; a backend never removes the directory itself.
 """
+
 from __future__ import annotations
 
 from typing import Any, Protocol
@@ -18,25 +19,24 @@ from runk.state.store import ContainerDir
 class EventSource(Protocol):
     """OOM notifications of a running container, for `runk events`."""
 
-    def fileno(self) -> int: ...                   # pollable (POLLIN | POLLPRI)
-    def read(self) -> int: ...                     # OOM events since the last call, no blocking
+    def fileno(self) -> int: ...  # pollable (POLLIN | POLLPRI)
+    def read(self) -> int: ...  # OOM events since the last call, no blocking
     def close(self) -> None: ...
 
 
 class Backend(Protocol):
     name: str
-    host_pids: bool                                # processes() are host pids (ps(1) can show them)
+    host_pids: bool  # processes() are host pids (ps(1) can show them)
 
-    def create(self, cdir: ContainerDir, cfg: dict[str, Any], raw: bytes,
-               req: CreateRequest) -> StateRecord: ...
+    def create(self, cdir: ContainerDir, cfg: dict[str, Any], raw: bytes, req: CreateRequest) -> StateRecord: ...
     def live_status(self, cdir: ContainerDir | None, rec: StateRecord) -> str: ...
     def start(self, cdir: ContainerDir, rec: StateRecord) -> None: ...
     def kill(self, rec: StateRecord, sig: int, all_procs: bool) -> None: ...
     def destroy(self, cdir: ContainerDir, rec: StateRecord, status: str) -> None:
         """Stop whatever still runs of the container (created, running, paused, or what a
         stopped one left) and remove what the backend made outside cdir (cgroups, VM)."""
-    def exec_process(self, cdir: ContainerDir, rec: StateRecord, cfg: dict[str, Any],
-                     req: ExecRequest) -> int: ...
+
+    def exec_process(self, cdir: ContainerDir, rec: StateRecord, cfg: dict[str, Any], req: ExecRequest) -> int: ...
     def pause(self, rec: StateRecord) -> None: ...
     def resume(self, rec: StateRecord) -> None: ...
     def update(self, rec: StateRecord, resources: dict[str, Any]) -> None: ...

@@ -5,6 +5,7 @@ the claim record (the cgroup paths, before they exist), cgroup, exec fifo, seale
 console socket, launch, state + pid file; every resource is on a CleanupStack until create
 returns, and on disk (state.json) from before it is made until delete removes it.
 """
+
 from __future__ import annotations
 
 from runk import _os as os
@@ -23,13 +24,15 @@ if TYPE_CHECKING:
     from runk.linux.cgroups.base import CgroupManager, Entry
     from runk.state.cleanup import CleanupStack
 
+
 def _cgroup_manager(cfg: dict[str, Any], cid: str, systemd: bool) -> CgroupManager:
     from runk.linux.cgroups import make_manager
+
     return make_manager((cfg.get("linux") or {}).get("cgroupsPath") or None, cid, systemd=systemd)
 
 
 NOTIFY_IN_CONTAINER = "/run/notify/notify.sock"
-SIGKILL = 9     # signal.SIGKILL (`signal` imports enum)
+SIGKILL = 9  # signal.SIGKILL (`signal` imports enum)
 
 
 def _with_host_plumbing(cfg: dict[str, Any], req: CreateRequest) -> dict[str, Any]:
@@ -40,15 +43,21 @@ def _with_host_plumbing(cfg: dict[str, Any], req: CreateRequest) -> dict[str, An
     if not req.listen_fds and not notify.startswith("/"):
         return cfg
     import copy
+
     cfg = copy.deepcopy(cfg)
     proc = cfg.setdefault("process", {})
     env = proc.setdefault("env", [])
     if req.listen_fds:
         env += [f"LISTEN_FDS={req.listen_fds}", "LISTEN_PID=1"]
     if notify.startswith("/") and os.path.exists(notify):
-        cfg.setdefault("mounts", []).append({
-            "destination": NOTIFY_IN_CONTAINER, "type": "bind", "source": notify,
-            "options": ["bind", "nosuid", "noexec", "nodev"]})
+        cfg.setdefault("mounts", []).append(
+            {
+                "destination": NOTIFY_IN_CONTAINER,
+                "type": "bind",
+                "source": notify,
+                "options": ["bind", "nosuid", "noexec", "nodev"],
+            }
+        )
         env.append("NOTIFY_SOCKET=" + NOTIFY_IN_CONTAINER)
     return cfg
 
@@ -57,6 +66,7 @@ def _resources(cfg: dict[str, Any]) -> dict[str, Any]:
     """linux.resources with the device rules runc applies: the config's, then the default
     allow-list and linux.devices (runc specconv AllowedDevices)."""
     from runk.linux.cgroups import container_rules
+
     linux = cfg.get("linux") or {}
     res = dict(linux.get("resources") or {})
     res["devices"] = container_rules(res.get("devices"), linux.get("devices"))
@@ -92,8 +102,14 @@ class _Steps(_ExecSteps):
 
     __slots__ = ("cdir", "cfg", "net_devices", "rec")
 
-    def __init__(self, cdir: ContainerDir, rec: StateRecord, cfg: dict[str, Any], mgr: CgroupManager | None,
-                 net_devices: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        cdir: ContainerDir,
+        rec: StateRecord,
+        cfg: dict[str, Any],
+        mgr: CgroupManager | None,
+        net_devices: dict[str, Any],
+    ) -> None:
         super().__init__(mgr)
         self.cdir, self.rec, self.cfg = cdir, rec, cfg
         self.net_devices = net_devices
@@ -101,7 +117,8 @@ class _Steps(_ExecSteps):
     def on_pid(self, pid: int) -> None:
         from runk.linux import procfs
         from runk.state.faults import point
-        point("forked", self.cdir.root)     # the init waits for cgroup_done; no pid on disk yet
+
+        point("forked", self.cdir.root)  # the init waits for cgroup_done; no pid on disk yet
         self.rec.pid = pid
         self.rec.pid_starttime = procfs.starttime(pid)
         # written now so that a crash from here on can still be cleaned up by delete (runc)
@@ -109,15 +126,18 @@ class _Steps(_ExecSteps):
         point("pid", self.cdir.root)
         if self.net_devices:
             from runk.linux.netdev import move_devices
+
             move_devices(pid, self.net_devices)
 
     def runtime_hooks(self, pid: int) -> None:
         from runk.state import hooks
+
         hooks.run_runtime_phases(self.cfg, hooks.state_for(self.rec, hooks.STATUS["createRuntime"]))
 
 
 def freezer_state(rec: StateRecord) -> str:
     from runk.linux.cgroups import freezer_state as read_freezer
+
     return read_freezer(rec.cgroup_paths or {})
 
 
@@ -127,6 +147,7 @@ def signal_init(rec: StateRecord, sig: int) -> None:
 
     from runk.errors import CONTAINER_NOT_RUNNING
     from runk.linux import procfs
+
     try:
         pidfd = os.pidfd_open(rec.pid or 0)
     except ProcessLookupError:
@@ -148,6 +169,7 @@ def _stop(rec: StateRecord, status: str) -> None:
         # the cgroup, which cannot be removed while they run: kill them
         if rec.cgroup_paths:
             from runk.linux.cgroups import all_pids, load_manager
+
             try:
                 if all_pids(rec.cgroup_paths):
                     load_manager(rec.cgroup_paths or {}).kill_all(SIGKILL)
@@ -156,6 +178,7 @@ def _stop(rec: StateRecord, status: str) -> None:
         return
     if rec.cgroup_paths:
         from runk.linux.cgroups import load_manager
+
         mgr = load_manager(rec.cgroup_paths or {})
         if status == st.PAUSED:
             mgr.thaw()
@@ -169,6 +192,7 @@ def _stop(rec: StateRecord, status: str) -> None:
         except RunkError:
             pass
         from runk.linux.procfs import wait_gone
+
         wait_gone(rec.pid, rec.pid_starttime, 10000)
 
 
@@ -176,6 +200,7 @@ def _unwind(undo: CleanupStack, cdir: ContainerDir) -> None:
     """Undo a failed create. What cannot be undone (a cgroup that stays busy) is said, and the
     state record that names it is kept for `delete --force`."""
     from runk.errors import describe
+
     errors = undo.unwind()
     for e in errors:
         log.warn(f"cleaning up the failed create: {describe(e)}")
@@ -210,7 +235,7 @@ class LinuxBackend:
         from runk.state.cleanup import CleanupStack
 
         undo = CleanupStack()
-        fds = launch.LaunchFds()         # what the parent holds only until the init is ready
+        fds = launch.LaunchFds()  # what the parent holds only until the init is ready
         stop_after = faults.point
         try:
             undo.push(fds.close)
@@ -222,11 +247,20 @@ class LinuxBackend:
             # the claim: what create is about to make outside the state directory, on disk before
             # it is made, so that `delete --force` can remove it whenever runk dies from here on
             from runk.version import OCI_VERSION  # create only: state and kill never load it
-            rec = StateRecord(ociVersion=OCI_VERSION, id=cdir.id, pid=0, status=st.CREATING,
-                              bundle=req.bundle, created=rfc3339nano(), owner="",
-                              annotations=cfg.get("annotations") or {}, backend=self.name,
-                              cgroup_paths=mgr.paths() if mgr is not None else {},
-                              systemd=req.systemd_cgroup)
+
+            rec = StateRecord(
+                ociVersion=OCI_VERSION,
+                id=cdir.id,
+                pid=0,
+                status=st.CREATING,
+                bundle=req.bundle,
+                created=rfc3339nano(),
+                owner="",
+                annotations=cfg.get("annotations") or {},
+                backend=self.name,
+                cgroup_paths=mgr.paths() if mgr is not None else {},
+                systemd=req.systemd_cgroup,
+            )
             cdir.write(STATE_FILE, rec.to_json())
             stop_after("claim", cdir.root)
             if mgr is not None:
@@ -238,15 +272,24 @@ class LinuxBackend:
             cgroup_mounts = None
             if mgr is not None and any(m.get("type") == "cgroup" for m in cfg.get("mounts") or []):
                 from runk.linux.cgroups.mounts import container_spec
-                new_cgns = any(n.get("type") == "cgroup" and not n.get("path")
-                               for n in (cfg.get("linux") or {}).get("namespaces") or [])
+
+                new_cgns = any(
+                    n.get("type") == "cgroup" and not n.get("path")
+                    for n in (cfg.get("linux") or {}).get("namespaces") or []
+                )
                 cgroup_mounts = container_spec(mgr, new_cgns)
             cfg = _with_host_plumbing(cfg, req)
-            plan, warnings = oci_plan.build(cfg, req.bundle, cdir.id, no_pivot=req.no_pivot,
-                                            no_new_keyring=req.no_new_keyring,
-                                            preserve_fds=req.preserve_fds, cgroup_mounts=cgroup_mounts,
-                                            seccomp_cache=cdir.cache_dir("seccomp"))
-            assert plan.mounts is not None          # an init's plan has mounts
+            plan, warnings = oci_plan.build(
+                cfg,
+                req.bundle,
+                cdir.id,
+                no_pivot=req.no_pivot,
+                no_new_keyring=req.no_new_keyring,
+                preserve_fds=req.preserve_fds,
+                cgroup_mounts=cgroup_mounts,
+                seccomp_cache=cdir.cache_dir("seccomp"),
+            )
+            assert plan.mounts is not None  # an init's plan has mounts
             fds.open_namespaces(plan.namespaces)
             fds.open_bind_sources(plan.mounts)
             for w in warnings:
@@ -260,7 +303,8 @@ class LinuxBackend:
                 fds.console = os.dup(req.console_fd)
             elif terminal:
                 from runk.linux.console import connect_console_socket
-                assert req.console_socket is not None   # refused above without one
+
+                assert req.console_socket is not None  # refused above without one
                 fds.console = connect_console_socket(req.console_socket)
             os.mkfifo(FIFO_FILE, 0o622, dir_fd=cdir.fd)
             os.chmod(FIFO_FILE, 0o622, dir_fd=cdir.fd)
@@ -295,6 +339,7 @@ class LinuxBackend:
         """runc refreshState: paused if frozen; stopped if the init is gone, a zombie, or another
         process with its pid; created if the exec fifo exists; running otherwise."""
         from runk.linux import procfs
+
         if rec.status == st.CREATING and cdir is not None and cdir.is_locked_elsewhere():
             return st.CREATING
         if not procfs.is_alive(rec.pid or 0, rec.pid_starttime):
@@ -304,7 +349,7 @@ class LinuxBackend:
         if cdir is not None and cdir.exists(FIFO_FILE):
             return st.CREATED
         if rec.status == st.CREATING:
-            return st.STOPPED           # its create died half-way: only delete can follow
+            return st.STOPPED  # its create died half-way: only delete can follow
         return st.RUNNING
 
     def start(self, cdir: ContainerDir, rec: StateRecord) -> None:
@@ -314,6 +359,7 @@ class LinuxBackend:
         import select
 
         from runk.linux import procfs
+
         # the pidfd first: once the fifo is open, the program may run, exit and be reaped by its
         # subreaper (conmon) before a pidfd could still be taken
         try:
@@ -345,12 +391,12 @@ class LinuxBackend:
                         got = True
                         continue
                     if data == b"" and got:
-                        break           # EOF: the trampoline's write end closed at its final execve
+                        break  # EOF: the trampoline's write end closed at its final execve
                 if ev & select.POLLHUP and got:
                     break
                 if pidfd in events:
                     if got:
-                        break           # it exec'd and already exited, or died exec'ing
+                        break  # it exec'd and already exited, or died exec'ing
                     raise StateError("cannot start a container that has stopped")
         finally:
             os.close(fifo)
@@ -360,6 +406,7 @@ class LinuxBackend:
     def kill(self, rec: StateRecord, sig: int, all_procs: bool) -> None:
         if all_procs and rec.cgroup_paths:
             from runk.linux.cgroups import load_manager
+
             load_manager(rec.cgroup_paths or {}).kill_all(sig)
             return
         signal_init(rec, sig)
@@ -367,6 +414,7 @@ class LinuxBackend:
             # runc Signal: a frozen task cannot act on SIGKILL until thawed (podman kill of a
             # paused container), so thaw for SIGKILL only
             from runk.linux.cgroups import load_manager
+
             load_manager(rec.cgroup_paths or {}).thaw()
 
     def destroy(self, cdir: ContainerDir, rec: StateRecord, status: str) -> None:
@@ -375,14 +423,17 @@ class LinuxBackend:
         _stop(rec, status)
         if rec.cgroup_paths:
             from runk.linux.cgroups import remove_groups
+
             remove_groups(rec.cgroup_paths)
 
     def pause(self, rec: StateRecord) -> None:
         from runk.linux.cgroups import load_manager
+
         load_manager(rec.cgroup_paths or {}).freeze()
 
     def resume(self, rec: StateRecord) -> None:
         from runk.linux.cgroups import load_manager
+
         load_manager(rec.cgroup_paths or {}).thaw()
 
     def exec_process(self, cdir: ContainerDir, rec: StateRecord, cfg: dict[str, Any], req: ExecRequest) -> int:
@@ -390,12 +441,14 @@ class LinuxBackend:
         from runk.linux import exe_guard, launch, procfs
         from runk.oci import plan as oci_plan
         from runk.state.cleanup import CleanupStack
+
         undo = CleanupStack()
         fds = launch.LaunchFds()
         undo.push(fds.close)
         try:
-            plan, warnings = oci_plan.build_exec(cfg, rec, req.process, req.preserve_fds,
-                                                 seccomp_cache=cdir.cache_dir("seccomp"))
+            plan, warnings = oci_plan.build_exec(
+                cfg, rec, req.process, req.preserve_fds, seccomp_cache=cdir.cache_dir("seccomp")
+            )
             fds.open_namespaces(plan.namespaces)
             # the namespace files were opened through the pid: make sure it is still the container
             if not procfs.is_alive(rec.pid or 0, rec.pid_starttime):
@@ -407,12 +460,14 @@ class LinuxBackend:
                     fds.console = os.dup(req.console_fd)
                 else:
                     from runk.linux.console import connect_console_socket
-                    assert req.console_socket is not None   # ExecRequest and the caller ensure it
+
+                    assert req.console_socket is not None  # ExecRequest and the caller ensure it
                     fds.console = connect_console_socket(req.console_socket)
             fds.trampoline = exe_guard.sealed_trampoline()
             mgr = None
             if rec.cgroup_paths:
                 from runk.linux.cgroups import load_manager
+
                 mgr = load_manager(rec.cgroup_paths or {})
                 if req.cgroup:
                     mgr = mgr.sub(req.cgroup)
@@ -431,6 +486,7 @@ class LinuxBackend:
 
     def update(self, rec: StateRecord, resources: dict[str, Any]) -> None:
         from runk.linux.cgroups import load_manager
+
         mgr = load_manager(rec.cgroup_paths or {})
         mgr.set(resources)
         for w in mgr.warnings:
@@ -438,16 +494,20 @@ class LinuxBackend:
 
     def processes(self, rec: StateRecord) -> list[int]:
         from runk.linux.cgroups import load_manager
+
         return sorted(load_manager(rec.cgroup_paths or {}).pids(recursive=True))
 
     def stats(self, rec: StateRecord) -> dict[str, Any]:
         from runk.linux.cgroups import load_manager
+
         return load_manager(rec.cgroup_paths or {}).stats()
 
     def oom_events(self, rec: StateRecord) -> EventSource:
         from runk.linux.cgroups.oom_events import OomWatcher
+
         return OomWatcher(rec.cgroup_paths or {})
 
     def features_document(self) -> dict[str, Any]:
         from runk.oci.features import features_document
+
         return features_document()

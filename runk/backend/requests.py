@@ -3,6 +3,7 @@ joining one (tenant). The backend never branches on "is this an exec?" (DESIGN 4
 
 Runs in the parent.
 """
+
 from __future__ import annotations
 
 from runk import _os as os
@@ -40,11 +41,19 @@ class CreateRequest:
         "systemd_cgroup",
     )
 
-    def __init__(self, bundle: str | None = None, pid_file: str | None = None,
-                 console_socket: str | None = None, no_pivot: bool = False,
-                 no_new_keyring: bool = False, preserve_fds: int = 0, detach: bool = True,
-                 systemd_cgroup: bool = False, backend: str | None = None,
-                 foreground: bool = False) -> None:
+    def __init__(
+        self,
+        bundle: str | None = None,
+        pid_file: str | None = None,
+        console_socket: str | None = None,
+        no_pivot: bool = False,
+        no_new_keyring: bool = False,
+        preserve_fds: int = 0,
+        detach: bool = True,
+        systemd_cgroup: bool = False,
+        backend: str | None = None,
+        foreground: bool = False,
+    ) -> None:
         self.bundle = os.path.abspath(bundle or os.getcwd())
         self.pid_file = os.path.abspath(pid_file) if pid_file else None
         self.console_socket = os.path.abspath(console_socket) if console_socket else None
@@ -58,8 +67,8 @@ class CreateRequest:
         self.systemd_cgroup = systemd_cgroup
         self.backend = backend
         self.foreground = foreground
-        self.console_fd: int | None = None      # run: our own socketpair instead of a path
-        self.stdio: tuple[int, int, int] | None = None      # the process's 0-2 (None: runk's own)
+        self.console_fd: int | None = None  # run: our own socketpair instead of a path
+        self.stdio: tuple[int, int, int] | None = None  # the process's 0-2 (None: runk's own)
 
 
 class ExecRequest:
@@ -78,9 +87,16 @@ class ExecRequest:
         "stdio",
     )
 
-    def __init__(self, process: dict[str, Any], detach: bool = False, pid_file: str | None = None,
-                 console_socket: str | None = None, preserve_fds: int = 0,
-                 ignore_paused: bool = False, cgroup: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        process: dict[str, Any],
+        detach: bool = False,
+        pid_file: str | None = None,
+        console_socket: str | None = None,
+        preserve_fds: int = 0,
+        ignore_paused: bool = False,
+        cgroup: dict[str, str] | None = None,
+    ) -> None:
         if not process.get("args"):
             raise RunkError("args must not be empty")
         self.process = process
@@ -91,8 +107,9 @@ class ExecRequest:
         self.ignore_paused = ignore_paused
         self.cgroup = cgroup
         self.console_fd: int | None = None
-        self.stdio: tuple[int, int, int] | None = None      # the process's 0-2 (None: runk's own)
+        self.stdio: tuple[int, int, int] | None = None  # the process's 0-2 (None: runk's own)
         from runk.oci.validate import check_strings
+
         check_strings(process, "process")
         ids.check_user("process.user", process.get("user"))
         if process.get("terminal") and detach and not console_socket:
@@ -104,10 +121,13 @@ class ExecRequest:
     def from_flags(cls, base: dict[str, Any], opts: dict[str, Any]) -> ExecRequest:
         """Build the process from the container's process config and the command-line flags."""
         import copy
+
         if opts.get("process"):
             from runk import _json
+
             path = opts["process"]
             from runk.userfile import read_regular
+
             try:
                 proc = _json.loads(read_regular(path, "process"))
             except OSError as e:
@@ -119,8 +139,9 @@ class ExecRequest:
             # the container's config was validated at create; this file never was (runk's
             # process plan defaults an absent cwd to "/", where the schema requires one)
             if not proc.get("args"):
-                raise RunkError("args must not be empty")           # runc's text, before the schema's
+                raise RunkError("args must not be empty")  # runc's text, before the schema's
             from runk.oci._schema_validator import validate_process
+
             validate_process({**proc, "cwd": proc.get("cwd", "/")})
             if opts.get("tty"):
                 proc["terminal"] = True
@@ -128,7 +149,7 @@ class ExecRequest:
             proc = copy.deepcopy(base)
             proc["args"] = list(opts.get("args") or [])
             if not proc["args"]:
-                raise RunkError("process args cannot be empty")      # runc's text
+                raise RunkError("process args cannot be empty")  # runc's text
             proc["terminal"] = bool(opts.get("tty"))
             if opts.get("cwd"):
                 proc["cwd"] = opts["cwd"]
@@ -146,16 +167,21 @@ class ExecRequest:
                 # appended to the container's groups (runc)
                 user = proc.setdefault("user", {})
                 user["additionalGids"] = list(user.get("additionalGids") or []) + [
-                    _gid_flag(g) for g in opts["additional_gids"]]
+                    _gid_flag(g) for g in opts["additional_gids"]
+                ]
             if opts.get("cap"):
                 caps = proc.setdefault("capabilities", {})
                 for s in ("bounding", "effective", "permitted"):
                     caps[s] = list(caps.get(s) or []) + [c for c in opts["cap"] if c not in (caps.get(s) or [])]
-        return cls(proc, detach=bool(opts.get("detach")), pid_file=opts.get("pid_file"),
-                   console_socket=opts.get("console_socket"),
-                   preserve_fds=int(opts.get("preserve_fds") or 0),
-                   ignore_paused=bool(opts.get("ignore_paused")),
-                   cgroup=sub_cgroups(opts.get("cgroup") or []))
+        return cls(
+            proc,
+            detach=bool(opts.get("detach")),
+            pid_file=opts.get("pid_file"),
+            console_socket=opts.get("console_socket"),
+            preserve_fds=int(opts.get("preserve_fds") or 0),
+            ignore_paused=bool(opts.get("ignore_paused")),
+            cgroup=sub_cgroups(opts.get("cgroup") or []),
+        )
 
 
 def sub_cgroups(args: list[str]) -> dict[str, str] | None:

@@ -5,6 +5,7 @@ collect options into the same (verb, Globals, opts) the fast path produces and d
 Usage errors are mapped to runc's texts and exit codes (click's default is 2; runc uses 1, and
 3 for an unknown command).
 """
+
 from __future__ import annotations
 
 import sys
@@ -25,14 +26,16 @@ SEEN: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
 
 def _version_text() -> str:
     import platform
+
     try:
         from runk.linux import seccomp
+
         lsv = seccomp.libseccomp_version()
     except (ImportError, AttributeError, OSError):
         lsv = "unknown"
     from runk.version import OCI_VERSION
-    return (f"runk version {__version__}\nspec: {OCI_VERSION}\n"
-            f"python: {platform.python_version()}\nlibseccomp: {lsv}")
+
+    return f"runk version {__version__}\nspec: {OCI_VERSION}\npython: {platform.python_version()}\nlibseccomp: {lsv}"
 
 
 def _args(verb: str, args: tuple[str, ...], exactly: int | None = None, minimum: int | None = None) -> None:
@@ -44,11 +47,12 @@ def _args(verb: str, args: tuple[str, ...], exactly: int | None = None, minimum:
 
 def _go(ctx: click.Context, verb: str, opts: dict[str, Any]) -> None:
     g = ctx.find_object(Globals)
-    assert g is not None            # the group's callback made it
+    assert g is not None  # the group's callback made it
     SEEN[:] = [(verb, g.as_dict(), opts)]
     if ctx.meta.get("runk.parse_only"):
         ctx.exit(0)
     from runk.cli.dispatch import dispatch
+
     ctx.exit(dispatch(verb, g, opts))
 
 
@@ -66,50 +70,104 @@ def _print_version(ctx: click.Context) -> None:
 @click.option("--debug", is_flag=True, help="enable debug logging")
 @click.option("--log", default=None, help="set the log file to write runk logs to (default is '/dev/stderr')")
 @click.option("--log-format", default="text", help="set the log format ('text' (default), or 'json')")
-@click.option("--root", default="/run/runk", show_default=True,
-              help="root directory for storage of container state (this should be located in tmpfs)")
-@click.option("--systemd-cgroup", is_flag=True,
-              help="enable systemd cgroup support, expects cgroupsPath to be of form \"slice:prefix:name\"")
+@click.option(
+    "--root",
+    default="/run/runk",
+    show_default=True,
+    help="root directory for storage of container state (this should be located in tmpfs)",
+)
+@click.option(
+    "--systemd-cgroup",
+    is_flag=True,
+    help='enable systemd cgroup support, expects cgroupsPath to be of form "slice:prefix:name"',
+)
 @click.option("--rootless", default=None, help="ignore cgroup permission errors ('true', 'false', or 'auto')")
-@click.option("--backend", type=click.Choice(["linux", "vm"]), default=None,
-              help="run containers in host namespaces (linux, default) or each in a micro-VM (vm)")
-@click.option("-v", "--version", is_flag=True, is_eager=True, expose_value=False,
-              callback=lambda ctx, _p, v: _print_version(ctx) if v else None, help="print the version")
+@click.option(
+    "--backend",
+    type=click.Choice(["linux", "vm"]),
+    default=None,
+    help="run containers in host namespaces (linux, default) or each in a micro-VM (vm)",
+)
+@click.option(
+    "-v",
+    "--version",
+    is_flag=True,
+    is_eager=True,
+    expose_value=False,
+    callback=lambda ctx, _p, v: _print_version(ctx) if v else None,
+    help="print the version",
+)
 @click.pass_context
-def cli(ctx: click.Context, debug: bool, log: str | None, log_format: str, root: str,
-        systemd_cgroup: bool, rootless: str | None, backend: str | None) -> None:
+def cli(
+    ctx: click.Context,
+    debug: bool,
+    log: str | None,
+    log_format: str,
+    root: str,
+    systemd_cgroup: bool,
+    rootless: str | None,
+    backend: str | None,
+) -> None:
     """runk: an Open Container Initiative runtime.
 
     runk creates and runs containers from OCI bundles (a root filesystem and a config.json),
     as runc does, with real namespaces, cgroups, capabilities and seccomp; optionally each
     container runs inside its own micro-VM (--backend vm, or invoke it as runk-vm).
     """
-    ctx.obj = Globals(root=root, log=log, log_format=log_format, debug=debug,
-                      systemd_cgroup=systemd_cgroup, rootless=rootless,
-                      backend=backend_for_prog(ctx.info_name or "runk", backend))
+    ctx.obj = Globals(
+        root=root,
+        log=log,
+        log_format=log_format,
+        debug=debug,
+        systemd_cgroup=systemd_cgroup,
+        rootless=rootless,
+        backend=backend_for_prog(ctx.info_name or "runk", backend),
+    )
     if ctx.invoked_subcommand is None:
         click.echo(ctx.get_help())
 
 
 def _create_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    f = click.option("--preserve-fds", type=int, default=0,
-                     help="Pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)")(f)
-    f = click.option("--no-new-keyring", is_flag=True,
-                     help="do not create a new session keyring for the container")(f)
+    f = click.option(
+        "--preserve-fds",
+        type=int,
+        default=0,
+        help="Pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)",
+    )(f)
+    f = click.option("--no-new-keyring", is_flag=True, help="do not create a new session keyring for the container")(f)
     f = click.option("--no-pivot", is_flag=True, help="do not use pivot root to jail process inside rootfs")(f)
     f = click.option("--pid-file", default=None, help="specify the file to write the process id to")(f)
-    f = click.option("--console-socket", default=None,
-                     help="path to an AF_UNIX socket which will receive a file descriptor referencing the "
-                          "master end of the console's pseudoterminal")(f)
-    f = click.option("-b", "--bundle", default=None,
-                     help="path to the root of the bundle directory, defaults to the current directory")(f)
+    f = click.option(
+        "--console-socket",
+        default=None,
+        help="path to an AF_UNIX socket which will receive a file descriptor referencing the "
+        "master end of the console's pseudoterminal",
+    )(f)
+    f = click.option(
+        "-b",
+        "--bundle",
+        default=None,
+        help="path to the root of the bundle directory, defaults to the current directory",
+    )(f)
     return f
 
 
-def _create_opts(bundle: str | None, console_socket: str | None, pid_file: str | None,
-                 no_pivot: bool, no_new_keyring: bool, preserve_fds: int) -> dict[str, Any]:
-    return {"bundle": bundle, "console_socket": console_socket, "pid_file": pid_file,
-            "no_pivot": no_pivot, "no_new_keyring": no_new_keyring, "preserve_fds": preserve_fds}
+def _create_opts(
+    bundle: str | None,
+    console_socket: str | None,
+    pid_file: str | None,
+    no_pivot: bool,
+    no_new_keyring: bool,
+    preserve_fds: int,
+) -> dict[str, Any]:
+    return {
+        "bundle": bundle,
+        "console_socket": console_socket,
+        "pid_file": pid_file,
+        "no_pivot": no_pivot,
+        "no_new_keyring": no_new_keyring,
+        "preserve_fds": preserve_fds,
+    }
 
 
 @cli.command(context_settings=CONTEXT)
@@ -164,8 +222,9 @@ def list_(ctx: click.Context, fmt: str, quiet: bool, args: tuple[str, ...]) -> N
 
 
 @cli.command(context_settings=CONTEXT)
-@click.option("-a", "--all", "all_", is_flag=True,
-              help="send the specified signal to all processes inside the container")
+@click.option(
+    "-a", "--all", "all_", is_flag=True, help="send the specified signal to all processes inside the container"
+)
 @click.argument("args", nargs=-1, metavar="<container-id>")
 @click.pass_context
 def kill(ctx: click.Context, all_: bool, args: tuple[str, ...]) -> None:
@@ -177,8 +236,9 @@ def kill(ctx: click.Context, all_: bool, args: tuple[str, ...]) -> None:
 
 
 @cli.command(context_settings=CONTEXT)
-@click.option("-f", "--force", is_flag=True,
-              help="Forcibly deletes the container if it is still running (uses SIGKILL)")
+@click.option(
+    "-f", "--force", is_flag=True, help="Forcibly deletes the container if it is still running (uses SIGKILL)"
+)
 @click.argument("args", nargs=-1, metavar="<container-id>")
 @click.pass_context
 def delete(ctx: click.Context, force: bool, args: tuple[str, ...]) -> None:
@@ -225,11 +285,15 @@ def features(ctx: click.Context, args: tuple[str, ...]) -> None:
     _go(ctx, "features", {})
 
 
-@cli.command(name="exec", context_settings={**CONTEXT, "allow_interspersed_args": False,
-                                             "ignore_unknown_options": False})
-@click.option("--console-socket", default=None,
-              help="path to an AF_UNIX socket which will receive a file descriptor referencing the "
-                   "master end of the console's pseudoterminal")
+@cli.command(
+    name="exec", context_settings={**CONTEXT, "allow_interspersed_args": False, "ignore_unknown_options": False}
+)
+@click.option(
+    "--console-socket",
+    default=None,
+    help="path to an AF_UNIX socket which will receive a file descriptor referencing the "
+    "master end of the console's pseudoterminal",
+)
 @click.option("--pid-file", default=None, help="specify the file to write the process id to")
 @click.option("--process", "-p", "process", default=None, help="path to the process.json")
 @click.option("-d", "--detach", is_flag=True, help="detach from the container's process")
@@ -241,13 +305,19 @@ def features(ctx: click.Context, args: tuple[str, ...]) -> None:
 @click.option("-c", "--cap", multiple=True, help="add a capability to the bounding set for the process")
 @click.option("--no-new-privs", is_flag=True, help="set the no new privileges value for the process")
 @click.option("--apparmor", default=None, help="set the apparmor profile for the process")
-@click.option("--process-label", default=None,
-              help="set the asm process label for the process commonly used with selinux")
-@click.option("--preserve-fds", type=int, default=0,
-              help="Pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)")
+@click.option(
+    "--process-label", default=None, help="set the asm process label for the process commonly used with selinux"
+)
+@click.option(
+    "--preserve-fds",
+    type=int,
+    default=0,
+    help="Pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)",
+)
 @click.option("--ignore-paused", is_flag=True, help="allow exec in a paused container")
-@click.option("--cgroup", multiple=True,
-              help="run the process in an (existing) sub-cgroup(s). Format is [<controller>:]<cgroup>.")
+@click.option(
+    "--cgroup", multiple=True, help="run the process in an (existing) sub-cgroup(s). Format is [<controller>:]<cgroup>."
+)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def exec_(ctx: click.Context, /, args: tuple[str, ...], **kw: Any) -> None:
@@ -283,11 +353,20 @@ _UPDATE_FLAGS = (
 def _update_options(f: Callable[..., Any]) -> Callable[..., Any]:
     for name, help_text in reversed(_UPDATE_FLAGS):
         f = click.option(name, default=None, help=help_text)(f)
-    f = click.option("--cpu-share", "--cpu-shares", "cpu_share", default=None,
-                     help="CPU shares (relative weight vs. other containers)")(f)
-    f = click.option("-r", "--resources", default=None,
-                     help="path to the file containing the resources to update or '-' to read "
-                          "from the standard input (the other options are then ignored)")(f)
+    f = click.option(
+        "--cpu-share",
+        "--cpu-shares",
+        "cpu_share",
+        default=None,
+        help="CPU shares (relative weight vs. other containers)",
+    )(f)
+    f = click.option(
+        "-r",
+        "--resources",
+        default=None,
+        help="path to the file containing the resources to update or '-' to read "
+        "from the standard input (the other options are then ignored)",
+    )(f)
     return f
 
 
@@ -322,7 +401,7 @@ def events(ctx: click.Context, interval: str, stats: bool, args: tuple[str, ...]
     _go(ctx, "events", {"id": args[0], "interval": interval, "stats": stats})
 
 
-_HELP_CONTEXT = {**CONTEXT, "ignore_unknown_options": True}   # runc reads only the first word
+_HELP_CONTEXT = {**CONTEXT, "ignore_unknown_options": True}  # runc reads only the first word
 
 
 @cli.command(name="help", context_settings=_HELP_CONTEXT)
@@ -332,16 +411,17 @@ def help_command(ctx: click.Context, topic: tuple[str, ...]) -> None:
     """Shows a list of commands or help for one command"""
     parent = ctx.parent
     assert parent is not None
-    if not topic or topic[0] == "":            # runc: an empty topic is none
+    if not topic or topic[0] == "":  # runc: an empty topic is none
         click.echo(parent.get_help())
         return
     if topic[0].startswith("-") and topic[0] != "-":
-        raise click.NoSuchOption(topic[0], ctx=ctx)        # runc: flag provided but not defined
+        raise click.NoSuchOption(topic[0], ctx=ctx)  # runc: flag provided but not defined
     cmd = cli.get_command(parent, topic[0])
     if cmd is None or topic[0] in ("help", "h"):
         if cmd is None:
             from runk import log
-            log.error(f"No help topic for '{topic[0]}'")      # runc: unknown topic, exit 3
+
+            log.error(f"No help topic for '{topic[0]}'")  # runc: unknown topic, exit 3
             ctx.exit(3)
         click.echo(parent.get_help())
         return
@@ -350,14 +430,21 @@ def help_command(ctx: click.Context, topic: tuple[str, ...]) -> None:
 
 
 # runc's alias of help ("help, h"), not listed twice
-_h = click.Command("h", callback=help_command.callback, params=help_command.params,
-                   context_settings=_HELP_CONTEXT, hidden=True, help=help_command.help)
+_h = click.Command(
+    "h",
+    callback=help_command.callback,
+    params=help_command.params,
+    context_settings=_HELP_CONTEXT,
+    hidden=True,
+    help=help_command.help,
+)
 cli.add_command(_h)
 
 
 def run(argv: list[str], prog: str = "runk", parse_only: bool = False) -> int:
     """Parse argv with the click tree and dispatch; runc's exit codes for usage errors."""
     from runk import log
+
     try:
         with cli.make_context(prog, list(argv)) as ctx:
             if parse_only:
@@ -375,7 +462,7 @@ def run(argv: list[str], prog: str = "runk", parse_only: bool = False) -> int:
         if msg.startswith("No such command"):
             name = msg.split("'")[1] if "'" in msg else msg
             if name == "" and e.ctx is not None:
-                click.echo(e.ctx.get_help())         # runc: an empty command is no command
+                click.echo(e.ctx.get_help())  # runc: an empty command is no command
                 return 0
             log.error(f"No help topic for '{name}'")
             return 3

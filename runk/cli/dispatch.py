@@ -2,6 +2,7 @@
 
 Runs in the parent. Shared by the fast path (runk.cli.main) and the click tree (runk.cli.app).
 """
+
 from __future__ import annotations
 
 TYPE_CHECKING = False
@@ -15,9 +16,11 @@ def dispatch(verb: str, g: Globals, opts: dict[str, Any]) -> int:
     """Run one verb with parsed options; every RunkError becomes runc's log line and exit code."""
     from runk import log
     from runk.errors import RunkError
+
     try:
         g.apply()
         from runk.cli import commands
+
         return commands.run(verb, g, opts)
     except RunkError as e:
         log.error(_prefix(verb, e))
@@ -26,6 +29,7 @@ def dispatch(verb: str, g: Globals, opts: dict[str, Any]) -> int:
         return 130
     except OSError as e:
         from runk.errors import describe
+
         log.error(_prefix(verb, e, describe(e)))
         return 255 if verb == "exec" else 1
     except Exception as e:
@@ -34,6 +38,7 @@ def dispatch(verb: str, g: Globals, opts: dict[str, Any]) -> int:
         # Python class name; --debug adds the type and the traceback.
         if getattr(g, "debug", False):
             import traceback
+
             traceback.print_exc()
             log.debug(f"internal error of type {type(e).__name__}")
         log.error(_prefix(verb, e, internal(e)))
@@ -55,6 +60,7 @@ def _prefix(verb: str, e: BaseException, text: str | None = None) -> str:
         return f"exec failed: {msg}"
     if verb in ("create", "run") and getattr(e, "wrap", True):
         from runk.errors import UsageError
+
         # runc 1.1: "runc create failed: invalid container ID format", "... already exists"
         if not isinstance(e, UsageError):
             return f"runk {verb} failed: {msg}"

@@ -4,6 +4,7 @@ Runs in the parent; imports nothing. It returns (verb, Globals, opts) exactly as
 (runk.cli.app) would, or None to defer to click for anything else: --help, unknown flags, errors.
 A parity test runs a corpus of argv vectors through both (DESIGN 3.11 rule 2).
 """
+
 from __future__ import annotations
 
 from runk.cli.globals import Globals
@@ -12,16 +13,26 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-_GLOBAL_VALUE = {"--root": "root", "--log": "log", "--log-format": "log_format",
-                 "--backend": "backend"}
-_BACKENDS = ("linux", "vm")         # anything else: click says what is allowed
+_GLOBAL_VALUE = {"--root": "root", "--log": "log", "--log-format": "log_format", "--backend": "backend"}
+_BACKENDS = ("linux", "vm")  # anything else: click says what is allowed
 _GLOBAL_FLAG = {"--systemd-cgroup": "systemd_cgroup", "--debug": "debug"}
 
-_CREATE_VALUE = {"--bundle": "bundle", "-b": "bundle", "--pid-file": "pid_file",
-                 "--console-socket": "console_socket", "--preserve-fds": "preserve_fds"}
+_CREATE_VALUE = {
+    "--bundle": "bundle",
+    "-b": "bundle",
+    "--pid-file": "pid_file",
+    "--console-socket": "console_socket",
+    "--preserve-fds": "preserve_fds",
+}
 _CREATE_FLAG = {"--no-pivot": "no_pivot", "--no-new-keyring": "no_new_keyring"}
-_CREATE_DEFAULTS: dict[str, Any] = {"bundle": None, "console_socket": None, "pid_file": None, "no_pivot": False,
-                                     "no_new_keyring": False, "preserve_fds": 0}
+_CREATE_DEFAULTS: dict[str, Any] = {
+    "bundle": None,
+    "console_socket": None,
+    "pid_file": None,
+    "no_pivot": False,
+    "no_new_keyring": False,
+    "preserve_fds": 0,
+}
 
 # verb -> (value options, flag options, defaults, positional names, required positionals)
 _VERBS: dict[str, tuple[dict[str, str], dict[str, str], dict[str, Any], tuple[str, ...], int]] = {
@@ -31,33 +42,91 @@ _VERBS: dict[str, tuple[dict[str, str], dict[str, str], dict[str, Any], tuple[st
     "resume": ({}, {}, {}, ("id",), 1),
     "delete": ({}, {"--force": "force", "-f": "force"}, {"force": False}, ("id",), 1),
     "kill": ({}, {"--all": "all", "-a": "all"}, {"all": False, "signal": None}, ("id", "signal"), 1),
-    "list": ({"--format": "format", "-f": "format"}, {"--quiet": "quiet", "-q": "quiet"},
-             {"format": "table", "quiet": False}, (), 0),
+    "list": (
+        {"--format": "format", "-f": "format"},
+        {"--quiet": "quiet", "-q": "quiet"},
+        {"format": "table", "quiet": False},
+        (),
+        0,
+    ),
     "create": (_CREATE_VALUE, _CREATE_FLAG, _CREATE_DEFAULTS, ("id",), 1),
     # podman's shape only: update --resources=FILE ID
-    "update": ({"--resources": "resources", "-r": "resources"}, {},
-               {"resources": None, "blkio_weight": None, "cpu_period": None, "cpu_quota": None,
-                "cpu_rt_period": None, "cpu_rt_runtime": None, "cpuset_cpus": None,
-                "cpuset_mems": None, "kernel_memory": None, "kernel_memory_tcp": None,
-                "memory": None, "memory_reservation": None, "memory_swap": None,
-                "pids_limit": None, "cpu_share": None}, ("id",), 1),
-    "run": (_CREATE_VALUE, {**_CREATE_FLAG, "--detach": "detach", "-d": "detach", "--keep": "keep"},
-            {**_CREATE_DEFAULTS, "detach": False, "keep": False}, ("id",), 1),
+    "update": (
+        {"--resources": "resources", "-r": "resources"},
+        {},
+        {
+            "resources": None,
+            "blkio_weight": None,
+            "cpu_period": None,
+            "cpu_quota": None,
+            "cpu_rt_period": None,
+            "cpu_rt_runtime": None,
+            "cpuset_cpus": None,
+            "cpuset_mems": None,
+            "kernel_memory": None,
+            "kernel_memory_tcp": None,
+            "memory": None,
+            "memory_reservation": None,
+            "memory_swap": None,
+            "pids_limit": None,
+            "cpu_share": None,
+        },
+        ("id",),
+        1,
+    ),
+    "run": (
+        _CREATE_VALUE,
+        {**_CREATE_FLAG, "--detach": "detach", "-d": "detach", "--keep": "keep"},
+        {**_CREATE_DEFAULTS, "detach": False, "keep": False},
+        ("id",),
+        1,
+    ),
 }
 
 
 _EXEC_DEFAULTS: dict[str, Any] = {
-    "console_socket": None, "pid_file": None, "process": None, "detach": False, "tty": False,
-    "cwd": None, "env": [], "user": None, "additional_gids": [], "cap": [], "no_new_privs": False,
-    "apparmor": None, "process_label": None, "preserve_fds": 0, "ignore_paused": False}
-_EXEC_VALUE = {"--console-socket": "console_socket", "--pid-file": "pid_file", "--process": "process",
-               "-p": "process", "--preserve-fds": "preserve_fds", "--cwd": "cwd"}
-_EXEC_FLAG = {"--detach": "detach", "-d": "detach", "--tty": "tty", "-t": "tty",
-              "--ignore-paused": "ignore_paused", "--no-new-privs": "no_new_privs"}
+    "console_socket": None,
+    "pid_file": None,
+    "process": None,
+    "detach": False,
+    "tty": False,
+    "cwd": None,
+    "env": [],
+    "user": None,
+    "additional_gids": [],
+    "cap": [],
+    "no_new_privs": False,
+    "apparmor": None,
+    "process_label": None,
+    "preserve_fds": 0,
+    "ignore_paused": False,
+}
+_EXEC_VALUE = {
+    "--console-socket": "console_socket",
+    "--pid-file": "pid_file",
+    "--process": "process",
+    "-p": "process",
+    "--preserve-fds": "preserve_fds",
+    "--cwd": "cwd",
+}
+_EXEC_FLAG = {
+    "--detach": "detach",
+    "-d": "detach",
+    "--tty": "tty",
+    "-t": "tty",
+    "--ignore-paused": "ignore_paused",
+    "--no-new-privs": "no_new_privs",
+}
 
 
-def _options(argv: list[str], i: int, values: dict[str, str], flags: dict[str, str], out: dict[str, Any],
-             dash_values: bool = True) -> int:
+def _options(
+    argv: list[str],
+    i: int,
+    values: dict[str, str],
+    flags: dict[str, str],
+    out: dict[str, Any],
+    dash_values: bool = True,
+) -> int:
     """Consume `--flag`, `--opt VALUE` and `--opt=VALUE` from argv[i:] into out until the first
     non-option; returns the index after them, or -1 for anything click must judge."""
     n = len(argv)
@@ -128,9 +197,9 @@ def parse(argv: list[str]) -> tuple[str, Globals, dict[str, Any]] | None:
         return None
     pos = argv[i:]
     if any(p.startswith("-") and p != "-" for p in pos):
-        return None                     # flags after positionals: let click decide
+        return None  # flags after positionals: let click decide
     if len(pos) < required or len(pos) > len(positional) or not _int_option(opts, "preserve_fds"):
         return None
-    for name, v in zip(positional, pos, strict=False):   # pos may be shorter
+    for name, v in zip(positional, pos, strict=False):  # pos may be shorter
         opts[name] = v
     return verb, g, opts

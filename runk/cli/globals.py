@@ -2,6 +2,7 @@
 
 Runs in the parent; imports nothing heavy.
 """
+
 from __future__ import annotations
 
 from runk.errors import UsageError
@@ -14,16 +15,23 @@ if TYPE_CHECKING:
 class Globals:
     __slots__ = ("backend", "debug", "log", "log_format", "root", "rootless", "systemd_cgroup")
 
-    def __init__(self, root: str = "/run/runk", log: str | None = None, log_format: str = "text",
-                 debug: bool = False, systemd_cgroup: bool = False, rootless: str | None = None,
-                 backend: str | None = None) -> None:
+    def __init__(
+        self,
+        root: str = "/run/runk",
+        log: str | None = None,
+        log_format: str = "text",
+        debug: bool = False,
+        systemd_cgroup: bool = False,
+        rootless: str | None = None,
+        backend: str | None = None,
+    ) -> None:
         self.root = root
         self.log = log
         self.log_format = log_format
         self.debug = debug
         self.systemd_cgroup = systemd_cgroup
         self.rootless = rootless
-        self.backend = backend              # --backend linux|vm, or "vm" when invoked as runk-vm
+        self.backend = backend  # --backend linux|vm, or "vm" when invoked as runk-vm
 
     def as_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__slots__}
@@ -31,6 +39,7 @@ class Globals:
     def apply(self) -> None:
         """Configure logging; refuse what runk does not support yet, clearly."""
         from runk import log
+
         fmt = self.log_format
         if fmt not in ("text", "json"):
             log.configure(None, "text", self.debug)

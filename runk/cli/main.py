@@ -4,6 +4,7 @@ click command tree (both end in runk.cli.dispatch).
 Runs in the parent. Imports nothing heavy: click only through runk.cli.app, when the fast path
 defers (DESIGN 3.11).
 """
+
 from __future__ import annotations
 
 import sys
@@ -18,13 +19,16 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     if prog is None:
         prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "runk"
     from runk.cli import fastpath
+
     parsed = fastpath.parse(argv)
     if parsed is not None:
         verb, g, opts = parsed
         g.backend = backend_for_prog(prog, g.backend)
         from runk.cli.dispatch import dispatch
+
         return dispatch(verb, g, opts)
     from runk.cli import app
+
     return app.run(argv, prog)
 
 

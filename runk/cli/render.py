@@ -2,6 +2,7 @@
 
 Runs in the parent; imports nothing.
 """
+
 from __future__ import annotations
 
 

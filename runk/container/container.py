@@ -3,6 +3,7 @@
 Runs in the parent. Mirrors runc's libcontainer Container: start, kill, delete, pause, resume,
 update, processes, stats, oci_state. Status is derived, never stored (runc refreshState).
 """
+
 from __future__ import annotations
 
 from runk import log
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
 def _backend(rec: StateRecord) -> Backend:
     from runk.backend import backend_for
+
     return backend_for(rec.backend or "linux")
 
 
@@ -47,6 +49,7 @@ class Container:
             # machine: runc cannot load it either; only delete applies
             raise NotFoundError()
         from runk.oci.state_doc import state_dict
+
         return state_dict(self.rec, self.status())
 
     def config(self) -> dict[str, Any]:
@@ -54,9 +57,10 @@ class Container:
         read once per command."""
         if self._config is None:
             from runk import _json
+
             raw = self.cdir.read(CONFIG_FILE)
             doc = _json.loads(raw) if raw else {}
-            self._config = doc if isinstance(doc, dict) else {}     # runk wrote it: an object
+            self._config = doc if isinstance(doc, dict) else {}  # runk wrote it: an object
         return self._config
 
     def record(self) -> StateRecord:
@@ -84,6 +88,7 @@ class Container:
             # runtime-spec 1.3 (runtime.md step 9): a failing poststart hook is an error, and
             # the container is stopped (runc has always done this); 1.0-1.2 said: a warning
             from runk.state.hooks import run_phase, state_for
+
             try:
                 run_phase(cfg, "poststart", state_for(rec, st.RUNNING))
             except RunkError:
@@ -109,6 +114,7 @@ class Container:
 
     def exec_request(self, opts: dict[str, Any]) -> ExecRequest:
         from runk.backend.requests import ExecRequest
+
         return ExecRequest.from_flags(self.config().get("process") or {}, opts)
 
     def exec(self, req: ExecRequest) -> int:
@@ -136,6 +142,7 @@ class Container:
         rec = self.record()
         _backend(rec).update(rec, resources)
         from runk import _json
+
         cfg = self.config()
         linux = cfg.setdefault("linux", {})
         merged = linux.setdefault("resources", {})
@@ -189,13 +196,14 @@ def _warn_hooks(cfg: dict[str, Any], phase: str, rec: StateRecord, status: str) 
     if not _has_hooks(cfg, phase):
         return
     from runk.state.hooks import run_phase_warn, state_for
+
     run_phase_warn(cfg, phase, state_for(rec, status), log.warn)
 
 
 def load(root: str, cid: str, lock: bool = False) -> Container:
     store = StateStore(root)
     cdir = store.open(cid, lock=lock)
-    doc = read_state(cdir)          # None if missing or torn (a crash of the machine)
+    doc = read_state(cdir)  # None if missing or torn (a crash of the machine)
     rec = StateRecord.from_dict(doc) if doc is not None else None
     if rec is None and not cdir.exists(CONFIG_FILE):
         cdir.close()
@@ -209,6 +217,7 @@ def create(root: str, cid: str, req: CreateRequest, loaded: tuple[dict[str, Any]
     (config, raw bytes) when the caller has read it already (run)."""
     from runk.backend import select_backend
     from runk.oci import config, validate
+
     cfg, raw = loaded if loaded is not None else config.load(req.bundle)
     validate.validate(cfg)
     backend = select_backend(cfg.get("annotations") or {}, req.backend)
@@ -240,4 +249,3 @@ def list_all(root: str) -> list[tuple[StateRecord, str]]:
         finally:
             c.close()
     return out
-

@@ -4,6 +4,7 @@ with the container's status (128+N when killed by signal N), then delete unless 
 Runs in the parent. Signals are handled with _signal, the C module (the signal module imports
 enum: ~5 ms on every `run` and `exec`).
 """
+
 from __future__ import annotations
 
 from runk import _os as os
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 
 # the signals that cannot be caught, and SIGCHLD, which is ours (the signal module's names cost
 # an import of enum)
-_SIGKILL, _SIGSTOP, _SIGCHLD = 9, 19, 17        # signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD
+_SIGKILL, _SIGSTOP, _SIGCHLD = 9, 19, 17  # signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD
 
 
 def _status_code(status: int) -> int:
@@ -30,6 +31,7 @@ def _status_code(status: int) -> int:
 def run(root: str, cid: str, req: CreateRequest, keep: bool) -> int:
     _become_subreaper()
     from runk.oci.config import load
+
     loaded = load(req.bundle)
     wants_tty = bool((loaded[0].get("process") or {}).get("terminal"))
     ours = _internal_console(req, wants_tty and not req.console_socket)
@@ -38,7 +40,7 @@ def run(root: str, cid: str, req: CreateRequest, keep: bool) -> int:
     finally:
         _close_their_end(req)
     pid = c.record().pid
-    if pid is None:             # backend.create records the init's pid before it returns
+    if pid is None:  # backend.create records the init's pid before it returns
         raise RunkError("container has no init process")
     master = _take_master(ours)
     forwarded = _forward_signals(pid)
@@ -81,6 +83,7 @@ def _become_subreaper() -> None:
     """The process must become our child when the bootstrap exits, so we can wait for it."""
     from runk._native import lib
     from runk.linux.syscalls import prctl
+
     prctl(lib.PR_SET_CHILD_SUBREAPER, 1)
 
 
@@ -89,6 +92,7 @@ def _internal_console(req: CreateRequest | ExecRequest, wanted: bool) -> socket 
     if not wanted:
         return None
     import _socket
+
     ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC, 0)
     req.console_fd = theirs.detach()
     return ours
@@ -104,6 +108,7 @@ def _take_master(ours: socket | None) -> int:
     if ours is None:
         return -1
     from runk.linux.console import recv_master
+
     try:
         master = recv_master(ours)
     finally:
@@ -137,6 +142,7 @@ def _forward_signals(pid: int) -> list[int]:
 
 def _restore_signals(sigs: list[int]) -> None:
     import _signal
+
     for s in sigs:
         _signal.signal(s, _signal.SIG_DFL)
 
@@ -145,6 +151,7 @@ def _wait(pid: int, master: int) -> int:
     """Relay the terminal if there is one, then reap until the process is among the dead."""
     if master >= 0:
         from runk.container.ttyrelay import relay
+
         relay(master, pid)
     return _status_code(_reap_until(pid))
 

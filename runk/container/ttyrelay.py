@@ -3,6 +3,7 @@
 Runs in the parent. The user's terminal goes raw while relaying (runc tty.go) and the window
 size follows SIGWINCH.
 """
+
 from __future__ import annotations
 
 import select
@@ -16,6 +17,7 @@ def relay(master: int, pid: int) -> None:
     import tty
 
     from runk.linux.console import set_size
+
     stdin_tty = os.isatty(0)
     saved = None
     if stdin_tty:
@@ -60,7 +62,7 @@ def relay(master: int, pid: int) -> None:
                     if not data:
                         stdin_open = False
                         p.unregister(0)
-                        _write_all(master, b"\x04")      # EOF on the terminal: ^D
+                        _write_all(master, b"\x04")  # EOF on the terminal: ^D
                     else:
                         _write_all(master, data)
                 elif fd == pidfd:
@@ -90,4 +92,4 @@ def _drain(master: int) -> None:
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]

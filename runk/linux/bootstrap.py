@@ -4,6 +4,7 @@ Runs in the first forked child only (no imports; DESIGN 3.17 rule 5). It stays i
 namespace, so the pid its fork returns is the init's host pid. When no pid or time namespace has
 to be entered, it is the init itself and there is one fork (crun).
 """
+
 from __future__ import annotations
 
 import gc
@@ -26,8 +27,9 @@ def reset_signals() -> None:
     """SIG_DFL everywhere and an empty mask: Python's SIG_IGN for SIGPIPE and SIGXFSZ would
     survive execve into the workload (DESIGN 3.7 item 5)."""
     import _signal
+
     for sig in range(1, 65):
-        if sig in (9, 19, 32, 33):      # SIGKILL, SIGSTOP, and glibc's reserved RT signals
+        if sig in (9, 19, 32, 33):  # SIGKILL, SIGSTOP, and glibc's reserved RT signals
             continue
         try:
             _signal.signal(sig, _signal.SIG_DFL)
@@ -42,24 +44,30 @@ def adopt_stdio(stdio: tuple[int, int, int] | None) -> None:
     if stdio is None:
         return
     import fcntl
+
     high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3) for fd in stdio]
     for target, fd in enumerate(high):
         os.dup2(fd, target)
         os.close(fd)
 
 
-def child_entry(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel, close: list[int],
-                entry: Callable[[ContainerPlan, LaunchFds, channel.Channel], None],
-                stdio: tuple[int, int, int] | None = None) -> None:
+def child_entry(
+    plan: ContainerPlan,
+    fds: LaunchFds,
+    chan: channel.Channel,
+    close: list[int],
+    entry: Callable[[ContainerPlan, LaunchFds, channel.Channel], None],
+    stdio: tuple[int, int, int] | None = None,
+) -> None:
     """First code after fork; never returns. `entry` is the init's or the tenant's main, imported
     by the parent (runk.linux.launch) before the fork."""
     try:
-        gc.disable()        # a collected file object would close an fd number that is reused
+        gc.disable()  # a collected file object would close an fd number that is reused
         reset_signals()
         adopt_stdio(stdio)
         for fd in close:
             try:
-                os.close(fd)        # the lock fd first: an inherited flock would block `start`
+                os.close(fd)  # the lock fd first: an inherited flock would block `start`
             except OSError:
                 pass
         set_name("runk:[1:BOOT]")
@@ -70,6 +78,7 @@ def child_entry(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel, clos
         _bootstrap(plan, fds, chan, entry)
     except BaseException as e:
         from runk.errors import describe
+
         chan.send_error(describe(e), getattr(e, "errno", 0) or 0, "bootstrap")
         os._exit(1)
 
@@ -83,12 +92,17 @@ def _join_cgroups(tasks: list[tuple[int, str]]) -> None:
             os.write(fd, b"0")
         except OSError as e:
             from runk.errors import CgroupError
+
             raise CgroupError(f'write "0" to {path}: {os.strerror(e.errno or 0).lower()}') from None
         os.close(fd)
 
 
-def _bootstrap(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel,
-               entry: Callable[[ContainerPlan, LaunchFds, channel.Channel], None]) -> None:
+def _bootstrap(
+    plan: ContainerPlan,
+    fds: LaunchFds,
+    chan: channel.Channel,
+    entry: Callable[[ContainerPlan, LaunchFds, channel.Channel], None],
+) -> None:
     ns = plan.namespaces
     joins = join_order(fds.join_list(ns))
     for nstype, fd in joins:

@@ -7,6 +7,7 @@ one `_prctl.prctl(option, arg)` each.
 
 Runs in the parent (names -> numbers, availability) and the init/tenant (apply).
 """
+
 from __future__ import annotations
 
 import errno
@@ -20,16 +21,46 @@ if TYPE_CHECKING:
     from typing import Any
 
 NAMES = {
-    "CAP_CHOWN": 0, "CAP_DAC_OVERRIDE": 1, "CAP_DAC_READ_SEARCH": 2, "CAP_FOWNER": 3,
-    "CAP_FSETID": 4, "CAP_KILL": 5, "CAP_SETGID": 6, "CAP_SETUID": 7, "CAP_SETPCAP": 8,
-    "CAP_LINUX_IMMUTABLE": 9, "CAP_NET_BIND_SERVICE": 10, "CAP_NET_BROADCAST": 11,
-    "CAP_NET_ADMIN": 12, "CAP_NET_RAW": 13, "CAP_IPC_LOCK": 14, "CAP_IPC_OWNER": 15,
-    "CAP_SYS_MODULE": 16, "CAP_SYS_RAWIO": 17, "CAP_SYS_CHROOT": 18, "CAP_SYS_PTRACE": 19,
-    "CAP_SYS_PACCT": 20, "CAP_SYS_ADMIN": 21, "CAP_SYS_BOOT": 22, "CAP_SYS_NICE": 23,
-    "CAP_SYS_RESOURCE": 24, "CAP_SYS_TIME": 25, "CAP_SYS_TTY_CONFIG": 26, "CAP_MKNOD": 27,
-    "CAP_LEASE": 28, "CAP_AUDIT_WRITE": 29, "CAP_AUDIT_CONTROL": 30, "CAP_SETFCAP": 31,
-    "CAP_MAC_OVERRIDE": 32, "CAP_MAC_ADMIN": 33, "CAP_SYSLOG": 34, "CAP_WAKE_ALARM": 35,
-    "CAP_BLOCK_SUSPEND": 36, "CAP_AUDIT_READ": 37, "CAP_PERFMON": 38, "CAP_BPF": 39,
+    "CAP_CHOWN": 0,
+    "CAP_DAC_OVERRIDE": 1,
+    "CAP_DAC_READ_SEARCH": 2,
+    "CAP_FOWNER": 3,
+    "CAP_FSETID": 4,
+    "CAP_KILL": 5,
+    "CAP_SETGID": 6,
+    "CAP_SETUID": 7,
+    "CAP_SETPCAP": 8,
+    "CAP_LINUX_IMMUTABLE": 9,
+    "CAP_NET_BIND_SERVICE": 10,
+    "CAP_NET_BROADCAST": 11,
+    "CAP_NET_ADMIN": 12,
+    "CAP_NET_RAW": 13,
+    "CAP_IPC_LOCK": 14,
+    "CAP_IPC_OWNER": 15,
+    "CAP_SYS_MODULE": 16,
+    "CAP_SYS_RAWIO": 17,
+    "CAP_SYS_CHROOT": 18,
+    "CAP_SYS_PTRACE": 19,
+    "CAP_SYS_PACCT": 20,
+    "CAP_SYS_ADMIN": 21,
+    "CAP_SYS_BOOT": 22,
+    "CAP_SYS_NICE": 23,
+    "CAP_SYS_RESOURCE": 24,
+    "CAP_SYS_TIME": 25,
+    "CAP_SYS_TTY_CONFIG": 26,
+    "CAP_MKNOD": 27,
+    "CAP_LEASE": 28,
+    "CAP_AUDIT_WRITE": 29,
+    "CAP_AUDIT_CONTROL": 30,
+    "CAP_SETFCAP": 31,
+    "CAP_MAC_OVERRIDE": 32,
+    "CAP_MAC_ADMIN": 33,
+    "CAP_SYSLOG": 34,
+    "CAP_WAKE_ALARM": 35,
+    "CAP_BLOCK_SUSPEND": 36,
+    "CAP_AUDIT_READ": 37,
+    "CAP_PERFMON": 38,
+    "CAP_BPF": 39,
     "CAP_CHECKPOINT_RESTORE": 40,
 }
 SETS = ("bounding", "effective", "permitted", "inheritable", "ambient")
@@ -96,11 +127,17 @@ def apply(sets: dict[str, list[int]]) -> None:
     """capset(E, P, I) in one call, then the ambient set."""
     from runk._native import lib
     from runk.linux.syscalls import prctl as raw_prctl
+
     every = range(last_cap() + 1)
     eff, perm, inh = set(sets["effective"]), set(sets["permitted"]), set(sets["inheritable"])
-    _prctl.set_caps(sorted(eff), sorted(perm), sorted(inh),
-                    [c for c in every if c not in eff], [c for c in every if c not in perm],
-                    [c for c in every if c not in inh])
+    _prctl.set_caps(
+        sorted(eff),
+        sorted(perm),
+        sorted(inh),
+        [c for c in every if c not in eff],
+        [c for c in every if c not in perm],
+        [c for c in every if c not in inh],
+    )
     raw_prctl(lib.PR_CAP_AMBIENT, lib.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
     for c in sets["ambient"]:
         # a cap not in both permitted and inheritable cannot be ambient (EPERM); runc's
@@ -110,4 +147,3 @@ def apply(sets: dict[str, list[int]]) -> None:
         except OSError as e:
             if e.errno not in (errno.EPERM, errno.EINVAL):
                 raise
-

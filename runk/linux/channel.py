@@ -21,6 +21,7 @@ module: enum, ~10 ms). One packet = one JSON object {"t": type, ...}, optionally
 EOF before `ready` means the child died: the parent reports it and rolls back (the subprocess
 errpipe rule: EOF is success only after `ready`).
 """
+
 from __future__ import annotations
 
 import _socket
@@ -62,8 +63,7 @@ class Channel:
         fields["t"] = mtype
         data = _json.dumps(fields).encode()
         if fds:
-            anc = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS,
-                    b"".join(fd.to_bytes(4, "little") for fd in fds))]
+            anc = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, b"".join(fd.to_bytes(4, "little") for fd in fds))]
             self.sock.sendmsg([data], anc)
         else:
             self.sock.send(data)
@@ -84,7 +84,7 @@ class Channel:
             fds = []
             for level, typ, raw in anc:
                 if level == _socket.SOL_SOCKET and typ == _socket.SCM_RIGHTS:
-                    fds += [int.from_bytes(raw[i:i + 4], "little") for i in range(0, len(raw) - 3, 4)]
+                    fds += [int.from_bytes(raw[i : i + 4], "little") for i in range(0, len(raw) - 3, 4)]
         else:
             data, fds = self.sock.recv(_MAX), []
         if not data:

@@ -6,6 +6,7 @@ Runs in the init (after pivot_root) and the tenant (after joining the mount name
 console socket was connected by the parent, before the fork (its path is a host path), with
 connect_console_socket (also used by the VM backend's host side).
 """
+
 from __future__ import annotations
 
 import _socket
@@ -44,11 +45,12 @@ def bind_console(slave: int) -> None:
     from runk.errors import RunkError
     from runk.linux import paths
     from runk.linux.syscalls import clone_fd_tree, move_mount_to_fd
+
     root = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         target = paths.open_in_root(root, "/dev/console", "file", 0o755, follow_last=False)
     except OSError as e:
-        if e.errno == errno.EROFS:       # read-only /dev: no console bind, as with a bind-mounted /dev
+        if e.errno == errno.EROFS:  # read-only /dev: no console bind, as with a bind-mounted /dev
             return
         raise
     finally:
@@ -65,7 +67,7 @@ def bind_console(slave: int) -> None:
         os.close(target)
 
 
-CONSOLE_CONNECT_TIMEOUT = 10.0     # a listener whose backlog is full and never accepts
+CONSOLE_CONNECT_TIMEOUT = 10.0  # a listener whose backlog is full and never accepts
 
 
 def connect_console_socket(path: str, bound: float = CONSOLE_CONNECT_TIMEOUT) -> int:
@@ -78,6 +80,7 @@ def connect_console_socket(path: str, bound: float = CONSOLE_CONNECT_TIMEOUT) ->
     except OSError as e:
         s.close()
         from runk.errors import RunkError
+
         reason = os.strerror(e.errno).lower() if e.errno else e
         raise RunkError(f"dial unix {path}: {reason}") from None
     return s.detach()
@@ -88,6 +91,7 @@ def _connect_within(s: _socket.socket, path: str, bound: float) -> None:
     non-blocking unix connect does not wait, a blocking one waits for ever) for `bound` s."""
     import errno
     import time
+
     s.setblocking(False)
     deadline = time.monotonic() + bound
     pause = 0.005
@@ -100,7 +104,7 @@ def _connect_within(s: _socket.socket, path: str, bound: float) -> None:
                 raise OSError(errno.ETIMEDOUT, os.strerror(errno.ETIMEDOUT)) from None
             time.sleep(pause)
             pause = min(pause * 2, 0.1)
-    s.setblocking(True)         # the init sends the pty master on it
+    s.setblocking(True)  # the init sends the pty master on it
 
 
 def send_master(sock_fd: int, master: int) -> None:

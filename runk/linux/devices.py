@@ -4,6 +4,7 @@ namespace), the /dev/fd, stdin, stdout, stderr links and /dev/ptmx -> pts/ptmx.
 Runs in the init before pivot_root; paths resolved inside the rootfs. The default devices are
 runc's (specconv AllowedDevices with a path): null, zero, full, random, urandom, tty.
 """
+
 from __future__ import annotations
 
 import errno
@@ -31,8 +32,12 @@ DEFAULT_DEVICES: tuple[DeviceNode, ...] = (
     ("/dev/tty", "c", 5, 0, 0o666, 0, 0),
 )
 
-_SYMLINKS = (("/proc/self/fd", "fd"), ("/proc/self/fd/0", "stdin"), ("/proc/self/fd/1", "stdout"),
-             ("/proc/self/fd/2", "stderr"))
+_SYMLINKS = (
+    ("/proc/self/fd", "fd"),
+    ("/proc/self/fd/0", "stdin"),
+    ("/proc/self/fd/1", "stdout"),
+    ("/proc/self/fd/2", "stderr"),
+)
 
 
 def merge(config_devices: list[dict[str, Any]], defaults: bool = True) -> list[DeviceNode]:
@@ -44,8 +49,17 @@ def merge(config_devices: list[dict[str, Any]], defaults: bool = True) -> list[D
         if d[0] not in seen:
             out.append(d)
     for dev in config_devices:
-        out.append((dev["path"], dev["type"], dev.get("major", 0), dev.get("minor", 0),
-                    dev.get("fileMode", 0o666), dev.get("uid", 0), dev.get("gid", 0)))
+        out.append(
+            (
+                dev["path"],
+                dev["type"],
+                dev.get("major", 0),
+                dev.get("minor", 0),
+                dev.get("fileMode", 0o666),
+                dev.get("uid", 0),
+                dev.get("gid", 0),
+            )
+        )
     return out
 
 
@@ -62,8 +76,9 @@ def create_nodes(root_fd: int, rootfs: str, devs: list[DeviceNode], bind: bool) 
                 pass
             if bind:
                 # mknod is refused in a user namespace: bind the host node instead (runc)
-                fd = os.open(name, os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_WRONLY | os.O_CLOEXEC,
-                             0o644, dir_fd=pfd)
+                fd = os.open(
+                    name, os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_WRONLY | os.O_CLOEXEC, 0o644, dir_fd=pfd
+                )
                 os.close(fd)
                 tfd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=pfd)
                 try:

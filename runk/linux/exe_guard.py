@@ -4,6 +4,7 @@ Runs in the parent before the fork. After the init execs it, /proc/<pid>/exe of 
 process points at this immutable anonymous file, never at the host's Python interpreter (see
 trampoline.c). Not a read-only bind mount: runc notes those can be unwrapped.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -19,6 +20,7 @@ _F_SEAL_WRITE = 0x0008
 def sealed_trampoline() -> int:
     """A CLOEXEC memfd holding runk-exec, sealed (execveat of an ELF through it works)."""
     from runk._native import TRAMPOLINE
+
     fd = os.memfd_create("runk-exec", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
     try:
         src = os.open(TRAMPOLINE, os.O_RDONLY | os.O_CLOEXEC)

@@ -4,6 +4,7 @@ runc, with runc's messages (podman maps them to exit codes 127 and 126).
 Runs in the init and tenant after pivot_root / joining the mount namespace, with the
 container's PATH, never the host's.
 """
+
 from __future__ import annotations
 
 import stat
@@ -39,8 +40,7 @@ def lookpath(arg0: str, env: list[str]) -> str:
         if _executable(cand) is None:
             if not cand.startswith("/"):
                 # Go 1.19's exec.ErrDot: found through "", "." or a relative PATH entry
-                raise RunkError(f'exec: "{arg0}": cannot run executable found relative to '
-                                "current directory")
+                raise RunkError(f'exec: "{arg0}": cannot run executable found relative to current directory')
             return cand
     raise RunkError(f'exec: "{arg0}": executable file not found in $PATH')
 

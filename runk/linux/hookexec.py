@@ -4,6 +4,7 @@ Runs in the parent (prestart, createRuntime, poststart, poststop) and in the ini
 (createContainer, startContainer, in the container's namespaces). No imports at call time and
 no subprocess module (18 ms): fork + execve, a pipe for stdin, a pidfd polled for the timeout.
 """
+
 from __future__ import annotations
 
 import errno
@@ -12,7 +13,7 @@ import select
 from runk import _os as os
 from runk.errors import HookError
 
-SIGKILL = 9     # signal.SIGKILL (`signal` imports enum)
+SIGKILL = 9  # signal.SIGKILL (`signal` imports enum)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -23,8 +24,17 @@ def state_json(cid: str, status: str, pid: int, bundle: str, annotations: dict[s
     """The OCI state a hook reads on stdin (runtime.md "State")."""
     from runk import _json
     from runk.version import OCI_VERSION
-    return _json.dumps({"ociVersion": OCI_VERSION, "id": cid, "status": status, "pid": pid or 0,
-                        "bundle": bundle, "annotations": annotations or {}})
+
+    return _json.dumps(
+        {
+            "ociVersion": OCI_VERSION,
+            "id": cid,
+            "status": status,
+            "pid": pid or 0,
+            "bundle": bundle,
+            "annotations": annotations or {},
+        }
+    )
 
 
 def run_hooks(phase: str, hooks: list[dict[str, Any]], state_json: str) -> None:
@@ -42,17 +52,20 @@ def run_hook(phase: str, index: int, hook: dict[str, Any], state_json: str) -> N
     pid = os.fork()
     if pid == 0:
         try:
-            os.setpgid(0, 0)            # its own group: a timeout kills what it started, too
+            os.setpgid(0, 0)  # its own group: a timeout kills what it started, too
             os.dup2(rd, 0)
-            os.dup2(ew, 1)              # captured for the error message, as runc does
+            os.dup2(ew, 1)  # captured for the error message, as runc does
             os.dup2(ew, 2)
-            os.execve(path, [a.encode("utf-8", "surrogateescape") for a in args],
-                      {k.encode(): v.encode() for k, _, v in (e.partition("=") for e in env)})
+            os.execve(
+                path,
+                [a.encode("utf-8", "surrogateescape") for a in args],
+                {k.encode(): v.encode() for k, _, v in (e.partition("=") for e in env)},
+            )
         except BaseException as e:
             os.write(2, f"exec {path}: {os.strerror(getattr(e, 'errno', 0) or errno.ENOENT).lower()}".encode())
         os._exit(127)
     try:
-        os.setpgid(pid, pid)            # also here: no race with a timeout before the child runs
+        os.setpgid(pid, pid)  # also here: no race with a timeout before the child runs
     except OSError:
         pass
     os.close(rd)

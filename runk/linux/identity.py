@@ -4,6 +4,7 @@ checked in range first (runk.ids) and read back after.
 
 Runs in the init and tenant, after pivot_root or after joining the mount namespace.
 """
+
 from __future__ import annotations
 
 import stat
@@ -60,7 +61,7 @@ def fix_stdio(uid: int, gid: int) -> None:
         try:
             os.fchown(fd, uid, st.st_gid)
         except OSError:
-            pass           # a pipe from another user namespace, or a read-only file system
+            pass  # a pipe from another user namespace, or a read-only file system
 
 
 def setgroups_allowed() -> bool:
@@ -86,12 +87,17 @@ def switch(uid: int, gid: int, groups: list[int]) -> None:
         os.setgroups(groups)
     os.setresgid(gid, gid, gid)
     os.setresuid(uid, uid, uid)
-    verify(uid, gid, groups if set_groups else None,
-           os.getresuid(), os.getresgid(), os.getgroups())
+    verify(uid, gid, groups if set_groups else None, os.getresuid(), os.getresgid(), os.getgroups())
 
 
-def verify(uid: int, gid: int, groups: list[int] | None, resuid: tuple[int, int, int], resgid: tuple[int, int, int],
-           got_groups: list[int]) -> None:
+def verify(
+    uid: int,
+    gid: int,
+    groups: list[int] | None,
+    resuid: tuple[int, int, int],
+    resgid: tuple[int, int, int],
+    got_groups: list[int],
+) -> None:
     """Real, effective and saved uid and gid are exactly uid and gid; the supplementary groups
     are groups (as a set: the kernel sorts them), unless groups is None (not set)."""
     if tuple(resuid) != (uid, uid, uid):
@@ -99,8 +105,10 @@ def verify(uid: int, gid: int, groups: list[int] | None, resuid: tuple[int, int,
     if tuple(resgid) != (gid, gid, gid):
         raise RunkError(f"unable to setup user: gids are {_ids(resgid)} after setting {gid}")
     if groups is not None and sorted(set(got_groups)) != sorted(set(groups)):
-        raise RunkError(f"unable to setup user: supplementary groups are [{_ids(sorted(got_groups))}] "
-                        f"after setting [{_ids(sorted(groups))}]")
+        raise RunkError(
+            f"unable to setup user: supplementary groups are [{_ids(sorted(got_groups))}] "
+            f"after setting [{_ids(sorted(groups))}]"
+        )
 
 
 def _ids(values: Iterable[int]) -> str:

@@ -6,6 +6,7 @@ the fork; after pivot_root the host's site-packages is gone), output through the
 through os._exit. The order follows runc's standard_init_linux.go; each security step names its
 reason.
 """
+
 from __future__ import annotations
 
 import errno
@@ -27,17 +28,18 @@ def init_main(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -> Non
     """Never returns: execs the trampoline or reports an error and _exit(1)s."""
     try:
         _init(plan, fds, chan)
-    except BaseException as e:   # the child's top level: report, never unwind into the parent's code
+    except BaseException as e:  # the child's top level: report, never unwind into the parent's code
         from runk.errors import describe
+
         chan.send_error(describe(e), getattr(e, "errno", 0) or 0, "init")
         os._exit(1)
 
 
 def _init(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -> None:
     ns, mp, proc = plan.namespaces, plan.mounts, plan.process
-    assert mp is not None           # an init's plan always has its mounts (kind "init")
+    assert mp is not None  # an init's plan always has its mounts (kind "init")
     set_name("runk:[2:INIT]")
-    os.setsid()             # a session leader, so a terminal can become its controlling tty
+    os.setsid()  # a session leader, so a terminal can become its controlling tty
     if ns.new_net:
         loopback_up()
     if plan.security.new_keyring:
@@ -45,9 +47,9 @@ def _init(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -> None:
         try:
             join_session_keyring(f"_ses.{plan.id}")
         except OSError as e:
-            if e.errno not in (errno.ENOSYS, errno.EPERM, errno.EACCES):      # keyrings unavailable
+            if e.errno not in (errno.ENOSYS, errno.EPERM, errno.EACCES):  # keyrings unavailable
                 raise
-    os.umask(0)                                  # device nodes and directories get exactly their modes
+    os.umask(0)  # device nodes and directories get exactly their modes
     if ns.new_cgroupns:
         # the namespace is rooted at the cgroup we are in when it is made: the container's
         chan.expect(channel.CGROUP_DONE)
@@ -59,8 +61,9 @@ def _init(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -> None:
         chan.expect(channel.CGROUP_DONE)
     if proc.cwd and root_fd >= 0:
         from runk.linux.paths import open_in_root
+
         try:
-            os.close(open_in_root(root_fd, proc.cwd, "dir"))      # runc creates a missing cwd
+            os.close(open_in_root(root_fd, proc.cwd, "dir"))  # runc creates a missing cwd
         except OSError:
             pass
     if plan.hooks.runtime_hooks:
@@ -90,9 +93,11 @@ def _init(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -> None:
     os.umask(proc.umask)
     if ns.hostname is not None:
         from runk.linux.syscalls import sethostname
+
         sethostname(ns.hostname)
     if ns.domainname is not None:
         from runk.linux.syscalls import setdomainname
+
         setdomainname(ns.domainname)
     sysctl.write_all(list(ns.sysctl), proc_root)
     for p in mp.readonly_paths:

@@ -6,6 +6,7 @@ Runs in the parent. launch() imports everything the child will use (the bootstra
 init with rootfs etc. or exec's tenant) before the fork, so nothing is imported after it
 (DESIGN 3.4 rule of thumb).
 """
+
 from __future__ import annotations
 
 import sys
@@ -15,9 +16,9 @@ from runk.errors import InitError, RunkError
 from runk.linux import bootstrap, channel, userns
 from runk.linux.channel import Channel
 
-SIGKILL = 9     # signal.SIGKILL (`signal` imports enum)
+SIGKILL = 9  # signal.SIGKILL (`signal` imports enum)
 
-TYPE_CHECKING = False       # no `typing` at run time (create's import budget)
+TYPE_CHECKING = False  # no `typing` at run time (create's import budget)
 if TYPE_CHECKING:
     from typing import Any, Protocol
 
@@ -55,6 +56,7 @@ class LaunchFds:
     def open_namespaces(self, ns: NamespacePlan) -> None:
         """Open (and check the type of) every namespace file the plan joins, in plan order."""
         from runk.linux.namespaces import open_ns_path
+
         for nstype, path in ns.joins:
             self.joins[nstype] = open_ns_path(nstype, path)
 
@@ -66,6 +68,7 @@ class LaunchFds:
         """Clone the bind sources when the plan asks for it (a user namespace)."""
         if mp.clone_bind_sources:
             from runk.linux.mounts import open_bind_sources
+
             self.bind_sources = open_bind_sources(mp.mounts)
 
     def close_cgroup(self) -> None:
@@ -90,8 +93,13 @@ class LaunchFds:
                     pass
 
 
-def launch(plan: ContainerPlan, fds: LaunchFds, cb: Callbacks, close_in_child: list[int],
-           stdio: tuple[int, int, int] | None = None) -> int:
+def launch(
+    plan: ContainerPlan,
+    fds: LaunchFds,
+    cb: Callbacks,
+    close_in_child: list[int],
+    stdio: tuple[int, int, int] | None = None,
+) -> int:
     """Fork the bootstrap and drive it until the init reports ready. Returns the init's host pid.
     `fds`: what the child uses, owned (and closed) by the caller; the cgroup entry is added to it
     here and its fds closed once the child is forked. `stdio`: the fds that become the container
@@ -101,6 +109,7 @@ def launch(plan: ContainerPlan, fds: LaunchFds, cb: Callbacks, close_in_child: l
     """
     from runk._native import lib
     from runk.linux.syscalls import prctl
+
     # orphans of the bootstrap (the init) come to us, so a failed create can reap them; on
     # success they pass on to our own subreaper (conmon) when we exit
     prctl(lib.PR_SET_CHILD_SUBREAPER, 1)
@@ -126,7 +135,7 @@ def launch(plan: ContainerPlan, fds: LaunchFds, cb: Callbacks, close_in_child: l
     child.close()
     init_pid = 0
     boot_reaped = False
-    early: list[dict[str, Any]] = []          # the init's messages that overtook the bootstrap's pid
+    early: list[dict[str, Any]] = []  # the init's messages that overtook the bootstrap's pid
     bound = setup_bound(plan)
     try:
         while True:
@@ -151,8 +160,9 @@ def launch(plan: ContainerPlan, fds: LaunchFds, cb: Callbacks, close_in_child: l
                 if init_pid != boot:
                     # it exits once it has forked the init
                     if not _reap(boot, bound):
-                        raise InitError(f"container setup process {boot} did not exit within "
-                                        f"{bound:g}s (stopped or frozen?)")
+                        raise InitError(
+                            f"container setup process {boot} did not exit within {bound:g}s (stopped or frozen?)"
+                        )
                     boot_reaped = True
                 try:
                     cb.on_pid(init_pid)
@@ -198,6 +208,7 @@ def _fork(cg: Entry | None) -> int:
     if cg is None or cg.clone_fd < 0 or not _single_threaded():
         return os.fork()
     from runk._native import lib
+
     pid: int = lib.runk_fork_into_cgroup(cg.clone_fd)
     if pid < 0:
         return os.fork()
@@ -216,6 +227,7 @@ def _raise_child_error(chan: Channel, cause: BaseException) -> None:
     """Prefer the init's own error, if it sent one, to ours; never wait long for it (a step of
     ours may have failed while the init is alive and waiting for cgroup_done)."""
     import select
+
     msg = None
     try:
         if select.select([chan.fileno()], [], [], 0.5)[0]:
@@ -232,6 +244,7 @@ def _reap(pid: int, bound: float | None = 10.0) -> bool:
     task in a frozen v1 cgroup dies only once thawed: it is left to our subreaper then)."""
     if bound is not None:
         from runk.linux.procfs import wait_gone
+
         if not wait_gone(pid, None, int(bound * 1000)):
             return False
     try:
@@ -267,7 +280,7 @@ def _recv_within(chan: Channel, bound: float | None) -> tuple[dict[str, Any] | N
     """The next message from the setup children, or InitError after `bound` seconds of silence."""
     if bound is not None:
         import select
+
         if not select.select([chan.fileno()], [], [], bound)[0]:
-            raise InitError(f"container init did not answer within {bound:g}s "
-                            "(stopped, frozen or hung in the kernel)")
+            raise InitError(f"container init did not answer within {bound:g}s (stopped, frozen or hung in the kernel)")
     return chan.recv()

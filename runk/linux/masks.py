@@ -12,6 +12,7 @@ gets a clone of exactly that file (open_tree of the fd) attached with move_mount
 at /dev/null fails the container's creation. Targets are resolved inside the container's root
 without magic links (runk.linux.paths.open_in_root), each opened once.
 """
+
 from __future__ import annotations
 
 import errno

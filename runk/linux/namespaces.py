@@ -2,6 +2,7 @@
 
 Runs in the parent (plan building, opening paths) and the bootstrap (setns/unshare).
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -21,11 +22,12 @@ TYPES = {
     "time": ("time", "CLONE_NEWTIME"),
 }
 
-NS_GET_NSTYPE = 0xB703      # ioctl_ns(2)
+NS_GET_NSTYPE = 0xB703  # ioctl_ns(2)
 
 
 def clone_flag(nstype: str) -> int:
     from runk._native import lib
+
     return int(getattr(lib, TYPES[nstype][1]))
 
 

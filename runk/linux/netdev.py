@@ -5,6 +5,7 @@ Runs in the parent, between the init's `pid` and `go` messages. pyroute2 costs ~
 import, so it is imported here only, when a config has netDevices (the loopback of a new
 namespace comes up with an ioctl in runk.linux.syscalls instead).
 """
+
 from __future__ import annotations
 
 import os
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 
 def move_devices(pid: int, devices: dict[str, Any]) -> None:
     from pyroute2 import IPRoute  # ~150 ms: only for configs with linux.netDevices
+
     nsfd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     try:
         with IPRoute() as ipr:
@@ -28,9 +30,11 @@ def move_devices(pid: int, devices: dict[str, Any]) -> None:
                 new_name = (spec or {}).get("name") or host_name
                 try:
                     ipr.link("set", index=idx[0], net_ns_fd=nsfd, ifname=new_name)
-                except Exception as e:   # pyroute2's NetlinkError carries the errno as code
+                except Exception as e:  # pyroute2's NetlinkError carries the errno as code
                     code = getattr(e, "code", 0)
-                    raise RunkError(f"linux.netDevices: move {host_name} into the container as "
-                                    f"{new_name}: {os.strerror(code).lower() if code else e}") from None
+                    raise RunkError(
+                        f"linux.netDevices: move {host_name} into the container as "
+                        f"{new_name}: {os.strerror(code).lower() if code else e}"
+                    ) from None
     finally:
         os.close(nsfd)

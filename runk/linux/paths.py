@@ -6,6 +6,7 @@ that opens each component O_NOFOLLOW, follows symlinks itself and clamps '..' at
 chroot_realpath, runc/youki's securejoin) creates what is missing, so that a dangling symlink in
 the rootfs cannot make runk create a file or directory outside it.
 """
+
 from __future__ import annotations
 
 import errno
@@ -36,8 +37,9 @@ def _components(path: str, trailing: bool = True) -> list[str]:
     return comps
 
 
-def open_in_root(root_fd: int, path: str, create: str | None = None, mode: int = 0o755,
-                 follow_last: bool = True) -> int:
+def open_in_root(
+    root_fd: int, path: str, create: str | None = None, mode: int = 0o755, follow_last: bool = True
+) -> int:
     """O_PATH fd of `path` resolved inside root_fd.
 
     create: None (must exist), "dir" or "file" (create the final component, and directories
@@ -46,6 +48,7 @@ def open_in_root(root_fd: int, path: str, create: str | None = None, mode: int =
     if follow_last:
         try:
             from runk.linux.syscalls import openat2
+
             return openat2(root_fd, path.lstrip("/") or ".", O_PATH, _resolve_flags())
         except OSError as e:
             if e.errno not in (errno.ENOENT, errno.ENOSYS) or create is None:
@@ -56,7 +59,7 @@ def open_in_root(root_fd: int, path: str, create: str | None = None, mode: int =
 
 
 def _walk(root_fd: int, path: str, create: str | None, mode: int, follow_last: bool) -> int:
-    stack = [os.dup(root_fd)]           # fds of the directories walked; stack[0] is the root
+    stack = [os.dup(root_fd)]  # fds of the directories walked; stack[0] is the root
     # a trailing "/" of a path to create is dropped, as runc's filepath.Clean does
     todo = _components(path, trailing=create is None)
     links = 0
@@ -65,7 +68,7 @@ def _walk(root_fd: int, path: str, create: str | None, mode: int, follow_last: b
             comp = todo.pop(0)
             last = not todo
             if comp == ".":
-                continue            # what it follows was checked to be a directory
+                continue  # what it follows was checked to be a directory
             if comp == "..":
                 if len(stack) > 1:
                     os.close(stack.pop())
@@ -78,8 +81,9 @@ def _walk(root_fd: int, path: str, create: str | None, mode: int, follow_last: b
                     raise SyscallError("open", path, errno.ENOENT) from None
                 if last and create == "file":
                     # O_EXCL|O_NOFOLLOW: never follow a symlink that appeared meanwhile
-                    nfd = os.open(comp, os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_WRONLY | os.O_CLOEXEC,
-                                  0o644, dir_fd=cur)
+                    nfd = os.open(
+                        comp, os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_WRONLY | os.O_CLOEXEC, 0o644, dir_fd=cur
+                    )
                     os.close(nfd)
                 else:
                     try:

@@ -5,6 +5,7 @@ steps 19-23, runc finalizeNamespace and the end of standard_init_linux.go).
 Runs in the forked child only: no imports at call time (everything is imported by the parent
 before the fork), errors as RunkError/SyscallError for the channel.
 """
+
 from __future__ import annotations
 
 from runk import _os as os
@@ -53,7 +54,7 @@ def finish_process(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -
     fifo_fd = fds.fifo
     proc_fd = fds.proc
     if proc_fd >= 0 and fifo_fd < 0:
-        os.close(proc_fd)       # only the fifo reopen needs it: never left to the workload
+        os.close(proc_fd)  # only the fifo reopen needs it: never left to the workload
         proc_fd = fds.proc = -1
     close_fds(proc.preserve_fds, [fd for fd in (fifo_fd, proc_fd) if fd >= 0])
     # chdir before dropping privileges if we can, after otherwise (runc finalizeNamespace)
@@ -63,6 +64,7 @@ def finish_process(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -
     if sec.seccomp is not None and not sec.no_new_privileges:
         # without no_new_privs, loading a filter needs CAP_SYS_ADMIN: before the caps drop (runc)
         from runk.linux import seccomp
+
         seccomp.load(sec.seccomp)
     caps.drop_bounding(sec.caps["bounding"])
     caps.set_keepcaps(True)
@@ -72,8 +74,9 @@ def finish_process(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -
         try:
             os.chdir(proc.cwd)
         except OSError as e:
-            raise RunkError(f'chdir to cwd ("{proc.cwd}") set in config.json failed: '
-                            f"{os.strerror(e.errno or 0).lower()}") from None
+            raise RunkError(
+                f'chdir to cwd ("{proc.cwd}") set in config.json failed: {os.strerror(e.errno or 0).lower()}'
+            ) from None
         _verify_cwd(strict=False)
     caps.set_keepcaps(False)
     caps.apply(sec.caps)
@@ -81,9 +84,9 @@ def finish_process(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -
     if not any(e.startswith("HOME=") for e in env):
         env.append("HOME=" + identity.passwd_home(proc.uid))
     if not proc.args:
-        path = ""           # no process: created, never startable (start refuses it)
+        path = ""  # no process: created, never startable (start refuses it)
     elif plan.kind == "exec":
-        path = execpath.lookpath(proc.args[0], env)     # exec fails at once, as runc's (255)
+        path = execpath.lookpath(proc.args[0], env)  # exec fails at once, as runc's (255)
         execpath.check_access(path)
     else:
         # A program that cannot be found or run does not fail create: runtime.md says
@@ -99,6 +102,7 @@ def finish_process(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -
     seccomp_fd = -1
     if sec.seccomp is not None and sec.no_new_privileges:
         from runk.linux import seccomp
+
         seccomp_fd = seccomp.to_memfd(sec.seccomp)
         os.set_inheritable(seccomp_fd, True)
     chan.send(channel.READY)
@@ -118,7 +122,7 @@ def finish_process(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -
                 else:
                     w = os.open(f"/proc/self/fd/{fifo_fd}", os.O_WRONLY)
                 os.close(fifo_fd)
-                os.set_inheritable(w, True)     # Python opens close-on-exec; the trampoline needs it
+                os.set_inheritable(w, True)  # Python opens close-on-exec; the trampoline needs it
                 fifo_fd = w
             run_hooks("startContainer", list(plan.hooks.start_container), plan.state_doc(os.getpid(), "created"))
             if fifo_fd >= 0:
@@ -127,10 +131,15 @@ def finish_process(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -
             os.write(2, f"runk: {describe(e)}\n".encode(errors="replace"))
             os._exit(1)
     gate = str(fifo_fd) + (f"@{proc_fd}" if proc_fd >= 0 and fifo_fd >= 0 else "")
-    argv = ["runk-exec", gate, str(seccomp_fd),
-            str(sec.seccomp.flags if sec.seccomp is not None and seccomp_fd >= 0 else 0), path, *proc.args]
-    os.execve(fds.trampoline, [a.encode("utf-8", "surrogateescape") for a in argv],
-              dict(_split(e) for e in env))
+    argv = [
+        "runk-exec",
+        gate,
+        str(seccomp_fd),
+        str(sec.seccomp.flags if sec.seccomp is not None and seccomp_fd >= 0 else 0),
+        path,
+        *proc.args,
+    ]
+    os.execve(fds.trampoline, [a.encode("utf-8", "surrogateescape") for a in argv], dict(_split(e) for e in env))
 
 
 def _verify_cwd(strict: bool) -> None:
@@ -167,6 +176,7 @@ def close_fds(preserve: int, keep: list[int]) -> None:
     trampoline needs, is close-on-exec before the last exec (the trampoline memfd itself stays
     CLOEXEC: execveat of an ELF binary through a CLOEXEC fd works)."""
     from runk.linux.syscalls import close_range_cloexec
+
     try:
         close_range_cloexec(3 + preserve)
     except OSError:
@@ -175,12 +185,13 @@ def close_fds(preserve: int, keep: list[int]) -> None:
             fds: Iterable[int] = [int(n) for n in os.listdir("/proc/self/fd")]
         except OSError:
             import resource
+
             fds = range(3 + preserve, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
         for fd in fds:
             if fd >= 3 + preserve:
                 try:
                     os.set_inheritable(fd, False)
                 except OSError:
-                    pass            # not open (or the directory fd listdir used)
+                    pass  # not open (or the directory fd listdir used)
     for fd in keep:
         os.set_inheritable(fd, True)

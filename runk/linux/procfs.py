@@ -4,6 +4,7 @@ Runs in the parent on the hot path (state, list, kill): imports runk._os only. A
 identified with its start time (field 22 of /proc/<pid>/stat) so a recycled pid is never mistaken
 for the container (psutil's _ident rule, runc's refreshState).
 """
+
 from __future__ import annotations
 
 from runk import _os as os
@@ -22,7 +23,7 @@ def stat_fields(pid: int) -> list[str] | None:
     finally:
         os.close(fd)
     # comm may hold spaces and ')' itself: split after the last ')'
-    return data[data.rfind(b")") + 2:].decode().split()
+    return data[data.rfind(b")") + 2 :].decode().split()
 
 
 def starttime(pid: int) -> int | None:
@@ -44,6 +45,7 @@ def wait_gone(pid: int, start: int | None, timeout_ms: int) -> bool:
     """Wait until pid (with that start time) has ended; True if it has. A pidfd turns readable
     when the process exits, whether or not it is our child (a zombie counts as gone)."""
     import select
+
     try:
         pidfd = os.pidfd_open(pid)
     except ProcessLookupError:

@@ -11,6 +11,7 @@ emulates may be covered. /proc itself must be a procfs: a fresh "proc" mount or 
 root of one. A container with a mount namespace needs that /proc: runk writes sysctls and
 reopens the exec fifo through it, and runc fails such a container at create too.
 """
+
 from __future__ import annotations
 
 from runk import _os as os
@@ -22,10 +23,19 @@ if TYPE_CHECKING:
 
 # runc 1.1.5 validProcMounts (checked by running it; later runc adds /proc/net/dev and
 # /proc/sys/crypto/fips_enabled)
-LXCFS_FILES = frozenset((
-    "/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat", "/proc/swaps",
-    "/proc/uptime", "/proc/loadavg", "/proc/slabinfo", "/proc/sys/kernel/ns_last_pid",
-))
+LXCFS_FILES = frozenset(
+    (
+        "/proc/cpuinfo",
+        "/proc/diskstats",
+        "/proc/meminfo",
+        "/proc/stat",
+        "/proc/swaps",
+        "/proc/uptime",
+        "/proc/loadavg",
+        "/proc/slabinfo",
+        "/proc/sys/kernel/ns_last_pid",
+    )
+)
 
 # a mount on / covers the rootfs with everything mounted on it so far: runk mounts the later
 # ones on top of it (runc too), but /proc would be gone (runc then fails at exec, after writing
@@ -70,8 +80,10 @@ def source_problem(source: str, source_fd: int = -1) -> str | None:
     try:
         procwrite.check_root(fd, source)
     except procwrite.NotProcfs:
-        return (f'"/proc" cannot be mounted because it is not of type proc (its source {source} '
-                "is not the root of a procfs)")
+        return (
+            f'"/proc" cannot be mounted because it is not of type proc (its source {source} '
+            "is not the root of a procfs)"
+        )
     finally:
         if source_fd < 0:
             os.close(fd)

@@ -15,6 +15,7 @@ only, nothing at call time. Every write runk does into /proc goes through write(
 
 A redirected target is reported as "<what>: <path> is not on procfs (a mount over /proc?)".
 """
+
 from __future__ import annotations
 
 import errno
@@ -23,7 +24,7 @@ from runk import _os as os
 from runk._native import lib
 from runk.errors import RunkError, SyscallError
 
-PROC_ROOT_INO = 1                   # only the root of a procfs superblock has inode 1
+PROC_ROOT_INO = 1  # only the root of a procfs superblock has inode 1
 _SELF = ("self", "thread-self")
 
 
@@ -71,8 +72,9 @@ def open_file(root_fd: int, path: str, what: str, flags: int = os.O_WRONLY) -> i
     """Open `path` ("/proc/..." or relative to the procfs root) below root_fd; the fd is
     checked to be on procfs. OSError (as SyscallError) for an ordinary failure (ENOENT ...),
     NotProcfs when something is mounted over the way or the file is not procfs's."""
-    rel = path[len("/proc/"):] if path.startswith("/proc/") else path.lstrip("/")
+    rel = path[len("/proc/") :] if path.startswith("/proc/") else path.lstrip("/")
     from runk.linux.syscalls import openat2
+
     try:
         fd = openat2(root_fd, rel, flags | os.O_CLOEXEC, _resolve_flags(rel))
     except OSError as e:
@@ -92,8 +94,7 @@ def open_file(root_fd: int, path: str, what: str, flags: int = os.O_WRONLY) -> i
     return fd
 
 
-def write(path: str, data: bytes, what: str, root_fd: int = -1, op: str = "write",
-          shown: str | None = None) -> None:
+def write(path: str, data: bytes, what: str, root_fd: int = -1, op: str = "write", shown: str | None = None) -> None:
     """Write `data` in one write(2) to `path` below /proc (root_fd: an fd of the procfs root,
     checked here; -1 opens /proc). Errors: NotProcfs naming `what`, or SyscallError(op,
     shown or path, errno)."""
@@ -108,7 +109,7 @@ def write(path: str, data: bytes, what: str, root_fd: int = -1, op: str = "write
         except SyscallError as e:
             raise SyscallError(op, shown or path, e.errno or 0) from None
         try:
-            os.write(fd, data)      # the kernel takes a map or offsets in one write only
+            os.write(fd, data)  # the kernel takes a map or offsets in one write only
         except OSError as e:
             raise SyscallError(op, shown or path, e.errno or 0) from None
         finally:

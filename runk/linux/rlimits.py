@@ -3,6 +3,7 @@
 Runs in the parent (names -> numbers) and the init/tenant (apply). The resource module is a C
 module (0.3 ms) imported before fork.
 """
+
 from __future__ import annotations
 
 import errno
@@ -17,10 +18,22 @@ if TYPE_CHECKING:
     from typing import Any
 
 RLIMITS = {
-    "RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3, "RLIMIT_CORE": 4,
-    "RLIMIT_RSS": 5, "RLIMIT_NPROC": 6, "RLIMIT_NOFILE": 7, "RLIMIT_MEMLOCK": 8, "RLIMIT_AS": 9,
-    "RLIMIT_LOCKS": 10, "RLIMIT_SIGPENDING": 11, "RLIMIT_MSGQUEUE": 12, "RLIMIT_NICE": 13,
-    "RLIMIT_RTPRIO": 14, "RLIMIT_RTTIME": 15,
+    "RLIMIT_CPU": 0,
+    "RLIMIT_FSIZE": 1,
+    "RLIMIT_DATA": 2,
+    "RLIMIT_STACK": 3,
+    "RLIMIT_CORE": 4,
+    "RLIMIT_RSS": 5,
+    "RLIMIT_NPROC": 6,
+    "RLIMIT_NOFILE": 7,
+    "RLIMIT_MEMLOCK": 8,
+    "RLIMIT_AS": 9,
+    "RLIMIT_LOCKS": 10,
+    "RLIMIT_SIGPENDING": 11,
+    "RLIMIT_MSGQUEUE": 12,
+    "RLIMIT_NICE": 13,
+    "RLIMIT_RTPRIO": 14,
+    "RLIMIT_RTTIME": 15,
 }
 _INF = (1 << 64) - 1
 

@@ -10,6 +10,7 @@ Runs in the init, between fork and exec: no imports at call time, errors as Sysc
 the in-container destination. Every target is resolved inside the rootfs (runk.linux.paths) and
 mounted through /proc/self/fd/N, then checked to still be inside the rootfs.
 """
+
 from __future__ import annotations
 
 import errno
@@ -28,8 +29,9 @@ if TYPE_CHECKING:
     from runk.linux.plan import MountPlan
 
 # statvfs f_flag bits that are also mount flags (the kernel's ST_* == MS_* for these)
-_LOCKABLE: int = (lib.MS_RDONLY | lib.MS_NOSUID | lib.MS_NODEV | lib.MS_NOEXEC | lib.MS_NOATIME
-             | lib.MS_NODIRATIME | lib.MS_RELATIME)
+_LOCKABLE: int = (
+    lib.MS_RDONLY | lib.MS_NOSUID | lib.MS_NODEV | lib.MS_NOEXEC | lib.MS_NOATIME | lib.MS_NODIRATIME | lib.MS_RELATIME
+)
 
 
 def _mount_point_of(path: str) -> tuple[str, str]:
@@ -85,7 +87,7 @@ def _target(root_fd: int, rootfs: str, dest: str, create: str | None) -> int:
 def _check_proc_target(fd: int, rootfs: str, m: MountSpec, source_fd: int) -> None:
     """runc checkProcMount on the resolved destination: a symlink in the rootfs must not lead
     a mount onto /proc or under it (the config's destination was checked as written)."""
-    inside = paths.fd_path(fd)[len(rootfs.rstrip("/")):] or "/"
+    inside = paths.fd_path(fd)[len(rootfs.rstrip("/")) :] or "/"
     why = procmounts.problem(inside, m.fstype, m.is_bind)
     if not why and inside == "/proc" and m.is_bind:
         why = procmounts.source_problem(m.source or "", source_fd)
@@ -132,7 +134,7 @@ def mount_one(root_fd: int, rootfs: str, m: MountSpec, source: tuple[int, bool] 
         create = "dir" if source[1] else "file"
     elif m.is_bind:
         try:
-            st = os.stat(m.source or "")         # a bind has a source (runk.oci.validate)
+            st = os.stat(m.source or "")  # a bind has a source (runk.oci.validate)
         except OSError as e:
             raise SyscallError("stat", m.source, e.errno or 0) from None
         create = "dir" if stat.S_ISDIR(st.st_mode) else "file"
@@ -149,8 +151,9 @@ def mount_one(root_fd: int, rootfs: str, m: MountSpec, source: tuple[int, bool] 
                 raise RunkError(f"mount destination {dest} is a symlink: {m.fstype} must be mounted on a directory")
     # runc: a tmpfs over an existing directory takes that directory's mode (/run 0755 stays
     # 0755), unless the options give one: runc puts "mode=<dir's>" first in the data
-    keep_mode = (_existing_mode(root_fd, dest)
-                 if m.fstype == "tmpfs" and not m.is_bind and "mode=" not in m.data else None)
+    keep_mode = (
+        _existing_mode(root_fd, dest) if m.fstype == "tmpfs" and not m.is_bind and "mode=" not in m.data else None
+    )
     tfd = _target(root_fd, rootfs, dest, create)
     _check_proc_target(tfd, rootfs, m, source[0] if source is not None else -1)
     onto_root = paths.fd_path(tfd) == rootfs
@@ -223,8 +226,7 @@ def _copy_tree(src_fd: int, dst_fd: int) -> None:
             os.symlink(os.readlink(name, dir_fd=src_fd), name, dir_fd=dst_fd)
         elif stat.S_ISREG(st.st_mode):
             s = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=src_fd)
-            d = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, st.st_mode & 0o7777,
-                        dir_fd=dst_fd)
+            d = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, st.st_mode & 0o7777, dir_fd=dst_fd)
             try:
                 while os.sendfile(d, s, None, 1 << 20) > 0:
                     pass
@@ -248,8 +250,14 @@ def _mount_cgroup(root_fd: int, mp: MountPlan, m: MountSpec) -> None:
     if cg.get("tmpfs"):
         tfd = _target(root_fd, rootfs, m.destination, "dir")
         try:
-            mount("tmpfs", paths.proc_fd(tfd), "tmpfs", lib.MS_NOSUID | lib.MS_NODEV | lib.MS_NOEXEC,
-                  "mode=755", shown=m.destination)
+            mount(
+                "tmpfs",
+                paths.proc_fd(tfd),
+                "tmpfs",
+                lib.MS_NOSUID | lib.MS_NODEV | lib.MS_NOEXEC,
+                "mode=755",
+                shown=m.destination,
+            )
         finally:
             os.close(tfd)
     for sub, host, fstype, data in cg.get("entries", []):
@@ -285,8 +293,8 @@ def _unescape(field: str) -> str:
         return field
     out, i = [], 0
     while i < len(field):
-        if field[i] == "\\" and field[i + 1:i + 4].isdigit():
-            out.append(chr(int(field[i + 1:i + 4], 8)))
+        if field[i] == "\\" and field[i + 1 : i + 4].isdigit():
+            out.append(chr(int(field[i + 1 : i + 4], 8)))
             i += 4
         else:
             out.append(field[i])
@@ -319,7 +327,7 @@ def _hide_host_pseudo_mounts(rootfs: str) -> None:
             mount(None, mp, None, lib.MS_SLAVE | lib.MS_REC, shown=mp)
         except OSError as e:
             if e.errno in (errno.ENOENT, errno.EINVAL):
-                continue            # gone with a parent detached before it
+                continue  # gone with a parent detached before it
             raise
         try:
             umount2(mp, lib.MNT_DETACH)

@@ -15,6 +15,7 @@ skipped, rules whose action equals the default are skipped, several conditions o
 index become one rule each, SCMP_ACT_ERRNO and SCMP_ACT_TRACE default to EPERM, and an absent
 `flags` means SECCOMP_FILTER_FLAG_SPEC_ALLOW when the kernel supports it.
 """
+
 from __future__ import annotations
 
 import errno
@@ -27,13 +28,30 @@ from runk.errors import ConfigError, SyscallError
 
 # Names from the runtime spec (config-linux.md#seccomp). libseccomp resolves the lower-case tail
 # ("SCMP_ARCH_X86_64" -> "x86_64"), as crun does; a spec name this libseccomp lacks is refused.
-SPEC_ARCHES = frozenset((
-    "SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32", "SCMP_ARCH_ARM", "SCMP_ARCH_AARCH64",
-    "SCMP_ARCH_MIPS", "SCMP_ARCH_MIPS64", "SCMP_ARCH_MIPS64N32", "SCMP_ARCH_MIPSEL",
-    "SCMP_ARCH_MIPSEL64", "SCMP_ARCH_MIPSEL64N32", "SCMP_ARCH_PPC", "SCMP_ARCH_PPC64",
-    "SCMP_ARCH_PPC64LE", "SCMP_ARCH_S390", "SCMP_ARCH_S390X", "SCMP_ARCH_PARISC",
-    "SCMP_ARCH_PARISC64", "SCMP_ARCH_RISCV64", "SCMP_ARCH_LOONGARCH64",
-))
+SPEC_ARCHES = frozenset(
+    (
+        "SCMP_ARCH_X86",
+        "SCMP_ARCH_X86_64",
+        "SCMP_ARCH_X32",
+        "SCMP_ARCH_ARM",
+        "SCMP_ARCH_AARCH64",
+        "SCMP_ARCH_MIPS",
+        "SCMP_ARCH_MIPS64",
+        "SCMP_ARCH_MIPS64N32",
+        "SCMP_ARCH_MIPSEL",
+        "SCMP_ARCH_MIPSEL64",
+        "SCMP_ARCH_MIPSEL64N32",
+        "SCMP_ARCH_PPC",
+        "SCMP_ARCH_PPC64",
+        "SCMP_ARCH_PPC64LE",
+        "SCMP_ARCH_S390",
+        "SCMP_ARCH_S390X",
+        "SCMP_ARCH_PARISC",
+        "SCMP_ARCH_PARISC64",
+        "SCMP_ARCH_RISCV64",
+        "SCMP_ARCH_LOONGARCH64",
+    )
+)
 
 # Actions without a data field. SCMP_ACT_KILL is KILL_THREAD, as in libseccomp and runc.
 _PLAIN_ACTIONS: dict[str, int] = {
@@ -60,20 +78,21 @@ FLAG_LOG = "SECCOMP_FILTER_FLAG_LOG"
 FLAG_SPEC_ALLOW = "SECCOMP_FILTER_FLAG_SPEC_ALLOW"
 FLAG_WAIT_KILLABLE_RECV = "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"
 
-_MAX_ARGS = 6               # a Linux syscall has at most six arguments
-_OPTIMIZE_ABOVE = 32        # runc: binary-tree optimisation past 32 rules (libseccomp <= 2.5.4
-                            # misbehaves with it on an empty rule set)
+_MAX_ARGS = 6  # a Linux syscall has at most six arguments
+_OPTIMIZE_ABOVE = 32  # runc: binary-tree optimisation past 32 rules (libseccomp <= 2.5.4
+# misbehaves with it on an empty rule set)
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, TypeAlias
-    _Cond: TypeAlias = tuple[int, int, int, int]         # (arg index, operator, value, value2)
+
+    _Cond: TypeAlias = tuple[int, int, int, int]  # (arg index, operator, value, value2)
     # the conditions of one syscalls[] entry, one libseccomp rule each: (count, the
     # struct scmp_arg_cmp[] libseccomp takes, the same conditions in Python)
     _Groups: TypeAlias = list[tuple[int, object, tuple[_Cond, ...]]]
-    _Nr: TypeAlias = tuple[int, str, str]                 # (syscall nr, name, JSON path of it)
+    _Nr: TypeAlias = tuple[int, str, str]  # (syscall nr, name, JSON path of it)
 
-BPF_MAXINSNS = 4096         # the kernel's limit on one classic BPF program (linux/bpf_common.h)
-_CACHE_MAGIC = b"RKSC"      # cache file: magic, u32 little-endian seccomp(2) flags, BPF
+BPF_MAXINSNS = 4096  # the kernel's limit on one classic BPF program (linux/bpf_common.h)
+_CACHE_MAGIC = b"RKSC"  # cache file: magic, u32 little-endian seccomp(2) flags, BPF
 _CACHE_VERSION = b"runk-seccomp-cache-1"
 
 
@@ -88,8 +107,7 @@ class SeccompProgram:
         self.checksum = checksum
 
     def __repr__(self) -> str:
-        return (f"SeccompProgram(insns={len(self.bpf) // 8}, flags={self.flags:#x}, "
-                f"checksum={self.checksum[:12]})")
+        return f"SeccompProgram(insns={len(self.bpf) // 8}, flags={self.flags:#x}, checksum={self.checksum[:12]})"
 
 
 def enabled(seccomp: dict[str, Any] | None) -> bool:
@@ -97,8 +115,9 @@ def enabled(seccomp: dict[str, Any] | None) -> bool:
     return bool(seccomp and (seccomp.get("defaultAction") or seccomp.get("syscalls")))
 
 
-def compile_profile(seccomp: dict[str, Any], path: str = "linux.seccomp",
-                    cache_dir: str | None = None) -> SeccompProgram:
+def compile_profile(
+    seccomp: dict[str, Any], path: str = "linux.seccomp", cache_dir: str | None = None
+) -> SeccompProgram:
     """Compile `linux.seccomp` to BPF; with cache_dir, reuse an earlier compile of the same profile.
 
     Raises ConfigError naming the JSON path of the first bad field.
@@ -131,10 +150,11 @@ def to_memfd(prog: SeccompProgram) -> int:
     try:
         view = memoryview(prog.bpf)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
         # Sealed so nothing holding the fd can change the filter between create and start.
-        fcntl.fcntl(fd, fcntl.F_ADD_SEALS,
-                    fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE)
+        fcntl.fcntl(
+            fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE
+        )
     except BaseException:
         os.close(fd)
         raise
@@ -155,9 +175,11 @@ def profile_key(seccomp: dict[str, Any]) -> str:
         except ImportError:  # pragma: no cover - builds without the builtin module
             from hashlib import sha256
     v = lib.seccomp_version()
-    head = (f"{_CACHE_VERSION.decode()}\0libseccomp {v.major}.{v.minor}.{v.micro} api "
-            f"{lib.seccomp_api_get()}\0arch {lib.seccomp_arch_native():#x}\0kernel "
-            f"{os.uname().release}\0")
+    head = (
+        f"{_CACHE_VERSION.decode()}\0libseccomp {v.major}.{v.minor}.{v.micro} api "
+        f"{lib.seccomp_api_get()}\0arch {lib.seccomp_arch_native():#x}\0kernel "
+        f"{os.uname().release}\0"
+    )
     h = sha256(head.encode())
     h.update(_json.dumps(_canonical(seccomp)).encode())
     digest: str = h.hexdigest()
@@ -225,8 +247,9 @@ def _load_flags(ctx: object, flags: object, path: str) -> int:
 
 
 def _build(seccomp: dict[str, Any], path: str) -> tuple[bytes, int]:
-    default = _action(seccomp.get("defaultAction"), seccomp.get("defaultErrnoRet"),
-                      f"{path}.defaultAction", f"{path}.defaultErrnoRet")
+    default = _action(
+        seccomp.get("defaultAction"), seccomp.get("defaultErrnoRet"), f"{path}.defaultAction", f"{path}.defaultErrnoRet"
+    )
     syscalls = seccomp.get("syscalls") or []
     if not isinstance(syscalls, list):
         raise ConfigError(f"{path}.syscalls", "must be an array")
@@ -248,8 +271,11 @@ def _build(seccomp: dict[str, Any], path: str) -> tuple[bytes, int]:
                 _add_rule(ctx, action, (nr, name, where), groups)
         bpf = _export(ctx)
         if len(bpf) // 8 > BPF_MAXINSNS:
-            raise ConfigError(path, f"the compiled filter has {len(bpf) // 8} BPF instructions, more than "
-                              f"the kernel's limit of {BPF_MAXINSNS}")
+            raise ConfigError(
+                path,
+                f"the compiled filter has {len(bpf) // 8} BPF instructions, more than "
+                f"the kernel's limit of {BPF_MAXINSNS}",
+            )
         return bpf, flags
     finally:
         lib.seccomp_release(ctx)
@@ -268,10 +294,9 @@ def _add_arches(ctx: object, arches: object, path: str) -> None:
     for i, name in enumerate(arches):
         if not isinstance(name, str) or name not in SPEC_ARCHES:
             raise ConfigError(f"{path}[{i}]", f"unknown architecture {_json.dumps(name)}")
-        token = lib.seccomp_arch_resolve_name(name[len("SCMP_ARCH_"):].lower().encode())
+        token = lib.seccomp_arch_resolve_name(name[len("SCMP_ARCH_") :].lower().encode())
         if token == 0:
-            raise ConfigError(f"{path}[{i}]",
-                              f"{name} is not supported by libseccomp {v.major}.{v.minor}.{v.micro}")
+            raise ConfigError(f"{path}[{i}]", f"{name} is not supported by libseccomp {v.major}.{v.minor}.{v.micro}")
         rc = lib.seccomp_arch_add(ctx, token)
         if rc < 0 and rc != -errno.EEXIST:  # the native arch is always in the filter
             raise ConfigError(f"{path}[{i}]", f"cannot add {name}: {os.strerror(-rc).lower()}")
@@ -311,7 +336,7 @@ def _rules(call: object, default: int, path: str) -> tuple[int, _Groups, list[_N
         if not isinstance(name, str) or not name:
             raise ConfigError(f"{path}.names[{j}]", "must be a non-empty string")
         nr = lib.seccomp_syscall_resolve_name(name.encode())
-        if nr != lib.__NR_SCMP_ERROR:   # runc: a syscall this libseccomp does not know is skipped
+        if nr != lib.__NR_SCMP_ERROR:  # runc: a syscall this libseccomp does not know is skipped
             nrs.append((nr, name, f"{path}.names[{j}]"))
     if action == default:
         return action, [], []
@@ -347,9 +372,12 @@ def _check_size(rules: list[tuple[int, _Groups, list[_Nr]]], path: str) -> None:
                     have |= conds
     need = sum(1 + (len(c) if c is not None else 0) for c in per_nr.values())
     if need > BPF_MAXINSNS:
-        raise ConfigError(path, f"{len(per_nr)} syscalls with {need - len(per_nr)} distinct argument "
-                          f"conditions need at least {need} BPF instructions, more than the kernel's "
-                          f"limit of {BPF_MAXINSNS}")
+        raise ConfigError(
+            path,
+            f"{len(per_nr)} syscalls with {need - len(per_nr)} distinct argument "
+            f"conditions need at least {need} BPF instructions, more than the kernel's "
+            f"limit of {BPF_MAXINSNS}",
+        )
 
 
 def _add_rule(ctx: object, action: int, syscall: _Nr, groups: _Groups) -> None:
@@ -402,7 +430,7 @@ def _cache_write(cache_dir: str, key: str, flags: int, bpf: bytes) -> None:
         try:
             view = memoryview(_CACHE_MAGIC + flags.to_bytes(4, "little") + bpf)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
         finally:
             os.close(fd)
         os.rename(tmp, os.path.join(cache_dir, key))
@@ -417,5 +445,4 @@ def libseccomp_version() -> str:
 
 def supported_archs() -> list[str]:
     """The spec's architecture names this libseccomp knows (for `runk features`)."""
-    return sorted(a for a in SPEC_ARCHES
-                  if lib.seccomp_arch_resolve_name(a[len("SCMP_ARCH_"):].lower().encode()) != 0)
+    return sorted(a for a in SPEC_ARCHES if lib.seccomp_arch_resolve_name(a[len("SCMP_ARCH_") :].lower().encode()) != 0)

@@ -2,6 +2,7 @@
 
 Runs in parent, bootstrap, init and tenant. Imports only the compiled module; safe after fork.
 """
+
 from __future__ import annotations
 
 from runk import _os as os
@@ -25,8 +26,9 @@ def setns(fd: int, nstype: int, what: str | None = None) -> None:
     _check(lib.setns(fd, nstype), "setns", what)
 
 
-def mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None,
-          shown: str | None = None) -> None:
+def mount(
+    source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None, shown: str | None = None
+) -> None:
     """mount(2); `shown` is the path used in the error (the in-container destination)."""
     src = _enc(source) if source is not None else ffi.NULL
     typ = _enc(fstype) if fstype is not None else ffi.NULL
@@ -76,14 +78,20 @@ def personality(persona: int) -> None:
 
 def join_session_keyring(name: str | None) -> None:
     arg = ffi.new("char[]", _enc(name)) if name else ffi.NULL
-    _check(lib.runk_keyctl(lib.KEYCTL_JOIN_SESSION_KEYRING, int(ffi.cast("unsigned long", arg)), 0, 0, 0),
-           "join session keyring")
+    _check(
+        lib.runk_keyctl(lib.KEYCTL_JOIN_SESSION_KEYRING, int(ffi.cast("unsigned long", arg)), 0, 0, 0),
+        "join session keyring",
+    )
 
 
-def mount_setattr(dirfd: int, path: str, flags: int, attr_set: int, attr_clr: int,
-                  propagation: int = 0, shown: str | None = None) -> None:
-    _check(lib.runk_mount_setattr(dirfd, _enc(path), flags, attr_set, attr_clr, propagation),
-           "mount_setattr", shown or path)
+def mount_setattr(
+    dirfd: int, path: str, flags: int, attr_set: int, attr_clr: int, propagation: int = 0, shown: str | None = None
+) -> None:
+    _check(
+        lib.runk_mount_setattr(dirfd, _enc(path), flags, attr_set, attr_clr, propagation),
+        "mount_setattr",
+        shown or path,
+    )
 
 
 def loopback_up() -> None:
@@ -99,9 +107,11 @@ def open_tree_clone(path: str, recursive: bool) -> int:
 
 def move_mount_to_fd(tree_fd: int, target_fd: int, shown: str | None = None) -> None:
     """Attach a detached tree onto the directory or file open as target_fd (O_PATH)."""
-    _check(lib.runk_move_mount(tree_fd, b"", target_fd, b"",
-                               lib.MOVE_MOUNT_F_EMPTY_PATH | lib.MOVE_MOUNT_T_EMPTY_PATH),
-           "move_mount", shown)
+    _check(
+        lib.runk_move_mount(tree_fd, b"", target_fd, b"", lib.MOVE_MOUNT_F_EMPTY_PATH | lib.MOVE_MOUNT_T_EMPTY_PATH),
+        "move_mount",
+        shown,
+    )
 
 
 def clone_fd_tree(fd: int, shown: str | None = None) -> int:

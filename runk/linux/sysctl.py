@@ -4,6 +4,7 @@ Runs in the init. Which keys are allowed is decided in the parent (runk.oci.vali
 configs/validate does. The writes go through runk.linux.procwrite: a mount over /proc/sys/...
 (a host directory bound there) makes them fail instead of landing in that directory.
 """
+
 from __future__ import annotations
 
 from runk import _os as os

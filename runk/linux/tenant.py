@@ -5,6 +5,7 @@ then the sealed trampoline without a start gate.
 Runs in the forked child only (no imports). The bootstrap already joined the namespaces; the
 pid namespace applies to this process because the bootstrap forked it.
 """
+
 from __future__ import annotations
 
 from runk import _os as os
@@ -21,9 +22,9 @@ if TYPE_CHECKING:
 def tenant_main(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -> None:
     try:
         set_name("runk:[2:EXEC]")
-        chan.expect(channel.CGROUP_DONE)      # in the container's cgroups before anything runs
+        chan.expect(channel.CGROUP_DONE)  # in the container's cgroups before anything runs
         if plan.rootfs_chroot:
-            os.chroot(plan.rootfs_chroot)     # a container made with --no-pivot / no mount ns
+            os.chroot(plan.rootfs_chroot)  # a container made with --no-pivot / no mount ns
         os.chdir("/")
         os.setsid()
         if plan.process.terminal:
@@ -33,5 +34,6 @@ def tenant_main(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -> N
         finish_process(plan, fds, chan)
     except BaseException as e:
         from runk.errors import describe
+
         chan.send_error(describe(e), getattr(e, "errno", 0) or 0, "exec")
         os._exit(1)

@@ -4,6 +4,7 @@ Runs in the parent. A new user namespace's maps must be written from outside it 
 with CAP_SETUID/CAP_SETGID in the parent namespace), which is why the bootstrap asks for them.
 The writes go through runk.linux.procwrite (checked to land on procfs).
 """
+
 from __future__ import annotations
 
 from runk.linux import procwrite
@@ -22,8 +23,9 @@ def _write(path: str, data: bytes, what: str) -> None:
     procwrite.write(path, data, what)
 
 
-def write_maps(pid: int, uid_map: list[dict[str, Any]], gid_map: list[dict[str, Any]],
-               deny_setgroups: bool = False) -> None:
+def write_maps(
+    pid: int, uid_map: list[dict[str, Any]], gid_map: list[dict[str, Any]], deny_setgroups: bool = False
+) -> None:
     if deny_setgroups:
         _write(f"/proc/{pid}/setgroups", b"deny", "linux.uidMappings")
     if uid_map:

@@ -3,6 +3,7 @@
 Runs in the parent. Validation (schema, then semantics) happens in runk.oci.validate; the
 translation into the container plan is runk.oci.plan's.
 """
+
 from __future__ import annotations
 
 from runk import _json
@@ -17,9 +18,10 @@ if TYPE_CHECKING:
 def load(bundle: str) -> tuple[dict[str, Any], bytes]:
     """(config, raw bytes) of <bundle>/config.json, with runc's messages."""
     from runk.userfile import read_regular
+
     path = os.path.join(bundle, "config.json")
     try:
-        raw = read_regular(path, "config.json")     # a regular file, at most 16 MiB
+        raw = read_regular(path, "config.json")  # a regular file, at most 16 MiB
     except FileNotFoundError:
         raise RunkError("JSON specification file config.json not found") from None
     except OSError as e:
@@ -52,6 +54,7 @@ def check_proc(cfg: dict[str, Any], bundle: str, rootfs: str) -> None:
     """The container's /proc is a procfs: a bind onto /proc must bind the root of one, and a
     container with a mount namespace must get one (runc fails it at create too)."""
     from runk.linux import procmounts
+
     have = False
     for i, m in enumerate(cfg.get("mounts") or []):
         if procmounts.destination(m) != "/proc":
@@ -63,5 +66,8 @@ def check_proc(cfg: dict[str, Any], bundle: str, rootfs: str) -> None:
             if why:
                 raise ConfigError(f"mounts[{i}]", why)
     if not have and not procmounts.rootfs_has_procfs(rootfs):
-        raise ConfigError("mounts", 'no "proc" mount at /proc: a container with a mount namespace needs '
-                          "one (runk writes sysctls and reopens the exec fifo through it)")
+        raise ConfigError(
+            "mounts",
+            'no "proc" mount at /proc: a container with a mount namespace needs '
+            "one (runk writes sysctls and reopens the exec fifo through it)",
+        )

@@ -3,6 +3,7 @@ this build of runk really implements.
 
 Runs in the parent. The VM backend contributes its own document (runk-vm features).
 """
+
 from __future__ import annotations
 
 from runk.version import OCI_VERSION
@@ -13,14 +14,30 @@ if TYPE_CHECKING:
 
 HOOKS = ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"]
 NAMESPACES = ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"]
-SECCOMP_ACTIONS = ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
-                   "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"]
-SECCOMP_OPERATORS = ["SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT",
-                     "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"]
+SECCOMP_ACTIONS = [
+    "SCMP_ACT_ALLOW",
+    "SCMP_ACT_ERRNO",
+    "SCMP_ACT_KILL",
+    "SCMP_ACT_KILL_PROCESS",
+    "SCMP_ACT_KILL_THREAD",
+    "SCMP_ACT_LOG",
+    "SCMP_ACT_TRACE",
+    "SCMP_ACT_TRAP",
+]
+SECCOMP_OPERATORS = [
+    "SCMP_CMP_EQ",
+    "SCMP_CMP_GE",
+    "SCMP_CMP_GT",
+    "SCMP_CMP_LE",
+    "SCMP_CMP_LT",
+    "SCMP_CMP_MASKED_EQ",
+    "SCMP_CMP_NE",
+]
 
 
 def features_document() -> dict[str, Any]:
     from runk.linux import caps, mounts
+
     doc: dict[str, Any] = {
         "ociVersionMin": "1.0.0",
         "ociVersionMax": OCI_VERSION,
@@ -40,6 +57,7 @@ def features_document() -> dict[str, Any]:
     }
     try:
         from runk.linux import seccomp
+
         doc["annotations"]["io.github.seccomp.libseccomp.version"] = seccomp.libseccomp_version()
     except (ImportError, AttributeError):
         pass
@@ -49,11 +67,15 @@ def features_document() -> dict[str, Any]:
 def _seccomp() -> dict[str, Any]:
     try:
         from runk.linux import seccomp
+
         archs = seccomp.supported_archs()
     except (ImportError, AttributeError):
         return {"enabled": False}
-    return {"enabled": True, "actions": list(SECCOMP_ACTIONS), "operators": list(SECCOMP_OPERATORS),
-            "archs": archs, "knownFlags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
-                                           "SECCOMP_FILTER_FLAG_LOG"],
-            "supportedFlags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
-                               "SECCOMP_FILTER_FLAG_LOG"]}
+    return {
+        "enabled": True,
+        "actions": list(SECCOMP_ACTIONS),
+        "operators": list(SECCOMP_OPERATORS),
+        "archs": archs,
+        "knownFlags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_LOG"],
+        "supportedFlags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_LOG"],
+    }

@@ -4,13 +4,14 @@ Runs in the parent, after runk.oci.validate: assumes a well-formed document. Pur
 it opens nothing (namespace paths and bind sources are opened by runk.linux.launch.LaunchFds);
 the only side effect is the seccomp compile cache.
 """
+
 from __future__ import annotations
 
 from runk import _os as os
 from runk import ids
 from runk.oci.config import check_proc, namespaces, rootfs_path
 
-TYPE_CHECKING = False       # no `typing` at run time (create's import budget)
+TYPE_CHECKING = False  # no `typing` at run time (create's import budget)
 if TYPE_CHECKING:
     from typing import Any, Protocol
 
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
 
     class StateRecord(Protocol):
         """What exec reads of the container's state (runk.state.record.StateRecord)."""
+
         @property
         def id(self) -> str: ...
         @property
@@ -31,12 +33,20 @@ if TYPE_CHECKING:
         def annotations(self) -> dict[str, str] | None: ...
 
 
-def build(cfg: dict[str, Any], bundle: str, cid: str, *, no_pivot: bool = False,
-          no_new_keyring: bool = False, preserve_fds: int = 0,
-          cgroup_mounts: dict[str, Any] | None = None,
-          seccomp_cache: str | None = None) -> tuple[ContainerPlan, list[str]]:
+def build(
+    cfg: dict[str, Any],
+    bundle: str,
+    cid: str,
+    *,
+    no_pivot: bool = False,
+    no_new_keyring: bool = False,
+    preserve_fds: int = 0,
+    cgroup_mounts: dict[str, Any] | None = None,
+    seccomp_cache: str | None = None,
+) -> tuple[ContainerPlan, list[str]]:
     """create: (the init's plan, warnings to log)."""
     from runk.linux.plan import ContainerPlan
+
     linux = _dict(cfg.get("linux"))
     warnings: list[str] = []
     rootfs = rootfs_path(cfg, bundle)
@@ -46,30 +56,54 @@ def build(cfg: dict[str, Any], bundle: str, cid: str, *, no_pivot: bool = False,
     mp = _mounts(cfg, linux, bundle, rootfs, ns, no_pivot, cgroup_mounts)
     proc = _process(_dict(cfg.get("process")), preserve_fds, _personality(linux))
     sec = _security(_dict(cfg.get("process")), linux, not no_new_keyring, seccomp_cache, warnings)
-    plan = ContainerPlan(kind="init", id=cid, bundle=bundle, annotations=_dict(cfg.get("annotations")),
-                         namespaces=ns, mounts=mp, process=proc, security=sec,
-                         hooks=_hooks(_dict(cfg.get("hooks"))),
-                         net_devices=_dict(linux.get("netDevices")))
+    plan = ContainerPlan(
+        kind="init",
+        id=cid,
+        bundle=bundle,
+        annotations=_dict(cfg.get("annotations")),
+        namespaces=ns,
+        mounts=mp,
+        process=proc,
+        security=sec,
+        hooks=_hooks(_dict(cfg.get("hooks"))),
+        net_devices=_dict(linux.get("netDevices")),
+    )
     return plan, warnings
 
 
-def build_exec(cfg: dict[str, Any], rec: StateRecord, process: dict[str, Any], preserve_fds: int,
-               seccomp_cache: str | None = None) -> tuple[ContainerPlan, list[str]]:
+def build_exec(
+    cfg: dict[str, Any], rec: StateRecord, process: dict[str, Any], preserve_fds: int, seccomp_cache: str | None = None
+) -> tuple[ContainerPlan, list[str]]:
     """exec: (the plan of a process joining every namespace the container has, through
     /proc/<init>/ns, with no mounts; warnings to log)."""
     from runk.linux.namespaces import TYPES
     from runk.linux.plan import ContainerPlan, NamespacePlan
+
     linux = _dict(cfg.get("linux"))
     warnings: list[str] = []
     nss = namespaces(cfg)
-    ns = NamespacePlan(joins=tuple((t, f"/proc/{rec.pid}/ns/{TYPES[t][0]}") for t in nss),
-                       new_user=False, unshare_flags=0, new_cgroupns=False, mount_ns=False,
-                       new_net=False, needs_fork="pid" in nss or "time" in nss)
+    ns = NamespacePlan(
+        joins=tuple((t, f"/proc/{rec.pid}/ns/{TYPES[t][0]}") for t in nss),
+        new_user=False,
+        unshare_flags=0,
+        new_cgroupns=False,
+        mount_ns=False,
+        new_net=False,
+        needs_fork="pid" in nss or "time" in nss,
+    )
     proc = _process(process, preserve_fds, None)
     sec = _security(process, linux, False, seccomp_cache, warnings)
-    plan = ContainerPlan(kind="exec", id=rec.id, bundle=rec.bundle or "", annotations=rec.annotations or {},
-                         namespaces=ns, mounts=None, process=proc, security=sec,
-                         rootfs_chroot=None if "mount" in nss else rec.rootfs)
+    plan = ContainerPlan(
+        kind="exec",
+        id=rec.id,
+        bundle=rec.bundle or "",
+        annotations=rec.annotations or {},
+        namespaces=ns,
+        mounts=None,
+        process=proc,
+        security=sec,
+        rootfs_chroot=None if "mount" in nss else rec.rootfs,
+    )
     return plan, warnings
 
 
@@ -81,6 +115,7 @@ def _dict(value: object) -> dict[str, Any]:
 def _namespaces(cfg: dict[str, Any], linux: dict[str, Any]) -> NamespacePlan:
     from runk.linux.namespaces import clone_flag
     from runk.linux.plan import NamespacePlan
+
     nss = namespaces(cfg)
     flags = 0
     for nstype, path in nss.items():
@@ -101,28 +136,38 @@ def _namespaces(cfg: dict[str, Any], linux: dict[str, Any]) -> NamespacePlan:
         needs_fork="pid" in nss or new_time,
         uid_map=tuple(linux.get("uidMappings") or ()),
         gid_map=tuple(linux.get("gidMappings") or ()),
-        time_offsets="".join(f"{clock} {v.get('secs', 0)} {v.get('nanosecs', 0)}\n"
-                             for clock, v in offsets.items()) if new_time else "",
+        time_offsets="".join(f"{clock} {v.get('secs', 0)} {v.get('nanosecs', 0)}\n" for clock, v in offsets.items())
+        if new_time
+        else "",
         hostname=cfg.get("hostname"),
         domainname=cfg.get("domainname"),
-        sysctl=tuple(sorted(_dict(linux.get("sysctl")).items())))
+        sysctl=tuple(sorted(_dict(linux.get("sysctl")).items())),
+    )
 
 
-def _mounts(cfg: dict[str, Any], linux: dict[str, Any], bundle: str, rootfs: str, ns: NamespacePlan,
-            no_pivot: bool, cgroup_mounts: dict[str, Any] | None) -> MountPlan:
+def _mounts(
+    cfg: dict[str, Any],
+    linux: dict[str, Any],
+    bundle: str,
+    rootfs: str,
+    ns: NamespacePlan,
+    no_pivot: bool,
+    cgroup_mounts: dict[str, Any] | None,
+) -> MountPlan:
     from runk.linux import devices, mounts
     from runk.linux.plan import MountPlan
+
     specs = []
     for i, m in enumerate(cfg.get("mounts") or ()):
         dest = m["destination"]
         if not dest.startswith("/"):
-            dest = "/" + dest          # runc: relative destinations are taken from / (deprecated)
+            dest = "/" + dest  # runc: relative destinations are taken from / (deprecated)
         opts = m.get("options") or []
-        spec = mounts.MountSpec(index=i, source=m.get("source"), destination=dest,
-                                fstype=m.get("type"), options=opts)
+        spec = mounts.MountSpec(index=i, source=m.get("source"), destination=dest, fstype=m.get("type"), options=opts)
         if spec.is_bind and spec.source and not os.path.isabs(spec.source):
-            spec = mounts.MountSpec(index=i, source=os.path.join(bundle, spec.source),
-                                    destination=dest, fstype=m.get("type"), options=opts)
+            spec = mounts.MountSpec(
+                index=i, source=os.path.join(bundle, spec.source), destination=dest, fstype=m.get("type"), options=opts
+            )
         specs.append(spec)
     prop = linux.get("rootfsPropagation")
     setup_dev = not any(s.destination == "/dev" and s.is_bind for s in specs)
@@ -135,8 +180,11 @@ def _mounts(cfg: dict[str, Any], linux: dict[str, Any], bundle: str, rootfs: str
         clone_bind_sources=ns.new_user or any(t == "user" for t, _p in ns.joins),
         # the host's / is made rslave first (runc), or as asked; an unbindable / would forbid the
         # rootfs bind that follows, so unbindable is applied to the new root after pivot_root only
-        root_propagation=(mounts.propagation_flag(prop) if isinstance(prop, str) and prop
-                          and "unbindable" not in prop else mounts.propagation_flag("rslave")),
+        root_propagation=(
+            mounts.propagation_flag(prop)
+            if isinstance(prop, str) and prop and "unbindable" not in prop
+            else mounts.propagation_flag("rslave")
+        ),
         rootfs_propagation=mounts.propagation_flag(prop) if isinstance(prop, str) and prop else 0,
         no_pivot=no_pivot,
         setup_dev=setup_dev,
@@ -144,7 +192,8 @@ def _mounts(cfg: dict[str, Any], linux: dict[str, Any], bundle: str, rootfs: str
         bind_devices=ns.new_user,
         masked_paths=tuple(linux.get("maskedPaths") or ()),
         readonly_paths=tuple(linux.get("readonlyPaths") or ()),
-        cgroup_mounts=cgroup_mounts or {})
+        cgroup_mounts=cgroup_mounts or {},
+    )
 
 
 def _personality(linux: dict[str, Any]) -> int | None:
@@ -152,6 +201,7 @@ def _personality(linux: dict[str, Any]) -> int | None:
     if not pers:
         return None
     from runk.linux import rlimits
+
     return int(rlimits.PERSONALITY[pers["domain"]])
 
 
@@ -159,9 +209,10 @@ def _process(proc: dict[str, Any], preserve_fds: int, personality: int | None) -
     """The process part of a plan: shared by create and exec."""
     from runk.linux import rlimits
     from runk.linux.plan import ProcessPlan
+
     user = _dict(proc.get("user"))
     size = _dict(proc.get("consoleSize"))
-    ids.check_user("process.user", user)      # validated already; the plan never holds another
+    ids.check_user("process.user", user)  # validated already; the plan never holds another
     return ProcessPlan(
         args=tuple(proc.get("args") or ()),
         env=tuple(proc.get("env") or ()),
@@ -175,25 +226,35 @@ def _process(proc: dict[str, Any], preserve_fds: int, personality: int | None) -
         terminal=bool(proc.get("terminal")),
         console_size=(size["height"], size["width"]) if size else None,
         preserve_fds=preserve_fds,
-        personality=personality)
+        personality=personality,
+    )
 
 
-def _security(proc: dict[str, Any], linux: dict[str, Any], new_keyring: bool,
-              seccomp_cache: str | None, warnings: list[str]) -> SecurityPlan:
+def _security(
+    proc: dict[str, Any], linux: dict[str, Any], new_keyring: bool, seccomp_cache: str | None, warnings: list[str]
+) -> SecurityPlan:
     from runk.linux import caps
     from runk.linux.plan import SecurityPlan
+
     sets, skipped = caps.resolve(proc.get("capabilities"))
     if skipped:
         warnings.append("ignoring unknown or unavailable capabilities: " + " ".join(skipped))
-    return SecurityPlan(caps=sets, seccomp=_seccomp(_dict(linux.get("seccomp")), seccomp_cache),
-                        no_new_privileges=bool(proc.get("noNewPrivileges")), new_keyring=new_keyring)
+    return SecurityPlan(
+        caps=sets,
+        seccomp=_seccomp(_dict(linux.get("seccomp")), seccomp_cache),
+        no_new_privileges=bool(proc.get("noNewPrivileges")),
+        new_keyring=new_keyring,
+    )
 
 
 def _hooks(hooks: dict[str, Any]) -> HookPlan:
     from runk.linux.plan import HookPlan
-    return HookPlan(create_container=tuple(hooks.get("createContainer") or ()),
-                    start_container=tuple(hooks.get("startContainer") or ()),
-                    runtime_hooks=bool(hooks.get("prestart") or hooks.get("createRuntime")))
+
+    return HookPlan(
+        create_container=tuple(hooks.get("createContainer") or ()),
+        start_container=tuple(hooks.get("startContainer") or ()),
+        runtime_hooks=bool(hooks.get("prestart") or hooks.get("createRuntime")),
+    )
 
 
 def _seccomp(profile: dict[str, Any], cache: str | None) -> SeccompProgram | None:
@@ -202,6 +263,7 @@ def _seccomp(profile: dict[str, Any], cache: str | None) -> SeccompProgram | Non
     if not profile:
         return None
     from runk.linux import seccomp
+
     if not seccomp.enabled(profile):
         return None
     return seccomp.compile_profile(profile, cache_dir=cache)

@@ -3,6 +3,7 @@ no trailing newline (podman reads status and pid).
 
 Runs in the parent on the hot path; no json module: a small writer on runk._json's encoder.
 """
+
 from __future__ import annotations
 
 from runk import _json
@@ -36,10 +37,15 @@ if TYPE_CHECKING:
 def state_dict(rec: StateFields, status: str) -> dict[str, Any]:
     pid = rec.pid if status not in ("stopped",) else 0
     doc: dict[str, Any] = {
-        "ociVersion": rec.ociVersion, "id": rec.id, "pid": pid or 0, "status": status,
-        "bundle": rec.bundle, "rootfs": rec.rootfs, "created": rec.created,
+        "ociVersion": rec.ociVersion,
+        "id": rec.id,
+        "pid": pid or 0,
+        "status": status,
+        "bundle": rec.bundle,
+        "rootfs": rec.rootfs,
+        "created": rec.created,
     }
-    if rec.annotations:                 # runc: `json:"annotations,omitempty"`
+    if rec.annotations:  # runc: `json:"annotations,omitempty"`
         doc["annotations"] = rec.annotations
     doc["owner"] = rec.owner or ""
     return doc

@@ -4,6 +4,7 @@ configs/validate and specconv refusals), each error naming the JSON path.
 Runs in the parent on the create hot path: no jsonschema (tests hold the generated validator to
 it), no re.
 """
+
 from __future__ import annotations
 
 from runk import ids
@@ -15,8 +16,18 @@ from runk.errors import ConfigError
 MAJOR = 1
 MAX_MINOR = 2
 
-_IPC_SYSCTLS = frozenset(("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
-                          "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"))
+_IPC_SYSCTLS = frozenset(
+    (
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+        "kernel.shm_rmid_forced",
+    )
+)
 
 
 def check_version(v: object) -> None:
@@ -32,12 +43,14 @@ def check_version(v: object) -> None:
         raise ConfigError("ociVersion", f'unsupported version "{v}": runk supports 1.0.0 to 1.2.x')
     if minor > MAX_MINOR:
         from runk import log
+
         log.debug(f"ociVersion {v} is newer than runk knows (1.2.x): fields added since are ignored")
 
 
 def validate(cfg: dict[str, Any]) -> None:
     check_version(cfg.get("ociVersion"))
     from runk.oci import _schema_validator
+
     _schema_validator.validate(cfg)
     check_strings(cfg)
     semantic(cfg)
@@ -46,7 +59,8 @@ def validate(cfg: dict[str, Any]) -> None:
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, TypeAlias
-    _Where: TypeAlias = "tuple[_Where, str | int] | None"   # a JSON path, linked, leaf first
+
+    _Where: TypeAlias = "tuple[_Where, str | int] | None"  # a JSON path, linked, leaf first
 
 
 def check_strings(doc: object, prefix: str = "") -> None:
@@ -70,8 +84,7 @@ def check_strings(doc: object, prefix: str = "") -> None:
                 if not isinstance(item, (int, float, bool)) and item is not None:
                     stack.append((item, (where, k)))
         elif isinstance(v, list):
-            stack.extend((item, (where, i)) for i, item in enumerate(v)
-                         if isinstance(item, (str, dict, list)))
+            stack.extend((item, (where, i)) for i, item in enumerate(v) if isinstance(item, (str, dict, list)))
 
 
 def _spell(prefix: str, where: _Where) -> str:
@@ -125,6 +138,7 @@ def semantic(cfg: dict[str, Any]) -> None:
     for key in linux.get("sysctl") or {}:
         _check_sysctl(key, types, cfg)
     from runk.linux import procmounts
+
     proc_seen = False
     for i, m in enumerate(cfg.get("mounts") or []):
         bind = procmounts.is_bind(m)
@@ -138,8 +152,9 @@ def semantic(cfg: dict[str, Any]) -> None:
             raise ConfigError(f"mounts[{i}].destination", procmounts.ROOT_OVER_PROC)
         proc_seen = proc_seen or dest == "/proc"
     seccomp = linux.get("seccomp")
-    if seccomp and (seccomp.get("listenerPath") or any(
-            s.get("action") == "SCMP_ACT_NOTIFY" for s in seccomp.get("syscalls") or [])):
+    if seccomp and (
+        seccomp.get("listenerPath") or any(s.get("action") == "SCMP_ACT_NOTIFY" for s in seccomp.get("syscalls") or [])
+    ):
         raise ConfigError("linux.seccomp", "SCMP_ACT_NOTIFY and listenerPath are not supported by runk yet")
 
 

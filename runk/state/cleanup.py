@@ -3,9 +3,10 @@
 Runs in the parent. "Leave nothing behind" (DESIGN 3.1 rule 6): every resource create acquires
 is registered here; on success the stack is dropped.
 """
+
 from __future__ import annotations
 
-TYPE_CHECKING = False      # not `from typing import ...`: typing costs 7 ms on create's path
+TYPE_CHECKING = False  # not `from typing import ...`: typing costs 7 ms on create's path
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -26,7 +27,7 @@ class CleanupStack:
             fn, args = self._actions.pop()
             try:
                 fn(*args)
-            except Exception as e:   # keep unwinding: the rest must still be released
+            except Exception as e:  # keep unwinding: the rest must still be released
                 errors.append(e)
         return errors
 

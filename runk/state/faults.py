@@ -9,6 +9,7 @@ both variables, and for any other --root, a point is one environment lookup and 
 The tests then check that `delete --force` leaves no state directory, cgroup, mount or process
 (tests/integration/test_create_faults.py, tests/vm/test_vm_faults.py).
 """
+
 from __future__ import annotations
 
 from runk import _os as os

@@ -3,6 +3,7 @@ failure (create-time hooks abort create; poststart and poststop only warn).
 
 Runs in the parent. The process mechanics are runk.linux.hookexec, shared with the init.
 """
+
 from __future__ import annotations
 
 from runk.linux.hookexec import run_hooks, state_json
@@ -18,8 +19,14 @@ if TYPE_CHECKING:
 # being created (step 2 in the lifecycle)"; prestart, createRuntime and createContainer are
 # steps 3-5, after the runtime environment was created, so they see "created" (runtime-tools'
 # hooks_stdin checks prestart for it). runc passes "creating" here.
-STATUS = {"prestart": "created", "createRuntime": "created", "createContainer": "created",
-          "startContainer": "created", "poststart": "running", "poststop": "stopped"}
+STATUS = {
+    "prestart": "created",
+    "createRuntime": "created",
+    "createContainer": "created",
+    "startContainer": "created",
+    "poststart": "running",
+    "poststop": "stopped",
+}
 
 
 def state_for(rec: StateRecord, status: str) -> str:
@@ -40,6 +47,7 @@ def run_phase_warn(cfg: dict[str, Any], phase: str, state_json: str, warn: Calla
     lifecycle continue as if it had succeeded (config.md, POSIX-platform hooks)."""
     from runk.errors import HookError
     from runk.linux.hookexec import run_hook
+
     for i, hook in enumerate((cfg.get("hooks") or {}).get(phase) or []):
         try:
             run_hook(phase, i, hook, state_json)
@@ -51,5 +59,3 @@ def run_runtime_phases(cfg: dict[str, Any], state_json: str) -> None:
     """prestart (deprecated, still run as runc does) then createRuntime, in the runtime namespace."""
     run_phase(cfg, "prestart", state_json)
     run_phase(cfg, "createRuntime", state_json)
-
-

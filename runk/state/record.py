@@ -4,15 +4,31 @@ Runs in the parent on the hot path (state, list, kill): imports os, time and run
 The status is never trusted from the file: "creating"/"created" are hints; the live status is
 derived from the process (runk.container.container.live_status).
 """
+
 from __future__ import annotations
 
 import time
 
 from runk import _json
 
-_FIELDS = ("ociVersion", "id", "pid", "pid_starttime", "status", "bundle", "rootfs", "created",
-           "owner", "annotations", "backend", "cgroup_paths", "systemd", "rootless", "config_hash",
-           "sandbox")
+_FIELDS = (
+    "ociVersion",
+    "id",
+    "pid",
+    "pid_starttime",
+    "status",
+    "bundle",
+    "rootfs",
+    "created",
+    "owner",
+    "annotations",
+    "backend",
+    "cgroup_paths",
+    "systemd",
+    "rootless",
+    "config_hash",
+    "sandbox",
+)
 
 
 class StateRecord:
@@ -24,27 +40,40 @@ class StateRecord:
     ociVersion: str | None
     id: str
     pid: int | None
-    pid_starttime: int | None           # field 22 of /proc/<pid>/stat: the pid is this process
-    status: str | None                  # a hint only ("creating", "created"); see live_status
+    pid_starttime: int | None  # field 22 of /proc/<pid>/stat: the pid is this process
+    status: str | None  # a hint only ("creating", "created"); see live_status
     bundle: str | None
     rootfs: str | None
-    created: str | None                 # RFC 3339 with nanoseconds, as runc writes it
+    created: str | None  # RFC 3339 with nanoseconds, as runc writes it
     owner: str
     annotations: dict[str, str]
-    backend: str | None                 # the backend's name (runk.backend.backend_for)
-    cgroup_paths: dict[str, str] | None     # the cgroup manager's paths(): hierarchy -> directory
+    backend: str | None  # the backend's name (runk.backend.backend_for)
+    cgroup_paths: dict[str, str] | None  # the cgroup manager's paths(): hierarchy -> directory
     systemd: bool | None
     rootless: bool | None
     config_hash: str | None
-    sandbox: dict[str, str] | None      # the VM backend's: {"dir": the container directory}
+    sandbox: dict[str, str] | None  # the VM backend's: {"dir": the container directory}
 
-    def __init__(self, *, ociVersion: str | None = None, id: str = "", pid: int | None = None,
-                 pid_starttime: int | None = None, status: str | None = None,
-                 bundle: str | None = None, rootfs: str | None = None, created: str | None = None,
-                 owner: str | None = None, annotations: dict[str, str] | None = None,
-                 backend: str | None = None, cgroup_paths: dict[str, str] | None = None,
-                 systemd: bool | None = None, rootless: bool | None = None,
-                 config_hash: str | None = None, sandbox: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        ociVersion: str | None = None,
+        id: str = "",
+        pid: int | None = None,
+        pid_starttime: int | None = None,
+        status: str | None = None,
+        bundle: str | None = None,
+        rootfs: str | None = None,
+        created: str | None = None,
+        owner: str | None = None,
+        annotations: dict[str, str] | None = None,
+        backend: str | None = None,
+        cgroup_paths: dict[str, str] | None = None,
+        systemd: bool | None = None,
+        rootless: bool | None = None,
+        config_hash: str | None = None,
+        sandbox: dict[str, str] | None = None,
+    ) -> None:
         self.ociVersion = ociVersion
         self.id = id
         self.pid = pid

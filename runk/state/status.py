@@ -2,6 +2,7 @@
 
 Runs in the parent; imports nothing. runc's state_linux.go is the reference for the texts.
 """
+
 from __future__ import annotations
 
 from runk.errors import CONTAINER_NOT_RUNNING, StateError

@@ -7,6 +7,7 @@ character, so no container id can name it, and ids() lists only names an id can 
 are temp + rename in the same directory; mutating commands hold flock(LOCK_EX) on the
 container directory, readers take no lock.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -19,11 +20,11 @@ if TYPE_CHECKING:
     from typing import Any
 
 DEFAULT_ROOT = "/run/runk"
-MAX_ID_LEN = 255            # one path component (NAME_MAX)
+MAX_ID_LEN = 255  # one path component (NAME_MAX)
 STATE_FILE = "state.json"
 CONFIG_FILE = "config.json"
 FIFO_FILE = "exec.fifo"
-CACHE_DIR = "@cache"        # runk's own files: a name validate_id refuses
+CACHE_DIR = "@cache"  # runk's own files: a name validate_id refuses
 
 # runc's idRegex ^[\w+-\.]+$ (Go RE2, ASCII \w): letters, digits, '_' and the range '+'..'.',
 # which is "+,-.". '.' and '..' are refused because they do not clean to themselves.
@@ -31,8 +32,7 @@ _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234
 
 
 def is_valid_id(cid: str) -> bool:
-    return (bool(cid) and len(cid) <= MAX_ID_LEN and cid not in (".", "..")
-            and _ID_CHARS.issuperset(cid))
+    return bool(cid) and len(cid) <= MAX_ID_LEN and cid not in (".", "..") and _ID_CHARS.issuperset(cid)
 
 
 def validate_id(cid: str) -> None:
@@ -63,7 +63,7 @@ def write_atomic(dirfd: int | None, name: str, data: bytes | str, mode: int = 0o
         try:
             view = memoryview(data)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
         finally:
             os.close(fd)
         os.rename(tmp, base, src_dir_fd=dfd, dst_dir_fd=dfd)
@@ -152,7 +152,7 @@ class ContainerDir:
 
     def close(self) -> None:
         if self.fd >= 0:
-            os.close(self.fd)       # releases the flock with the open file description
+            os.close(self.fd)  # releases the flock with the open file description
             self.fd = -1
 
     def remove(self) -> None:
@@ -187,7 +187,7 @@ class StateStore:
             os.mkdir(path, 0o711)
         except FileExistsError:
             raise ExistsError() from None
-        os.chmod(path, 0o711)       # not subject to the umask, as runc's state dir
+        os.chmod(path, 0o711)  # not subject to the umask, as runc's state dir
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         d = ContainerDir(self.root, cid, fd)
         d.lock()
@@ -203,8 +203,7 @@ class StateStore:
         if lock:
             d.lock()
             # a concurrent delete may have removed it while we waited (DESIGN 3.8)
-            if not os.path.isdir(d.path) or (not d.exists(STATE_FILE)
-                                              and not d.exists(CONFIG_FILE)):
+            if not os.path.isdir(d.path) or (not d.exists(STATE_FILE) and not d.exists(CONFIG_FILE)):
                 d.close()
                 raise NotFoundError()
         return d
@@ -232,8 +231,7 @@ class StateStore:
         (CACHE_DIR) and stray names no id can take are not containers."""
         try:
             with os.scandir(self.root) as it:
-                return sorted(e.name for e in it
-                              if is_valid_id(e.name) and e.is_dir(follow_symlinks=False))
+                return sorted(e.name for e in it if is_valid_id(e.name) and e.is_dir(follow_symlinks=False))
         except FileNotFoundError:
             return []
 
@@ -244,6 +242,7 @@ def read_state(d: ContainerDir) -> dict[str, Any] | None:
     if not raw:
         return None
     from runk import _json
+
     try:
         doc = _json.loads(raw)
     except ValueError:

@@ -6,6 +6,7 @@ program runs as root from there with RUNTIME set; "clean" is what the project me
 one assertion, no `not ok`, exit 0. The programs that cannot be clean, and why, are listed with
 the reason (README "Conformance").
 """
+
 from __future__ import annotations
 
 import os
@@ -20,20 +21,45 @@ from tests.conftest import TOP, requires
 TREE = os.environ.get("RUNK_RUNTIME_TOOLS", "")
 
 CLEAN = [
-    "config_updates_without_affect", "create", "default", "delete", "delete_only_create_resources",
-    "hooks_stdin", "hostname", "kill", "kill_no_effect", "killsig", "linux_cgroups_cpus",
-    "linux_cgroups_devices", "linux_cgroups_relative_cpus", "linux_cgroups_relative_devices",
-    "linux_devices", "linux_masked_paths", "linux_mount_label", "linux_ns_itype", "linux_ns_nopath",
-    "linux_ns_path", "linux_ns_path_type", "linux_process_apparmor_profile", "linux_readonly_paths",
-    "linux_rootfs_propagation", "linux_seccomp", "linux_sysctl", "linux_uid_mappings", "misc_props",
-    "mounts", "process", "process_oom_score_adj", "process_user", "root_readonly_true", "state",
+    "config_updates_without_affect",
+    "create",
+    "default",
+    "delete",
+    "delete_only_create_resources",
+    "hooks_stdin",
+    "hostname",
+    "kill",
+    "kill_no_effect",
+    "killsig",
+    "linux_cgroups_cpus",
+    "linux_cgroups_devices",
+    "linux_cgroups_relative_cpus",
+    "linux_cgroups_relative_devices",
+    "linux_devices",
+    "linux_masked_paths",
+    "linux_mount_label",
+    "linux_ns_itype",
+    "linux_ns_nopath",
+    "linux_ns_path",
+    "linux_ns_path_type",
+    "linux_process_apparmor_profile",
+    "linux_readonly_paths",
+    "linux_rootfs_propagation",
+    "linux_seccomp",
+    "linux_sysctl",
+    "linux_uid_mappings",
+    "misc_props",
+    "mounts",
+    "process",
+    "process_oom_score_adj",
+    "process_user",
+    "root_readonly_true",
+    "state",
 ]
 # programs with no assertion at all when the runtime does what they want: no `not ok`, no error
 # block (YAML "error:"), exit 0
-QUIET = ["prestart_fail", "poststart", "poststop", "poststop_fail", "process_rlimits_fail",
-         "process_capabilities_fail"]
-VM_CLEAN = ["create", "state", "kill", "delete", "hostname", "process", "mounts", "process_user",
-            "linux_ns_itype"]
+QUIET = ["prestart_fail", "poststart", "poststop", "poststop_fail", "process_rlimits_fail", "process_capabilities_fail"]
+VM_CLEAN = ["create", "state", "kill", "delete", "hostname", "process", "mounts", "process_user", "linux_ns_itype"]
 
 
 def _run(program: str, runtime: str) -> subprocess.CompletedProcess:
@@ -41,11 +67,17 @@ def _run(program: str, runtime: str) -> subprocess.CompletedProcess:
     if not TREE or not os.path.exists(os.path.join(TREE, "validation", program, program + ".t")):
         pytest.skip("set RUNK_RUNTIME_TOOLS to a built runtime-tools tree to run the validation suite")
     tmp = tempfile.mkdtemp(prefix="rtval-")
-    os.chmod(tmp, 0o755)                 # user-namespace programs must traverse it
+    os.chmod(tmp, 0o755)  # user-namespace programs must traverse it
     env = dict(os.environ, RUNTIME=runtime, TMPDIR=tmp)
     try:
-        return subprocess.run([os.path.join("validation", program, program + ".t")], cwd=TREE,
-                              env=env, capture_output=True, text=True, timeout=300)
+        return subprocess.run(
+            [os.path.join("validation", program, program + ".t")],
+            cwd=TREE,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     finally:
         subprocess.run(["rm", "-rf", tmp])
 

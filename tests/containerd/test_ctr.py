@@ -9,6 +9,7 @@ empty. ctr's IO fifos go to a private --fifo-dir.) The image is an OCI archive b
 the busybox rootfs and loaded with `ctr image import`. Skips with the reason when containerd is
 not installed or cannot start.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -51,19 +52,34 @@ def build_oci_archive(rootfs: str, out: str) -> None:
     arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(os.uname().machine, os.uname().machine)
     with tarfile.open(out, "w") as t:
         layer_d = _blob(t, layer)
-        config = {"architecture": arch, "os": "linux",
-                  "config": {"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
-                             "Cmd": ["/bin/sh"]},
-                  "rootfs": {"type": "layers", "diff_ids": [layer_d["digest"]]}}
+        config = {
+            "architecture": arch,
+            "os": "linux",
+            "config": {
+                "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+                "Cmd": ["/bin/sh"],
+            },
+            "rootfs": {"type": "layers", "diff_ids": [layer_d["digest"]]},
+        }
         config_d = _blob(t, json.dumps(config).encode())
-        manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                    "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **config_d},
-                    "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", **layer_d}]}
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **config_d},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", **layer_d}],
+        }
         manifest_d = _blob(t, json.dumps(manifest).encode())
-        index = {"schemaVersion": 2, "manifests": [{
-            "mediaType": "application/vnd.oci.image.manifest.v1+json", **manifest_d,
-            "platform": {"architecture": arch, "os": "linux"},
-            "annotations": {"io.containerd.image.name": IMAGE, "org.opencontainers.image.ref.name": "latest"}}]}
+        index = {
+            "schemaVersion": 2,
+            "manifests": [
+                {
+                    "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                    **manifest_d,
+                    "platform": {"architecture": arch, "os": "linux"},
+                    "annotations": {"io.containerd.image.name": IMAGE, "org.opencontainers.image.ref.name": "latest"},
+                }
+            ],
+        }
         for name, doc in (("oci-layout", {"imageLayoutVersion": "1.0.0"}), ("index.json", index)):
             data = json.dumps(doc).encode()
             info = tarfile.TarInfo(name)
@@ -105,8 +121,13 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 
     def start(self) -> None:
         with open(self.log, "w") as log:
-            self.proc = subprocess.Popen(["containerd", "--config", self.config], stdout=log, stderr=log,
-                                         stdin=subprocess.DEVNULL, start_new_session=True)
+            self.proc = subprocess.Popen(
+                ["containerd", "--config", self.config],
+                stdout=log,
+                stderr=log,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -124,8 +145,14 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
         return ["ctr", "-a", self.sock, "-n", self.namespace, *args]
 
     def ctr(self, *args: str, input: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
-        return subprocess.run(self.argv(*args), capture_output=True, text=True, timeout=timeout, input=input,
-                              stdin=None if input is not None else subprocess.DEVNULL)
+        return subprocess.run(
+            self.argv(*args),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            input=input,
+            stdin=None if input is not None else subprocess.DEVNULL,
+        )
 
     def stop(self) -> None:
         r = self.ctr("task", "ls", "-q")
@@ -156,6 +183,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
         # containerd puts each container's cgroup below one named after the namespace, and
         # leaves that parent when the container goes (the runtime removes only its own group)
         import glob
+
         for d in glob.glob(f"/sys/fs/cgroup/*/{self.namespace}") + glob.glob(f"/sys/fs/cgroup/{self.namespace}"):
             try:
                 os.rmdir(d)
@@ -202,15 +230,17 @@ def rt(request, containerd):
             return cid
 
         def run_opts(self) -> list:
-            return ["--runc-binary", binary, "--runc-root", containerd.runtime_root,
-                    "--fifo-dir", containerd.fifo_dir]
+            return ["--runc-binary", binary, "--runc-root", containerd.runtime_root, "--fifo-dir", containerd.fifo_dir]
 
         def exec_opts(self) -> list:
             return ["--fifo-dir", containerd.fifo_dir]
 
         def knows(self, cid: str) -> bool:
-            r = subprocess.run([binary, "--root", os.path.join(containerd.runtime_root, containerd.namespace),
-                                "state", cid], capture_output=True, timeout=30)
+            r = subprocess.run(
+                [binary, "--root", os.path.join(containerd.runtime_root, containerd.namespace), "state", cid],
+                capture_output=True,
+                timeout=30,
+            )
             return r.returncode == 0
 
     r = Rt()
@@ -249,19 +279,27 @@ def test_ctr_run_rm_exit_code(containerd, rt):
 def test_ctr_run_tty(containerd, rt):
     # ctr resizes the console only after the task started: poll for the size
     # (busybox stty prints nothing for a 0x0 terminal)
-    script = ("tty; for i in $(seq 200); do s=$(stty size 2>/dev/null); "
-              "[ -n \"$s\" ] && [ \"$s\" != '0 0' ] && break; sleep 0.05; done; echo size=$s; exit 5")
-    r = run_in_pty(containerd.argv("run", "--rm", "-t", *rt.run_opts(), IMAGE, rt.new_id(), "sh", "-c", script),
-                   dict(os.environ), rows=35, cols=99, timeout=60)
+    script = (
+        "tty; for i in $(seq 200); do s=$(stty size 2>/dev/null); "
+        '[ -n "$s" ] && [ "$s" != \'0 0\' ] && break; sleep 0.05; done; echo size=$s; exit 5'
+    )
+    r = run_in_pty(
+        containerd.argv("run", "--rm", "-t", *rt.run_opts(), IMAGE, rt.new_id(), "sh", "-c", script),
+        dict(os.environ),
+        rows=35,
+        cols=99,
+        timeout=60,
+    )
     assert r.rc == 5, r
-    out = r.out.replace("\r", "")          # ctr's raw terminal plus the container's ONLCR
+    out = r.out.replace("\r", "")  # ctr's raw terminal plus the container's ONLCR
     assert "/dev/pts/0\n" in out and "size=35 99\n" in out, r
 
 
 def test_ctr_detached_lifecycle(containerd, rt):
     cid = rt.new_id()
-    r = containerd.ctr("run", "-d", *rt.run_opts(), IMAGE, cid, "sh", "-c",
-                       'trap "exit 0" TERM; while :; do sleep 0.1; done')
+    r = containerd.ctr(
+        "run", "-d", *rt.run_opts(), IMAGE, cid, "sh", "-c", 'trap "exit 0" TERM; while :; do sleep 0.1; done'
+    )
     assert r.returncode == 0, (r, containerd.tail())
     _wait_status(containerd, cid, "RUNNING")
     assert rt.knows(cid)
@@ -271,8 +309,9 @@ def test_ctr_detached_lifecycle(containerd, rt):
     # exec: exit status, stdin
     r = containerd.ctr("task", "exec", *rt.exec_opts(), "--exec-id", "e1", cid, "sh", "-c", "echo in-exec; exit 7")
     assert (r.returncode, r.stdout) == (7, "in-exec\n"), r
-    r = containerd.ctr("task", "exec", *rt.exec_opts(), "--exec-id", "e2", cid, "tr", "a-z", "A-Z",
-                       input="exec stdin\n")
+    r = containerd.ctr(
+        "task", "exec", *rt.exec_opts(), "--exec-id", "e2", cid, "tr", "a-z", "A-Z", input="exec stdin\n"
+    )
     assert (r.returncode, r.stdout) == (0, "EXEC STDIN\n"), r
     # pause / resume, with the freezer
     freezer = f"/sys/fs/cgroup/freezer/{containerd.namespace}/{cid}/freezer.state"
@@ -298,8 +337,11 @@ def test_ctr_kill_9_and_exec_tty(containerd, rt):
     r = containerd.ctr("run", "-d", *rt.run_opts(), IMAGE, cid, "sleep", "1000")
     assert r.returncode == 0, r
     _wait_status(containerd, cid, "RUNNING")
-    r = run_in_pty(containerd.argv("task", "exec", "-t", *rt.exec_opts(), "--exec-id", "t1", cid,
-                                   "sh", "-c", "tty; exit 4"), dict(os.environ), timeout=60)
+    r = run_in_pty(
+        containerd.argv("task", "exec", "-t", *rt.exec_opts(), "--exec-id", "t1", cid, "sh", "-c", "tty; exit 4"),
+        dict(os.environ),
+        timeout=60,
+    )
     assert r.rc == 4 and "/dev/pts/" in r.out, r
     assert containerd.ctr("task", "kill", "-s", "SIGKILL", cid).returncode == 0
     _wait_status(containerd, cid, "STOPPED")

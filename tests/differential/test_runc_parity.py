@@ -5,6 +5,7 @@ Configs are runc's default spec (namespaces, masked and readonly paths, capabili
 without cgroup resources, the cgroup mount and seccomp (those land with their own issues).
 Where the two must differ, the test says why.
 """
+
 from __future__ import annotations
 
 import os
@@ -15,8 +16,20 @@ import pytest
 
 from tests.helpers import drop_ns, exposed_pseudo_fs, ns_mounts, status_fields, wait_status
 
-STATUS_KEYS = ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp",
-               "SigIgn", "SigBlk", "Uid", "Gid", "Groups")
+STATUS_KEYS = (
+    "CapInh",
+    "CapPrm",
+    "CapEff",
+    "CapBnd",
+    "CapAmb",
+    "NoNewPrivs",
+    "Seccomp",
+    "SigIgn",
+    "SigBlk",
+    "Uid",
+    "Gid",
+    "Groups",
+)
 
 
 @pytest.fixture
@@ -42,8 +55,7 @@ class Pair:
         elif args:
             self.bundle.args(*args)
         self.bundle.write()
-        return {n: rt("run", *extra, "--bundle", self.bundle.path, f"{self.cid}-{n[-1]}")
-                for n, rt in self.rts.items()}
+        return {n: rt("run", *extra, "--bundle", self.bundle.path, f"{self.cid}-{n[-1]}") for n, rt in self.rts.items()}
 
     def same_output(self, *args, script: str | None = None, norm=lambda s: s):
         res = self.run(*args, script=script)
@@ -72,31 +84,47 @@ def _mountinfo(out: str) -> list[tuple]:
         f = line.split()
         sep = f.index("-")
         tags = tuple(sorted(re.sub(r":\d+", "", t) for t in f[6:sep]))
-        rows.append((f[4], f[3], tuple(sorted(f[5].split(","))), tags, f[sep + 1], f[sep + 2],
-                     tuple(sorted(f[sep + 3].split(",")))))
+        rows.append(
+            (
+                f[4],
+                f[3],
+                tuple(sorted(f[5].split(","))),
+                tags,
+                f[sep + 1],
+                f[sep + 2],
+                tuple(sorted(f[sep + 3].split(","))),
+            )
+        )
     return rows
 
 
 def _ls_l(out: str) -> list[str]:
     """`ls -l` without dates."""
-    return [re.sub(r" +\w{3} +\d+ +[\d:]+ ", " <date> ", " ".join(l.split(" ")) if l else l)
-            for l in out.splitlines()]
+    return [re.sub(r" +\w{3} +\d+ +[\d:]+ ", " <date> ", " ".join(l.split(" ")) if l else l) for l in out.splitlines()]
 
 
 VARIANTS = {
     "default": lambda c: None,
     "non-root-ambient": lambda c: (
         c["process"].update(user={"uid": 1000, "gid": 1001, "additionalGids": [5, 2000], "umask": 0o077}),
-        c["process"]["capabilities"].update(bounding=["CAP_CHOWN", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
-                                            effective=["CAP_NET_BIND_SERVICE"],
-                                            permitted=["CAP_NET_BIND_SERVICE", "CAP_KILL"],
-                                            inheritable=["CAP_NET_BIND_SERVICE", "CAP_KILL"],
-                                            ambient=["CAP_NET_BIND_SERVICE"])),
+        c["process"]["capabilities"].update(
+            bounding=["CAP_CHOWN", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
+            effective=["CAP_NET_BIND_SERVICE"],
+            permitted=["CAP_NET_BIND_SERVICE", "CAP_KILL"],
+            inheritable=["CAP_NET_BIND_SERVICE", "CAP_KILL"],
+            ambient=["CAP_NET_BIND_SERVICE"],
+        ),
+    ),
     "no-nnp-rlimits": lambda c: (
         c["process"].update(noNewPrivileges=False, oomScoreAdj=300),
-        c["process"].update(rlimits=[{"type": "RLIMIT_NOFILE", "soft": 100, "hard": 200},
-                                     {"type": "RLIMIT_CORE", "soft": 0, "hard": 0},
-                                     {"type": "RLIMIT_NPROC", "soft": 300, "hard": 400}])),
+        c["process"].update(
+            rlimits=[
+                {"type": "RLIMIT_NOFILE", "soft": 100, "hard": 200},
+                {"type": "RLIMIT_CORE", "soft": 0, "hard": 0},
+                {"type": "RLIMIT_NPROC", "soft": 300, "hard": 400},
+            ]
+        ),
+    ),
     "no-caps-field": lambda c: c["process"].pop("capabilities"),
     "daemon-user": lambda c: c["process"].update(user={"uid": 1, "gid": 1}),
 }
@@ -133,7 +161,8 @@ def test_mountinfo_writable_root_no_masks(pair, cfg):
 def test_dev_listing(pair, cfg):
     cfg["linux"]["devices"] = [
         {"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 0o640, "uid": 1000, "gid": 5},
-        {"path": "/dev/loop-x", "type": "b", "major": 7, "minor": 0, "fileMode": 0o600}]
+        {"path": "/dev/loop-x", "type": "b", "major": 7, "minor": 0, "fileMode": 0o600},
+    ]
     pair.same_output(script="ls -l /dev /dev/pts /dev/shm /dev/mqueue", norm=_ls_l)
 
 
@@ -150,8 +179,10 @@ def test_read_only_dev_and_tmpfs(pair, cfg):
     ]
     rows = pair.same_output("cat", "/proc/self/mountinfo", norm=_mountinfo)
     assert {r[0] for r in rows if "ro" in r[2]} >= {"/dev", "/run", "/run/lock", "/etc"}
-    out = pair.same_output(script="ls -l /dev /run /etc; for d in dev run run/lock etc; do "
-                                  "touch /$d/x 2>/dev/null; echo $d=$?; done", norm=_ls_l)
+    out = pair.same_output(
+        script="ls -l /dev /run /etc; for d in dev run run/lock etc; do touch /$d/x 2>/dev/null; echo $d=$?; done",
+        norm=_ls_l,
+    )
     assert {"dev=1", "run=1", "run/lock=1", "etc=1"} <= set(out)
 
 
@@ -173,8 +204,7 @@ def test_no_pivot_host_procfs_and_sysfs(runc, runk, bundle, cfg, cid, userns):
             mounts = ns_mounts(rt.state(c)["pid"])
         finally:
             rt("delete", "--force", c)
-        full = sorted((m["mp"], m["fstype"]) for m in mounts
-                      if m["fstype"] in ("proc", "sysfs") and m["root"] == "/")
+        full = sorted((m["mp"], m["fstype"]) for m in mounts if m["fstype"] in ("proc", "sysfs") and m["root"] == "/")
         got[name] = (exposed_pseudo_fs(mounts), full)
     assert got["runk"] == got["runc"]
     assert got["runk"][0] == [("/proc", "proc"), ("/sys", "sysfs")]
@@ -185,8 +215,7 @@ def test_bind_onto_root_first(pair, cfg, tmp_path):
     other = tmp_path / "other"
     shutil.copytree(cfg["root"]["path"], other, symlinks=True)
     (other / "marker").write_text("bound\n")
-    cfg["mounts"].insert(0, {"destination": "/", "type": "bind", "source": str(other),
-                             "options": ["rbind"]})
+    cfg["mounts"].insert(0, {"destination": "/", "type": "bind", "source": str(other), "options": ["rbind"]})
     pair.same_output(script="cat /marker; ls / /dev")
     rows = pair.same_output("cat", "/proc/self/mountinfo", norm=_mountinfo)
     assert ("/", str(other)) in {r[:2] for r in rows}
@@ -206,10 +235,12 @@ def test_namespaces_shared_and_new(pair, cfg):
 
 
 def test_masked_and_readonly_paths_behave_alike(pair, cfg):
-    script = ("for p in /proc/keys /proc/timer_list /proc/kcore; do [ -e $p ] && wc -c <$p; done; "
-              "ls -A /sys/firmware /proc/acpi 2>&1 | wc -l; "
-              "echo 1 >/proc/sys/kernel/domainname 2>/dev/null; echo sys=$?; "
-              "echo 1 >/proc/sysrq-trigger 2>/dev/null; echo sysrq=$?; touch /x 2>/dev/null; echo root=$?")
+    script = (
+        "for p in /proc/keys /proc/timer_list /proc/kcore; do [ -e $p ] && wc -c <$p; done; "
+        "ls -A /sys/firmware /proc/acpi 2>&1 | wc -l; "
+        "echo 1 >/proc/sys/kernel/domainname 2>/dev/null; echo sys=$?; "
+        "echo 1 >/proc/sysrq-trigger 2>/dev/null; echo sysrq=$?; touch /x 2>/dev/null; echo root=$?"
+    )
     pair.same_output(script=script)
 
 
@@ -231,7 +262,7 @@ def test_state_document_and_transitions(runc, runk, bundle, cfg, cid, annotation
         assert rt("delete", c).rc == 0
         docs[name] = (created, running, stopped)
     for a, b in zip(docs["runc"], docs["runk"]):
-        assert list(a) == list(b)            # same keys, same order
+        assert list(a) == list(b)  # same keys, same order
         for k in ("status", "bundle", "rootfs", "owner"):
             assert a[k] == b[k], k
         assert a.get("annotations") == b.get("annotations")
@@ -239,12 +270,18 @@ def test_state_document_and_transitions(runc, runk, bundle, cfg, cid, annotation
     assert [d["status"] for d in docs["runk"]] == ["created", "running", "stopped"]
 
 
-@pytest.mark.parametrize("script,pidns,want", [
-    ("exit 0", True, 0), ("exit 3", True, 3), ("exit 255", True, 255),
-    ("kill -USR1 $$", False, 128 + 10), ("kill -TERM $$", False, 128 + 15),
-    ("kill -KILL $$; exit 4", True, 4),      # pid 1 of a pid namespace cannot kill itself
-    ("kill -KILL $$", False, 128 + 9),
-])
+@pytest.mark.parametrize(
+    "script,pidns,want",
+    [
+        ("exit 0", True, 0),
+        ("exit 3", True, 3),
+        ("exit 255", True, 255),
+        ("kill -USR1 $$", False, 128 + 10),
+        ("kill -TERM $$", False, 128 + 15),
+        ("kill -KILL $$; exit 4", True, 4),  # pid 1 of a pid namespace cannot kill itself
+        ("kill -KILL $$", False, 128 + 9),
+    ],
+)
 def test_run_exit_codes(pair, script, pidns, want):
     if not pidns:
         drop_ns(pair.bundle, "pid")
@@ -260,25 +297,35 @@ def _msg(err: str) -> str:
     return found[-1].replace('\\"', '"').replace("\\\\", "\\")
 
 
-EXACT = {   # bad config -> same exit code and the very same message (runc -> runk)
+EXACT = {  # bad config -> same exit code and the very same message (runc -> runk)
     "no-such-command": lambda c: c["process"].update(args=["nosuchcmd"]),
     "no-such-path": lambda c: c["process"].update(args=["/no/such/binary"]),
     "not-executable": lambda c: c["process"].update(args=["/etc/passwd"]),
     "directory": lambda c: c["process"].update(args=["/etc"]),
 }
-CONTAINED = {   # runk names the JSON field or the step first; runc's words must follow
+CONTAINED = {  # runk names the JSON field or the step first; runc's words must follow
     "sysctl-not-namespaced": (lambda c: c["linux"].update(sysctl={"kernel.printk": "1"}), None),
-    "hostname-without-uts": (lambda c: c["linux"].update(
-        namespaces=[n for n in c["linux"]["namespaces"] if n["type"] != "uts"]), None),
-    "sysctl-net-in-host-ns": (lambda c: (c["linux"].update(sysctl={"net.ipv4.ip_forward": "1"}),
-                                         c["linux"].update(namespaces=[n for n in c["linux"]["namespaces"]
-                                                                       if n["type"] != "network"])), None),
-    "rlimit-over-hard": (lambda c: c["process"].update(
-        rlimits=[{"type": "RLIMIT_NOFILE", "soft": 1 << 30, "hard": 1 << 30}]),
-        "error setting rlimit type 7: operation not permitted"),
-    "bad-bind-source": (lambda c: c["mounts"].append(
-        {"destination": "/home", "type": "bind", "source": "/no/such/src", "options": ["rbind"]}),
-        "stat /no/such/src: no such file or directory"),
+    "hostname-without-uts": (
+        lambda c: c["linux"].update(namespaces=[n for n in c["linux"]["namespaces"] if n["type"] != "uts"]),
+        None,
+    ),
+    "sysctl-net-in-host-ns": (
+        lambda c: (
+            c["linux"].update(sysctl={"net.ipv4.ip_forward": "1"}),
+            c["linux"].update(namespaces=[n for n in c["linux"]["namespaces"] if n["type"] != "network"]),
+        ),
+        None,
+    ),
+    "rlimit-over-hard": (
+        lambda c: c["process"].update(rlimits=[{"type": "RLIMIT_NOFILE", "soft": 1 << 30, "hard": 1 << 30}]),
+        "error setting rlimit type 7: operation not permitted",
+    ),
+    "bad-bind-source": (
+        lambda c: c["mounts"].append(
+            {"destination": "/home", "type": "bind", "source": "/no/such/src", "options": ["rbind"]}
+        ),
+        "stat /no/such/src: no such file or directory",
+    ),
 }
 
 
@@ -305,7 +352,7 @@ def test_bad_config_runc_words(pair, cfg, case):
     assert res["runc"].rc == res["runk"].rc == 1
     runc_msg = _msg(res["runc"].err)
     if core is None:
-        core = runc_msg.split(": ", 1)[1]            # drop "runc run failed"
+        core = runc_msg.split(": ", 1)[1]  # drop "runc run failed"
     assert core in runc_msg
     assert core in _msg(res["runk"].err)
 
@@ -332,21 +379,22 @@ def test_lifecycle_errors_same_messages(runc, runk, bundle, cfg, cid):
         def note(*args):
             r = rt(*args)
             out.append((args[0], r.rc, _msg(r.err).replace(c, "<id>") if r.rc else ""))
+
         note("state", "nope")
         note("delete", "nope")
         note("start", "nope")
         note("kill", "nope", "KILL")
         note("create", "--bundle", bundle.path, "bad/id")
         note("create", "--bundle", bundle.path, c)
-        note("create", "--bundle", bundle.path, c)          # duplicate
+        note("create", "--bundle", bundle.path, c)  # duplicate
         note("start", c)
-        note("start", c)                                    # already running
-        note("delete", c)                                   # running
+        note("start", c)  # already running
+        note("delete", c)  # running
         note("kill", c, "NOSUCHSIG")
         note("kill", c, "KILL")
         wait_status(rt, c, "stopped")
-        note("kill", c, "KILL")                             # not running
-        note("start", c)                                    # stopped
+        note("kill", c, "KILL")  # not running
+        note("start", c)  # stopped
         note("delete", c)
         note("delete", "--force", "nope")
         seen[name] = [(v, rc, m.replace("runc", "runk")) for v, rc, m in out]

@@ -7,6 +7,7 @@ its -ENOSYS stub (libcontainer/seccomp/patchbpf) when the default action is not 
 the rest must be identical. runc < 1.2 does not turn on libseccomp's binary-tree optimisation,
 so both variants of runk's program are accepted.
 """
+
 from __future__ import annotations
 
 import copy
@@ -23,13 +24,13 @@ from runk.linux import seccomp
 
 RUNC = shutil.which("runc")
 BUSYBOX = shutil.which("busybox")
-PODMAN_CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                             "data", "configs", "config.detach.json")     # as podman wrote it
+PODMAN_CONFIG = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "configs", "config.detach.json"
+)  # as podman wrote it
 PTRACE_ATTACH, PTRACE_DETACH, PTRACE_SECCOMP_GET_FILTER = 16, 17, 0x420C
 STUB_MAX_INSNS = 64  # runc's -ENOSYS stub is a few instructions per architecture
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not RUNC or not BUSYBOX,
-                                reason="needs root, runc and busybox")
+pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not RUNC or not BUSYBOX, reason="needs root, runc and busybox")
 
 
 def seccomp_filters(pid: int) -> list[bytes]:
@@ -66,13 +67,17 @@ def runc_filter(tmp_path, profile: dict) -> bytes:
     (bundle / "config.json").write_text(json.dumps(config))
     root, cid = str(tmp_path / "state"), f"runk-seccomp-{os.getpid()}"
     with open(tmp_path / "runc.log", "w+") as log:
-        res = subprocess.run([RUNC, "--root", root, "run", "-d", "--bundle", str(bundle), cid],
-                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log, timeout=30)
+        res = subprocess.run(
+            [RUNC, "--root", root, "run", "-d", "--bundle", str(bundle), cid],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            timeout=30,
+        )
         log.seek(0)
         assert res.returncode == 0, log.read()
     try:
-        state = json.loads(subprocess.run([RUNC, "--root", root, "state", cid], check=True,
-                                          capture_output=True).stdout)
+        state = json.loads(subprocess.run([RUNC, "--root", root, "state", cid], check=True, capture_output=True).stdout)
         filters = seccomp_filters(state["pid"])
     finally:
         subprocess.run([RUNC, "--root", root, "delete", "--force", cid], capture_output=True)
@@ -94,22 +99,39 @@ DENY_LIST = {
         {"names": ["getcwd"], "action": "SCMP_ACT_ERRNO", "errnoRet": errno.ENOTSUP},
         {"names": ["runk_no_such_syscall", "uname"], "action": "SCMP_ACT_ERRNO"},
         {"names": ["getpid"], "action": "SCMP_ACT_ALLOW"},
-        {"names": ["socket"], "action": "SCMP_ACT_ERRNO", "errnoRet": errno.EACCES,
-         "args": [{"index": 0, "value": 2, "op": "SCMP_CMP_EQ"},
-                  {"index": 0, "value": 10, "op": "SCMP_CMP_EQ"}]},
-        {"names": ["socket"], "action": "SCMP_ACT_ERRNO", "errnoRet": errno.EPROTOTYPE,
-         "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"},
-                  {"index": 1, "value": 15, "valueTwo": 2, "op": "SCMP_CMP_MASKED_EQ"}]},
-        {"names": ["personality"], "action": "SCMP_ACT_TRAP",
-         "args": [{"index": 0, "value": 0xFFFFFFFF, "op": "SCMP_CMP_EQ"}]},
+        {
+            "names": ["socket"],
+            "action": "SCMP_ACT_ERRNO",
+            "errnoRet": errno.EACCES,
+            "args": [{"index": 0, "value": 2, "op": "SCMP_CMP_EQ"}, {"index": 0, "value": 10, "op": "SCMP_CMP_EQ"}],
+        },
+        {
+            "names": ["socket"],
+            "action": "SCMP_ACT_ERRNO",
+            "errnoRet": errno.EPROTOTYPE,
+            "args": [
+                {"index": 0, "value": 1, "op": "SCMP_CMP_EQ"},
+                {"index": 1, "value": 15, "valueTwo": 2, "op": "SCMP_CMP_MASKED_EQ"},
+            ],
+        },
+        {
+            "names": ["personality"],
+            "action": "SCMP_ACT_TRAP",
+            "args": [{"index": 0, "value": 0xFFFFFFFF, "op": "SCMP_CMP_EQ"}],
+        },
         {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_KILL_PROCESS"},
         {"names": ["rmdir"], "action": "SCMP_ACT_KILL"},
         {"names": ["chroot"], "action": "SCMP_ACT_LOG"},
         {"names": ["acct"], "action": "SCMP_ACT_TRACE"},
-        {"names": ["settimeofday"], "action": "SCMP_ACT_ERRNO",
-         "args": [{"index": 1, "value": 0, "op": "SCMP_CMP_NE"},
-                  {"index": 0, "value": 7, "op": "SCMP_CMP_GT"},
-                  {"index": 2, "value": 9, "op": "SCMP_CMP_LE"}]},
+        {
+            "names": ["settimeofday"],
+            "action": "SCMP_ACT_ERRNO",
+            "args": [
+                {"index": 1, "value": 0, "op": "SCMP_CMP_NE"},
+                {"index": 0, "value": 7, "op": "SCMP_CMP_GT"},
+                {"index": 2, "value": 9, "op": "SCMP_CMP_LE"},
+            ],
+        },
     ],
 }
 

@@ -7,6 +7,7 @@ The container's cgroup directories are found as a user would: `state` pid -> /pr
 joined to the mount points in /proc/self/mountinfo. cgroup v2 controllers are tested in the
 lab's systemd cgroup-v2 guest (tests/lab/guest/test_cgroup_v2.py).
 """
+
 from __future__ import annotations
 
 import functools
@@ -91,8 +92,7 @@ wait_for = functools.partial(helpers.wait_for, timeout=5.0)
 def start(rt, bundle, cid: str, resources: dict | None = None, *args: str, **linux) -> dict:
     """`run -d` a container (default: sleep 600); its state, with its cgroup dirs as "dirs"."""
     bundle.args(*(args or ("sleep", "600")))
-    bundle.config["linux"]["resources"] = {"devices": [{"allow": False, "access": "rwm"}],
-                                           **(resources or {})}
+    bundle.config["linux"]["resources"] = {"devices": [{"allow": False, "access": "rwm"}], **(resources or {})}
     bundle.config["linux"].update(linux)
     bundle.write()
     r = rt("run", "-d", "--bundle", bundle.path, cid)
@@ -104,8 +104,7 @@ def start(rt, bundle, cid: str, resources: dict | None = None, *args: str, **lin
 
 
 def without_pidns(bundle) -> None:
-    bundle.config["linux"]["namespaces"] = [n for n in bundle.config["linux"]["namespaces"]
-                                            if n["type"] != "pid"]
+    bundle.config["linux"]["namespaces"] = [n for n in bundle.config["linux"]["namespaces"] if n["type"] != "pid"]
 
 
 def cgroup_procs(d: str) -> list[int]:
@@ -136,8 +135,13 @@ def blkio_weight_file(d: str) -> str | None:
 
 # -- every resource, written and read back ------------------------------------------------------
 RESOURCES = {
-    "memory": {"limit": 96 * MiB, "reservation": 48 * MiB, "swap": 128 * MiB, "swappiness": 10,
-               "disableOOMKiller": True},
+    "memory": {
+        "limit": 96 * MiB,
+        "reservation": 48 * MiB,
+        "swap": 128 * MiB,
+        "swappiness": 10,
+        "disableOOMKiller": True,
+    },
     "cpu": {"shares": 512, "quota": 30000, "period": 60000, "cpus": "1", "mems": "0"},
     "pids": {"limit": 37},
     "blockIO": {"weight": 300},
@@ -173,8 +177,7 @@ def test_devices_list_is_the_default_allow_list(runk, bundle, cid, audit):
     st = start(runk, bundle, cid)
     rules = rd(st["dirs"]["devices"], "devices.list").splitlines()
     assert "a *:* rwm" not in rules
-    for r in ("c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm",
-              "c 5:2 rwm", "c 136:* rwm"):
+    for r in ("c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm", "c 5:2 rwm", "c 136:* rwm"):
         assert r in rules, rules
 
 
@@ -203,7 +206,8 @@ def test_device_rule_denies_open(runk, bundle, cid, audit):
     when linux.devices names /dev/null itself, and then a deny-all denies it."""
     bundle.config["linux"]["devices"] = [
         {"path": "/dev/loop-control", "type": "c", "major": 10, "minor": 237, "fileMode": 0o600},
-        {"path": "/dev/null", "type": "c", "major": 1, "minor": 3, "fileMode": 0o666}]
+        {"path": "/dev/null", "type": "c", "major": 1, "minor": 3, "fileMode": 0o666},
+    ]
     bundle.sh("true < /dev/loop-control && echo loop-control; echo x > /dev/null && echo null")
     bundle.config["linux"]["resources"] = {"devices": [{"allow": False, "access": "rwm"}]}
     bundle.write()
@@ -211,7 +215,8 @@ def test_device_rule_denies_open(runk, bundle, cid, audit):
     assert r.out == "" and r.err.count("Operation not permitted") == 2, r
     bundle.config["linux"]["resources"]["devices"] += [
         {"allow": True, "type": "c", "major": 10, "minor": 237, "access": "r"},
-        {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rw"}]
+        {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rw"},
+    ]
     bundle.write()
     r = runk("run", "--bundle", bundle.path, cid)
     assert (r.rc, r.out) == (0, "loop-control\nnull\n"), r
@@ -239,13 +244,32 @@ def test_cpuset_seen_in_the_container(runk, bundle, cid, audit):
 
 # -- update --------------------------------------------------------------------------------------
 def test_update_flags_change_a_running_container(runk, bundle, cid, audit):
-    st = start(runk, bundle, cid, {"memory": {"limit": 64 * MiB}, "pids": {"limit": 20},
-                                   "cpu": {"shares": 1024}})
+    st = start(runk, bundle, cid, {"memory": {"limit": 64 * MiB}, "pids": {"limit": 20}, "cpu": {"shares": 1024}})
     d = st["dirs"]
-    r = runk("update", "--memory", "100m", "--memory-reservation", "50m", "--memory-swap", "200m",
-             "--cpu-share", "256", "--cpu-period", "50000", "--cpu-quota", "25000",
-             "--cpuset-cpus", "0", "--cpuset-mems", "0", "--pids-limit", "30",
-             "--blkio-weight", "200", cid)
+    r = runk(
+        "update",
+        "--memory",
+        "100m",
+        "--memory-reservation",
+        "50m",
+        "--memory-swap",
+        "200m",
+        "--cpu-share",
+        "256",
+        "--cpu-period",
+        "50000",
+        "--cpu-quota",
+        "25000",
+        "--cpuset-cpus",
+        "0",
+        "--cpuset-mems",
+        "0",
+        "--pids-limit",
+        "30",
+        "--blkio-weight",
+        "200",
+        cid,
+    )
     assert r.rc == 0, r
     assert rd(d["memory"], "memory.limit_in_bytes") == str(100 * MiB)
     assert rd(d["memory"], "memory.soft_limit_in_bytes") == str(50 * MiB)
@@ -268,14 +292,14 @@ def test_update_resources_from_file_and_stdin(runk, bundle, cid, audit, tmp_path
     st = start(runk, bundle, cid, {"memory": {"limit": 64 * MiB}, "pids": {"limit": 20}})
     d = st["dirs"]
     res = tmp_path / "res.json"
-    res.write_text(json.dumps({"memory": {"limit": 80 * MiB}, "pids": {"limit": 25},
-                               "cpu": {"shares": 300}}))
+    res.write_text(json.dumps({"memory": {"limit": 80 * MiB}, "pids": {"limit": 25}, "cpu": {"shares": 300}}))
     assert runk("update", "--resources", str(res), cid).rc == 0
     assert rd(d["memory"], "memory.limit_in_bytes") == str(80 * MiB)
     assert rd(d["pids"], "pids.max") == "25"
     assert rd(d["cpu"], "cpu.shares") == "300"
-    r = runk("update", "-r", "-", cid, input=json.dumps({"pids": {"limit": 12},
-                                                        "cpu": {"quota": 20000, "period": 100000}}))
+    r = runk(
+        "update", "-r", "-", cid, input=json.dumps({"pids": {"limit": 12}, "cpu": {"quota": 20000, "period": 100000}})
+    )
     assert r.rc == 0, r
     assert rd(d["pids"], "pids.max") == "12"
     assert rd(d["cpu"], "cpu.cfs_quota_us") == "20000"
@@ -298,9 +322,12 @@ def test_pause_resume_and_exec_while_paused(runk, bundle, cid, audit):
     assert r.rc != 0 and "paused" in r.err and "--ignore-paused" in r.err, r
     # --ignore-paused lets it in; it runs once the container is thawed
     with tempfile.TemporaryFile() as out:
-        p = subprocess.Popen([runk.binary, "--root", runk.root, "exec", "--ignore-paused", cid,
-                              "echo", "ran"], stdout=out, stderr=subprocess.STDOUT,
-                             stdin=subprocess.DEVNULL)
+        p = subprocess.Popen(
+            [runk.binary, "--root", runk.root, "exec", "--ignore-paused", cid, "echo", "ran"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
         try:
             # it joins the frozen cgroup and waits there with the container
             assert wait_for(lambda: len(cgroup_procs(fz)) == 2), cgroup_procs(fz)
@@ -329,16 +356,18 @@ def test_ps_table_json_and_ps_args(runk, bundle, cid, audit):
     r = runk("ps", cid)
     lines = r.out.splitlines()
     assert lines[0].split()[:2] == ["UID", "PID"]
-    cmds = sorted(l.split(None, 7)[7] for l in lines[1:])   # ps -ef cuts lines at 80 columns
+    cmds = sorted(l.split(None, 7)[7] for l in lines[1:])  # ps -ef cuts lines at 80 columns
     assert cmds[0].startswith("sh -c sleep 600 &") and cmds[1:] == ["sleep 600"] * 2, r
     r = runk("ps", cid, "-o", "pid,comm")
     assert r.rc == 0, r
     rows = [l.split() for l in r.out.splitlines()]
     assert rows[0] == ["PID", "COMMAND"]
-    assert sorted(rows[1:]) == sorted([[str(p), c] for p, c in
-                                       ((st["pid"], "sh"),) + tuple(
-                                           (q, "sleep") for q in cgroup_procs(procs)
-                                           if q != st["pid"])])
+    assert sorted(rows[1:]) == sorted(
+        [
+            [str(p), c]
+            for p, c in ((st["pid"], "sh"),) + tuple((q, "sleep") for q in cgroup_procs(procs) if q != st["pid"])
+        ]
+    )
     assert runk("ps", "--format", "yaml", cid).rc != 0
 
 
@@ -362,15 +391,22 @@ def test_events_stats_once(runk, bundle, cid, audit):
 def test_events_reports_oom(runk, bundle, cid, audit, tmp_path):
     start(runk, bundle, cid, {"memory": {"limit": 16 * MiB, "swap": 16 * MiB}})
     out = open(tmp_path / "events", "w+")
-    p = subprocess.Popen([runk.binary, "--root", runk.root, "events", "--interval", "1s", cid],
-                         stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    p = subprocess.Popen(
+        [runk.binary, "--root", runk.root, "events", "--interval", "1s", cid],
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
 
     def watching() -> bool:  # events holds the memory cgroup's oom_control (v1 notification)
         try:
-            return any(os.readlink(f"/proc/{p.pid}/fd/{fd}").endswith("/memory.oom_control")
-                       for fd in os.listdir(f"/proc/{p.pid}/fd"))
+            return any(
+                os.readlink(f"/proc/{p.pid}/fd/{fd}").endswith("/memory.oom_control")
+                for fd in os.listdir(f"/proc/{p.pid}/fd")
+            )
         except OSError:
             return False
+
     try:
         assert wait_for(watching), "events did not arm its OOM watch"
         seen = False
@@ -408,11 +444,13 @@ def test_kill_all_reaches_every_process(runk, bundle, cid, audit):
 def test_delete_removes_the_cgroup_in_every_hierarchy(runk, bundle, cid, audit):
     parent = f"{cid}-parent"
     try:
-        st = start(runk, bundle, cid, {"memory": {"limit": 64 * MiB}, "pids": {"limit": 20}},
-                   cgroupsPath=f"/{parent}/{cid}")
+        st = start(
+            runk, bundle, cid, {"memory": {"limit": 64 * MiB}, "pids": {"limit": 20}}, cgroupsPath=f"/{parent}/{cid}"
+        )
         d = st["dirs"]
-        assert {"memory", "cpu", "cpuset", "pids", "devices", "freezer", "blkio", "name=systemd",
-                ""} <= set(d), d  # "": the cgroup2 mount (hybrid)
+        assert {"memory", "cpu", "cpuset", "pids", "devices", "freezer", "blkio", "name=systemd", ""} <= set(d), (
+            d
+        )  # "": the cgroup2 mount (hybrid)
         assert all(p.endswith(f"/{parent}/{cid}") for p in d.values()), d
         assert runk("delete", cid).rc != 0  # running
         assert leftovers(d) == sorted(set(d.values()))
@@ -446,8 +484,9 @@ def test_systemd_cgroup_is_refused_clearly(runk, bundle, cid, audit):
     assert r.rc == 1, r
     assert "systemd not running on this host, cannot use systemd cgroups manager" in r.err
     assert runk("state", cid).rc != 0
-    found = subprocess.run(["find", "/sys/fs/cgroup", "-maxdepth", "4", "-name", f"*{cid}*"],
-                           capture_output=True, text=True).stdout
+    found = subprocess.run(
+        ["find", "/sys/fs/cgroup", "-maxdepth", "4", "-name", f"*{cid}*"], capture_output=True, text=True
+    ).stdout
     assert found == ""
     bundle.config["linux"]["cgroupsPath"] = f"/{cid}"  # not slice:prefix:name
     bundle.write()
@@ -459,18 +498,19 @@ def test_systemd_cgroup_is_refused_clearly(runk, bundle, cid, audit):
 @pytest.fixture
 def both(runk, runc, bundle, cid, audit):
     """start(resources, *args) -> [(runtime, id, state)] for runc and runk on the same bundle."""
+
     def go(resources=None, *args):
         out = []
         for rt in (runc, runk):
             name = f"{cid}-{os.path.basename(rt.binary)}"
             out.append((rt, name, start(rt, bundle, name, resources, *args)))
         return out
+
     return go
 
 
 def test_differential_ps_and_stats(both):
-    pair = both({"memory": {"limit": 64 * MiB}, "pids": {"limit": 30}},
-                "sh", "-c", "sleep 600 & sleep 600 & wait")
+    pair = both({"memory": {"limit": 64 * MiB}, "pids": {"limit": 30}}, "sh", "-c", "sleep 600 & sleep 600 & wait")
     counts, keys, pids = [], [], []
     for rt, name, st in pair:
         assert wait_for(lambda: len(cgroup_procs(st["dirs"]["pids"])) == 3)
@@ -503,21 +543,27 @@ def test_differential_freezer(both):
         assert leftovers(st["dirs"]) == [], rt.binary
 
 
-UPDATE_FILES = [("memory", "memory.limit_in_bytes"), ("memory", "memory.soft_limit_in_bytes"),
-                ("memory", "memory.memsw.limit_in_bytes"), ("cpu", "cpu.shares"),
-                ("cpu", "cpu.cfs_quota_us"), ("cpu", "cpu.cfs_period_us"),
-                ("cpuset", "cpuset.cpus"), ("cpuset", "cpuset.mems"), ("pids", "pids.max")]
+UPDATE_FILES = [
+    ("memory", "memory.limit_in_bytes"),
+    ("memory", "memory.soft_limit_in_bytes"),
+    ("memory", "memory.memsw.limit_in_bytes"),
+    ("cpu", "cpu.shares"),
+    ("cpu", "cpu.cfs_quota_us"),
+    ("cpu", "cpu.cfs_period_us"),
+    ("cpuset", "cpuset.cpus"),
+    ("cpuset", "cpuset.mems"),
+    ("pids", "pids.max"),
+]
 
 
 UPDATES = (
-    ["--memory", "200m", "--memory-swap", "300m"],   # both above the old swap limit: swap first
-    ["--memory", "32m", "--memory-swap", "48m"],     # both below the old limit: memory first
+    ["--memory", "200m", "--memory-swap", "300m"],  # both above the old swap limit: swap first
+    ["--memory", "32m", "--memory-swap", "48m"],  # both below the old limit: memory first
     ["--memory", "40m"],
     ["--memory-swap", "-1"],
     ["--cpu-quota", "40000", "--cpu-period", "80000"],
     ["--pids-limit", "50", "--blkio-weight", "5"],
-    ["--memory-reservation", "24m", "--cpuset-cpus", "1", "--cpuset-mems", "0",
-     "--cpu-share", "128"],
+    ["--memory-reservation", "24m", "--cpuset-cpus", "1", "--cpuset-mems", "0", "--cpu-share", "128"],
     ["--pids-limit", "-1"],
     ["--cpu-quota", "-1"],
 )
@@ -525,15 +571,12 @@ UPDATES = (
 
 def test_differential_update(both, tmp_path):
     res = tmp_path / "res.json"
-    res.write_text(json.dumps({"memory": {"limit": 72 * MiB}, "cpu": {"shares": 700},
-                               "pids": {"limit": 33}}))
-    pair = both({"memory": {"limit": 64 * MiB, "swap": 96 * MiB}, "pids": {"limit": 20},
-                 "cpu": {"shares": 1024}})
+    res.write_text(json.dumps({"memory": {"limit": 72 * MiB}, "cpu": {"shares": 700}, "pids": {"limit": 33}}))
+    pair = both({"memory": {"limit": 64 * MiB, "swap": 96 * MiB}, "pids": {"limit": 20}, "cpu": {"shares": 1024}})
     seen = []
     for rt, name, st in pair:
         d = st["dirs"]
-        files = UPDATE_FILES + ([("blkio", blkio_weight_file(d["blkio"]))]
-                                if blkio_weight_file(d["blkio"]) else [])
+        files = UPDATE_FILES + ([("blkio", blkio_weight_file(d["blkio"]))] if blkio_weight_file(d["blkio"]) else [])
         snap = [{f: rd(d[c], f) for c, f in files}]
         for args in UPDATES + (["--resources", str(res)], ["-r", "-"]):
             r = rt("update", *args, name, input=json.dumps({"cpu": {"shares": 900}}))
@@ -541,9 +584,14 @@ def test_differential_update(both, tmp_path):
         seen.append(snap)
     assert seen[0] == seen[1]
     after = {tuple(a): (rc, files) for a, rc, files in seen[1][1:]}
-    assert after[("--memory", "200m", "--memory-swap", "300m")] == (0, {
-        **after[("--memory", "200m", "--memory-swap", "300m")][1],
-        "memory.limit_in_bytes": str(200 * MiB), "memory.memsw.limit_in_bytes": str(300 * MiB)})
+    assert after[("--memory", "200m", "--memory-swap", "300m")] == (
+        0,
+        {
+            **after[("--memory", "200m", "--memory-swap", "300m")][1],
+            "memory.limit_in_bytes": str(200 * MiB),
+            "memory.memsw.limit_in_bytes": str(300 * MiB),
+        },
+    )
     assert after[("--pids-limit", "-1")][1]["pids.max"] == "max"
     assert after[("-r", "-")][1]["cpu.shares"] == "900"
     assert all(rc == 0 for rc, _ in after.values()), after
@@ -590,9 +638,12 @@ def test_differential_leftovers_of_a_stopped_container(both, bundle):
 def test_differential_default_devices_cannot_be_denied(both, bundle):
     """runc appends its default allow list after the spec's rules: a deny for /dev/null in the
     spec does not take it away, under runc or runk."""
-    deny_null = {"devices": [{"allow": False, "access": "rwm"},
-                             {"allow": False, "type": "c", "major": 1, "minor": 3,
-                              "access": "rwm"}]}
+    deny_null = {
+        "devices": [
+            {"allow": False, "access": "rwm"},
+            {"allow": False, "type": "c", "major": 1, "minor": 3, "access": "rwm"},
+        ]
+    }
     rules = []
     for rt, name, st in both(deny_null):
         r = rt("exec", name, "sh", "-c", "echo x > /dev/null && echo ok")
@@ -611,7 +662,7 @@ def test_differential_exec_into_sub_cgroups(both):
         for d in subs:
             os.mkdir(d)
             if d == os.path.join(st["dirs"]["cpuset"], "sub"):
-                for f in ("cpuset.cpus", "cpuset.mems"):   # an empty cpuset takes no task
+                for f in ("cpuset.cpus", "cpuset.mems"):  # an empty cpuset takes no task
                     with open(os.path.join(d, f), "w") as out:
                         out.write(rd(st["dirs"]["cpuset"], f))
         try:
@@ -622,8 +673,7 @@ def test_differential_exec_into_sub_cgroups(both):
         finally:
             for d in subs:
                 os.rmdir(d)
-        lines = [sorted(l.split(":", 1)[1].replace(name, "ID") for l in r.out.splitlines())
-                 for r in (every, one)]
+        lines = [sorted(l.split(":", 1)[1].replace(name, "ID") for l in r.out.splitlines()) for r in (every, one)]
         assert all(l.endswith("/ID/sub") for l in lines[0]), (rt.binary, lines[0])
         moved = [l for l in lines[1] if l.endswith("/ID/sub")]
         assert moved == ["pids:/ID/sub"], (rt.binary, lines[1])
@@ -633,10 +683,12 @@ def test_differential_exec_into_sub_cgroups(both):
 
 def test_exec_cgroup_argument_errors(runk, bundle, cid, audit):
     start(runk, bundle, cid)
-    for args, msg in ((["--cgroup", "nosuch:x"], "unknown controller nosuch"),
-                      (["--cgroup", "../../x"], "bad sub cgroup path: ../../x"),
-                      (["--cgroup", "a", "--cgroup", "b"], "missing <controller>: prefix"),
-                      (["--cgroup", "pids:a", "--cgroup", "pids:b"], "controller pids specified multiple times"),
-                      (["--cgroup", "sub-that-is-not-there"], "no such file or directory")):
+    for args, msg in (
+        (["--cgroup", "nosuch:x"], "unknown controller nosuch"),
+        (["--cgroup", "../../x"], "bad sub cgroup path: ../../x"),
+        (["--cgroup", "a", "--cgroup", "b"], "missing <controller>: prefix"),
+        (["--cgroup", "pids:a", "--cgroup", "pids:b"], "controller pids specified multiple times"),
+        (["--cgroup", "sub-that-is-not-there"], "no such file or directory"),
+    ):
         r = runk("exec", *args, cid, "true")
         assert r.rc == 255 and msg in r.err, (args, r)

@@ -1,5 +1,6 @@
 """runc's command-line surface as a user meets it: error lines and exit codes, --log and
 --log-format, --version, spec and features."""
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,7 @@ LOGLINE = re.compile(r'^time="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ" level=error msg="
 
 def runk_raw(*args: str, cwd: str | None = None) -> subprocess.CompletedProcess:
     requires("runk")
-    return subprocess.run([RUNK, *args], capture_output=True, text=True, cwd=cwd, timeout=60,
-                          stdin=subprocess.DEVNULL)
+    return subprocess.run([RUNK, *args], capture_output=True, text=True, cwd=cwd, timeout=60, stdin=subprocess.DEVNULL)
 
 
 def test_errors_are_logrus_lines_with_runc_exit_codes(tmp_path):
@@ -44,8 +44,7 @@ def test_errors_are_logrus_lines_with_runc_exit_codes(tmp_path):
 def test_log_file_gets_one_line_and_stderr_the_bare_message(tmp_path, fmt):
     """podman parses the --log file of a failed create as one JSON object (CONTRACT.md 6)."""
     log = tmp_path / "log"
-    r = runk_raw("--root", str(tmp_path / "root"), "--log", str(log), "--log-format", fmt,
-                 "state", "nonexistent")
+    r = runk_raw("--root", str(tmp_path / "root"), "--log", str(log), "--log-format", fmt, "state", "nonexistent")
     assert r.returncode == 1
     assert r.stderr == "container does not exist\n"
     lines = log.read_text().splitlines()
@@ -60,11 +59,11 @@ def test_log_file_gets_one_line_and_stderr_the_bare_message(tmp_path, fmt):
 
 def test_create_failure_in_json_log_is_one_object(tmp_path, bundle, cid):
     log = tmp_path / "oci-log"
-    bundle.config["mounts"].append({"destination": "/x", "type": "bind", "source": "/no/such/src",
-                                    "options": ["bind"]})
+    bundle.config["mounts"].append({"destination": "/x", "type": "bind", "source": "/no/such/src", "options": ["bind"]})
     bundle.write()
-    r = runk_raw("--root", str(tmp_path / "root"), "--log-format=json", "--log", str(log),
-                 "create", "--bundle", bundle.path, cid)
+    r = runk_raw(
+        "--root", str(tmp_path / "root"), "--log-format=json", "--log", str(log), "create", "--bundle", bundle.path, cid
+    )
     assert r.returncode == 1
     doc = json.loads(log.read_text())
     assert doc["msg"].startswith("runk create failed: ")
@@ -80,6 +79,7 @@ def test_version_prints_runk_and_the_spec():
 
 def test_spec_writes_a_config_runk_validates_and_refuses_to_overwrite(tmp_path):
     from runk.oci.validate import validate
+
     for rootless in (False, True):
         d = tmp_path / ("rootless" if rootless else "normal")
         d.mkdir()
@@ -98,17 +98,24 @@ def test_spec_writes_a_config_runk_validates_and_refuses_to_overwrite(tmp_path):
 
 def test_features_document_lists_what_runk_does():
     from tests.unit.test_schema_validator import reference
+
     r = runk_raw("features")
     assert r.returncode == 0
     doc = json.loads(r.stdout)
     errors = [e.message for e in reference("features-schema.json").iter_errors(doc)]
     assert errors == []
     assert doc["ociVersionMin"] == "1.0.0"
-    assert set(doc["hooks"]) == {"prestart", "createRuntime", "createContainer", "startContainer",
-                                 "poststart", "poststop"}
+    assert set(doc["hooks"]) == {
+        "prestart",
+        "createRuntime",
+        "createContainer",
+        "startContainer",
+        "poststart",
+        "poststop",
+    }
     linux = doc["linux"]
     assert set(linux["namespaces"]) == {"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"}
-    assert "SCMP_ACT_NOTIFY" not in linux["seccomp"]["actions"]       # refused by runk
+    assert "SCMP_ACT_NOTIFY" not in linux["seccomp"]["actions"]  # refused by runk
     assert linux["seccomp"]["enabled"] and "SCMP_ARCH_X86_64" in linux["seccomp"]["archs"]
     assert linux["cgroup"]["systemd"] is False
     assert {"rbind", "rro", "tmpcopyup", "nosuid"} <= set(doc["mountOptions"])

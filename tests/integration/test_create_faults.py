@@ -6,6 +6,7 @@ the test runner's RUNK_TEST_ROOT tag for the same --root, runk/state/faults.py) 
 SIGKILL itself, or with ":group" its whole process group (the bootstrap and init it forked),
 right after that step of LinuxBackend.create.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,16 +20,16 @@ from tests.conftest import RUNK
 
 # (step, what exists outside the state directory when runk dies there)
 STEPS = [
-    ("config", "nothing"),              # config.json written
-    ("claim", "nothing"),               # the record naming the cgroups, before they are made
-    ("cgroup", "cgroups"),              # the cgroups made
-    ("forked", "cgroups"),              # the init forked into them, its pid not yet on disk
+    ("config", "nothing"),  # config.json written
+    ("claim", "nothing"),  # the record naming the cgroups, before they are made
+    ("cgroup", "cgroups"),  # the cgroups made
+    ("forked", "cgroups"),  # the init forked into them, its pid not yet on disk
     ("forked:group", "cgroups"),
-    ("pid", "cgroups"),                 # the pid on disk, the init waiting for cgroup_done
+    ("pid", "cgroups"),  # the pid on disk, the init waiting for cgroup_done
     ("pid:group", "cgroups"),
-    ("launch", "init"),                 # the init ready, waiting in the trampoline
+    ("launch", "init"),  # the init ready, waiting in the trampoline
     ("launch:group", "init"),
-    ("state", "init"),                  # the final state written, before the pid file
+    ("state", "init"),  # the final state written, before the pid file
 ]
 
 
@@ -60,9 +61,15 @@ def waiting_inits(root: str) -> list[str]:
 def create_killed(runk, bundle_dir: str, cid: str, step: str, verb: tuple[str, ...]) -> int:
     """runk <verb> in a session of its own (a group kill must not reach pytest)."""
     env = dict(os.environ, RUNK_TEST_ROOT=runk.root, RUNK_TEST_STOP_AFTER=step)
-    cp = subprocess.run([RUNK, "--root", runk.root, *verb, "--bundle", bundle_dir, cid],
-                        env=env, start_new_session=True, stdin=subprocess.DEVNULL,
-                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+    cp = subprocess.run(
+        [RUNK, "--root", runk.root, *verb, "--bundle", bundle_dir, cid],
+        env=env,
+        start_new_session=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        timeout=60,
+    )
     return cp.returncode
 
 
@@ -73,14 +80,13 @@ def assert_nothing_left(runk, cid: str) -> None:
 
 
 # run -d goes through the same create: a few steps suffice
-CASES = [(step, left, ("create",)) for step, left in STEPS] + \
-    [(step, left, ("run", "-d")) for step, left in STEPS
-     if step in ("cgroup", "forked:group", "pid", "launch:group")]
+CASES = [(step, left, ("create",)) for step, left in STEPS] + [
+    (step, left, ("run", "-d")) for step, left in STEPS if step in ("cgroup", "forked:group", "pid", "launch:group")
+]
 
 
 @pytest.mark.parametrize("step,left,verb", CASES, ids=[f"{' '.join(v)}-{s}" for s, _, v in CASES])
-def test_delete_force_cleans_a_create_killed_after_each_step(runk, bundle, cid, step, left, verb,
-                                                             leak_audit):
+def test_delete_force_cleans_a_create_killed_after_each_step(runk, bundle, cid, step, left, verb, leak_audit):
     bundle.args("sleep", "1000")
     rc = create_killed(runk, bundle.write(), cid, step, verb)
     assert rc == -9, f"runk was not killed after {step!r} (rc {rc})"
@@ -114,9 +120,14 @@ def test_the_fault_point_needs_the_test_guard(runk, bundle, cid, leak_audit):
     """RUNK_TEST_STOP_AFTER alone (no RUNK_TEST_ROOT tag for this --root) changes nothing."""
     env = {k: v for k, v in os.environ.items() if k != "RUNK_TEST_ROOT"}
     env["RUNK_TEST_STOP_AFTER"] = "cgroup"
-    cp = subprocess.run([RUNK, "--root", runk.root, "run", "--bundle", bundle.write(), cid],
-                        env=env, start_new_session=True, stdin=subprocess.DEVNULL,
-                        capture_output=True, timeout=60)
+    cp = subprocess.run(
+        [RUNK, "--root", runk.root, "run", "--bundle", bundle.write(), cid],
+        env=env,
+        start_new_session=True,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=60,
+    )
     assert cp.returncode == 0, cp
     assert_nothing_left(runk, cid)
 
@@ -162,18 +173,22 @@ def test_full_root_fails_cleanly_at_every_step(runk, bundle, full_tmpfs, leak_au
         cid = f"full-{pages}-{uuid.uuid4().hex[:6]}"
         # files, not pipes: a created container keeps its stdio open
         with tempfile.TemporaryFile() as err:
-            cp = subprocess.run([RUNK, "--root", root, "create", "--bundle", bdir, cid],
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
-                                timeout=60, env=dict(os.environ, RUNK_TEST_ROOT=root))
+            cp = subprocess.run(
+                [RUNK, "--root", root, "create", "--bundle", bdir, cid],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+                timeout=60,
+                env=dict(os.environ, RUNK_TEST_ROOT=root),
+            )
             err.seek(0)
             cp.stderr = err.read().decode(errors="replace")
         if cp.returncode == 0:
-            fill(1 << 20)           # room again for delete's own writes (none are needed)
+            fill(1 << 20)  # room again for delete's own writes (none are needed)
             assert subprocess.run([RUNK, "--root", root, "delete", "--force", cid]).returncode == 0
         else:
             failures += 1
-            assert cp.returncode == 1 and f"write {root}/" in cp.stderr \
-                and ": no space left on device" in cp.stderr, cp
+            assert cp.returncode == 1 and f"write {root}/" in cp.stderr and ": no space left on device" in cp.stderr, cp
             assert "Error" not in cp.stderr and "Traceback" not in cp.stderr, cp.stderr
             assert not os.path.exists(os.path.join(root, cid)), (pages, os.listdir(root))
             assert cgroup_dirs(cid) == [], (pages, "cgroups left behind")
@@ -192,7 +207,7 @@ def test_full_disk_for_the_pid_file_undoes_the_launch(runk, bundle, cid, full_tm
     bundle.args("sleep", "1000")
     pid_file = os.path.join(mnt, "pid")
     r = runk("create", "--bundle", bundle.write(), "--pid-file", pid_file, cid)
-    assert r.rc == 1 and f"write {pid_file}: no space left on device" in r.err, r   # runc's words
+    assert r.rc == 1 and f"write {pid_file}: no space left on device" in r.err, r  # runc's words
     assert_nothing_left(runk, cid)
     assert waiting_inits(mnt) == []
     assert runk("delete", "--force", cid).rc == 0

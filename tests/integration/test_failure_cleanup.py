@@ -1,5 +1,6 @@
 """A create that fails at any step leaves nothing: no state directory, no mount, no process,
 and the id is free again (checked by leak_audit and by creating the same id afterwards)."""
+
 from __future__ import annotations
 
 import os
@@ -49,6 +50,7 @@ def _hook(phase):
     def mut(c, d):
         c["hooks"] = {phase: [HOOK_FAIL]}
         return f"error running {phase} hook"
+
     mut.__name__ = f"_{phase}_hook_fails"
     return mut
 
@@ -86,10 +88,22 @@ def _proc_on_symlink(c, d):
     return "/bin/sh"
 
 
-CASES = [_bad_mount_source, _unknown_fstype, _user_ns_path,
-         _net_ns_wrong_type, _rlimit_over_hard, _hook("prestart"), _hook("createRuntime"),
-         _hook("createContainer"), _bad_oci_version, _bad_json, _missing_config, _missing_rootfs,
-         _refused_sysctl, _proc_on_symlink]
+CASES = [
+    _bad_mount_source,
+    _unknown_fstype,
+    _user_ns_path,
+    _net_ns_wrong_type,
+    _rlimit_over_hard,
+    _hook("prestart"),
+    _hook("createRuntime"),
+    _hook("createContainer"),
+    _bad_oci_version,
+    _bad_json,
+    _missing_config,
+    _missing_rootfs,
+    _refused_sysctl,
+    _proc_on_symlink,
+]
 
 
 @pytest.mark.parametrize("verb", ["create", "run"])
@@ -113,8 +127,9 @@ def test_failed_create_leaves_nothing(runk, bundle, cid, mutate, verb, leak_audi
     assert runk("run", "--bundle", bundle.path, cid).rc == 0
 
 
-@pytest.mark.parametrize("mutate,code", [(_missing_executable, 127), (_not_executable, 126)],
-                         ids=["missing_executable", "not_executable"])
+@pytest.mark.parametrize(
+    "mutate,code", [(_missing_executable, 127), (_not_executable, 126)], ids=["missing_executable", "not_executable"]
+)
 def test_unrunnable_program_fails_at_start_and_leaves_nothing(runk, bundle, cid, mutate, code, leak_audit):
     """create succeeds (process.args are applied at start: runtime.md, runtime-tools
     misc_props); the process exits 127/126 with runc's message, and delete leaves nothing."""

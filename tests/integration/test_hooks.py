@@ -1,6 +1,7 @@
 """OCI hooks: every phase gets the state on stdin with the status and pid the spec names, in
 order, with its args and env, in the namespace the spec says; timeouts kill; poststart and
 poststop failures only warn."""
+
 from __future__ import annotations
 
 import json
@@ -14,18 +15,30 @@ from tests.helpers import ns_link, wait_file, wait_status
 PHASES = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")
 # runtime.md: "creating" is step 2 of the lifecycle; the create-time hooks are steps 3-5, after
 # it (runtime-tools hooks_stdin checks prestart for "created"; runc passes "creating")
-STATUS = {"prestart": "created", "createRuntime": "created", "createContainer": "created",
-          "startContainer": "created", "poststart": "running", "poststop": "stopped"}
+STATUS = {
+    "prestart": "created",
+    "createRuntime": "created",
+    "createContainer": "created",
+    "startContainer": "created",
+    "poststart": "running",
+    "poststop": "stopped",
+}
 IN_CONTAINER = {"createContainer", "startContainer"}
 
-RECORD = ('cat >"$D/$P.json"; echo "$P" >>"$D/order"; readlink /proc/self/ns/mnt >"$D/$P.mnt"; '
-          'readlink /proc/self/ns/uts >"$D/$P.uts"; hostname >"$D/$P.host"; env >"$D/$P.env"; '
-          'echo "$0 $*" >"$D/$P.args"')
+RECORD = (
+    'cat >"$D/$P.json"; echo "$P" >>"$D/order"; readlink /proc/self/ns/mnt >"$D/$P.mnt"; '
+    'readlink /proc/self/ns/uts >"$D/$P.uts"; hostname >"$D/$P.host"; env >"$D/$P.env"; '
+    'echo "$0 $*" >"$D/$P.args"'
+)
 
 
 def _hook(phase: str, d: str, script: str = RECORD, **extra) -> dict:
-    return {"path": "/bin/sh", "args": ["sh", "-c", script, "hook-argv0", "a1", "a 2"],
-            "env": [f"D={d}", f"P={phase}", "HOOKVAR=yes", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"], **extra}
+    return {
+        "path": "/bin/sh",
+        "args": ["sh", "-c", script, "hook-argv0", "a1", "a 2"],
+        "env": [f"D={d}", f"P={phase}", "HOOKVAR=yes", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"],
+        **extra,
+    }
 
 
 @pytest.fixture
@@ -33,14 +46,14 @@ def hookdir(bundle, tmp_path):
     """A host directory, bind-mounted at /hooks for hooks that run after pivot_root."""
     d = tmp_path / "hooks"
     d.mkdir()
-    bundle.config["mounts"].append({"destination": "/hooks", "type": "bind", "source": str(d),
-                                    "options": ["rbind", "rw"]})
+    bundle.config["mounts"].append(
+        {"destination": "/hooks", "type": "bind", "source": str(d), "options": ["rbind", "rw"]}
+    )
     return d
 
 
 def _all_phases(bundle, hookdir) -> None:
-    bundle.config["hooks"] = {p: [_hook(p, "/hooks" if p == "startContainer" else str(hookdir))]
-                              for p in PHASES}
+    bundle.config["hooks"] = {p: [_hook(p, "/hooks" if p == "startContainer" else str(hookdir))] for p in PHASES}
 
 
 def test_every_phase_gets_the_state_in_order(runk, bundle, cid, hookdir, leak_audit):
@@ -89,30 +102,34 @@ def test_hooks_run_in_the_namespaces_the_spec_says(runk, bundle, cid, hookdir, l
 
 
 def test_hook_args_and_env(runk, bundle, cid, hookdir, leak_audit):
-    bundle.config["hooks"] = {"createRuntime": [_hook("createRuntime", str(hookdir))],
-                              "startContainer": [_hook("startContainer", "/hooks")]}
+    bundle.config["hooks"] = {
+        "createRuntime": [_hook("createRuntime", str(hookdir))],
+        "startContainer": [_hook("startContainer", "/hooks")],
+    }
     bundle.args("true").write()
     assert runk("run", "--bundle", bundle.path, cid).rc == 0
     for p in ("createRuntime", "startContainer"):
         assert (hookdir / f"{p}.args").read_text() == "hook-argv0 a1 a 2\n"
         env = set((hookdir / f"{p}.env").read_text().split("\n"))
         assert {f"P={p}", "HOOKVAR=yes"} <= env
-        assert not any(e.startswith("RUNK_TEST_ROOT=") for e in env)      # only the hook's env
+        assert not any(e.startswith("RUNK_TEST_ROOT=") for e in env)  # only the hook's env
 
 
 def test_several_hooks_of_a_phase_run_in_config_order(runk, bundle, cid, hookdir, leak_audit):
     d = str(hookdir)
-    bundle.config["hooks"] = {"prestart": [
-        {"path": "/bin/sh", "args": ["sh", "-c", f"echo {i} >>{d}/seq"]} for i in range(4)]}
+    bundle.config["hooks"] = {
+        "prestart": [{"path": "/bin/sh", "args": ["sh", "-c", f"echo {i} >>{d}/seq"]} for i in range(4)]
+    }
     bundle.args("true").write()
     assert runk("run", "--bundle", bundle.path, cid).rc == 0
     assert (hookdir / "seq").read_text().split() == ["0", "1", "2", "3"]
 
 
 def test_hook_timeout_kills_it_and_create_fails(runk, bundle, cid, hookdir, leak_audit):
-    marker = f"29.{int(cid[2:], 16) % 10**9:09d}"       # a sleep only this test runs
-    bundle.config["hooks"] = {"createRuntime": [
-        {"path": "/bin/sh", "args": ["sh", "-c", f"sleep {marker}"], "timeout": 1}]}
+    marker = f"29.{int(cid[2:], 16) % 10**9:09d}"  # a sleep only this test runs
+    bundle.config["hooks"] = {
+        "createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", f"sleep {marker}"], "timeout": 1}]
+    }
     bundle.args("true").write()
     r = runk("create", "--bundle", bundle.path, cid, timeout=20)
     assert r.rc == 1 and "timeout" in r.err, r
@@ -127,8 +144,10 @@ def test_hook_timeout_kills_it_and_create_fails(runk, bundle, cid, hookdir, leak
 
 @pytest.mark.parametrize("phase", ["prestart", "createRuntime", "createContainer"])
 def test_failing_create_time_hook_aborts_create(runk, bundle, cid, hookdir, phase, leak_audit):
-    bundle.config["hooks"] = {phase: [{"path": "/bin/sh", "args": ["sh", "-c", "echo hook-said-no >&2; exit 1"]}],
-                              "poststart": [_hook("poststart", str(hookdir))]}
+    bundle.config["hooks"] = {
+        phase: [{"path": "/bin/sh", "args": ["sh", "-c", "echo hook-said-no >&2; exit 1"]}],
+        "poststart": [_hook("poststart", str(hookdir))],
+    }
     bundle.args("true").write()
     r = runk("create", "--bundle", bundle.path, cid)
     assert r.rc == 1 and "exit status 1" in r.err and phase in r.err, r
@@ -141,7 +160,7 @@ def test_failing_start_container_hook_fails_start(runk, bundle, cid, hookdir, le
     bundle.args("sh", "-c", "echo workload-ran >/hooks/ran").write()
     r = runk("run", "--bundle", bundle.path, cid)
     assert r.rc != 0, r
-    assert not (hookdir / "ran").exists()          # the user process never runs
+    assert not (hookdir / "ran").exists()  # the user process never runs
     runk("delete", "--force", cid)
 
 
@@ -154,8 +173,7 @@ def test_missing_hook_binary_aborts_create(runk, bundle, cid, leak_audit):
 
 @pytest.mark.parametrize("phase", ["poststart", "poststop"])
 def test_failing_poststart_and_poststop_only_warn(runk, bundle, cid, hookdir, phase, leak_audit):
-    bundle.config["hooks"] = {phase: [{"path": "/bin/sh", "args": ["sh", "-c", "exit 3"]},
-                                      _hook(phase, str(hookdir))]}
+    bundle.config["hooks"] = {phase: [{"path": "/bin/sh", "args": ["sh", "-c", "exit 3"]}, _hook(phase, str(hookdir))]}
     bundle.args("sleep", "100").write()
     runk("create", "--bundle", bundle.path, cid, check=True)
     r = runk("start", cid)

@@ -1,6 +1,7 @@
 """Hostile input: ids that look like runk's own files, config files that never end or are not
 files, configs too deep or holding NUL bytes, seccomp profiles past the kernel's limit. Every
 refusal is one line naming what is wrong; nothing is left behind."""
+
 from __future__ import annotations
 
 import json
@@ -10,8 +11,7 @@ import time
 
 import pytest
 
-SECCOMP = {"defaultAction": "SCMP_ACT_ALLOW",
-           "syscalls": [{"names": ["mknod"], "action": "SCMP_ACT_ERRNO"}]}
+SECCOMP = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mknod"], "action": "SCMP_ACT_ERRNO"}]}
 
 
 @pytest.mark.parametrize("name", [".cache", ".foo", "x.y", "@cache"])
@@ -44,25 +44,69 @@ def test_dot_ids_are_containers_and_runk_files_are_not(runk, bundle, name, leak_
 
 # --- malformed configs and arguments: one line, no Python exception name ---------------------
 
-PY_NAMES = re.compile(r"Traceback|\b(?:[A-Z][a-zA-Z]*(?:Error|Exception)|KeyboardInterrupt|"
-                      r"StopIteration|SystemExit|GeneratorExit)\b")
-WRONG = [None, 7, -1, 2 ** 70, 1.5, True, "x", "", "\x00", [], [None], {}, {"": None}]
-FIELDS = ["ociVersion", "root", "root.path", "process", "process.args", "process.args[0]",
-          "process.env", "process.env[0]", "process.cwd", "process.user", "process.user.uid",
-          "process.user.additionalGids", "process.rlimits", "process.rlimits[0]",
-          "process.rlimits[0].type", "process.capabilities", "process.capabilities.bounding",
-          "process.capabilities.bounding[0]", "process.oomScoreAdj", "process.consoleSize",
-          "hostname", "mounts", "mounts[0]", "mounts[0].destination", "mounts[0].options",
-          "mounts[0].type", "mounts[0].source", "linux", "linux.namespaces",
-          "linux.namespaces[0]", "linux.namespaces[0].path", "linux.maskedPaths",
-          "linux.maskedPaths[0]", "linux.readonlyPaths", "linux.sysctl", "linux.resources",
-          "linux.resources.memory", "linux.resources.memory.limit", "linux.resources.pids",
-          "linux.resources.cpu", "linux.resources.devices", "linux.devices", "linux.uidMappings",
-          "linux.cgroupsPath", "linux.seccomp", "linux.seccomp.syscalls",
-          "linux.seccomp.syscalls[0].names", "linux.seccomp.syscalls[0].args",
-          "linux.seccomp.syscalls[0].args[0].value", "linux.seccomp.architectures",
-          "annotations", "hooks", "hooks.createRuntime", "hooks.createRuntime[0]",
-          "hooks.createRuntime[0].path", "hooks.createRuntime[0].timeout"]
+PY_NAMES = re.compile(
+    r"Traceback|\b(?:[A-Z][a-zA-Z]*(?:Error|Exception)|KeyboardInterrupt|"
+    r"StopIteration|SystemExit|GeneratorExit)\b"
+)
+WRONG = [None, 7, -1, 2**70, 1.5, True, "x", "", "\x00", [], [None], {}, {"": None}]
+FIELDS = [
+    "ociVersion",
+    "root",
+    "root.path",
+    "process",
+    "process.args",
+    "process.args[0]",
+    "process.env",
+    "process.env[0]",
+    "process.cwd",
+    "process.user",
+    "process.user.uid",
+    "process.user.additionalGids",
+    "process.rlimits",
+    "process.rlimits[0]",
+    "process.rlimits[0].type",
+    "process.capabilities",
+    "process.capabilities.bounding",
+    "process.capabilities.bounding[0]",
+    "process.oomScoreAdj",
+    "process.consoleSize",
+    "hostname",
+    "mounts",
+    "mounts[0]",
+    "mounts[0].destination",
+    "mounts[0].options",
+    "mounts[0].type",
+    "mounts[0].source",
+    "linux",
+    "linux.namespaces",
+    "linux.namespaces[0]",
+    "linux.namespaces[0].path",
+    "linux.maskedPaths",
+    "linux.maskedPaths[0]",
+    "linux.readonlyPaths",
+    "linux.sysctl",
+    "linux.resources",
+    "linux.resources.memory",
+    "linux.resources.memory.limit",
+    "linux.resources.pids",
+    "linux.resources.cpu",
+    "linux.resources.devices",
+    "linux.devices",
+    "linux.uidMappings",
+    "linux.cgroupsPath",
+    "linux.seccomp",
+    "linux.seccomp.syscalls",
+    "linux.seccomp.syscalls[0].names",
+    "linux.seccomp.syscalls[0].args",
+    "linux.seccomp.syscalls[0].args[0].value",
+    "linux.seccomp.architectures",
+    "annotations",
+    "hooks",
+    "hooks.createRuntime",
+    "hooks.createRuntime[0]",
+    "hooks.createRuntime[0].path",
+    "hooks.createRuntime[0].timeout",
+]
 
 
 def _set(doc: dict, path: str, value: object) -> None:
@@ -78,9 +122,12 @@ def _set(doc: dict, path: str, value: object) -> None:
 
 def _base(bundle) -> dict:
     c = bundle.copy()
-    c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
-        {"names": ["mknod"], "action": "SCMP_ACT_ERRNO",
-         "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}]}]}
+    c["linux"]["seccomp"] = {
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [
+            {"names": ["mknod"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}]}
+        ],
+    }
     c["linux"]["resources"] = {"memory": {"limit": 1 << 30}, "pids": {"limit": 100}}
     c["hooks"] = {"createRuntime": [{"path": "/bin/true"}]}
     c["linux"]["sysctl"] = {"kernel.domainname": "x"}
@@ -89,6 +136,7 @@ def _base(bundle) -> dict:
 
 def _cases(bundle) -> list[tuple[str, object]]:
     import random
+
     rnd = random.Random(1234)
     out: list[tuple[str, object]] = []
     for field in FIELDS:
@@ -127,13 +175,16 @@ def _raw_config(bundle, text: str) -> None:
         f.write(text)
 
 
-@pytest.mark.parametrize("text,field", [
-    ("[" * 1000 + "]" * 1000, "nested deeper than"),
-    ('{"a":' * 100000 + "1" + "}" * 100000, "nested deeper than"),
-    ("\xff\xfe", "config.json is not valid JSON"),
-    ('{"ociVersion": "1.0.2", "root": {"path": "r"}, "x": "\\ud800"}', None),
-    ("", "config.json is not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "text,field",
+    [
+        ("[" * 1000 + "]" * 1000, "nested deeper than"),
+        ('{"a":' * 100000 + "1" + "}" * 100000, "nested deeper than"),
+        ("\xff\xfe", "config.json is not valid JSON"),
+        ('{"ociVersion": "1.0.2", "root": {"path": "r"}, "x": "\\ud800"}', None),
+        ("", "config.json is not valid JSON"),
+    ],
+)
 def test_unparsable_configs(runk, bundle, text, field, leak_audit):
     _raw_config(bundle, text)
     r = runk("create", "-b", bundle.path, "hardnames-raw")
@@ -152,10 +203,21 @@ def test_deep_but_valid_json_in_config(runk, bundle, leak_audit):
     _assert_clean(r, "deep")
 
 
-@pytest.mark.parametrize("field", ["mounts[0].destination", "process.args[0]", "process.env[0]",
-                                   "process.cwd", "hostname", "root.path", "linux.cgroupsPath",
-                                   "mounts[0].options[0]", "linux.maskedPaths[0]",
-                                   'annotations["a.b"]'])
+@pytest.mark.parametrize(
+    "field",
+    [
+        "mounts[0].destination",
+        "process.args[0]",
+        "process.env[0]",
+        "process.cwd",
+        "hostname",
+        "root.path",
+        "linux.cgroupsPath",
+        "mounts[0].options[0]",
+        "linux.maskedPaths[0]",
+        'annotations["a.b"]',
+    ],
+)
 def test_nul_bytes_are_refused_naming_the_field(runk, bundle, field, leak_audit):
     c = _base(bundle)
     c["hostname"] = "h"
@@ -175,30 +237,75 @@ def test_nul_bytes_are_refused_naming_the_field(runk, bundle, field, leak_audit)
     assert not os.path.isdir(runk.root) or os.listdir(runk.root) in ([], ["@cache"])
 
 
-PROCESSES = ['{"args":5}', '{"args":["true"],"env":5}', '{"args":["true"],"cwd":5}',
-             '{"args":["true"],"rlimits":[5]}', '{"args":[5]}', '{"args":["true"],"env":[5]}',
-             '{"args":["true"],"terminal":"x"}', '{"args":["true"],"consoleSize":5}',
-             '{"args":["true"],"oomScoreAdj":"x"}', '{"args":["true"],"user":5}',
-             '{"args":["true"],"capabilities":5}', '{"args":["true"],"capabilities":{"bounding":5}}',
-             '{"args":["true"],"env":["A=\\u0000"]}', '{"args":["/x\\u0000"]}', '[1]', '5', '',
-             '{"args":["true"],"noNewPrivileges":"yes"}', '{"args":["true"],"user":{"uid":-1}}',
-             '{"args":["true"],"rlimits":[{"type":5,"hard":1,"soft":1}]}']
-RESOURCES = ['{"memory":5}', '{"cpu":{"cpus":5}}', '{"pids":[1]}', '{"devices":5}',
-             '{"blockIO":{"weightDevice":[5]}}', '{"memory":{"limit":"x"}}', '{"cpu":{"cpus":"\\u0000"}}',
-             '{"hugepageLimits":5}', '{"network":5}', '{"unified":5}', '[]', 'null', '{"rdma":5}']
-ARGS = [["exec", "--user", "x:y:z", "C", "true"], ["exec", "--preserve-fds", "-1", "C", "true"],
-        ["exec", "--cgroup", "a:b:c", "C", "true"], ["exec", "--cap", "CAP_NOPE", "C", "true"],
-        ["exec", "--env", "=", "C", "true"], ["exec", "--cwd", "rel", "C", "true"],
-        ["kill", "C", "SIGNOPE"], ["kill", "C", "99999"], ["kill", "C", "-1"],
-        ["update", "--memory", "abc", "C"], ["update", "--cpu-quota", "1e99", "C"],
-        ["update", "--pids-limit", "x", "C"], ["update", "--cpuset-cpus", "999999", "C"],
-        ["ps", "-f", "json", "C"], ["ps", "C", "--", "-o", "nope"], ["events", "--interval", "x", "C"],
-        ["events", "--interval", "-1s", "--stats", "C"], ["list", "--format", "yaml"],
-        ["state", "../C"], ["state", "a/b"], ["state", "x" * 300], ["delete", ""],
-        ["create", "-b", "/nonexistent", "hardnames-z"], ["create", "--pid-file", "/proc/1/x", "C"],
-        ["create", "--console-socket", "/nonexistent", "hardnames-z"], ["pause", "nope"],
-        ["exec", "-p", "/dev/zero", "C"], ["exec", "-p", "/nonexistent", "C"],
-        ["update", "-r", "/dev/zero", "C"], ["exec", "--process-label", "x", "C", "true"]]
+PROCESSES = [
+    '{"args":5}',
+    '{"args":["true"],"env":5}',
+    '{"args":["true"],"cwd":5}',
+    '{"args":["true"],"rlimits":[5]}',
+    '{"args":[5]}',
+    '{"args":["true"],"env":[5]}',
+    '{"args":["true"],"terminal":"x"}',
+    '{"args":["true"],"consoleSize":5}',
+    '{"args":["true"],"oomScoreAdj":"x"}',
+    '{"args":["true"],"user":5}',
+    '{"args":["true"],"capabilities":5}',
+    '{"args":["true"],"capabilities":{"bounding":5}}',
+    '{"args":["true"],"env":["A=\\u0000"]}',
+    '{"args":["/x\\u0000"]}',
+    "[1]",
+    "5",
+    "",
+    '{"args":["true"],"noNewPrivileges":"yes"}',
+    '{"args":["true"],"user":{"uid":-1}}',
+    '{"args":["true"],"rlimits":[{"type":5,"hard":1,"soft":1}]}',
+]
+RESOURCES = [
+    '{"memory":5}',
+    '{"cpu":{"cpus":5}}',
+    '{"pids":[1]}',
+    '{"devices":5}',
+    '{"blockIO":{"weightDevice":[5]}}',
+    '{"memory":{"limit":"x"}}',
+    '{"cpu":{"cpus":"\\u0000"}}',
+    '{"hugepageLimits":5}',
+    '{"network":5}',
+    '{"unified":5}',
+    "[]",
+    "null",
+    '{"rdma":5}',
+]
+ARGS = [
+    ["exec", "--user", "x:y:z", "C", "true"],
+    ["exec", "--preserve-fds", "-1", "C", "true"],
+    ["exec", "--cgroup", "a:b:c", "C", "true"],
+    ["exec", "--cap", "CAP_NOPE", "C", "true"],
+    ["exec", "--env", "=", "C", "true"],
+    ["exec", "--cwd", "rel", "C", "true"],
+    ["kill", "C", "SIGNOPE"],
+    ["kill", "C", "99999"],
+    ["kill", "C", "-1"],
+    ["update", "--memory", "abc", "C"],
+    ["update", "--cpu-quota", "1e99", "C"],
+    ["update", "--pids-limit", "x", "C"],
+    ["update", "--cpuset-cpus", "999999", "C"],
+    ["ps", "-f", "json", "C"],
+    ["ps", "C", "--", "-o", "nope"],
+    ["events", "--interval", "x", "C"],
+    ["events", "--interval", "-1s", "--stats", "C"],
+    ["list", "--format", "yaml"],
+    ["state", "../C"],
+    ["state", "a/b"],
+    ["state", "x" * 300],
+    ["delete", ""],
+    ["create", "-b", "/nonexistent", "hardnames-z"],
+    ["create", "--pid-file", "/proc/1/x", "C"],
+    ["create", "--console-socket", "/nonexistent", "hardnames-z"],
+    ["pause", "nope"],
+    ["exec", "-p", "/dev/zero", "C"],
+    ["exec", "-p", "/nonexistent", "C"],
+    ["update", "-r", "/dev/zero", "C"],
+    ["exec", "--process-label", "x", "C", "true"],
+]
 
 
 def test_malformed_exec_update_and_args_never_show_python(runk, bundle, tmp_path, leak_audit):
@@ -222,8 +329,10 @@ def test_malformed_exec_update_and_args_never_show_python(runk, bundle, tmp_path
         for args in ARGS:
             r = runk(*[cid if a == "C" else a for a in args], timeout=30)
             _assert_clean(r, " ".join(args))
-        for text, field in (('{"args":5}', "process.args: must be an array"),
-                            ('{"args":["true"],"env":[5]}', "process.env[0]: must be a string")):
+        for text, field in (
+            ('{"args":5}', "process.args: must be an array"),
+            ('{"args":["true"],"env":[5]}', "process.env[0]: must be a string"),
+        ):
             f.write_text(text)
             assert field in runk("exec", "-p", str(f), cid).err
         f.write_text('{"pids":[1]}')
@@ -242,9 +351,15 @@ def _runk_limited(runk, *args: str, timeout: float = 15) -> tuple[int, str]:
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
 
-    p = subprocess.run([RUNK, "--root", runk.root, *args], stdin=subprocess.DEVNULL,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                       timeout=timeout, preexec_fn=limit)
+    p = subprocess.run(
+        [RUNK, "--root", runk.root, *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=timeout,
+        preexec_fn=limit,
+    )
     return p.returncode, p.stderr
 
 
@@ -298,20 +413,34 @@ def test_process_and_resources_files_must_be_regular(runk, bundle, tmp_path, ver
 
 
 def _arg_rules(n: int, syscalls: tuple[str, ...] = ("personality",)) -> dict:
-    return {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
-        {"names": [syscalls[i % len(syscalls)]], "action": "SCMP_ACT_ERRNO",
-         "args": [{"index": 0, "value": i, "op": "SCMP_CMP_EQ"}]} for i in range(n)]}
+    return {
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [
+            {
+                "names": [syscalls[i % len(syscalls)]],
+                "action": "SCMP_ACT_ERRNO",
+                "args": [{"index": 0, "value": i, "op": "SCMP_CMP_EQ"}],
+            }
+            for i in range(n)
+        ],
+    }
 
 
-@pytest.mark.parametrize("n,want", [
-    (10000, "1 syscalls with 10000 distinct argument conditions need at least 10001 BPF "
-            "instructions, more than the kernel's limit of 4096"),
-    (4090, "BPF instructions, more than the kernel's limit of 4096"),
-])
+@pytest.mark.parametrize(
+    "n,want",
+    [
+        (
+            10000,
+            "1 syscalls with 10000 distinct argument conditions need at least 10001 BPF "
+            "instructions, more than the kernel's limit of 4096",
+        ),
+        (4090, "BPF instructions, more than the kernel's limit of 4096"),
+    ],
+)
 def test_seccomp_past_the_kernel_limit_fails_fast_at_create(runk, bundle, n, want, leak_audit):
     """10k argument rules took 37 s of CPU and then failed at start; now create refuses them
     at once, naming linux.seccomp and the instruction count."""
-    bundle.config["process"]["noNewPrivileges"] = True     # the trampoline loads it at start
+    bundle.config["process"]["noNewPrivileges"] = True  # the trampoline loads it at start
     bundle.config["linux"]["seccomp"] = _arg_rules(n)
     bundle.args("true").write()
     t0 = time.monotonic()

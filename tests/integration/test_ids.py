@@ -3,6 +3,7 @@
 enters (config.json's process.user, linux.devices, user namespace maps; exec's --user,
 --additional-gids, --process) is refused with runc's text and exit code, and leaves nothing.
 runc 1.1.5 is the reference where it refuses the same thing."""
+
 from __future__ import annotations
 
 import json
@@ -12,7 +13,7 @@ import pytest
 
 from tests.helpers import running, status_fields
 
-RANGE = "uids and gids must be in range 0-2147483647"       # runc's text
+RANGE = "uids and gids must be in range 0-2147483647"  # runc's text
 STATUS = "grep -E '^(Uid|Gid|Groups):' /proc/self/status"
 MARK = "should-not-run"
 
@@ -67,8 +68,7 @@ def test_create_refusal_matches_runc(runk, runc, bundle, cid, user, field):
 
 def test_the_highest_id_runs(runk, runc, bundle, cid, leak_audit):
     """2147483647 is in range: uid, gid and a group, as asked (runc alike)."""
-    bundle.config["process"]["user"] = {"uid": 2147483647, "gid": 2147483647,
-                                        "additionalGids": [2147483647, 5]}
+    bundle.config["process"]["user"] = {"uid": 2147483647, "gid": 2147483647, "additionalGids": [2147483647, 5]}
     bundle.sh(STATUS).write()
     outs = []
     for rt in (runk, runc):
@@ -82,8 +82,15 @@ def test_the_highest_id_runs(runk, runc, bundle, cid, leak_audit):
 
 def test_device_owner_out_of_range_is_refused(runk, runc, bundle, cid, leak_audit):
     """runc chowns the node to 4294967295, which leaves it root's: runk refuses the field."""
-    dev = {"path": "/dev/ids-null", "type": "c", "major": 1, "minor": 3, "fileMode": 0o666,
-           "uid": 4294967295, "gid": 1000}
+    dev = {
+        "path": "/dev/ids-null",
+        "type": "c",
+        "major": 1,
+        "minor": 3,
+        "fileMode": 0o666,
+        "uid": 4294967295,
+        "gid": 1000,
+    }
     bundle.config["linux"]["devices"] = [dev]
     bundle.sh("ls -ln /dev/ids-null").write()
     theirs = runc("run", "--bundle", bundle.path, cid)
@@ -102,14 +109,24 @@ def _userns(bundle, uid_map: list[dict]) -> None:
     bundle.config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
 
 
-@pytest.mark.parametrize("entry,field,text", [
-    ({"containerID": 0, "hostID": 4294967295, "size": 1}, "hostID", "id 4294967295 must be in range 0-4294967294"),
-    ({"containerID": 4294967295, "hostID": 100000, "size": 1}, "containerID",
-     "id 4294967295 must be in range 0-4294967294"),
-    ({"containerID": 0, "hostID": 100000, "size": 4294967295}, "hostID",
-     "ids 100000-4295067294 must be in range 0-4294967294"),
-    ({"containerID": 0, "hostID": 100000, "size": 0}, "size", "must be at least 1"),
-], ids=["host-4294967295", "container-4294967295", "size-overflows", "size-0"])
+@pytest.mark.parametrize(
+    "entry,field,text",
+    [
+        ({"containerID": 0, "hostID": 4294967295, "size": 1}, "hostID", "id 4294967295 must be in range 0-4294967294"),
+        (
+            {"containerID": 4294967295, "hostID": 100000, "size": 1},
+            "containerID",
+            "id 4294967295 must be in range 0-4294967294",
+        ),
+        (
+            {"containerID": 0, "hostID": 100000, "size": 4294967295},
+            "hostID",
+            "ids 100000-4295067294 must be in range 0-4294967294",
+        ),
+        ({"containerID": 0, "hostID": 100000, "size": 0}, "size", "must be at least 1"),
+    ],
+    ids=["host-4294967295", "container-4294967295", "size-overflows", "size-0"],
+)
 def test_user_namespace_map_out_of_range_is_refused(runk, runc, bundle, cid, entry, field, text, leak_audit):
     """The kernel would refuse these maps (runc fails on the write, exit 1): runk says which
     entry before anything is made."""
@@ -137,16 +154,20 @@ def _as_1000(bundle) -> None:
     bundle.config["process"]["user"] = {"uid": 1000, "gid": 1000, "additionalGids": [5, 6]}
 
 
-@pytest.mark.parametrize("flags,field", [
-    (["--user", "4294967295:4294967295"], "--user"),
-    (["--user", "4294967295"], "--user"),
-    (["--user", "1000:4294967295"], "--user"),
-    (["--user", "2147483648:1000"], "--user"),
-    (["--user", "4294967296"], "--user"),     # runc truncates this one to uid 0 (and runs it)
-    (["--user", "-1:0"], "--user"),
-    (["--additional-gids", "4294967295"], "--additional-gids"),
-    (["--user", "1000:1000", "--additional-gids", "2147483648"], "--additional-gids"),
-], ids=lambda v: " ".join(v) if isinstance(v, list) else v)
+@pytest.mark.parametrize(
+    "flags,field",
+    [
+        (["--user", "4294967295:4294967295"], "--user"),
+        (["--user", "4294967295"], "--user"),
+        (["--user", "1000:4294967295"], "--user"),
+        (["--user", "2147483648:1000"], "--user"),
+        (["--user", "4294967296"], "--user"),  # runc truncates this one to uid 0 (and runs it)
+        (["--user", "-1:0"], "--user"),
+        (["--additional-gids", "4294967295"], "--additional-gids"),
+        (["--user", "1000:1000", "--additional-gids", "2147483648"], "--additional-gids"),
+    ],
+    ids=lambda v: " ".join(v) if isinstance(v, list) else v,
+)
 def test_exec_refuses_an_id_out_of_range(runk, bundle, cid, flags, field, leak_audit):
     """Before the fix --user 4294967295:4294967295 gave Uid: 0 0 0 0 and Gid: 0 0 0 0 here."""
     _as_1000(bundle)
@@ -157,9 +178,16 @@ def test_exec_refuses_an_id_out_of_range(runk, bundle, cid, flags, field, leak_a
         assert f'msg="exec failed: {field}: {RANGE}"' in r.err and len(r.err.strip().splitlines()) == 1, r
 
 
-@pytest.mark.parametrize("flags", [["--user", "4294967295:4294967295"], ["--user", "1000:4294967295"],
-                                   ["--additional-gids", "4294967295"], ["--user", "-1:0"]],
-                         ids=" ".join)
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--user", "4294967295:4294967295"],
+        ["--user", "1000:4294967295"],
+        ["--additional-gids", "4294967295"],
+        ["--user", "-1:0"],
+    ],
+    ids=" ".join,
+)
 def test_exec_refusal_matches_runc(runk, runc, bundle, cid, flags):
     _as_1000(bundle)
     results = []
@@ -172,28 +200,39 @@ def test_exec_refusal_matches_runc(runk, runc, bundle, cid, flags):
     assert "Uid:" not in ours.out + theirs.out
 
 
-@pytest.mark.parametrize("user,field", [
-    ({"uid": 4294967295, "gid": 4294967295}, "process.user.uid"),
-    ({"uid": 1000, "gid": 4294967295}, "process.user.gid"),
-    ({"uid": 1000, "gid": 1000, "additionalGids": [4294967295]}, "process.user.additionalGids[0]"),
-    ({"uid": "0", "gid": 1000}, "process.user.uid"),
-], ids=["uid-gid", "gid", "group", "uid-string"])
-def test_exec_process_file_with_an_id_out_of_range_is_refused(runk, bundle, cid, tmp_path, user, field,
-                                                              leak_audit):
+@pytest.mark.parametrize(
+    "user,field",
+    [
+        ({"uid": 4294967295, "gid": 4294967295}, "process.user.uid"),
+        ({"uid": 1000, "gid": 4294967295}, "process.user.gid"),
+        ({"uid": 1000, "gid": 1000, "additionalGids": [4294967295]}, "process.user.additionalGids[0]"),
+        ({"uid": "0", "gid": 1000}, "process.user.uid"),
+    ],
+    ids=["uid-gid", "gid", "group", "uid-string"],
+)
+def test_exec_process_file_with_an_id_out_of_range_is_refused(runk, bundle, cid, tmp_path, user, field, leak_audit):
     _as_1000(bundle)
     pfile = tmp_path / "process.json"
-    pfile.write_text(json.dumps({"args": ["sh", "-c", STATUS], "cwd": "/", "user": user,
-                                 "env": ["PATH=/bin:/usr/bin"]}))
+    pfile.write_text(
+        json.dumps({"args": ["sh", "-c", STATUS], "cwd": "/", "user": user, "env": ["PATH=/bin:/usr/bin"]})
+    )
     with running(runk, bundle, cid):
         r = runk("exec", "--process", str(pfile), cid)
         assert r.rc == 255 and "Uid:" not in r.out, r
-        assert f'exec failed: {field}: ' in r.err, r
+        assert f"exec failed: {field}: " in r.err, r
 
 
-@pytest.mark.parametrize("flags", [["--user", "1001"], ["--user", "1001:1002"], ["--additional-gids", "7"],
-                                   ["--user", "1001", "--additional-gids", "7", "--additional-gids", "8"],
-                                   ["--user", "2147483647:2147483647"]],
-                         ids=" ".join)
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--user", "1001"],
+        ["--user", "1001:1002"],
+        ["--additional-gids", "7"],
+        ["--user", "1001", "--additional-gids", "7", "--additional-gids", "8"],
+        ["--user", "2147483647:2147483647"],
+    ],
+    ids=" ".join,
+)
 def test_exec_user_flags_keep_what_they_do_not_set(runk, runc, bundle, cid, flags):
     """--user UID keeps the container's gid and groups (not gid 0); --additional-gids adds to
     the container's groups: as runc."""

@@ -1,5 +1,6 @@
 """runk as a Python library (runk.api): the README's fixture, run as written, and the API's
 promises: typed state and results, typed errors, stdio, nothing left behind."""
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,9 @@ def busybox_config(*args: str) -> dict:
     with open(os.path.join(os.path.dirname(rootfs), "config.json")) as f:
         cfg = json.load(f)
     cfg["root"] = {"path": rootfs, "readonly": True}
-    cfg["process"].update(args=list(args), terminal=False,
-                          rlimits=[{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}])
+    cfg["process"].update(
+        args=list(args), terminal=False, rlimits=[{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}]
+    )
     return cfg
 
 
@@ -28,8 +30,8 @@ def readme_example() -> str:
     """The Python block of the README's library section."""
     with open(os.path.join(TOP, "README.md")) as f:
         text = f.read()
-    section = text[text.index("## Using runk as a Python library"):]
-    return section[section.index("```python\n") + 10:section.index("\n```", section.index("```python"))]
+    section = text[text.index("## Using runk as a Python library") :]
+    return section[section.index("```python\n") + 10 : section.index("\n```", section.index("```python"))]
 
 
 def test_the_readme_example_runs_as_written(tmp_path):
@@ -39,15 +41,22 @@ def test_the_readme_example_runs_as_written(tmp_path):
     (tmp_path / "test_example.py").write_text("from conftest import busybox_config\n" + readme_example())
     (tmp_path / "conftest.py").write_text(
         f"import sys\nsys.path.insert(0, {TOP!r})\n"
-        "from tests.integration.test_library import busybox_config  # noqa: F401\n")
-    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
-                       capture_output=True, text=True, cwd=tmp_path, timeout=120)
+        "from tests.integration.test_library import busybox_config  # noqa: F401\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert r.returncode == 0 and "1 passed" in r.stdout, r.stdout + r.stderr
 
 
 @pytest.fixture
 def container(tmp_path):
     import runk
+
     requires("root", "busybox")
     cfg = busybox_config("sleep", "1000")
     with runk.create(f"lib-{uuid.uuid4().hex[:8]}", config=cfg, root=str(tmp_path / "state")) as c:
@@ -57,6 +66,7 @@ def container(tmp_path):
 
 def test_lifecycle_state_and_exit_status(tmp_path):
     import runk
+
     requires("root", "busybox")
     root = str(tmp_path / "state")
     c = runk.create("lib-life", config=busybox_config("sleep", "1000"), root=root)
@@ -64,7 +74,7 @@ def test_lifecycle_state_and_exit_status(tmp_path):
     assert isinstance(st, runk.State)
     assert (st.id, st.status, st.backend) == ("lib-life", "created", "linux") and st.pid > 0
     with open(f"/proc/{st.pid}/status") as f:
-        assert "sleep" not in f.read().split("\n")[0]          # still the trampoline, waiting
+        assert "sleep" not in f.read().split("\n")[0]  # still the trampoline, waiting
     c.start()
     assert c.status() == "running"
     # the runk command sees the same container
@@ -81,6 +91,7 @@ def test_lifecycle_state_and_exit_status(tmp_path):
 
 def test_stdio_and_exec_input(tmp_path):
     import runk
+
     requires("root", "busybox")
     r, w = os.pipe()
     cfg = busybox_config("sh", "-c", "echo from-init; echo to-err >&2")
@@ -96,8 +107,9 @@ def test_stdio_and_exec_input(tmp_path):
 
 
 def test_exec_options_and_timeout(container):
-    r = container.exec(["sh", "-c", "cat; echo $X; pwd; id -u; id -g"], input=b"piped\n",
-                       env=["X=42"], cwd="/tmp", user=(1000, 1001))
+    r = container.exec(
+        ["sh", "-c", "cat; echo $X; pwd; id -u; id -g"], input=b"piped\n", env=["X=42"], cwd="/tmp", user=(1000, 1001)
+    )
     assert r.stdout == b"piped\n42\n/tmp\n1000\n1001\n" and r.exit_code == 0
     with pytest.raises(TimeoutError):
         container.exec(["sleep", "100"], timeout=0.5)
@@ -106,6 +118,7 @@ def test_exec_options_and_timeout(container):
 
 def test_typed_errors_leave_nothing(tmp_path):
     import runk
+
     requires("root", "busybox")
     root = str(tmp_path / "state")
     cfg = busybox_config("true")
@@ -133,6 +146,10 @@ def test_import_runk_costs_nothing():
     """`import runk` (every runk module imports it) does not load the library or its imports."""
     code = "import sys, runk; print(sorted(m for m in ('runk.api', 'dataclasses', 'select') if m in sys.modules))"
     python = os.path.join(os.path.dirname(RUNK), "python")
-    out = subprocess.run([python, "-I", "-S", "-c", f"import sys; sys.path.insert(0, {TOP!r}); {code}"],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [python, "-I", "-S", "-c", f"import sys; sys.path.insert(0, {TOP!r}); {code}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert out.stdout.strip() == "[]"

@@ -1,4 +1,5 @@
 """create, start, state, kill, delete, run and list on real containers, as a user sees them."""
+
 from __future__ import annotations
 
 import json
@@ -98,7 +99,7 @@ def test_kill_signal_spellings(runk, bundle, cid, sig, leak_audit):
 
 def test_kill_unknown_signal_and_missing_container(runk, bundle, cid, leak_audit):
     r = runk("kill", "nonexistent", "FOO")
-    assert r.rc == 1 and "container does not exist" in r.err       # existence is checked first
+    assert r.rc == 1 and "container does not exist" in r.err  # existence is checked first
     bundle.args("sleep", "100").write()
     runk("run", "-d", "--bundle", bundle.path, cid, check=True)
     r = runk("kill", cid, "FOO")
@@ -165,7 +166,7 @@ def test_list_formats(runk, bundle, cid, leak_audit):
     assert runk("list", "-q").out == cid + "\n"
     items = json.loads(runk("list", "--format", "json").out)
     assert [i["id"] for i in items] == [cid] and items[0]["status"] == "created"
-    assert items[0]["owner"] == "root"      # runc: the state directory's owner
+    assert items[0]["owner"] == "root"  # runc: the state directory's owner
     lines = runk("list").out.splitlines()
     assert lines[1].split()[:3] == [cid, str(items[0]["pid"]), "created"]
     assert lines[1].split()[-1] == "root"
@@ -177,7 +178,7 @@ def test_kill_9_thaws_a_paused_container(request, bundle, cid, which):
     """runc Signal: SIGKILL to a paused container thaws it so the kill takes effect (podman kill
     of a paused container); other signals leave it paused."""
     rt = request.getfixturevalue(which)
-    bundle.config["linux"]["cgroupsPath"] = f"/{cid}-{which}"   # no shared parent left behind
+    bundle.config["linux"]["cgroupsPath"] = f"/{cid}-{which}"  # no shared parent left behind
     bundle.sh('trap "echo usr1" USR1; while :; do sleep 0.1; done').write()
     assert rt("run", "-d", "--bundle", bundle.path, cid).rc == 0
     assert rt("pause", cid).rc == 0

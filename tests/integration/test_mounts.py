@@ -1,6 +1,7 @@
 """config.mounts, rootfs propagation, read-only root and --no-pivot, checked through the
 container's /proc/self/mountinfo and by using the mounts; symlinks in the rootfs never lead a
 mount or a mkdir outside it."""
+
 from __future__ import annotations
 
 import os
@@ -40,6 +41,7 @@ def host_mounts():
     def mount(*args: str) -> None:
         subprocess.run(["mount", *args], check=True)
         made.append(args[-1])
+
     yield mount
     for target in reversed(made):
         subprocess.run(["umount", "-l", target], check=False)
@@ -59,7 +61,7 @@ def test_bind_file_onto_missing_destination_is_created_in_rootfs(runk, bundle, c
     add_mount(bundle, "/etc/app/config.txt", "bind", str(hostdir / "hello"), ["bind", "ro"])
     out = run_out(runk, bundle, cid, "cat /etc/app/config.txt; stat -c %F /etc/app/config.txt")
     assert out.splitlines() == ["from the host", "regular file"]
-    assert os.path.isfile(os.path.join(rootfs, "etc/app/config.txt"))     # the mount point
+    assert os.path.isfile(os.path.join(rootfs, "etc/app/config.txt"))  # the mount point
 
 
 def test_bind_vs_rbind_with_a_submount(runk, bundle, cid, hostdir, leak_audit, host_mounts):
@@ -68,9 +70,14 @@ def test_bind_vs_rbind_with_a_submount(runk, bundle, cid, hostdir, leak_audit, h
     (hostdir / "sub" / "deep").write_text("below a submount\n")
     add_mount(bundle, "/home", "bind", str(hostdir), ["bind"])
     add_mount(bundle, "/root", "bind", str(hostdir), ["rbind"])
-    out = run_out(runk, bundle, cid, "ls /home/sub | wc -l; cat /root/sub/deep; "
-                                     "grep -c ' /root/sub ' /proc/self/mountinfo; "
-                                     "grep -c ' /home/sub ' /proc/self/mountinfo || true")
+    out = run_out(
+        runk,
+        bundle,
+        cid,
+        "ls /home/sub | wc -l; cat /root/sub/deep; "
+        "grep -c ' /root/sub ' /proc/self/mountinfo; "
+        "grep -c ' /home/sub ' /proc/self/mountinfo || true",
+    )
     assert out.split() == ["0", "below", "a", "submount", "1", "0"]
 
 
@@ -80,8 +87,13 @@ def test_bind_options_ro_nosuid_nodev_noexec(runk, bundle, cid, hostdir, leak_au
     script.chmod(0o755)
     add_mount(bundle, "/home", "bind", str(hostdir), ["rbind", "ro", "nosuid", "nodev", "noexec"])
     add_mount(bundle, "/root", "bind", str(hostdir), ["rbind"])
-    r = run_sh(runk, bundle, cid, "grep -E ' /(home|root) ' /proc/self/mountinfo; /root/run.sh; "
-                                  "touch /home/x; echo touch=$?; /home/run.sh; echo exec=$?")
+    r = run_sh(
+        runk,
+        bundle,
+        cid,
+        "grep -E ' /(home|root) ' /proc/self/mountinfo; /root/run.sh; "
+        "touch /home/x; echo touch=$?; /home/run.sh; echo exec=$?",
+    )
     assert r.rc == 0, r
     home, root = mount_at(r.out, "/home"), mount_at(r.out, "/root")
     assert {"ro", "nosuid", "nodev", "noexec"} <= home["opts"]
@@ -94,8 +106,7 @@ def test_bind_options_ro_nosuid_nodev_noexec(runk, bundle, cid, hostdir, leak_au
 
 def test_tmpfs_size_mode_and_flags(runk, bundle, cid, leak_audit):
     add_mount(bundle, "/run", "tmpfs", "tmpfs", ["nosuid", "nodev", "noexec", "size=1m", "mode=0710"])
-    out = run_out(runk, bundle, cid, "grep ' /run ' /proc/self/mountinfo; stat -c %a /run; "
-                                     "df -k /run | tail -1")
+    out = run_out(runk, bundle, cid, "grep ' /run ' /proc/self/mountinfo; stat -c %a /run; df -k /run | tail -1")
     m = mount_at(out, "/run")
     assert m["fstype"] == "tmpfs" and {"nosuid", "nodev", "noexec", "rw"} <= m["opts"]
     assert {"size=1024k", "mode=710"} <= m["super"]
@@ -117,11 +128,12 @@ def test_mounts_applied_in_config_order(runk, bundle, cid, tmp_path, leak_audit)
         (d / "who").write_text(d.name + "\n")
     os.chmod(tmp_path, 0o755)
     add_mount(bundle, "/home", "bind", str(a), ["bind"])
-    add_mount(bundle, "/home", "bind", str(b), ["bind"])          # the later one wins
+    add_mount(bundle, "/home", "bind", str(b), ["bind"])  # the later one wins
     add_mount(bundle, "/run", "tmpfs", "tmpfs", [])
-    add_mount(bundle, "/run/inner", "bind", str(a), ["bind"])     # needs /run mounted first
-    out = run_out(runk, bundle, cid,
-                  "cat /home/who /run/inner/who; grep -E ' /(home|run|run/inner) ' /proc/self/mountinfo")
+    add_mount(bundle, "/run/inner", "bind", str(a), ["bind"])  # needs /run mounted first
+    out = run_out(
+        runk, bundle, cid, "cat /home/who /run/inner/who; grep -E ' /(home|run|run/inner) ' /proc/self/mountinfo"
+    )
     lines = out.splitlines()
     assert lines[:2] == ["b", "a"]
     assert [m["mp"] for m in mountinfo("\n".join(lines[2:]))] == ["/home", "/home", "/run", "/run/inner"]
@@ -129,8 +141,12 @@ def test_mounts_applied_in_config_order(runk, bundle, cid, tmp_path, leak_audit)
 
 def test_tmpcopyup_keeps_the_directory_content(runk, bundle, cid, leak_audit):
     add_mount(bundle, "/etc", "tmpfs", "tmpfs", ["tmpcopyup", "mode=755"])
-    out = run_out(runk, bundle, cid, "grep ' /etc ' /proc/self/mountinfo; head -1 /etc/passwd; "
-                                     "echo new >/etc/added && cat /etc/added")
+    out = run_out(
+        runk,
+        bundle,
+        cid,
+        "grep ' /etc ' /proc/self/mountinfo; head -1 /etc/passwd; echo new >/etc/added && cat /etc/added",
+    )
     assert mount_at(out, "/etc")["fstype"] == "tmpfs"
     assert out.splitlines()[1:] == ["root:x:0:0:root:/root:/bin/sh", "new"]
     assert not os.path.exists(os.path.join(bundle.rootfs, "etc", "added"))
@@ -154,14 +170,12 @@ def test_writable_root(runk, bundle, cid, leak_audit):
 
 
 def test_no_pivot(runk, bundle, cid, leak_audit):
-    out = run_out(runk, bundle, cid, "ls /; grep -c . /proc/self/mountinfo; cat /proc/self/mountinfo",
-                  "--no-pivot")
+    out = run_out(runk, bundle, cid, "ls /; grep -c . /proc/self/mountinfo; cat /proc/self/mountinfo", "--no-pivot")
     lines = out.splitlines()
     assert sorted(set(lines) & {"bin", "etc", "proc", "work", "usr", "dev"}) == ["bin", "dev", "etc", "proc", "usr"]
     mounts = mountinfo(out)
     assert mount_at(out, "/")["root"] == os.path.realpath(bundle.rootfs)
     assert {"/proc", "/dev", "/dev/pts", "/sys"} <= {m["mp"] for m in mounts}
-
 
 
 @pytest.mark.parametrize("userns", [False, True])
@@ -198,11 +212,16 @@ def test_read_only_dev_and_tmpfs_are_filled_then_made_read_only(runk, bundle, ci
         if m["destination"] == "/dev":
             m["options"].append("ro")
     add_mount(bundle, "/run", "tmpfs", "tmpfs", ["ro", "nosuid"])
-    add_mount(bundle, "/run/lock", "tmpfs", "tmpfs", ["ro"])        # its mount point is made in /run
+    add_mount(bundle, "/run/lock", "tmpfs", "tmpfs", ["ro"])  # its mount point is made in /run
     add_mount(bundle, "/etc", "tmpfs", "tmpfs", ["ro", "tmpcopyup"])
-    r = run_sh(runk, bundle, cid, "cat /proc/self/mountinfo; ls /dev; head -1 /etc/passwd; "
-                                  "echo x >/dev/null && echo null=ok; touch /dev/x; echo dev=$?; "
-                                  "touch /run/x; echo run=$?; touch /etc/x; echo etc=$?")
+    r = run_sh(
+        runk,
+        bundle,
+        cid,
+        "cat /proc/self/mountinfo; ls /dev; head -1 /etc/passwd; "
+        "echo x >/dev/null && echo null=ok; touch /dev/x; echo dev=$?; "
+        "touch /run/x; echo run=$?; touch /etc/x; echo etc=$?",
+    )
     assert r.rc == 0, r
     for mp in ("/dev", "/run", "/run/lock", "/etc"):
         assert "ro" in mount_at(r.out, mp)["opts"], (mp, r.out)
@@ -222,14 +241,13 @@ def test_bind_onto_root_first_becomes_the_root(runk, bundle, cid, tmp_path, leak
     subprocess.run(["cp", "-a", bundle.rootfs, other], check=True)
     with open(os.path.join(other, "marker"), "w") as f:
         f.write("the bound root\n")
-    bundle.config["mounts"].insert(0, {"destination": "/", "type": "bind", "source": other,
-                                       "options": ["rbind"]})
+    bundle.config["mounts"].insert(0, {"destination": "/", "type": "bind", "source": other, "options": ["rbind"]})
     out = run_out(runk, bundle, cid, "cat /marker; cat /proc/self/mountinfo; ls /dev/null /dev/pts")
     assert out.splitlines()[0] == "the bound root"
     root = mount_at(out, "/")
-    assert root["root"] == other and "ro" in root["opts"]     # root.readonly applies to it
+    assert root["root"] == other and "ro" in root["opts"]  # root.readonly applies to it
     assert {"/proc", "/dev", "/dev/pts", "/sys"} <= {m["mp"] for m in mountinfo(out)}
-    assert os.listdir(os.path.join(other, "dev")) == []           # /dev's nodes went to its tmpfs
+    assert os.listdir(os.path.join(other, "dev")) == []  # /dev's nodes went to its tmpfs
 
 
 def test_bind_onto_root_after_proc_is_refused(runk, bundle, cid, tmp_path, leak_audit):
@@ -246,6 +264,7 @@ def test_bind_onto_root_after_proc_is_refused(runk, bundle, cid, tmp_path, leak_
     assert os.listdir(other / "dev") == []
     assert runk("state", cid).rc == 1
 
+
 @pytest.mark.parametrize("prop,optional", [("rshared", "shared:"), ("rslave", None), ("rprivate", None)])
 def test_rootfs_propagation_on_private_host_mount(runk, bundle, cid, prop, optional, leak_audit):
     bundle.config["linux"]["rootfsPropagation"] = prop
@@ -253,7 +272,7 @@ def test_rootfs_propagation_on_private_host_mount(runk, bundle, cid, prop, optio
     for m in mountinfo(out):
         tags = [t.split(":")[0] + ":" for t in m["optional"]]
         if optional:
-            assert optional in tags, (m, out)      # the spec: the whole tree gets it
+            assert optional in tags, (m, out)  # the spec: the whole tree gets it
         else:
             assert tags == [], (m, out)
 

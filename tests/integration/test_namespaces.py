@@ -1,5 +1,6 @@
 """Namespaces as a user checks them: /proc/self/ns links inside vs the host, joining by path,
 user namespaces with id maps, time namespace offsets, and refused paths that leave nothing."""
+
 from __future__ import annotations
 
 import os
@@ -9,8 +10,7 @@ import pytest
 
 from tests.helpers import drop_ns, ns_link, run_out, run_sh, running, set_ns
 
-ALL = {"pid": "pid", "network": "net", "ipc": "ipc", "uts": "uts", "mount": "mnt",
-       "cgroup": "cgroup", "time": "time"}
+ALL = {"pid": "pid", "network": "net", "ipc": "ipc", "uts": "uts", "mount": "mnt", "cgroup": "cgroup", "time": "time"}
 
 
 def _links(text: str) -> dict[str, str]:
@@ -60,6 +60,7 @@ def persistent_ns(tmp_path):
         subprocess.run(["unshare", f"--{kind}={path}", "sh", "-c", setup], check=True)
         made.append(path)
         return path
+
     yield make
     for p in made:
         subprocess.run(["umount", p], check=False)
@@ -70,7 +71,7 @@ def test_join_persistent_uts_and_net_namespaces_by_path(runk, bundle, cid, leak_
     net = persistent_ns("net")
     set_ns(bundle, "uts", uts)
     set_ns(bundle, "network", net)
-    bundle.config.pop("hostname")    # a joined uts namespace keeps its own name
+    bundle.config.pop("hostname")  # a joined uts namespace keeps its own name
     out = run_out(runk, bundle, cid, "hostname; readlink /proc/self/ns/uts; readlink /proc/self/ns/net")
     host_uts = f"uts:[{os.stat(uts).st_ino}]"
     host_net = f"net:[{os.stat(net).st_ino}]"
@@ -82,12 +83,11 @@ def test_join_another_containers_namespaces(runk, bundle, cid, leak_audit):
         bundle.config.pop("hostname")
         for t in ("network", "ipc", "uts"):
             set_ns(bundle, t, f"/proc/{pid}/ns/{ALL[t]}")
-        out = run_out(runk, bundle, cid + "b",
-                      "hostname; for n in net ipc uts mnt; do readlink /proc/self/ns/$n; done")
+        out = run_out(runk, bundle, cid + "b", "hostname; for n in net ipc uts mnt; do readlink /proc/self/ns/$n; done")
         name, net, ipc, uts, mnt = out.split()
-        assert name == "runk"                                    # the first container's
+        assert name == "runk"  # the first container's
         assert (net, ipc, uts) == tuple(ns_link(pid, n) for n in ("net", "ipc", "uts"))
-        assert mnt != ns_link(pid, "mnt") and mnt != ns_link("self", "mnt")    # a new one
+        assert mnt != ns_link(pid, "mnt") and mnt != ns_link("self", "mnt")  # a new one
 
 
 USERNS_MAP = [{"containerID": 0, "hostID": 100000, "size": 65536}]
@@ -106,10 +106,15 @@ def test_user_namespace_maps_root_to_host_id(runk, bundle, cid, tmp_path, leak_a
     os.chown(data, 100000, 100000)
     # the source sits below root-only (0700) directories the container's root cannot traverse
     # (as runc, runk opens it from outside); /home exists: the rootfs is not the mapped root's
-    bundle.config["mounts"].append({"destination": "/home", "type": "bind", "source": str(data),
-                                    "options": ["rbind", "rw"]})
-    out = run_out(runk, bundle, cid, "id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map; "
-                                     "touch /home/made-inside && mkdir /home/dir")
+    bundle.config["mounts"].append(
+        {"destination": "/home", "type": "bind", "source": str(data), "options": ["rbind", "rw"]}
+    )
+    out = run_out(
+        runk,
+        bundle,
+        cid,
+        "id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map; touch /home/made-inside && mkdir /home/dir",
+    )
     lines = out.splitlines()
     assert lines[:2] == ["0", "0"]
     assert [l.split() for l in lines[2:]] == [["0", "100000", "65536"]] * 2
@@ -146,8 +151,10 @@ def test_time_namespace_offsets(runk, bundle, cid, leak_audit):
         pytest.skip("needs time namespaces (Linux 5.6)")
     set_ns(bundle, "time")
     day = 86400
-    bundle.config["linux"]["timeOffsets"] = {"boottime": {"secs": 10 * day, "nanosecs": 0},
-                                             "monotonic": {"secs": 3 * day, "nanosecs": 500}}
+    bundle.config["linux"]["timeOffsets"] = {
+        "boottime": {"secs": 10 * day, "nanosecs": 0},
+        "monotonic": {"secs": 3 * day, "nanosecs": 500},
+    }
     before = _host_uptime()
     out = run_out(runk, bundle, cid, "cat /proc/uptime; cat /proc/self/timens_offsets; readlink /proc/self/ns/time")
     after = _host_uptime()
@@ -198,9 +205,10 @@ def test_user_namespace_read_only_file_bind(runk, bundle, cid, tmp_path, leak_au
     _userns(bundle)
     src = tmp_path / "passwd"
     src.write_text("root:x:0:0:from the host:/root:/bin/sh\n")
-    os.chmod(src, 0o600)                  # readable by host root only, i.e. not by the container
-    bundle.config["mounts"].append({"destination": "/etc/passwd", "type": "bind", "source": str(src),
-                                    "options": ["bind", "ro"]})
+    os.chmod(src, 0o600)  # readable by host root only, i.e. not by the container
+    bundle.config["mounts"].append(
+        {"destination": "/etc/passwd", "type": "bind", "source": str(src), "options": ["bind", "ro"]}
+    )
     r = run_sh(runk, bundle, cid, "grep ' /etc/passwd ' /proc/self/mountinfo; cat /etc/passwd; echo x >>/etc/passwd")
     assert r.rc == 1, r
     assert " ro," in r.out.splitlines()[0] or " ro " in r.out.splitlines()[0]

@@ -1,4 +1,5 @@
 """linux.netDevices and the loopback of a new network namespace."""
+
 from __future__ import annotations
 
 import subprocess
@@ -21,7 +22,7 @@ def veth():
 def test_new_netns_has_loopback_up(runk, bundle, cid, leak_audit):
     caps = bundle.config["process"]["capabilities"]
     for s in ("bounding", "effective", "permitted"):
-        caps[s].append("CAP_NET_RAW")         # ping needs a raw socket
+        caps[s].append("CAP_NET_RAW")  # ping needs a raw socket
     bundle.sh("ip -o link show lo; ping -c1 -W1 127.0.0.1 >/dev/null && echo ping-ok").write()
     r = runk("run", "--bundle", bundle.path, cid)
     assert r.rc == 0, r

@@ -1,5 +1,6 @@
 """The process plumbing podman and systemd users rely on: NOTIFY_SOCKET, LISTEN_FDS,
 --console-socket with SCM_RIGHTS, and the pid file written only when the process is there."""
+
 from __future__ import annotations
 
 import array
@@ -58,6 +59,7 @@ def test_listen_fds_are_passed_with_listen_pid_1(bundle, cid, tmp_path):
     """systemd socket activation: LISTEN_FDS=N with LISTEN_PID=<runk's pid> makes runk pass
     fds 3..3+N-1 and set LISTEN_FDS=N LISTEN_PID=1 in the container (runc)."""
     from tests.conftest import Runtime, requires
+
     requires("root", "runk")
     root = tempfile.mkdtemp(prefix="runk-listen-", dir="/run")
     bundle.sh('echo "$LISTEN_FDS $LISTEN_PID"; ls /proc/self/fd | sort -n | tr "\\n" " "').write()
@@ -66,13 +68,20 @@ def test_listen_fds_are_passed_with_listen_pid_1(bundle, cid, tmp_path):
     lsock.listen()
     out = tmp_path / "out"
     # the shell sets LISTEN_PID to the pid of the runk it execs, as systemd does
-    script = f'export LISTEN_FDS=1; export LISTEN_PID=$$; exec {RUNK} --root {root} run --bundle {bundle.path} {cid}'
+    script = f"export LISTEN_FDS=1; export LISTEN_PID=$$; exec {RUNK} --root {root} run --bundle {bundle.path} {cid}"
     fd = lsock.fileno()
     try:
         with open(out, "w") as f:
-            r = subprocess.run(["sh", "-c", script], stdout=f, stderr=subprocess.PIPE, text=True,
-                               preexec_fn=lambda: os.dup2(fd, 3), pass_fds=(3,) if fd == 3 else (),
-                               close_fds=False, timeout=60)
+            r = subprocess.run(
+                ["sh", "-c", script],
+                stdout=f,
+                stderr=subprocess.PIPE,
+                text=True,
+                preexec_fn=lambda: os.dup2(fd, 3),
+                pass_fds=(3,) if fd == 3 else (),
+                close_fds=False,
+                timeout=60,
+            )
         assert r.returncode == 0, r.stderr
         lines = out.read_text().split("\n")
         assert lines[0] == "1 1"
@@ -149,8 +158,7 @@ def test_run_with_terminal_relays_through_an_internal_pty(runk, bundle, cid, lea
 def test_pid_file_is_written_only_after_the_process_exists(runk, bundle, cid, tmp_path, leak_audit):
     pidfile = tmp_path / "pid"
     bundle.config["process"]["args"] = ["sleep", "100"]
-    bundle.config["mounts"].append({"destination": "/x", "type": "bind", "source": "/no/such/dir",
-                                    "options": ["bind"]})
+    bundle.config["mounts"].append({"destination": "/x", "type": "bind", "source": "/no/such/dir", "options": ["bind"]})
     bundle.write()
     r = runk("create", "--bundle", bundle.path, "--pid-file", str(pidfile), cid)
     assert r.rc == 1
@@ -170,9 +178,10 @@ def test_channel_reads_what_the_peer_said_before_it_exited_with_a_message_unread
     error and exits. The kernel then reports ECONNRESET to the parent once, ahead of the queued
     error message: the channel must still deliver that message, then EOF."""
     from runk.linux import channel
+
     parent, child = channel.Channel.pair()
     try:
-        parent.send(channel.CGROUP_DONE)          # never read by the child
+        parent.send(channel.CGROUP_DONE)  # never read by the child
         child.send_error("mount /no/such/src: no such file or directory", 2, "init")
         child.close()
         msg, _ = parent.recv()

@@ -1,5 +1,6 @@
 """config.process as the workload sees it: args, env, cwd, user and groups, umask, rlimits,
 oom_score_adj, no_new_privs, the five capability sets, signal masks, and the exec errors."""
+
 from __future__ import annotations
 
 import os
@@ -87,17 +88,26 @@ def test_rlimits(runk, bundle, cid, leak_audit):
         {"type": "RLIMIT_CORE", "soft": 0, "hard": 4096},
         {"type": "RLIMIT_NPROC", "soft": 500, "hard": 600},
     ]
-    out = run_out(runk, bundle, cid, "ulimit -n; ulimit -Hn; ulimit -c; ulimit -Hc; ulimit -u; ulimit -Hu; "
-                                     "grep -E '^Max (open files|core file size|processes)' /proc/self/limits")
+    out = run_out(
+        runk,
+        bundle,
+        cid,
+        "ulimit -n; ulimit -Hn; ulimit -c; ulimit -Hc; ulimit -u; ulimit -Hu; "
+        "grep -E '^Max (open files|core file size|processes)' /proc/self/limits",
+    )
     lines = out.splitlines()
-    assert lines[:6] == ["100", "200", "0", "8", "500", "600"]     # ulimit -c counts 512-byte blocks
+    assert lines[:6] == ["100", "200", "0", "8", "500", "600"]  # ulimit -c counts 512-byte blocks
     limits = {l[:26].strip(): l[26:].split()[:2] for l in lines[6:]}
-    assert limits == {"Max core file size": ["0", "4096"], "Max processes": ["500", "600"],
-                      "Max open files": ["100", "200"]}
+    assert limits == {
+        "Max core file size": ["0", "4096"],
+        "Max processes": ["500", "600"],
+        "Max open files": ["100", "200"],
+    }
 
 
 def test_rlimit_above_the_hosts_hard_limit_fails(runk, bundle, cid, leak_audit):
     import resource
+
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     caps = status_fields(open("/proc/self/status").read())["CapEff"]
     if int(caps, 16) & (1 << 24) or hard == resource.RLIM_INFINITY:
@@ -130,8 +140,13 @@ CHOWN, KILL, NET_BIND, NET_RAW, AUDIT_WRITE = 0, 5, 10, 13, 29
 
 
 def _caps(bundle, **sets) -> None:
-    names = {CHOWN: "CAP_CHOWN", KILL: "CAP_KILL", NET_BIND: "CAP_NET_BIND_SERVICE", NET_RAW: "CAP_NET_RAW",
-             AUDIT_WRITE: "CAP_AUDIT_WRITE"}
+    names = {
+        CHOWN: "CAP_CHOWN",
+        KILL: "CAP_KILL",
+        NET_BIND: "CAP_NET_BIND_SERVICE",
+        NET_RAW: "CAP_NET_RAW",
+        AUDIT_WRITE: "CAP_AUDIT_WRITE",
+    }
     bundle.config["process"]["capabilities"] = {k: [names[b] for b in v] for k, v in sets.items()}
 
 
@@ -148,13 +163,23 @@ def test_capabilities_of_root_default_spec(runk, bundle, cid, leak_audit):
 
 def test_capabilities_all_five_sets_for_a_non_root_user(runk, bundle, cid, leak_audit):
     bundle.config["process"]["user"] = {"uid": 1000, "gid": 1000}
-    _caps(bundle, bounding=[CHOWN, KILL, NET_BIND, NET_RAW], effective=[NET_BIND, KILL],
-          permitted=[NET_BIND, KILL], inheritable=[NET_BIND, KILL, NET_RAW], ambient=[NET_BIND])
+    _caps(
+        bundle,
+        bounding=[CHOWN, KILL, NET_BIND, NET_RAW],
+        effective=[NET_BIND, KILL],
+        permitted=[NET_BIND, KILL],
+        inheritable=[NET_BIND, KILL, NET_RAW],
+        ambient=[NET_BIND],
+    )
     out = run_out(runk, bundle, cid, "cat /proc/self/status")
     # after execve, a non-root user without file caps keeps only the ambient caps (capabilities(7))
-    assert _cap_lines(out) == {"CapInh": _mask(NET_BIND, KILL, NET_RAW), "CapPrm": _mask(NET_BIND),
-                               "CapEff": _mask(NET_BIND), "CapBnd": _mask(CHOWN, KILL, NET_BIND, NET_RAW),
-                               "CapAmb": _mask(NET_BIND)}
+    assert _cap_lines(out) == {
+        "CapInh": _mask(NET_BIND, KILL, NET_RAW),
+        "CapPrm": _mask(NET_BIND),
+        "CapEff": _mask(NET_BIND),
+        "CapBnd": _mask(CHOWN, KILL, NET_BIND, NET_RAW),
+        "CapAmb": _mask(NET_BIND),
+    }
 
 
 def test_non_root_without_ambient_has_no_effective_caps(runk, bundle, cid, leak_audit):
@@ -198,23 +223,32 @@ def test_signal_dispositions_and_mask_are_clean(runk, bundle, cid, leak_audit):
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
         signal.signal(signal.SIGUSR2, signal.SIG_IGN)
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1, signal.SIGTERM})
+
     with tempfile.TemporaryFile() as out:
-        rc = subprocess.run([runk.binary, "--root", runk.root, "run", "--bundle", bundle.path, cid],
-                            stdout=out, stderr=subprocess.PIPE, preexec_fn=hostile, timeout=30,
-                            stdin=subprocess.DEVNULL,
-                            env={**os.environ, "RUNK_TEST_ROOT": runk.root}).returncode
+        rc = subprocess.run(
+            [runk.binary, "--root", runk.root, "run", "--bundle", bundle.path, cid],
+            stdout=out,
+            stderr=subprocess.PIPE,
+            preexec_fn=hostile,
+            timeout=30,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, "RUNK_TEST_ROOT": runk.root},
+        ).returncode
         out.seek(0)
         st = status_fields(out.read().decode())
     assert rc == 0
     assert st == {"SigIgn": "0000000000000000", "SigBlk": "0000000000000000"}
 
 
-@pytest.mark.parametrize("arg0,msg,code", [
-    ("nosuchcmd", 'exec: "nosuchcmd": executable file not found in $PATH', 127),
-    ("/no/such/binary", 'exec: "/no/such/binary": stat /no/such/binary: no such file or directory', 127),
-    ("/etc/passwd", 'exec: "/etc/passwd": permission denied', 126),
-    ("/etc", 'exec: "/etc": permission denied', 126),
-])
+@pytest.mark.parametrize(
+    "arg0,msg,code",
+    [
+        ("nosuchcmd", 'exec: "nosuchcmd": executable file not found in $PATH', 127),
+        ("/no/such/binary", 'exec: "/no/such/binary": stat /no/such/binary: no such file or directory', 127),
+        ("/etc/passwd", 'exec: "/etc/passwd": permission denied', 126),
+        ("/etc", 'exec: "/etc": permission denied', 126),
+    ],
+)
 def test_unrunnable_program_reports_runc_message_at_start(runk, bundle, cid, arg0, msg, code, leak_audit):
     """The message is runc's; it comes when the process would start (runtime.md: process.args are
     not applied before start), with podman's exit codes for it: 127 not found, 126 not runnable."""
@@ -225,10 +259,13 @@ def test_unrunnable_program_reports_runc_message_at_start(runk, bundle, cid, arg
     assert not os.path.exists(os.path.join(runk.root, cid))
 
 
-@pytest.mark.parametrize("arg0,msg", [
-    ("nosuchcmd", 'exec: \\"nosuchcmd\\": executable file not found in $PATH'),
-    ("/etc/passwd", 'exec: \\"/etc/passwd\\": permission denied'),
-])
+@pytest.mark.parametrize(
+    "arg0,msg",
+    [
+        ("nosuchcmd", 'exec: \\"nosuchcmd\\": executable file not found in $PATH'),
+        ("/etc/passwd", 'exec: \\"/etc/passwd\\": permission denied'),
+    ],
+)
 def test_exec_of_unrunnable_program_fails_at_once_with_255(runk, bundle, cid, arg0, msg, leak_audit):
     bundle.args("sleep", "100").write()
     runk("run", "-d", "--bundle", bundle.path, cid, check=True)

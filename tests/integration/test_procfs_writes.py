@@ -5,6 +5,7 @@ runc 1.1.5 (the reference) refuses mounts under /proc except its lxcfs files, an
 /proc; it binds whatever the container's /dev/null is over the masked paths (vulnerable): for
 that, only runk's safe behaviour is asserted.
 """
+
 from __future__ import annotations
 
 import os
@@ -37,8 +38,7 @@ def _create(rt, bundle, cid: str):
     return rt("create", "--bundle", bundle.path, cid)
 
 
-def test_bind_over_proc_sys_net_is_refused_and_the_host_file_untouched(runk, runc, bundle, cid, tmp_path,
-                                                                       leak_audit):
+def test_bind_over_proc_sys_net_is_refused_and_the_host_file_untouched(runk, runc, bundle, cid, tmp_path, leak_audit):
     host = _host_net_dir(tmp_path)
     add_mount(bundle, "/proc/sys/net", "bind", host, ["rbind", "rw"])
     bundle.config["linux"]["sysctl"] = {"net.ipv4.ip_forward": "1"}
@@ -73,8 +73,9 @@ def test_a_symlink_in_the_rootfs_cannot_lead_a_mount_under_proc(runk, runc, bund
     assert open(os.path.join(host, "ipv4", "ip_forward")).read() == "0\n"
 
 
-@pytest.mark.parametrize("dest", ["/proc/cpuinfo", "/proc/meminfo", "/proc/uptime", "/proc/loadavg",
-                                  "/proc/sys/kernel/ns_last_pid"])
+@pytest.mark.parametrize(
+    "dest", ["/proc/cpuinfo", "/proc/meminfo", "/proc/uptime", "/proc/loadavg", "/proc/sys/kernel/ns_last_pid"]
+)
 def test_lxcfs_files_may_be_bound_as_with_runc(runk, runc, bundle, cid, tmp_path, dest, leak_audit):
     fake = tmp_path / "fake"
     fake.write_text("emulated by lxcfs\n")
@@ -179,15 +180,19 @@ PROCWRITE_PROBE = textwrap.dedent("""
 
 def test_procwrite_refuses_a_target_redirected_by_a_mount(tmp_path):
     from tests.conftest import requires
+
     requires("root")
     code = PROCWRITE_PROBE.format(top=TOP, tmp=str(tmp_path))
-    r = subprocess.run(["unshare", "-mu", sys.executable, "-c", code], capture_output=True, text=True,
-                       timeout=60)
+    r = subprocess.run(["unshare", "-mu", sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     why = "probe: /proc/sys/kernel/domainname is not on procfs (a mount over /proc?)"
-    assert lines == [f"file: {why}", f"dir: {why}", "tmpfs: probe: /proc is not on procfs (a mount over /proc?)",
-                     "tmpfs file: untouched"], r.stdout
+    assert lines == [
+        f"file: {why}",
+        f"dir: {why}",
+        "tmpfs: probe: /proc is not on procfs (a mount over /proc?)",
+        "tmpfs file: untouched",
+    ], r.stdout
     assert (tmp_path / "file").read_text() == "untouched\n"
     assert (tmp_path / "kernel" / "domainname").read_text() == "untouched\n"
 

@@ -1,5 +1,6 @@
 """What runk must never hand to the container: its own fds (CVE-2024-21626), a path to the host
 interpreter (CVE-2019-5736), a host cwd."""
+
 from __future__ import annotations
 
 import hashlib
@@ -30,9 +31,14 @@ def test_only_stdio_reaches_a_created_then_started_container(runk, bundle, cid, 
     bundle.sh("ls /proc/1/fd; true").write()
     # files, not pipes: the created container holds its stdio open until it exits
     with open(outf, "w") as out, tempfile.TemporaryFile() as err:
-        r = subprocess.run([runk.binary, "--root", runk.root, "create", "--bundle", bundle.path, cid],
-                           stdout=out, stderr=err, stdin=subprocess.DEVNULL, timeout=30,
-                           env={**os.environ, "RUNK_TEST_ROOT": runk.root})
+        r = subprocess.run(
+            [runk.binary, "--root", runk.root, "create", "--bundle", bundle.path, cid],
+            stdout=out,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+            timeout=30,
+            env={**os.environ, "RUNK_TEST_ROOT": runk.root},
+        )
         err.seek(0)
         assert r.returncode == 0, err.read()
     pid = runk.state(cid)["pid"]
@@ -53,7 +59,7 @@ def test_preserve_fds(runk, bundle, cid, tmp_path, n, leak_audit):
         f.write_text(f"content {i}\n")
     bundle.sh(f"ls /proc/$$/fd; cat <&3; echo appended >&{2 + n}; true").write()
     extra = [os.open(str(f), os.O_RDWR | os.O_APPEND) for f in files]
-    leaked = os.open("/etc/hostname", os.O_RDONLY)      # inheritable, not preserved: must not arrive
+    leaked = os.open("/etc/hostname", os.O_RDONLY)  # inheritable, not preserved: must not arrive
     os.set_inheritable(leaked, True)
 
     def place() -> None:
@@ -62,10 +68,16 @@ def test_preserve_fds(runk, bundle, cid, tmp_path, n, leak_audit):
 
     try:
         with tempfile.TemporaryFile() as out:
-            r = subprocess.run([runk.binary, "--root", runk.root, "run", "--preserve-fds", str(n),
-                                "--bundle", bundle.path, cid], stdout=out, stderr=subprocess.PIPE,
-                               stdin=subprocess.DEVNULL, preexec_fn=place, close_fds=False, timeout=30,
-                               env={**os.environ, "RUNK_TEST_ROOT": runk.root})
+            r = subprocess.run(
+                [runk.binary, "--root", runk.root, "run", "--preserve-fds", str(n), "--bundle", bundle.path, cid],
+                stdout=out,
+                stderr=subprocess.PIPE,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=place,
+                close_fds=False,
+                timeout=30,
+                env={**os.environ, "RUNK_TEST_ROOT": runk.root},
+            )
             out.seek(0)
             text = out.read().decode()
     finally:
@@ -73,7 +85,7 @@ def test_preserve_fds(runk, bundle, cid, tmp_path, n, leak_audit):
             os.close(fd)
     assert r.returncode == 0, r.stderr
     lines = text.splitlines()
-    assert lines[:3 + n] == [str(i) for i in range(3 + n)]
+    assert lines[: 3 + n] == [str(i) for i in range(3 + n)]
     assert lines[3 + n] == "content 0"
     assert files[-1].read_text().endswith("appended\n")
 
@@ -89,7 +101,7 @@ def test_exe_of_the_container_process_is_never_the_host_interpreter(runk, bundle
         assert f.read().strip() != "python3"
     runk("start", cid, check=True)
     exe = os.readlink(f"/proc/{pid}/exe")
-    assert exe.endswith("/bin/busybox"), exe        # the workload itself, once started
+    assert exe.endswith("/bin/busybox"), exe  # the workload itself, once started
     runk("delete", "--force", cid, check=True)
 
 
@@ -112,9 +124,15 @@ except OSError as e:
 def test_cve_2019_5736_proc_self_exe_entrypoint(runk, bundle, cid, leak_audit):
     """An entrypoint whose interpreter is /proc/self/exe runs whatever binary execs it. It must
     never be the host's Python (which a container process could then reopen and overwrite)."""
-    watched = {p: _sha(p) for p in {os.path.realpath("/usr/bin/python3.11"),
-                                    os.path.realpath(os.path.join(TOP, ".venv", "bin", "python3")),
-                                    os.path.realpath(sys.executable)} if os.path.exists(p)}
+    watched = {
+        p: _sha(p)
+        for p in {
+            os.path.realpath("/usr/bin/python3.11"),
+            os.path.realpath(os.path.join(TOP, ".venv", "bin", "python3")),
+            os.path.realpath(sys.executable),
+        }
+        if os.path.exists(p)
+    }
     rootfs = bundle.own_rootfs()
     with open(os.path.join(rootfs, "evil"), "w") as f:
         f.write(EVIL)
@@ -124,7 +142,7 @@ def test_cve_2019_5736_proc_self_exe_entrypoint(runk, bundle, cid, leak_audit):
         bundle.args(*args).write()
         r = runk("run", "--bundle", bundle.path, f"{cid}-{i}")
         assert "VULNERABLE" not in r.out + r.err, r
-        assert r.rc != 0, r                   # nothing runs the Python payload
+        assert r.rc != 0, r  # nothing runs the Python payload
     assert {p: _sha(p) for p in watched} == watched
 
 

@@ -1,6 +1,7 @@
 """The state store under concurrency: one winner for an id, "creating" while create runs,
 commands on one container serialized by the lock, a killed create cleaned by delete --force,
 and a recycled pid never mistaken for the container."""
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,9 @@ def _spawn(rt, *args):
     """runk in the background, its stderr in a file: a created container keeps the stdio it was
     given, so a pipe would not reach EOF."""
     err = tempfile.TemporaryFile(mode="w+")
-    p = subprocess.Popen([RUNK, "--root", rt.root, *args], stdout=subprocess.DEVNULL,
-                         stderr=err, stdin=subprocess.DEVNULL, text=True)
+    p = subprocess.Popen(
+        [RUNK, "--root", rt.root, *args], stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL, text=True
+    )
     p.errfile = err
     return p
 
@@ -32,7 +34,8 @@ def _slow_create_hook(bundle, tmp_path, seconds: str = "30"):
     """A createRuntime hook that signals it runs (a file) and then sleeps."""
     marker = tmp_path / "hook-running"
     bundle.config.setdefault("hooks", {})["createRuntime"] = [
-        {"path": "/bin/sh", "args": ["sh", "-c", f"touch {marker}; sleep {seconds}"]}]
+        {"path": "/bin/sh", "args": ["sh", "-c", f"touch {marker}; sleep {seconds}"]}
+    ]
     bundle.args("sleep", "100").write()
     return marker
 
@@ -65,7 +68,7 @@ def test_state_says_creating_and_start_waits_for_the_lock(runk, bundle, cid, tmp
     assert _wait_for(marker)
     assert runk.state(cid)["status"] == "creating"
     t0 = time.time()
-    r = runk("start", cid)          # serialized behind create's lock, then starts it
+    r = runk("start", cid)  # serialized behind create's lock, then starts it
     assert r.rc == 0, r
     assert create.wait(timeout=30) == 0
     assert time.time() - t0 > 0.3
@@ -80,7 +83,7 @@ def test_killed_create_is_cleaned_by_delete_force(runk, bundle, cid, tmp_path, l
     pid = json.loads(open(os.path.join(runk.root, cid, "state.json")).read())["pid"]
     create.send_signal(signal.SIGKILL)
     create.wait(timeout=30)
-    subprocess.run(["pkill", "-f", str(marker)])     # the orphaned hook
+    subprocess.run(["pkill", "-f", str(marker)])  # the orphaned hook
     # runk died with the lock released: the half-made container reads as stopped
     assert runk.state(cid)["status"] == "stopped" or os.path.exists(f"/proc/{pid}")
     r = runk("delete", "--force", cid)
@@ -106,12 +109,12 @@ def test_a_recycled_pid_is_not_the_container(runk, bundle, cid, leak_audit):
     with open(path) as f:
         rec = json.load(f)
     real = rec["pid"]
-    rec["pid"] = os.getpid()            # alive, but not the container's process
+    rec["pid"] = os.getpid()  # alive, but not the container's process
     with open(path, "w") as f:
         json.dump(rec, f)
     st = runk.state(cid)
     assert st["status"] == "stopped" and st["pid"] == 0
-    r = runk("kill", cid, "KILL")       # must not signal the stranger
+    r = runk("kill", cid, "KILL")  # must not signal the stranger
     assert r.rc == 1 and "container not running" in r.err
     rec["pid"] = real
     with open(path, "w") as f:
@@ -126,8 +129,12 @@ def test_leftovers_of_a_crashed_machine_are_removed_by_delete_force(runk, cid):
     of its processes or cgroups exist then; `delete --force` removes the directory, and the id
     can be used again."""
     os.makedirs(runk.root, exist_ok=True)
-    cases = {"empty-dir": None, "empty-state": b"", "torn-state": b'{"ociVersion":"1.0.2","id":"x',
-             "torn-state-with-config": b'{"id":'}
+    cases = {
+        "empty-dir": None,
+        "empty-state": b"",
+        "torn-state": b'{"ociVersion":"1.0.2","id":"x',
+        "torn-state-with-config": b'{"id":',
+    }
     for name, state in cases.items():
         d = os.path.join(runk.root, f"{cid}-{name}")
         os.mkdir(d, 0o711)

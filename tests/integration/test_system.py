@@ -1,5 +1,6 @@
 """maskedPaths, readonlyPaths, hostname, domainname and sysctl, as seen from inside; refused
 sysctls with runc's reasons."""
+
 from __future__ import annotations
 
 import os
@@ -22,10 +23,15 @@ def test_masked_file_reads_empty_and_masked_dir_is_empty(runk, bundle, cid, leak
     with open(os.path.join(rootfs, "etc", "secret"), "w") as f:
         f.write("hidden\n")
     bundle.config["linux"]["maskedPaths"] = ["/etc/secret", "/secret-dir", "/does/not/exist"]
-    r = run_sh(runk, bundle, cid, "wc -c </etc/secret; ls -A /secret-dir | wc -l; echo x >/etc/secret; "
-                                  "touch /secret-dir/new; cat /proc/self/mountinfo")
+    r = run_sh(
+        runk,
+        bundle,
+        cid,
+        "wc -c </etc/secret; ls -A /secret-dir | wc -l; echo x >/etc/secret; "
+        "touch /secret-dir/new; cat /proc/self/mountinfo",
+    )
     assert r.out.split()[:2] == ["0", "0"], r
-    assert r.err.count("Read-only file system") == 1, r        # the dir; writes to /dev/null vanish
+    assert r.err.count("Read-only file system") == 1, r  # the dir; writes to /dev/null vanish
     assert mount_at(r.out, "/secret-dir")["fstype"] == "tmpfs"
     assert "ro" in mount_at(r.out, "/secret-dir")["opts"]
     with open(os.path.join(rootfs, "etc", "secret")) as f:
@@ -33,8 +39,9 @@ def test_masked_file_reads_empty_and_masked_dir_is_empty(runk, bundle, cid, leak
 
 
 def test_default_masked_proc_paths(runk, bundle, cid, leak_audit):
-    files = [p for p in ("/proc/keys", "/proc/timer_list", "/proc/sched_debug")
-             if os.path.exists(p) and _host(p) != ""]                 # not empty on the host
+    files = [
+        p for p in ("/proc/keys", "/proc/timer_list", "/proc/sched_debug") if os.path.exists(p) and _host(p) != ""
+    ]  # not empty on the host
     dirs = [p for p in ("/proc/acpi", "/sys/firmware", "/proc/scsi") if os.path.isdir(p) and os.listdir(p)]
     if not files and not dirs:
         pytest.skip("the host has none of the default masked paths with content")
@@ -47,9 +54,14 @@ def test_readonly_paths(runk, bundle, cid, leak_audit):
     bundle.config["root"]["readonly"] = False
     os.makedirs(os.path.join(rootfs, "data", "sub"))
     bundle.config["linux"]["readonlyPaths"] = ["/proc/sys", "/data", "/no/such/path"]
-    r = run_sh(runk, bundle, cid, "touch /data/x; echo data=$?; touch /data/sub/x; echo sub=$?; "
-                                  "echo 1 >/proc/sys/kernel/domainname; echo sys=$?; touch /ok; echo root=$?; "
-                                  "cat /proc/self/mountinfo")
+    r = run_sh(
+        runk,
+        bundle,
+        cid,
+        "touch /data/x; echo data=$?; touch /data/sub/x; echo sub=$?; "
+        "echo 1 >/proc/sys/kernel/domainname; echo sys=$?; touch /ok; echo root=$?; "
+        "cat /proc/self/mountinfo",
+    )
     assert r.rc == 0, r
     for k in ("data=1", "sub=1", "sys=1", "root=0"):
         assert k in r.out.split(), r
@@ -76,23 +88,33 @@ def test_hostname_without_uts_namespace_refused(runk, bundle, cid, leak_audit):
 def test_namespaced_sysctls_set_inside_only(runk, bundle, cid, leak_audit):
     host = (_host("/proc/sys/net/ipv4/ip_forward"), _host("/proc/sys/kernel/shmmax"))
     want_fwd = "0" if host[0] == "1" else "1"
-    bundle.config["linux"]["sysctl"] = {"net.ipv4.ip_forward": want_fwd, "kernel.shmmax": "4096000",
-                                        "fs.mqueue.msg_max": "20"}
-    out = run_out(runk, bundle, cid, "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmax "
-                                     "/proc/sys/fs/mqueue/msg_max")
+    bundle.config["linux"]["sysctl"] = {
+        "net.ipv4.ip_forward": want_fwd,
+        "kernel.shmmax": "4096000",
+        "fs.mqueue.msg_max": "20",
+    }
+    out = run_out(
+        runk, bundle, cid, "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmax /proc/sys/fs/mqueue/msg_max"
+    )
     assert out.split() == [want_fwd, "4096000", "20"]
     assert (_host("/proc/sys/net/ipv4/ip_forward"), _host("/proc/sys/kernel/shmmax")) == host
 
 
-@pytest.mark.parametrize("key,drop,why", [
-    ("kernel.printk", None, "sysctl \"kernel.printk\" is not in a separate kernel namespace"),
-    ("vm.swappiness", None, "sysctl \"vm.swappiness\" is not in a separate kernel namespace"),
-    ("net.ipv4.ip_forward", "network", "sysctl \"net.ipv4.ip_forward\" not allowed in host network namespace"),
-    ("kernel.shmmax", "ipc", "sysctl \"kernel.shmmax\" is not allowed in the hosts ipc namespace"),
-    ("kernel.domainname", "uts", "sysctl \"kernel.domainname\" is not in a separate kernel namespace"),
-    ("kernel.hostname", None,
-     "sysctl \"kernel.hostname\" is not allowed as it conflicts with the OCI \"hostname\" field"),
-])
+@pytest.mark.parametrize(
+    "key,drop,why",
+    [
+        ("kernel.printk", None, 'sysctl "kernel.printk" is not in a separate kernel namespace'),
+        ("vm.swappiness", None, 'sysctl "vm.swappiness" is not in a separate kernel namespace'),
+        ("net.ipv4.ip_forward", "network", 'sysctl "net.ipv4.ip_forward" not allowed in host network namespace'),
+        ("kernel.shmmax", "ipc", 'sysctl "kernel.shmmax" is not allowed in the hosts ipc namespace'),
+        ("kernel.domainname", "uts", 'sysctl "kernel.domainname" is not in a separate kernel namespace'),
+        (
+            "kernel.hostname",
+            None,
+            'sysctl "kernel.hostname" is not allowed as it conflicts with the OCI "hostname" field',
+        ),
+    ],
+)
 def test_refused_sysctls(runk, bundle, cid, key, drop, why, leak_audit):
     before = _host("/proc/sys/" + key.replace(".", "/"))
     if drop:
@@ -102,5 +124,5 @@ def test_refused_sysctls(runk, bundle, cid, key, drop, why, leak_audit):
     bundle.config["linux"]["sysctl"] = {key: "1"}
     r = run_sh(runk, bundle, cid, "echo should-not-run")
     assert r.rc == 1 and "should-not-run" not in r.out, r
-    assert why.replace('"', '\\"') in r.err, r           # runc's words (quotes escaped in the log)
+    assert why.replace('"', '\\"') in r.err, r  # runc's words (quotes escaped in the log)
     assert _host("/proc/sys/" + key.replace(".", "/")) == before

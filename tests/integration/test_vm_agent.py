@@ -2,6 +2,7 @@
 same runk core wherever it runs, so a socketpair stands in for the virtio-serial port and the
 container is a real one made by LinuxBackend. Covers create/start, init stdio and stdin, exec
 with pipes and with a terminal, signals, errors, and DestroySandbox removing the container."""
+
 from __future__ import annotations
 
 import os
@@ -65,17 +66,21 @@ class Port:
 @pytest.fixture
 def agent(bundle, tmp_path):
     import runk
+
     top = os.path.dirname(os.path.dirname(runk.__file__))
     ours, theirs = socket.socketpair()
-    code = AGENT.format(paths=[top, *sys.path], root=str(tmp_path / "groot"),
-                        bundles=str(tmp_path / "gbundles"), fd=theirs.fileno())
+    code = AGENT.format(
+        paths=[top, *sys.path], root=str(tmp_path / "groot"), bundles=str(tmp_path / "gbundles"), fd=theirs.fileno()
+    )
     proc = subprocess.Popen([sys.executable, "-c", code], pass_fds=(theirs.fileno(),))
     theirs.close()
     yield Port(ours), proc, tmp_path / "groot"
     if proc.poll() is None:
         proc.kill()
-        subprocess.run([os.path.join(top, ".venv", "bin", "runk"), "--root", str(tmp_path / "groot"),
-                        "delete", "--force", "a1"], capture_output=True)
+        subprocess.run(
+            [os.path.join(top, ".venv", "bin", "runk"), "--root", str(tmp_path / "groot"), "delete", "--force", "a1"],
+            capture_output=True,
+        )
     proc.wait()
 
 
@@ -87,7 +92,7 @@ def test_agent_serves_a_container_lifecycle(agent, bundle):
     r = port.call(P.CREATE, id="a1", config=cfg)
     assert r["ok"] and r["pid"] > 0, r
     assert port.call(P.CREATE, id="a2", config=cfg)["error"] == "this sandbox already has a container"
-    assert not [f for f in port.frames if f.type == wire.STDOUT]    # waiting for start
+    assert not [f for f in port.frames if f.type == wire.STDOUT]  # waiting for start
     assert port.call(P.START) == {"rid": port.rid, "ok": True}
     assert port.output(0, wire.STDOUT, b"\n") == b"start\n"
     port.send(wire.encode(wire.STDIN, 0, b"abc\n"))
@@ -109,8 +114,10 @@ def test_agent_serves_a_container_lifecycle(agent, bundle):
     assert port.wait(lambda f: f.type == wire.EXIT and f.stream == 0).json() == {"signal": 9}
     assert port.call(P.SIGNAL, 0, signal=15)["error"] == "container not running"
     port.send(wire.encode_json(wire.REQ, 0, {"op": "Reboot", "rid": 99}))
-    assert port.wait(lambda f: f.type == wire.EVT and f.json().get("rid") == 99).json()["error"] \
+    assert (
+        port.wait(lambda f: f.type == wire.EVT and f.json().get("rid") == 99).json()["error"]
         == "unknown request 'Reboot'"
+    )
     assert port.call(P.DESTROY)["ok"]
-    assert proc.wait(timeout=30) == 0                          # serve() returned: power-off time
+    assert proc.wait(timeout=30) == 0  # serve() returned: power-off time
     assert [n for n in os.listdir(groot) if not n.startswith(".")] == []

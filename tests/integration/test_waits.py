@@ -1,5 +1,6 @@
 """Waits that must end on their own: a frozen cgroup, a setup child that stops answering.
 Each create fails within its bound with a clear error and leaves nothing behind."""
+
 from __future__ import annotations
 
 import os
@@ -52,8 +53,7 @@ def test_create_in_a_frozen_cgroup_is_refused(runk, runc, bundle, frozen_group, 
     r = runk("create", "-b", bundle.path, "hardnames-frz", timeout=30)
     assert time.monotonic() - t0 < 10
     assert r.rc == 1, r
-    assert r.err.count("\n") == 1 and \
-        "runk create failed: container's cgroup unexpectedly frozen" in r.err, r
+    assert r.err.count("\n") == 1 and "runk create failed: container's cgroup unexpectedly frozen" in r.err, r
     assert not os.path.isdir(runk.root) or os.listdir(runk.root) == []
     # the groups runk made are gone; the frozen one it did not make stays, as with runc
     for ctrl in os.listdir("/sys/fs/cgroup"):
@@ -84,8 +84,9 @@ def test_create_ends_when_the_init_stops_answering(runk, bundle, tmp_path, timeo
     bundle.config["hooks"] = {"createRuntime": [{"path": str(hook)}]}
     bundle.args("true").write()
     t0 = time.monotonic()
-    r = runk("create", "-b", bundle.path, "hardnames-stop", timeout=60,
-             env={**os.environ, "RUNK_SETUP_TIMEOUT": timeout})
+    r = runk(
+        "create", "-b", bundle.path, "hardnames-stop", timeout=60, env={**os.environ, "RUNK_SETUP_TIMEOUT": timeout}
+    )
     took = time.monotonic() - t0
     assert r.rc == 1, r
     assert f"container init did not answer within {timeout}s" in r.err, r
@@ -108,19 +109,20 @@ def test_setup_bound_follows_the_create_container_hooks(bundle):
     assert setup_bound(plan()) == 60.0
     timed = {"path": "/bin/true", "timeout": 5}
     assert setup_bound(plan(timed)) == 65.0
-    assert setup_bound(plan(timed, {"path": "/bin/true"})) is None   # a hook without a timeout may run for ever (runc)
+    assert setup_bound(plan(timed, {"path": "/bin/true"})) is None  # a hook without a timeout may run for ever (runc)
 
 
 def test_console_socket_that_never_accepts(runk, bundle, tmp_path, leak_audit):
     """A console socket whose listener never accepts and whose backlog is full: connect used to
     block for ever; it now fails after 10 s naming the socket."""
     import socket
+
     path = str(tmp_path / "console.sock")
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     srv.bind(path)
     srv.listen(0)
     filler = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    filler.connect(path)                    # the one pending connection backlog 0 allows
+    filler.connect(path)  # the one pending connection backlog 0 allows
     try:
         bundle.config["process"]["terminal"] = True
         bundle.args("true").write()

@@ -6,6 +6,7 @@ Adding a guest test: a test_*.py in guest/ (its fixtures in guest/conftest.py). 
 `as_user` run in a second session as the lingering non-root user; the rest as root.
 The host's own collection never enters guest/.
 """
+
 from __future__ import annotations
 
 import ast
@@ -29,13 +30,12 @@ def guest_files() -> list[str]:
 
 
 def guest_tests() -> list[str]:
-    """"file.py::test_name" of every test function in guest/ (read, not imported)."""
+    """ "file.py::test_name" of every test function in guest/ (read, not imported)."""
     out = []
     for name in guest_files():
         with open(os.path.join(GUEST_DIR, name)) as f:
             tree = ast.parse(f.read(), name)
-        out += [f"{name}::{n.name}" for n in tree.body
-                if isinstance(n, ast.FunctionDef) and n.name.startswith("test_")]
+        out += [f"{name}::{n.name}" for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("test_")]
     return out
 
 
@@ -48,13 +48,28 @@ def _uses_as_user() -> bool:
 
 
 def sessions() -> list[machine.Command]:
-    base = [PYTHON, "-m", "pytest", "-c", os.path.join(GUEST_DIR, "pytest.ini"),
-            "--rootdir", GUEST_DIR, "--confcutdir", GUEST_DIR, "-q", "-rA", "--durations=0",
-            "--junitxml={out}/junit.xml", "-o", "junit_family=xunit1"]
+    base = [
+        PYTHON,
+        "-m",
+        "pytest",
+        "-c",
+        os.path.join(GUEST_DIR, "pytest.ini"),
+        "--rootdir",
+        GUEST_DIR,
+        "--confcutdir",
+        GUEST_DIR,
+        "-q",
+        "-rA",
+        "--durations=0",
+        "--junitxml={out}/junit.xml",
+        "-o",
+        "junit_family=xunit1",
+    ]
     cmds = [machine.Command("guest-root", base + ["-m", "not as_user", GUEST_DIR], timeout=600)]
     if _uses_as_user():
-        cmds.append(machine.Command("guest-user", base + ["-m", "as_user", GUEST_DIR],
-                                    user=True, timeout=300, cwd="/tmp"))
+        cmds.append(
+            machine.Command("guest-user", base + ["-m", "as_user", GUEST_DIR], user=True, timeout=300, cwd="/tmp")
+        )
     return cmds
 
 
@@ -90,13 +105,11 @@ class LabReport:
             if r is None:
                 self.problems.append(f"{cmd.name}: no result")
                 continue
-            if r.rc not in (0, 1):   # 2-5: interrupted, internal error, usage, no tests
-                self.problems.append(f"{cmd.name}: pytest exited {r.rc}\n{r.stdout[-4000:]}"
-                                     f"\n{r.stderr[-4000:]}")
+            if r.rc not in (0, 1):  # 2-5: interrupted, internal error, usage, no tests
+                self.problems.append(f"{cmd.name}: pytest exited {r.rc}\n{r.stdout[-4000:]}\n{r.stderr[-4000:]}")
             xml = r.files.get("junit.xml")
             if xml is None:
-                self.problems.append(f"{cmd.name}: no JUnit XML\n{r.stdout[-4000:]}"
-                                     f"\n{r.stderr[-4000:]}")
+                self.problems.append(f"{cmd.name}: no JUnit XML\n{r.stdout[-4000:]}\n{r.stderr[-4000:]}")
                 continue
             for el in ET.fromstring(xml).iter("testcase"):
                 self.cases.append(Case(cmd.name, el))

@@ -12,6 +12,7 @@ an empty directory LAB_OUT=/run/lab/out/NAME (owned by the user it runs as), "{o
 stands for it, and the files it leaves there come back in its result. A user command runs as
 LAB_USER with runuser, with the user manager's XDG_RUNTIME_DIR and session bus.
 """
+
 from __future__ import annotations
 
 import json
@@ -36,8 +37,7 @@ def uptime() -> float:
 
 
 def sh(*argv: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
 
 
 def wait_for_boot(timeout: float) -> dict:
@@ -47,8 +47,12 @@ def wait_for_boot(timeout: float) -> dict:
     except subprocess.TimeoutExpired:
         state = "timeout"
     failed = sh("systemctl", "list-units", "--failed", "--plain", "--no-legend").stdout
-    boot = {"state": state, "uptime": uptime(), "waited": round(time.monotonic() - t, 2),
-            "failed_units": [line.split()[0] for line in failed.splitlines() if line.strip()]}
+    boot = {
+        "state": state,
+        "uptime": uptime(),
+        "waited": round(time.monotonic() - t, 2),
+        "failed_units": [line.split()[0] for line in failed.splitlines() if line.strip()],
+    }
     if state != "running":
         boot["jobs"] = sh("systemctl", "list-jobs", "--no-legend").stdout
         boot["journal"] = sh("journalctl", "-b", "-p", "warning", "--no-pager", "-q").stdout[-8000:]
@@ -65,8 +69,14 @@ def wait_for_user(user: str, uid: int, timeout: float) -> dict:
         if state == "active" and os.path.exists(f"/run/user/{uid}/bus"):
             break
         time.sleep(0.2)
-    return {"name": user, "uid": uid, "unit": unit, "state": state,
-            "waited": round(time.monotonic() - t, 2), "uptime": uptime()}
+    return {
+        "name": user,
+        "uid": uid,
+        "unit": unit,
+        "state": state,
+        "waited": round(time.monotonic() - t, 2),
+        "uptime": uptime(),
+    }
 
 
 def collect(out: str) -> dict:
@@ -83,19 +93,40 @@ def run_command(cmd: dict, user: dict) -> dict:
     name = cmd["name"]
     out = os.path.join(LAB, "out", name)
     os.makedirs(out, exist_ok=True)
-    env = dict(os.environ, LAB_OUT=out, LAB_USER=user["name"], LAB_UID=str(user["uid"]),
-               LAB_CHECKOUT=CHECKOUT, PYTHONDONTWRITEBYTECODE="1", **cmd.get("env", {}))
+    env = dict(
+        os.environ,
+        LAB_OUT=out,
+        LAB_USER=user["name"],
+        LAB_UID=str(user["uid"]),
+        LAB_CHECKOUT=CHECKOUT,
+        PYTHONDONTWRITEBYTECODE="1",
+        **cmd.get("env", {}),
+    )
     argv = [a.replace("{out}", out) for a in cmd["argv"]]
     if cmd.get("user"):
         os.chown(out, user["uid"], user["uid"])
         uid = user["uid"]
-        argv = ["runuser", "-u", user["name"], "--", "env", f"HOME=/home/{user['name']}",
-                f"XDG_RUNTIME_DIR=/run/user/{uid}",
-                f"DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/{uid}/bus", *argv]
+        argv = [
+            "runuser",
+            "-u",
+            user["name"],
+            "--",
+            "env",
+            f"HOME=/home/{user['name']}",
+            f"XDG_RUNTIME_DIR=/run/user/{uid}",
+            f"DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/{uid}/bus",
+            *argv,
+        ]
     t = time.monotonic()
-    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         stdin=subprocess.DEVNULL, env=env, cwd=cmd.get("cwd") or CHECKOUT,
-                         start_new_session=True)
+    p = subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        cwd=cmd.get("cwd") or CHECKOUT,
+        start_new_session=True,
+    )
     try:
         stdout, stderr = p.communicate(timeout=cmd.get("timeout", 300))
         rc = p.returncode
@@ -103,9 +134,14 @@ def run_command(cmd: dict, user: dict) -> dict:
         os.killpg(p.pid, signal.SIGKILL)
         stdout, stderr = p.communicate()
         rc = None
-    return {"name": name, "rc": rc, "seconds": round(time.monotonic() - t, 2),
-            "stdout": stdout.decode("utf-8", "replace"),
-            "stderr": stderr.decode("utf-8", "replace"), "files": collect(out)}
+    return {
+        "name": name,
+        "rc": rc,
+        "seconds": round(time.monotonic() - t, 2),
+        "stdout": stdout.decode("utf-8", "replace"),
+        "stderr": stderr.decode("utf-8", "replace"),
+        "files": collect(out),
+    }
 
 
 def main() -> None:
@@ -117,7 +153,7 @@ def main() -> None:
     def send(data: bytes) -> None:
         view = memoryview(data)
         while view:
-            view = view[os.write(port, view):]
+            view = view[os.write(port, view) :]
 
     def line(obj: object) -> None:
         send(wire.encode(wire.STDOUT, 0, json.dumps(obj).encode() + b"\n"))
@@ -134,6 +170,7 @@ def main() -> None:
         send(wire.encode_json(wire.EXIT, 0, {"exit_code": 0}))
     except BaseException as e:  # the host must hear why rather than wait for its timeout
         import traceback
+
         send(wire.encode(wire.STDERR, 0, traceback.format_exc().encode()))
         send(wire.encode_json(wire.EXIT, 0, {"exit_code": 70 if isinstance(e, Exception) else 1}))
     finally:

@@ -21,6 +21,7 @@ How it boots (host side here, guest side in stage1.sh and driver.py):
   sends the results over virtio-serial and ends with `systemctl reboot --force --force`; qemu
   runs with -no-reboot, so it exits.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,16 +42,30 @@ SMP = 1
 class Command:
     """A command for the guest: argv ("{out}" = its LAB_OUT directory), as root or as USER."""
 
-    def __init__(self, name: str, argv: list[str], *, user: bool = False, timeout: float = 300,
-                 env: dict[str, str] | None = None, cwd: str | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        *,
+        user: bool = False,
+        timeout: float = 300,
+        env: dict[str, str] | None = None,
+        cwd: str | None = None,
+    ) -> None:
         if not name or "/" in name or name.startswith("."):
             raise ValueError(f"command name {name!r}: a plain file name")
         self.name, self.argv, self.user = name, list(argv), user
         self.timeout, self.env, self.cwd = timeout, dict(env or {}), cwd
 
     def to_json(self) -> dict:
-        return {"name": self.name, "argv": self.argv, "user": self.user,
-                "timeout": self.timeout, "env": self.env, "cwd": self.cwd}
+        return {
+            "name": self.name,
+            "argv": self.argv,
+            "user": self.user,
+            "timeout": self.timeout,
+            "env": self.env,
+            "cwd": self.cwd,
+        }
 
 
 class CommandResult:
@@ -61,8 +76,10 @@ class CommandResult:
             setattr(self, k, d.get(k))
 
     def __repr__(self) -> str:
-        return (f"CommandResult({self.name}: rc={self.rc}, {self.seconds} s, "
-                f"stdout={self.stdout[-2000:]!r}, stderr={self.stderr[-2000:]!r})")
+        return (
+            f"CommandResult({self.name}: rc={self.rc}, {self.seconds} s, "
+            f"stdout={self.stdout[-2000:]!r}, stderr={self.stderr[-2000:]!r})"
+        )
 
 
 class LabRun:
@@ -83,9 +100,11 @@ class LabRun:
 
     def summary(self) -> str:
         g = self.guest
-        parts = [f"systemd {self.boot.get('state')} {g.boot_seconds:.1f} s after qemu started "
-                 f"(guest uptime {self.boot.get('uptime', 0):.1f} s)",
-                 f"user manager after {self.boot.get('user', {}).get('waited')} s more"]
+        parts = [
+            f"systemd {self.boot.get('state')} {g.boot_seconds:.1f} s after qemu started "
+            f"(guest uptime {self.boot.get('uptime', 0):.1f} s)",
+            f"user manager after {self.boot.get('user', {}).get('waited')} s more",
+        ]
         parts += [f"{r.name} {r.seconds} s (rc {r.rc})" for r in self.results.values()]
         parts.append(f"whole run {self.seconds:.1f} s, qemu peak RSS {(g.qemu_rss_kb or 0) >> 10} MB")
         return "; ".join(parts)
@@ -96,9 +115,15 @@ def modules_root(guest: testing.Guest) -> str:
     return kmod.stage(guest.kernel.modules_dir, guest.dir)
 
 
-def boot(commands: list[Command], *, shares: dict | None = None, kernel_args: str = "",
-         timeout: float | None = None, guest: testing.Guest | None = None,
-         smp: int = SMP) -> LabRun:
+def boot(
+    commands: list[Command],
+    *,
+    shares: dict | None = None,
+    kernel_args: str = "",
+    timeout: float | None = None,
+    guest: testing.Guest | None = None,
+    smp: int = SMP,
+) -> LabRun:
     """Boot the lab, run `commands`, power off. Raises runk.vm.testing.GuestUnavailable (this
     host cannot: a skip reason), GuestError/GuestTimeout (with the console's tail)."""
     t = time.monotonic()
@@ -111,23 +136,31 @@ def boot(commands: list[Command], *, shares: dict | None = None, kernel_args: st
         mods = modules_root(g)
     except (kmod.ModuleError, OSError) as e:
         raise testing.GuestUnavailable(f"no depmod'ed guest modules: {e}") from None
-    all_shares = {"hostusr": "/usr", "hostetc": testing.Share("/etc", GUEST_ETC, readonly=True),
-                  "checkout": testing.Share(TOP, readonly=True),
-                  "assets": testing.Share(g.dir, readonly=True)}
+    all_shares = {
+        "hostusr": "/usr",
+        "hostetc": testing.Share("/etc", GUEST_ETC, readonly=True),
+        "checkout": testing.Share(TOP, readonly=True),
+        "assets": testing.Share(g.dir, readonly=True),
+    }
     for tag, s in (shares or {}).items():
         all_shares[tag] = s if isinstance(s, testing.Share) else testing.Share(s, readonly=True)
-    move = " ".join(s.guest for tag, s in all_shares.items()
-                    if isinstance(s, testing.Share) and s.guest != GUEST_ETC)
-    env = {"LAB_CHECKOUT": TOP, "LAB_ETC": GUEST_ETC, "LAB_MOVE": move, "LAB_MODULES": mods,
-           "LAB_USER": USER}
+    move = " ".join(s.guest for tag, s in all_shares.items() if isinstance(s, testing.Share) and s.guest != GUEST_ETC)
+    env = {"LAB_CHECKOUT": TOP, "LAB_ETC": GUEST_ETC, "LAB_MOVE": move, "LAB_MODULES": mods, "LAB_USER": USER}
     script = "".join(f"export {k}='{v}'\n" for k, v in env.items())
     script += f"exec /bin/sh {os.path.join(HERE, 'stage1.sh')}\n"
     plan = {"user": USER, "commands": [c.to_json() for c in commands]}
     if timeout is None:
         timeout = 180 + sum(c.timeout for c in commands)
-    r = g.run(script, shares=all_shares, kernel_args=kernel_args, mem=MEM, timeout=timeout,
-              stdin=json.dumps(plan).encode(), relay="exec", smp=smp)
+    r = g.run(
+        script,
+        shares=all_shares,
+        kernel_args=kernel_args,
+        mem=MEM,
+        timeout=timeout,
+        stdin=json.dumps(plan).encode(),
+        relay="exec",
+        smp=smp,
+    )
     if r.rc != 0:
-        raise testing.GuestError(f"the lab's driver failed (rc {r.rc}): {r.stderr}",
-                                 r.console_log, r.qemu_log, r)
+        raise testing.GuestError(f"the lab's driver failed (rc {r.rc}): {r.stderr}", r.console_log, r.qemu_log, r)
     return LabRun(r, time.monotonic() - t)

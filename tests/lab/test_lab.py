@@ -1,6 +1,7 @@
 """The lab (systemd as PID 1, cgroup v2 only, in a micro-VM; see machine.py): one boot per
 session runs the guest-side suite, and each guest test is reported here as its own test, with
 the guest's failure text. Select with -m lab (also marked vm: -m 'not vm' leaves it out)."""
+
 from __future__ import annotations
 
 import pytest
@@ -28,7 +29,6 @@ def test_in_guest(lab, guest_test):
         pytest.fail(f"{guest_test} did not run in the guest", pytrace=False)
     bad = [c for c in cases if c.outcome in ("failed", "error")]
     if bad:
-        pytest.fail("\n\n".join(f"[{c.session}] {c.id} {c.outcome}:\n{c.text}" for c in bad),
-                    pytrace=False)
+        pytest.fail("\n\n".join(f"[{c.session}] {c.id} {c.outcome}:\n{c.text}" for c in bad), pytrace=False)
     if all(c.outcome == "skipped" for c in cases):
         pytest.skip("; ".join(c.text.strip().splitlines()[0] for c in cases if c.text.strip()))

@@ -1,6 +1,7 @@
 """How the lab's guest results become host results, without booting: real pytest JUnit XML
 (from a pytest run here on a small suite that passes, fails, errors and skips) goes through
 LabRun and LabReport as the guest's would, and test_in_guest's verdicts are checked."""
+
 from __future__ import annotations
 
 import json
@@ -14,7 +15,7 @@ from runk.vm import testing
 from tests.lab import machine, test_lab
 from tests.lab.conftest import LabReport, guest_tests
 
-SUITE = '''
+SUITE = """
 import pytest
 
 def test_ok():
@@ -36,7 +37,7 @@ def test_error(broken):
 
 def test_skip():
     pytest.skip("not on this kernel")
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -45,12 +46,34 @@ def report(tmp_path_factory) -> LabReport:
     (d / "test_fake.py").write_text(SUITE)
     out = d / "out"
     out.mkdir()
-    cp = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                         "--rootdir", str(d), "-o", "junit_family=xunit1",
-                         f"--junitxml={out}/junit.xml", str(d / "test_fake.py")],
-                        capture_output=True, text=True, cwd=d, timeout=120)
-    result = {"name": "guest-root", "rc": cp.returncode, "seconds": 1.0, "stdout": cp.stdout,
-              "stderr": cp.stderr, "files": {"junit.xml": (out / "junit.xml").read_text()}}
+    cp = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--rootdir",
+            str(d),
+            "-o",
+            "junit_family=xunit1",
+            f"--junitxml={out}/junit.xml",
+            str(d / "test_fake.py"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=d,
+        timeout=120,
+    )
+    result = {
+        "name": "guest-root",
+        "rc": cp.returncode,
+        "seconds": 1.0,
+        "stdout": cp.stdout,
+        "stderr": cp.stderr,
+        "files": {"junit.xml": (out / "junit.xml").read_text()},
+    }
     lines = [json.dumps({"boot": {"state": "running"}}), json.dumps({"result": result})]
     guest = testing.GuestResult(stdout="\n".join(lines) + "\n", boot_seconds=1.0)
     cmd = machine.Command("guest-root", ["pytest"])
@@ -72,7 +95,7 @@ def test_each_outcome_reaches_the_host(report):
     assert verdict(report, "test_ok") == ("passed", "")
     outcome, text = verdict(report, "test_bad")
     assert outcome == "failed" and "the guest's own message" in text and "assert (1 + 1) == 3" in text
-    outcome, text = verdict(report, "test_param")       # one of two parametrized cases fails
+    outcome, text = verdict(report, "test_param")  # one of two parametrized cases fails
     assert outcome == "failed" and "test_param[2]" in text and "test_param[1]" not in text
     outcome, text = verdict(report, "test_error")
     assert outcome == "failed" and "fixture broke" in text
@@ -82,8 +105,12 @@ def test_each_outcome_reaches_the_host(report):
 
 
 def test_a_broken_session_is_a_problem():
-    guest = testing.GuestResult(stdout=json.dumps({"result": {
-        "name": "guest-root", "rc": 4, "stdout": "ERROR: usage", "stderr": "", "files": {}}}) + "\n")
+    guest = testing.GuestResult(
+        stdout=json.dumps(
+            {"result": {"name": "guest-root", "rc": 4, "stdout": "ERROR: usage", "stderr": "", "files": {}}}
+        )
+        + "\n"
+    )
     rep = LabReport(machine.LabRun(guest, 1.0), [machine.Command("guest-root", ["pytest"])])
     assert len(rep.problems) == 2 and "pytest exited 4" in rep.problems[0]
     assert "no JUnit XML" in rep.problems[1]

@@ -5,6 +5,7 @@
 Uses the same offline set-up as the podman tests (test-local containers.conf, an imported
 busybox image that is removed again). Prints the times; asserts nothing.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,21 +29,28 @@ def main() -> None:
     s.import_image()
     times: dict[str, list[float]] = {name: [] for name in RUNTIMES}
     try:
-        for binary in RUNTIMES.values():       # warm-up: page cache, image layers
-            subprocess.run([PODMAN, "--runtime", binary, "run", "--rm", s.image, "/bin/true"],
-                           env=s.env, check=True, capture_output=True)
+        for binary in RUNTIMES.values():  # warm-up: page cache, image layers
+            subprocess.run(
+                [PODMAN, "--runtime", binary, "run", "--rm", s.image, "/bin/true"],
+                env=s.env,
+                check=True,
+                capture_output=True,
+            )
         for _ in range(args.n):
             for name, binary in RUNTIMES.items():
                 t0 = time.monotonic()
-                subprocess.run([PODMAN, "--runtime", binary, "run", "--rm", s.image, "/bin/true"],
-                               env=s.env, check=True, capture_output=True)
+                subprocess.run(
+                    [PODMAN, "--runtime", binary, "run", "--rm", s.image, "/bin/true"],
+                    env=s.env,
+                    check=True,
+                    capture_output=True,
+                )
                 times[name].append(time.monotonic() - t0)
     finally:
         s.close()
         shutil.rmtree(workdir, ignore_errors=True)
     med = {name: statistics.median(v) for name, v in times.items()}
-    result = {"runs": args.n, "median_s": med, "ratio_runk_over_runc": med["runk"] / med["runc"],
-              "times_s": times}
+    result = {"runs": args.n, "median_s": med, "ratio_runk_over_runc": med["runk"] / med["runc"], "times_s": times}
     if args.json:
         print(json.dumps(result, indent=1))
     else:

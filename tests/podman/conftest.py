@@ -6,6 +6,7 @@ scenario runs twice, with `podman --runtime` = the checkout's runk and = runc, s
 failure on runk alone is runk's and not the set-up's. Containers get per-session unique names and
 are removed after each test; the image is removed after the session.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,8 +36,9 @@ class Result:
         self.rc, self.out, self.err, self.argv, self.elapsed = rc, out, err, argv, elapsed
 
     def __repr__(self) -> str:
-        return (f"Result(argv={' '.join(self.argv[3:])!r}, rc={self.rc}, out={self.out[-500:]!r}, "
-                f"err={self.err[-800:]!r})")
+        return (
+            f"Result(argv={' '.join(self.argv[3:])!r}, rc={self.rc}, out={self.out[-500:]!r}, err={self.err[-800:]!r})"
+        )
 
 
 class Session:
@@ -52,15 +54,23 @@ class Session:
         self.image = f"localhost/{self.prefix}-busybox:latest"
 
     def podman(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-        return subprocess.run([PODMAN, *args], env=self.env, capture_output=True, text=True,
-                              timeout=timeout, stdin=subprocess.DEVNULL)
+        return subprocess.run(
+            [PODMAN, *args], env=self.env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+        )
 
     def import_image(self) -> None:
         tarball = os.path.join(self.workdir, "busybox-rootfs.tar")
         subprocess.run(["tar", "--numeric-owner", "-C", shared_rootfs(), "-cf", tarball, "."], check=True)
-        r = self.podman("import", "--change", 'CMD ["/bin/sh"]', "--change",
-                        "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                        tarball, self.image, timeout=120)
+        r = self.podman(
+            "import",
+            "--change",
+            'CMD ["/bin/sh"]',
+            "--change",
+            "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            tarball,
+            self.image,
+            timeout=120,
+        )
         if r.returncode != 0:
             raise RuntimeError(f"podman import failed: {r.stderr}")
 
@@ -88,21 +98,38 @@ class Podman:
     def argv(self, *args: str) -> list[str]:
         return [PODMAN, "--runtime", self.binary, *args]
 
-    def __call__(self, *args: str, input: str | None = None, timeout: float = 60,
-                 check: bool = False, shell_prefix: list | None = None) -> Result:
+    def __call__(
+        self,
+        *args: str,
+        input: str | None = None,
+        timeout: float = 60,
+        check: bool = False,
+        shell_prefix: list | None = None,
+    ) -> Result:
         argv = self.argv(*args)
         if shell_prefix:
             argv = [*shell_prefix, *argv]
         # files, not pipes: conmon outlives `run -d` and would keep a pipe open
         t0 = time.monotonic()
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-            cp = subprocess.run(argv, env=self.session.env, stdout=out, stderr=err, timeout=timeout,
-                                input=input.encode() if input is not None else None,
-                                stdin=None if input is not None else subprocess.DEVNULL)
+            cp = subprocess.run(
+                argv,
+                env=self.session.env,
+                stdout=out,
+                stderr=err,
+                timeout=timeout,
+                input=input.encode() if input is not None else None,
+                stdin=None if input is not None else subprocess.DEVNULL,
+            )
             out.seek(0)
             err.seek(0)
-            r = Result(cp.returncode, out.read().decode(errors="replace"),
-                       err.read().decode(errors="replace"), argv, time.monotonic() - t0)
+            r = Result(
+                cp.returncode,
+                out.read().decode(errors="replace"),
+                err.read().decode(errors="replace"),
+                argv,
+                time.monotonic() - t0,
+            )
         if check and r.rc != 0:
             raise AssertionError(f"podman failed: {r}")
         return r
@@ -151,17 +178,16 @@ class Podman:
         return st
 
     def wait_exited(self, name: str, timeout: float = 30) -> dict:
-        """"stopped" is podman's state between the container's exit and the cleanup that conmon
+        """ "stopped" is podman's state between the container's exit and the cleanup that conmon
         starts (podman container cleanup); "exited" comes after it."""
-        return wait_for(lambda: (s := self.state(name))["Status"] == "exited" and s,
-                        timeout, f"{name} to exit")
+        return wait_for(lambda: (s := self.state(name))["Status"] == "exited" and s, timeout, f"{name} to exit")
 
     def wait_log(self, name: str, text: str, timeout: float = 30) -> str:
         def both() -> str:
             r = self("logs", name)
             return r.out + r.err
-        return wait_for(lambda: (o := both()) and text in o and o, timeout,
-                        f"{text!r} in the logs of {name}")
+
+        return wait_for(lambda: (o := both()) and text in o and o, timeout, f"{text!r} in the logs of {name}")
 
     def cgroup_file(self, name: str, controller: str, file: str) -> str:
         cid = self.inspect(name)["Id"]
@@ -189,8 +215,10 @@ def wait_for(cond, timeout: float, what: str, interval: float = 0.05):
 def podman_session():
     requires("root", "busybox")
     if not (shutil.which("podman") and shutil.which("conmon")):
-        pytest.skip("needs podman and conmon (apt-get install podman conmon netavark aardvark-dns "
-                    "iptables catatonit; scripts/setup installs them)")
+        pytest.skip(
+            "needs podman and conmon (apt-get install podman conmon netavark aardvark-dns "
+            "iptables catatonit; scripts/setup installs them)"
+        )
     workdir = tempfile.mkdtemp(prefix="runk-podman-", dir="/var/tmp")
     s = Session(workdir)
     try:

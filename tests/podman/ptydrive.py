@@ -5,6 +5,7 @@ window size is set before it starts. `interact` is a list of (text to wait for, 
 the text RAW waits until the command has put the terminal in raw mode (podman and ctr do before
 they relay input: typing earlier would be echoed by the line discipline, or flushed).
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -37,20 +38,22 @@ def _read(master: int, timeout: float) -> bytes:
         return b""
     try:
         return os.read(master, 65536) or b"\0EOF"
-    except OSError:         # EIO: every slave fd is closed
+    except OSError:  # EIO: every slave fd is closed
         return b"\0EOF"
 
 
-def run_in_pty(argv: list, env: dict, rows: int = 31, cols: int = 101, timeout: float = 60,
-               interact: list | tuple = ()) -> PtyRun:
+def run_in_pty(
+    argv: list, env: dict, rows: int = 31, cols: int = 101, timeout: float = 60, interact: list | tuple = ()
+) -> PtyRun:
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
     def ctty() -> None:
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
-    proc = subprocess.Popen(argv, env=env, stdin=slave, stdout=slave, stderr=slave,
-                            start_new_session=True, preexec_fn=ctty)
+    proc = subprocess.Popen(
+        argv, env=env, stdin=slave, stdout=slave, stderr=slave, start_new_session=True, preexec_fn=ctty
+    )
     os.close(slave)
     out = b""
     steps = list(interact)

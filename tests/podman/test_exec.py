@@ -1,4 +1,5 @@
 """`podman exec` into a running container: conmon calls `RUNTIME exec --detach --process F`."""
+
 from __future__ import annotations
 
 import pytest
@@ -38,8 +39,10 @@ def test_exec_stdin(pm, running):
 
 # podman passes the window size to conmon once the exec session runs, so a command that asks at
 # once can race it (with runc too): poll (busybox stty prints nothing for a 0x0 terminal)
-WAIT_SIZE = ("for i in $(seq 200); do s=$(stty size 2>/dev/null); [ -n \"$s\" ] && [ \"$s\" != '0 0' ] && break; "
-             "sleep 0.05; done; echo size=$s")
+WAIT_SIZE = (
+    'for i in $(seq 200); do s=$(stty size 2>/dev/null); [ -n "$s" ] && [ "$s" != \'0 0\' ] && break; '
+    "sleep 0.05; done; echo size=$s"
+)
 
 
 def test_exec_t(pm, running):
@@ -49,8 +52,15 @@ def test_exec_t(pm, running):
 
 
 def test_exec_it_typing(pm, running):
-    r = pm.pty("exec", "-it", running, "sh", rows=29, cols=91,
-               interact=[("# ", f"{WAIT_SIZE}; echo exec-$((6*7))\n"), ("exec-42\r\n", "exit 5\n")])
+    r = pm.pty(
+        "exec",
+        "-it",
+        running,
+        "sh",
+        rows=29,
+        cols=91,
+        interact=[("# ", f"{WAIT_SIZE}; echo exec-$((6*7))\n"), ("exec-42\r\n", "exit 5\n")],
+    )
     assert r.rc == 5, r
     assert "exec-42\n" in r.out and "size=29 91\n" in r.out, r
 
@@ -58,13 +68,23 @@ def test_exec_it_typing(pm, running):
 def test_exec_detached(pm, running):
     r = pm("exec", "-d", running, "sh", "-c", "sleep 0.2; echo done >/tmp/detached")
     assert r.rc == 0, r
-    wait_for(lambda: pm("exec", running, "cat", "/tmp/detached").out == "done\n", 20,
-             "the detached exec's file")
+    wait_for(lambda: pm("exec", running, "cat", "/tmp/detached").out == "done\n", 20, "the detached exec's file")
 
 
 def test_exec_env_workdir_user(pm, running):
-    r = pm("exec", "--env", "FOO=from exec", "--workdir", "/tmp", "--user", "nobody", running,
-           "sh", "-c", 'echo "$FOO"; pwd; id -u; id -g; echo "$container"')
+    r = pm(
+        "exec",
+        "--env",
+        "FOO=from exec",
+        "--workdir",
+        "/tmp",
+        "--user",
+        "nobody",
+        running,
+        "sh",
+        "-c",
+        'echo "$FOO"; pwd; id -u; id -g; echo "$container"',
+    )
     assert (r.rc, r.out) == (0, "from exec\n/tmp\n65534\n65534\npodman\n"), r
     r = pm("exec", "-u", "1:1", running, "id")
     assert r.out.startswith("uid=1(daemon) gid=1(daemon)"), r
@@ -79,8 +99,16 @@ def test_exec_sees_the_container(pm, running):
 def test_exec_preserve_fds(pm, running, tmp_path):
     f = tmp_path / "passed"
     f.write_text("exec fd 3\n")
-    r = pm("exec", "--preserve-fds", "1", running, "sh", "-c", "cat <&3",
-           shell_prefix=["sh", "-c", f'exec "$@" 3<{f}', "sh"])
+    r = pm(
+        "exec",
+        "--preserve-fds",
+        "1",
+        running,
+        "sh",
+        "-c",
+        "cat <&3",
+        shell_prefix=["sh", "-c", f'exec "$@" 3<{f}', "sh"],
+    )
     assert (r.rc, r.out) == (0, "exec fd 3\n"), r
 
 

@@ -1,5 +1,6 @@
 """Detached containers through their life: ps/inspect state, top, logs, stats, pause, update,
 kill, stop, restart, start --attach, wait, rm -f, init."""
+
 from __future__ import annotations
 
 import json
@@ -158,8 +159,7 @@ def test_restart(pm):
 
 def test_start_attach(pm):
     name = pm.name()
-    pm("create", "--name", name, pm.image, "sh", "-c", "echo attached-out; echo attached-err >&2; exit 3",
-       check=True)
+    pm("create", "--name", name, pm.image, "sh", "-c", "echo attached-out; echo attached-err >&2; exit 3", check=True)
     r = pm("start", "--attach", name)
     assert r.rc == 3, r
     assert "attached-out" in r.out and "attached-err" in r.err, r
@@ -187,12 +187,17 @@ def test_rm_force_running(pm):
     name = pm.run_d(pm.image, "sleep", "1000")
     st = pm.state(name)
     cid = pm.inspect(name)["Id"]
-    r = pm("rm", "-f", "-t", "0", name, check=True)     # -t 0: `kill 9`, no stop signal first
+    r = pm("rm", "-f", "-t", "0", name, check=True)  # -t 0: `kill 9`, no stop signal first
     assert r.elapsed < 8 and "SIGKILL" not in r.err, r
     assert pm("container", "exists", name).rc == 1
-    wait_for(lambda: not os.path.exists(f"/proc/{st['Pid']}/cmdline") or
-             open(f"/proc/{st['Pid']}/stat").read().rsplit(")", 1)[1].split()[0] == "Z", 10,
-             "the container's process to go")
+    wait_for(
+        lambda: (
+            not os.path.exists(f"/proc/{st['Pid']}/cmdline")
+            or open(f"/proc/{st['Pid']}/stat").read().rsplit(")", 1)[1].split()[0] == "Z"
+        ),
+        10,
+        "the container's process to go",
+    )
     assert not _runtime_knows(pm, cid)
     assert not os.path.exists(f"/sys/fs/cgroup/memory/libpod_parent/libpod-{cid}")
 
@@ -202,11 +207,13 @@ def test_pid_host_stop(pm):
     name = pm.run_d("--pid=host", pm.image, "sleep", "1000")
     pid = pm.state(name)["Pid"]
     r = pm("exec", name, "cat", "/proc/1/comm", check=True)
-    assert r.out.strip() != "sleep", r          # the host's pid 1
+    assert r.out.strip() != "sleep", r  # the host's pid 1
     pm("stop", "-t", "5", name, check=True)
     pm.expect_state(name, "exited", 143)
-    assert not os.path.exists(f"/proc/{pid}/cmdline") or "Z" == open(
-        f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+    assert (
+        not os.path.exists(f"/proc/{pid}/cmdline")
+        or "Z" == open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+    )
 
 
 def test_exit_code_reaches_run_start_and_wait(pm):
@@ -221,8 +228,18 @@ def test_exit_code_reaches_run_start_and_wait(pm):
 def test_healthcheck_run(pm):
     """The health-check timer needs systemd (podman only warns); `healthcheck run` is an exec."""
     name = pm.name()
-    r = pm("run", "-d", "--name", name, "--health-cmd", "test -e /tmp/healthy", pm.image, "sh", "-c",
-           "touch /tmp/healthy; sleep 1000")
+    r = pm(
+        "run",
+        "-d",
+        "--name",
+        name,
+        "--health-cmd",
+        "test -e /tmp/healthy",
+        pm.image,
+        "sh",
+        "-c",
+        "touch /tmp/healthy; sleep 1000",
+    )
     assert r.rc == 0, r
     wait_for(lambda: pm("exec", name, "test", "-e", "/tmp/healthy").rc == 0, 20, "the marker file")
     r = pm("healthcheck", "run", name)

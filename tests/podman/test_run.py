@@ -1,4 +1,5 @@
 """`podman run` in the foreground: output, exit codes, stdin, terminals, networks, options."""
+
 from __future__ import annotations
 
 import os
@@ -48,24 +49,36 @@ def test_run_without_i_gets_no_stdin(pm):
 
 
 def test_run_t_through_a_pty(pm):
-    r = pm.pty("run", "--rm", "--name", pm.name(), "-t", pm.image, "sh", "-c", "tty; stty size; exit 5",
-               rows=33, cols=111)
+    r = pm.pty(
+        "run", "--rm", "--name", pm.name(), "-t", pm.image, "sh", "-c", "tty; stty size; exit 5", rows=33, cols=111
+    )
     assert r.rc == 5, r
     assert "/dev/pts/0\n" in r.out, r
     assert "33 111\n" in r.out, r
 
 
 def test_run_it_typing_into_it(pm):
-    r = pm.pty("run", "--rm", "--name", pm.name(), "-it", pm.image, "sh", rows=27, cols=93,
-               interact=[("# ", "stty size; echo typed-$((40+2))\n"), ("typed-42", "exit 5\n")])
+    r = pm.pty(
+        "run",
+        "--rm",
+        "--name",
+        pm.name(),
+        "-it",
+        pm.image,
+        "sh",
+        rows=27,
+        cols=93,
+        interact=[("# ", "stty size; echo typed-$((40+2))\n"), ("typed-42", "exit 5\n")],
+    )
     assert r.rc == 5, r
     assert "27 93\n" in r.out, r
     assert "typed-42\n" in r.out, r
 
 
 def test_network_none(pm):
-    r = pm("run", "--rm", "--network", "none", pm.image, "sh", "-c",
-           "readlink /proc/self/ns/net; ip -o link | cut -d: -f2")
+    r = pm(
+        "run", "--rm", "--network", "none", pm.image, "sh", "-c", "readlink /proc/self/ns/net; ip -o link | cut -d: -f2"
+    )
     assert r.rc == 0, r
     lines = r.out.split()
     assert lines[0] != os.readlink("/proc/self/ns/net"), r
@@ -73,8 +86,9 @@ def test_network_none(pm):
 
 
 def test_network_host(pm):
-    r = pm("run", "--rm", "--network", "host", pm.image, "sh", "-c",
-           "readlink /proc/self/ns/net; ip -o link | cut -d: -f2")
+    r = pm(
+        "run", "--rm", "--network", "host", pm.image, "sh", "-c", "readlink /proc/self/ns/net; ip -o link | cut -d: -f2"
+    )
     assert r.rc == 0, r
     lines = r.out.split()
     assert lines[0] == os.readlink("/proc/self/ns/net"), r
@@ -93,33 +107,69 @@ def test_read_only_volume_user_hostname(pm, tmp_path):
     vol = tmp_path / "vol"
     vol.mkdir()
     vol.chmod(0o777)
-    script = ("id -u; id -g; hostname; grep ' / ' /proc/self/mounts | cut -d' ' -f4 | cut -d, -f1; "
-              "echo written >/data/f && echo data-ok; touch /tmp/t && echo tmp-ok; "
-              "touch /bin/x 2>/dev/null || echo rootfs-ro; stat -c '%a %n' /tmp /run")
-    r = pm("run", "--rm", "--read-only", "-v", f"{vol}:/data", "--user", "65534:65534",
-           "--hostname", "rk-host", pm.image, "sh", "-c", script)
+    script = (
+        "id -u; id -g; hostname; grep ' / ' /proc/self/mounts | cut -d' ' -f4 | cut -d, -f1; "
+        "echo written >/data/f && echo data-ok; touch /tmp/t && echo tmp-ok; "
+        "touch /bin/x 2>/dev/null || echo rootfs-ro; stat -c '%a %n' /tmp /run"
+    )
+    r = pm(
+        "run",
+        "--rm",
+        "--read-only",
+        "-v",
+        f"{vol}:/data",
+        "--user",
+        "65534:65534",
+        "--hostname",
+        "rk-host",
+        pm.image,
+        "sh",
+        "-c",
+        script,
+    )
     assert r.rc == 0, r
-    assert r.out.splitlines() == ["65534", "65534", "rk-host", "ro", "data-ok", "tmp-ok", "rootfs-ro",
-                                  "1777 /tmp", "755 /run"], r
+    assert r.out.splitlines() == [
+        "65534",
+        "65534",
+        "rk-host",
+        "ro",
+        "data-ok",
+        "tmp-ok",
+        "rootfs-ro",
+        "1777 /tmp",
+        "755 /run",
+    ], r
     assert (vol / "f").read_text() == "written\n"
 
 
 def test_env_and_workdir(pm):
-    r = pm("run", "--rm", "-e", "FOO=bar baz", "-w", "/etc", pm.image, "sh", "-c",
-           'echo "$FOO"; pwd; echo "$container"')
+    r = pm(
+        "run", "--rm", "-e", "FOO=bar baz", "-w", "/etc", pm.image, "sh", "-c", 'echo "$FOO"; pwd; echo "$container"'
+    )
     assert (r.rc, r.out) == (0, "bar baz\n/etc\npodman\n"), r
 
 
 def test_resource_flags_in_the_cgroup(pm):
-    r = pm("run", "--rm", "--memory", "64m", "--pids-limit", "100", "--cpu-shares", "512", pm.image,
-           "cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/pids/pids.max",
-           "/sys/fs/cgroup/cpu/cpu.shares")
+    r = pm(
+        "run",
+        "--rm",
+        "--memory",
+        "64m",
+        "--pids-limit",
+        "100",
+        "--cpu-shares",
+        "512",
+        pm.image,
+        "cat",
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+        "/sys/fs/cgroup/pids/pids.max",
+        "/sys/fs/cgroup/cpu/cpu.shares",
+    )
     assert (r.rc, r.out.split()) == (0, ["67108864", "100", "512"]), r
 
 
 def test_resource_flags_seen_from_the_host(pm):
-    name = pm.run_d("--memory", "96m", "--pids-limit", "50", "--cpu-shares", "256", pm.image,
-                    "sleep", "1000")
+    name = pm.run_d("--memory", "96m", "--pids-limit", "50", "--cpu-shares", "256", pm.image, "sleep", "1000")
     assert pm.cgroup_file(name, "memory", "memory.limit_in_bytes") == str(96 << 20)
     assert pm.cgroup_file(name, "pids", "pids.max") == "50"
     assert pm.cgroup_file(name, "cpu", "cpu.shares") == "256"
@@ -134,9 +184,17 @@ def test_resource_flags_seen_from_the_host(pm):
 def test_preserve_fds(pm, tmp_path):
     f = tmp_path / "passed"
     f.write_text("through fd 3\n")
-    r = pm("run", "--rm", "--preserve-fds", "1", pm.image, "sh", "-c",
-           "cat <&3; ls /proc/self/fd | sort -n | tr '\\n' ' '",
-           shell_prefix=["sh", "-c", f'exec "$@" 3<{f}', "sh"])
+    r = pm(
+        "run",
+        "--rm",
+        "--preserve-fds",
+        "1",
+        pm.image,
+        "sh",
+        "-c",
+        "cat <&3; ls /proc/self/fd | sort -n | tr '\\n' ' '",
+        shell_prefix=["sh", "-c", f'exec "$@" 3<{f}', "sh"],
+    )
     assert r.rc == 0, r
     lines = r.out.splitlines()
     assert lines[0] == "through fd 3", r
@@ -155,4 +213,4 @@ def test_run_init_catatonit(pm):
         pytest.skip("needs catatonit")
     r = pm("run", "--rm", "--init", pm.image, "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; exit 9")
     assert r.rc == 9, r
-    assert r.out.startswith("/run/podman-init -- sh -c "), r     # catatonit, bound in by podman
+    assert r.out.startswith("/run/podman-init -- sh -c "), r  # catatonit, bound in by podman

@@ -8,6 +8,7 @@ every hierarchy, mounts, processes tagged with RUNK_TEST_ROOT, watched sysctls, 
 hostname and the entries of / and /etc) and `Watch.leaks()` lists the differences. The mount and
 process probes are the leak audit's of tests/conftest.py.
 """
+
 from __future__ import annotations
 
 import builtins
@@ -20,10 +21,14 @@ from tests.property.strategies import SYSCTL_WATCH
 
 LOG_LINE = re.compile(r'time="[^"]*" level=(error|warning|info|debug) msg="(?:[^"\\]|\\.)*"')
 EXCEPTION_NAMES = sorted(
-    {n for n, o in vars(builtins).items() if isinstance(o, type) and issubclass(o, BaseException)
-     and n not in ("Warning",)}
+    {
+        n
+        for n, o in vars(builtins).items()
+        if isinstance(o, type) and issubclass(o, BaseException) and n not in ("Warning",)
+    }
     | {n for n, o in vars(_errors).items() if isinstance(o, type) and issubclass(o, BaseException)}
-    | {"JSONDecodeError", "CalledProcessError", "TimeoutExpired", "FFIError", "CDefError"})
+    | {"JSONDecodeError", "CalledProcessError", "TimeoutExpired", "FFIError", "CDefError"}
+)
 EXCEPTION_RE = re.compile(r"\b(" + "|".join(EXCEPTION_NAMES) + r")\b")
 
 
@@ -71,7 +76,7 @@ def cgroup_candidates(cid: str, cgroups_path: object) -> set[str]:
     own = {}
     for line in (_read("/proc/self/cgroup") or "").splitlines():
         _, ctrls, path = line.split(":", 2)
-        for c in (ctrls.split(",") if ctrls else ["unified"]):
+        for c in ctrls.split(",") if ctrls else ["unified"]:
             own[c.removeprefix("name=")] = path
     out = set()
     for h in os.listdir("/sys/fs/cgroup"):

@@ -10,6 +10,7 @@ Pure tests use the profile's max_examples; tests that start runk take CONTAINER_
 (a real create/delete costs about a thousand times a pure check). No deadline anywhere: a real
 runk on a loaded machine is not a performance test.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,9 +19,11 @@ from hypothesis import HealthCheck, Verbosity, settings
 
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
 
-_COMMON = {"deadline": None, "print_blob": True,
-               "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large,
-                                      HealthCheck.filter_too_much]}
+_COMMON = {
+    "deadline": None,
+    "print_blob": True,
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+}
 # ci draws the same examples every run (derandomize): a red CI is a change of runk's, never the
 # luck of the draw; `long` explores (random seeds, failures kept in .hypothesis/)
 settings.register_profile("ci", max_examples=100, derandomize=True, **_COMMON)

@@ -8,6 +8,7 @@
 - mount option parsing (runk.linux.mounts.MountSpec) never raises on any option list, and what
   it makes of the options is what the tables say.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,6 +33,7 @@ JSON_ALPHABET = st.sampled_from(list('{}[]:,"\\ \t\n\r0123456789.eE+-truefalsnTI
 
 # -- runk._json ----------------------------------------------------------------------------
 
+
 @given(S.json_values(20))
 def test_json_roundtrip_matches_json(value: object) -> None:
     text = json.dumps(value)
@@ -43,7 +45,7 @@ def test_json_roundtrip_matches_json(value: object) -> None:
 
 def _std(text: str) -> tuple[str, object]:
     try:
-        return "ok", json.dumps(json.loads(text))        # dumps: NaN compares equal as text
+        return "ok", json.dumps(json.loads(text))  # dumps: NaN compares equal as text
     except ValueError:
         return "error", None
 
@@ -55,8 +57,13 @@ def _ours(text: str) -> tuple[str, object]:
         return "error", None
 
 
-@given(st.one_of(st.text(JSON_ALPHABET, max_size=30), st.text(max_size=10),
-                 S.json_values(6).map(json.dumps).map(lambda t: t[: len(t) // 2 + 1])))
+@given(
+    st.one_of(
+        st.text(JSON_ALPHABET, max_size=30),
+        st.text(max_size=10),
+        S.json_values(6).map(json.dumps).map(lambda t: t[: len(t) // 2 + 1]),
+    )
+)
 def test_json_loads_agrees_with_json_on_any_text(text: str) -> None:
     assert _ours(text) == _std(text)
 
@@ -86,10 +93,12 @@ def test_relpath_matches_posixpath(p: str, start: str | None) -> None:
             return fn(p, start)
         except ValueError as e:
             return ("ValueError", str(e))
+
     assert run(_os.path.relpath) == run(posixpath.relpath)
 
 
 # -- cgroup conversions (runc 1.1.5's formulas, Go's unsigned arithmetic on their ranges) -----
+
 
 @given(st.integers(2, 262144))
 def test_shares_to_weight_is_runcs_linear_formula(shares: int) -> None:
@@ -99,7 +108,7 @@ def test_shares_to_weight_is_runcs_linear_formula(shares: int) -> None:
     assert convert.shares_to_weight(shares + 1) >= w
 
 
-@given(st.integers(1, 10 ** 7))
+@given(st.integers(1, 10**7))
 def test_shares_quadratic_is_monotonic_in_range(shares: int) -> None:
     w = convert.shares_to_weight_quadratic(shares)
     assert 1 <= w <= 10000
@@ -113,8 +122,10 @@ def test_blkio_weight_is_runcs_formula(weight: int) -> None:
     assert 1 <= io <= 10000
 
 
-@given(st.one_of(st.sampled_from(S.EDGE_INTS), st.integers(-5, 5000)),
-       st.one_of(st.sampled_from(S.EDGE_INTS), st.integers(-5, 5000)))
+@given(
+    st.one_of(st.sampled_from(S.EDGE_INTS), st.integers(-5, 5000)),
+    st.one_of(st.sampled_from(S.EDGE_INTS), st.integers(-5, 5000)),
+)
 def test_swap_to_v2_rules(swap: int, memory: int) -> None:
     try:
         got = convert.swap_to_v2(swap, memory)
@@ -149,7 +160,8 @@ def test_mount_options_never_raise(options: list[str], fstype: str | None) -> No
     assert len(m.propagation) == sum(o in mounts.PROPAGATION for o in options)
     assert m.is_bind == (fstype == "bind" or any(o in ("bind", "rbind") for o in options))
     assert m.rec_set & m.rec_clr & ~mounts._ATIME == 0 or any(
-        o in mounts.RECURSIVE and mounts.RECURSIVE[o][0] for o in options)
+        o in mounts.RECURSIVE and mounts.RECURSIVE[o][0] for o in options
+    )
     # the last of a set/clear pair wins, as mount(8) reads options left to right
     for name, (_is_clear, flag) in mounts.FLAGS.items():
         if flag and name in options and name not in ("defaults",):

@@ -1,5 +1,6 @@
 """Focused regression tests for the bugs the property tests (tests/property/test_runk.py) found,
 each on a real container, against runc where runc has a behaviour."""
+
 from __future__ import annotations
 
 import json
@@ -33,9 +34,18 @@ def test_id_starting_with_dots_gets_its_cgroup(runk, runc, bundle, prefix):
         assert not os.path.exists(f"/sys/fs/cgroup/pids/{cid}")
 
 
-@pytest.mark.parametrize("argv,rc", [(["help"], 0), (["help", "create"], 0), (["h", "state"], 0),
-                                     (["help", "bogus"], 3), (["help", "bogus", "--bundle"], 3),
-                                     (["help", "--bundle"], 1), (["help", ""], 0)])
+@pytest.mark.parametrize(
+    "argv,rc",
+    [
+        (["help"], 0),
+        (["help", "create"], 0),
+        (["h", "state"], 0),
+        (["help", "bogus"], 3),
+        (["help", "bogus", "--bundle"], 3),
+        (["help", "--bundle"], 1),
+        (["help", ""], 0),
+    ],
+)
 def test_help_command_as_runc(runk, runc, argv, rc):
     """runc has a `help` command (alias `h`): the list of commands, or one command's help, or
     'No help topic' (3) for an unknown one; runk answered 'No help topic for 'help'' (3)."""
@@ -65,8 +75,10 @@ def test_exec_without_a_command_as_runc(runk, runc, bundle, cid, tmp_path):
         assert r.rc == 255 and r.err.count("level=error") == 1, (rt.binary, r)
         assert 'msg="exec failed: container does not exist"' in r.err, r
         rt("run", "-d", "--bundle", bundle.path, cid, check=True)
-        for argv, text in ((["exec", cid], "process args cannot be empty"),
-                           (["exec", "--process", str(proc), cid], "args must not be empty")):
+        for argv, text in (
+            (["exec", cid], "process args cannot be empty"),
+            (["exec", "--process", str(proc), cid], "args must not be empty"),
+        ):
             r = rt(*argv)
             assert r.rc == 255 and r.err.count("level=error") == 1, (rt.binary, argv, r)
             assert f'msg="exec failed: {text}"' in r.err, (rt.binary, argv, r)

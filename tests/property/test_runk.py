@@ -11,6 +11,7 @@ and /etc changed (harness.Watch). A failed create must leave nothing even before
 Budgets: HYPOTHESIS_PROFILE=ci (default) runs a dozen examples a test; scripts/fuzz runs the
 long profile.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -47,8 +48,12 @@ class Env:
         self.dir = tempfile.mkdtemp(prefix="hypo-", dir=basetemp)
         self.rootfs = os.path.join(self.dir, "rootfs")
         subprocess.run(["cp", "-a", shared_rootfs(), self.rootfs], check=True)
-        for name, target in (("link-out", "/etc"), ("link-up", "../../../../.."),
-                             ("link-loop", "link-loop"), ("link-proc", "/proc/self")):
+        for name, target in (
+            ("link-out", "/etc"),
+            ("link-up", "../../../../.."),
+            ("link-loop", "link-loop"),
+            ("link-proc", "/proc/self"),
+        ):
             os.symlink(target, os.path.join(self.rootfs, name))
         self.base = S.with_rootfs(S.BASE_CONFIG, self.rootfs)
         self.runk = Runtime(RUNK, f"/run/runk-test/hypo-{uuid.uuid4().hex[:10]}")
@@ -120,7 +125,7 @@ def test_container_ids_as_runc(env: Env, cid: str, tmp_path_factory) -> None:
     """An id runc refuses runk refuses (and the other way round), with runc's exit code."""
     requires("runc")
     if "\x00" in cid:
-        return                          # not expressible in argv
+        return  # not expressible in argv
     runc = Runtime(RUNC, f"/run/runc-test/hypo-{uuid.uuid4().hex[:10]}")
     try:
         bundle = env.bundle(env.base)
@@ -161,6 +166,6 @@ def test_cli_argv_as_runc(env: Env, data: st.DataObject) -> None:
         finally:
             os.chdir(old)
             shutil.rmtree(cwd, ignore_errors=True)
-    log_file = argv[:1] == ["--log"]          # then its value names a file
+    log_file = argv[:1] == ["--log"]  # then its value names a file
     check_output(out["runk"], (0, 1, 3, 255), log_file=log_file)
     assert out["runk"].rc == out["runc"].rc, (argv, out)

@@ -1,5 +1,6 @@
 """runk.linux.caps.resolve: names -> numbers per set, against the kernel's header and this
 host's permitted set (which lacks CAP_SYS_RESOURCE here: what cannot be granted is skipped)."""
+
 from __future__ import annotations
 
 import re
@@ -16,8 +17,11 @@ def _header() -> dict[str, int]:
             text = f.read()
     except OSError:
         pytest.skip("needs linux-libc-dev's capability.h")
-    return {m[1]: int(m[2]) for m in re.finditer(r"#define (CAP_[A-Z_]+)\s+(\d+)\s*$", text, re.M)
-            if m[1] not in ("CAP_LAST_CAP",)}
+    return {
+        m[1]: int(m[2])
+        for m in re.finditer(r"#define (CAP_[A-Z_]+)\s+(\d+)\s*$", text, re.M)
+        if m[1] not in ("CAP_LAST_CAP",)
+    }
 
 
 def test_names_match_the_kernel_header():
@@ -49,8 +53,7 @@ def test_resolve_sets_in_order_without_repeats():
 def test_none_and_missing_sets():
     assert caps.resolve(None) == ({s: [] for s in caps.SETS}, [])
     got, _ = caps.resolve({"bounding": ["CAP_CHOWN"], "ambient": None})
-    assert got == {"bounding": [0], "effective": [], "permitted": [], "inheritable": [],
-                   "ambient": []}
+    assert got == {"bounding": [0], "effective": [], "permitted": [], "inheritable": [], "ambient": []}
 
 
 @pytest.mark.parametrize("s", caps.SETS)
@@ -60,7 +63,7 @@ def test_unknown_name_is_an_error_naming_the_set(s):
     assert str(e.value) == f'process.capabilities.{s}: unknown capability "CAP_NOPE"'
     assert e.value.path == f"process.capabilities.{s}"
     with pytest.raises(RunkError):
-        caps.resolve({s: ["chown"]})                 # the prefix and the case are required
+        caps.resolve({s: ["chown"]})  # the prefix and the case are required
 
 
 def test_what_the_host_cannot_grant_is_skipped_once():
@@ -68,8 +71,7 @@ def test_what_the_host_cannot_grant_is_skipped_once():
     if not missing:
         pytest.skip("this host's permitted set has every capability")
     name = missing[0]
-    got, skipped = caps.resolve({"bounding": [name, "CAP_CHOWN"], "effective": [name],
-                                 "ambient": [name]})
+    got, skipped = caps.resolve({"bounding": [name, "CAP_CHOWN"], "effective": [name], "ambient": [name]})
     assert skipped == [name]
     assert got["bounding"] == [0] and got["effective"] == [] and got["ambient"] == []
 

@@ -4,6 +4,7 @@ Pure (no root): the program is assembled exactly as it is loaded into the kernel
 instruction by instruction, then compared with the v1 semantics the emulator models (youki's
 emulator.rs idea). The real kernel check lives in tests/integration/cgroups/test_cgroup_v2_unified.py.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -28,7 +29,7 @@ def run_program(prog: bytes, dev_type: str, major: int, minor: int, access: str)
     acc = sum(ACC[c] for c in access)
     ctx = struct.pack("=III", (acc << 16) | DEVTYPE[dev_type], major, minor)
     regs = [0] * 11
-    regs[1] = "ctx"   # type: ignore[call-overload]
+    regs[1] = "ctx"  # type: ignore[call-overload]
     pc = 0
     for _ in range(10000):
         code, rb, off, imm = struct.unpack_from("=BBhi", prog, pc * 8)
@@ -63,8 +64,9 @@ def R(allow: bool, t: str, ma: int = WILDCARD, mi: int = WILDCARD, acc: str = "r
     return Rule(allow, t, ma, mi, acc)
 
 
-PROBES = list(itertools.product("bc", (1, 5, 8, 10, 136), (0, 2, 3, 5, 20, 200, 229),
-                                ("r", "w", "m", "rw", "rm", "wm", "rwm")))
+PROBES = list(
+    itertools.product("bc", (1, 5, 8, 10, 136), (0, 2, 3, 5, 20, 200, 229), ("r", "w", "m", "rw", "rm", "wm", "rwm"))
+)
 
 SCENARIOS = {
     "deny all": [R(False, "a")],
@@ -72,14 +74,23 @@ SCENARIOS = {
     "runc default (deny all + defaults)": parse_rules(container_rules([{"allow": False, "access": "rwm"}])),
     "deny null rw on allow-list": [R(True, "a"), R(False, "c", 1, 3, "rw")],
     "deny null w only": [R(True, "a"), R(False, "c", 1, 3, "w")],
-    "allow majors and wildcards": [R(False, "a"), R(True, "c", 1, WILDCARD, "rw"),
-                                   R(True, "b", WILDCARD, 20, "r"), R(True, "c", 136, 5, "m")],
+    "allow majors and wildcards": [
+        R(False, "a"),
+        R(True, "c", 1, WILDCARD, "rw"),
+        R(True, "b", WILDCARD, 20, "r"),
+        R(True, "c", 136, 5, "m"),
+    ],
     "allow then revoke part": [R(False, "a"), R(True, "c", 1, 3, "rwm"), R(False, "c", 1, 3, "w")],
-    "runtime-tools devices": parse_rules(container_rules([
-        {"allow": False, "access": "rwm"},
-        {"allow": True, "type": "c", "major": 10, "minor": 229, "access": "rwm"},
-        {"allow": True, "type": "b", "major": 8, "minor": 20, "access": "rw"},
-        {"allow": True, "type": "b", "major": 10, "minor": 200, "access": "r"}])),
+    "runtime-tools devices": parse_rules(
+        container_rules(
+            [
+                {"allow": False, "access": "rwm"},
+                {"allow": True, "type": "c", "major": 10, "minor": 229, "access": "rwm"},
+                {"allow": True, "type": "b", "major": 8, "minor": 20, "access": "rw"},
+                {"allow": True, "type": "b", "major": 10, "minor": 200, "access": "r"},
+            ]
+        )
+    ),
 }
 
 
@@ -98,9 +109,15 @@ def test_bpf_program_random_rule_lists() -> None:
     for _ in range(150):
         rules = [R(rnd.random() < 0.5, "a")]
         for _ in range(rnd.randint(0, 6)):
-            rules.append(R(not rules[0].allow, rnd.choice("bc"), rnd.choice((WILDCARD, 1, 8, 10)),
-                           rnd.choice((WILDCARD, 3, 5, 20)), "".join(sorted(
-                               rnd.sample("rwm", rnd.randint(1, 3)), key="rwm".index))))
+            rules.append(
+                R(
+                    not rules[0].allow,
+                    rnd.choice("bc"),
+                    rnd.choice((WILDCARD, 1, 8, 10)),
+                    rnd.choice((WILDCARD, 3, 5, 20)),
+                    "".join(sorted(rnd.sample("rwm", rnd.randint(1, 3)), key="rwm".index)),
+                )
+            )
         emu = Emulator.from_rules(rules)
         prog = devices_bpf.assemble(rules)
         for t, ma, mi, acc in PROBES[::7]:
@@ -130,8 +147,7 @@ def test_emulator_v1_kernel_semantics() -> None:
 
 def test_emulator_refuses_a_hole_in_a_wildcard() -> None:
     with pytest.raises(CgroupError, match="punch a hole"):
-        Emulator.from_rules([R(False, "a"), R(True, "c", WILDCARD, WILDCARD, "m"),
-                             R(False, "c", 1, 3, "m")])
+        Emulator.from_rules([R(False, "a"), R(True, "c", WILDCARD, WILDCARD, "m"), R(False, "c", 1, 3, "m")])
 
 
 def test_emulator_from_devices_list() -> None:
@@ -150,8 +166,9 @@ def test_transition_from_allow_all_resets_first() -> None:
 
 def test_transition_between_allow_lists_is_minimal() -> None:
     cur = Emulator.from_rules([R(False, "a"), R(True, "c", 1, 3, "rwm"), R(True, "c", 1, 5, "r")])
-    target = Emulator.from_rules([R(False, "a"), R(True, "c", 1, 3, "r"), R(True, "c", 1, 5, "rw"),
-                                  R(True, "b", 8, 0, "r")])
+    target = Emulator.from_rules(
+        [R(False, "a"), R(True, "c", 1, 3, "r"), R(True, "c", 1, 5, "rw"), R(True, "b", 8, 0, "r")]
+    )
     out = [(r.allow, r.cgroup_string()) for r in cur.transition(target)]
     assert out == [(False, "c 1:3 wm"), (True, "c 1:5 w"), (True, "b 8:0 r")]
     # replaying the transition on the current state gives the target
@@ -174,8 +191,7 @@ def test_oci_parsing_and_messages() -> None:
 def test_container_rules_append_runc_defaults_and_dedupe_by_path() -> None:
     rules = container_rules([{"allow": False, "access": "rwm"}])
     assert rules[0] == {"allow": False, "access": "rwm"}
-    assert rules[1:3] == [{"allow": True, "type": "c", "access": "m"},
-                          {"allow": True, "type": "b", "access": "m"}]
+    assert rules[1:3] == [{"allow": True, "type": "c", "access": "m"}, {"allow": True, "type": "b", "access": "m"}]
     assert {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rwm"} in rules
     assert len(rules) == 1 + len(default_devices())
     deduped = container_rules([], [{"path": "/dev/null", "type": "c", "major": 1, "minor": 3}])

@@ -1,4 +1,5 @@
 """Layout detection and cgroupsPath resolution from mountinfo samples (pure, no root)."""
+
 from __future__ import annotations
 
 import pytest
@@ -76,7 +77,7 @@ def test_absolute_path_is_below_each_mount_point() -> None:
 def test_mount_root_is_stripped_from_own_cgroup() -> None:
     lay = layout.detect(V1_COMOUNT_MI, V1_COMOUNT_PC)
     paths = layout.v1_paths(lay, "c1")
-    assert paths["memory"] == "/sys/fs/cgroup/memory/sub/c1"       # root /docker/x
+    assert paths["memory"] == "/sys/fs/cgroup/memory/sub/c1"  # root /docker/x
     assert paths["cpu"] == paths["cpuacct"] == "/sys/fs/cgroup/cpu,cpuacct/user/1/c1"
 
 
@@ -86,10 +87,18 @@ def test_v2_relative_goes_below_parent_of_own_cgroup() -> None:
     assert layout.unified_path(lay, "/c1") == "/sys/fs/cgroup/c1"
 
 
-@pytest.mark.parametrize("given,want", [
-    ("", "ctr"), ("/", "/"), ("a/b", "a/b"), ("../../a", "a"), ("a/../../b", "b"),
-    ("/x/../y", "/y"), ("./", "ctr"),
-])
+@pytest.mark.parametrize(
+    "given,want",
+    [
+        ("", "ctr"),
+        ("/", "/"),
+        ("a/b", "a/b"),
+        ("../../a", "a"),
+        ("a/../../b", "b"),
+        ("/x/../y", "/y"),
+        ("./", "ctr"),
+    ],
+)
 def test_clean_path_never_climbs(given: str, want: str) -> None:
     assert layout.inner_path(given, "ctr") == want
 

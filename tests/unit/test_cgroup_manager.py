@@ -1,4 +1,5 @@
 """make_manager/load_manager dispatch, the systemd driver's errors, and load_manager's import cost."""
+
 from __future__ import annotations
 
 import os
@@ -37,16 +38,27 @@ def test_systemd_driver_errors() -> None:
         make_manager("/a/b", "id", systemd=True)
     if layout.systemd_running():
         pytest.skip("systemd runs here")
-    with pytest.raises(CgroupError, match="^systemd not running on this host, cannot use systemd "
-                                          "cgroups manager$"):
+    with pytest.raises(CgroupError, match="^systemd not running on this host, cannot use systemd cgroups manager$"):
         make_manager("system.slice:runk:id", "id", systemd=True)
     with pytest.raises(CgroupError, match="systemd not running"):
         make_manager(None, "id", systemd=True)
 
 
-FORBIDDEN = ("enum", "typing", "dataclasses", "logging", "subprocess", "re", "json", "cffi",
-             "_cffi_backend", "runk._native", "runk.linux.cgroups.layout",
-             "runk.linux.cgroups.devices_bpf", "runk.linux.cgroups.stats")
+FORBIDDEN = (
+    "enum",
+    "typing",
+    "dataclasses",
+    "logging",
+    "subprocess",
+    "re",
+    "json",
+    "cffi",
+    "_cffi_backend",
+    "runk._native",
+    "runk.linux.cgroups.layout",
+    "runk.linux.cgroups.devices_bpf",
+    "runk.linux.cgroups.stats",
+)
 
 
 def test_load_manager_path_imports_nothing_heavy() -> None:
@@ -59,8 +71,10 @@ def test_load_manager_path_imports_nothing_heavy() -> None:
         "          {'': '/u/none', 'freezer': '/x/none', 'devices': '/y/none'}):\n"
         "    m = load_manager(p)\n"
         "    m.freezer_state(); m.exists(); m.pids(); m.paths(); m.destroy()\n"
-        "print(' '.join(sorted(set(sys.modules) - before)))\n")
-    out = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True,
-                         check=True).stdout.split()
+        "print(' '.join(sorted(set(sys.modules) - before)))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
     bad = [m for m in out if m in FORBIDDEN or m.split(".")[0] in FORBIDDEN]
     assert not bad, out

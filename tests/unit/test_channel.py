@@ -1,4 +1,5 @@
 """runk.linux.channel over a real SOCK_SEQPACKET socketpair, with real child processes."""
+
 from __future__ import annotations
 
 import errno
@@ -51,8 +52,7 @@ def test_error_raised_by_expect(pair):
     a.send_error("mount /proc: permission denied", errno.EPERM, "mounts")
     with pytest.raises(InitError) as e:
         b.expect(channel.PID)
-    assert (str(e.value), e.value.errno, e.value.stage) == (
-        "mount /proc: permission denied", errno.EPERM, "mounts")
+    assert (str(e.value), e.value.errno, e.value.stage) == ("mount /proc: permission denied", errno.EPERM, "mounts")
 
 
 def test_unexpected_type_and_eof(pair):
@@ -100,15 +100,14 @@ def test_error_overtakes_pid_after_child_death(pair):
         parent.close()
         child.send_error("pivot_root: invalid argument", errno.EINVAL, "rootfs")
 
-    parent.send(channel.CGROUP_DONE)          # queued for the child, which never reads it
+    parent.send(channel.CGROUP_DONE)  # queued for the child, which never reads it
     pid = _child(run)
     child.close()
     os.waitpid(pid, 0)
     # the raw socket reports the reset first (what Channel.recv must get past)
     with pytest.raises(InitError) as e:
         parent.expect(channel.PID)
-    assert (str(e.value), e.value.errno, e.value.stage) == (
-        "pivot_root: invalid argument", errno.EINVAL, "rootfs")
+    assert (str(e.value), e.value.errno, e.value.stage) == ("pivot_root: invalid argument", errno.EINVAL, "rootfs")
     assert parent.recv() == (None, [])
 
 
@@ -144,7 +143,7 @@ def test_eof_before_ready_from_a_dead_child(pair):
 def test_send_error_to_a_closed_peer_does_not_raise(pair):
     a, b = pair
     b.close()
-    a.send_error("x")                       # EPIPE swallowed: the child is exiting anyway
+    a.send_error("x")  # EPIPE swallowed: the child is exiting anyway
     with pytest.raises(OSError):
         a.send(channel.READY)
 

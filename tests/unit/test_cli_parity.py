@@ -1,5 +1,6 @@
 """The fast path parses every argv shape it accepts exactly as the click tree does, and defers
 on anything else (DESIGN open decision 5)."""
+
 from __future__ import annotations
 
 import pytest
@@ -11,8 +12,18 @@ CORPUS = [
     ["--root", "/tmp/r", "state", "abc"],
     ["--root=/tmp/r", "start", "x1"],
     ["--log", "/tmp/l", "--log-format", "json", "create", "--bundle", "/b", "--pid-file", "/p", "id1"],
-    ["--log-format=json", "--log=/tmp/l", "create", "--bundle", "/b", "--pid-file", "/p",
-     "--console-socket", "/tmp/s", "id1"],
+    [
+        "--log-format=json",
+        "--log=/tmp/l",
+        "create",
+        "--bundle",
+        "/b",
+        "--pid-file",
+        "/p",
+        "--console-socket",
+        "/tmp/s",
+        "id1",
+    ],
     ["--systemd-cgroup", "create", "-b", "/b", "--no-pivot", "--no-new-keyring", "--preserve-fds", "2", "x"],
     ["create", "--preserve-fds=3", "--bundle=/b", "x"],
     ["kill", "c", "9"],
@@ -42,12 +53,27 @@ CORPUS = [
 ]
 
 DEFER = [
-    ["state"], ["state", "a", "b"], ["--help"], ["state", "--help"], ["bogus", "x"],
-    ["state", "--bogus", "x"], ["kill", "c", "9", "--all"], ["--root"], ["create", "--bundle"],
-    ["create", "--preserve-fds", "x", "c"], ["list", "extra"], ["--version"], ["spec"],
-    ["exec", "c"], ["exec", "-e", "A=1", "c", "env"], ["exec", "--bogus", "c", "x"],
-    ["update", "--memory", "1m", "c"], ["ps", "c"], ["events", "--stats", "c"],
-    ["--backend", "kvm", "state", "c"], ["--backend"],
+    ["state"],
+    ["state", "a", "b"],
+    ["--help"],
+    ["state", "--help"],
+    ["bogus", "x"],
+    ["state", "--bogus", "x"],
+    ["kill", "c", "9", "--all"],
+    ["--root"],
+    ["create", "--bundle"],
+    ["create", "--preserve-fds", "x", "c"],
+    ["list", "extra"],
+    ["--version"],
+    ["spec"],
+    ["exec", "c"],
+    ["exec", "-e", "A=1", "c", "env"],
+    ["exec", "--bogus", "c", "x"],
+    ["update", "--memory", "1m", "c"],
+    ["ps", "c"],
+    ["events", "--stats", "c"],
+    ["--backend", "kvm", "state", "c"],
+    ["--backend"],
 ]
 
 

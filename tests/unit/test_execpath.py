@@ -1,5 +1,6 @@
 """runk.linux.execpath on real files: Go's exec.LookPath as runc 1.1.5 uses it, with its
 messages (checked by running the same config under runc)."""
+
 from __future__ import annotations
 
 import os
@@ -35,13 +36,13 @@ def err(arg0: str, environ: list[str]) -> str:
 
 def test_first_executable_in_path_order(tree):
     assert execpath.lookpath("prog", env("a", "b", "c", "d", t=tree)) == f"{tree}/c/prog"
-    assert execpath.lookpath("prog", env("d", "c", t=tree)) == f"{tree}/d/prog"      # x for owner only
+    assert execpath.lookpath("prog", env("d", "c", t=tree)) == f"{tree}/d/prog"  # x for owner only
     assert execpath.lookpath("prog", env("e", "a", "b", "c", t=tree)) == f"{tree}/c/prog"
 
 
 def test_not_found_wording(tree):
     msg = 'exec: "prog": executable file not found in $PATH'
-    assert err("prog", env("a", "b", "e", "/nonexistent", t=tree)) == msg    # dir, no x, none
+    assert err("prog", env("a", "b", "e", "/nonexistent", t=tree)) == msg  # dir, no x, none
     assert err("nope", env("c", t=tree)) == 'exec: "nope": executable file not found in $PATH'
 
 
@@ -52,11 +53,10 @@ def test_last_path_variable_wins(tree):
 
 def test_name_with_a_slash_is_not_searched(tree):
     assert execpath.lookpath(f"{tree}/c/prog", env("d", t=tree)) == f"{tree}/c/prog"
-    assert execpath.lookpath("../c/prog", []) == "../c/prog"                   # relative to cwd
+    assert execpath.lookpath("../c/prog", []) == "../c/prog"  # relative to cwd
     assert err("../b/prog", env("c", t=tree)) == 'exec: "../b/prog": permission denied'
     assert err("../a/prog", env("c", t=tree)) == 'exec: "../a/prog": permission denied'
-    assert err("./prog", env("c", t=tree)) == \
-        'exec: "./prog": stat ./prog: no such file or directory'
+    assert err("./prog", env("c", t=tree)) == 'exec: "./prog": stat ./prog: no such file or directory'
     assert err("../b/prog/x", []) == 'exec: "../b/prog/x": stat ../b/prog/x: not a directory'
 
 
@@ -81,9 +81,11 @@ def test_no_path_searches_nothing(tree):
 def test_relative_path_entry_is_refused(tree, entry):
     """runc 1.1.5 (Go 1.19's exec.ErrDot): a program found through an empty, "." or relative
     PATH entry is refused, with this message, even if an absolute entry follows."""
-    os.link(f"{tree}/c/prog", "prog")           # in the cwd (e/) too
-    assert err("prog", [f"PATH={entry}:{tree}/d"]) == \
-        'exec: "prog": cannot run executable found relative to current directory'
+    os.link(f"{tree}/c/prog", "prog")  # in the cwd (e/) too
+    assert (
+        err("prog", [f"PATH={entry}:{tree}/d"])
+        == 'exec: "prog": cannot run executable found relative to current directory'
+    )
 
 
 def test_relative_entry_without_the_program_is_skipped(tree):

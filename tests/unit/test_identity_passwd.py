@@ -2,6 +2,7 @@
 
 The passwd expectations are what runc 1.1.5 (Debian) prints as $HOME for the same /etc/passwd
 and process.user.uid (run under runc by hand; see the comments)."""
+
 from __future__ import annotations
 
 import os
@@ -17,8 +18,8 @@ ROOT = "root:x:0:0:root:/root:/bin/sh"
 CASES = [
     (f"{ROOT}\nu:x:1000:1000::/home/u:/bin/sh\n", 1000, "/home/u"),
     (f"{ROOT}\nu:x:1000:1000::/home/u:/bin/sh\n", 0, "/root"),
-    (f"{ROOT}\nu:x:1000:1000::/home/u:/bin/sh\n", 4242, "/"),            # no such user
-    (f"{ROOT}\nu:x:1000:1000::/home/u\n", 1000, "/home/u"),              # no shell field
+    (f"{ROOT}\nu:x:1000:1000::/home/u:/bin/sh\n", 4242, "/"),  # no such user
+    (f"{ROOT}\nu:x:1000:1000::/home/u\n", 1000, "/home/u"),  # no shell field
     ("daemon:x:1:1:daemon:/usr/sbin:/bin/false\n", 1, "/usr/sbin"),
     (f"{ROOT}\nu:x:10000:1::/ten:\nu:x:1000:1::/one:\n", 1000, "/one"),  # not a prefix match
     (f"{ROOT}\r\nu:x:1000:1::/crlf:\r\n", 1000, "/crlf"),
@@ -55,9 +56,9 @@ def test_passwd_home(tmp_path, text, uid, home):
 
 def test_passwd_missing_or_unreadable(tmp_path):
     assert identity.passwd_home(0, str(tmp_path / "missing")) == "/"
-    assert identity.passwd_home(0, str(tmp_path)) == "/"                  # a directory (EISDIR)
+    assert identity.passwd_home(0, str(tmp_path)) == "/"  # a directory (EISDIR)
     (tmp_path / "loop").symlink_to("loop")
-    assert identity.passwd_home(0, str(tmp_path / "loop")) == "/"        # ELOOP
+    assert identity.passwd_home(0, str(tmp_path / "loop")) == "/"  # ELOOP
 
 
 def _in_child(fn) -> int:
@@ -68,7 +69,7 @@ def _in_child(fn) -> int:
         try:
             fn()
             code = 0
-        except BaseException as e:             # the parent sees the status; say why on the tty
+        except BaseException as e:  # the parent sees the status; say why on the tty
             os.write(2, f"{e!r}\n".encode())
         finally:
             os._exit(code)
@@ -86,12 +87,11 @@ def test_fix_stdio_chowns_the_user_stdio_but_not_dev_null(tmp_path):
     null_before = os.stat("/dev/null")
 
     def child():
-        fds = [os.open(files[0], os.O_RDONLY), os.open(files[1], os.O_WRONLY),
-               os.open("/dev/null", os.O_WRONLY)]
+        fds = [os.open(files[0], os.O_RDONLY), os.open(files[1], os.O_WRONLY), os.open("/dev/null", os.O_WRONLY)]
         for i, fd in enumerate(fds):
             os.dup2(fd, i)
         identity.fix_stdio(1234, 5678)
-        os.close(0)                             # a closed stdio fd is skipped
+        os.close(0)  # a closed stdio fd is skipped
         identity.fix_stdio(4321, 8765)
 
     try:
@@ -101,11 +101,10 @@ def test_fix_stdio_chowns_the_user_stdio_but_not_dev_null(tmp_path):
             os.close(fd)
     st_in, st_out = os.stat(files[0]), os.stat(files[1])
     assert (st_in.st_uid, st_in.st_gid) == (1234, 0)
-    assert (st_out.st_uid, st_out.st_gid) == (4321, 0)          # fd 1 was still open
-    assert os.stat(files[2]).st_uid == 0                         # never handed to the child
+    assert (st_out.st_uid, st_out.st_gid) == (4321, 0)  # fd 1 was still open
+    assert os.stat(files[2]).st_uid == 0  # never handed to the child
     null = os.stat("/dev/null")
-    assert stat.S_ISCHR(null.st_mode) and (null.st_uid, null.st_gid) == (null_before.st_uid,
-                                                                        null_before.st_gid)
+    assert stat.S_ISCHR(null.st_mode) and (null.st_uid, null.st_gid) == (null_before.st_uid, null_before.st_gid)
 
 
 def test_fix_stdio_leaves_owned_and_unchownable_stdio(tmp_path):

@@ -1,4 +1,5 @@
 """runk._json agrees with the json module on a corpus (DESIGN 3.11 rule 3)."""
+
 from __future__ import annotations
 
 import json
@@ -10,8 +11,23 @@ from runk import _json
 from runk.oci.state_doc import dumps_indent
 
 CORPUS = [
-    {}, [], "", "é", "\u2603 \n\t\"q\"", 0, -1, 2**64, 1.5, -0.25, 1e300, True, False, None,
-    {"a": [1, {"b": None}], "c": "d"}, [[[]]], {"ann": {"k.x/y": "v"}},
+    {},
+    [],
+    "",
+    "é",
+    '\u2603 \n\t"q"',
+    0,
+    -1,
+    2**64,
+    1.5,
+    -0.25,
+    1e300,
+    True,
+    False,
+    None,
+    {"a": [1, {"b": None}], "c": "d"},
+    [[[]]],
+    {"ann": {"k.x/y": "v"}},
 ]
 
 
@@ -42,12 +58,14 @@ def test_errors_inside_strings_without_json_imported():
     reads torn state files and users' config.json)."""
     import subprocess
     import sys
+
     top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    code = (f"import sys; sys.path.insert(0, {top!r}); from runk import _json\n"
-            "for s in ['{\"a', '\"abc', '[\"\\\\x\"]', '{\"a\\n\": 1}']:\n"
-            "    try:\n        _json.loads(s)\n    except ValueError as e:\n"
-            "        print(type(e).__name__, 'json' in sys.modules)\n")
-    p = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True,
-                       timeout=30)
+    code = (
+        f"import sys; sys.path.insert(0, {top!r}); from runk import _json\n"
+        "for s in ['{\"a', '\"abc', '[\"\\\\x\"]', '{\"a\\n\": 1}']:\n"
+        "    try:\n        _json.loads(s)\n    except ValueError as e:\n"
+        "        print(type(e).__name__, 'json' in sys.modules)\n"
+    )
+    p = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, timeout=30)
     assert p.returncode == 0, p.stderr
     assert p.stdout.split("\n")[:4] == ["JSONDecodeError True"] * 4, p.stdout

@@ -1,6 +1,7 @@
 """The linux backend's and the init's refusals carry their kind: a stopped container's start,
 kill and exec are StateErrors (runk.StateError for the library), a config field the host cannot
 take is a ConfigError naming it."""
+
 from __future__ import annotations
 
 import os
@@ -40,7 +41,8 @@ def test_signal_to_a_stopped_init_is_a_state_error():
 
 def test_unknown_rlimit_is_a_config_error_naming_the_field():
     with pytest.raises(ConfigError) as e:
-        rlimits.resolve([{"type": "RLIMIT_NOFILE", "soft": 1, "hard": 1},
-                         {"type": "RLIMIT_NOPE", "soft": 1, "hard": 1}])
+        rlimits.resolve(
+            [{"type": "RLIMIT_NOFILE", "soft": 1, "hard": 1}, {"type": "RLIMIT_NOPE", "soft": 1, "hard": 1}]
+        )
     assert e.value.path == "process.rlimits[1].type"
     assert str(e.value) == "process.rlimits[1].type: unknown rlimit type 'RLIMIT_NOPE'"

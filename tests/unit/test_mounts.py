@@ -1,6 +1,7 @@
 """runk.linux.mounts: OCI mount options -> mount(2) flags, data, propagation and recursive
 mount_setattr(2) attributes, checked against the kernel's constants and, for the recursive
 attributes, against what a real mount_setattr makes of them."""
+
 from __future__ import annotations
 
 import os
@@ -13,22 +14,38 @@ from runk.linux.mounts import MountSpec
 
 # option -> (set flag or None, cleared flag or None), spelled from the kernel's constants
 FLAG_OPTS = {
-    "ro": (lib.MS_RDONLY, None), "rw": (None, lib.MS_RDONLY),
-    "nosuid": (lib.MS_NOSUID, None), "suid": (None, lib.MS_NOSUID),
-    "nodev": (lib.MS_NODEV, None), "dev": (None, lib.MS_NODEV),
-    "noexec": (lib.MS_NOEXEC, None), "exec": (None, lib.MS_NOEXEC),
-    "sync": (lib.MS_SYNCHRONOUS, None), "async": (None, lib.MS_SYNCHRONOUS),
-    "dirsync": (lib.MS_DIRSYNC, None), "remount": (lib.MS_REMOUNT, None),
-    "mand": (lib.MS_MANDLOCK, None), "nomand": (None, lib.MS_MANDLOCK),
-    "noatime": (lib.MS_NOATIME, None), "atime": (None, lib.MS_NOATIME),
-    "nodiratime": (lib.MS_NODIRATIME, None), "diratime": (None, lib.MS_NODIRATIME),
-    "relatime": (lib.MS_RELATIME, None), "norelatime": (None, lib.MS_RELATIME),
-    "strictatime": (lib.MS_STRICTATIME, None), "nostrictatime": (None, lib.MS_STRICTATIME),
-    "iversion": (lib.MS_I_VERSION, None), "noiversion": (None, lib.MS_I_VERSION),
-    "lazytime": (lib.MS_LAZYTIME, None), "nolazytime": (None, lib.MS_LAZYTIME),
-    "silent": (lib.MS_SILENT, None), "loud": (None, lib.MS_SILENT),
-    "nosymfollow": (lib.MS_NOSYMFOLLOW, None), "symfollow": (None, lib.MS_NOSYMFOLLOW),
-    "bind": (lib.MS_BIND, None), "rbind": (lib.MS_BIND | lib.MS_REC, None),
+    "ro": (lib.MS_RDONLY, None),
+    "rw": (None, lib.MS_RDONLY),
+    "nosuid": (lib.MS_NOSUID, None),
+    "suid": (None, lib.MS_NOSUID),
+    "nodev": (lib.MS_NODEV, None),
+    "dev": (None, lib.MS_NODEV),
+    "noexec": (lib.MS_NOEXEC, None),
+    "exec": (None, lib.MS_NOEXEC),
+    "sync": (lib.MS_SYNCHRONOUS, None),
+    "async": (None, lib.MS_SYNCHRONOUS),
+    "dirsync": (lib.MS_DIRSYNC, None),
+    "remount": (lib.MS_REMOUNT, None),
+    "mand": (lib.MS_MANDLOCK, None),
+    "nomand": (None, lib.MS_MANDLOCK),
+    "noatime": (lib.MS_NOATIME, None),
+    "atime": (None, lib.MS_NOATIME),
+    "nodiratime": (lib.MS_NODIRATIME, None),
+    "diratime": (None, lib.MS_NODIRATIME),
+    "relatime": (lib.MS_RELATIME, None),
+    "norelatime": (None, lib.MS_RELATIME),
+    "strictatime": (lib.MS_STRICTATIME, None),
+    "nostrictatime": (None, lib.MS_STRICTATIME),
+    "iversion": (lib.MS_I_VERSION, None),
+    "noiversion": (None, lib.MS_I_VERSION),
+    "lazytime": (lib.MS_LAZYTIME, None),
+    "nolazytime": (None, lib.MS_LAZYTIME),
+    "silent": (lib.MS_SILENT, None),
+    "loud": (None, lib.MS_SILENT),
+    "nosymfollow": (lib.MS_NOSYMFOLLOW, None),
+    "symfollow": (None, lib.MS_NOSYMFOLLOW),
+    "bind": (lib.MS_BIND, None),
+    "rbind": (lib.MS_BIND | lib.MS_REC, None),
 }
 
 
@@ -64,12 +81,19 @@ def test_table_matches_what_features_lists():
     assert opts == sorted(set(opts))
 
 
-@pytest.mark.parametrize("name,flag", [
-    ("private", lib.MS_PRIVATE), ("rprivate", lib.MS_PRIVATE | lib.MS_REC),
-    ("shared", lib.MS_SHARED), ("rshared", lib.MS_SHARED | lib.MS_REC),
-    ("slave", lib.MS_SLAVE), ("rslave", lib.MS_SLAVE | lib.MS_REC),
-    ("unbindable", lib.MS_UNBINDABLE), ("runbindable", lib.MS_UNBINDABLE | lib.MS_REC),
-])
+@pytest.mark.parametrize(
+    "name,flag",
+    [
+        ("private", lib.MS_PRIVATE),
+        ("rprivate", lib.MS_PRIVATE | lib.MS_REC),
+        ("shared", lib.MS_SHARED),
+        ("rshared", lib.MS_SHARED | lib.MS_REC),
+        ("slave", lib.MS_SLAVE),
+        ("rslave", lib.MS_SLAVE | lib.MS_REC),
+        ("unbindable", lib.MS_UNBINDABLE),
+        ("runbindable", lib.MS_UNBINDABLE | lib.MS_REC),
+    ],
+)
 def test_propagation(name, flag):
     assert mounts.propagation_flag(name) == flag
     m = spec("bind", name)
@@ -91,8 +115,7 @@ def test_bind_detection():
 
 
 def test_unknown_options_are_data_in_order():
-    m = spec("nosuid", "size=65536k", "mode=755", "strictatime", "uid=1000", "idmap", "x-foo",
-             fstype="tmpfs")
+    m = spec("nosuid", "size=65536k", "mode=755", "strictatime", "uid=1000", "idmap", "x-foo", fstype="tmpfs")
     assert m.data == "size=65536k,mode=755,uid=1000,idmap,x-foo"
     assert m.flags == lib.MS_NOSUID | lib.MS_STRICTATIME
     assert spec("mode=1777").data == "mode=1777" and spec().data == ""
@@ -104,14 +127,23 @@ def test_tmpcopyup_is_no_data():
     assert not spec("nosuid").tmpcopyup
 
 
-@pytest.mark.parametrize("opt,attr,clear", [
-    ("rro", lib.MOUNT_ATTR_RDONLY, False), ("rrw", lib.MOUNT_ATTR_RDONLY, True),
-    ("rnosuid", lib.MOUNT_ATTR_NOSUID, False), ("rsuid", lib.MOUNT_ATTR_NOSUID, True),
-    ("rnodev", lib.MOUNT_ATTR_NODEV, False), ("rdev", lib.MOUNT_ATTR_NODEV, True),
-    ("rnoexec", lib.MOUNT_ATTR_NOEXEC, False), ("rexec", lib.MOUNT_ATTR_NOEXEC, True),
-    ("rnodiratime", lib.MOUNT_ATTR_NODIRATIME, False), ("rdiratime", lib.MOUNT_ATTR_NODIRATIME, True),
-    ("rnosymfollow", lib.MOUNT_ATTR_NOSYMFOLLOW, False), ("rsymfollow", lib.MOUNT_ATTR_NOSYMFOLLOW, True),
-])
+@pytest.mark.parametrize(
+    "opt,attr,clear",
+    [
+        ("rro", lib.MOUNT_ATTR_RDONLY, False),
+        ("rrw", lib.MOUNT_ATTR_RDONLY, True),
+        ("rnosuid", lib.MOUNT_ATTR_NOSUID, False),
+        ("rsuid", lib.MOUNT_ATTR_NOSUID, True),
+        ("rnodev", lib.MOUNT_ATTR_NODEV, False),
+        ("rdev", lib.MOUNT_ATTR_NODEV, True),
+        ("rnoexec", lib.MOUNT_ATTR_NOEXEC, False),
+        ("rexec", lib.MOUNT_ATTR_NOEXEC, True),
+        ("rnodiratime", lib.MOUNT_ATTR_NODIRATIME, False),
+        ("rdiratime", lib.MOUNT_ATTR_NODIRATIME, True),
+        ("rnosymfollow", lib.MOUNT_ATTR_NOSYMFOLLOW, False),
+        ("rsymfollow", lib.MOUNT_ATTR_NOSYMFOLLOW, True),
+    ],
+)
 def test_recursive_attributes(opt, attr, clear):
     m = spec("rbind", opt)
     assert (m.rec_set, m.rec_clr) == ((0, attr) if clear else (attr, 0))
@@ -121,9 +153,11 @@ def test_recursive_attributes(opt, attr, clear):
 def test_recursive_atime_clears_the_whole_field():
     """mount_setattr(2): an access-time mode goes in attr_set with MOUNT_ATTR__ATIME in
     attr_clr (the modes are one field)."""
-    for opt, mode in (("rnoatime", lib.MOUNT_ATTR_NOATIME),
-                      ("rstrictatime", lib.MOUNT_ATTR_STRICTATIME),
-                      ("rrelatime", lib.MOUNT_ATTR_RELATIME)):
+    for opt, mode in (
+        ("rnoatime", lib.MOUNT_ATTR_NOATIME),
+        ("rstrictatime", lib.MOUNT_ATTR_STRICTATIME),
+        ("rrelatime", lib.MOUNT_ATTR_RELATIME),
+    ):
         m = spec("rbind", opt)
         assert m.rec_set == mode and m.rec_clr == lib.MOUNT_ATTR__ATIME, opt
     m = spec("rbind", "rro", "rnoatime")
@@ -165,8 +199,7 @@ def test_recursive_attributes_on_a_real_mount(tmp_path):
                 syscalls.mount(None, target, None, lib.MS_REMOUNT | lib.MS_BIND | flags)
                 m = spec("rbind", *opts)
                 fd = os.open(target, os.O_PATH | os.O_CLOEXEC)
-                syscalls.mount_setattr(fd, "", lib.AT_EMPTY_PATH | lib.AT_RECURSIVE, m.rec_set,
-                                       m.rec_clr)
+                syscalls.mount_setattr(fd, "", lib.AT_EMPTY_PATH | lib.AT_RECURSIVE, m.rec_set, m.rec_clr)
                 os.close(fd)
                 for where in (target, target + "/sub"):
                     got = _mountinfo_opts(where)
@@ -185,50 +218,67 @@ def test_recursive_attributes_on_a_real_mount(tmp_path):
     assert out == b"", out.decode()
 
 
-@pytest.mark.parametrize("dest,fstype,opts,later", [
-    ("/dev", "tmpfs", ["ro", "nosuid"], True),
-    ("//dev/", "tmpfs", ["ro"], True),              # the path as runc cleans it
-    ("/dev", "bind", ["rbind", "ro"], True),         # a bound /dev too
-    ("/run", "tmpfs", ["ro"], True),
-    ("/run", "tmpfs", ["rw"], False),
-    ("/run", "tmpfs", ["ro", "rw"], False),
-    ("/home", "bind", ["rbind", "ro"], False),       # never written by runk: read-only at once
-    ("/sys", "sysfs", ["ro"], False),
-])
+@pytest.mark.parametrize(
+    "dest,fstype,opts,later",
+    [
+        ("/dev", "tmpfs", ["ro", "nosuid"], True),
+        ("//dev/", "tmpfs", ["ro"], True),  # the path as runc cleans it
+        ("/dev", "bind", ["rbind", "ro"], True),  # a bound /dev too
+        ("/run", "tmpfs", ["ro"], True),
+        ("/run", "tmpfs", ["rw"], False),
+        ("/run", "tmpfs", ["ro", "rw"], False),
+        ("/home", "bind", ["rbind", "ro"], False),  # never written by runk: read-only at once
+        ("/sys", "sysfs", ["ro"], False),
+    ],
+)
 def test_read_only_later_is_runcs_rule(dest, fstype, opts, later):
     from runk.linux.rootfs import read_only_later
+
     assert read_only_later(MountSpec(0, "src", dest, fstype, opts)) is later
 
 
 def test_mountinfo_paths_are_unescaped():
     from runk.linux.rootfs import _unescape
+
     assert _unescape(r"/a\040b\011c\012d\134e") == "/a b\tc\nd\\e"
     assert _unescape("/plain") == "/plain"
 
 
 def test_host_pseudo_mounts_are_the_whole_procfs_and_sysfs_outside_the_rootfs():
     from runk.linux.rootfs import _host_pseudo_mounts
+
     with open("/proc/self/mountinfo") as f:
         mps = {line.split()[4] for line in f if line.split()[line.split().index("-") + 1] == "proc"}
     found = _host_pseudo_mounts("/nonexistent/rootfs")
     assert "/proc" in found and "/proc" in mps
-    assert "/proc" not in _host_pseudo_mounts("/")       # all of it is inside that rootfs
+    assert "/proc" not in _host_pseudo_mounts("/")  # all of it is inside that rootfs
 
 
-@pytest.mark.parametrize("order,refused", [
-    (["/", "/proc"], None),
-    (["/dev", "/", "/proc"], None),
-    (["/proc", "/"], 1),
-    (["/proc", "/tmp", "//."], 2),
-])
+@pytest.mark.parametrize(
+    "order,refused",
+    [
+        (["/", "/proc"], None),
+        (["/dev", "/", "/proc"], None),
+        (["/proc", "/"], 1),
+        (["/proc", "/tmp", "//."], 2),
+    ],
+)
 def test_a_mount_on_root_behind_proc_is_refused(order, refused):
     from runk.errors import ConfigError
     from runk.oci.validate import semantic
-    kinds = {"/proc": {"type": "proc", "source": "proc"}, "/dev": {"type": "tmpfs", "source": "tmpfs"},
-             "/tmp": {"type": "tmpfs", "source": "tmpfs"}}
-    cfg = {"root": {"path": "rootfs"}, "process": {"args": ["true"]},
-           "mounts": [{"destination": d, **kinds.get(d, {"type": "bind", "source": "/srv", "options": ["rbind"]})}
-                      for d in order]}
+
+    kinds = {
+        "/proc": {"type": "proc", "source": "proc"},
+        "/dev": {"type": "tmpfs", "source": "tmpfs"},
+        "/tmp": {"type": "tmpfs", "source": "tmpfs"},
+    }
+    cfg = {
+        "root": {"path": "rootfs"},
+        "process": {"args": ["true"]},
+        "mounts": [
+            {"destination": d, **kinds.get(d, {"type": "bind", "source": "/srv", "options": ["rbind"]})} for d in order
+        ],
+    }
     if refused is None:
         semantic(cfg)
         return

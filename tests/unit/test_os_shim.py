@@ -1,5 +1,6 @@
 """runk._os, the short commands' os without importing os: its path helpers give posixpath's
 answers on a corpus, and it is posix's functions otherwise."""
+
 from __future__ import annotations
 
 import os
@@ -10,9 +11,33 @@ import pytest
 
 from runk import _os
 
-PATHS = ["", ".", "..", "/", "//", "///", "a", "a/", "/a", "a/b", "/a/b/", "a//b", "/a/./b/../c",
-         "../a", "a/../..", "/../a", "//a/b", "///a//b/", "a/b/.", "./a", "/a/b/c/..", "a/.b",
-         "/run/runk/ctr/state.json", "rel/dir/", "/sys/fs/cgroup/cpu/x"]
+PATHS = [
+    "",
+    ".",
+    "..",
+    "/",
+    "//",
+    "///",
+    "a",
+    "a/",
+    "/a",
+    "a/b",
+    "/a/b/",
+    "a//b",
+    "/a/./b/../c",
+    "../a",
+    "a/../..",
+    "/../a",
+    "//a/b",
+    "///a//b/",
+    "a/b/.",
+    "./a",
+    "/a/b/c/..",
+    "a/.b",
+    "/run/runk/ctr/state.json",
+    "rel/dir/",
+    "/sys/fs/cgroup/cpu/x",
+]
 
 
 @pytest.mark.parametrize("p", PATHS)
@@ -22,9 +47,21 @@ def test_path_helpers_match_posixpath(p):
     assert _os.path.abspath(p) == posixpath.abspath(p), p
 
 
-@pytest.mark.parametrize("parts", [("a",), ("a", "b"), ("/a", "b"), ("a", "/b"), ("a/", "b"),
-                                   ("", "b"), ("a", ""), ("a", "b", "/c", "d"), ("/", "x"),
-                                   ("a//", "b/")])
+@pytest.mark.parametrize(
+    "parts",
+    [
+        ("a",),
+        ("a", "b"),
+        ("/a", "b"),
+        ("a", "/b"),
+        ("a/", "b"),
+        ("", "b"),
+        ("a", ""),
+        ("a", "b", "/c", "d"),
+        ("/", "x"),
+        ("a//", "b/"),
+    ],
+)
 def test_join_matches_posixpath(parts):
     assert _os.path.join(*parts) == posixpath.join(*parts)
 
@@ -37,12 +74,19 @@ def test_exists_isdir_isfile_islink_realpath(tmp_path):
     dangling.symlink_to(tmp_path / "missing")
     (tmp_path / "ld").symlink_to("d")
     (tmp_path / "d" / "up").symlink_to("../ld/../f")
-    for p in (str(tmp_path), str(f), str(dangling), str(tmp_path / "missing"), "", "a\0b",
-              str(tmp_path / "ld"), str(tmp_path / "d" / "up"), str(tmp_path / "ld" / ".." / "f")):
-        want = (os.path.exists(p), os.path.isdir(p), os.path.isfile(p), os.path.islink(p),
-                os.path.isabs(p))
-        got = (_os.path.exists(p), _os.path.isdir(p), _os.path.isfile(p), _os.path.islink(p),
-               _os.path.isabs(p))
+    for p in (
+        str(tmp_path),
+        str(f),
+        str(dangling),
+        str(tmp_path / "missing"),
+        "",
+        "a\0b",
+        str(tmp_path / "ld"),
+        str(tmp_path / "d" / "up"),
+        str(tmp_path / "ld" / ".." / "f"),
+    ):
+        want = (os.path.exists(p), os.path.isdir(p), os.path.isfile(p), os.path.islink(p), os.path.isabs(p))
+        got = (_os.path.exists(p), _os.path.isdir(p), _os.path.isfile(p), _os.path.islink(p), _os.path.isabs(p))
         assert got == want, p
         if p and "\0" not in p:
             assert _os.path.realpath(p) == os.path.realpath(p), p
@@ -83,10 +127,20 @@ def _umask() -> int:
     return m
 
 
-@pytest.mark.parametrize("p,start", [("/a/b/c", "/a"), ("/a", "/a/b/c"), ("/a/b", "/a/b"),
-                                     ("/x/y", "/a/b"), ("a/b", None), ("/", "/a"), ("/a/", "/"),
-                                     ("/sys/fs/cgroup/cpu/x", "/sys/fs/cgroup/cpu"),
-                                     ("../p", "q/r")])
+@pytest.mark.parametrize(
+    "p,start",
+    [
+        ("/a/b/c", "/a"),
+        ("/a", "/a/b/c"),
+        ("/a/b", "/a/b"),
+        ("/x/y", "/a/b"),
+        ("a/b", None),
+        ("/", "/a"),
+        ("/a/", "/"),
+        ("/sys/fs/cgroup/cpu/x", "/sys/fs/cgroup/cpu"),
+        ("../p", "q/r"),
+    ],
+)
 def test_relpath_matches_posixpath(p, start):
     assert _os.path.relpath(p, start) == posixpath.relpath(p, start)
 
@@ -98,9 +152,9 @@ def test_every_name_of_the_type_stub_exists():
     import os as real_os
 
     from runk import _os
+
     stub = ast.parse(open(os.path.join(os.path.dirname(_os.__file__), "_os.pyi")).read())
-    names = [a.asname or a.name for node in stub.body if isinstance(node, ast.ImportFrom)
-             for a in node.names]
+    names = [a.asname or a.name for node in stub.body if isinstance(node, ast.ImportFrom) for a in node.names]
     names += [node.name for node in stub.body if isinstance(node, (ast.FunctionDef, ast.ClassDef))]
     names += [node.target.id for node in stub.body if isinstance(node, ast.AnnAssign)]
     assert len(names) > 60
@@ -108,6 +162,11 @@ def test_every_name_of_the_type_stub_exists():
         value = getattr(_os, name)
         if name not in ("environ", "path", "fsencode", "makedirs"):
             assert value is getattr(real_os, name) or value == getattr(real_os, name), name
-    helpers = [n.name for node in stub.body if isinstance(node, ast.ClassDef) for n in node.body
-               if isinstance(n, ast.FunctionDef)]
+    helpers = [
+        n.name
+        for node in stub.body
+        if isinstance(node, ast.ClassDef)
+        for n in node.body
+        if isinstance(n, ast.FunctionDef)
+    ]
     assert helpers and all(callable(getattr(_os.path, h)) for h in helpers)

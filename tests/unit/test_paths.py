@@ -5,6 +5,7 @@ walker (kernels without openat2, and every `create` of a missing path) is forced
 the openat2 binding fail with ENOSYS. Every case must give what the kernel's RESOLVE_IN_ROOT
 gives, in both modes, and no fd may leak.
 """
+
 from __future__ import annotations
 
 import errno
@@ -82,30 +83,31 @@ def build_farm(tmp_path):
     (r / "x").write_text("root x")
     (r / "dir" / "x").write_text("dir x")
     links = {
-        "abs": "/dir/sub",                       # absolute: clamped to the root
+        "abs": "/dir/sub",  # absolute: clamped to the root
         "rel": "dir/sub",
-        "up": "../../../../../etc",              # climbs out: clamped at the root
+        "up": "../../../../../etc",  # climbs out: clamped at the root
         "dir/up2": "../../../../..",
         "dir/sub/upabs": "/../../etc/passwd",
         "dir/sub/toetc": "/etc",
         "uproot": "/..",
-        "escape": str(outside),                  # a host path: means root + that path
+        "escape": str(outside),  # a host path: means root + that path
         "escape_secret": str(outside / "secret"),
-        "loop1": "loop2", "loop2": "loop1",
+        "loop1": "loop2",
+        "loop2": "loop1",
         "self": "self",
         "dangling": "/nonexistent/target",
         "dangling_rel": "missing",
         "procroot": "/proc/self/root",
         "dir/filelink": "../file",
-        "deep": "dir/sub",                       # deep/.. is dir (physical), not the root
+        "deep": "dir/sub",  # deep/.. is dir (physical), not the root
         "dotdot_through": "dir/sub/../../x",
         "to_file_slash": "file/",
         "dir/sub/back": "../../abs/deeper",
     }
     for name, target in links.items():
         os.symlink(target, r / name)
-    chain(str(r), "c40_", 40, "dir")             # 40 symlinks: the kernel's limit, allowed
-    chain(str(r), "c41_", 41, "dir")             # one more: ELOOP
+    chain(str(r), "c40_", 40, "dir")  # 40 symlinks: the kernel's limit, allowed
+    chain(str(r), "c41_", 41, "dir")  # one more: ELOOP
     fd = os.open(r, O_PATH | os.O_DIRECTORY)
     yield str(r), fd, str(outside)
     os.close(fd)
@@ -124,12 +126,11 @@ def kernel(root_fd: int, path: str, follow_last: bool = True) -> tuple[str, obje
         os.close(fd)
 
 
-def runk(root_fd: int, path: str, create: str | None = None, follow_last: bool = True
-         ) -> tuple[str, object]:
+def runk(root_fd: int, path: str, create: str | None = None, follow_last: bool = True) -> tuple[str, object]:
     try:
         fd = paths.open_in_root(root_fd, path, create, follow_last=follow_last)
     except SyscallError as e:
-        assert path in str(e) and e.strerror in str(e)     # names the path, runc's wording
+        assert path in str(e) and e.strerror in str(e)  # names the path, runc's wording
         return "err", e.errno
     try:
         return "ok", paths.fd_path(fd)
@@ -139,25 +140,59 @@ def runk(root_fd: int, path: str, create: str | None = None, follow_last: bool =
 
 # (path, what it resolves to relative to the root, or an errno)
 CASES = [
-    ("", ""), ("/", ""), (".", ""), ("..", ""), ("/../../..", ""),
-    ("etc/passwd", "etc/passwd"), ("/etc//passwd", "etc/passwd"), ("./etc/./passwd", "etc/passwd"),
+    ("", ""),
+    ("/", ""),
+    (".", ""),
+    ("..", ""),
+    ("/../../..", ""),
+    ("etc/passwd", "etc/passwd"),
+    ("/etc//passwd", "etc/passwd"),
+    ("./etc/./passwd", "etc/passwd"),
     ("../../etc/passwd", "etc/passwd"),
-    ("abs", "dir/sub"), ("abs/deeper", "dir/sub/deeper"), ("rel/deeper", "dir/sub/deeper"),
-    ("up", "etc"), ("up/passwd", "etc/passwd"), ("dir/up2", ""), ("dir/up2/etc", "etc"),
-    ("dir/sub/upabs", "etc/passwd"), ("dir/sub/toetc/passwd", "etc/passwd"), ("uproot", ""),
+    ("abs", "dir/sub"),
+    ("abs/deeper", "dir/sub/deeper"),
+    ("rel/deeper", "dir/sub/deeper"),
+    ("up", "etc"),
+    ("up/passwd", "etc/passwd"),
+    ("dir/up2", ""),
+    ("dir/up2/etc", "etc"),
+    ("dir/sub/upabs", "etc/passwd"),
+    ("dir/sub/toetc/passwd", "etc/passwd"),
+    ("uproot", ""),
     ("uproot/file", "file"),
-    ("escape", errno.ENOENT), ("escape_secret", errno.ENOENT), ("escape/secret", errno.ENOENT),
-    ("loop1", errno.ELOOP), ("loop1/x", errno.ELOOP), ("self", errno.ELOOP),
-    ("c40_0", "dir"), ("c40_0/x", "dir/x"), ("c41_0", errno.ELOOP), ("c41_0/x", errno.ELOOP),
-    ("dangling", errno.ENOENT), ("dangling_rel", errno.ENOENT), ("missing", errno.ENOENT),
+    ("escape", errno.ENOENT),
+    ("escape_secret", errno.ENOENT),
+    ("escape/secret", errno.ENOENT),
+    ("loop1", errno.ELOOP),
+    ("loop1/x", errno.ELOOP),
+    ("self", errno.ELOOP),
+    ("c40_0", "dir"),
+    ("c40_0/x", "dir/x"),
+    ("c41_0", errno.ELOOP),
+    ("c41_0/x", errno.ELOOP),
+    ("dangling", errno.ENOENT),
+    ("dangling_rel", errno.ENOENT),
+    ("missing", errno.ENOENT),
     ("missing/x", errno.ENOENT),
-    ("procroot", errno.ENOENT), ("procroot/etc", errno.ENOENT),
-    ("file/x", errno.ENOTDIR), ("etc/passwd/x", errno.ENOTDIR), ("dir/filelink/x", errno.ENOTDIR),
-    ("dir/filelink", "file"), ("dir/filelink/..", errno.ENOTDIR),
-    ("deep/..", "dir"), ("deep/../x", "dir/x"), ("abs/../x", "dir/x"), ("dotdot_through", "x"),
-    ("dir/sub/back", "dir/sub/deeper"), ("dir/sub/back/../..", "dir"),
-    ("file/", errno.ENOTDIR), ("file/.", errno.ENOTDIR), ("to_file_slash", errno.ENOTDIR),
-    ("dir/", "dir"), ("dir/.", "dir"), ("abs/", "dir/sub"),
+    ("procroot", errno.ENOENT),
+    ("procroot/etc", errno.ENOENT),
+    ("file/x", errno.ENOTDIR),
+    ("etc/passwd/x", errno.ENOTDIR),
+    ("dir/filelink/x", errno.ENOTDIR),
+    ("dir/filelink", "file"),
+    ("dir/filelink/..", errno.ENOTDIR),
+    ("deep/..", "dir"),
+    ("deep/../x", "dir/x"),
+    ("abs/../x", "dir/x"),
+    ("dotdot_through", "x"),
+    ("dir/sub/back", "dir/sub/deeper"),
+    ("dir/sub/back/../..", "dir"),
+    ("file/", errno.ENOTDIR),
+    ("file/.", errno.ENOTDIR),
+    ("to_file_slash", errno.ENOTDIR),
+    ("dir/", "dir"),
+    ("dir/.", "dir"),
+    ("abs/", "dir/sub"),
 ]
 
 
@@ -176,11 +211,23 @@ def test_resolve_matches_kernel(farm, mode, path, want):
 
 
 NOFOLLOW_CASES = [
-    ("abs", "abs"), ("dir/filelink", "dir/filelink"), ("dangling", "dangling"), ("loop1", "loop1"),
-    ("up/passwd", "etc/passwd"), ("deep/x", errno.ENOENT), ("rel/deeper", "dir/sub/deeper"),
-    ("abs/../x", "dir/x"), ("file", "file"), ("missing", errno.ENOENT), ("loop1/x", errno.ELOOP),
-    ("c41_0", "c41_0"), ("c40_0/x", "dir/x"), ("dir/sub/upabs", "dir/sub/upabs"),
-    ("abs/", "dir/sub"), ("dangling/", errno.ENOENT), ("dir/filelink/", errno.ENOTDIR),
+    ("abs", "abs"),
+    ("dir/filelink", "dir/filelink"),
+    ("dangling", "dangling"),
+    ("loop1", "loop1"),
+    ("up/passwd", "etc/passwd"),
+    ("deep/x", errno.ENOENT),
+    ("rel/deeper", "dir/sub/deeper"),
+    ("abs/../x", "dir/x"),
+    ("file", "file"),
+    ("missing", errno.ENOENT),
+    ("loop1/x", errno.ELOOP),
+    ("c41_0", "c41_0"),
+    ("c40_0/x", "dir/x"),
+    ("dir/sub/upabs", "dir/sub/upabs"),
+    ("abs/", "dir/sub"),
+    ("dangling/", errno.ENOENT),
+    ("dir/filelink/", errno.ENOTDIR),
 ]
 
 
@@ -194,9 +241,19 @@ def test_follow_last_false_returns_the_symlink(farm, mode, path, want):
         assert stat.S_ISLNK(os.lstat(got[1]).st_mode) == os.path.islink(os.path.join(root, path))
 
 
-MAGIC = ["proc/self/root", "proc/self/root/etc/passwd", "proc/self/cwd", "proc/self/exe",
-         "proc/thread-self/root", "proc/self/task/{pid}/root", "procroot", "procroot/etc", "proc/self/fd/{out}",
-         "proc/self/fd/{out}/secret", "proc/self/ns/mnt"]
+MAGIC = [
+    "proc/self/root",
+    "proc/self/root/etc/passwd",
+    "proc/self/cwd",
+    "proc/self/exe",
+    "proc/thread-self/root",
+    "proc/self/task/{pid}/root",
+    "procroot",
+    "procroot/etc",
+    "proc/self/fd/{out}",
+    "proc/self/fd/{out}/secret",
+    "proc/self/ns/mnt",
+]
 PLAIN = ["proc/self", "proc/self/status", "proc/self/fd", "proc/thread-self"]
 
 
@@ -212,7 +269,7 @@ def _in_mount_ns_with_proc(root: str, out_fd: int) -> list[tuple]:
             syscalls.unshare(lib.CLONE_NEWNS)
             syscalls.mount(None, "/", None, lib.MS_REC | lib.MS_PRIVATE)
             syscalls.mount("/proc", os.path.join(root, "proc"), None, lib.MS_BIND | lib.MS_REC)
-            fd = os.open(root, O_PATH | os.O_DIRECTORY)    # the old fd sees the old namespace
+            fd = os.open(root, O_PATH | os.O_DIRECTORY)  # the old fd sees the old namespace
             lines = []
             for tmpl in MAGIC + PLAIN:
                 p = tmpl.format(out=out_fd, pid=os.getpid())
@@ -228,6 +285,7 @@ def _in_mount_ns_with_proc(root: str, out_fd: int) -> list[tuple]:
             status = 0
         except BaseException:
             import traceback
+
             os.write(w, traceback.format_exc().encode())
         finally:
             os._exit(status)
@@ -238,6 +296,7 @@ def _in_mount_ns_with_proc(root: str, out_fd: int) -> list[tuple]:
     os.close(r)
     assert os.waitpid(pid, 0)[1] == 0, data.decode()
     import ast
+
     return [ast.literal_eval(line) for line in data.decode().splitlines()]
 
 
@@ -272,8 +331,11 @@ def test_magic_links_refused_by_openat2_never_escape_the_walker(magic_results):
         assert walker[0] == "err" or paths.is_within(walker[1], root), p
 
 
-@pytest.mark.xfail(strict=True, reason="the walker follows a magic link's text inside the root "
-                   "where openat2 gives ELOOP (safe, but not the kernel's answer)")
+@pytest.mark.xfail(
+    strict=True,
+    reason="the walker follows a magic link's text inside the root "
+    "where openat2 gives ELOOP (safe, but not the kernel's answer)",
+)
 def test_walker_refuses_magic_links(magic_results):
     _, results = magic_results
     for p, k, _normal, walker in results:
@@ -282,11 +344,19 @@ def test_walker_refuses_magic_links(magic_results):
 
 CREATE_CASES = [
     # (path, create, where it lands, relative to the root)
-    ("new/a/b", "dir", "new/a/b"), ("new2/f", "file", "new2/f"), ("up/newdir", "dir", "etc/newdir"),
-    ("abs/newfile", "file", "dir/sub/newfile"), ("dangling/sub", "dir", "nonexistent/target/sub"),
-    ("dangling", "file", "nonexistent/target"), ("dangling_rel", "dir", "missing"),
-    ("../../newtop", "dir", "newtop"), ("dir/up2/../x2", "file", "x2"), ("newfile/", "file", "newfile"),
-    ("newdir/", "dir", "newdir"), ("etc/passwd", "file", "etc/passwd"), ("dir", "dir", "dir"),
+    ("new/a/b", "dir", "new/a/b"),
+    ("new2/f", "file", "new2/f"),
+    ("up/newdir", "dir", "etc/newdir"),
+    ("abs/newfile", "file", "dir/sub/newfile"),
+    ("dangling/sub", "dir", "nonexistent/target/sub"),
+    ("dangling", "file", "nonexistent/target"),
+    ("dangling_rel", "dir", "missing"),
+    ("../../newtop", "dir", "newtop"),
+    ("dir/up2/../x2", "file", "x2"),
+    ("newfile/", "file", "newfile"),
+    ("newdir/", "dir", "newdir"),
+    ("etc/passwd", "file", "etc/passwd"),
+    ("dir", "dir", "dir"),
 ]
 
 
@@ -300,11 +370,13 @@ def test_create(fresh_farm, mode, path, create, want):
     # runc's filepath.Clean would, where the kernel would then ask for a directory)
     assert kernel(fd, path.rstrip("/") if create == "file" else path) == got
     assert stat.S_ISDIR(os.stat(got[1]).st_mode) == (create == "dir")
-    assert open(os.path.join(root, "etc/passwd")).read() == before      # never truncated
+    assert open(os.path.join(root, "etc/passwd")).read() == before  # never truncated
 
 
-@pytest.mark.parametrize("path,create", [("escape/newfile", "file"), ("escape/newdir", "dir"),
-                                         ("escape_secret", "file"), ("escape/a/b", "dir")])
+@pytest.mark.parametrize(
+    "path,create",
+    [("escape/newfile", "file"), ("escape/newdir", "dir"), ("escape_secret", "file"), ("escape/a/b", "dir")],
+)
 def test_create_through_host_path_symlink_stays_inside(fresh_farm, mode, path, create):
     """A symlink to a host path (as an image can hold) makes runk create inside the root,
     never on the host."""
@@ -317,11 +389,17 @@ def test_create_through_host_path_symlink_stays_inside(fresh_farm, mode, path, c
     assert kernel(fd, path) == got
 
 
-@pytest.mark.parametrize("path,create,err", [
-    ("file/x", "dir", errno.ENOTDIR), ("file/x", "file", errno.ENOTDIR),
-    ("dir/filelink/new", "dir", errno.ENOTDIR), ("loop1", "file", errno.ELOOP),
-    ("loop1/x", "dir", errno.ELOOP), ("c41_0/x", "dir", errno.ELOOP),
-])
+@pytest.mark.parametrize(
+    "path,create,err",
+    [
+        ("file/x", "dir", errno.ENOTDIR),
+        ("file/x", "file", errno.ENOTDIR),
+        ("dir/filelink/new", "dir", errno.ENOTDIR),
+        ("loop1", "file", errno.ELOOP),
+        ("loop1/x", "dir", errno.ELOOP),
+        ("c41_0/x", "dir", errno.ELOOP),
+    ],
+)
 def test_create_refused(fresh_farm, mode, path, create, err):
     root, fd, _ = fresh_farm
     before = sorted(os.listdir(root))

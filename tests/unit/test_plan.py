@@ -1,5 +1,6 @@
 """The container plan: immutable records built by one function that opens nothing; the fds the
 parent opens for the child belong to LaunchFds, which closes them all, once."""
+
 from __future__ import annotations
 
 import errno
@@ -38,14 +39,14 @@ def _userns_config(bundle, tmp_path) -> dict:
     linux["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
     cfg["mounts"] = list(cfg.get("mounts") or []) + [
         {"destination": "/data", "type": "bind", "source": "data", "options": ["rbind", "ro"]},
-        {"destination": "/etc/f", "type": "bind", "source": str(src / "f"), "options": ["bind"]}]
+        {"destination": "/etc/f", "type": "bind", "source": str(src / "f"), "options": ["bind"]},
+    ]
     return cfg
 
 
 def test_a_built_plan_is_immutable(bundle, tmp_path):
     plan, _w = oci_plan.build(_userns_config(bundle, tmp_path), bundle.path, "plans-immutable")
-    records = [plan, plan.namespaces, plan.mounts, plan.process, plan.security, plan.hooks,
-               plan.mounts.mounts[-1]]
+    records = [plan, plan.namespaces, plan.mounts, plan.process, plan.security, plan.hooks, plan.mounts.mounts[-1]]
     for rec in records:
         name = type(rec).__slots__[0]
         before = getattr(rec, name)
@@ -55,9 +56,15 @@ def test_a_built_plan_is_immutable(bundle, tmp_path):
             delattr(rec, name)
         assert getattr(rec, name) is before
     with pytest.raises(AttributeError):
-        plan.proc_fd = 3            # no new attribute either (the init used to set this one)
-    for seq in (plan.namespaces.joins, plan.mounts.mounts, plan.process.args, plan.process.env,
-                plan.mounts.masked_paths, plan.mounts.mounts[0].propagation):
+        plan.proc_fd = 3  # no new attribute either (the init used to set this one)
+    for seq in (
+        plan.namespaces.joins,
+        plan.mounts.mounts,
+        plan.process.args,
+        plan.process.env,
+        plan.mounts.masked_paths,
+        plan.mounts.mounts[0].propagation,
+    ):
         assert isinstance(seq, tuple)
     # what the records say, taken from the config
     assert plan.kind == "init" and plan.id == "plans-immutable"
@@ -81,7 +88,7 @@ def test_build_opens_no_fd(bundle, tmp_path):
         assert set(fds.joins) == {"network"}
         binds = [m.index for m in plan.mounts.mounts if m.is_bind]
         assert sorted(fds.bind_sources) == binds and len(binds) >= 2
-        assert fds.bind_sources[binds[-1]][1] is False          # /etc/f is a file
+        assert fds.bind_sources[binds[-1]][1] is False  # /etc/f is a file
         assert len(_open_fds() - before) == 1 + len(binds)
     finally:
         fds.close()
@@ -90,13 +97,13 @@ def test_build_opens_no_fd(bundle, tmp_path):
 
 def test_build_exec_opens_no_fd(bundle):
     from runk.state.record import StateRecord
+
     rec = StateRecord(id="plans-exec", pid=os.getpid(), bundle=bundle.path, rootfs=bundle.rootfs)
     before = _open_fds()
     plan, _w = oci_plan.build_exec(bundle.copy(), rec, {"args": ["true"], "cwd": "/"}, 0)
     assert _open_fds() == before
     assert plan.kind == "exec" and plan.mounts is None and plan.rootfs_chroot is None
-    assert all(path == f"/proc/{os.getpid()}/ns/" + path.rsplit("/", 1)[1]
-               for _t, path in plan.namespaces.joins)
+    assert all(path == f"/proc/{os.getpid()}/ns/" + path.rsplit("/", 1)[1] for _t, path in plan.namespaces.joins)
     assert {t for t, _p in plan.namespaces.joins} == {n["type"] for n in bundle.config["linux"]["namespaces"]}
 
 

@@ -4,6 +4,7 @@ No root needed: every filter is loaded in a forked child that first sets no_new_
 an unprivileged process install a filter (seccomp(2)). The child makes the syscall under test and
 reports over a pipe, so the test runner itself never runs under a filter.
 """
+
 from __future__ import annotations
 
 import errno
@@ -28,9 +29,28 @@ PODMAN_CONFIGS = [os.path.join(REPO, "tests", "data", "configs", "config.detach.
 
 # What CPython needs to report a result and exit under an allow-list profile.
 PYTHON_MINIMUM = [
-    "read", "write", "close", "exit", "exit_group", "brk", "mmap", "munmap", "mremap", "madvise",
-    "rt_sigreturn", "rt_sigaction", "rt_sigprocmask", "sigaltstack", "futex", "getpid", "gettid",
-    "fstat", "newfstatat", "lseek", "getrandom", "clock_gettime",
+    "read",
+    "write",
+    "close",
+    "exit",
+    "exit_group",
+    "brk",
+    "mmap",
+    "munmap",
+    "mremap",
+    "madvise",
+    "rt_sigreturn",
+    "rt_sigaction",
+    "rt_sigprocmask",
+    "sigaltstack",
+    "futex",
+    "getpid",
+    "gettid",
+    "fstat",
+    "newfstatat",
+    "lseek",
+    "getrandom",
+    "clock_gettime",
 ]
 
 
@@ -100,6 +120,7 @@ def compiled(p: dict) -> seccomp.SeccompProgram:
 
 # --- behaviour under the kernel -----------------------------------------------------------------
 
+
 def test_errno_ret_is_returned():
     prog = compiled(profile(rule("getcwd", errnoRet=errno.ENOTSUP), rule("uname", errnoRet=errno.EXDEV)))
     out, status = run_filtered(prog, lambda: call(os.getcwd), lambda: call(os.uname), lambda: call(os.getpid))
@@ -117,8 +138,9 @@ def test_errno_without_errno_ret_is_eperm(tmp_path):
 
 def test_default_errno_ret_with_allow_list():
     # default ERRNO(EXDEV); only what CPython needs is allowed, so uname and getcwd get EXDEV
-    prog = compiled(profile(rule(PYTHON_MINIMUM, "SCMP_ACT_ALLOW"), default="SCMP_ACT_ERRNO",
-                            defaultErrnoRet=errno.EXDEV))
+    prog = compiled(
+        profile(rule(PYTHON_MINIMUM, "SCMP_ACT_ALLOW"), default="SCMP_ACT_ERRNO", defaultErrnoRet=errno.EXDEV)
+    )
     out, status = run_filtered(prog, lambda: call(os.uname), lambda: call(os.getcwd), lambda: call(os.getpid))
     assert out == ["errno EXDEV", "errno EXDEV", "ok"]
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
@@ -133,57 +155,80 @@ def test_allow_list_default_errno_is_eperm():
 def test_personality_denied_only_for_query_value():
     # deny personality(0xffffffff) (the query form), allow personality(PER_LINUX)
     prog = compiled(profile(rule("personality", errnoRet=errno.EACCES, args=[arg(0, "EQ", 0xFFFFFFFF)])))
-    out, _ = run_filtered(prog, lambda: call(syscalls.personality, 0xFFFFFFFF),
-                          lambda: call(syscalls.personality, 0))
+    out, _ = run_filtered(prog, lambda: call(syscalls.personality, 0xFFFFFFFF), lambda: call(syscalls.personality, 0))
     assert out == ["errno EACCES", "ok"]
 
 
 def test_socket_denied_for_inet_allowed_for_unix():
     prog = compiled(profile(rule("socket", errnoRet=errno.EAFNOSUPPORT, args=[arg(0, "EQ", socket.AF_INET)])))
-    out, _ = run_filtered(prog, lambda: call(socket.socket, socket.AF_INET, socket.SOCK_STREAM),
-                          lambda: call(socket.socket, socket.AF_UNIX, socket.SOCK_STREAM))
+    out, _ = run_filtered(
+        prog,
+        lambda: call(socket.socket, socket.AF_INET, socket.SOCK_STREAM),
+        lambda: call(socket.socket, socket.AF_UNIX, socket.SOCK_STREAM),
+    )
     assert out == ["errno EAFNOSUPPORT", "ok"]
 
 
 def test_masked_eq_ignores_flag_bits():
     # socket(2)'s type carries SOCK_CLOEXEC/SOCK_NONBLOCK above the low nibble: mask them off
-    prog = compiled(profile(rule("socket", errnoRet=errno.EPROTOTYPE,
-                                 args=[arg(1, "MASKED_EQ", 0xF, socket.SOCK_DGRAM)])))
-    out, _ = run_filtered(prog, lambda: call(socket.socket, socket.AF_UNIX, socket.SOCK_DGRAM),
-                          lambda: call(socket.socket, socket.AF_UNIX,
-                                       socket.SOCK_DGRAM | socket.SOCK_NONBLOCK),
-                          lambda: call(socket.socket, socket.AF_UNIX, socket.SOCK_STREAM))
+    prog = compiled(
+        profile(rule("socket", errnoRet=errno.EPROTOTYPE, args=[arg(1, "MASKED_EQ", 0xF, socket.SOCK_DGRAM)]))
+    )
+    out, _ = run_filtered(
+        prog,
+        lambda: call(socket.socket, socket.AF_UNIX, socket.SOCK_DGRAM),
+        lambda: call(socket.socket, socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_NONBLOCK),
+        lambda: call(socket.socket, socket.AF_UNIX, socket.SOCK_STREAM),
+    )
     assert out == ["errno EPROTOTYPE", "errno EPROTOTYPE", "ok"]
 
 
 def test_conditions_on_different_args_are_anded():
-    prog = compiled(profile(rule("socket", errnoRet=errno.EACCES,
-                                 args=[arg(0, "EQ", socket.AF_UNIX),
-                                       arg(1, "MASKED_EQ", 0xF, socket.SOCK_DGRAM)])))
-    out, _ = run_filtered(prog, lambda: call(socket.socket, socket.AF_UNIX, socket.SOCK_DGRAM),
-                          lambda: call(socket.socket, socket.AF_UNIX, socket.SOCK_STREAM),
-                          lambda: call(socket.socket, socket.AF_INET, socket.SOCK_DGRAM))
+    prog = compiled(
+        profile(
+            rule(
+                "socket",
+                errnoRet=errno.EACCES,
+                args=[arg(0, "EQ", socket.AF_UNIX), arg(1, "MASKED_EQ", 0xF, socket.SOCK_DGRAM)],
+            )
+        )
+    )
+    out, _ = run_filtered(
+        prog,
+        lambda: call(socket.socket, socket.AF_UNIX, socket.SOCK_DGRAM),
+        lambda: call(socket.socket, socket.AF_UNIX, socket.SOCK_STREAM),
+        lambda: call(socket.socket, socket.AF_INET, socket.SOCK_DGRAM),
+    )
     assert out == ["errno EACCES", "ok", "ok"]
 
 
 def test_conditions_on_same_arg_become_separate_rules():
     # runc/crun: two conditions on arg 0 cannot be ANDed by libseccomp; each becomes its own
     # rule, so the result is an OR (AF_INET or AF_INET6 denied, AF_UNIX allowed)
-    prog = compiled(profile(rule("socket", errnoRet=errno.EACCES,
-                                 args=[arg(0, "EQ", socket.AF_INET), arg(0, "EQ", socket.AF_INET6)])))
-    out, _ = run_filtered(prog, lambda: call(socket.socket, socket.AF_INET),
-                          lambda: call(socket.socket, socket.AF_INET6),
-                          lambda: call(socket.socket, socket.AF_UNIX))
+    prog = compiled(
+        profile(
+            rule("socket", errnoRet=errno.EACCES, args=[arg(0, "EQ", socket.AF_INET), arg(0, "EQ", socket.AF_INET6)])
+        )
+    )
+    out, _ = run_filtered(
+        prog,
+        lambda: call(socket.socket, socket.AF_INET),
+        lambda: call(socket.socket, socket.AF_INET6),
+        lambda: call(socket.socket, socket.AF_UNIX),
+    )
     assert out == ["errno EACCES", "errno EACCES", "ok"]
 
 
-@pytest.mark.parametrize("op,value,expect", [
-    ("NE", 0, ["ok", "errno EACCES"]),     # personality(0) allowed, (8) denied
-    ("LT", 8, ["errno EACCES", "ok"]),
-    ("LE", 0, ["errno EACCES", "ok"]),
-    ("GE", 8, ["ok", "errno EACCES"]),
-    ("GT", 0, ["ok", "errno EACCES"]),
-])
+@pytest.mark.parametrize(
+    "op,value,expect",
+    [
+        ("NE", 0, ["ok", "errno EACCES"]),  # personality(0) allowed, (8) denied
+        ("LT", 8, ["errno EACCES", "ok"]),
+        ("LE", 0, ["errno EACCES", "ok"]),
+        ("GE", 8, ["ok", "errno EACCES"]),
+        ("GT", 0, ["ok", "errno EACCES"]),
+    ],
+)
 def test_comparison_operators(op, value, expect):
     prog = compiled(profile(rule("personality", errnoRet=errno.EACCES, args=[arg(0, op, value)])))
     out, _ = run_filtered(prog, lambda: call(syscalls.personality, 0), lambda: call(syscalls.personality, 8))
@@ -196,8 +241,7 @@ def test_unknown_syscall_name_is_skipped():
     assert out == ["errno ENOTSUP"]
 
 
-@pytest.mark.parametrize("action", ["SCMP_ACT_KILL", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_KILL_PROCESS",
-                                    "SCMP_ACT_TRAP"])
+@pytest.mark.parametrize("action", ["SCMP_ACT_KILL", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_TRAP"])
 def test_kill_and_trap_end_with_sigsys(action):
     prog = compiled(profile(rule("getcwd", action)))
     out, status = run_filtered(prog, lambda: "before", lambda: call(os.getcwd), lambda: "after")
@@ -221,8 +265,12 @@ def test_log_allows():
 
 def test_rule_equal_to_default_is_skipped():
     # libseccomp refuses a rule whose action is the default one; runc skips it silently
-    p = profile(rule(PYTHON_MINIMUM, "SCMP_ACT_ALLOW"), rule("uname"), rule("getcwd", errnoRet=errno.EPERM),
-                default="SCMP_ACT_ERRNO")
+    p = profile(
+        rule(PYTHON_MINIMUM, "SCMP_ACT_ALLOW"),
+        rule("uname"),
+        rule("getcwd", errnoRet=errno.EPERM),
+        default="SCMP_ACT_ERRNO",
+    )
     out, _ = run_filtered(compiled(p), lambda: call(os.uname), lambda: call(os.getcwd))
     assert out == ["errno EPERM", "errno EPERM"]
     # ERRNO(EXDEV) is not the default ERRNO(EPERM): that rule stays
@@ -239,8 +287,7 @@ def test_load_without_nnp_leaves_nnp_clear():
     # the init's path without noNewPrivileges: load before the capability drop, and nothing
     # (libseccomp's SCMP_FLTATR_CTL_NNP included) may set no_new_privs behind the spec's back
     prog = compiled(profile(rule("getcwd", errnoRet=errno.ENOTSUP)))
-    out, _ = run_filtered(prog, lambda: str(syscalls.prctl(PR_GET_NO_NEW_PRIVS)), lambda: call(os.getcwd),
-                          nnp=False)
+    out, _ = run_filtered(prog, lambda: str(syscalls.prctl(PR_GET_NO_NEW_PRIVS)), lambda: call(os.getcwd), nnp=False)
     assert out == ["0", "errno ENOTSUP"]
 
 
@@ -297,6 +344,7 @@ def test_load_reports_kernel_refusal():
 
 # --- podman's profile and the trampoline ---------------------------------------------------------
 
+
 def podman_profile() -> dict:
     for path in PODMAN_CONFIGS:
         if os.path.exists(path):
@@ -319,8 +367,13 @@ def _nnp() -> None:
 def run_trampoline(prog: seccomp.SeccompProgram, *argv: str) -> subprocess.CompletedProcess:
     fd = seccomp.to_memfd(prog)
     try:
-        return subprocess.run([TRAMPOLINE, "-1", str(fd), str(prog.flags), *argv], pass_fds=(fd,),
-                              preexec_fn=_nnp, capture_output=True, timeout=30)
+        return subprocess.run(
+            [TRAMPOLINE, "-1", str(fd), str(prog.flags), *argv],
+            pass_fds=(fd,),
+            preexec_fn=_nnp,
+            capture_output=True,
+            timeout=30,
+        )
     finally:
         os.close(fd)
 
@@ -387,35 +440,60 @@ def test_memfd_is_sealed_and_inheritable():
 
 # --- configuration errors ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("p,message", [
-    (profile(rule("getcwd", "SCMP_ACT_FOO"), rule("uname"), rule("getcwd", "SCMP_ACT_BAR")),
-     'linux.seccomp.syscalls[0].action: unknown action "SCMP_ACT_FOO"'),
-    (profile(rule("getcwd"), rule("uname"), rule("mkdir"), rule("getcwd", "SCMP_ACT_FOO")),
-     'linux.seccomp.syscalls[3].action: unknown action "SCMP_ACT_FOO"'),
-    (profile(default="SCMP_ACT_NOPE"), 'linux.seccomp.defaultAction: unknown action "SCMP_ACT_NOPE"'),
-    ({"syscalls": []}, "linux.seccomp.defaultAction: missing"),
-    (profile(rule("getcwd", args=[arg(0, "EQ", 1), {"index": 1, "op": "SCMP_CMP_ABOUT", "value": 2}])),
-     'linux.seccomp.syscalls[0].args[1].op: unknown operator "SCMP_CMP_ABOUT"'),
-    (profile(rule("getcwd", args=[arg(6, "EQ", 1)])),
-     "linux.seccomp.syscalls[0].args[0].index: must be an integer between 0 and 5, got 6"),
-    (profile(rule("getcwd", args=[arg(0, "EQ", -1)])),
-     "linux.seccomp.syscalls[0].args[0].value: must be an integer between 0 and 18446744073709551615, "
-     "got -1"),
-    (profile(architectures=["SCMP_ARCH_X86_64", "SCMP_ARCH_Z80"]),
-     'linux.seccomp.architectures[1]: unknown architecture "SCMP_ARCH_Z80"'),
-    (profile(architectures=["x86_64"]), 'linux.seccomp.architectures[0]: unknown architecture "x86_64"'),
-    (profile(flags=["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_FAST"]),
-     'linux.seccomp.flags[1]: unknown flag "SECCOMP_FILTER_FLAG_FAST"'),
-    (profile(rule("getcwd", errnoRet=70000)),
-     "linux.seccomp.syscalls[0].errnoRet: must be an integer between 0 and 65535, got 70000"),
-    (profile(default="SCMP_ACT_ERRNO", defaultErrnoRet="1"),
-     'linux.seccomp.defaultErrnoRet: must be an integer between 0 and 65535, got "1"'),
-    (profile(rule(["getcwd", ""])), "linux.seccomp.syscalls[0].names[1]: must be a non-empty string"),
-    (profile(rule("getcwd", "SCMP_ACT_NOTIFY")),
-     "linux.seccomp.syscalls[0].action: SCMP_ACT_NOTIFY is not supported yet"),
-    (profile(listenerPath="/run/agent.sock"),
-     "linux.seccomp.listenerPath: seccomp notify listeners are not supported yet"),
-])
+
+@pytest.mark.parametrize(
+    "p,message",
+    [
+        (
+            profile(rule("getcwd", "SCMP_ACT_FOO"), rule("uname"), rule("getcwd", "SCMP_ACT_BAR")),
+            'linux.seccomp.syscalls[0].action: unknown action "SCMP_ACT_FOO"',
+        ),
+        (
+            profile(rule("getcwd"), rule("uname"), rule("mkdir"), rule("getcwd", "SCMP_ACT_FOO")),
+            'linux.seccomp.syscalls[3].action: unknown action "SCMP_ACT_FOO"',
+        ),
+        (profile(default="SCMP_ACT_NOPE"), 'linux.seccomp.defaultAction: unknown action "SCMP_ACT_NOPE"'),
+        ({"syscalls": []}, "linux.seccomp.defaultAction: missing"),
+        (
+            profile(rule("getcwd", args=[arg(0, "EQ", 1), {"index": 1, "op": "SCMP_CMP_ABOUT", "value": 2}])),
+            'linux.seccomp.syscalls[0].args[1].op: unknown operator "SCMP_CMP_ABOUT"',
+        ),
+        (
+            profile(rule("getcwd", args=[arg(6, "EQ", 1)])),
+            "linux.seccomp.syscalls[0].args[0].index: must be an integer between 0 and 5, got 6",
+        ),
+        (
+            profile(rule("getcwd", args=[arg(0, "EQ", -1)])),
+            "linux.seccomp.syscalls[0].args[0].value: must be an integer between 0 and 18446744073709551615, got -1",
+        ),
+        (
+            profile(architectures=["SCMP_ARCH_X86_64", "SCMP_ARCH_Z80"]),
+            'linux.seccomp.architectures[1]: unknown architecture "SCMP_ARCH_Z80"',
+        ),
+        (profile(architectures=["x86_64"]), 'linux.seccomp.architectures[0]: unknown architecture "x86_64"'),
+        (
+            profile(flags=["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_FAST"]),
+            'linux.seccomp.flags[1]: unknown flag "SECCOMP_FILTER_FLAG_FAST"',
+        ),
+        (
+            profile(rule("getcwd", errnoRet=70000)),
+            "linux.seccomp.syscalls[0].errnoRet: must be an integer between 0 and 65535, got 70000",
+        ),
+        (
+            profile(default="SCMP_ACT_ERRNO", defaultErrnoRet="1"),
+            'linux.seccomp.defaultErrnoRet: must be an integer between 0 and 65535, got "1"',
+        ),
+        (profile(rule(["getcwd", ""])), "linux.seccomp.syscalls[0].names[1]: must be a non-empty string"),
+        (
+            profile(rule("getcwd", "SCMP_ACT_NOTIFY")),
+            "linux.seccomp.syscalls[0].action: SCMP_ACT_NOTIFY is not supported yet",
+        ),
+        (
+            profile(listenerPath="/run/agent.sock"),
+            "linux.seccomp.listenerPath: seccomp notify listeners are not supported yet",
+        ),
+    ],
+)
 def test_config_errors_name_the_path(p, message):
     with pytest.raises(ConfigError) as exc:
         seccomp.compile_profile(p)
@@ -451,6 +529,7 @@ def test_enabled():
 
 
 # --- cache -------------------------------------------------------------------------------------
+
 
 def test_cache_hit_returns_identical_program(tmp_path):
     cache = str(tmp_path / "cache")

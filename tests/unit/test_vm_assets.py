@@ -1,5 +1,6 @@
 """runk.vm.image.assets without the network: apt output parsing, the bzImage payload, the LZ4
 legacy-stream decoder (against the lz4 tool), the manifest, and the real cached kernel when present."""
+
 from __future__ import annotations
 
 import os
@@ -37,7 +38,9 @@ def test_parse_policy_candidate():
 def test_parse_image_depends_first_stanza():
     assert assets.parse_image_depends(SHOW) == ("linux-image-6.1.0-56-cloud-amd64", "6.1.192-2")
     assert assets.parse_image_depends("Depends: foo, linux-image-6.1.0-9-amd64 | bar\n") == (
-        "linux-image-6.1.0-9-amd64", None)
+        "linux-image-6.1.0-9-amd64",
+        None,
+    )
     with pytest.raises(assets.KernelError):
         assets.parse_image_depends("Depends: foo\n")
 
@@ -66,6 +69,7 @@ def test_bzimage_payload():
 
 def test_extract_vmlinux_gzip(tmp_path):
     import gzip
+
     elf = b"\x7fELF" + os.urandom(1000)
     (tmp_path / "bz").write_bytes(_fake_bzimage(gzip.compress(elf)))
     assert assets.extract_vmlinux(str(tmp_path / "bz"), str(tmp_path / "vmlinux")) == "gzip"
@@ -78,16 +82,15 @@ def test_extract_vmlinux_gzip(tmp_path):
 @pytest.mark.skipif(shutil.which("lz4") is None, reason="needs the lz4 tool to make test data")
 def test_lz4_legacy_decoder_matches_tool():
     # repetitive (long overlapping matches), random (literal runs) and mixed; 3 legacy blocks
-    data = (b"abc" * 50000 + os.urandom(300000) + bytes(range(256)) * 9000
-            + b"\0" * 9_000_000)
-    packed = subprocess.run(["lz4", "-l", "-c9"], input=data, capture_output=True,
-                            check=True).stdout
+    data = b"abc" * 50000 + os.urandom(300000) + bytes(range(256)) * 9000 + b"\0" * 9_000_000
+    packed = subprocess.run(["lz4", "-l", "-c9"], input=data, capture_output=True, check=True).stdout
     assert struct.unpack_from("<I", packed)[0] == assets.LZ4_LEGACY_MAGIC
     assert assets.lz4_legacy_decompress(packed + struct.pack("<I", len(data))) == data
 
 
 def test_extract_vmlinux_lz4_and_corrupt_block(tmp_path):
     import lz4.block
+
     elf = b"\x7fELF" + b"kernel" * 5000
     block = lz4.block.compress(elf, store_size=False)
     stream = struct.pack("<II", assets.LZ4_LEGACY_MAGIC, len(block)) + block
@@ -104,12 +107,12 @@ def test_manifest_roundtrip(tmp_path):
     (root / "boot").mkdir(parents=True)
     (root / "boot/vmlinuz-6.1.0-1-cloud-amd64").write_bytes(b"bz")
     (root / "lib/modules/6.1.0-1-cloud-amd64").mkdir(parents=True)
-    k = assets.KernelAssets("cloud", "linux-image-6.1.0-1-cloud-amd64", "6.1.1-1",
-                            "6.1.0-1-cloud-amd64", str(root), None)
+    k = assets.KernelAssets(
+        "cloud", "linux-image-6.1.0-1-cloud-amd64", "6.1.1-1", "6.1.0-1-cloud-amd64", str(root), None
+    )
     assets._write_manifest(str(tmp_path), k)
     got = assets.load_kernel(str(tmp_path))
-    assert (got.package, got.version, got.release, got.boot_image) == (
-        k.package, k.version, k.release, k.vmlinuz)
+    assert (got.package, got.version, got.release, got.boot_image) == (k.package, k.version, k.release, k.vmlinuz)
     # a kernel whose files went missing is no kernel
     os.unlink(root / "boot/vmlinuz-6.1.0-1-cloud-amd64")
     assert assets.load_kernel(str(tmp_path)) is None

@@ -1,6 +1,7 @@
 """The VM backend without a VM: protocol messages, VM sizing, the staged share and the guest
 config, qemu argv and kernel command line, exit-status mirroring, live status from the state
 markers, and the supervisor's switchboard routing frames between a fake agent and clients."""
+
 from __future__ import annotations
 
 import base64
@@ -22,6 +23,7 @@ MB = 1 << 20
 
 # -- protocol ---------------------------------------------------------------------------------
 
+
 def test_request_and_reply_carry_op_rid_and_stream():
     [f] = wire.decode(P.request(P.EXEC, 7, 3, process={"args": ["true"]}))
     assert (f.type, f.stream) == (wire.REQ, 3)
@@ -33,7 +35,7 @@ def test_request_and_reply_carry_op_rid_and_stream():
 
 
 def test_data_frames_fit_one_virtio_write_and_eof_is_empty():
-    data = bytes(range(256)) * 400                       # 102400 bytes
+    data = bytes(range(256)) * 400  # 102400 bytes
     frames = P.data_frames(wire.STDOUT, 2, data)
     assert all(len(f) <= 32768 for f in frames) and len(frames) == 4
     decoded = wire.decode(b"".join(frames))
@@ -59,13 +61,16 @@ def test_exit_payloads_from_wait_statuses():
     assert P.exit_code({"exit_code": 3}) == 3
 
 
-@pytest.mark.parametrize("status,expect", [
-    ({"exit_code": 42}, ("code", 42)),
-    ({"signal": signal.SIGTERM}, ("signal", signal.SIGTERM)),
-    ({"signal": signal.SIGQUIT}, ("signal", signal.SIGQUIT)),    # no core dump either
-    ({"signal": signal.SIGCONT}, ("code", 128 + signal.SIGCONT)),  # would not end us
-    ({"signal": signal.SIGTSTP}, ("code", 128 + signal.SIGTSTP)),  # would only stop us
-])
+@pytest.mark.parametrize(
+    "status,expect",
+    [
+        ({"exit_code": 42}, ("code", 42)),
+        ({"signal": signal.SIGTERM}, ("signal", signal.SIGTERM)),
+        ({"signal": signal.SIGQUIT}, ("signal", signal.SIGQUIT)),  # no core dump either
+        ({"signal": signal.SIGCONT}, ("code", 128 + signal.SIGCONT)),  # would not end us
+        ({"signal": signal.SIGTSTP}, ("code", 128 + signal.SIGTSTP)),  # would only stop us
+    ],
+)
 def test_exit_as_mirrors_the_guest_process(status, expect):
     pid = os.fork()
     if pid == 0:
@@ -79,17 +84,21 @@ def test_exit_as_mirrors_the_guest_process(status, expect):
 
 # -- sizing, share, guest config ------------------------------------------------------------------
 
-@pytest.mark.parametrize("res,host,expect", [
-    (None, 4, (256, 1)),
-    ({"memory": {"limit": 64 * MB}}, 4, (256, 1)),            # 64 + 192 overhead
-    ({"memory": {"limit": 1 << 30}}, 4, (1216, 1)),
-    ({"memory": {"limit": 100 * MB + 1}}, 4, (294, 1)),       # rounded up to 2 MiB
-    ({"cpu": {"quota": 150000, "period": 100000}}, 4, (256, 2)),
-    ({"cpu": {"quota": 400000, "period": 100000}}, 2, (256, 2)),  # never more than the host
-    ({"cpu": {"cpus": "0-2,5"}}, 8, (256, 4)),
-    ({"cpu": {"cpus": "0-3", "quota": 50000}}, 8, (256, 1)),
-    ({"cpu": {"quota": -1}}, 8, (256, 1)),
-])
+
+@pytest.mark.parametrize(
+    "res,host,expect",
+    [
+        (None, 4, (256, 1)),
+        ({"memory": {"limit": 64 * MB}}, 4, (256, 1)),  # 64 + 192 overhead
+        ({"memory": {"limit": 1 << 30}}, 4, (1216, 1)),
+        ({"memory": {"limit": 100 * MB + 1}}, 4, (294, 1)),  # rounded up to 2 MiB
+        ({"cpu": {"quota": 150000, "period": 100000}}, 4, (256, 2)),
+        ({"cpu": {"quota": 400000, "period": 100000}}, 2, (256, 2)),  # never more than the host
+        ({"cpu": {"cpus": "0-2,5"}}, 8, (256, 4)),
+        ({"cpu": {"cpus": "0-3", "quota": 50000}}, 8, (256, 1)),
+        ({"cpu": {"quota": -1}}, 8, (256, 1)),
+    ],
+)
 def test_vm_size(res, host, expect):
     assert sandbox.vm_size(res, host) == expect
 
@@ -99,26 +108,27 @@ def _config(tmp_path) -> dict:
     (tmp_path / "bundle").mkdir()
     (tmp_path / "bundle" / "hosts").write_text("127.0.0.1 x\n")
     return {
-        "ociVersion": "1.0.2", "root": {"path": "rootfs", "readonly": True},
+        "ociVersion": "1.0.2",
+        "root": {"path": "rootfs", "readonly": True},
         "process": {"args": ["true"], "cwd": "/"},
         "annotations": {"runk.backend": "vm", "runk.vm.rootfs": "block", "keep": "me"},
         "hooks": {"prestart": [{"path": "/bin/true"}]},
         "mounts": [
             {"destination": "/proc", "type": "proc", "source": "proc"},
-            {"destination": "/data", "type": "bind", "source": str(tmp_path / "data"),
-             "options": ["rbind", "ro"]},
+            {"destination": "/data", "type": "bind", "source": str(tmp_path / "data"), "options": ["rbind", "ro"]},
             {"destination": "/etc/hosts", "source": "hosts", "options": ["bind"]},
             {"destination": "/dev/shm", "type": "bind", "source": "/dev/shm", "options": ["bind"]},
         ],
-        "linux": {"namespaces": [{"type": "pid"}, {"type": "network", "path": "/run/netns/x"}],
-                  "cgroupsPath": "/libpod_parent/x"},
+        "linux": {
+            "namespaces": [{"type": "pid"}, {"type": "network", "path": "/run/netns/x"}],
+            "cgroupsPath": "/libpod_parent/x",
+        },
     }
 
 
 def test_stage_plan_shares_rootfs_binds_and_the_agents_python(tmp_path):
     cfg = _config(tmp_path)
-    stages, sources = sandbox.stage_plan(cfg, str(tmp_path / "bundle"), "/r/rootfs", "virtiofs",
-                                         ["/opt/runk"])
+    stages, sources = sandbox.stage_plan(cfg, str(tmp_path / "bundle"), "/r/rootfs", "virtiofs", ["/opt/runk"])
     got = {s.name: (s.source, s.kind, s.readonly, s.recursive) for s in stages}
     assert got == {
         "usr": ("/usr", "dir", True, False),
@@ -129,7 +139,7 @@ def test_stage_plan_shares_rootfs_binds_and_the_agents_python(tmp_path):
     }
     assert sources == {1: "/run/runk-share/m1/data", 2: "/run/runk-share/m2/hosts"}
     stages, _ = sandbox.stage_plan(cfg, str(tmp_path / "bundle"), "/r/rootfs", "block", [])
-    assert "rootfs" not in {s.name for s in stages}     # the block image carries it
+    assert "rootfs" not in {s.name for s in stages}  # the block image carries it
 
 
 def test_stage_plan_refuses_a_missing_bind_source(tmp_path):
@@ -143,15 +153,19 @@ def test_guest_config(tmp_path):
     cfg = _config(tmp_path)
     before = repr(cfg)
     g = sandbox.guest_config(cfg, "/run/runk-share/rootfs", {1: "/run/runk-share/m1/data"})
-    assert repr(cfg) == before                             # the host's config is untouched
+    assert repr(cfg) == before  # the host's config is untouched
     assert g["root"] == {"path": "/run/runk-share/rootfs", "readonly": True}
-    assert "hooks" not in g                                # hooks run on the host
-    assert g["annotations"] == {"keep": "me"}              # the guest uses its linux backend
+    assert "hooks" not in g  # hooks run on the host
+    assert g["annotations"] == {"keep": "me"}  # the guest uses its linux backend
     assert g["linux"]["namespaces"] == [{"type": "pid"}, {"type": "network"}]
     assert g["mounts"][1]["source"] == "/run/runk-share/m1/data"
     assert g["mounts"][1]["options"] == ["rbind", "ro"]
-    assert g["mounts"][3] == {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-                              "options": sandbox.SHM_OPTIONS}
+    assert g["mounts"][3] == {
+        "destination": "/dev/shm",
+        "type": "tmpfs",
+        "source": "shm",
+        "options": sandbox.SHM_OPTIONS,
+    }
     assert g["linux"]["cgroupsPath"] == "/libpod_parent/x"
 
 
@@ -164,13 +178,25 @@ def test_rootfs_mode_from_annotation_or_environment():
 
 
 def _plan(**kw) -> sandbox.VmPlan:
-    base = {"qemu": "/usr/bin/qemu-system-x86_64", "virtiofsd": "/usr/lib/qemu/virtiofsd",
-                "virtiofsd_flavour": "c", "kernel": "/k/vmlinux", "kernel_release": "6.1.0-x",
-                "initrd": "/k/initrd.gz", "accel": "tcg", "accel_reason": "tcg: test", "machine": "microvm",
-                "mem_mb": 512, "cpus": 2, "rootfs_mode": "virtiofs",
-                "stages": [sandbox.Stage("usr", "/usr", "dir", True, False)],
-                "guest_config": {"process": {"args": ["true"]}}, "cmdline": "console=ttyS0",
-                "image_mb": 0, "rootfs": "/r"}
+    base = {
+        "qemu": "/usr/bin/qemu-system-x86_64",
+        "virtiofsd": "/usr/lib/qemu/virtiofsd",
+        "virtiofsd_flavour": "c",
+        "kernel": "/k/vmlinux",
+        "kernel_release": "6.1.0-x",
+        "initrd": "/k/initrd.gz",
+        "accel": "tcg",
+        "accel_reason": "tcg: test",
+        "machine": "microvm",
+        "mem_mb": 512,
+        "cpus": 2,
+        "rootfs_mode": "virtiofs",
+        "stages": [sandbox.Stage("usr", "/usr", "dir", True, False)],
+        "guest_config": {"process": {"args": ["true"]}},
+        "cmdline": "console=ttyS0",
+        "image_mb": 0,
+        "rootfs": "/r",
+    }
     base.update(kw)
     return sandbox.VmPlan(**base)
 
@@ -204,6 +230,7 @@ def test_kernel_cmdline_starts_the_agent_from_the_share():
 
 def test_python_roots_hold_runk_and_nothing_under_usr():
     import runk
+
     roots = sandbox.python_roots()
     assert os.path.dirname(os.path.dirname(runk.__file__)) in roots
     assert not [r for r in roots if r.startswith("/usr/")]
@@ -217,21 +244,29 @@ def test_plan_round_trips_through_json():
 
 # -- live status from the markers -------------------------------------------------------------
 
+
 def test_live_status_follows_the_supervisor_markers(tmp_path):
     from runk.backend import vm
     from runk.linux import procfs
+
     cdir = StateStore(str(tmp_path)).claim("c1")
-    rec = StateRecord(id="c1", pid=os.getpid(), pid_starttime=procfs.starttime(os.getpid()),
-                      status="created", backend="vm", sandbox={"dir": cdir.path})
+    rec = StateRecord(
+        id="c1",
+        pid=os.getpid(),
+        pid_starttime=procfs.starttime(os.getpid()),
+        status="created",
+        backend="vm",
+        sandbox={"dir": cdir.path},
+    )
     assert vm.VmBackend().live_status(cdir, rec) == "running"
     open(os.path.join(cdir.path, "created"), "w").close()
     assert vm.VmBackend().live_status(cdir, rec) == "created"
     open(os.path.join(cdir.path, "paused"), "w").close()
     assert vm.VmBackend().live_status(cdir, rec) == "paused"
     open(os.path.join(cdir.path, "exit"), "w").close()
-    assert vm.VmBackend().live_status(cdir, rec) == "stopped"             # exited, supervisor leaving
+    assert vm.VmBackend().live_status(cdir, rec) == "stopped"  # exited, supervisor leaving
     os.unlink(os.path.join(cdir.path, "exit"))
-    rec.pid_starttime += 1                                      # another process with that pid
+    rec.pid_starttime += 1  # another process with that pid
     assert vm.VmBackend().live_status(cdir, rec) == "stopped"
     cdir.close()
 
@@ -253,6 +288,7 @@ class Rig:
 
     def __init__(self, tmp_path, monkeypatch) -> None:
         from runk.vm.host.supervisor import Client, Supervisor
+
         monkeypatch.chdir(tmp_path)
         self.sup = Supervisor(_plan(), "c1", -1, None, None)
         self.agent, theirs = socket.socketpair()
@@ -285,7 +321,7 @@ def test_switchboard_start_clears_created_once_the_guest_started(tmp_path, monke
     rig.from_client(P.request(P.START, 41))
     [req] = rig.agent_frames()
     assert req.json()["op"] == "StartContainer"
-    assert os.path.exists("created")                            # not before the guest says so
+    assert os.path.exists("created")  # not before the guest says so
     rig.agent_says(P.reply(req.json()["rid"], True))
     assert not os.path.exists("created")
     [rep] = rig.client_frames()
@@ -303,10 +339,9 @@ def test_switchboard_exec_streams_belong_to_their_client(tmp_path, monkeypatch):
     assert [(f.stream, f.payload) for f in rig.agent_frames()] == [(1, b"in")]
     rig.agent_says(wire.encode(wire.STDOUT, 1, b"out") + P.exit_frame(1, {"exit_code": 7}))
     got = rig.client_frames()
-    assert [(f.type, f.payload) for f in got] == [(wire.STDOUT, b"out"),
-                                                  (wire.EXIT, b'{"exit_code":7}')]
+    assert [(f.type, f.payload) for f in got] == [(wire.STDOUT, b"out"), (wire.EXIT, b'{"exit_code":7}')]
     assert rig.sup.owners == {}
-    rig.from_client(P.request(P.SIGNAL, 2, 1, signal=9))         # that process is gone
+    rig.from_client(P.request(P.SIGNAL, 2, 1, signal=9))  # that process is gone
     assert rig.agent_frames() == []
     assert rig.client_frames()[0].json()["error"] == "no such process"
 
@@ -330,7 +365,7 @@ def test_switchboard_pause_marker_and_init_exit(tmp_path, monkeypatch):
     assert not os.path.exists("paused")
     rig.agent_says(wire.encode(wire.STDOUT, 0, b"hello\n") + wire.eof(wire.STDOUT, 0))
     assert os.read(rig.out_r, 100) == b"hello\n"
-    assert os.read(rig.out_r, 100) == b""                       # EOF reached our reader
+    assert os.read(rig.out_r, 100) == b""  # EOF reached our reader
     rig.agent_says(P.exit_frame(0, {"signal": 9}))
     assert rig.sup.status == {"signal": 9}
     with open("exit") as f:
@@ -346,35 +381,45 @@ def test_switchboard_refuses_create_from_a_client(tmp_path, monkeypatch):
 
 # -- selection --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("prog,argv,expect", [
-    ("runk-vm", ["state", "x"], "vm"),                          # the fast path, by name
-    ("runk", ["state", "x"], "linux"),
-    ("runk", ["--backend", "vm", "state", "x"], "vm"),          # the fast path, by flag
-    ("runk-vm", ["--backend", "linux", "state", "x"], "linux"),
-    ("runk", ["--backend=vm", "exec", "-e", "A=1", "x", "env"], "vm"),  # deferred to click
-])
+
+@pytest.mark.parametrize(
+    "prog,argv,expect",
+    [
+        ("runk-vm", ["state", "x"], "vm"),  # the fast path, by name
+        ("runk", ["state", "x"], "linux"),
+        ("runk", ["--backend", "vm", "state", "x"], "vm"),  # the fast path, by flag
+        ("runk-vm", ["--backend", "linux", "state", "x"], "linux"),
+        ("runk", ["--backend=vm", "exec", "-e", "A=1", "x", "env"], "vm"),  # deferred to click
+    ],
+)
 def test_backend_selection_by_name_and_flag(prog, argv, expect, tmp_path):
     import subprocess
     import sys
+
     # the verb itself is replaced: what reaches it is the backend a new container would get
-    code = ("import sys; import runk.cli.commands as c; from runk.backend import default_name; "
-            "c.run = lambda verb, g, opts: print(default_name(g.backend), file=sys.stderr) or 0; "
-            "from runk.cli.main import main; "
-            f"main(['--root', {str(tmp_path)!r}] + {argv!r}, prog={prog!r})")
+    code = (
+        "import sys; import runk.cli.commands as c; from runk.backend import default_name; "
+        "c.run = lambda verb, g, opts: print(default_name(g.backend), file=sys.stderr) or 0; "
+        "from runk.cli.main import main; "
+        f"main(['--root', {str(tmp_path)!r}] + {argv!r}, prog={prog!r})"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.stderr.splitlines()[-1] == expect, r.stderr
 
 
 def test_runk_vm_features_describe_the_vm_backend():
     import subprocess
+
     top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     launcher = os.path.join(top, ".venv", "bin", "runk-vm")
     if not os.access(launcher, os.X_OK):
         pytest.skip("needs .venv/bin/runk-vm (scripts/setup)")
-    vm = __import__("json").loads(subprocess.run([launcher, "features"], capture_output=True,
-                                                 text=True, timeout=60, check=True).stdout)
-    linux = __import__("json").loads(subprocess.run([launcher[:-3], "features"], capture_output=True,
-                                                    text=True, timeout=60, check=True).stdout)
+    vm = __import__("json").loads(
+        subprocess.run([launcher, "features"], capture_output=True, text=True, timeout=60, check=True).stdout
+    )
+    linux = __import__("json").loads(
+        subprocess.run([launcher[:-3], "features"], capture_output=True, text=True, timeout=60, check=True).stdout
+    )
     ann = vm["annotations"]
     assert ann["org.runk.backend"] == "vm" and "org.runk.backend" not in linux["annotations"]
     assert ann["org.runk.vm.accelerator"] in ("tcg", "kvm")
@@ -383,8 +428,7 @@ def test_runk_vm_features_describe_the_vm_backend():
     assert vm["linux"]["namespaces"] == linux["linux"]["namespaces"]
 
 
-@pytest.mark.parametrize("argv", [["state", "c1"], ["kill", "c1", "9"], ["start", "c1"],
-                                  ["list"]], ids=" ".join)
+@pytest.mark.parametrize("argv", [["state", "c1"], ["kill", "c1", "9"], ["start", "c1"], ["list"]], ids=" ".join)
 def test_hot_commands_stay_light_for_vm_containers(argv, tmp_path):
     """state/kill/start of a VM container (here one whose supervisor socket is gone) import
     nothing heavy either: kill and start speak to vm.sock with _socket and the frame codec."""
@@ -392,12 +436,20 @@ def test_hot_commands_stay_light_for_vm_containers(argv, tmp_path):
 
     from runk.linux import procfs
     from tests.unit.test_import_budget import FORBIDDEN, modules_after
+
     cdir = tmp_path / "root" / "c1"
     cdir.mkdir(parents=True)
-    stand_in = subprocess.Popen(["sleep", "60"])               # the "supervisor"
-    rec = StateRecord(ociVersion="1.2.0", id="c1", pid=stand_in.pid, status="created",
-                      pid_starttime=procfs.starttime(stand_in.pid), bundle=str(tmp_path),
-                      backend="vm", sandbox={"dir": str(cdir)})
+    stand_in = subprocess.Popen(["sleep", "60"])  # the "supervisor"
+    rec = StateRecord(
+        ociVersion="1.2.0",
+        id="c1",
+        pid=stand_in.pid,
+        status="created",
+        pid_starttime=procfs.starttime(stand_in.pid),
+        bundle=str(tmp_path),
+        backend="vm",
+        sandbox={"dir": str(cdir)},
+    )
     (cdir / "state.json").write_text(rec.to_json())
     (cdir / "config.json").write_text('{"process": {"args": ["true"]}}')
     (cdir / "created").write_text("")

@@ -2,6 +2,7 @@
 tools, module order from kmod's depmod/modprobe (synthetic ELF files for what .modinfo carries:
 soft dependencies, aliases; the real kernel for symbol dependencies, when fetched), the cache,
 and the guest's printf framing decoded by runk.vm.wire."""
+
 from __future__ import annotations
 
 import gzip
@@ -19,8 +20,9 @@ from runk.vm.wire import wire
 
 BUSYBOX = shutil.which("busybox")
 needs_busybox = pytest.mark.skipif(BUSYBOX is None, reason="needs busybox-static")
-needs_kmod = pytest.mark.skipif(not (os.access("/sbin/depmod", os.X_OK) or shutil.which("depmod")),
-                                reason="needs kmod (depmod, modprobe)")
+needs_kmod = pytest.mark.skipif(
+    not (os.access("/sbin/depmod", os.X_OK) or shutil.which("depmod")), reason="needs kmod (depmod, modprobe)"
+)
 
 
 def _archive(with_dev: bool = True) -> bytes:
@@ -61,12 +63,12 @@ def test_gnu_cpio_extracts_it(tmp_path):
     dest = tmp_path / "x"
     dest.mkdir()
     with_dev = os.geteuid() == 0
-    out = subprocess.run(["cpio", "-idv"], input=_archive(with_dev), cwd=dest,
-                         capture_output=True)
+    out = subprocess.run(["cpio", "-idv"], input=_archive(with_dev), cwd=dest, capture_output=True)
     assert out.returncode == 0, out.stderr
     listed = out.stderr.decode().split()
     assert [n for n in listed if not n.isdigit() and n != "blocks"] == EXPECTED + (
-        ["dev", "dev/console"] if with_dev else [])
+        ["dev", "dev/console"] if with_dev else []
+    )
     assert (dest / "etc/hello.txt").read_bytes() == b"hello\n"
     assert (dest / "odd/len3").read_bytes() == b"abc"
     assert (dest / "empty").read_bytes() == b""
@@ -89,8 +91,7 @@ def test_overlay_appended_to_gzip_lists_both(tmp_path):
     """The per-run archive after the cached gzip one: what the kernel unpacks, in order."""
     base = tmp_path / "base.cpio.gz"
     base.write_bytes(gzip.compress(_archive(), mtime=0))
-    out = initramfs.with_overlay(str(base), {"runk/cmd": b"echo hi\n", "runk/stdin": b"in"},
-                                 str(tmp_path / "initrd"))
+    out = initramfs.with_overlay(str(base), {"runk/cmd": b"echo hi\n", "runk/stdin": b"in"}, str(tmp_path / "initrd"))
     data = open(out, "rb").read()
     d = zlib.decompressobj(wbits=31)
     assert d.decompress(data) == _archive()  # the gzip member ends; the rest is unused_data
@@ -112,9 +113,11 @@ def make_ko(path, modinfo: list[str]) -> None:
     off_sh = (off_ss + len(shstr) + 7) & ~7
     ident = b"\x7fELF" + bytes([2, 1, 1]) + bytes(9)
     ehdr = ident + struct.pack("<HHIQQQIHHHHHH", 1, 62, 1, 0, 0, off_sh, 0, 64, 0, 0, 64, 3, 2)
-    sh = [struct.pack("<IIQQQQIIQQ", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
-          struct.pack("<IIQQQQIIQQ", 1, 1, 2, 0, off_mi, len(data), 0, 0, 1, 0),
-          struct.pack("<IIQQQQIIQQ", 10, 3, 0, 0, off_ss, len(shstr), 0, 0, 1, 0)]
+    sh = [
+        struct.pack("<IIQQQQIIQQ", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
+        struct.pack("<IIQQQQIIQQ", 1, 1, 2, 0, off_mi, len(data), 0, 0, 1, 0),
+        struct.pack("<IIQQQQIIQQ", 10, 3, 0, 0, off_ss, len(shstr), 0, 0, 1, 0),
+    ]
     body = ehdr + data + shstr
     body += b"\0" * (off_sh - len(body))
     os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -128,19 +131,15 @@ def moddir(tmp_path):
     k = root / "kernel"
     make_ko(k / "drivers/a.ko", ["license=GPL", "depends=b,c", "name=a"])
     make_ko(k / "drivers/b.ko", ["depends=c", "name=b"])
-    make_ko(k / "drivers/c.ko", ["softdep=pre: crypto-dee missing-alias post: b",
-                                 "depends=", "name=c"])
-    make_ko(k / "crypto/dee-generic.ko", ["alias=crypto-dee", "alias=dee", "depends=",
-                                          "name=dee_generic"])
+    make_ko(k / "drivers/c.ko", ["softdep=pre: crypto-dee missing-alias post: b", "depends=", "name=c"])
+    make_ko(k / "crypto/dee-generic.ko", ["alias=crypto-dee", "alias=dee", "depends=", "name=dee_generic"])
     make_ko(k / "fs/f.ko", ["depends=ext4", "name=f"])
     make_ko(k / "x/cyc1.ko", ["depends=cyc2", "name=cyc1"])
     make_ko(k / "x/cyc2.ko", ["depends=cyc1", "name=cyc2"])
     make_ko(k / "x/needs-missing.ko", ["depends=nothere", "name=needs_missing"])
-    make_ko(k / "x/builtin-alias-user.ko", ["softdep=pre: crypto-crc32c", "depends=",
-                                            "name=builtin_alias_user"])
+    make_ko(k / "x/builtin-alias-user.ko", ["softdep=pre: crypto-crc32c", "depends=", "name=builtin_alias_user"])
     (root / "modules.builtin").write_text("kernel/fs/ext4/ext4.ko\n")
-    (root / "modules.builtin.modinfo").write_bytes(
-        b"crc32c_generic.alias=crypto-crc32c\0crc32c_generic.license=GPL\0")
+    (root / "modules.builtin.modinfo").write_bytes(b"crc32c_generic.alias=crypto-crc32c\0crc32c_generic.license=GPL\0")
     return str(root)
 
 
@@ -160,10 +159,12 @@ def test_softdep_through_alias_builtin_and_names(moddir, tmp_path):
     assert got[1] == os.path.join(moddir, "kernel/drivers/c.ko")
     assert _names(kmod.resolve(moddir, ["f"], assets_dir)) == ["f"]
     assert kmod.resolve(moddir, ["ext4"], assets_dir) == []  # built in
-    assert _names(kmod.resolve(moddir, ["builtin_alias_user"], assets_dir)) == [
-        "builtin-alias-user"]
+    assert _names(kmod.resolve(moddir, ["builtin_alias_user"], assets_dir)) == ["builtin-alias-user"]
     assert _names(kmod.resolve(moddir, ["dee_generic", "c", "dee"], assets_dir)) == [
-        "dee-generic", "c", "b"]  # each once, an alias too
+        "dee-generic",
+        "c",
+        "b",
+    ]  # each once, an alias too
 
 
 @needs_kmod
@@ -187,8 +188,7 @@ def test_depmod_runs_once_per_tree_and_leaves_it_alone(moddir, tmp_path):
 
 
 def test_parse_show_depends():
-    text = ("builtin crc32c_generic\ninsmod /r/a.ko \ninsmod /r/b.ko opt=1\n"
-            "insmod /r/a.ko \n")
+    text = "builtin crc32c_generic\ninsmod /r/a.ko \ninsmod /r/b.ko opt=1\ninsmod /r/a.ko \n"
     assert kmod.parse_show_depends(text) == ["/r/a.ko", "/r/b.ko"]
 
 
@@ -201,8 +201,7 @@ def real_kernel():
 
 
 def _modinfo_depends(k, path: str) -> list[str]:
-    cp = subprocess.run(["/sbin/modinfo", "-F", "depends", path], capture_output=True,
-                        text=True, check=True)
+    cp = subprocess.run(["/sbin/modinfo", "-F", "depends", path], capture_output=True, text=True, check=True)
     return [d for d in cp.stdout.strip().split(",") if d]
 
 
@@ -215,8 +214,7 @@ def test_default_modules_order_on_real_kernel(real_kernel, tmp_path):
         for dep in _modinfo_depends(real_kernel, path):
             assert order.index(kmod.normalize(dep)) < i, f"{dep} must load before {path}"
     assert order[0] == "virtio_ring"
-    assert {"virtio", "virtio_ring", "fuse"} <= set(
-        _modinfo_depends(real_kernel, paths[order.index("virtiofs")]))
+    assert {"virtio", "virtio_ring", "fuse"} <= set(_modinfo_depends(real_kernel, paths[order.index("virtiofs")]))
 
 
 @needs_kmod
@@ -246,13 +244,25 @@ def test_build_is_cached_and_complete(moddir, tmp_path):
     data = gzip.decompress(open(p1, "rb").read())
     names = subprocess.run([BUSYBOX, "cpio", "-t"], input=data, capture_output=True).stdout.split()
     names = [n.decode() for n in names]
-    for n in ("init", "bin/busybox", "bin/sh", "sbin/insmod", "bin/mount", "dev/console", "lib",
-              "lib64", "etc/modules.order", "modules/c.ko", "modules/dee-generic.ko",
-              "runk/lib/runk/vm/wire/wire.py", "runk/lib/runk/vm/guest/relay.py",
-              "runk/lib/runk/_json.py"):
+    for n in (
+        "init",
+        "bin/busybox",
+        "bin/sh",
+        "sbin/insmod",
+        "bin/mount",
+        "dev/console",
+        "lib",
+        "lib64",
+        "etc/modules.order",
+        "modules/c.ko",
+        "modules/dee-generic.ko",
+        "runk/lib/runk/vm/wire/wire.py",
+        "runk/lib/runk/vm/guest/relay.py",
+        "runk/lib/runk/_json.py",
+    ):
         assert n in names, n
     assert not any(n.startswith("usr/") for n in names)  # /usr is left for the host's
-    order = data[data.index(b"etc/modules.order\0"):].split(b"\0", 1)[1].lstrip(b"\0")
+    order = data[data.index(b"etc/modules.order\0") :].split(b"\0", 1)[1].lstrip(b"\0")
     assert order.startswith(b"dee-generic.ko\nc.ko\nb.ko\n")
 
 
@@ -278,14 +288,20 @@ def test_init_shell_framing_decodes(tmp_path):
         'json 2 \'{"event":"started","uptime":1.25}\'\n'
         'send_file 4 "$2"\n'
         'send_file 5 "$3"\n'
-        'json 6 \'{"exit_code":3}\'\n')
+        "json 6 '{\"exit_code\":3}'\n"
+    )
     chan = tmp_path / "chan"
-    subprocess.run([BUSYBOX, "sh", "-c", script, "sh", str(chan), str(tmp_path / "out"),
-                    str(tmp_path / "empty")], check=True)
+    subprocess.run(
+        [BUSYBOX, "sh", "-c", script, "sh", str(chan), str(tmp_path / "out"), str(tmp_path / "empty")], check=True
+    )
     frames = wire.decode(chan.read_bytes())
     assert [(f.type, len(f.payload)) for f in frames] == [
-        (wire.EVT, 33), (wire.STDOUT, len(payload)), (wire.STDOUT, 0), (wire.STDERR, 0),
-        (wire.EXIT, 15)]
+        (wire.EVT, 33),
+        (wire.STDOUT, len(payload)),
+        (wire.STDOUT, 0),
+        (wire.STDERR, 0),
+        (wire.EXIT, 15),
+    ]
     assert frames[0].json() == {"event": "started", "uptime": 1.25}
     assert frames[1].payload == payload
     assert frames[4].json() == {"exit_code": 3}
@@ -296,8 +312,18 @@ def test_init_shell_framing_splits_large_output(tmp_path):
     big = os.urandom(4 * 1024 * 1024 + 1001)
     (tmp_path / "out").write_bytes(big)
     chan = tmp_path / "chan"
-    subprocess.run([BUSYBOX, "sh", "-c", guest_init.FRAMING + 'exec 3> "$1"; send_file 4 "$2"',
-                    "sh", str(chan), str(tmp_path / "out")], check=True)
+    subprocess.run(
+        [
+            BUSYBOX,
+            "sh",
+            "-c",
+            guest_init.FRAMING + 'exec 3> "$1"; send_file 4 "$2"',
+            "sh",
+            str(chan),
+            str(tmp_path / "out"),
+        ],
+        check=True,
+    )
     frames = wire.decode(chan.read_bytes())
     assert [len(f.payload) for f in frames] == [4 * 1024 * 1024, 1001, 0]
     assert b"".join(f.payload for f in frames) == big
@@ -307,6 +333,5 @@ def test_init_script_is_ash_syntax(tmp_path):
     if BUSYBOX is None:
         pytest.skip("needs busybox-static")
     (tmp_path / "init").write_text(guest_init.INIT)
-    r = subprocess.run([BUSYBOX, "sh", "-n", str(tmp_path / "init")], capture_output=True,
-                       text=True)
+    r = subprocess.run([BUSYBOX, "sh", "-n", str(tmp_path / "init")], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr

@@ -1,6 +1,7 @@
 """runk.vm.host.qemu without a VM: the accelerator decision on a fake /sys and /dev, the qemu argv
 for microvm/q35 and kvm/tcg, the kernel command line, virtiofsd lookup and argv; harness share
 plans."""
+
 from __future__ import annotations
 
 import errno
@@ -42,6 +43,7 @@ def test_accel_tcg_without_dev_kvm(tmp_path):
 def test_accel_tcg_when_ioctl_fails(tmp_path):
     def fails(dev):
         raise OSError(errno.ENOTTY, "Inappropriate ioctl for device")
+
     root = fake_root(tmp_path)
     accel, why = qemu.choose_accel(root, env={}, api_version=fails)
     assert accel == "tcg" and "KVM_GET_API_VERSION" in why
@@ -68,8 +70,12 @@ def test_accel_bad_env(tmp_path):
 
 
 def _argv(**kw) -> list[str]:
-    base = {"kernel": "/k/vmlinux", "initrd": "/k/initrd.gz", "append": "console=ttyS0",
-                "agent_socket": "/w/agent.sock"}
+    base = {
+        "kernel": "/k/vmlinux",
+        "initrd": "/k/initrd.gz",
+        "append": "console=ttyS0",
+        "agent_socket": "/w/agent.sock",
+    }
     base.update(kw)
     return qemu.build_argv(**base)
 
@@ -79,8 +85,7 @@ def _opt(argv: list[str], flag: str) -> list[str]:
 
 
 def test_argv_microvm_tcg_with_shares():
-    argv = _argv(shares=[("rootfs", "/w/rootfs.sock"), ("hostusr", "/w/usr.sock")],
-                 console="/w/console.log")
+    argv = _argv(shares=[("rootfs", "/w/rootfs.sock"), ("hostusr", "/w/usr.sock")], console="/w/console.log")
     assert argv[:5] == ["qemu-system-x86_64", "-M", "microvm", "-accel", "tcg"]
     assert "-cpu" not in argv
     assert _opt(argv, "-m") == ["256M"] and _opt(argv, "-smp") == ["1"]
@@ -92,10 +97,13 @@ def test_argv_microvm_tcg_with_shares():
         "virtio-serial-device,id=vs",
         "virtserialport,bus=vs.0,chardev=agent,name=runk.agent",
         "vhost-user-fs-device,chardev=fs0,tag=rootfs",
-        "vhost-user-fs-device,chardev=fs1,tag=hostusr"]
-    assert _opt(argv, "-chardev") == ["socket,id=agent,path=/w/agent.sock",
-                                      "socket,id=fs0,path=/w/rootfs.sock",
-                                      "socket,id=fs1,path=/w/usr.sock"]
+        "vhost-user-fs-device,chardev=fs1,tag=hostusr",
+    ]
+    assert _opt(argv, "-chardev") == [
+        "socket,id=agent,path=/w/agent.sock",
+        "socket,id=fs0,path=/w/rootfs.sock",
+        "socket,id=fs1,path=/w/usr.sock",
+    ]
     assert _opt(argv, "-global") == ["virtio-mmio.force-legacy=false"]
     assert _opt(argv, "-object") == ["memory-backend-memfd,id=mem,size=256M,share=on"]
     assert _opt(argv, "-machine") == ["memory-backend=mem"]
@@ -107,7 +115,8 @@ def test_argv_q35_kvm_pci_names():
     assert _opt(argv, "-device") == [
         "virtio-serial-pci,id=vs",
         "virtserialport,bus=vs.0,chardev=agent,name=runk.agent",
-        "vhost-user-fs-pci,chardev=fs0,tag=x"]
+        "vhost-user-fs-pci,chardev=fs0,tag=x",
+    ]
     assert _opt(argv, "-global") == []  # no virtio-mmio on q35
     assert _opt(argv, "-object") == ["memory-backend-memfd,id=mem,size=512M,share=on"]
     assert _opt(argv, "-serial") == ["stdio"]
@@ -128,9 +137,11 @@ def test_argv_rejects_unknown_machine_and_accel():
 def test_kernel_cmdline():
     tcg = qemu.kernel_cmdline("tcg", "runk.relay=sh", "", "cgroup_no_v1=all")
     khz = qemu.host_tsc_khz()
-    assert tcg == ("console=ttyS0 quiet reboot=t panic=-1 mitigations=off "
-                   f"tsc_early_khz={khz} lpj={khz * 1000 // 250} tsc=reliable runk.relay=sh "
-                   "cgroup_no_v1=all")
+    assert tcg == (
+        "console=ttyS0 quiet reboot=t panic=-1 mitigations=off "
+        f"tsc_early_khz={khz} lpj={khz * 1000 // 250} tsc=reliable runk.relay=sh "
+        "cgroup_no_v1=all"
+    )
     assert "tsc_early_khz" not in qemu.kernel_cmdline("kvm")
     with pytest.raises(ValueError, match="2047"):
         qemu.kernel_cmdline("tcg", "x" * 2100)
@@ -148,12 +159,22 @@ def test_virtiofsd_lookup(tmp_path):
 
 def test_virtiofsd_argv_c_and_rust():
     assert qemu.virtiofsd_argv("/usr/lib/qemu/virtiofsd", "/srv", fd=5) == [
-        "/usr/lib/qemu/virtiofsd", "--fd=5", "-o", "source=/srv", "-o", "cache=auto",
-        "-o", "sandbox=chroot"]
-    assert qemu.virtiofsd_argv("/usr/libexec/virtiofsd", "/usr", socket_path="/w/s",
-                               cache="none", flavour="rust") == [
-        "/usr/libexec/virtiofsd", "--socket-path=/w/s", "--shared-dir=/usr", "--cache=never",
-        "--sandbox=chroot"]
+        "/usr/lib/qemu/virtiofsd",
+        "--fd=5",
+        "-o",
+        "source=/srv",
+        "-o",
+        "cache=auto",
+        "-o",
+        "sandbox=chroot",
+    ]
+    assert qemu.virtiofsd_argv("/usr/libexec/virtiofsd", "/usr", socket_path="/w/s", cache="none", flavour="rust") == [
+        "/usr/libexec/virtiofsd",
+        "--socket-path=/w/s",
+        "--shared-dir=/usr",
+        "--cache=never",
+        "--sandbox=chroot",
+    ]
     with pytest.raises(ValueError):
         qemu.virtiofsd_argv("v", "/srv")
 
@@ -173,8 +194,9 @@ def test_pick_machine_prefers_microvm():
 
 def test_share_plan(tmp_path):
     (tmp_path / "a/b").mkdir(parents=True)
-    plan = testing._plan_shares({"deep": str(tmp_path / "a/b"), "hostusr": "/usr",
-                                 "top": testing.Share(str(tmp_path / "a"), guest="/srv/a")})
+    plan = testing._plan_shares(
+        {"deep": str(tmp_path / "a/b"), "hostusr": "/usr", "top": testing.Share(str(tmp_path / "a"), guest="/srv/a")}
+    )
     assert [s.tag for s in plan] == ["hostusr", "top", "deep"]  # parents mount first
     usr = next(s for s in plan if s.tag == "hostusr")
     assert usr.readonly and usr.guest == "/usr"
@@ -182,16 +204,16 @@ def test_share_plan(tmp_path):
     assert not deep.readonly and deep.guest == str(tmp_path / "a/b")
 
 
-@pytest.mark.parametrize("shares", [{"bad tag": "/usr"}, {"x" * 37: "/usr"},
-                                    {"ok": "/nonexistent-dir"}, {"ok": "/tmp/a,b"}])
+@pytest.mark.parametrize(
+    "shares", [{"bad tag": "/usr"}, {"x" * 37: "/usr"}, {"ok": "/nonexistent-dir"}, {"ok": "/tmp/a,b"}]
+)
 def test_share_plan_rejects(shares):
     with pytest.raises(ValueError):
         testing._plan_shares(shares)
 
 
 def _cpuinfo(tmp_path, flags: str, mhz: str = "2245.780", name: str = "AMD EPYC") -> str:
-    cpu = (f"processor\t: {{n}}\nmodel name\t: {name}\ncpu MHz\t\t: {mhz}\n"
-           f"flags\t\t: fpu {flags}\n")
+    cpu = f"processor\t: {{n}}\nmodel name\t: {name}\ncpu MHz\t\t: {mhz}\nflags\t\t: fpu {flags}\n"
     p = tmp_path / "cpuinfo"
     p.write_text(cpu.format(n=0) + "\n" + cpu.format(n=1).replace(mhz, "999.000") + "\n")
     return str(p)
@@ -207,15 +229,12 @@ def test_host_tsc_khz_sources_in_order(tmp_path):
     # else cpu MHz of the first processor, when it is cpu_khz (no APERF/MPERF, no cpufreq)
     assert qemu.host_tsc_khz(info, none, none) == 2245780
     # with a cpufreq driver or APERF/MPERF, cpu MHz is the current clock: the nominal one
-    intel = _cpuinfo(tmp_path, "tsc aperfmperf", mhz="1200.000",
-                     name="Intel(R) Xeon(R) Gold 6240 CPU @ 2.60GHz")
+    intel = _cpuinfo(tmp_path, "tsc aperfmperf", mhz="1200.000", name="Intel(R) Xeon(R) Gold 6240 CPU @ 2.60GHz")
     assert qemu.host_tsc_khz(intel, none, none) == 2600000
-    intel = _cpuinfo(tmp_path, "tsc", mhz="1200.000",
-                     name="Intel(R) Xeon(R) Gold 6240 CPU @ 2.60GHz")
+    intel = _cpuinfo(tmp_path, "tsc", mhz="1200.000", name="Intel(R) Xeon(R) Gold 6240 CPU @ 2.60GHz")
     assert qemu.host_tsc_khz(intel, none, str(tmp_path)) == 2600000
     # no nominal frequency in the name: cpu MHz as it is
-    assert qemu.host_tsc_khz(_cpuinfo(tmp_path, "tsc aperfmperf", mhz="3100.5"), none,
-                             none) == 3100500
+    assert qemu.host_tsc_khz(_cpuinfo(tmp_path, "tsc aperfmperf", mhz="3100.5"), none, none) == 3100500
     # no TSC (or no cpuinfo): qemu's ticks are nanoseconds
     assert qemu.host_tsc_khz(_cpuinfo(tmp_path, "vme"), none, none) == 1_000_000
     assert qemu.host_tsc_khz(none, none, none) == 1_000_000

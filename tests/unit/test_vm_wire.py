@@ -1,4 +1,5 @@
 """runk.vm.wire: frame encoding, the incremental decoder under any chunking, errors."""
+
 from __future__ import annotations
 
 import random
@@ -54,7 +55,7 @@ def test_roundtrip_random_chunks(seed):
     i = 0
     while i < len(data):
         n = rng.choice((1, 2, 5, 9, 10, 100, 4096, 70000))
-        frames += d.feed(data[i:i + n])
+        frames += d.feed(data[i : i + n])
         i += n
     assert d.pending == 0
     _check(frames)
@@ -121,11 +122,16 @@ def test_wire_imports_nothing_heavy():
     """It runs on `python3 -S` in the guest: struct and runk._json only."""
     import subprocess
     import sys
-    code = ("import sys; sys.path.insert(0, %r); import runk.vm.wire.wire; "
-            "print(sorted({'json', 're', 'enum', 'typing', 'socket', 'subprocess'}"
-            " & set(sys.modules)))")
+
+    code = (
+        "import sys; sys.path.insert(0, %r); import runk.vm.wire.wire; "
+        "print(sorted({'json', 're', 'enum', 'typing', 'socket', 'subprocess'}"
+        " & set(sys.modules)))"
+    )
     import os
+
     top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    out = subprocess.run([sys.executable, "-I", "-S", "-c", code % top], capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", code % top], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "[]"

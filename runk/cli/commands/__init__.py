@@ -3,6 +3,7 @@ only the module of that verb.
 
 Runs in the parent.
 """
+
 from __future__ import annotations
 
 import sys
@@ -13,14 +14,29 @@ if TYPE_CHECKING:
 
     from runk.cli.globals import Globals
 
-VERBS = ("create", "start", "run", "state", "list", "kill", "delete", "spec", "features",
-         "pause", "resume", "ps", "update", "events", "exec")
+VERBS = (
+    "create",
+    "start",
+    "run",
+    "state",
+    "list",
+    "kill",
+    "delete",
+    "spec",
+    "features",
+    "pause",
+    "resume",
+    "ps",
+    "update",
+    "events",
+    "exec",
+)
 
 _MODULE = {"list": "list_", "exec": "exec_"}
 
 
 def run(verb: str, g: Globals, opts: dict[str, Any]) -> int:
     name = "runk.cli.commands." + _MODULE.get(verb, verb)
-    __import__(name)            # not importlib: it costs an import on the hot path
+    __import__(name)  # not importlib: it costs an import on the hot path
     rc: int = sys.modules[name].run(g, opts) or 0
     return rc

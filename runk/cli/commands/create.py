@@ -1,5 +1,6 @@
 """runk create [--bundle B] [--pid-file P] [--console-socket S] [--no-pivot] [--no-new-keyring]
 [--preserve-fds N] ID: set everything up and leave the process waiting for `start`."""
+
 from __future__ import annotations
 
 TYPE_CHECKING = False
@@ -12,16 +13,23 @@ if TYPE_CHECKING:
 
 def request(g: Globals, opts: dict[str, Any]) -> CreateRequest:
     from runk.backend.requests import CreateRequest
-    return CreateRequest(bundle=opts.get("bundle"), pid_file=opts.get("pid_file"),
-                         console_socket=opts.get("console_socket"), no_pivot=bool(opts.get("no_pivot")),
-                         no_new_keyring=bool(opts.get("no_new_keyring")),
-                         preserve_fds=int(opts.get("preserve_fds") or 0), systemd_cgroup=g.systemd_cgroup,
-                         backend=g.backend)
+
+    return CreateRequest(
+        bundle=opts.get("bundle"),
+        pid_file=opts.get("pid_file"),
+        console_socket=opts.get("console_socket"),
+        no_pivot=bool(opts.get("no_pivot")),
+        no_new_keyring=bool(opts.get("no_new_keyring")),
+        preserve_fds=int(opts.get("preserve_fds") or 0),
+        systemd_cgroup=g.systemd_cgroup,
+        backend=g.backend,
+    )
 
 
 def run(g: Globals, opts: dict[str, Any]) -> int:
     from runk.container.container import create
     from runk.state.store import validate_id
+
     validate_id(opts["id"])
     c = create(g.root, opts["id"], request(g, opts))
     c.close()

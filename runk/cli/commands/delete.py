@@ -1,4 +1,5 @@
 """runk delete [--force] ID: remove everything runk made for the container."""
+
 from __future__ import annotations
 
 TYPE_CHECKING = False
@@ -11,6 +12,7 @@ if TYPE_CHECKING:
 def run(g: Globals, opts: dict[str, Any]) -> int:
     from runk.container.container import load
     from runk.errors import NotFoundError
+
     try:
         c = load(g.root, opts["id"], lock=True)
     except NotFoundError:
@@ -18,6 +20,7 @@ def run(g: Globals, opts: dict[str, Any]) -> int:
             # podman deletes ids it never created; runc exits 0. A directory with neither a
             # config nor a readable state is a leftover: remove it
             from runk.state.store import StateStore
+
             StateStore(g.root).discard_leftover(opts["id"])
             return 0
         raise

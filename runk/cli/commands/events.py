@@ -1,5 +1,6 @@
 """runk events [--stats] [--interval 5s] ID: JSON lines of stats every interval and of OOM
 events until the container stops; --stats prints one stats event and exits (runc events)."""
+
 from __future__ import annotations
 
 import os
@@ -37,6 +38,7 @@ def parse_duration(text: str) -> float:
 
 def _emit(kind: str, cid: str, data: dict[str, Any] | None = None) -> None:
     from runk import _json
+
     ev: dict[str, Any] = {"type": kind, "id": cid}
     if data is not None:
         ev["data"] = data
@@ -45,6 +47,7 @@ def _emit(kind: str, cid: str, data: dict[str, Any] | None = None) -> None:
 
 def run(g: Globals, opts: dict[str, Any]) -> int:
     from runk.container.container import load
+
     interval = parse_duration(opts.get("interval") or "5s")
     if interval <= 0:
         raise UsageError("duration interval must be greater than 0")
@@ -60,6 +63,7 @@ def run(g: Globals, opts: dict[str, Any]) -> int:
             poller = select.poll()
             poller.register(watcher.fileno(), select.POLLIN | select.POLLPRI)
             import time
+
             next_stats = time.monotonic() + interval
             while c.status() != "stopped":
                 wait_ms = max(0, int((next_stats - time.monotonic()) * 1000))

@@ -1,5 +1,6 @@
 """runk exec [flags] ID [COMMAND ARGS...]: run a process in a running container. Exits with the
 process's status in the foreground; 255 when it cannot be started (runc)."""
+
 from __future__ import annotations
 
 TYPE_CHECKING = False
@@ -9,9 +10,9 @@ if TYPE_CHECKING:
     from runk.cli.globals import Globals
 
 
-
 def run(g: Globals, opts: dict[str, Any]) -> int:
     from runk.container.container import load
+
     c = load(g.root, opts["id"])
     req = c.exec_request(opts)
     if req.detach:
@@ -21,4 +22,5 @@ def run(g: Globals, opts: dict[str, Any]) -> int:
             c.close()
         return 0
     from runk.container.foreground import exec_process
+
     return exec_process(c, req)

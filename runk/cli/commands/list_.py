@@ -1,4 +1,5 @@
 """runk list [--format table|json] [--quiet]: runc's table (tabwriter 12,1,3) or JSON."""
+
 from __future__ import annotations
 
 from runk import _os as os
@@ -13,6 +14,7 @@ if TYPE_CHECKING:
 
 def run(g: Globals, opts: dict[str, Any]) -> int:
     from runk.container.container import list_all
+
     fmt = opts.get("format") or "table"
     if fmt not in ("table", "json"):
         raise UsageError(f"invalid format option: {fmt}")
@@ -23,6 +25,7 @@ def run(g: Globals, opts: dict[str, Any]) -> int:
     elif fmt == "json":
         from runk import _json
         from runk.oci.state_doc import state_dict
+
         docs = []
         for rec, s in items:
             doc = state_dict(rec, s)
@@ -31,10 +34,19 @@ def run(g: Globals, opts: dict[str, Any]) -> int:
         out = (_json.dumps(docs) if docs else "null") + "\n"
     else:
         from runk.cli.render import table
+
         rows = [["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]]
         for rec, s in items:
-            rows.append([rec.id, str(rec.pid if s != "stopped" else 0), s, rec.bundle or "", rec.created or "",
-                         owners.get(rec.id, "")])
+            rows.append(
+                [
+                    rec.id,
+                    str(rec.pid if s != "stopped" else 0),
+                    s,
+                    rec.bundle or "",
+                    rec.created or "",
+                    owners.get(rec.id, ""),
+                ]
+            )
         out = table(rows)
     os.write(1, out.encode())
     return 0

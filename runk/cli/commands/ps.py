@@ -1,5 +1,6 @@
 """runk ps [--format table|json] ID [ps options]: the container's processes, as runc shows them
 (ps(1) output filtered to the container's pids, or a JSON list of pids)."""
+
 from __future__ import annotations
 
 import os
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
 
 def run(g: Globals, opts: dict[str, Any]) -> int:
     from runk.container.container import load
+
     fmt = opts.get("format") or "table"
     c = load(g.root, opts["id"])
     try:
@@ -24,14 +26,16 @@ def run(g: Globals, opts: dict[str, Any]) -> int:
         c.close()
     if fmt == "json":
         from runk import _json
+
         # runc encodes a Go nil slice: no processes is `null`, not `[]`
         os.write(1, (_json.dumps(pids or None) + "\n").encode())
         return 0
     if fmt != "table":
         raise UsageError("invalid format option")
-    if in_vm:   # the host's ps cannot show them
+    if in_vm:  # the host's ps cannot show them
         raise RunkError("the container runs in a VM and its pids are the guest's: use --format json")
     import subprocess
+
     args = list(opts.get("ps_args") or []) or ["-ef"]
     ps = "/bin/ps" if os.access("/bin/ps", os.X_OK) else "ps"
     r = subprocess.run([ps, *args], capture_output=True)

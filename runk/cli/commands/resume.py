@@ -1,4 +1,5 @@
 """runk resume ID: thaw a paused container."""
+
 from __future__ import annotations
 
 TYPE_CHECKING = False
@@ -10,6 +11,7 @@ if TYPE_CHECKING:
 
 def run(g: Globals, opts: dict[str, Any]) -> int:
     from runk.container.container import load
+
     c = load(g.root, opts["id"], lock=True)
     try:
         c.resume()

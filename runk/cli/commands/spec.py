@@ -1,4 +1,5 @@
 """runk spec [--bundle B] [--rootless]: write a default config.json (runc's template)."""
+
 from __future__ import annotations
 
 import os
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
 def run(g: Globals, opts: dict[str, Any]) -> int:
     from runk.oci.defaults import spec_document
     from runk.oci.state_doc import dumps_indent
+
     bundle = opts.get("bundle")
     if bundle:
         try:

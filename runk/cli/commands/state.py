@@ -1,4 +1,5 @@
 """runk state ID: the OCI state JSON, runc's field order, 2-space indent, no final newline."""
+
 from __future__ import annotations
 
 from runk import _os as os
@@ -13,6 +14,7 @@ if TYPE_CHECKING:
 def run(g: Globals, opts: dict[str, Any]) -> int:
     from runk.container.container import load
     from runk.oci.state_doc import dumps_indent
+
     c = load(g.root, opts["id"])
     try:
         os.write(1, dumps_indent(c.oci_state()).encode())

@@ -1,4 +1,5 @@
 """runk update [flags] ID: change the resource limits of a running container (runc update)."""
+
 from __future__ import annotations
 
 import os
@@ -48,10 +49,12 @@ def resources_from(opts: dict[str, Any]) -> dict[str, Any]:
     """A LinuxResources object from --resources FILE|- or from the flags (runc: a file or
     stdin wins, and the other flags are ignored)."""
     from runk import _json
+
     path = opts.get("resources")
     if path:
         try:
             from runk.userfile import read_capped, read_regular
+
             data = read_capped(0, "resources") if path == "-" else read_regular(path, "resources")
             doc = _json.loads(data)
         except OSError as e:
@@ -62,21 +65,31 @@ def resources_from(opts: dict[str, Any]) -> dict[str, Any]:
             raise RunkError(f"{path}: resources must be a JSON object")
         from runk.oci._schema_validator import validate_resources
         from runk.oci.validate import check_strings
+
         validate_resources(doc)
         check_strings(doc, "linux.resources")
         return doc
     res: dict[str, Any] = {}
     mem: dict[str, int] = {}
-    for flag, key in (("memory", "limit"), ("memory_reservation", "reservation"),
-                      ("memory_swap", "swap"), ("kernel_memory", "kernel"),
-                      ("kernel_memory_tcp", "kernelTCP")):
+    for flag, key in (
+        ("memory", "limit"),
+        ("memory_reservation", "reservation"),
+        ("memory_swap", "swap"),
+        ("kernel_memory", "kernel"),
+        ("kernel_memory_tcp", "kernelTCP"),
+    ):
         if opts.get(flag):
             mem[key] = ram_in_bytes(opts[flag])
     if mem:
         res["memory"] = mem
     cpu: dict[str, int | str] = {}
-    for flag, key in (("cpu_share", "shares"), ("cpu_quota", "quota"), ("cpu_period", "period"),
-                      ("cpu_rt_period", "realtimePeriod"), ("cpu_rt_runtime", "realtimeRuntime")):
+    for flag, key in (
+        ("cpu_share", "shares"),
+        ("cpu_quota", "quota"),
+        ("cpu_period", "period"),
+        ("cpu_rt_period", "realtimePeriod"),
+        ("cpu_rt_runtime", "realtimeRuntime"),
+    ):
         if opts.get(flag):
             cpu[key] = _int(opts[flag], flag.replace("_", "-"))
     for flag, key in (("cpuset_cpus", "cpus"), ("cpuset_mems", "mems")):
@@ -95,6 +108,7 @@ def resources_from(opts: dict[str, Any]) -> dict[str, Any]:
 
 def run(g: Globals, opts: dict[str, Any]) -> int:
     from runk.container.container import load
+
     res = resources_from(opts)
     c = load(g.root, opts["id"], lock=True)
     try:

@@ -10,17 +10,17 @@ statistics, the layout parser and the eBPF code load only when used.
     mount_plan(manager) -> [(container dest, host dir)] for runc-style /sys/fs/cgroup mounts
     default_devices() / container_rules(...)          runc's default device allow-list
 """
+
 from __future__ import annotations
 
-TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
+TYPE_CHECKING = False  # no `typing` import at run time (DESIGN 3.11)
 if TYPE_CHECKING:
     from typing import Any
 
     from runk.linux.cgroups.base import CgroupManager
 
 
-def make_manager(cgroups_path: str | None, container_id: str, *,
-                 systemd: bool = False) -> CgroupManager:
+def make_manager(cgroups_path: str | None, container_id: str, *, systemd: bool = False) -> CgroupManager:
     """The driver for a new container: layout from /proc/self/mountinfo, paths as runc makes them.
 
     An empty cgroupsPath is the relative path "<container id>"; relative paths hang below runk's
@@ -28,25 +28,29 @@ def make_manager(cgroups_path: str | None, container_id: str, *,
     """
     from runk.errors import CgroupError
     from runk.linux.cgroups import layout
+
     if systemd:
         from runk.linux.cgroups import systemd as sd
+
         return sd.make_manager(cgroups_path, container_id)
     lay = layout.detect()
     inner = layout.inner_path(cgroups_path, container_id)
     if lay.kind == layout.V2:
         from runk.linux.cgroups.v2 import V2Manager
+
         assert lay.unified is not None
         return V2Manager(layout.unified_path(lay, inner), lay.unified.mountpoint)
     from runk.linux.cgroups.v1 import V1Manager
+
     if "devices" not in lay.v1:
         # runc treats a missing devices hierarchy as fatal, for security.
-        raise CgroupError("mountpoint for devices not found: refusing to run a container "
-                          "without device isolation")
+        raise CgroupError("mountpoint for devices not found: refusing to run a container without device isolation")
     v1 = V1Manager(layout.v1_paths(lay, inner))
     if lay.kind == layout.V1:
         return v1
     from runk.linux.cgroups.hybrid import HybridManager
     from runk.linux.cgroups.v2 import V2Manager
+
     assert lay.unified is not None
     return HybridManager(v1, V2Manager(layout.unified_path(lay, inner), lay.unified.mountpoint))
 
@@ -59,40 +63,48 @@ def load_manager(paths: dict[str, Any]) -> CgroupManager:
     unified = paths.get("")
     if unified is not None and len(paths) == 1:
         from runk.linux.cgroups.v2 import V2Manager
+
         return V2Manager(unified)
     from runk.linux.cgroups.v1 import V1Manager
+
     v1 = V1Manager(paths)
     if unified is None:
         return v1
     from runk.linux.cgroups.hybrid import HybridManager
     from runk.linux.cgroups.v2 import V2Manager
+
     return HybridManager(v1, V2Manager(unified))
 
 
 def mount_plan(manager: CgroupManager) -> list[tuple[str, str]]:
     """[(/sys/fs/cgroup/<subdir>, host dir of the container)] for the container's cgroup mounts."""
     from runk.linux.cgroups.mounts import mount_plan as plan
+
     return plan(manager)
 
 
 def default_devices() -> tuple[Any, ...]:
     """runc's default allowed devices: (path|None, type, major, minor, access, mode) rows."""
     from runk.linux.cgroups.devices_rules import DEFAULT_DEVICES
+
     return DEFAULT_DEVICES
 
 
-def container_rules(resources_devices: list[Any] | None,
-                    linux_devices: list[Any] | None = None) -> list[dict[str, Any]]:
+def container_rules(
+    resources_devices: list[Any] | None, linux_devices: list[Any] | None = None
+) -> list[dict[str, Any]]:
     """linux.resources.devices + runc's default allow-list: the list to pass as resources["devices"]."""
     from runk.linux.cgroups.devices_rules import container_rules as rules
+
     return rules(resources_devices, linux_devices)
 
 
 def freezer_state(paths: dict[str, Any]) -> str:
-    """"FROZEN", "THAWED" or "" from a saved paths() dict, reading one file: the hot path of
+    """ "FROZEN", "THAWED" or "" from a saved paths() dict, reading one file: the hot path of
     `state` and `list` (runc isPaused), without loading a manager. A hybrid container is
     paused when either its v1 freezer or its cgroup2 group is frozen."""
     from runk import _os as os
+
     state = ""
     v1 = paths.get("freezer")
     if v1:
@@ -125,6 +137,7 @@ def all_pids(paths: dict[str, Any]) -> list[int]:
     """Every pid in the container's groups (sub-groups included), from a saved paths() dict,
     without loading a manager (delete of a stopped container)."""
     from runk.linux.cgroups import fs
+
     path = tasks_path(paths)
     return fs.all_pids(path) if path else []
 
@@ -133,4 +146,5 @@ def remove_groups(paths: dict[str, Any]) -> None:
     """Remove the container's group in every hierarchy of a saved paths() dict, retrying while
     exiting tasks drain: what every manager's destroy() does, here without loading one."""
     from runk.linux.cgroups import fs
+
     fs.remove_paths(list(dict.fromkeys(p for p in paths.values() if p)))

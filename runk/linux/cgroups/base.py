@@ -11,13 +11,14 @@ Contract shared by all drivers:
   (idempotent); paths() (JSON for the state file; load_manager rebuilds from it);
 - warnings: texts to log at warning level, as runc logs them (e.g. kernel memory is ignored).
 """
+
 from __future__ import annotations
 
 from runk import _os as os
 from runk.errors import CgroupError
 from runk.linux.cgroups import fs
 
-TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
+TYPE_CHECKING = False  # no `typing` import at run time (DESIGN 3.11)
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from typing import Any, Protocol, TypeVar
@@ -26,9 +27,9 @@ if TYPE_CHECKING:
         """A controller class of a v1_<name>.py / v2_<name>.py module (listed in CONTROLLERS)."""
 
         @property
-        def name(self) -> str: ...              # the v1 hierarchy (subsystem key of paths())
+        def name(self) -> str: ...  # the v1 hierarchy (subsystem key of paths())
         @property
-        def resource(self) -> str: ...          # the linux.resources key it sets, for errors
+        def resource(self) -> str: ...  # the linux.resources key it sets, for errors
         def needs(self, res: dict[str, Any]) -> bool: ...
         def apply(self, res: dict[str, Any], path: str) -> None: ...
 
@@ -175,7 +176,7 @@ class CgroupManager:
         try:
             self.freeze()
         except CgroupError:
-            frozen = False   # runc only warns: signal what we can
+            frozen = False  # runc only warns: signal what we can
         try:
             for pid in self.pids(True):
                 try:
@@ -206,21 +207,25 @@ class CgroupManager:
     # -- helpers for subclasses ---------------------------------------------------------------
     def _note_kernel_memory(self, resources: dict[str, Any]) -> None:
         m = resources.get("memory") or {}
-        if (m.get("kernel") is not None or m.get("kernelTCP") is not None) \
-                and KERNEL_MEMORY_WARNING not in self.warnings:
+        if (
+            m.get("kernel") is not None or m.get("kernelTCP") is not None
+        ) and KERNEL_MEMORY_WARNING not in self.warnings:
             self.warnings.append(KERNEL_MEMORY_WARNING)
 
 
-def run_controllers(controllers: Sequence[_C], resources: dict[str, Any],
-                    path_for: Callable[[_C], str | None], where: str) -> None:
+def run_controllers(
+    controllers: Sequence[_C], resources: dict[str, Any], path_for: Callable[[_C], str | None], where: str
+) -> None:
     """Apply each controller that `needs` the resources at the directory path_for(controller)."""
     for ctl in controllers:
         if not ctl.needs(resources):
             continue
         path = path_for(ctl)
         if path is None:
-            raise CgroupError(f"cannot set linux.resources.{ctl.resource}: the {ctl.name} cgroup "
-                              f"controller is not {where} on this host")
+            raise CgroupError(
+                f"cannot set linux.resources.{ctl.resource}: the {ctl.name} cgroup "
+                f"controller is not {where} on this host"
+            )
         ctl.apply(resources, path)
 
 
@@ -238,17 +243,17 @@ def read_pids(path: str | None, recursive: bool) -> list[int]:
     return fs.all_pids(path) if recursive else fs.read_procs(path)
 
 
-def load_controllers(table: tuple[tuple[str, str, str], ...],
-                     resources: dict[str, Any] | None) -> list[Any]:
+def load_controllers(table: tuple[tuple[str, str, str], ...], resources: dict[str, Any] | None) -> list[Any]:
     """Instances of the controllers in `table` ((module, class, OCI key), in runc's Set order)
     whose linux.resources key is present: a module is imported only when its key is there
     (create and update pay for what they set, not for every controller). The classes come
     from getattr: the caller types the list (Controller, V2Controller)."""
     import sys
+
     out: list[Any] = []
     for module, cls, key in table:
         if resources is None or resources.get(key):
             name = "runk.linux.cgroups." + module
-            __import__(name)            # not importlib: importing it costs more than this
+            __import__(name)  # not importlib: importing it costs more than this
             out.append(getattr(sys.modules[name], cls)())
     return out

@@ -2,6 +2,7 @@
 
 Runs in the parent; pure (imports nothing but math, lazily). Checked by a table-driven unit test.
 """
+
 from __future__ import annotations
 
 from runk.errors import CgroupError
@@ -23,6 +24,7 @@ def shares_to_weight(shares: int) -> int:
 def shares_to_weight_quadratic(shares: int) -> int:
     """runc 1.3+ mapping: 2 → 1, 1024 → 100, 262144 → 10000 on a quadratic in log2(shares)."""
     import math
+
     if not shares:
         return 0
     if shares <= 2:
@@ -31,7 +33,7 @@ def shares_to_weight_quadratic(shares: int) -> int:
         return 10000
     lg = math.log2(shares)
     exponent = (lg * lg + 125 * lg) / 612.0 - 7.0 / 34.0
-    return math.ceil(10 ** exponent)
+    return math.ceil(10**exponent)
 
 
 def blkio_weight_to_io_weight(weight: int) -> int:
@@ -47,19 +49,17 @@ def swap_to_v2(memory_swap: int, memory: int) -> int:
     Returns -1 for "max", 0 for "leave unset" (the caller decides on "0").
     """
     if memory == -1 and memory_swap == 0:
-        return -1     # unlimited memory and unset swap: unlimited swap too, as on v1
+        return -1  # unlimited memory and unset swap: unlimited swap too, as on v1
     if memory_swap in (-1, 0):
         return memory_swap
     if memory == -1:
         return memory_swap
     if memory == 0:
-        raise CgroupError("cannot set linux.resources.memory.swap: "
-                          "unable to set swap limit without memory limit")
+        raise CgroupError("cannot set linux.resources.memory.swap: unable to set swap limit without memory limit")
     if memory < 0:
         raise CgroupError(f"cannot set linux.resources.memory.limit: invalid memory value: {memory}")
     if memory_swap < memory:
-        raise CgroupError("cannot set linux.resources.memory.swap: "
-                          "memory+swap limit should be >= memory limit")
+        raise CgroupError("cannot set linux.resources.memory.swap: memory+swap limit should be >= memory limit")
     return memory_swap - memory
 
 

@@ -18,6 +18,7 @@ their order does not matter. A deny block matches on any overlapping permission,
 v1 kernel does (match_exception_partial); runc's program needs full coverage there, which lets
 "deny c 1:3 w" through for an O_RDWR open. The access check is skipped when the rule is "rwm".
 """
+
 from __future__ import annotations
 
 import errno
@@ -68,8 +69,7 @@ def _exit_with(value: int) -> list[bytes]:
 def _access_bits(access: str) -> int:
     bits = 0
     for c in access:
-        bits |= {"r": lib.BPF_DEVCG_ACC_READ, "w": lib.BPF_DEVCG_ACC_WRITE,
-                 "m": lib.BPF_DEVCG_ACC_MKNOD}[c]
+        bits |= {"r": lib.BPF_DEVCG_ACC_READ, "w": lib.BPF_DEVCG_ACC_WRITE, "m": lib.BPF_DEVCG_ACC_MKNOD}[c]
     return bits
 
 
@@ -93,7 +93,7 @@ def _block(rule: Rule, default_allow: bool) -> list[bytes]:
     n = len(tests) + 2
     out = []
     for i, (kind, a) in enumerate(tests):
-        skip = n - (i + 1)   # from the next instruction to the first one after this block
+        skip = n - (i + 1)  # from the next instruction to the first one after this block
         if kind == "jne_imm":
             out.append(_jmp_imm(lib.BPF_JNE, a[0], a[1], skip))
         elif kind == "jeq_imm":
@@ -112,8 +112,10 @@ def assemble(rules: list[Rule]) -> bytes:
     """The device filter program (struct bpf_insn array) enforcing `rules` in OCI order."""
     emu = Emulator.from_rules(rules)
     prog = [
-        _ldx_w(R2, R1, 0), _alu32_imm(lib.BPF_AND, R2, 0xFFFF),
-        _ldx_w(R3, R1, 0), _alu32_imm(lib.BPF_RSH, R3, 16),
+        _ldx_w(R2, R1, 0),
+        _alu32_imm(lib.BPF_AND, R2, 0xFFFF),
+        _ldx_w(R3, R1, 0),
+        _alu32_imm(lib.BPF_RSH, R3, 16),
         _ldx_w(R4, R1, 4),
         _ldx_w(R5, R1, 8),
     ]
@@ -171,7 +173,7 @@ def _old_fds(dirfd: int, path: str) -> list[int]:
     for pid in attached(dirfd, path):
         fd = lib.runk_bpf_prog_get_fd_by_id(pid)
         if fd < 0:
-            if ffi.errno in (errno.EPERM, errno.EACCES):   # an LSM hides it; runc skips it too
+            if ffi.errno in (errno.EPERM, errno.EACCES):  # an LSM hides it; runc skips it too
                 continue
             for f in fds:
                 os.close(f)
@@ -194,11 +196,10 @@ def install(path: str, rules: list[Rule]) -> None:
         try:
             flags = lib.BPF_F_ALLOW_MULTI
             if len(old) == 1:
-                ret = lib.runk_bpf_prog_attach(dirfd, prog, lib.BPF_CGROUP_DEVICE,
-                                               flags | lib.BPF_F_REPLACE, old[0])
+                ret = lib.runk_bpf_prog_attach(dirfd, prog, lib.BPF_CGROUP_DEVICE, flags | lib.BPF_F_REPLACE, old[0])
                 if ret == 0:
                     return
-                if ffi.errno != errno.EINVAL:   # no BPF_F_REPLACE (before 5.6); fall back
+                if ffi.errno != errno.EINVAL:  # no BPF_F_REPLACE (before 5.6); fall back
                     _raise("bpf(BPF_PROG_ATTACH)", path)
             if lib.runk_bpf_prog_attach(dirfd, prog, lib.BPF_CGROUP_DEVICE, flags, -1) < 0:
                 _raise("bpf(BPF_PROG_ATTACH)", path)

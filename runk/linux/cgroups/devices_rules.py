@@ -5,11 +5,12 @@ v1 devices controller does with a sequence of devices.allow/devices.deny writes 
 libcontainer/cgroups/devices/devices_emulator.go), so that v1 and the v2 eBPF filter enforce the
 same thing and a rule v1 cannot express (a hole in a wildcard) is refused on both.
 """
+
 from __future__ import annotations
 
 from runk.errors import CgroupError
 
-TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
+TYPE_CHECKING = False  # no `typing` import at run time (DESIGN 3.11)
 if TYPE_CHECKING:
     from typing import Any
 
@@ -21,17 +22,17 @@ _PERMS = "rwm"
 # "deny all"). Columns: path (None: no node is created for it), type, major, minor, access,
 # file mode of the node. The entries with a path are also the default /dev nodes.
 DEFAULT_DEVICES: tuple[tuple[str | None, str, int, int, str, int], ...] = (
-    (None, "c", WILDCARD, WILDCARD, "m", 0),           # mknod of any char device
-    (None, "b", WILDCARD, WILDCARD, "m", 0),           # mknod of any block device
+    (None, "c", WILDCARD, WILDCARD, "m", 0),  # mknod of any char device
+    (None, "b", WILDCARD, WILDCARD, "m", 0),  # mknod of any block device
     ("/dev/null", "c", 1, 3, "rwm", 0o666),
     ("/dev/random", "c", 1, 8, "rwm", 0o666),
     ("/dev/full", "c", 1, 7, "rwm", 0o666),
     ("/dev/tty", "c", 5, 0, "rwm", 0o666),
     ("/dev/zero", "c", 1, 5, "rwm", 0o666),
     ("/dev/urandom", "c", 1, 9, "rwm", 0o666),
-    (None, "c", 136, WILDCARD, "rwm", 0),              # /dev/pts/*
-    (None, "c", 5, 2, "rwm", 0),                       # /dev/ptmx
-    (None, "c", 10, 200, "rwm", 0),                    # /dev/net/tun
+    (None, "c", 136, WILDCARD, "rwm", 0),  # /dev/pts/*
+    (None, "c", 5, 2, "rwm", 0),  # /dev/ptmx
+    (None, "c", 10, 200, "rwm", 0),  # /dev/net/tun
 )
 
 
@@ -63,9 +64,13 @@ class Rule:
         return d
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Rule) and (self.allow, self.type, self.major, self.minor,
-                                            self.access) == (other.allow, other.type, other.major,
-                                                             other.minor, other.access)
+        return isinstance(other, Rule) and (self.allow, self.type, self.major, self.minor, self.access) == (
+            other.allow,
+            other.type,
+            other.major,
+            other.minor,
+            other.access,
+        )
 
     def __repr__(self) -> str:
         return f"Rule({'allow' if self.allow else 'deny'} {self.cgroup_string()})"
@@ -105,8 +110,9 @@ def default_rules() -> list[Rule]:
     return [Rule(True, t, ma, mi, acc) for _, t, ma, mi, acc, _ in DEFAULT_DEVICES]
 
 
-def container_rules(resources_devices: list[Any] | None,
-                    linux_devices: list[Any] | None = None) -> list[dict[str, Any]]:
+def container_rules(
+    resources_devices: list[Any] | None, linux_devices: list[Any] | None = None
+) -> list[dict[str, Any]]:
     """The complete cgroup rule list runc gives a container (specconv CreateCgroupConfig).
 
     linux.resources.devices in order, then the default allow-list; a default whose path also
@@ -131,8 +137,7 @@ class Emulator:
         self.rules: dict[tuple[str, int, int], str] = {}
 
     def __eq__(self, other: object) -> bool:
-        return (isinstance(other, Emulator) and self.default_allow == other.default_allow
-                and self.rules == other.rules)
+        return isinstance(other, Emulator) and self.default_allow == other.default_allow and self.rules == other.rules
 
     def __repr__(self) -> str:
         mode = "allow" if self.default_allow else "deny"
@@ -151,7 +156,8 @@ class Emulator:
                 raise CgroupError(
                     f"device rule {rule.cgroup_string()} ({'allow' if rule.allow else 'deny'}) is not "
                     f"supported by the devices cgroup: it would punch a hole in the wildcard rule "
-                    f"{Rule(True, *partial, held).cgroup_string()}")
+                    f"{Rule(True, *partial, held).cgroup_string()}"
+                )
         left = "".join(c for c in self.rules.get(key, "") if c not in perms)
         if left:
             self.rules[key] = left
@@ -166,7 +172,7 @@ class Emulator:
             return
         key = (rule.type, rule.major, rule.minor)
         if rule.allow == self.default_allow:
-            self._rm(key, rule.access, rule)   # e.g. allow on an allow-list: drop a deny exception
+            self._rm(key, rule.access, rule)  # e.g. allow on an allow-list: drop a deny exception
         else:
             self._add(key, rule.access)
 
@@ -191,8 +197,9 @@ class Emulator:
             if t == "a":
                 emu = cls(True)
                 continue
-            emu.apply(Rule(True, t, WILDCARD if ma == "*" else int(ma),
-                           WILDCARD if mi == "*" else int(mi), _perms(perms)))
+            emu.apply(
+                Rule(True, t, WILDCARD if ma == "*" else int(ma), WILDCARD if mi == "*" else int(mi), _perms(perms))
+            )
         return emu
 
     def _ordered(self) -> list[tuple[tuple[str, int, int], str]]:
@@ -225,8 +232,7 @@ class Emulator:
         On a deny-list one overlapping exception denies; on an allow-list one exception must cover
         every requested permission.
         """
-        keys = ((type, major, minor), (type, WILDCARD, minor), (type, major, WILDCARD),
-                (type, WILDCARD, WILDCARD))
+        keys = ((type, major, minor), (type, WILDCARD, minor), (type, major, WILDCARD), (type, WILDCARD, WILDCARD))
         if self.default_allow:
             return not any(any(c in self.rules.get(k, "") for c in access) for k in keys)
         return any(k in self.rules and all(c in self.rules[k] for c in access) for k in keys)

@@ -4,6 +4,7 @@ Runs in the parent (create, update, pause, kill, delete, state). Hot path (`load
 imports only runk._os, time and runk.errors. Writes go through `write()`, whose CgroupError names
 the OCI resource being set, the file and the value (DESIGN 3.9).
 """
+
 from __future__ import annotations
 
 import errno

@@ -6,6 +6,7 @@ group) and pause/resume use the v1 freezer. Beyond runc: hugepageLimits go to th
 when the cgroup2 mount holds hugetlb (as on this machine, where no v1 hugetlb exists), and
 kill_all(SIGKILL) uses the unified group's cgroup.kill (runc >= 1.2 does the same).
 """
+
 from __future__ import annotations
 
 from runk.errors import CgroupError
@@ -14,7 +15,7 @@ from runk.linux.cgroups.base import SIGKILL, CgroupManager, Entry, open_entry
 from runk.linux.cgroups.v1 import V1Manager
 from runk.linux.cgroups.v2 import V2Manager
 
-TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
+TYPE_CHECKING = False  # no `typing` import at run time (DESIGN 3.11)
 if TYPE_CHECKING:
     from typing import Any
 
@@ -56,8 +57,10 @@ class HybridManager(CgroupManager):
         if not resources:
             return
         if resources.get("unified"):
-            raise CgroupError("cannot set linux.resources.unified: invalid configuration: "
-                              "cannot use unified on cgroup v1 (this host is hybrid)")
+            raise CgroupError(
+                "cannot set linux.resources.unified: invalid configuration: "
+                "cannot use unified on cgroup v1 (this host is hybrid)"
+            )
         on_v2 = self._hugetlb_on_v2()
         self.v1.set(resources, skip=("hugetlb",) if on_v2 else ())
         self.warnings.extend(w for w in self.v1.warnings if w not in self.warnings)
@@ -92,6 +95,7 @@ class HybridManager(CgroupManager):
         data = self.v1.stats()
         if not data.get("hugetlb") and fs.has(self.v2.path, "cgroup.controllers"):
             from runk.linux.cgroups import stats_v2
+
             data["hugetlb"] = stats_v2.hugetlb(self.v2.path)
         return data
 
@@ -100,6 +104,7 @@ class HybridManager(CgroupManager):
 
     def destroy(self) -> None:
         from runk.linux.cgroups import remove_groups
+
         remove_groups(self.paths())
 
     def exists(self) -> bool:

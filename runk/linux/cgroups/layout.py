@@ -12,6 +12,7 @@ Path rules (runc 1.1.5 libcontainer/cgroups/fs/paths.go and fs2/defaultpath.go, 
   unified mount of a hybrid host below the mount point (runc's hybridMountpoint); on pure v2 below
   the *parent* of runk's own cgroup (a cgroup holding processes cannot enable controllers).
 """
+
 from __future__ import annotations
 
 from runk import _os as os
@@ -43,8 +44,7 @@ class Layout:
 
     __slots__ = ("kind", "own", "unified", "v1")
 
-    def __init__(self, kind: str, v1: dict[str, Mount], unified: Mount | None,
-                 own: dict[str, str]) -> None:
+    def __init__(self, kind: str, v1: dict[str, Mount], unified: Mount | None, own: dict[str, str]) -> None:
         self.kind = kind
         self.v1 = v1
         self.unified = unified
@@ -65,8 +65,8 @@ def _unescape(s: str) -> str:
     out = []
     i = 0
     while i < len(s):
-        if s[i] == "\\" and i + 4 <= len(s) and s[i + 1:i + 4].isdigit():
-            out.append(chr(int(s[i + 1:i + 4], 8)))
+        if s[i] == "\\" and i + 4 <= len(s) and s[i + 1 : i + 4].isdigit():
+            out.append(chr(int(s[i + 1 : i + 4], 8)))
             i += 4
         else:
             out.append(s[i])
@@ -116,8 +116,9 @@ def parse_mounts(mountinfo: str, known: set[str]) -> list[Mount]:
 
 def _prefer_default(mounts: list[Mount]) -> list[Mount]:
     # The same hierarchy may be mounted more than once (bind mounts); prefer /sys/fs/cgroup/...
-    return sorted(mounts, key=lambda m: not m.mountpoint.startswith(DEFAULT_ROOT + "/")
-                  and m.mountpoint != DEFAULT_ROOT)
+    return sorted(
+        mounts, key=lambda m: not m.mountpoint.startswith(DEFAULT_ROOT + "/") and m.mountpoint != DEFAULT_ROOT
+    )
 
 
 def detect(mountinfo: str | None = None, proc_cgroup: str | None = None) -> Layout:
@@ -145,6 +146,7 @@ def detect(mountinfo: str | None = None, proc_cgroup: str | None = None) -> Layo
         kind = V2
     else:
         from runk.errors import CgroupError
+
         raise CgroupError("no cgroup filesystem is mounted (see /proc/self/mountinfo)")
     return Layout(kind, v1, unified, own)
 

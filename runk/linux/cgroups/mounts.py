@@ -7,6 +7,7 @@ co-mounted hierarchy ("cpu,cpuacct") to that directory. runc 1.1.5 does not bind
 a hybrid host. With a cgroup namespace runc mounts a fresh `cgroup` filesystem (data: the basename,
 "name=systemd" for systemd) at the same places instead of binding.
 """
+
 from __future__ import annotations
 
 from runk import _os as os
@@ -66,8 +67,7 @@ def container_spec(manager: CgroupManager, cgroupns: bool) -> dict[str, Any]:
             continue
         sub = os.path.basename(m.mountpoint)
         if cgroupns:
-            data = ",".join(("name=" + c[len("name="):]) if c.startswith("name=") else c
-                            for c in m.controllers)
+            data = ",".join(("name=" + c[len("name=") :]) if c.startswith("name=") else c for c in m.controllers)
             entries.append((sub, None, "cgroup", data))
         else:
             entries.append((sub, src, None, None))

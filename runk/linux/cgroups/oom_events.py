@@ -6,6 +6,7 @@ the kernel signals to poll() as POLLPRI (runc uses inotify IN_MODIFY on the same
 OomWatcher.fileno() can go into select/poll next to other fds; read() returns the OOM events
 since the previous call without blocking.
 """
+
 from __future__ import annotations
 
 import os

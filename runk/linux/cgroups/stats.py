@@ -5,9 +5,10 @@ turns it into the dict that goes under "data" in {"type":"stats","id":...,"data"
 runc's order, zero numbers and empty lists dropped where runc's JSON tags say omitempty, nested
 structs always present (omitempty has no effect on Go structs).
 """
+
 from __future__ import annotations
 
-TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
+TYPE_CHECKING = False  # no `typing` import at run time (DESIGN 3.11)
 if TYPE_CHECKING:
     from typing import Any
 
@@ -51,17 +52,33 @@ class Raw:
         self.mem_raw: dict[str, int] = {}
         self.pids_current = self.pids_limit = 0
         self.blkio: dict[str, list[tuple[int, int, str, int]]] = {}
-        self.hugetlb: dict[str, tuple[int, int, int]] = {}   # size: (usage, max, failcnt)
+        self.hugetlb: dict[str, tuple[int, int, int]] = {}  # size: (usage, max, failcnt)
 
 
-BLKIO_KEYS = ("ioServiceBytesRecursive", "ioServicedRecursive", "ioQueueRecursive",
-              "ioServiceTimeRecursive", "ioWaitTimeRecursive", "ioMergedRecursive",
-              "ioTimeRecursive", "sectorsRecursive")
+BLKIO_KEYS = (
+    "ioServiceBytesRecursive",
+    "ioServicedRecursive",
+    "ioQueueRecursive",
+    "ioServiceTimeRecursive",
+    "ioWaitTimeRecursive",
+    "ioMergedRecursive",
+    "ioTimeRecursive",
+    "sectorsRecursive",
+)
 
-_CPUSET_KEYS = (("cpus", None), ("cpu_exclusive", 0), ("mems", None), ("mem_hardwall", 0),
-                ("mem_exclusive", 0), ("memory_migrate", 0), ("memory_spread_page", 0),
-                ("memory_spread_slab", 0), ("memory_pressure", 0), ("sched_load_balance", 0),
-                ("sched_relax_domain_level", 0))
+_CPUSET_KEYS = (
+    ("cpus", None),
+    ("cpu_exclusive", 0),
+    ("mems", None),
+    ("mem_hardwall", 0),
+    ("mem_exclusive", 0),
+    ("memory_migrate", 0),
+    ("memory_spread_page", 0),
+    ("memory_spread_slab", 0),
+    ("memory_pressure", 0),
+    ("sched_load_balance", 0),
+    ("sched_relax_domain_level", 0),
+)
 
 
 def _put(d: dict[str, Any], key: str, value: object) -> None:
@@ -126,6 +143,13 @@ def render(r: Raw) -> dict[str, Any]:
         _put(h, "max", mx)
         h["failcnt"] = failcnt
         hugetlb[size] = h
-    return {"cpu": {"usage": usage, "throttling": throttling}, "cpuset": cpuset, "memory": memory,
-            "pids": pids, "blkio": blkio, "hugetlb": hugetlb, "intel_rdt": {},
-            "network_interfaces": None}
+    return {
+        "cpu": {"usage": usage, "throttling": throttling},
+        "cpuset": cpuset,
+        "memory": memory,
+        "pids": pids,
+        "blkio": blkio,
+        "hugetlb": hugetlb,
+        "intel_rdt": {},
+        "network_interfaces": None,
+    }

@@ -3,6 +3,7 @@
 Runs in the parent. Imports fs and stats. Files that a kernel does not have are skipped as runc
 skips them; a hierarchy that is not mounted contributes nothing.
 """
+
 from __future__ import annotations
 
 import os
@@ -11,35 +12,45 @@ from runk.linux.cgroups import fs
 from runk.linux.cgroups.stats import Raw, render
 from runk.linux.cgroups.v1_hugetlb import page_sizes
 
-TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
+TYPE_CHECKING = False  # no `typing` import at run time (DESIGN 3.11)
 if TYPE_CHECKING:
     from typing import Any
 
-_NS_PER_TICK = 1_000_000_000 // 100   # cpuacct.stat is in USER_HZ (100), runc's clockTicks
+_NS_PER_TICK = 1_000_000_000 // 100  # cpuacct.stat is in USER_HZ (100), runc's clockTicks
 
 BLKIO_GROUPS = (
-    (("blkio.bfq.sectors_recursive", "sectorsRecursive"),
-     ("blkio.bfq.io_service_time_recursive", "ioServiceTimeRecursive"),
-     ("blkio.bfq.io_wait_time_recursive", "ioWaitTimeRecursive"),
-     ("blkio.bfq.io_merged_recursive", "ioMergedRecursive"),
-     ("blkio.bfq.io_queued_recursive", "ioQueueRecursive"),
-     ("blkio.bfq.time_recursive", "ioTimeRecursive"),
-     ("blkio.bfq.io_serviced_recursive", "ioServicedRecursive"),
-     ("blkio.bfq.io_service_bytes_recursive", "ioServiceBytesRecursive")),
-    (("blkio.bfq.io_serviced_recursive", "ioServicedRecursive"),
-     ("blkio.bfq.io_service_bytes_recursive", "ioServiceBytesRecursive")),
-    (("blkio.sectors_recursive", "sectorsRecursive"),
-     ("blkio.io_service_time_recursive", "ioServiceTimeRecursive"),
-     ("blkio.io_wait_time_recursive", "ioWaitTimeRecursive"),
-     ("blkio.io_merged_recursive", "ioMergedRecursive"),
-     ("blkio.io_queued_recursive", "ioQueueRecursive"),
-     ("blkio.time_recursive", "ioTimeRecursive"),
-     ("blkio.io_serviced_recursive", "ioServicedRecursive"),
-     ("blkio.io_service_bytes_recursive", "ioServiceBytesRecursive")),
-    (("blkio.throttle.io_serviced_recursive", "ioServicedRecursive"),
-     ("blkio.throttle.io_service_bytes_recursive", "ioServiceBytesRecursive")),
-    (("blkio.throttle.io_serviced", "ioServicedRecursive"),
-     ("blkio.throttle.io_service_bytes", "ioServiceBytesRecursive")),
+    (
+        ("blkio.bfq.sectors_recursive", "sectorsRecursive"),
+        ("blkio.bfq.io_service_time_recursive", "ioServiceTimeRecursive"),
+        ("blkio.bfq.io_wait_time_recursive", "ioWaitTimeRecursive"),
+        ("blkio.bfq.io_merged_recursive", "ioMergedRecursive"),
+        ("blkio.bfq.io_queued_recursive", "ioQueueRecursive"),
+        ("blkio.bfq.time_recursive", "ioTimeRecursive"),
+        ("blkio.bfq.io_serviced_recursive", "ioServicedRecursive"),
+        ("blkio.bfq.io_service_bytes_recursive", "ioServiceBytesRecursive"),
+    ),
+    (
+        ("blkio.bfq.io_serviced_recursive", "ioServicedRecursive"),
+        ("blkio.bfq.io_service_bytes_recursive", "ioServiceBytesRecursive"),
+    ),
+    (
+        ("blkio.sectors_recursive", "sectorsRecursive"),
+        ("blkio.io_service_time_recursive", "ioServiceTimeRecursive"),
+        ("blkio.io_wait_time_recursive", "ioWaitTimeRecursive"),
+        ("blkio.io_merged_recursive", "ioMergedRecursive"),
+        ("blkio.io_queued_recursive", "ioQueueRecursive"),
+        ("blkio.time_recursive", "ioTimeRecursive"),
+        ("blkio.io_serviced_recursive", "ioServicedRecursive"),
+        ("blkio.io_service_bytes_recursive", "ioServiceBytesRecursive"),
+    ),
+    (
+        ("blkio.throttle.io_serviced_recursive", "ioServicedRecursive"),
+        ("blkio.throttle.io_service_bytes_recursive", "ioServiceBytesRecursive"),
+    ),
+    (
+        ("blkio.throttle.io_serviced", "ioServicedRecursive"),
+        ("blkio.throttle.io_service_bytes", "ioServiceBytesRecursive"),
+    ),
 )
 
 
@@ -92,9 +103,17 @@ def _cpuset(path: str, r: Raw) -> None:
         v = fs.read_opt(path, "cpuset." + key)
         if v is not None:
             r.cpuset[key] = _cpu_list(v)
-    for key in ("cpu_exclusive", "mem_hardwall", "mem_exclusive", "memory_migrate",
-                "memory_spread_page", "memory_spread_slab", "memory_pressure",
-                "sched_load_balance", "sched_relax_domain_level"):
+    for key in (
+        "cpu_exclusive",
+        "mem_hardwall",
+        "mem_exclusive",
+        "memory_migrate",
+        "memory_spread_page",
+        "memory_spread_slab",
+        "memory_pressure",
+        "sched_load_balance",
+        "sched_relax_domain_level",
+    ):
         v = fs.read_opt(path, "cpuset." + key)
         if v is not None:
             r.cpuset[key] = int(v)
@@ -103,8 +122,12 @@ def _cpuset(path: str, r: Raw) -> None:
 def _mem_data(path: str, prefix: str, optional: bool) -> tuple[int, int, int, int]:
     if optional and not fs.has(path, prefix + ".usage_in_bytes"):
         return (0, 0, 0, 0)
-    return (fs.read_uint(path, prefix + ".limit_in_bytes"), fs.read_uint(path, prefix + ".usage_in_bytes"),
-            fs.read_uint(path, prefix + ".max_usage_in_bytes"), fs.read_uint(path, prefix + ".failcnt"))
+    return (
+        fs.read_uint(path, prefix + ".limit_in_bytes"),
+        fs.read_uint(path, prefix + ".usage_in_bytes"),
+        fs.read_uint(path, prefix + ".max_usage_in_bytes"),
+        fs.read_uint(path, prefix + ".failcnt"),
+    )
 
 
 def _memory(path: str, r: Raw) -> None:
@@ -134,7 +157,7 @@ def _blkio_file(path: str, name: str) -> list[tuple[int, int, str, int]] | None:
     for line in text.splitlines():
         f = line.replace(":", " ").split()
         if len(f) < 3:
-            continue   # "Total N"
+            continue  # "Total N"
         if len(f) == 4:
             out.append((int(f[0]), int(f[1]), f[2], int(f[3])))
         else:
@@ -159,15 +182,24 @@ def _blkio(path: str, r: Raw) -> None:
 def _hugetlb(path: str, r: Raw) -> None:
     for size in page_sizes():
         p = "hugetlb." + size
-        r.hugetlb[size] = (fs.read_uint(path, p + ".usage_in_bytes"),
-                           fs.read_uint(path, p + ".max_usage_in_bytes"),
-                           fs.read_uint(path, p + ".failcnt"))
+        r.hugetlb[size] = (
+            fs.read_uint(path, p + ".usage_in_bytes"),
+            fs.read_uint(path, p + ".max_usage_in_bytes"),
+            fs.read_uint(path, p + ".failcnt"),
+        )
 
 
 def collect(paths: dict[str, str]) -> dict[str, Any]:
     r = Raw()
-    for key, fn in (("cpuset", _cpuset), ("memory", _memory), ("cpu", _cpu), ("cpuacct", _cpuacct),
-                    ("pids", _pids), ("blkio", _blkio), ("hugetlb", _hugetlb)):
+    for key, fn in (
+        ("cpuset", _cpuset),
+        ("memory", _memory),
+        ("cpu", _cpu),
+        ("cpuacct", _cpuacct),
+        ("pids", _pids),
+        ("blkio", _blkio),
+        ("hugetlb", _hugetlb),
+    ):
         path = paths.get(key)
         if path and os.path.isdir(path):
             fn(path, r)

@@ -4,13 +4,14 @@ Runs in the parent. Imports fs and stats. cpu.stat's usage lines exist without t
 memory, io and pids need their controller (pids falls back to counting cgroup.procs, as runc).
 v1-compatible swap: usage and limit are reported as memory+swap (runc statMemory).
 """
+
 from __future__ import annotations
 
 from runk.linux.cgroups import fs
 from runk.linux.cgroups.stats import Raw, render
 from runk.linux.cgroups.v1_hugetlb import page_sizes
 
-TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
+TYPE_CHECKING = False  # no `typing` import at run time (DESIGN 3.11)
 if TYPE_CHECKING:
     from typing import Any
 
@@ -58,8 +59,12 @@ def _io(path: str, r: Raw) -> None:
     text = fs.read_opt(path, "io.stat")
     if text is None:
         return
-    ops = {"rbytes": ("Read", "ioServiceBytesRecursive"), "wbytes": ("Write", "ioServiceBytesRecursive"),
-           "rios": ("Read", "ioServicedRecursive"), "wios": ("Write", "ioServicedRecursive")}
+    ops = {
+        "rbytes": ("Read", "ioServiceBytesRecursive"),
+        "wbytes": ("Write", "ioServiceBytesRecursive"),
+        "rios": ("Read", "ioServicedRecursive"),
+        "wios": ("Write", "ioServicedRecursive"),
+    }
     for line in text.splitlines():
         f = line.split()
         if len(f) < 2 or ":" not in f[0]:

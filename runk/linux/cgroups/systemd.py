@@ -4,6 +4,7 @@ Runs in the parent. Imports layout only. runc's driver creates a transient scope
 D-Bus API; runk does not implement that yet. Where systemd does not run (this machine: PID 1 is
 not systemd, no /run/systemd/system) runc and runk fail the same way, with runc's message.
 """
+
 from __future__ import annotations
 
 from runk.errors import CgroupError
@@ -22,8 +23,10 @@ def parse_path(cgroups_path: str | None) -> tuple[str, str, str]:
         return ("", "runc", "")
     parts = cgroups_path.split(":")
     if len(parts) != 3:
-        raise CgroupError('expected cgroupsPath to be of format "slice:prefix:name" for systemd '
-                          f'cgroups, got "{cgroups_path}" instead')
+        raise CgroupError(
+            'expected cgroupsPath to be of format "slice:prefix:name" for systemd '
+            f'cgroups, got "{cgroups_path}" instead'
+        )
     return (parts[0], parts[1], parts[2])
 
 
@@ -31,5 +34,7 @@ def make_manager(cgroups_path: str | None, container_id: str) -> NoReturn:
     parse_path(cgroups_path)
     if not layout.systemd_running():
         raise CgroupError(NOT_RUNNING)
-    raise CgroupError("the systemd cgroup driver is not implemented in runk yet; "
-                      "run without --systemd-cgroup to use the cgroupfs driver")
+    raise CgroupError(
+        "the systemd cgroup driver is not implemented in runk yet; "
+        "run without --systemd-cgroup to use the cgroupfs driver"
+    )

@@ -6,6 +6,7 @@ set(), stats only in stats().
 paths() maps runc's subsystem keys ("cpu", "memory", "name=systemd", ...) to host directories,
 like runc's state.json "cgroup_paths".
 """
+
 from __future__ import annotations
 
 from runk import _os as os
@@ -21,7 +22,7 @@ from runk.linux.cgroups.base import (
     sub_path,
 )
 
-TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
+TYPE_CHECKING = False  # no `typing` import at run time (DESIGN 3.11)
 if TYPE_CHECKING:
     from typing import Any
 
@@ -30,11 +31,16 @@ if TYPE_CHECKING:
 
 # v1 controllers in runc's Set order (fs.go subsystems): (module, class, linux.resources key)
 CONTROLLERS = (
-    ("v1_cpuset", "CpusetController", "cpu"), ("v1_devices", "DevicesController", "devices"),
-    ("v1_memory", "MemoryController", "memory"), ("v1_cpu", "CpuController", "cpu"),
-    ("v1_pids", "PidsController", "pids"), ("v1_blkio", "BlkioController", "blockIO"),
-    ("v1_hugetlb", "HugetlbController", "hugepageLimits"), ("v1_net_cls", "NetClsController", "network"),
-    ("v1_net_prio", "NetPrioController", "network"), ("v1_rdma", "RdmaController", "rdma"),
+    ("v1_cpuset", "CpusetController", "cpu"),
+    ("v1_devices", "DevicesController", "devices"),
+    ("v1_memory", "MemoryController", "memory"),
+    ("v1_cpu", "CpuController", "cpu"),
+    ("v1_pids", "PidsController", "pids"),
+    ("v1_blkio", "BlkioController", "blockIO"),
+    ("v1_hugetlb", "HugetlbController", "hugepageLimits"),
+    ("v1_net_cls", "NetClsController", "network"),
+    ("v1_net_prio", "NetPrioController", "network"),
+    ("v1_rdma", "RdmaController", "rdma"),
 )
 
 
@@ -62,6 +68,7 @@ class V1Manager(CgroupManager):
             fs.mkdir(path, made)
             if key == "cpuset":
                 from runk.linux.cgroups.v1_cpuset import ensure_populated
+
                 ensure_populated(path)
 
     def entry(self) -> Entry:
@@ -69,7 +76,7 @@ class V1Manager(CgroupManager):
 
     def apply(self, pid: int, entry: Entry | None = None) -> None:
         if entry is not None and entry.tasks:
-            return              # the bootstrap wrote "0" to every tasks file itself
+            return  # the bootstrap wrote "0" to every tasks file itself
         for path in self.dirs():
             fs.write_procs(path, pid)
 
@@ -88,8 +95,9 @@ class V1Manager(CgroupManager):
         if not resources:
             return
         if resources.get("unified"):
-            raise CgroupError("cannot set linux.resources.unified: invalid configuration: "
-                              "cannot use unified on cgroup v1")
+            raise CgroupError(
+                "cannot set linux.resources.unified: invalid configuration: cannot use unified on cgroup v1"
+            )
         self._note_kernel_memory(resources)
         ctls = [c for c in controllers(resources) if c.name not in skip]
         run_controllers(ctls, resources, lambda c: self._paths.get(c.name), "mounted")
@@ -102,14 +110,17 @@ class V1Manager(CgroupManager):
 
     def freeze(self) -> None:
         from runk.linux.cgroups import v1_freezer
+
         v1_freezer.freeze(self._freezer())
 
     def thaw(self) -> None:
         from runk.linux.cgroups import v1_freezer
+
         v1_freezer.thaw(self._freezer())
 
     def freezer_state(self) -> str:
         from runk.linux.cgroups import v1_freezer
+
         path = self._paths.get("freezer")
         return v1_freezer.state(path) if path else ""
 
@@ -120,6 +131,7 @@ class V1Manager(CgroupManager):
 
     def _tasks_path(self) -> str | None:
         from runk.linux.cgroups import tasks_path
+
         return tasks_path(self._paths)
 
     def pids(self, recursive: bool = True) -> list[int]:
@@ -130,6 +142,7 @@ class V1Manager(CgroupManager):
 
     def stats(self) -> dict[str, Any]:
         from runk.linux.cgroups import stats_v1
+
         return stats_v1.collect(self._paths)
 
     def oom_kill_count(self) -> int:
@@ -140,6 +153,7 @@ class V1Manager(CgroupManager):
 
     def destroy(self) -> None:
         from runk.linux.cgroups import remove_groups
+
         remove_groups(self._paths)
 
     def exists(self) -> bool:

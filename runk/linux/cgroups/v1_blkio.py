@@ -4,12 +4,13 @@ Runs in the parent. Imports fs only. runc fs/blkio.go: the weight goes to blkio.
 files exist, else to blkio.bfq.weight (kernels >= 5.0 have no CFQ); leafWeight has no BFQ
 equivalent, so on such kernels it is an error naming the missing file.
 """
+
 from __future__ import annotations
 
 from runk.errors import CgroupError
 from runk.linux.cgroups import fs
 
-TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
+TYPE_CHECKING = False  # no `typing` import at run time (DESIGN 3.11)
 if TYPE_CHECKING:
     from typing import Any
 
@@ -24,15 +25,16 @@ THROTTLES = (
 
 def _need_file(path: str, name: str, field: str) -> None:
     if not fs.has(path, name):
-        raise CgroupError(f"cannot set {_R}{field}: {path}/{name} does not exist "
-                          "(the block I/O scheduler of this kernel does not offer it)")
+        raise CgroupError(
+            f"cannot set {_R}{field}: {path}/{name} does not exist "
+            "(the block I/O scheduler of this kernel does not offer it)"
+        )
 
 
 def needs_block_io(res: dict[str, Any]) -> bool:
     """Whether linux.resources.blockIO sets anything (the v1 blkio and v2 io controllers)."""
     b = res.get("blockIO") or {}
-    return bool(b.get("weight") or b.get("leafWeight") or b.get("weightDevice")
-                or any(b.get(k) for k, _ in THROTTLES))
+    return bool(b.get("weight") or b.get("leafWeight") or b.get("weightDevice") or any(b.get(k) for k, _ in THROTTLES))
 
 
 class BlkioController:
@@ -62,9 +64,9 @@ class BlkioController:
                 fs.write(path, wdfile, f"{dev} {wd['weight']}", f"{_R}weightDevice[{i}].weight")
             if wd.get("leafWeight"):
                 _need_file(path, "blkio.leaf_weight_device", f"weightDevice[{i}].leafWeight")
-                fs.write(path, "blkio.leaf_weight_device", f"{dev} {wd['leafWeight']}",
-                         f"{_R}weightDevice[{i}].leafWeight")
+                fs.write(
+                    path, "blkio.leaf_weight_device", f"{dev} {wd['leafWeight']}", f"{_R}weightDevice[{i}].leafWeight"
+                )
         for field, fname in THROTTLES:
             for i, td in enumerate(b.get(field) or []):
-                fs.write(path, fname, f"{td['major']}:{td['minor']} {td['rate']}",
-                         f"{_R}{field}[{i}]")
+                fs.write(path, fname, f"{td['major']}:{td['minor']} {td['rate']}", f"{_R}{field}[{i}]")

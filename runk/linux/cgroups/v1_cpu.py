@@ -4,6 +4,7 @@ Runs in the parent. Imports fs only. Semantics and write order of runc fs/cpu.go
 cgroups): a period or burst the kernel refuses (EINVAL) before the quota is retried after it.
 A burst file that does not exist is an error here (runc skips it silently).
 """
+
 from __future__ import annotations
 
 import errno
@@ -11,7 +12,7 @@ import errno
 from runk.errors import CgroupError
 from runk.linux.cgroups import fs
 
-TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
+TYPE_CHECKING = False  # no `typing` import at run time (DESIGN 3.11)
 if TYPE_CHECKING:
     from typing import Any
 
@@ -21,9 +22,15 @@ _R = "linux.resources.cpu."
 def needs_cpu(res: dict[str, Any]) -> bool:
     """Whether linux.resources.cpu sets anything of the cpu controller (v1 and v2)."""
     c = res.get("cpu") or {}
-    return bool(c.get("shares") or c.get("quota") or c.get("period")
-                or c.get("realtimeRuntime") or c.get("realtimePeriod")
-                or c.get("burst") is not None or c.get("idle") is not None)
+    return bool(
+        c.get("shares")
+        or c.get("quota")
+        or c.get("period")
+        or c.get("realtimeRuntime")
+        or c.get("realtimePeriod")
+        or c.get("burst") is not None
+        or c.get("idle") is not None
+    )
 
 
 class CpuController:
@@ -50,8 +57,10 @@ class CpuController:
         burst = ""
         if burst_v is not None:
             if not fs.has(path, "cpu.cfs_burst_us"):
-                raise CgroupError(f"cannot set {_R}burst: {path}/cpu.cfs_burst_us does not exist "
-                                  "(kernel without CFS bandwidth burst, before 5.14)")
+                raise CgroupError(
+                    f"cannot set {_R}burst: {path}/cpu.cfs_burst_us does not exist "
+                    "(kernel without CFS bandwidth burst, before 5.14)"
+                )
             burst = _try_first(path, "cpu.cfs_burst_us", burst_v, "burst", quota, allow_zero=True)
         if quota:
             fs.write(path, "cpu.cfs_quota_us", str(quota), _R + "quota")
@@ -65,8 +74,7 @@ class CpuController:
         set_rt(path, c)
 
 
-def _try_first(path: str, name: str, value: int, field: str, quota: int,
-               allow_zero: bool = False) -> str:
+def _try_first(path: str, name: str, value: int, field: str, quota: int, allow_zero: bool = False) -> str:
     """Write now; on EINVAL with a quota pending, return the value to write after the quota."""
     if not value and not allow_zero:
         return ""

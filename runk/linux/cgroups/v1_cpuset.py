@@ -4,12 +4,13 @@ Runs in the parent. Imports os and fs. A new v1 cpuset group starts with empty c
 refuses tasks until both are set, so every directory runk creates first inherits its parent's
 values (runc fs/cpuset.go cpusetEnsureParent/cpusetCopyIfNeeded).
 """
+
 from __future__ import annotations
 
 from runk import _os as os
 from runk.linux.cgroups import fs
 
-TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
+TYPE_CHECKING = False  # no `typing` import at run time (DESIGN 3.11)
 if TYPE_CHECKING:
     from typing import Any
 

@@ -7,6 +7,7 @@ order, as the runtime-spec asks ("apply entries in the listed order"; runc sorts
 runtime-tools check). A running group (update) gets runc's minimal transition instead, which never
 opens a window of wider access. Either way the result is read back and compared.
 """
+
 from __future__ import annotations
 
 from runk import _os as os
@@ -14,7 +15,7 @@ from runk.errors import CgroupError
 from runk.linux.cgroups import fs
 from runk.linux.cgroups.devices_rules import Emulator, Rule, parse_rules
 
-TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
+TYPE_CHECKING = False  # no `typing` import at run time (DESIGN 3.11)
 if TYPE_CHECKING:
     from typing import Any
 
@@ -57,5 +58,7 @@ class DevicesController:
         if after.default_allow != target.default_allow:
             raise CgroupError(f"cannot set {_RES}: {path}/devices.list does not match the target mode")
         if not target.default_allow and after != target:
-            raise CgroupError(f"cannot set {_RES}: {path}/devices.list does not precisely match "
-                              f"the rules (kernel: {sorted(after.rules)}, wanted: {sorted(target.rules)})")
+            raise CgroupError(
+                f"cannot set {_RES}: {path}/devices.list does not precisely match "
+                f"the rules (kernel: {sorted(after.rules)}, wanted: {sorted(target.rules)})"
+            )

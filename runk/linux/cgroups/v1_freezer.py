@@ -4,6 +4,7 @@ Runs in the parent. Hot path (state/list read the state): imports only time and 
 The freeze loop is runc's (fs/freezer.go): a task stuck in FREEZING (vfork, a task in a
 no-freeze section) is helped by a periodic thaw-and-retry; on failure the group is thawed again.
 """
+
 from __future__ import annotations
 
 import time

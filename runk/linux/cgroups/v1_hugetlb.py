@@ -3,13 +3,14 @@
 Runs in the parent. Imports os and fs. runc fs/hugetlb.go: the .rsvd limit is set to the same value
 where the kernel has it (5.7+). A page size the host does not have is refused by name.
 """
+
 from __future__ import annotations
 
 from runk import _os as os
 from runk.errors import CgroupError
 from runk.linux.cgroups import fs
 
-TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
+TYPE_CHECKING = False  # no `typing` import at run time (DESIGN 3.11)
 if TYPE_CHECKING:
     from typing import Any
 
@@ -24,7 +25,7 @@ def page_sizes() -> list[str]:
     for n in names:
         if not (n.startswith("hugepages-") and n.endswith("kB")):
             continue
-        kb = int(n[len("hugepages-"):-2])
+        kb = int(n[len("hugepages-") : -2])
         if kb >= 1 << 20:
             out.append(f"{kb >> 20}GB")
         elif kb >= 1 << 10:
@@ -38,8 +39,10 @@ def check_sizes(limits: list[Any]) -> None:
     sizes = page_sizes()
     for i, hl in enumerate(limits):
         if hl.get("pageSize") not in sizes:
-            raise CgroupError(f"cannot set linux.resources.hugepageLimits[{i}]: invalid pageSize "
-                              f"{hl.get('pageSize')!r} (this host has: {', '.join(sizes) or 'none'})")
+            raise CgroupError(
+                f"cannot set linux.resources.hugepageLimits[{i}]: invalid pageSize "
+                f"{hl.get('pageSize')!r} (this host has: {', '.join(sizes) or 'none'})"
+            )
 
 
 def set_limits(path: str, limits: list[Any], suffix: str) -> None:

@@ -3,11 +3,12 @@
 Runs in the parent. Imports fs only (runc fs/net_cls.go). cgroup v2 has no net_cls: the v2 manager
 refuses the field.
 """
+
 from __future__ import annotations
 
 from runk.linux.cgroups import fs
 
-TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
+TYPE_CHECKING = False  # no `typing` import at run time (DESIGN 3.11)
 if TYPE_CHECKING:
     from typing import Any
 
@@ -21,5 +22,4 @@ class NetClsController:
         return bool((res.get("network") or {}).get("classID"))
 
     def apply(self, res: dict[str, Any], path: str) -> None:
-        fs.write(path, "net_cls.classid", str(res["network"]["classID"]),
-                 "linux.resources.network.classID")
+        fs.write(path, "net_cls.classid", str(res["network"]["classID"]), "linux.resources.network.classID")

@@ -3,11 +3,12 @@
 Runs in the parent. Imports fs only (runc fs/net_prio.go). cgroup v2 has no net_prio: the v2
 manager refuses the field.
 """
+
 from __future__ import annotations
 
 from runk.linux.cgroups import fs
 
-TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
+TYPE_CHECKING = False  # no `typing` import at run time (DESIGN 3.11)
 if TYPE_CHECKING:
     from typing import Any
 
@@ -22,5 +23,6 @@ class NetPrioController:
 
     def apply(self, res: dict[str, Any], path: str) -> None:
         for i, p in enumerate(res["network"]["priorities"]):
-            fs.write(path, "net_prio.ifpriomap", f"{p['name']} {p['priority']}",
-                     f"linux.resources.network.priorities[{i}]")
+            fs.write(
+                path, "net_prio.ifpriomap", f"{p['name']} {p['priority']}", f"linux.resources.network.priorities[{i}]"
+            )

@@ -3,11 +3,12 @@
 Runs in the parent. Imports fs only. runc 1.1.5 semantics: 0 leaves the limit unchanged, a negative
 limit is "max".
 """
+
 from __future__ import annotations
 
 from runk.linux.cgroups import fs
 
-TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
+TYPE_CHECKING = False  # no `typing` import at run time (DESIGN 3.11)
 if TYPE_CHECKING:
     from typing import Any
 

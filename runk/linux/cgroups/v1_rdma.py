@@ -2,11 +2,12 @@
 
 Runs in the parent. Imports fs only (runc fscommon/rdma.go); the v2 manager uses this class too.
 """
+
 from __future__ import annotations
 
 from runk.linux.cgroups import fs
 
-TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
+TYPE_CHECKING = False  # no `typing` import at run time (DESIGN 3.11)
 if TYPE_CHECKING:
     from typing import Any
 
@@ -23,7 +24,7 @@ def rdma_line(device: str, limits: dict[str, Any]) -> str:
 class RdmaController:
     __slots__ = ()
     name = "rdma"
-    controller = "rdma"      # the cgroup v2 controller name (v2 manager uses this class)
+    controller = "rdma"  # the cgroup v2 controller name (v2 manager uses this class)
     resource = "rdma"
 
     def needs(self, res: dict[str, Any]) -> bool:

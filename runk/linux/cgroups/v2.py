@@ -3,6 +3,7 @@
 Runs in the parent. Hot path (load_manager): imports runk._os, fs and base; v2_freezer loads in the
 freezer methods, controllers only in set(), stats only in stats(). paths() is {"": dir}, like runc's state.json on v2.
 """
+
 from __future__ import annotations
 
 from runk import _os as os
@@ -19,7 +20,7 @@ from runk.linux.cgroups.base import (
     sub_path,
 )
 
-TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
+TYPE_CHECKING = False  # no `typing` import at run time (DESIGN 3.11)
 if TYPE_CHECKING:
     from typing import Any
 
@@ -32,10 +33,14 @@ _DOMAIN = ("memory", "blockIO", "cpu", "hugepageLimits")
 # v2 controllers in runc's Set order (fs2.go): pids, memory, io, cpu, devices, cpuset, hugetlb,
 # rdma, then the raw unified keys, which may override any of them
 CONTROLLERS = (
-    ("v2_pids", "PidsController", "pids"), ("v2_memory", "MemoryController", "memory"),
-    ("v2_io", "IoController", "blockIO"), ("v2_cpu", "CpuController", "cpu"),
-    ("v2_devices", "DevicesController", "devices"), ("v2_cpuset", "CpusetController", "cpu"),
-    ("v2_hugetlb", "HugetlbController", "hugepageLimits"), ("v1_rdma", "RdmaController", "rdma"),
+    ("v2_pids", "PidsController", "pids"),
+    ("v2_memory", "MemoryController", "memory"),
+    ("v2_io", "IoController", "blockIO"),
+    ("v2_cpu", "CpuController", "cpu"),
+    ("v2_devices", "DevicesController", "devices"),
+    ("v2_cpuset", "CpusetController", "cpu"),
+    ("v2_hugetlb", "HugetlbController", "hugepageLimits"),
+    ("v1_rdma", "RdmaController", "rdma"),
     ("v2_unified", "UnifiedController", "unified"),
 )
 
@@ -54,7 +59,7 @@ def _enable_subtree(path: str) -> None:
     try:
         fs.write(path, "cgroup.subtree_control", " ".join("+" + c for c in want))
     except CgroupError:
-        for c in want:   # one may be busy (EBUSY: tasks in a non-root group); take the others
+        for c in want:  # one may be busy (EBUSY: tasks in a non-root group); take the others
             try:
                 fs.write(path, "cgroup.subtree_control", "+" + c)
             except CgroupError:
@@ -76,6 +81,7 @@ class V2Manager(CgroupManager):
     def _mount(self) -> str:
         if self.mountpoint is None:
             from runk.linux.cgroups import layout
+
             lay = layout.detect()
             if lay.unified is None:
                 raise CgroupError("no cgroup2 filesystem is mounted")
@@ -85,7 +91,7 @@ class V2Manager(CgroupManager):
     def _make(self, made: list[str], resources: dict[str, Any] | None = None) -> None:
         mnt = self._mount().rstrip("/") or "/"
         rel = os.path.relpath(self.path, mnt)
-        if rel == ".." or rel.startswith("../"):      # "...", "..x" are names, not a climb
+        if rel == ".." or rel.startswith("../"):  # "...", "..x" are names, not a climb
             raise CgroupError(f"invalid cgroup path {self.path}: not below the cgroup2 mount {mnt}")
         current = mnt
         parts = [] if rel == "." else rel.split("/")
@@ -100,8 +106,7 @@ class V2Manager(CgroupManager):
         domain = bool(resources and any(resources.get(k) for k in _DOMAIN))
         if t == "domain invalid":
             if domain:
-                raise CgroupError(f"cannot enter cgroupv2 {path} with domain controllers "
-                                  "-- it is in an invalid state")
+                raise CgroupError(f"cannot enter cgroupv2 {path} with domain controllers -- it is in an invalid state")
             fs.write(path, "cgroup.type", "threaded")
         elif t in ("threaded", "domain threaded") and domain:
             raise CgroupError(f"cannot enter cgroupv2 {path} with domain controllers -- it is in {t} mode")
@@ -111,7 +116,7 @@ class V2Manager(CgroupManager):
 
     def apply(self, pid: int, entry: Entry | None = None) -> None:
         if entry is not None and entry.cloned:
-            return              # cloned into the group
+            return  # cloned into the group
         fs.write_procs(self.path, pid)
 
     def sub(self, subs: dict[str, str]) -> V2Manager:
@@ -124,8 +129,7 @@ class V2Manager(CgroupManager):
         if only is None:
             net = resources.get("network") or {}
             if net.get("classID") or net.get("priorities"):
-                raise CgroupError("cannot set linux.resources.network: cgroup v2 has no net_cls "
-                                  "or net_prio controller")
+                raise CgroupError("cannot set linux.resources.network: cgroup v2 has no net_cls or net_prio controller")
             self._note_kernel_memory(resources)
         ctls = [c for c in controllers(resources) if only is None or c.name in only]
         avail = (fs.read_opt(self.path, "cgroup.controllers") or "").split()
@@ -135,20 +139,25 @@ class V2Manager(CgroupManager):
             if ctrl and ctrl not in avail:
                 raise CgroupError(
                     f"cannot set linux.resources.{c.resource}: the {ctrl} controller is not "
-                    f"available in {self.path} (cgroup.controllers: {' '.join(avail) or 'none'})")
+                    f"available in {self.path} (cgroup.controllers: {' '.join(avail) or 'none'})"
+                )
             return self.path
+
         run_controllers(ctls, resources, path_for, "available")
 
     def freeze(self) -> None:
         from runk.linux.cgroups import v2_freezer
+
         v2_freezer.freeze(self.path)
 
     def thaw(self) -> None:
         from runk.linux.cgroups import v2_freezer
+
         v2_freezer.thaw(self.path)
 
     def freezer_state(self) -> str:
         from runk.linux.cgroups import v2_freezer
+
         return v2_freezer.state(self.path)
 
     def frozen(self) -> bool:
@@ -169,6 +178,7 @@ class V2Manager(CgroupManager):
 
     def stats(self) -> dict[str, Any]:
         from runk.linux.cgroups import stats_v2
+
         return stats_v2.collect(self.path)
 
     def oom_kill_count(self) -> int:
@@ -178,6 +188,7 @@ class V2Manager(CgroupManager):
 
     def destroy(self) -> None:
         from runk.linux.cgroups import remove_groups
+
         remove_groups(self.paths())
 
     def exists(self) -> bool:

@@ -3,6 +3,7 @@
 Runs in the parent. Imports fs and convert. runc fs2/cpu.go; realtime settings have no v2 file
 and are errors naming the field.
 """
+
 from __future__ import annotations
 
 import errno
@@ -11,7 +12,7 @@ from runk.errors import CgroupError
 from runk.linux.cgroups import convert, fs
 from runk.linux.cgroups.v1_cpu import needs_cpu
 
-TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
+TYPE_CHECKING = False  # no `typing` import at run time (DESIGN 3.11)
 if TYPE_CHECKING:
     from typing import Any
 
@@ -31,8 +32,7 @@ class CpuController:
         c = res.get("cpu") or {}
         for f in ("realtimeRuntime", "realtimePeriod"):
             if c.get(f):
-                raise CgroupError(f"cannot set {_R}{f}: realtime scheduling limits are not "
-                                  "supported on cgroup v2")
+                raise CgroupError(f"cannot set {_R}{f}: realtime scheduling limits are not supported on cgroup v2")
         if c.get("idle") is not None:
             fs.write(path, "cpu.idle", str(c["idle"]), _R + "idle")
         weight = convert.shares_to_weight(c.get("shares") or 0)

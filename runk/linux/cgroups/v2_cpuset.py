@@ -4,6 +4,7 @@ fs2/cpuset.go).
 
 Runs in the parent. Imports v1_cpuset (os, fs).
 """
+
 from __future__ import annotations
 
 from runk.linux.cgroups import v1_cpuset

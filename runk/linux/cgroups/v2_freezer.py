@@ -4,6 +4,7 @@ Runs in the parent. Hot path (state/list): imports only time and fs. runc fs2/fr
 writing 1, wait up to 10 s for "frozen 1"; cgroup.freeze exists in every non-root v2 group,
 with or without controllers.
 """
+
 from __future__ import annotations
 
 import time

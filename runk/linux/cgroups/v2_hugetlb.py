@@ -3,11 +3,12 @@
 Runs in the parent (also for the unified mount of a hybrid host, which holds hugetlb here).
 Imports v1_hugetlb for the shared page-size check and writer (runc fs2/hugetlb.go).
 """
+
 from __future__ import annotations
 
 from runk.linux.cgroups.v1_hugetlb import set_limits
 
-TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
+TYPE_CHECKING = False  # no `typing` import at run time (DESIGN 3.11)
 if TYPE_CHECKING:
     from typing import Any
 

@@ -4,12 +4,13 @@ Runs in the parent. Imports fs and convert. runc fs2/memory.go semantics, includ
 checkBeforeUpdate (refuse a limit at or below current usage). v1-only fields that v2 cannot express
 (swappiness, disableOOMKiller, non-hierarchical accounting) are errors naming the field.
 """
+
 from __future__ import annotations
 
 from runk.errors import CgroupError
 from runk.linux.cgroups import convert, fs
 
-TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
+TYPE_CHECKING = False  # no `typing` import at run time (DESIGN 3.11)
 if TYPE_CHECKING:
     from typing import Any
 
@@ -25,9 +26,14 @@ class MemoryController:
     def needs(self, res: dict[str, Any]) -> bool:
         m = res.get("memory") or {}
         sw = m.get("swappiness")
-        return bool(m.get("limit") or m.get("reservation") or m.get("swap")
-                    or (sw is not None and sw != -1) or m.get("disableOOMKiller")
-                    or m.get("useHierarchy") is False)
+        return bool(
+            m.get("limit")
+            or m.get("reservation")
+            or m.get("swap")
+            or (sw is not None and sw != -1)
+            or m.get("disableOOMKiller")
+            or m.get("useHierarchy") is False
+        )
 
     def apply(self, res: dict[str, Any], path: str) -> None:
         m = res.get("memory") or {}
@@ -47,21 +53,20 @@ class MemoryController:
             usage = _usage(path)
             if usage is not None:
                 if swap_oci > 0 and swap_oci <= usage:
-                    raise CgroupError(f"cannot set {_R}swap: rejecting memory+swap limit "
-                                      f"{swap_oci} <= usage {usage}")
+                    raise CgroupError(f"cannot set {_R}swap: rejecting memory+swap limit {swap_oci} <= usage {usage}")
                 if limit > 0 and limit <= usage:
-                    raise CgroupError(f"cannot set {_R}limit: rejecting memory limit "
-                                      f"{limit} <= usage {usage}")
+                    raise CgroupError(f"cannot set {_R}limit: rejecting memory limit {limit} <= usage {usage}")
         swap = convert.swap_to_v2(swap_oci, limit)
         swap_str = convert.num_to_v2(swap)
         if swap_str == "" and swap == 0 and swap_oci > 0:
-            swap_str = "0"    # memory == memory+swap: no swap at all
+            swap_str = "0"  # memory == memory+swap: no swap at all
         if swap_str:
             if fs.has(path, "memory.swap.max"):
                 fs.write(path, "memory.swap.max", swap_str, _R + "swap")
             elif swap_str not in ("max", "0"):
-                raise CgroupError(f"cannot set {_R}swap: {path}/memory.swap.max does not exist "
-                                  "(kernel without swap accounting)")
+                raise CgroupError(
+                    f"cannot set {_R}swap: {path}/memory.swap.max does not exist (kernel without swap accounting)"
+                )
         if limit:
             fs.write(path, "memory.max", convert.num_to_v2(limit), _R + "limit")
         if reservation:
@@ -72,4 +77,4 @@ def _usage(path: str) -> int | None:
     try:
         return fs.read_uint(path, "memory.current")
     except (OSError, ValueError):
-        return None   # best effort, as runc: a group not yet created has no usage
+        return None  # best effort, as runc: a group not yet created has no usage

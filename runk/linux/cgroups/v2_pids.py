@@ -2,12 +2,13 @@
 
 Runs in the parent. Imports fs and v1_pids (the shared OCI → value rule).
 """
+
 from __future__ import annotations
 
 from runk.linux.cgroups import fs
 from runk.linux.cgroups.v1_pids import pids_value
 
-TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
+TYPE_CHECKING = False  # no `typing` import at run time (DESIGN 3.11)
 if TYPE_CHECKING:
     from typing import Any
 

@@ -3,12 +3,13 @@
 Runs in the parent. Imports fs only. runc fs2.setUnified: a key is a file name (no '/'), a value
 may hold several lines, each written on its own; a missing file is explained by the controller.
 """
+
 from __future__ import annotations
 
 from runk.errors import CgroupError
 from runk.linux.cgroups import fs
 
-TYPE_CHECKING = False   # no `typing` import at run time (DESIGN 3.11)
+TYPE_CHECKING = False  # no `typing` import at run time (DESIGN 3.11)
 if TYPE_CHECKING:
     from typing import Any
 
@@ -32,8 +33,10 @@ class UnifiedController:
             if not dot:
                 raise CgroupError(f"cannot set {field}: must be in the form CONTROLLER.PARAMETER")
             if not fs.has(path, key) and ctrl != "cgroup" and ctrl not in avail:
-                raise CgroupError(f"cannot set {field}: controller {ctrl!r} not available in {path} "
-                                  f"(cgroup.controllers: {' '.join(avail) or 'none'})")
+                raise CgroupError(
+                    f"cannot set {field}: controller {ctrl!r} not available in {path} "
+                    f"(cgroup.controllers: {' '.join(avail) or 'none'})"
+                )
             data = str(value)
             while True:
                 line, _, data = data.partition("\n")

@@ -3,6 +3,7 @@
 The parent puts the child in its cgroups between fork and go, so the function runs entirely
 inside them (as the container init does once the parent has sent cgroup_done).
 """
+
 from __future__ import annotations
 
 import json
@@ -18,7 +19,7 @@ class Child:
         go_r, go_w = os.pipe()
         res_r, res_w = os.pipe()
         pid = os.fork()
-        if pid == 0:   # pragma: no cover - runs in the child
+        if pid == 0:  # pragma: no cover - runs in the child
             code = 0
             try:
                 os.close(go_w)
@@ -96,7 +97,7 @@ class Child:
                 pass
             try:
                 _, self.status = os.waitpid(self.pid, 0)
-            except ChildProcessError:   # reaped by a subreaper sweep
+            except ChildProcessError:  # reaped by a subreaper sweep
                 self.status = 0
         if self._res >= 0:
             os.close(self._res)
@@ -114,4 +115,4 @@ def proc_state(pid: int) -> str:
 def cpu_ticks(pid: int) -> int:
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])   # utime + stime
+    return int(fields[11]) + int(fields[12])  # utime + stime

@@ -3,6 +3,7 @@
 Every group is named runk-test-<pid>-<n>; each test ends with all of them killed and removed, and
 the finalizer fails the test if any directory with this run's prefix is left in any hierarchy.
 """
+
 from __future__ import annotations
 
 import glob
@@ -76,6 +77,7 @@ def subreaper():
     """
     from runk._native import lib
     from runk.linux import syscalls
+
     syscalls.prctl(lib.PR_SET_CHILD_SUBREAPER, 1)
     yield
     syscalls.prctl(lib.PR_SET_CHILD_SUBREAPER, 0)
@@ -84,6 +86,7 @@ def subreaper():
 def reap_orphans(pids) -> None:
     """waitpid() each pid that was reparented to us (they are our children now)."""
     import time
+
     for p in pids:
         for _ in range(500):
             try:
@@ -110,6 +113,7 @@ def cgv1(host, children):
         if create:
             m.create(resources)
         return m
+
     yield make
     for m in made:
         if m.exists():
@@ -120,6 +124,7 @@ def cgv1(host, children):
 
 def _finish(made, host) -> None:
     import time
+
     for m in made:
         for _ in range(200):
             if not m.exists() or not m.pids():
@@ -150,6 +155,7 @@ def cgv2(host, unified, children):
         if create:
             m.create(resources)
         return m
+
     yield make
     for m in reversed(made):
         if m.exists():
@@ -163,5 +169,7 @@ def v2_controller(mnt: str, ctrl: str) -> None:
     with open(os.path.join(mnt, "cgroup.controllers")) as f:
         have = f.read().split()
     if ctrl not in have:
-        pytest.skip(f"cgroup2 mount {mnt} has no {ctrl} controller (controllers: {' '.join(have) or 'none'}); "
-                    "on a hybrid host the v1 hierarchies own it: run in the cgroup-v2-only guest")
+        pytest.skip(
+            f"cgroup2 mount {mnt} has no {ctrl} controller (controllers: {' '.join(have) or 'none'}); "
+            "on a hybrid host the v1 hierarchies own it: run in the cgroup-v2-only guest"
+        )

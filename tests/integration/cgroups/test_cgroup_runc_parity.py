@@ -3,6 +3,7 @@
 Same paths for the same cgroupsPath, the same stats JSON shape as `runc events --stats`, and the
 freezer seen the same way from both sides. Needs root, runc and busybox; skips otherwise.
 """
+
 from __future__ import annotations
 
 import json
@@ -47,25 +48,36 @@ def runc_ctr(tmp_path):
     cfg["process"]["terminal"] = False
     cfg["process"]["args"] = ["sleep", "600"]
     cfg["linux"]["cgroupsPath"] = "/" + name
-    cfg["linux"]["resources"].update({"memory": {"limit": 64 << 20}, "pids": {"limit": 40},
-                                      "cpu": {"shares": 512}})
+    cfg["linux"]["resources"].update({"memory": {"limit": 64 << 20}, "pids": {"limit": 40}, "cpu": {"shares": 512}})
     (bundle / "config.json").write_text(json.dumps(cfg))
     root = str(tmp_path / "runc-root")
 
     def runc(*args: str) -> str:
         with tempfile.TemporaryFile() as out:
-            subprocess.run([RUNC, "--root", root, *args], cwd=bundle, stdout=out,
-                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, check=True, timeout=60)
+            subprocess.run(
+                [RUNC, "--root", root, *args],
+                cwd=bundle,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                check=True,
+                timeout=60,
+            )
             out.seek(0)
             return out.read().decode()
+
     runc("run", "-d", name)
     try:
         with open(os.path.join(root, name, "state.json")) as f:
             state = json.load(f)
         yield runc, name, cfg, state
     finally:
-        subprocess.run([RUNC, "--root", root, "delete", "-f", name], stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, timeout=60)
+        subprocess.run(
+            [RUNC, "--root", root, "delete", "-f", name],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=60,
+        )
 
 
 def test_same_paths_as_runc(runc_ctr) -> None:

@@ -3,6 +3,7 @@
 Needs root and cgroup v1 controllers; each test uses runk-test-<pid>-<n> groups that its fixtures
 kill and remove (and the fixture fails the test if anything is left behind).
 """
+
 from __future__ import annotations
 
 import errno
@@ -51,13 +52,13 @@ def spin() -> None:
 
 
 def allocate(n: int) -> int:
-    buf = bytearray(b"\x01") * n      # memset: every page is touched and charged
+    buf = bytearray(b"\x01") * n  # memset: every page is touched and charged
     return len(buf)
 
 
 def hold(n: int) -> None:
     buf = bytearray(b"\x01") * n
-    sum(range(3_000_000))             # some CPU time for the stats test
+    sum(range(3_000_000))  # some CPU time for the stats test
     time.sleep(60)
     del buf
 
@@ -124,22 +125,43 @@ def full_resources() -> dict:
     dev = block_device()
     major, minor = (int(x) for x in dev.split(":"))
     res = {
-        "memory": {"limit": 64 * MiB, "reservation": 32 * MiB, "swap": 128 * MiB, "swappiness": 20,
-                   "useHierarchy": True, "kernel": 64 * MiB, "kernelTCP": 64 * MiB},
-        "cpu": {"shares": 512, "quota": 50000, "period": 100000, "burst": 10000, "idle": 0,
-                "realtimeRuntime": 1000, "realtimePeriod": 100000, "cpus": "0", "mems": "0"},
+        "memory": {
+            "limit": 64 * MiB,
+            "reservation": 32 * MiB,
+            "swap": 128 * MiB,
+            "swappiness": 20,
+            "useHierarchy": True,
+            "kernel": 64 * MiB,
+            "kernelTCP": 64 * MiB,
+        },
+        "cpu": {
+            "shares": 512,
+            "quota": 50000,
+            "period": 100000,
+            "burst": 10000,
+            "idle": 0,
+            "realtimeRuntime": 1000,
+            "realtimePeriod": 100000,
+            "cpus": "0",
+            "mems": "0",
+        },
         "pids": {"limit": 100},
-        "blockIO": {"weight": 300,
-                    "throttleReadBpsDevice": [{"major": major, "minor": minor, "rate": 1048576}],
-                    "throttleWriteBpsDevice": [{"major": major, "minor": minor, "rate": 2097152}],
-                    "throttleReadIOPSDevice": [{"major": major, "minor": minor, "rate": 1000}],
-                    "throttleWriteIOPSDevice": [{"major": major, "minor": minor, "rate": 500}]},
+        "blockIO": {
+            "weight": 300,
+            "throttleReadBpsDevice": [{"major": major, "minor": minor, "rate": 1048576}],
+            "throttleWriteBpsDevice": [{"major": major, "minor": minor, "rate": 2097152}],
+            "throttleReadIOPSDevice": [{"major": major, "minor": minor, "rate": 1000}],
+            "throttleWriteIOPSDevice": [{"major": major, "minor": minor, "rate": 500}],
+        },
         "hugepageLimits": [{"pageSize": s, "limit": 2 << 30} for s in page_sizes()],
-        "devices": container_rules([
-            {"allow": False, "access": "rwm"},
-            {"allow": True, "type": "c", "major": 10, "minor": 229, "access": "rwm"},
-            {"allow": True, "type": "b", "major": 8, "minor": 20, "access": "rw"},
-            {"allow": True, "type": "b", "major": 10, "minor": 200, "access": "r"}]),
+        "devices": container_rules(
+            [
+                {"allow": False, "access": "rwm"},
+                {"allow": True, "type": "c", "major": 10, "minor": 229, "access": "rwm"},
+                {"allow": True, "type": "b", "major": 8, "minor": 20, "access": "rw"},
+                {"allow": True, "type": "b", "major": 10, "minor": 200, "access": "r"},
+            ]
+        ),
     }
     return res
 
@@ -164,8 +186,13 @@ def test_every_resource_is_written_and_read_back(cgv1) -> None:
     assert rd(p["cpuset"], "cpuset.cpus") == "0"
     assert rd(p["cpuset"], "cpuset.mems") == "0"
     assert rd(p["pids"], "pids.max") == "100"
-    assert rd(p["blkio"], "blkio.bfq.weight" if not os.path.exists(
-        os.path.join(p["blkio"], "blkio.weight")) else "blkio.weight").split()[-1] == "300"
+    assert (
+        rd(
+            p["blkio"],
+            "blkio.bfq.weight" if not os.path.exists(os.path.join(p["blkio"], "blkio.weight")) else "blkio.weight",
+        ).split()[-1]
+        == "300"
+    )
     dev = block_device()
     assert rd(p["blkio"], "blkio.throttle.read_bps_device") == f"{dev} 1048576"
     assert rd(p["blkio"], "blkio.throttle.write_bps_device") == f"{dev} 2097152"
@@ -214,6 +241,7 @@ def test_task_joins_every_hierarchy_including_unified(cgv1, children) -> None:
 
 def test_relative_and_default_paths_follow_runc(host) -> None:
     from runk.linux.cgroups import make_manager
+
     m = make_manager(None, "ctr-x")
     p = m.paths()
     for key, path in p.items():
@@ -239,8 +267,11 @@ def test_unmounted_controller_fails_create_cleanly(cgv1, host) -> None:
     if "net_cls" in host.v1:
         pytest.skip("net_cls is mounted here")
     m = cgv1(None, create=False)
-    with pytest.raises(CgroupError, match=r"linux.resources.network.classID: the net_cls cgroup "
-                                          r"controller is not mounted"):
+    with pytest.raises(
+        CgroupError,
+        match=r"linux.resources.network.classID: the net_cls cgroup "
+        r"controller is not mounted",
+    ):
         m.create({"pids": {"limit": 10}, "network": {"classID": 0x100001}})
     assert not any(os.path.exists(p) for p in m.paths().values())
 
@@ -256,26 +287,33 @@ def test_leaf_weight_error_names_field(cgv1) -> None:
 
 # -- update ----------------------------------------------------------------------------------
 def test_set_updates_a_running_group(cgv1, children) -> None:
-    m = cgv1({"memory": {"limit": 64 * MiB}, "pids": {"limit": 20},
-              "devices": [{"allow": False, "access": "rwm"},
-                          {"allow": True, "type": "c", "major": 1, "minor": 5, "access": "rwm"}]})
+    m = cgv1(
+        {
+            "memory": {"limit": 64 * MiB},
+            "pids": {"limit": 20},
+            "devices": [
+                {"allow": False, "access": "rwm"},
+                {"allow": True, "type": "c", "major": 1, "minor": 5, "access": "rwm"},
+            ],
+        }
+    )
     sleeper = children(sleep_forever)
     m.apply(sleeper.pid)
-    m.set({"memory": {"limit": 96 * MiB, "swap": 128 * MiB}, "pids": {"limit": -1},
-           "cpu": {"shares": 256}})
+    m.set({"memory": {"limit": 96 * MiB, "swap": 128 * MiB}, "pids": {"limit": -1}, "cpu": {"shares": 256}})
     p = m.paths()
     assert rd(p["memory"], "memory.limit_in_bytes") == str(96 * MiB)
     assert rd(p["memory"], "memory.memsw.limit_in_bytes") == str(128 * MiB)
     assert rd(p["pids"], "pids.max") == "max"
     assert rd(p["cpu"], "cpu.shares") == "256"
     # devices on a busy group: runc's minimal transition, then enforced for the next task
-    new = [{"allow": False, "access": "rwm"},
-           {"allow": True, "type": "c", "major": 1, "minor": 5, "access": "rwm"},
-           {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "r"}]
+    new = [
+        {"allow": False, "access": "rwm"},
+        {"allow": True, "type": "c", "major": 1, "minor": 5, "access": "rwm"},
+        {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "r"},
+    ]
     m.set({"devices": new})
     assert Emulator.from_list(rd(p["devices"], "devices.list")) == Emulator.from_rules(parse_rules(new))
-    c = children(open_devices, [("/dev/null", os.O_RDONLY), ("/dev/null", os.O_WRONLY),
-                                ("/dev/zero", os.O_RDWR)])
+    c = children(open_devices, [("/dev/null", os.O_RDONLY), ("/dev/null", os.O_WRONLY), ("/dev/zero", os.O_RDWR)])
     m.apply(c.pid)
     c.go()
     assert c.result() == {"ok": ["ok", "EPERM", "ok"]}
@@ -305,12 +343,13 @@ def test_memory_limit_oom_kills(cgv1, children) -> None:
     assert c.signaled == signal.SIGKILL
     assert m.oom_kill_count() >= 1
     stats = m.stats()
-    assert stats["memory"]["usage"]["max"] == 32 * MiB      # the peak reached the limit
+    assert stats["memory"]["usage"]["max"] == 32 * MiB  # the peak reached the limit
     assert stats["memory"]["usage"]["limit"] == 32 * MiB
 
 
 def test_oom_watcher_reports_the_kill(cgv1, children) -> None:
     from runk.linux.cgroups.oom_events import OomWatcher
+
     m = cgv1({"memory": {"limit": 32 * MiB, "swap": 32 * MiB}})
     w = OomWatcher(m.paths())
     try:
@@ -333,12 +372,18 @@ def test_pids_limit_stops_forking(cgv1, children) -> None:
     c.go()
     res = c.result()["ok"]
     assert res["errno"] == errno.EAGAIN
-    assert res["forked"] == 5          # the child itself is the sixth task
+    assert res["forked"] == 5  # the child itself is the sixth task
 
 
 def test_device_deny_rule_blocks_open(cgv1, children) -> None:
-    m = cgv1({"devices": [{"allow": False, "access": "rwm"},
-                          {"allow": True, "type": "c", "major": 1, "minor": 5, "access": "rwm"}]})
+    m = cgv1(
+        {
+            "devices": [
+                {"allow": False, "access": "rwm"},
+                {"allow": True, "type": "c", "major": 1, "minor": 5, "access": "rwm"},
+            ]
+        }
+    )
     c = children(open_devices, [("/dev/null", os.O_RDONLY), ("/dev/zero", os.O_RDONLY)])
     m.apply(c.pid)
     c.go()
@@ -366,13 +411,12 @@ def test_freeze_and_thaw_stop_and_restart_a_busy_task(cgv1, children) -> None:
     assert proc_state(c.pid) == "R"
 
 
-@pytest.mark.parametrize("sig,v1_only", [(signal.SIGKILL, False), (signal.SIGKILL, True),
-                                         (signal.SIGTERM, False)])
+@pytest.mark.parametrize("sig,v1_only", [(signal.SIGKILL, False), (signal.SIGKILL, True), (signal.SIGTERM, False)])
 def test_kill_all_kills_every_process(cgv1, children, subreaper, tmp_path, sig, v1_only) -> None:
     m = cgv1(None)
     c, kids = start_family(m, children, 3, tmp_path)
     assert sorted(m.pids()) == sorted([c.pid] + kids)
-    mgr = V1Manager(m.paths()) if v1_only else m     # v1 only: freeze, signal each, thaw
+    mgr = V1Manager(m.paths()) if v1_only else m  # v1 only: freeze, signal each, thaw
     mgr.kill_all(sig)
     c.result()
     assert c.signaled == sig
@@ -403,7 +447,7 @@ def test_destroy_removes_nested_groups_and_is_idempotent(cgv1, children) -> None
     c = children(sleep_forever)
     m.apply(c.pid)
     with pytest.raises(CgroupError, match="failed to remove cgroup paths"):
-        m.destroy()          # a live task keeps its group: destroy reports it after retrying
+        m.destroy()  # a live task keeps its group: destroy reports it after retrying
     c.kill()
     m.destroy()
     assert not any(os.path.exists(p) for p in m.paths().values())
@@ -420,12 +464,16 @@ def test_stats_have_runc_shape(cgv1, children) -> None:
     c.go()
     time.sleep(0.5)
     s = m.stats()
-    assert list(s) == ["cpu", "cpuset", "memory", "pids", "blkio", "hugetlb", "intel_rdt",
-                       "network_interfaces"]
+    assert list(s) == ["cpu", "cpuset", "memory", "pids", "blkio", "hugetlb", "intel_rdt", "network_interfaces"]
     assert s["pids"] == {"current": 1, "limit": 50}
     assert s["cpu"]["usage"]["total"] > 0 and len(s["cpu"]["usage"]["percpu"]) == os.cpu_count()
     assert s["memory"]["usage"]["usage"] > 4 * MiB
     assert s["memory"]["raw"]["hierarchical_memory_limit"] == 64 * MiB
-    assert list(s["memory"]) == ["cache", "usage", "swap", "kernel", "kernelTCP", "raw"] or \
-        list(s["memory"]) == ["usage", "swap", "kernel", "kernelTCP", "raw"]
+    assert list(s["memory"]) == ["cache", "usage", "swap", "kernel", "kernelTCP", "raw"] or list(s["memory"]) == [
+        "usage",
+        "swap",
+        "kernel",
+        "kernelTCP",
+        "raw",
+    ]
     assert set(s["hugetlb"]) == set(page_sizes())

@@ -5,6 +5,7 @@ Runs wherever a cgroup2 mount exists (root needed). On this machine the mount at
 cgroup.freeze, cgroup.kill, cgroup.events, hugetlb and the eBPF device filter; the memory, cpu,
 io, pids and cpuset tests skip here with the reason and run in the cgroup-v2-only guest.
 """
+
 from __future__ import annotations
 
 import errno
@@ -139,8 +140,7 @@ def test_invalid_hugepage_size_fails_and_leaves_nothing(cgv2, unified) -> None:
 
 
 def test_ebpf_device_filter_denies_for_real(cgv2, children) -> None:
-    rules = [{"allow": True, "access": "rwm"},
-             {"allow": False, "type": "c", "major": 1, "minor": 3, "access": "rw"}]
+    rules = [{"allow": True, "access": "rwm"}, {"allow": False, "type": "c", "major": 1, "minor": 3, "access": "rw"}]
     m = cgv2({"devices": rules})
     assert len(attached_ids(m.path)) == 1
     probes = [("/dev/null", os.O_RDONLY), ("/dev/null", os.O_WRONLY), ("/dev/zero", os.O_RDWR)]
@@ -161,10 +161,13 @@ def test_ebpf_device_filter_denies_for_real(cgv2, children) -> None:
 
 def test_ebpf_runc_default_rules(cgv2, children) -> None:
     m = cgv2({"devices": container_rules([{"allow": False, "access": "rwm"}])})
-    blk = "/dev/" + next(n for n in sorted(os.listdir("/sys/block"))
-                         if os.path.exists("/dev/" + n) and not n.startswith(("zram", "ram")))
-    c = children(open_devices, [("/dev/null", os.O_RDWR), ("/dev/urandom", os.O_RDONLY),
-                                (blk, os.O_RDONLY), ("/dev/kmsg", os.O_RDONLY)])
+    blk = "/dev/" + next(
+        n for n in sorted(os.listdir("/sys/block")) if os.path.exists("/dev/" + n) and not n.startswith(("zram", "ram"))
+    )
+    c = children(
+        open_devices,
+        [("/dev/null", os.O_RDWR), ("/dev/urandom", os.O_RDONLY), (blk, os.O_RDONLY), ("/dev/kmsg", os.O_RDONLY)],
+    )
     m.apply(c.pid)
     c.go()
     assert c.result() == {"ok": ["ok", "ok", "EPERM", "EPERM"]}
@@ -208,6 +211,7 @@ def test_v2_memory_limit_and_oom(cgv2, unified, children) -> None:
 def test_v2_oom_watcher(cgv2, unified, children) -> None:
     v2_controller(unified, "memory")
     from runk.linux.cgroups.oom_events import OomWatcher
+
     m = cgv2({"memory": {"limit": 32 * MiB, "swap": 32 * MiB}})
     w = OomWatcher(m.paths())
     try:
@@ -250,7 +254,7 @@ def test_v2_pids_limit(cgv2, unified, children) -> None:
 def test_v2_cpu_weight_max_burst_idle(cgv2, unified) -> None:
     v2_controller(unified, "cpu")
     m = cgv2({"cpu": {"shares": 1024, "quota": 50000, "period": 100000, "burst": 10000, "idle": 0}})
-    assert rd(m.path, "cpu.weight") == "39"           # runc 1.1.5's linear conversion
+    assert rd(m.path, "cpu.weight") == "39"  # runc 1.1.5's linear conversion
     assert rd(m.path, "cpu.max") == "50000 100000"
     assert rd(m.path, "cpu.max.burst") == "10000"
     assert rd(m.path, "cpu.idle") == "0"
@@ -268,8 +272,7 @@ def test_v2_io_weight_and_max(cgv2, unified) -> None:
     v2_controller(unified, "io")
     dev = block_device()
     major, minor = (int(x) for x in dev.split(":"))
-    m = cgv2({"blockIO": {"weight": 500, "throttleReadBpsDevice": [
-        {"major": major, "minor": minor, "rate": 1048576}]}})
+    m = cgv2({"blockIO": {"weight": 500, "throttleReadBpsDevice": [{"major": major, "minor": minor, "rate": 1048576}]}})
     if os.path.exists(os.path.join(m.path, "io.bfq.weight")):
         assert rd(m.path, "io.bfq.weight").split()[-1] == "500"
     else:
@@ -285,17 +288,17 @@ def test_v2_stats_shape(cgv2, unified, children) -> None:
     c.go()
     time.sleep(0.5)
     s = m.stats()
-    assert list(s) == ["cpu", "cpuset", "memory", "pids", "blkio", "hugetlb", "intel_rdt",
-                       "network_interfaces"]
+    assert list(s) == ["cpu", "cpuset", "memory", "pids", "blkio", "hugetlb", "intel_rdt", "network_interfaces"]
     assert s["memory"]["usage"]["usage"] > 4 * MiB and s["cpu"]["usage"]["total"] > 0
 
 
 def _fork_and_report_cgroup(entry) -> tuple[int, str]:
     """launch's fork, as create forks the bootstrap: (pid, the child's "0::" line)."""
     from runk.linux.launch import _fork
+
     r, w = os.pipe()
     pid = _fork(entry)
-    if pid == 0:   # pragma: no cover - runs in the child
+    if pid == 0:  # pragma: no cover - runs in the child
         try:
             with open("/proc/self/cgroup") as f:
                 line = next(x for x in f.read().splitlines() if x.startswith("0::"))
@@ -328,22 +331,25 @@ def test_fork_falls_back_when_the_kernel_refuses_the_group(cgv2, unified, tmp_pa
     """An fd clone3 cannot use (here: not a cgroup directory) is the kernel < 5.7 case: plain
     fork, and apply() moves the process with a cgroup.procs write as before."""
     from runk.linux.cgroups.base import Entry
+
     m = cgv2()
     entry = Entry()
     entry.clone_fd = os.open(str(tmp_path), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         r, w = os.pipe()
         from runk.linux.launch import _fork
+
         pid = _fork(entry)
-        if pid == 0:   # pragma: no cover - runs in the child
+        if pid == 0:  # pragma: no cover - runs in the child
             os.close(w)
             os.read(r, 1)
             os._exit(0)
         os.close(r)
         assert not entry.cloned
         mine = open("/proc/self/cgroup").read().splitlines()
-        assert [x for x in open(f"/proc/{pid}/cgroup").read().splitlines() if x.startswith("0::")] == \
-            [x for x in mine if x.startswith("0::")]
+        assert [x for x in open(f"/proc/{pid}/cgroup").read().splitlines() if x.startswith("0::")] == [
+            x for x in mine if x.startswith("0::")
+        ]
         m.apply(pid, entry)
         assert rd(m.path, "cgroup.procs").split() == [str(pid)]
         os.close(w)
@@ -356,7 +362,7 @@ def test_sub_manager_for_exec_cgroup(cgv2, unified) -> None:
     m = cgv2()
     assert m.sub({"": "a/b"}).path == os.path.join(m.path, "a/b")
     assert m.sub({"": "/a"}).path == os.path.join(m.path, "a")
-    assert m.sub({"cpu": "x"}).path == m.path      # per-controller paths are for cgroup v1
+    assert m.sub({"cpu": "x"}).path == m.path  # per-controller paths are for cgroup v1
     with pytest.raises(CgroupError, match="bad sub cgroup path: ../x"):
         m.sub({"": "../x"})
 
@@ -365,6 +371,7 @@ def test_a_threaded_process_forks_instead(cgv2, unified) -> None:
     """A process with a second thread never clones itself raw (another thread could hold a
     glibc lock the child would then wait for forever): it forks, and apply() moves the child."""
     import threading
+
     m = cgv2()
     stop = threading.Event()
     t = threading.Thread(target=stop.wait)

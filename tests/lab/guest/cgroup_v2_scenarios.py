@@ -8,6 +8,7 @@ does not hide the others: the report has {"error": traceback} in its place.
 BASE holds rootfs/ (busybox) and base.json (a config from `runk spec`); bundles are written there.
 Containers run with --no-pivot, as they did when this ran with an initramfs as the guest's root.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,19 @@ import traceback
 RUNK = RUNC = BASE = ""  # set by collect()
 CG = "/sys/fs/cgroup"
 MiB = 1 << 20
-V2_FILES = ("memory.max", "memory.low", "memory.high", "memory.swap.max", "cpu.weight", "cpu.max",
-            "cpuset.cpus", "cpuset.mems", "pids.max", "io.weight", "io.bfq.weight")
+V2_FILES = (
+    "memory.max",
+    "memory.low",
+    "memory.high",
+    "memory.swap.max",
+    "cpu.weight",
+    "cpu.max",
+    "cpuset.cpus",
+    "cpuset.mems",
+    "pids.max",
+    "io.weight",
+    "io.bfq.weight",
+)
 
 
 class Runtime:
@@ -31,14 +43,17 @@ class Runtime:
     def __call__(self, *args: str, input: str | None = None, timeout: float = 60) -> dict:
         # files, not pipes: a detached container keeps the stdio it was given
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-            rc = subprocess.run([self.binary, "--root", self.root, *args], stdout=out, stderr=err,
-                                input=input.encode() if input is not None else None,
-                                stdin=None if input is not None else subprocess.DEVNULL,
-                                timeout=timeout).returncode
+            rc = subprocess.run(
+                [self.binary, "--root", self.root, *args],
+                stdout=out,
+                stderr=err,
+                input=input.encode() if input is not None else None,
+                stdin=None if input is not None else subprocess.DEVNULL,
+                timeout=timeout,
+            ).returncode
             out.seek(0)
             err.seek(0)
-            return {"rc": rc, "out": out.read().decode(errors="replace"),
-                    "err": err.read().decode(errors="replace")}
+            return {"rc": rc, "out": out.read().decode(errors="replace"), "err": err.read().decode(errors="replace")}
 
     def ok(self, *args: str, **kw) -> dict:
         r = self(*args, **kw)
@@ -64,8 +79,7 @@ def bundle(name: str, args: list[str], resources: dict | None = None, **linux) -
         cfg = json.load(f)
     cfg["root"] = {"path": os.path.join(BASE, "rootfs"), "readonly": True}
     cfg["process"].update(terminal=False, args=args)
-    cfg["linux"]["resources"] = {"devices": [{"allow": False, "access": "rwm"}],
-                                 **(resources or {})}
+    cfg["linux"]["resources"] = {"devices": [{"allow": False, "access": "rwm"}], **(resources or {})}
     cfg["linux"].update(linux)
     d = os.path.join(BASE, name)
     os.makedirs(d, exist_ok=True)
@@ -113,6 +127,7 @@ def wait_for(cond, timeout: float = 10.0, step: float = 0.05):
 
 def device_programs(d: str) -> int:
     from runk.linux.cgroups import devices_bpf
+
     fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
     try:
         return len(devices_bpf.attached(fd, d))
@@ -133,17 +148,31 @@ RESOURCES = {
     "blockIO": {"weight": 300},
     "unified": {"memory.high": str(60 * MiB)},
 }
-UPDATE = ["--memory", "100m", "--memory-swap", "150m", "--memory-reservation", "40m",
-          "--cpu-share", "1024", "--cpu-quota", "20000", "--cpu-period", "50000",
-          "--pids-limit", "30", "--blkio-weight", "500"]
+UPDATE = [
+    "--memory",
+    "100m",
+    "--memory-swap",
+    "150m",
+    "--memory-reservation",
+    "40m",
+    "--cpu-share",
+    "1024",
+    "--cpu-quota",
+    "20000",
+    "--cpu-period",
+    "50000",
+    "--pids-limit",
+    "30",
+    "--blkio-weight",
+    "500",
+]
 UPDATE_R = {"pids": {"limit": 25}, "cpu": {"shares": 2}, "unified": {"memory.high": str(90 * MiB)}}
 
 
 def resources(rt: Runtime) -> dict:
     """Every v2 file after create, update (flags, then -r -), pause/resume, stats, delete."""
     cid = f"res-{rt.name}"
-    b = bundle(cid, ["sh", "-c", "sleep 600 & sleep 600 & wait"], RESOURCES,
-               cgroupsPath=f"/runk-v2/{cid}")
+    b = bundle(cid, ["sh", "-c", "sleep 600 & sleep 600 & wait"], RESOURCES, cgroupsPath=f"/runk-v2/{cid}")
     out: dict = {}
     pid, d = rt.run_d(cid, b)
     out["dir"] = d
@@ -154,23 +183,33 @@ def resources(rt: Runtime) -> dict:
     out["ps"] = json.loads(rt.ok("ps", "--format", "json", cid)["out"])
     out["procs"] = sorted(procs(d))
     ev = json.loads(rt.ok("events", "--stats", cid)["out"])
-    out["stats"] = {"type": ev["type"], "id": ev["id"], "keys": sorted(ev["data"]),
-                    "memory": ev["data"].get("memory", {}).get("usage"),
-                    "pids": ev["data"].get("pids"),
-                    "cpu_total": ev["data"]["cpu"]["usage"]["total"]}
+    out["stats"] = {
+        "type": ev["type"],
+        "id": ev["id"],
+        "keys": sorted(ev["data"]),
+        "memory": ev["data"].get("memory", {}).get("usage"),
+        "pids": ev["data"].get("pids"),
+        "cpu_total": ev["data"]["cpu"]["usage"]["total"],
+    }
     out["update"] = {"rc": rt("update", *UPDATE, cid)["rc"], "files": files(d)}
     r = rt("update", "-r", "-", cid, input=json.dumps(UPDATE_R))
     out["update_r"] = {"rc": r["rc"], "err": r["err"], "files": files(d)}
     rt.ok("pause", cid)
     r = rt("exec", cid, "true")
-    out["paused"] = {"freeze": rd(d, "cgroup.freeze"),
-                     "frozen": keyed(d, "cgroup.events").get("frozen"),
-                     "status": rt.state(cid)["status"], "exec_rc": r["rc"], "exec_msg": msg(r)}
+    out["paused"] = {
+        "freeze": rd(d, "cgroup.freeze"),
+        "frozen": keyed(d, "cgroup.events").get("frozen"),
+        "status": rt.state(cid)["status"],
+        "exec_rc": r["rc"],
+        "exec_msg": msg(r),
+    }
     rt.ok("resume", cid)
-    out["resumed"] = {"freeze": rd(d, "cgroup.freeze"),
-                      "frozen": keyed(d, "cgroup.events").get("frozen"),
-                      "status": rt.state(cid)["status"],
-                      "exec": rt("exec", cid, "echo", "in")["out"]}
+    out["resumed"] = {
+        "freeze": rd(d, "cgroup.freeze"),
+        "frozen": keyed(d, "cgroup.events").get("frozen"),
+        "status": rt.state(cid)["status"],
+        "exec": rt("exec", cid, "echo", "in")["out"],
+    }
     out["delete"] = rt("delete", "--force", cid)["rc"]
     out["dir_left"] = os.path.isdir(d)
     out["parent_left"] = os.path.isdir(os.path.dirname(d))
@@ -178,8 +217,7 @@ def resources(rt: Runtime) -> dict:
 
 
 def oom_run() -> dict:
-    b = bundle("oom", ["sh", "-c", "tail /dev/zero"],
-               {"memory": {"limit": 16 * MiB, "swap": 16 * MiB}})
+    b = bundle("oom", ["sh", "-c", "tail /dev/zero"], {"memory": {"limit": 16 * MiB, "swap": 16 * MiB}})
     r = rk("run", "--no-pivot", "--bundle", b, "oom")
     return {"rc": r["rc"], "err": r["err"], "left": os.path.isdir(f"{CG}/oom")}
 
@@ -191,15 +229,22 @@ def oom_event() -> dict:
     out: dict = {"swap.max": rd(d, "memory.swap.max")}
     log = os.path.join(BASE, "events.log")
     with open(log, "w") as f:
-        p = subprocess.Popen([RUNK, "--root", rk.root, "events", "--interval", "1s", cid],
-                             stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        p = subprocess.Popen(
+            [RUNK, "--root", rk.root, "events", "--interval", "1s", cid],
+            stdout=f,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
 
-    def watching() -> bool:   # v2: the watcher polls memory.events
+    def watching() -> bool:  # v2: the watcher polls memory.events
         try:
-            return any(os.readlink(f"/proc/{p.pid}/fd/{fd}").endswith("/memory.events")
-                       for fd in os.listdir(f"/proc/{p.pid}/fd"))
+            return any(
+                os.readlink(f"/proc/{p.pid}/fd/{fd}").endswith("/memory.events")
+                for fd in os.listdir(f"/proc/{p.pid}/fd")
+            )
         except OSError:
             return False
+
     try:
         out["watching"] = bool(wait_for(watching, timeout=20))
         out["exec_rc"] = rk("exec", cid, "sh", "-c", "tail /dev/zero")["rc"]
@@ -215,30 +260,35 @@ def oom_event() -> dict:
             p.kill()
             p.wait()
     out["events"] = [json.loads(l) for l in open(log).read().splitlines() if l.startswith("{")]
-    out["events"] = [e if e["type"] != "stats" else {"type": "stats", "id": e["id"]}
-                     for e in out["events"]]
+    out["events"] = [e if e["type"] != "stats" else {"type": "stats", "id": e["id"]} for e in out["events"]]
     rk("delete", "--force", cid)
     out["dir_left"] = os.path.isdir(d)
     return out
 
 
 def pids_limit() -> dict:
-    b = bundle("pids", ["sh", "-c", "n=0; while [ $n -lt 40 ]; do sleep 30 & n=$((n+1)); "
-                                    "echo forked $n; done; echo end"], {"pids": {"limit": 10}})
+    b = bundle(
+        "pids",
+        ["sh", "-c", "n=0; while [ $n -lt 40 ]; do sleep 30 & n=$((n+1)); echo forked $n; done; echo end"],
+        {"pids": {"limit": 10}},
+    )
     r = rk("run", "--no-pivot", "--bundle", b, "pids")
     forked = [int(l.split()[1]) for l in r["out"].splitlines() if l.startswith("forked ")]
-    return {"rc": r["rc"], "cant_fork": "can't fork" in r["err"], "forked": max(forked or [0]),
-            "left": os.path.isdir(f"{CG}/pids")}
+    return {
+        "rc": r["rc"],
+        "cant_fork": "can't fork" in r["err"],
+        "forked": max(forked or [0]),
+        "left": os.path.isdir(f"{CG}/pids"),
+    }
 
 
 def kill_all() -> dict:
     cid = "killall"
-    cfg_ns = [{"type": t} for t in ("network", "ipc", "uts", "mount")]   # no pid namespace
+    cfg_ns = [{"type": t} for t in ("network", "ipc", "uts", "mount")]  # no pid namespace
     b = bundle(cid, ["sh", "-c", "sleep 600 & sleep 600 & wait"], namespaces=cfg_ns)
     pid, d = rk.run_d(cid, b)
     wait_for(lambda: len(procs(d)) == 3)
-    out = {"before": len(procs(d)),
-           "has_cgroup_kill": os.path.exists(os.path.join(d, "cgroup.kill"))}
+    out = {"before": len(procs(d)), "has_cgroup_kill": os.path.exists(os.path.join(d, "cgroup.kill"))}
     out["kill_rc"] = rk("kill", "--all", cid, "KILL")["rc"]
     wait_for(lambda: not procs(d))
     out["after"] = len(procs(d))
@@ -252,18 +302,22 @@ def kill_all() -> dict:
 def devices() -> dict:
     """The eBPF device filter: nodes made by linux.devices (/dev/kmsg, and /dev/null, whose
     default allow rule is then dropped as runc does) under a deny-all, then allowed."""
-    nodes = [{"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11, "fileMode": 0o600},
-             {"path": "/dev/null", "type": "c", "major": 1, "minor": 3, "fileMode": 0o666}]
+    nodes = [
+        {"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11, "fileMode": 0o600},
+        {"path": "/dev/null", "type": "c", "major": 1, "minor": 3, "fileMode": 0o666},
+    ]
     script = "echo runk-v2-guest > /dev/kmsg && echo kmsg; echo x > /dev/null && echo null"
     deny = [{"allow": False, "access": "rwm"}]
 
     def allow(minor: int, access: str) -> dict:
         return {"allow": True, "type": "c", "major": 1, "minor": minor, "access": access}
+
     out = {}
     for name, rules, sh in (
-            ("denied", deny, script),
-            ("allowed", deny + [allow(11, "w"), allow(3, "rw")], script),
-            ("read_only", deny + [allow(11, "r")], "echo x > /dev/kmsg && echo kmsg")):
+        ("denied", deny, script),
+        ("allowed", deny + [allow(11, "w"), allow(3, "rw")], script),
+        ("read_only", deny + [allow(11, "r")], "echo x > /dev/kmsg && echo kmsg"),
+    ):
         b = bundle(f"dev-{name}", ["sh", "-c", sh], devices=nodes)
         with open(os.path.join(b, "config.json")) as f:
             cfg = json.load(f)
@@ -271,17 +325,19 @@ def devices() -> dict:
         with open(os.path.join(b, "config.json"), "w") as f:
             json.dump(cfg, f)
         r = rk("run", "--no-pivot", "--bundle", b, f"dev-{name}")
-        out[name] = {"rc": r["rc"], "out": r["out"].split(),
-                     "eperm": r["err"].count("Operation not permitted")}
+        out[name] = {"rc": r["rc"], "out": r["out"].split(), "eperm": r["err"].count("Operation not permitted")}
     return out
 
 
 def failed_create() -> dict:
-    b = bundle("bad", ["true"], {"memory": {"limit": 64 * MiB}, "cpu": {"cpus": "99"}},
-               cgroupsPath="/runk-v2-bad")
+    b = bundle("bad", ["true"], {"memory": {"limit": 64 * MiB}, "cpu": {"cpus": "99"}}, cgroupsPath="/runk-v2-bad")
     r = rk("create", "--no-pivot", "--bundle", b, "bad")
-    return {"rc": r["rc"], "err": r["err"], "left": os.path.exists(f"{CG}/runk-v2-bad"),
-            "state_rc": rk("state", "bad")["rc"]}
+    return {
+        "rc": r["rc"],
+        "err": r["err"],
+        "left": os.path.exists(f"{CG}/runk-v2-bad"),
+        "state_rc": rk("state", "bad")["rc"],
+    }
 
 
 def collect(runk: str, runc: str, base: str) -> dict:
@@ -289,13 +345,20 @@ def collect(runk: str, runc: str, base: str) -> dict:
     RUNK, RUNC, BASE = runk, runc, base
     RUNTIMES.update(runk=Runtime(RUNK, "/run/runk"), runc=Runtime(RUNC, "/run/runc"))
     rk = RUNTIMES["runk"]
-    report: dict = {"controllers": rd(CG, "cgroup.controllers"),
-                    "mounts": [l.split(" - ")[1].split()[0] for l in open("/proc/self/mountinfo")
-                               if " - cgroup" in l]}
-    scenarios = [("runk", lambda: resources(RUNTIMES["runk"])),
-                 ("runc", lambda: resources(RUNTIMES["runc"])),
-                 ("oom_run", oom_run), ("oom_event", oom_event), ("pids", pids_limit),
-                 ("kill_all", kill_all), ("devices", devices), ("failed_create", failed_create)]
+    report: dict = {
+        "controllers": rd(CG, "cgroup.controllers"),
+        "mounts": [l.split(" - ")[1].split()[0] for l in open("/proc/self/mountinfo") if " - cgroup" in l],
+    }
+    scenarios = [
+        ("runk", lambda: resources(RUNTIMES["runk"])),
+        ("runc", lambda: resources(RUNTIMES["runc"])),
+        ("oom_run", oom_run),
+        ("oom_event", oom_event),
+        ("pids", pids_limit),
+        ("kill_all", kill_all),
+        ("devices", devices),
+        ("failed_create", failed_create),
+    ]
     for name, fn in scenarios:
         if name == "runc" and not os.access(RUNC, os.X_OK):
             continue
@@ -305,6 +368,6 @@ def collect(runk: str, runc: str, base: str) -> dict:
         except BaseException:
             report[name] = {"error": traceback.format_exc()}
         report.setdefault("seconds", {})[name] = round(time.monotonic() - t, 2)
-    for rt in RUNTIMES.values():   # no state may be left: list what is
+    for rt in RUNTIMES.values():  # no state may be left: list what is
         report.setdefault("left", {})[rt.name] = list(os.listdir(rt.root) if os.path.isdir(rt.root) else [])
     return report

@@ -4,6 +4,7 @@ the checkout, the host's /usr and the shared busybox test bundle read-only at th
 
 The environment (from tests/lab/driver.py): LAB_CHECKOUT, LAB_USER, LAB_UID, LAB_OUT.
 """
+
 from __future__ import annotations
 
 import copy
@@ -15,10 +16,11 @@ import uuid
 import pytest
 
 CHECKOUT = os.environ.get("LAB_CHECKOUT") or os.path.dirname(
-    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+)
 RUNK = os.path.join(CHECKOUT, ".venv", "bin", "runk")
 RUNC = "/usr/sbin/runc"
-BUNDLE = "/var/tmp/runk-test-bundle"   # scripts/mkbundle's, made by the host's tests/conftest.py
+BUNDLE = "/var/tmp/runk-test-bundle"  # scripts/mkbundle's, made by the host's tests/conftest.py
 CG = "/sys/fs/cgroup"
 
 
@@ -38,9 +40,17 @@ class Proc:
 
 
 def sh(*argv: str, input: str | None = None, timeout: float = 120, **kw) -> Proc:
-    return Proc(subprocess.run(argv, capture_output=True, text=True, input=input,
-                               stdin=None if input is not None else subprocess.DEVNULL,
-                               timeout=timeout, **kw))
+    return Proc(
+        subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            input=input,
+            stdin=None if input is not None else subprocess.DEVNULL,
+            timeout=timeout,
+            **kw,
+        )
+    )
 
 
 def ok(*argv: str, **kw) -> str:
@@ -71,15 +81,22 @@ class Runtime:
     def __call__(self, *args: str, **kw) -> Proc:
         # files, not pipes, for stdio: a detached container keeps what it was given
         import tempfile
+
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-            cp = subprocess.run([self.binary, "--root", self.root, *self.global_args, *args],
-                                stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                                timeout=kw.get("timeout", 120))
+            cp = subprocess.run(
+                [self.binary, "--root", self.root, *self.global_args, *args],
+                stdout=out,
+                stderr=err,
+                stdin=subprocess.DEVNULL,
+                timeout=kw.get("timeout", 120),
+            )
             out.seek(0)
             err.seek(0)
-            return Proc(subprocess.CompletedProcess(cp.args, cp.returncode,
-                                                    out.read().decode(errors="replace"),
-                                                    err.read().decode(errors="replace")))
+            return Proc(
+                subprocess.CompletedProcess(
+                    cp.args, cp.returncode, out.read().decode(errors="replace"), err.read().decode(errors="replace")
+                )
+            )
 
     def ok(self, *args: str) -> str:
         p = self(*args)
@@ -120,8 +137,7 @@ class Bundle:
         self.config["root"] = {"path": os.path.join(BUNDLE, "rootfs"), "readonly": True}
         self.config["process"]["terminal"] = False
 
-    def write(self, args: list[str], resources: dict | None = None,
-              cgroups_path: str | None = None) -> str:
+    def write(self, args: list[str], resources: dict | None = None, cgroups_path: str | None = None) -> str:
         cfg = copy.deepcopy(self.config)
         cfg["process"]["args"] = args
         if resources is not None:
@@ -149,8 +165,11 @@ class User:
         self.manager = f"{CG}/user.slice/user-{self.uid}.slice/user@{self.uid}.service"
 
     def env(self) -> list[str]:
-        return [f"HOME=/home/{self.name}", f"XDG_RUNTIME_DIR=/run/user/{self.uid}",
-                f"DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/{self.uid}/bus"]
+        return [
+            f"HOME=/home/{self.name}",
+            f"XDG_RUNTIME_DIR=/run/user/{self.uid}",
+            f"DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/{self.uid}/bus",
+        ]
 
     def sh(self, *argv: str, **kw) -> Proc:
         return sh("runuser", "-u", self.name, "--", "env", *self.env(), *argv, **kw)

@@ -1,5 +1,6 @@
 """Containers and cgroups on a systemd cgroup-v2 host: what runc's systemd driver gives (the
 reference runk's own systemd driver must match) and what runk's cgroupfs driver gives today."""
+
 from __future__ import annotations
 
 import os
@@ -17,8 +18,11 @@ def _systemctl_show(unit: str, *props: str) -> dict:
 
 def test_runc_systemd_driver_makes_a_transient_scope(runc, bundle):
     name = f"lab-{uuid.uuid4().hex[:6]}"
-    b = bundle.write(["sleep", "600"], {"memory": {"limit": 64 * MiB}, "pids": {"limit": 32}},
-                     cgroups_path=f"system.slice:runc:{name}")
+    b = bundle.write(
+        ["sleep", "600"],
+        {"memory": {"limit": 64 * MiB}, "pids": {"limit": 32}},
+        cgroups_path=f"system.slice:runc:{name}",
+    )
     runc.global_args = ["--systemd-cgroup"]
     runc.ok("run", "-d", "--bundle", b, name)
     scope = f"runc-{name}.scope"
@@ -28,8 +32,7 @@ def test_runc_systemd_driver_makes_a_transient_scope(runc, bundle):
     assert read(f"{d}/memory.max") == str(64 * MiB)
     assert read(f"{d}/pids.max") == "32"
     props = _systemctl_show(scope, "ActiveState", "Delegate", "MemoryMax", "TasksMax")
-    assert props == {"ActiveState": "active", "Delegate": "yes", "MemoryMax": str(64 * MiB),
-                     "TasksMax": "32"}
+    assert props == {"ActiveState": "active", "Delegate": "yes", "MemoryMax": str(64 * MiB), "TasksMax": "32"}
     runc.ok("delete", "--force", name)
     assert not os.path.exists(d)
     assert sh("systemctl", "is-active", scope).out.strip() in ("inactive", "unknown")
@@ -37,8 +40,9 @@ def test_runc_systemd_driver_makes_a_transient_scope(runc, bundle):
 
 def test_runk_cgroupfs_driver_on_v2(runk, bundle):
     name = f"lab-{uuid.uuid4().hex[:6]}"
-    b = bundle.write(["sleep", "600"], {"memory": {"limit": 48 * MiB}, "pids": {"limit": 20}},
-                     cgroups_path=f"/lab-runk/{name}")
+    b = bundle.write(
+        ["sleep", "600"], {"memory": {"limit": 48 * MiB}, "pids": {"limit": 20}}, cgroups_path=f"/lab-runk/{name}"
+    )
     runk.ok("run", "-d", "--bundle", b, name)
     pid = runk.state(name)["pid"]
     assert proc_cgroup(pid) == f"/lab-runk/{name}"

@@ -7,6 +7,7 @@ for the v1→v2 conversions (shares→cpu.weight, blkio weight→io.weight, swap
 One module fixture runs every scenario (cgroup_v2_scenarios.py collects a report); each test
 below asserts one part of it.
 """
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,7 @@ MiB = 1 << 20
 @pytest.fixture(scope="module")
 def report(tmp_path_factory) -> dict:
     base = tmp_path_factory.mktemp("cgv2")
-    subprocess.run(["cp", "-a", os.path.join(BUNDLE, "rootfs"), str(base / "rootfs")],
-                   check=True)
+    subprocess.run(["cp", "-a", os.path.join(BUNDLE, "rootfs"), str(base / "rootfs")], check=True)
     shutil.copy(os.path.join(BUNDLE, "config.json"), base / "base.json")
     t = time.monotonic()
     rep = cgroup_v2_scenarios.collect(RUNK, RUNC, str(base))
@@ -41,16 +41,16 @@ def part(report: dict, name: str) -> dict:
     return p
 
 
-def shares_to_weight(shares: int) -> int:   # runc ConvertCPUSharesToCgroupV2Value
+def shares_to_weight(shares: int) -> int:  # runc ConvertCPUSharesToCgroupV2Value
     return 1 + ((shares - 2) * 9999) // 262142
 
 
-def blkio_to_io_weight(w: int) -> int:       # runc ConvertBlkIOToIOWeightValue
+def blkio_to_io_weight(w: int) -> int:  # runc ConvertBlkIOToIOWeightValue
     return 1 + (w - 10) * 9999 // 990
 
 
 def io_weight(files: dict, blkio: int) -> None:
-    if files["io.bfq.weight"] is not None:   # BFQ takes the blkio weight as it is
+    if files["io.bfq.weight"] is not None:  # BFQ takes the blkio weight as it is
         assert files["io.bfq.weight"].split()[-1] == str(blkio)
     else:
         assert files["io.weight"] == f"default {blkio_to_io_weight(blkio)}"
@@ -63,19 +63,19 @@ def test_guest_is_cgroup_v2_only(report):
 
 def test_resources_reach_the_v2_files(report):
     runk = part(report, "runk")
-    assert runk["dir"] == "/sys/fs/cgroup/runk-v2/res-runk"   # cgroupsPath, nested
+    assert runk["dir"] == "/sys/fs/cgroup/runk-v2/res-runk"  # cgroupsPath, nested
     f = runk["created"]
     assert f["memory.max"] == str(64 * MiB)
-    assert f["memory.low"] == str(32 * MiB)                   # reservation
-    assert f["memory.swap.max"] == str(32 * MiB)              # swap 96M - limit 64M
-    assert f["memory.high"] == str(60 * MiB)                  # unified
+    assert f["memory.low"] == str(32 * MiB)  # reservation
+    assert f["memory.swap.max"] == str(32 * MiB)  # swap 96M - limit 64M
+    assert f["memory.high"] == str(60 * MiB)  # unified
     assert f["cpu.weight"] == str(shares_to_weight(512)) == "20"
     assert f["cpu.max"] == "50000 100000"
     assert (f["cpuset.cpus"], f["cpuset.mems"]) == ("0", "0")
     assert f["pids.max"] == "40"
     io_weight(f, 300)
     assert runk["init_in_group"]
-    assert runk["device_programs"] == 1                       # the eBPF device filter
+    assert runk["device_programs"] == 1  # the eBPF device filter
 
 
 def test_update_on_v2(report):
@@ -90,13 +90,13 @@ def test_update_on_v2(report):
     assert f["cpu.max"] == "20000 50000"
     assert f["pids.max"] == "30"
     io_weight(f, 500)
-    u = runk["update_r"]                                      # update -r - (stdin)
+    u = runk["update_r"]  # update -r - (stdin)
     assert (u["rc"], u["err"]) == (0, "")
     f = u["files"]
     assert f["pids.max"] == "25"
-    assert f["cpu.weight"] == "1"                             # shares 2: the minimum
+    assert f["cpu.weight"] == "1"  # shares 2: the minimum
     assert f["memory.high"] == str(90 * MiB)
-    assert f["memory.max"] == str(100 * MiB)                  # untouched
+    assert f["memory.max"] == str(100 * MiB)  # untouched
 
 
 def test_same_v2_files_as_runc(report):
@@ -130,7 +130,7 @@ def test_pause_resume_through_cgroup_freeze(report):
 def test_delete_leaves_no_group(report):
     runk = part(report, "runk")
     assert (runk["delete"], runk["dir_left"]) == (0, False)
-    assert runk["parent_left"]   # /runk-v2 stays: runc too removes only the container's group
+    assert runk["parent_left"]  # /runk-v2 stays: runc too removes only the container's group
     assert report["left"] == {"runk": [], "runc": []}
 
 
@@ -142,12 +142,12 @@ def test_memory_limit_oom_kills(report):
 
 def test_oom_event(report):
     p = part(report, "oom_event")
-    assert p["swap.max"] == "0"                               # swap == limit: no swap
+    assert p["swap.max"] == "0"  # swap == limit: no swap
     assert p["watching"]
     assert p["exec_rc"] == 137 and int(p["oom_kill"]) >= 1
     assert {"type": "oom", "id": "oomev"} in p["events"], p["events"]
     assert all(e["id"] == "oomev" and e["type"] in ("oom", "stats") for e in p["events"])
-    assert p["events_rc"] == 0                                # ends when the container stops
+    assert p["events_rc"] == 0  # ends when the container stops
     assert not p["dir_left"]
 
 
@@ -169,7 +169,7 @@ def test_ebpf_device_filter(report):
     # deny-all; /dev/kmsg and /dev/null made by linux.devices, so no default rule for /dev/null
     assert p["denied"] == {"rc": 1, "out": [], "eperm": 2}, p
     assert p["allowed"] == {"rc": 0, "out": ["kmsg", "null"], "eperm": 0}, p
-    assert p["read_only"] == {"rc": 1, "out": [], "eperm": 1}, p   # "r" does not grant a write
+    assert p["read_only"] == {"rc": 1, "out": [], "eperm": 1}, p  # "r" does not grant a write
 
 
 def test_failed_create_leaves_no_group(report):

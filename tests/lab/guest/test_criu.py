@@ -1,4 +1,5 @@
 """CRIU works on the lab's 6.1 kernel (this host's own kernel fails `criu check`)."""
+
 from __future__ import annotations
 
 from conftest import sh

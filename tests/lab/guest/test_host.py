@@ -1,5 +1,6 @@
 """The lab guest is the "modern host" it claims to be: systemd as PID 1, booted and running,
 cgroup v2 alone, the guest kernel's modules loadable on demand, the clock at the host's rate."""
+
 from __future__ import annotations
 
 import os
@@ -21,11 +22,9 @@ def test_tests_run_in_a_systemd_unit():
 
 
 def test_cgroup_v2_only_with_controllers():
-    mounts = [line.split(" - ")[1].split()[0] for line in open("/proc/self/mountinfo")
-              if " - cgroup" in line]
+    mounts = [line.split(" - ")[1].split()[0] for line in open("/proc/self/mountinfo") if " - cgroup" in line]
     assert mounts == ["cgroup2"]
-    fstype = [line.split(" - ")[1].split()[0] for line in open("/proc/self/mountinfo")
-              if line.split()[4] == CG]
+    fstype = [line.split(" - ")[1].split()[0] for line in open("/proc/self/mountinfo") if line.split()[4] == CG]
     assert fstype == ["cgroup2"]
     assert {"memory", "cpu", "io", "pids"} <= set(read(f"{CG}/cgroup.controllers").split())
     # systemd delegates them down to its services
