@@ -205,7 +205,8 @@ class VmBackend:
 
     def create(self, cdir: ContainerDir, cfg: dict, raw: bytes, req: object) -> StateRecord:
         from runk.errors import describe
-        from runk.state.faults import freeze, point as stop_after
+        from runk.state.faults import freeze
+        from runk.state.faults import point as stop_after
         from runk.state.hooks import state_for
         from runk.vm.host import sandbox
         undo = CleanupStack()
