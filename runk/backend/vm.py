@@ -98,17 +98,17 @@ def _spawn_supervisor(cdir: ContainerDir, cfg: dict[str, Any], req: CreateReques
     return pid, ready_r
 
 
-def _wait_ready(pid: int, ready: int) -> None:
+def _wait_ready(pid: int, ready: int, timeout: float) -> None:
+    """The supervisor's ready line, within `timeout` (runk.vm.host.bounds.ready): its own bounds
+    (hello, CreateContainer) end a silent guest; this one ends a supervisor that is itself stuck
+    or stopped. Its death is an EOF at once (it holds the only write end)."""
     from runk import _json
-    data = b""
     try:
-        while b"\n" not in data:
-            chunk = os.read(ready, 4096)
-            if not chunk:
-                break
-            data += chunk
+        data = _read_line(ready, timeout)
     finally:
         os.close(ready)
+    if data is None:
+        raise RunkError(f"the VM supervisor did not report within {timeout:g} s")
     doc: dict[str, Any] = {}
     if data.strip():
         try:
@@ -120,6 +120,28 @@ def _wait_ready(pid: int, ready: int) -> None:
         return
     _, status = os.waitpid(pid, 0)
     raise RunkError(doc.get("error") or f"the VM supervisor exited ({os.waitstatus_to_exitcode(status)})")
+
+
+def _read_line(fd: int, timeout: float) -> bytes | None:
+    """Bytes up to a newline or EOF; None if `timeout` seconds pass first."""
+    import select
+    from time import monotonic
+    deadline = monotonic() + timeout
+    data = b""
+    while b"\n" not in data:
+        left = deadline - monotonic()
+        if left <= 0:
+            return None
+        try:
+            if not select.select([fd], [], [], left)[0]:
+                continue
+        except InterruptedError:
+            continue
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        data += chunk
+    return data
 
 
 def _kill_and_reap(pid: int) -> None:
@@ -193,6 +215,7 @@ class VmBackend:
 
     def create(self, cdir: ContainerDir, cfg: dict[str, Any], raw: bytes, req: CreateRequest) -> StateRecord:
         from runk.errors import describe
+        from runk.state.faults import freeze
         from runk.state.faults import point as stop_after
         from runk.state.hooks import state_for
         from runk.vm.host import sandbox
@@ -236,10 +259,12 @@ class VmBackend:
             pid, ready = _spawn_supervisor(cdir, cfg, req, mgr)
             undo.push(_undo_spawn, cdir, rec, pid)
             stop_after("spawn", cdir.root)
+            freeze("supervisor", cdir.root, pid)
             from runk.linux import procfs
             rec.pid, rec.pid_starttime = pid, procfs.starttime(pid)
             cdir.write(STATE_FILE, rec.to_json())
-            _wait_ready(pid, ready)
+            from runk.vm.host import bounds
+            _wait_ready(pid, ready, bounds.ready(plan.rootfs_mode == "block"))
             stop_after("ready", cdir.root)
             hooks.run_runtime_phases(cfg, state_for(rec, hooks.STATUS["createRuntime"]))
             rec.status = st.CREATED
@@ -279,9 +304,12 @@ class VmBackend:
         _call(rec, P.START)
 
     def kill(self, rec: StateRecord, sig: int, all_procs: bool) -> None:
+        from runk.vm.host.control import SupervisorTimeout
         from runk.vm.wire import protocol as P
         try:
             _call(rec, P.SIGNAL, signal=sig, all=bool(all_procs))
+        except SupervisorTimeout:
+            raise                       # alive but silent: not "not running"
         except RunkError as e:
             if "not running" in str(e) or "VM supervisor" in str(e):
                 raise RunkError(CONTAINER_NOT_RUNNING) from None

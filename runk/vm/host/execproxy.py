@@ -14,7 +14,7 @@ import signal
 
 from runk.errors import RunkError
 from runk.linux.bootstrap import adopt_stdio
-from runk.vm.host import control, hostio
+from runk.vm.host import bounds, control, hostio
 from runk.vm.wire import protocol as P
 from runk.vm.wire import wire
 
@@ -45,7 +45,7 @@ def start(dirpath: str, process: dict[str, Any], console_socket: str | None, con
                 pass
         hostio.exit_as(status)
     os.close(w)
-    msg = b""
+    msg = b""               # "ok", an error, or EOF: the proxy bounds its own wait (_run)
     while chunk := os.read(r, 4096):
         msg += chunk
     os.close(r)
@@ -58,7 +58,7 @@ def start(dirpath: str, process: dict[str, Any], console_socket: str | None, con
 def _run(dirpath: str, process: dict[str, Any], console_socket: str | None, console_fd: int | None,
          ready_w: int) -> dict[str, Any]:
     terminal = bool(process.get("terminal"))
-    s = control.connect(dirpath)
+    s = control.connect(dirpath)            # within the control bound
     slave: int | None = None
     master: int | None = None
     if terminal:
@@ -68,7 +68,12 @@ def _run(dirpath: str, process: dict[str, Any], console_socket: str | None, cons
     hostio.forward_signals(wake_w)
     early: list[wire.Frame] = []
     dec = wire.Decoder()
-    s.sendall(P.request(P.EXEC, 1, 0, process=process))
+    s.settimeout(bounds.control())
+    try:
+        s.sendall(P.request(P.EXEC, 1, 0, process=process))
+    except TimeoutError:
+        raise control.SupervisorTimeout(bounds.control()) from None
+    # the reply within the control bound; then the relay waits as long as the process lives
     doc = control.read_reply(s, dec, 1, early.append)
     if not doc.get("ok"):
         raise RunkError(str(doc.get("error") or "exec failed"))

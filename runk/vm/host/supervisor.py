@@ -19,7 +19,7 @@ import socket
 import time
 
 from runk import _json
-from runk.vm.host import hostio, machine
+from runk.vm.host import bounds, hostio, machine
 from runk.vm.host.sandbox import AGENT_SOCK, VFS_SOCK, VmPlan
 from runk.vm.host.switchboard import (
     CONTROL_SOCK,
@@ -126,13 +126,16 @@ class Supervisor(Switchboard):
             self.children.append(machine.start_virtiofsd(plan, vfs.fileno()))
         finally:
             vfs.close()
-        self.children.append(machine.start_qemu(plan))
+        qemu = machine.start_qemu(plan)
+        self.children.append(qemu)
         self.mark("qemu")
         self.save_info()
-        timeout = float(os.environ.get("RUNK_VM_BOOT_TIMEOUT") or 120)
-        self.wait(lambda: self.hello is not None, timeout, "the guest agent did not say hello")
+        from runk.state.faults import freeze
+        freeze("qemu", os.path.dirname(os.getcwd()), qemu.pid)
+        # both end early if qemu exits (its pidfd); a guest that is alive but silent ends here
+        self.wait(lambda: self.hello is not None, bounds.boot(), "the guest agent did not say hello")
         self.mark("hello")
-        reply = self.call(P.CREATE, timeout, id=self.cid, config=plan.guest_config,
+        reply = self.call(P.CREATE, bounds.control(), id=self.cid, config=plan.guest_config,
                           block="/dev/vda" if plan.rootfs_mode == "block" else None)
         if not reply.get("ok"):
             raise BootError(reply.get("error") or "CreateContainer failed")
@@ -186,7 +189,7 @@ class Supervisor(Switchboard):
             if self.qemu_gone:
                 raise BootError(f"{what}: qemu exited{self.tail()}")
             if time.monotonic() > deadline:
-                raise BootError(f"{what} within {timeout:.0f} s{self.tail()}")
+                raise BootError(f"{what} within {timeout:g} s{self.tail()}")
             self.step(min(1.0, max(0.0, deadline - time.monotonic())))
 
     def step(self, timeout: float) -> None:
