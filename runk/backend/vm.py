@@ -10,6 +10,7 @@ supervisor's control socket (runk.vm.host.control); exec forks an exec proxy
 State files beside state.json (all in the container dir, removed by delete): vm-plan.json,
 vm.json (pids, accelerator, timings), `created` while waiting for start, `paused`, `exit`.
 """
+
 from __future__ import annotations
 
 import sys
@@ -31,8 +32,8 @@ if TYPE_CHECKING:
     from runk.backend.requests import CreateRequest, ExecRequest
     from runk.linux.cgroups.base import CgroupManager
 
-SIGKILL = 9                                # signal.SIGKILL (no `signal` here: it imports enum)
-SANDBOX_NS = ("network", "ipc", "uts")     # the host sandbox the supervisor runs in
+SIGKILL = 9  # signal.SIGKILL (no `signal` here: it imports enum)
+SANDBOX_NS = ("network", "ipc", "uts")  # the host sandbox the supervisor runs in
 WAIT_GONE_SECONDS = 20.0
 
 
@@ -42,15 +43,18 @@ def _dir(rec: StateRecord) -> str:
 
 def _call(rec: StateRecord, op: str, **args: Any) -> dict[str, Any]:
     from runk.vm.host import control
+
     return control.call(_dir(rec), op, **args)
 
 
-def _spawn_supervisor(cdir: ContainerDir, cfg: dict[str, Any], req: CreateRequest,
-                      mgr: CgroupManager | None) -> tuple[int, int]:
+def _spawn_supervisor(
+    cdir: ContainerDir, cfg: dict[str, Any], req: CreateRequest, mgr: CgroupManager | None
+) -> tuple[int, int]:
     """Fork, enter the host sandbox (setsid, cgroup, namespaces), exec the supervisor."""
     from runk.linux.bootstrap import adopt_stdio
     from runk.linux.namespaces import clone_flag, open_ns_path
     from runk.linux.syscalls import setns, unshare
+
     joins, flags = [], 0
     for ns in (cfg.get("linux") or {}).get("namespaces") or []:
         if ns.get("type") in SANDBOX_NS:
@@ -60,10 +64,22 @@ def _spawn_supervisor(cdir: ContainerDir, cfg: dict[str, Any], req: CreateReques
                 flags |= clone_flag(ns["type"])
     ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
     keep = [ready_w] + ([req.console_fd] if req.console_fd is not None else [])
-    boot = (f"import sys; sys.path[:0] = {[p for p in sys.path if p]!r}; "
-            "from runk.vm.host.supervisor import main; main(sys.argv[1:])")
-    argv = [sys.executable, "-I", "-S", "-c", boot, cdir.path, cdir.id, str(ready_w),
-            str(req.console_fd if req.console_fd is not None else -1), req.console_socket or ""]
+    boot = (
+        f"import sys; sys.path[:0] = {[p for p in sys.path if p]!r}; "
+        "from runk.vm.host.supervisor import main; main(sys.argv[1:])"
+    )
+    argv = [
+        sys.executable,
+        "-I",
+        "-S",
+        "-c",
+        boot,
+        cdir.path,
+        cdir.id,
+        str(ready_w),
+        str(req.console_fd if req.console_fd is not None else -1),
+        req.console_socket or "",
+    ]
     sys.stdout.flush()
     sys.stderr.flush()
     pid = os.fork()
@@ -88,6 +104,7 @@ def _spawn_supervisor(cdir: ContainerDir, cfg: dict[str, Any], req: CreateReques
         except BaseException as e:  # report through the ready pipe, never return
             from runk import _json
             from runk.errors import describe
+
             try:
                 os.write(ready_w, (_json.dumps({"ok": False, "error": describe(e)}) + "\n").encode())
             finally:
@@ -103,6 +120,7 @@ def _wait_ready(pid: int, ready: int, timeout: float) -> None:
     (hello, CreateContainer) end a silent guest; this one ends a supervisor that is itself stuck
     or stopped. Its death is an EOF at once (it holds the only write end)."""
     from runk import _json
+
     try:
         data = _read_line(ready, timeout)
     finally:
@@ -126,6 +144,7 @@ def _read_line(fd: int, timeout: float) -> bytes | None:
     """Bytes up to a newline or EOF; None if `timeout` seconds pass first."""
     import select
     from time import monotonic
+
     deadline = monotonic() + timeout
     data = b""
     while b"\n" not in data:
@@ -169,6 +188,7 @@ def _stop_vm_processes(cdir: ContainerDir, rec: StateRecord) -> None:
             _gone(int(info[key][0]), info[key][1], 0.0)
     if rec.cgroup_paths:
         from runk.linux.cgroups import all_pids, load_manager
+
         try:
             if all_pids(rec.cgroup_paths):
                 load_manager(rec.cgroup_paths).kill_all(SIGKILL)
@@ -178,6 +198,7 @@ def _stop_vm_processes(cdir: ContainerDir, rec: StateRecord) -> None:
 
 def _info(cdir: ContainerDir) -> dict[str, Any]:
     from runk import _json
+
     raw = cdir.read("vm.json")
     try:
         doc = _json.loads(raw) if raw else {}
@@ -189,6 +210,7 @@ def _info(cdir: ContainerDir) -> dict[str, Any]:
 def _gone(pid: int, start: int | None, timeout: float) -> None:
     """Wait for pid (with that start time) to end; SIGKILL it after `timeout`."""
     from runk.linux.procfs import wait_gone
+
     if wait_gone(pid, start, int(timeout * 1000)):
         return
     try:
@@ -197,8 +219,10 @@ def _gone(pid: int, start: int | None, timeout: float) -> None:
         return
     try:
         from runk.linux.procfs import is_alive
-        if is_alive(pid, start):            # the pidfd is of that process, not a reused pid
+
+        if is_alive(pid, start):  # the pidfd is of that process, not a reused pid
             import _signal
+
             _signal.pidfd_send_signal(pidfd, SIGKILL)
     except ProcessLookupError:
         pass
@@ -211,7 +235,7 @@ class VmBackend:
     """A container in its own micro-VM (runk.backend.base.Backend)."""
 
     name = "vm"
-    host_pids = False                   # processes() are the guest's pids
+    host_pids = False  # processes() are the guest's pids
 
     def create(self, cdir: ContainerDir, cfg: dict[str, Any], raw: bytes, req: CreateRequest) -> StateRecord:
         from runk.errors import describe
@@ -219,6 +243,7 @@ class VmBackend:
         from runk.state.faults import point as stop_after
         from runk.state.hooks import state_for
         from runk.vm.host import sandbox
+
         undo = CleanupStack()
         try:
             cdir.write(CONFIG_FILE, raw)
@@ -235,22 +260,37 @@ class VmBackend:
                     log.warn(f"{phase} hooks are not run by the vm backend (they would run in the guest)")
             plan = sandbox.plan_vm(cfg, req.bundle)
             cdir.write("vm-plan.json", plan.to_json())
-            log.debug(f"vm: accelerator {plan.accel_reason}; {plan.mem_mb} MiB, {plan.cpus} vCPU, "
-                      f"rootfs over {plan.rootfs_mode}, kernel {plan.kernel_release}")
+            log.debug(
+                f"vm: accelerator {plan.accel_reason}; {plan.mem_mb} MiB, {plan.cpus} vCPU, "
+                f"rootfs over {plan.rootfs_mode}, kernel {plan.kernel_release}"
+            )
             mgr = None
             if cfg.get("linux") is not None:
                 # the host cgroup holds the supervisor, qemu and virtiofsd (podman stats sees the VM);
                 # the container's limits apply inside the guest, where its processes run
                 from runk.linux.cgroups import make_manager
-                mgr = make_manager((cfg.get("linux") or {}).get("cgroupsPath") or None, cdir.id,
-                                   systemd=req.systemd_cgroup)
+
+                mgr = make_manager(
+                    (cfg.get("linux") or {}).get("cgroupsPath") or None, cdir.id, systemd=req.systemd_cgroup
+                )
             # the claim (as the linux backend's): the host cgroup on disk before it is made
             from runk.version import OCI_VERSION  # create only: state and kill never load it
-            rec = StateRecord(ociVersion=OCI_VERSION, id=cdir.id, pid=0, status=st.CREATING,
-                              bundle=req.bundle, rootfs=plan.rootfs, created=rfc3339nano(), owner="",
-                              annotations=cfg.get("annotations") or {}, backend=self.name,
-                              cgroup_paths=mgr.paths() if mgr is not None else {},
-                              systemd=req.systemd_cgroup, sandbox={"dir": cdir.path})
+
+            rec = StateRecord(
+                ociVersion=OCI_VERSION,
+                id=cdir.id,
+                pid=0,
+                status=st.CREATING,
+                bundle=req.bundle,
+                rootfs=plan.rootfs,
+                created=rfc3339nano(),
+                owner="",
+                annotations=cfg.get("annotations") or {},
+                backend=self.name,
+                cgroup_paths=mgr.paths() if mgr is not None else {},
+                systemd=req.systemd_cgroup,
+                sandbox={"dir": cdir.path},
+            )
             cdir.write(STATE_FILE, rec.to_json())
             stop_after("claim", cdir.root)
             if mgr is not None:
@@ -261,9 +301,11 @@ class VmBackend:
             stop_after("spawn", cdir.root)
             freeze("supervisor", cdir.root, pid)
             from runk.linux import procfs
+
             rec.pid, rec.pid_starttime = pid, procfs.starttime(pid)
             cdir.write(STATE_FILE, rec.to_json())
             from runk.vm.host import bounds
+
             _wait_ready(pid, ready, bounds.ready(plan.rootfs_mode == "block"))
             stop_after("ready", cdir.root)
             hooks.run_runtime_phases(cfg, state_for(rec, hooks.STATUS["createRuntime"]))
@@ -278,13 +320,14 @@ class VmBackend:
             for e in errors:
                 log.warn(f"cleaning up the failed create: {describe(e)}")
             if errors:
-                cdir.keep = True        # the record names what is left, for delete --force
+                cdir.keep = True  # the record names what is left, for delete --force
             raise
 
     def live_status(self, cdir: ContainerDir | None, rec: StateRecord) -> str:
         """creating while create holds the lock; stopped once the supervisor wrote `exit` or is gone;
         paused, created (the `created` marker) or running otherwise (runc's meanings)."""
         from runk.linux import procfs
+
         if rec.status == st.CREATING and cdir is not None and cdir.is_locked_elsewhere():
             return st.CREATING
         if cdir is not None and cdir.exists("exit"):
@@ -292,7 +335,7 @@ class VmBackend:
         if not procfs.is_alive(rec.pid or 0, rec.pid_starttime):
             return st.STOPPED
         if rec.status == st.CREATING:
-            return st.STOPPED           # its create died half-way: only delete can follow
+            return st.STOPPED  # its create died half-way: only delete can follow
         if cdir is not None and cdir.exists("paused"):
             return st.PAUSED
         if cdir is not None and cdir.exists("created"):
@@ -301,15 +344,17 @@ class VmBackend:
 
     def start(self, cdir: ContainerDir, rec: StateRecord) -> None:
         from runk.vm.wire import protocol as P
+
         _call(rec, P.START)
 
     def kill(self, rec: StateRecord, sig: int, all_procs: bool) -> None:
         from runk.vm.host.control import SupervisorTimeout
         from runk.vm.wire import protocol as P
+
         try:
             _call(rec, P.SIGNAL, signal=sig, all=bool(all_procs))
         except SupervisorTimeout:
-            raise                       # alive but silent: not "not running"
+            raise  # alive but silent: not "not running"
         except RunkError as e:
             if "not running" in str(e) or "VM supervisor" in str(e):
                 raise RunkError(CONTAINER_NOT_RUNNING) from None
@@ -321,6 +366,7 @@ class VmBackend:
         host cgroup that held them."""
         from runk.linux import procfs
         from runk.vm.wire import protocol as P
+
         if rec.pid and procfs.is_alive(rec.pid, rec.pid_starttime):
             if status != st.STOPPED or rec.status == st.CREATING:
                 # (a create that died after the supervisor was ready left it running)
@@ -336,44 +382,52 @@ class VmBackend:
         _stop_vm_processes(cdir, rec)
         if rec.cgroup_paths:
             from runk.linux.cgroups import remove_groups
+
             remove_groups(rec.cgroup_paths)
 
-    def exec_process(self, cdir: ContainerDir, rec: StateRecord, cfg: dict[str, Any],
-                     req: ExecRequest) -> int:
+    def exec_process(self, cdir: ContainerDir, rec: StateRecord, cfg: dict[str, Any], req: ExecRequest) -> int:
         """Start req.process in the guest container; returns the pid of its host exec proxy."""
         from runk.vm.host import execproxy
+
         if req.preserve_fds:
             log.warn("--preserve-fds: descriptors cannot be passed into a VM; ignored")
-        pid = execproxy.start(cdir.path, req.process, req.console_socket, req.console_fd,
-                              close_fds=(cdir.fd,), stdio=req.stdio)
+        pid = execproxy.start(
+            cdir.path, req.process, req.console_socket, req.console_fd, close_fds=(cdir.fd,), stdio=req.stdio
+        )
         if req.pid_file:
             write_atomic(None, req.pid_file, str(pid))
         return pid
 
     def pause(self, rec: StateRecord) -> None:
         from runk.vm.wire import protocol as P
+
         _call(rec, P.PAUSE)
 
     def resume(self, rec: StateRecord) -> None:
         from runk.vm.wire import protocol as P
+
         _call(rec, P.RESUME)
 
     def update(self, rec: StateRecord, resources: dict[str, Any]) -> None:
         from runk.vm.wire import protocol as P
+
         _call(rec, P.UPDATE, resources=resources)
 
     def processes(self, rec: StateRecord) -> list[int]:
         """The container's pids as the guest numbers them (they are not host pids)."""
         from runk.vm.wire import protocol as P
+
         return list(_call(rec, P.PS).get("pids") or [])
 
     def stats(self, rec: StateRecord) -> dict[str, Any]:
         from runk.vm.wire import protocol as P
+
         return _call(rec, P.STATS).get("stats") or {}
 
     def oom_events(self, rec: StateRecord) -> EventSource:
         """OOM kills in the host cgroup that holds the VM (qemu, virtiofsd, the supervisor)."""
         from runk.linux.cgroups.oom_events import OomWatcher
+
         return OomWatcher(rec.cgroup_paths or {})
 
     def features_document(self) -> dict[str, Any]:
@@ -381,9 +435,9 @@ class VmBackend:
         (inside the guest), plus what the VM layer adds, under org.runk.vm.* annotations."""
         from runk.oci.features import features_document as linux_features
         from runk.vm.host import qemu
+
         doc = linux_features()
-        doc["linux"]["cgroup"] = {"v1": False, "v2": True, "systemd": False, "systemdUser": False,
-                                  "rdma": True}
+        doc["linux"]["cgroup"] = {"v1": False, "v2": True, "systemd": False, "systemdUser": False, "rdma": True}
         ann = doc.setdefault("annotations", {})
         ann["org.runk.backend"] = "vm"
         try:
@@ -395,6 +449,7 @@ class VmBackend:
         ann["org.runk.vm.rootfs"] = "virtiofs (default), block (annotation runk.vm.rootfs=block)"
         ann["org.runk.vm.channel"] = "virtio-serial"
         from runk.vm.image import assets
+
         k = assets.load_kernel(assets.assets_dir())
         ann["org.runk.vm.kernel"] = f"{k.package} {k.version}" if k else "missing (run scripts/mkguest)"
         return doc

@@ -37,4 +37,4 @@ def freeze(name: str, root: str, pid: int) -> None:
     want = os.environ.get(STOP_AFTER)
     if want != name + ":sigstop" or os.environ.get(GUARD) != root:
         return
-    os.kill(pid, 19)            # SIGSTOP (runk._os has no signal names)
+    os.kill(pid, 19)  # SIGSTOP (runk._os has no signal names)

@@ -15,6 +15,7 @@ reported); without, a busybox relay sends the output after the command ends. qem
 get PR_SET_PDEATHSIG and are killed, and the work directory with its sockets removed, however
 the run ends (exit, guest crash, timeout, exception).
 """
+
 from __future__ import annotations
 
 import base64
@@ -37,20 +38,19 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-    Shares = dict[str, "str | Share"]     # tag -> a host directory or a Share
-    Procs = dict[str, tuple[subprocess.Popen[bytes], int]]   # name -> (process, pidfd)
+    Shares = dict[str, "str | Share"]  # tag -> a host directory or a Share
+    Procs = dict[str, tuple[subprocess.Popen[bytes], int]]  # name -> (process, pidfd)
 
 ALLOWED_TAG = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 POWEROFF_GRACE = 15.0  # seconds the guest gets to power off after the EXIT frame
-PR_SET_PDEATHSIG = 1   # <linux/prctl.h>
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 CMDLINE_BUDGET = 1200  # longer commands travel in the initrd overlay instead of runk.cmd=
 
 
 class GuestError(RuntimeError):
     """The guest did not deliver an exit status; console_log says what it printed."""
 
-    def __init__(self, msg: str, console_log: str = "", qemu_log: str = "",
-                 result: GuestResult | None = None) -> None:
+    def __init__(self, msg: str, console_log: str = "", qemu_log: str = "", result: GuestResult | None = None) -> None:
         tail = "\n".join(console_log.splitlines()[-25:])
         super().__init__(f"{msg}\n--- qemu ---\n{qemu_log.strip()}\n--- console (tail) ---\n{tail}")
         self.console_log = console_log
@@ -72,8 +72,7 @@ class Share:
 
     __slots__ = ("guest", "host", "readonly", "tag")
 
-    def __init__(self, host: str, guest: str | None = None, readonly: bool = False,
-                 tag: str = "") -> None:
+    def __init__(self, host: str, guest: str | None = None, readonly: bool = False, tag: str = "") -> None:
         self.host = os.path.abspath(host)
         self.guest = guest or self.host
         self.readonly = readonly or self.host == "/usr"
@@ -108,17 +107,17 @@ class GuestResult:
         "virtiofsd_rss_kb",
     )
 
-    rc: int | None                  # the exit code; 128+N for signal N
+    rc: int | None  # the exit code; 128+N for signal N
     stdout: str | None
     stderr: str | None
     console_log: str | None
-    seconds: float | None           # the whole run
-    signal: int | None              # the signal that ended the command
+    seconds: float | None  # the whole run
+    signal: int | None  # the signal that ended the command
     raw_stdout: bytes | None
     raw_stderr: bytes | None
-    boot_seconds: float | None      # qemu's start to the guest's "started" event
-    guest_uptime: float | None      # the guest's uptime at that event
-    command_seconds: float | None   # "started" to EXIT
+    boot_seconds: float | None  # qemu's start to the guest's "started" event
+    guest_uptime: float | None  # the guest's uptime at that event
+    command_seconds: float | None  # "started" to EXIT
     qemu_rss_kb: int | None
     virtiofsd_rss_kb: int | None
     accel: str | None
@@ -128,16 +127,29 @@ class GuestResult:
     relay: str | None
     qemu_log: str | None
 
-    def __init__(self, *, rc: int | None = None, stdout: str | None = None,
-                 stderr: str | None = None, console_log: str | None = None,
-                 seconds: float | None = None, signal: int | None = None,
-                 raw_stdout: bytes | None = None, raw_stderr: bytes | None = None,
-                 boot_seconds: float | None = None, guest_uptime: float | None = None,
-                 command_seconds: float | None = None, qemu_rss_kb: int | None = None,
-                 virtiofsd_rss_kb: int | None = None, accel: str | None = None,
-                 accel_reason: str | None = None, machine: str | None = None,
-                 kernel_release: str | None = None, relay: str | None = None,
-                 qemu_log: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        rc: int | None = None,
+        stdout: str | None = None,
+        stderr: str | None = None,
+        console_log: str | None = None,
+        seconds: float | None = None,
+        signal: int | None = None,
+        raw_stdout: bytes | None = None,
+        raw_stderr: bytes | None = None,
+        boot_seconds: float | None = None,
+        guest_uptime: float | None = None,
+        command_seconds: float | None = None,
+        qemu_rss_kb: int | None = None,
+        virtiofsd_rss_kb: int | None = None,
+        accel: str | None = None,
+        accel_reason: str | None = None,
+        machine: str | None = None,
+        kernel_release: str | None = None,
+        relay: str | None = None,
+        qemu_log: str | None = None,
+    ) -> None:
         self.rc = rc
         self.stdout = stdout
         self.stderr = stderr
@@ -159,12 +171,15 @@ class GuestResult:
         self.qemu_log = qemu_log
 
     def __repr__(self) -> str:
-        return (f"GuestResult(rc={self.rc}, stdout={(self.stdout or '')[-300:]!r}, "
-                f"stderr={(self.stderr or '')[-500:]!r}, seconds={self.seconds or 0.0:.2f})")
+        return (
+            f"GuestResult(rc={self.rc}, stdout={(self.stdout or '')[-300:]!r}, "
+            f"stderr={(self.stderr or '')[-500:]!r}, seconds={self.seconds or 0.0:.2f})"
+        )
 
 
 def _pdeathsig() -> Callable[[], None]:
     import ctypes
+
     libc = ctypes.CDLL(None, use_errno=True)
 
     def child() -> None:
@@ -176,9 +191,15 @@ def _pdeathsig() -> Callable[[], None]:
 class Guest:
     """A bootable guest on this host: kernel, initramfs, qemu, accelerator. Reusable."""
 
-    def __init__(self, directory: str | None = None, flavour: str = "cloud", fetch: bool = True,
-                 machine: str | None = None, accel: str | None = None,
-                 log: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        directory: str | None = None,
+        flavour: str = "cloud",
+        fetch: bool = True,
+        machine: str | None = None,
+        accel: str | None = None,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
         binary = qemu.qemu_binary()
         if not binary:
             raise GuestUnavailable("needs qemu-system-x86_64 (apt-get install qemu-system-x86)")
@@ -206,9 +227,18 @@ class Guest:
         self.machine = machine or qemu.pick_machine(self.qemu)
         self.virtiofsd = qemu.virtiofsd_binary()
 
-    def run(self, cmd: list[str] | str, *, shares: Shares | None = None, kernel_args: str = "",
-            mem: str = "256M", timeout: float = 120, stdin: bytes | None = None,
-            relay: str = "auto", smp: int = 1) -> GuestResult:
+    def run(
+        self,
+        cmd: list[str] | str,
+        *,
+        shares: Shares | None = None,
+        kernel_args: str = "",
+        mem: str = "256M",
+        timeout: float = 120,
+        stdin: bytes | None = None,
+        relay: str = "auto",
+        smp: int = 1,
+    ) -> GuestResult:
         t0 = time.monotonic()
         plan = _plan_shares(shares or {})
         if plan and not self.virtiofsd:
@@ -225,8 +255,7 @@ class Guest:
             files: dict[str, bytes] = {}
             extra = [f"runk.relay={relay}"]
             if plan:
-                extra.append("runk.fs=" + ",".join(
-                    f"{s.tag}:{s.guest}:{'ro' if s.readonly else 'rw'}" for s in plan))
+                extra.append("runk.fs=" + ",".join(f"{s.tag}:{s.guest}:{'ro' if s.readonly else 'rw'}" for s in plan))
             b64 = base64.b64encode(script.encode()).decode()
             if len(b64) <= CMDLINE_BUDGET:
                 extra.append(f"runk.cmd={b64}")
@@ -242,33 +271,58 @@ class Guest:
             agent = _listen(os.path.join(work, "agent.sock"), listeners)
             preexec = _pdeathsig()
             sockets = []
-            virtiofsd = self.virtiofsd or ""       # there when plan has shares
+            virtiofsd = self.virtiofsd or ""  # there when plan has shares
             for s in plan:
                 path = os.path.join(work, f"{s.tag}.vfs.sock")
                 lsock = _listen(path, listeners)
-                argv = qemu.virtiofsd_argv(virtiofsd, s.host, fd=lsock.fileno(),
-                                           flavour=qemu.virtiofsd_flavour(virtiofsd),
-                                           cache="always" if s.readonly else "auto")
+                argv = qemu.virtiofsd_argv(
+                    virtiofsd,
+                    s.host,
+                    fd=lsock.fileno(),
+                    flavour=qemu.virtiofsd_flavour(virtiofsd),
+                    cache="always" if s.readonly else "auto",
+                )
                 with open(os.path.join(work, f"{s.tag}.vfs.log"), "wb") as log:
-                    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                         pass_fds=(lsock.fileno(),), preexec_fn=preexec,
-                                         start_new_session=True)
+                    p = subprocess.Popen(
+                        argv,
+                        stdin=subprocess.DEVNULL,
+                        stdout=log,
+                        stderr=log,
+                        pass_fds=(lsock.fileno(),),
+                        preexec_fn=preexec,
+                        start_new_session=True,
+                    )
                 procs[f"virtiofsd:{s.tag}"] = (p, os.pidfd_open(p.pid))
                 lsock.close()
                 listeners.remove(lsock)
                 sockets.append((s.tag, path))
             console = os.path.join(work, "console.log")
-            argv = qemu.build_argv(kernel=self.kernel.boot_image, initrd=initrd, append=append,
-                                   agent_socket=os.path.join(work, "agent.sock"), shares=sockets,
-                                   machine=self.machine, accel=self.accel, mem=mem,
-                                   smp=smp, console=console, qemu=self.qemu)
+            argv = qemu.build_argv(
+                kernel=self.kernel.boot_image,
+                initrd=initrd,
+                append=append,
+                agent_socket=os.path.join(work, "agent.sock"),
+                shares=sockets,
+                machine=self.machine,
+                accel=self.accel,
+                mem=mem,
+                smp=smp,
+                console=console,
+                qemu=self.qemu,
+            )
             t_qemu = time.monotonic()
             with open(os.path.join(work, "qemu.log"), "wb") as log:
-                p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                     preexec_fn=preexec, start_new_session=True)
+                p = subprocess.Popen(
+                    argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, preexec_fn=preexec, start_new_session=True
+                )
             procs["qemu"] = (p, os.pidfd_open(p.pid))
-            r = GuestResult(accel=self.accel, accel_reason=self.accel_reason, machine=self.machine,
-                            kernel_release=self.kernel.release, relay=relay)
+            r = GuestResult(
+                accel=self.accel,
+                accel_reason=self.accel_reason,
+                machine=self.machine,
+                kernel_release=self.kernel.release,
+                relay=relay,
+            )
             err = _relay(agent, procs, r, t_qemu, t0 + timeout, rusage)
             _stop(procs, rusage)
             r.console_log = _text(console)
@@ -286,14 +340,12 @@ class Guest:
                 ls.close()
             shutil.rmtree(work, ignore_errors=True)
 
-
     def run_python(self, code: str, *, shares: Shares | None = None, **kw: Any) -> GuestResult:
         """Run `code` on the guest's python3 -S (the host's /usr, shared) with runk importable
         from this checkout, its .venv's packages (cffi) included. See runk_python_setup."""
         paths, base = runk_python_setup()
         prelude = f"import sys; sys.path[:0] = {paths!r}\n"
-        return self.run(["python3", "-S", "-c", prelude + code], shares={**base, **(shares or {})},
-                        **kw)
+        return self.run(["python3", "-S", "-c", prelude + code], shares={**base, **(shares or {})}, **kw)
 
 
 def runk_python_setup() -> tuple[list[str], dict[str, str]]:
@@ -301,6 +353,7 @@ def runk_python_setup() -> tuple[list[str], dict[str, str]]:
     runk is imported from and its .venv site-packages, plus the host /usr for python3 and the
     shared libraries (libseccomp, libffi) behind the cffi bindings."""
     import glob
+
     top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     paths = [top, *sorted(glob.glob(os.path.join(top, ".venv/lib/python3*/site-packages")))]
     return paths, {"hostusr": "/usr", "runk": top}
@@ -349,8 +402,9 @@ def _text(path: str) -> str:
         return ""
 
 
-def _relay(agent: socket.socket, procs: Procs, r: GuestResult, t_qemu: float, deadline: float,
-           rusage: dict[str, int]) -> str | None:
+def _relay(
+    agent: socket.socket, procs: Procs, r: GuestResult, t_qemu: float, deadline: float, rusage: dict[str, int]
+) -> str | None:
     """Collect frames until EXIT and qemu's exit; None on success, else what went wrong."""
     qemu_pidfd = procs["qemu"][1]
     poll = select.poll()
@@ -427,8 +481,7 @@ def _relay(agent: socket.socket, procs: Procs, r: GuestResult, t_qemu: float, de
     return None
 
 
-def _reap(p: subprocess.Popen[bytes], pidfd: int, rusage: dict[str, int], name: str,
-          block: bool = True) -> int | None:
+def _reap(p: subprocess.Popen[bytes], pidfd: int, rusage: dict[str, int], name: str, block: bool = True) -> int | None:
     if p.returncode is not None:
         return p.returncode
     pid, status, ru = os.wait4(p.pid, 0 if block else os.WNOHANG)
@@ -468,17 +521,25 @@ def default_guest() -> Guest:
     return _default
 
 
-def run_in_guest(argv_or_script: list[str] | str, *, shares: Shares | None = None,
-                 kernel_args: str = "", mem: str = "256M", timeout: float = 120,
-                 stdin: bytes | None = None, relay: str = "auto") -> GuestResult:
+def run_in_guest(
+    argv_or_script: list[str] | str,
+    *,
+    shares: Shares | None = None,
+    kernel_args: str = "",
+    mem: str = "256M",
+    timeout: float = 120,
+    stdin: bytes | None = None,
+    relay: str = "auto",
+) -> GuestResult:
     """Boot a guest, run the command (argv, or a shell script as a str), return its result.
 
     GuestResult: rc (exit code; 128+N for signal N), stdout, stderr (str; raw_* as bytes),
     console_log, seconds, and boot_seconds, guest_uptime, command_seconds, qemu_rss_kb,
     virtiofsd_rss_kb, accel, accel_reason, machine, kernel_release, relay, signal.
     Raises GuestUnavailable (skip reason), GuestTimeout, GuestError (no exit status)."""
-    return default_guest().run(argv_or_script, shares=shares, kernel_args=kernel_args, mem=mem,
-                               timeout=timeout, stdin=stdin, relay=relay)
+    return default_guest().run(
+        argv_or_script, shares=shares, kernel_args=kernel_args, mem=mem, timeout=timeout, stdin=stdin, relay=relay
+    )
 
 
 def run_python_in_guest(code: str, **kw: Any) -> GuestResult:

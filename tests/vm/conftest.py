@@ -3,6 +3,7 @@
 `guest` is a session fixture: the kernel (fetched once by scripts/mkguest, or here) and the
 initramfs are prepared once; the accelerator decision and the kernel version go to the log.
 """
+
 from __future__ import annotations
 
 import os
@@ -25,8 +26,7 @@ def guest(request) -> testing.Guest:
         pytest.skip(str(e))
     tr = request.config.pluginmanager.get_plugin("terminalreporter")
     if tr is not None:
-        tr.write_line(f"\nguest: {g.kernel.package} {g.kernel.version} on {g.machine}, "
-                      f"{g.accel_reason}")
+        tr.write_line(f"\nguest: {g.kernel.package} {g.kernel.version} on {g.machine}, {g.accel_reason}")
     return g
 
 
@@ -48,6 +48,7 @@ def vmrt(guest):
     import uuid
 
     from tests.conftest import Runtime, requires
+
     requires("root", "runk")
     if guest.virtiofsd is None:
         pytest.skip("needs virtiofsd (qemu-system-common)")
@@ -69,9 +70,12 @@ def vm_processes(root: str) -> list[str]:
             cwd = os.readlink(f"/proc/{pid}/cwd")
         except OSError:
             continue
-        comm, state = stat[stat.find("(") + 1:stat.rfind(")")], stat[stat.rfind(")") + 2]
-        if state != "Z" and comm.startswith(("qemu-system", "virtiofsd")) \
-                and (root + "/" in cmd or cwd.startswith(root + "/")):
+        comm, state = stat[stat.find("(") + 1 : stat.rfind(")")], stat[stat.rfind(")") + 2]
+        if (
+            state != "Z"
+            and comm.startswith(("qemu-system", "virtiofsd"))
+            and (root + "/" in cmd or cwd.startswith(root + "/"))
+        ):
             out.append(f"{pid} {cmd[:120]}")
     return out
 
@@ -82,6 +86,7 @@ def subreaper():
     process, so a test can collect the supervisor's exit status as conmon would."""
     from runk._native import lib
     from runk.linux.syscalls import prctl
+
     prctl(lib.PR_SET_CHILD_SUBREAPER, 1)
     yield
     prctl(lib.PR_SET_CHILD_SUBREAPER, 0)
@@ -102,14 +107,18 @@ def podman(guest):
     import subprocess
     import tarfile
     import tempfile
+
     if os.geteuid() != 0:
         pytest.skip("needs root (rootful podman)")
     if not (shutil.which("podman") and shutil.which("conmon")):
         pytest.skip("needs podman and conmon (apt-get install podman)")
-    d = tempfile.mkdtemp(prefix="rvp-", dir="/run")       # short: conmon's socket paths
+    d = tempfile.mkdtemp(prefix="rvp-", dir="/run")  # short: conmon's socket paths
     conf = os.path.join(d, "containers.conf")
-    write_containers_conf(conf, {"events_logfile_path": f"{d}/events.log", "tmp_dir": f"{d}/tmp"},
-                          json_runtimes=JSON_RUNTIMES + ("runk-vm",))
+    write_containers_conf(
+        conf,
+        {"events_logfile_path": f"{d}/events.log", "tmp_dir": f"{d}/tmp"},
+        json_runtimes=JSON_RUNTIMES + ("runk-vm",),
+    )
     rootfs = os.path.join(d, "rootfs")
     for sub in ("bin", "sbin", "usr/bin", "usr/sbin", "etc", "proc", "sys", "dev", "tmp", "root"):
         os.makedirs(os.path.join(rootfs, sub))
@@ -127,16 +136,33 @@ def podman(guest):
     with tarfile.open(tar, "w") as t:
         t.add(rootfs, arcname=".")
     env = dict(os.environ, CONTAINERS_CONF=conf)
-    base = ["podman", "--root", os.path.join(d, "storage"), "--runroot", os.path.join(d, "run"),
-            "--storage-driver", "vfs", "--runtime", os.path.join(TOP, ".venv", "bin", "runk-vm")]
+    base = [
+        "podman",
+        "--root",
+        os.path.join(d, "storage"),
+        "--runroot",
+        os.path.join(d, "run"),
+        "--storage-driver",
+        "vfs",
+        "--runtime",
+        os.path.join(TOP, ".venv", "bin", "runk-vm"),
+    ]
 
     def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(base + list(args), env=env, capture_output=True, text=True,
-                              timeout=300, stdin=subprocess.DEVNULL)
+        return subprocess.run(
+            base + list(args), env=env, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL
+        )
 
     image = "localhost/runk-vm-busybox:test"
-    r = run("import", "--change", 'CMD ["/bin/sh"]', "--change",
-            "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", tar, image)
+    r = run(
+        "import",
+        "--change",
+        'CMD ["/bin/sh"]',
+        "--change",
+        "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        tar,
+        image,
+    )
     assert r.returncode == 0, r.stderr
     yield run, image
     run("rm", "--all", "--force")

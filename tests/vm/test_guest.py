@@ -5,6 +5,7 @@ cgroup v2 guest (cgroup_no_v1=all: controllers and a real OOM kill under memory.
 python relay (a signal death, a large streamed output, a script longer than the kernel command
 line).
 """
+
 from __future__ import annotations
 
 import pytest
@@ -25,12 +26,14 @@ def test_busybox_relay_kernel_exit_code_streams(guest):
     assert r.relay == "sh" and r.signal is None
     assert r.boot_seconds is not None and r.boot_seconds < r.seconds
     assert "reboot: Restarting system" in r.console_log  # it powered off by itself
-    print(f"\nsh relay: command started {r.boot_seconds:.2f} s after qemu (guest uptime "
-          f"{r.guest_uptime} s), whole run {r.seconds:.2f} s, qemu peak RSS "
-          f"{r.qemu_rss_kb >> 10} MB")
+    print(
+        f"\nsh relay: command started {r.boot_seconds:.2f} s after qemu (guest uptime "
+        f"{r.guest_uptime} s), whole run {r.seconds:.2f} s, qemu peak RSS "
+        f"{r.qemu_rss_kb >> 10} MB"
+    )
 
 
-CGROUP_V2 = r'''
+CGROUP_V2 = r"""
 import os
 import runk  # runk's own code, from the shared checkout, cffi bindings included
 from runk._native import lib
@@ -60,7 +63,7 @@ print("oom_kill", events["oom_kill"])
 print("memory.max", open(g + "/memory.max").read().strip())
 rc = lib.sethostname(b"runk-guest", 10)
 print("runk", runk.__version__, rc, os.uname().nodename)
-'''
+"""
 
 
 def test_cgroup_v2_guest_enforces_memory_max(guest, guest_shares):
@@ -73,16 +76,18 @@ def test_cgroup_v2_guest_enforces_memory_max(guest, guest_shares):
     assert int(lines["oom_kill"]) >= 1
     assert lines["memory.max"] == str(32 << 20)
     import runk
+
     assert lines["runk"] == f"{runk.__version__} 0 runk-guest"
     assert r.relay == "python"
-    print(f"\npython relay: command started {r.boot_seconds:.2f} s after qemu, whole run "
-          f"{r.seconds:.2f} s, qemu peak RSS {r.qemu_rss_kb >> 10} MB, virtiofsd "
-          f"{r.virtiofsd_rss_kb >> 10} MB")
+    print(
+        f"\npython relay: command started {r.boot_seconds:.2f} s after qemu, whole run "
+        f"{r.seconds:.2f} s, qemu peak RSS {r.qemu_rss_kb >> 10} MB, virtiofsd "
+        f"{r.virtiofsd_rss_kb >> 10} MB"
+    )
 
 
 def test_python_relay_signal_large_output_long_script(guest, guest_shares):
-    filler = "\n".join(f"# line {i} of a script longer than the kernel command line"
-                       for i in range(60))
+    filler = "\n".join(f"# line {i} of a script longer than the kernel command line" for i in range(60))
     script = f"""{filler}
 exec python3 -S -c '
 import os, sys
@@ -129,6 +134,5 @@ def test_guest_clock_runs_at_the_host_rate(guest):
     """Under TCG the guest's TSC is the host's, and the guest takes its rate from
     tsc_early_khz: given a wrong rate its clock runs fast or slow by the ratio of the two."""
     ratio = guest_clock_ratio(guest)
-    print(f"\nguest clock: {ratio:.4f} guest seconds per host second (tsc_early_khz "
-          f"{qemu.host_tsc_khz()})")
+    print(f"\nguest clock: {ratio:.4f} guest seconds per host second (tsc_early_khz {qemu.host_tsc_khz()})")
     assert 0.95 < ratio < 1.05, ratio

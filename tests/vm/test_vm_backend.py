@@ -7,6 +7,7 @@ supervisor dying of the container's signal, a TERM sent straight to the supervis
 and --tty over a console socket), a terminal init, memory and CPU limits, a failed create and a
 killed supervisor, and podman --runtime runk-vm.
 """
+
 from __future__ import annotations
 
 import array
@@ -26,7 +27,7 @@ from runk.vm.image import assets
 from .conftest import vm_processes
 
 pytestmark = pytest.mark.vm
-BOOT = 120          # seconds allowed for one create under TCG on a loaded host
+BOOT = 120  # seconds allowed for one create under TCG on a loaded host
 
 
 def release(guest) -> str:
@@ -48,9 +49,24 @@ def create(vmrt, bundle, cid, *extra, out=None) -> int:
     pidfile = os.path.join(bundle.path, "pid")
     # a file, not a pipe, for stderr: the supervisor keeps the container's stdio open
     with tempfile.TemporaryFile() as err:
-        r = subprocess.run([vmrt.binary, "--root", vmrt.root, "create", "--bundle", bundle.write(),
-                            "--pid-file", pidfile, *extra, cid], stdin=subprocess.DEVNULL,
-                           stdout=out or subprocess.DEVNULL, stderr=err, timeout=BOOT)
+        r = subprocess.run(
+            [
+                vmrt.binary,
+                "--root",
+                vmrt.root,
+                "create",
+                "--bundle",
+                bundle.write(),
+                "--pid-file",
+                pidfile,
+                *extra,
+                cid,
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=out or subprocess.DEVNULL,
+            stderr=err,
+            timeout=BOOT,
+        )
         err.seek(0)
         assert r.returncode == 0, err.read()
     with open(pidfile) as f:
@@ -104,7 +120,7 @@ def test_stdin_through_a_block_image_rootfs(vmrt, bundle, cid):
     assert r.rc == 0, r
     lines = r.out.splitlines()
     assert lines[0] == "from the host"
-    assert " - ext4 /dev/vda " in lines[1]                   # the mkfs.ext4 -d image
+    assert " - ext4 /dev/vda " in lines[1]  # the mkfs.ext4 -d image
 
 
 def test_lifecycle_leaves_nothing_behind(vmrt, bundle, cid, subreaper):
@@ -120,16 +136,16 @@ def test_lifecycle_leaves_nothing_behind(vmrt, bundle, cid, subreaper):
     assert info["accel"] in ("tcg", "kvm") and info["accel_reason"].startswith(info["accel"])
     vm_pids = [info["qemu"][0], info["virtiofsd"][0]]
     assert all(os.path.exists(f"/proc/{p}") for p in vm_pids)
-    assert not os.path.exists(os.path.join(rootfs, "ran"))   # nothing runs before start
+    assert not os.path.exists(os.path.join(rootfs, "ran"))  # nothing runs before start
     assert vmrt("start", cid).rc == 0
     assert vmrt.state(cid)["status"] == "running"
     deadline = time.monotonic() + 20
-    while not os.path.exists(os.path.join(rootfs, "ran")):   # written through virtio-fs
+    while not os.path.exists(os.path.join(rootfs, "ran")):  # written through virtio-fs
         assert time.monotonic() < deadline
         time.sleep(0.1)
     assert vmrt("kill", cid, "KILL").rc == 0
     st = wait_exit(pid)
-    assert os.WIFSIGNALED(st) and os.WTERMSIG(st) == 9        # conmon would report 137
+    assert os.WIFSIGNALED(st) and os.WTERMSIG(st) == 9  # conmon would report 137
     assert vmrt.state(cid)["status"] == "stopped"
     assert vmrt("delete", cid).rc == 0
     assert not os.path.exists(cdir)
@@ -143,7 +159,7 @@ def test_a_signal_to_the_supervisor_reaches_the_container(vmrt, bundle, cid, sub
         pid = create(vmrt, bundle, cid, out=f)
     assert vmrt("start", cid).rc == 0
     read_until(out, "ready")
-    os.kill(pid, signal.SIGTERM)                             # as podman may, by pid
+    os.kill(pid, signal.SIGTERM)  # as podman may, by pid
     st = wait_exit(pid)
     assert os.WIFEXITED(st) and os.WEXITSTATUS(st) == 42
     assert read_until(out, "term") == "ready\nterm\n"
@@ -158,17 +174,26 @@ def test_exec_pipes_and_tty(vmrt, bundle, cid, subreaper, tmp_path):
     assert r.rc == 7, r
     lines = r.out.splitlines()
     assert lines[:2] == ["in", bundle.config["hostname"]]
-    assert "    1 sleep 1000" in lines                          # the container's pid namespace
+    assert "    1 sleep 1000" in lines  # the container's pid namespace
     sock_path = str(tmp_path / "console.sock")
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(sock_path)
     listener.listen(1)
     pidfile = str(tmp_path / "exec.pid")
-    proc = json.dumps(dict(bundle.config["process"], args=["sh", "-c", "tty; read x; exit 4"],
-                           terminal=True))
+    proc = json.dumps(dict(bundle.config["process"], args=["sh", "-c", "tty; read x; exit 4"], terminal=True))
     (tmp_path / "process.json").write_text(proc)
-    r = vmrt("exec", "--detach", "--tty", "--console-socket", sock_path, "--pid-file", pidfile,
-             "--process", str(tmp_path / "process.json"), cid)
+    r = vmrt(
+        "exec",
+        "--detach",
+        "--tty",
+        "--console-socket",
+        sock_path,
+        "--pid-file",
+        pidfile,
+        "--process",
+        str(tmp_path / "process.json"),
+        cid,
+    )
     assert r.rc == 0, r
     master = recv_master(listener)
     assert pty_read(master, b"\n").startswith(b"/dev/pts/")
@@ -192,31 +217,31 @@ def test_terminal_init_over_the_console_socket(vmrt, bundle, cid, subreaper, tmp
     assert vmrt("start", cid).rc == 0
     assert b"/dev/pts/0" in pty_read(master, b"\n")
     os.write(master, b"hi\r")
-    assert b"got-hi\r\n" in pty_read(master, b"got-hi\r\n")   # the guest pty's line discipline
+    assert b"got-hi\r\n" in pty_read(master, b"got-hi\r\n")  # the guest pty's line discipline
     st = wait_exit(pid)
     assert os.WIFEXITED(st) and os.WEXITSTATUS(st) == 5
     os.close(master)
 
 
 def test_limits_size_the_vm_and_apply_in_the_guest(vmrt, bundle, cid):
-    bundle.config["linux"]["resources"] = {"memory": {"limit": 64 << 20},
-                                           "cpu": {"quota": 200000, "period": 100000}}
-    bundle.sh("p=$(cut -d: -f3 /proc/self/cgroup); cat /sys/fs/cgroup$p/memory.max "
-              "2>/dev/null || cat /sys/fs/cgroup/memory.max; grep MemTotal /proc/meminfo; nproc")
+    bundle.config["linux"]["resources"] = {"memory": {"limit": 64 << 20}, "cpu": {"quota": 200000, "period": 100000}}
+    bundle.sh(
+        "p=$(cut -d: -f3 /proc/self/cgroup); cat /sys/fs/cgroup$p/memory.max "
+        "2>/dev/null || cat /sys/fs/cgroup/memory.max; grep MemTotal /proc/meminfo; nproc"
+    )
     r = vmrt("run", "--bundle", bundle.write(), cid, timeout=BOOT)
     assert r.rc == 0, r
     limit, memtotal, nproc = r.out.splitlines()
     assert limit == str(64 << 20)
     kb = int(memtotal.split()[1])
-    assert 160 << 10 < kb <= 256 << 10                         # 64 MiB + 192 MiB overhead
+    assert 160 << 10 < kb <= 256 << 10  # 64 MiB + 192 MiB overhead
     assert int(nproc) == min(2, os.cpu_count())
 
 
 def test_failed_create_and_killed_supervisor_leave_nothing(vmrt, bundle, cid, subreaper):
     bundle.config["mounts"].append({"destination": "/x", "type": "nosuchfs", "source": "none"})
     r = vmrt("create", "--bundle", bundle.write(), cid, timeout=BOOT)
-    assert r.rc == 1 and "runk create failed: unable to start container process: mount /x: " \
-        "no such device" in r.err, r
+    assert r.rc == 1 and "runk create failed: unable to start container process: mount /x: no such device" in r.err, r
     assert not os.path.exists(os.path.join(vmrt.root, cid))
     assert vm_processes(vmrt.root) == []
     bundle.config["mounts"].pop()
@@ -225,7 +250,7 @@ def test_failed_create_and_killed_supervisor_leave_nothing(vmrt, bundle, cid, su
     assert len(vm_processes(vmrt.root)) == 2
     os.kill(pid, signal.SIGKILL)
     wait_exit(pid)
-    deadline = time.monotonic() + 10                         # PR_SET_PDEATHSIG does the rest
+    deadline = time.monotonic() + 10  # PR_SET_PDEATHSIG does the rest
     while vm_processes(vmrt.root):
         assert time.monotonic() < deadline, vm_processes(vmrt.root)
         time.sleep(0.1)

@@ -5,6 +5,7 @@ says hello (its qemu stopped) makes create fail within the boot bound. Nothing i
 The silent peers are made by construction (RUNK_TEST_STOP_AFTER=NAME:sigstop, runk/state/faults.py).
 Three tests, one boot.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,7 @@ def timed(vmrt, *args: str, env: dict[str, str], timeout: float = 90):
     return r, time.monotonic() - t0
 
 
-def test_a_stopped_supervisor_fails_kill_and_pause_within_the_control_bound(vmrt, bundle, cid,
-                                                                            subreaper):
+def test_a_stopped_supervisor_fails_kill_and_pause_within_the_control_bound(vmrt, bundle, cid, subreaper):
     bundle.args("sleep", "1000")
     sup = create(vmrt, bundle, cid)
     assert vmrt("start", cid).rc == 0
@@ -42,7 +42,7 @@ def test_a_stopped_supervisor_fails_kill_and_pause_within_the_control_bound(vmrt
         r, took = timed(vmrt, "pause", cid, env={"RUNK_VM_CONTROL_TIMEOUT": "3"})
         assert r.rc == 1 and "did not answer within 3 s" in r.err, r
         assert 3 <= took < 15, took
-        r = vmrt("state", cid, timeout=10)          # state does not ask the supervisor
+        r = vmrt("state", cid, timeout=10)  # state does not ask the supervisor
         assert r.rc == 0 and json.loads(r.out)["status"] == "running", r
     finally:
         os.kill(sup, signal.SIGCONT)
@@ -53,8 +53,7 @@ def test_a_stopped_supervisor_fails_kill_and_pause_within_the_control_bound(vmrt
     assert_nothing_left(vmrt, cid)
 
 
-def test_a_guest_that_never_says_hello_fails_create_within_the_boot_bound(vmrt, bundle, cid,
-                                                                          subreaper):
+def test_a_guest_that_never_says_hello_fails_create_within_the_boot_bound(vmrt, bundle, cid, subreaper):
     bundle.args("true")
     # 30 s: a guest that runs boots well within it here (5-10 s), this one never answers
     env = {"RUNK_TEST_STOP_AFTER": "qemu:sigstop", "RUNK_VM_BOOT_TIMEOUT": "30"}
@@ -66,8 +65,7 @@ def test_a_guest_that_never_says_hello_fails_create_within_the_boot_bound(vmrt, 
 
 def test_a_stopped_supervisor_fails_create_within_the_ready_bound(vmrt, bundle, cid, subreaper):
     bundle.args("true")
-    env = {"RUNK_TEST_STOP_AFTER": "supervisor:sigstop", "RUNK_VM_BOOT_TIMEOUT": "1",
-           "RUNK_VM_CONTROL_TIMEOUT": "1"}
+    env = {"RUNK_TEST_STOP_AFTER": "supervisor:sigstop", "RUNK_VM_BOOT_TIMEOUT": "1", "RUNK_VM_CONTROL_TIMEOUT": "1"}
     r, took = timed(vmrt, "create", "--bundle", bundle.write(), cid, env=env)
     # ready = boot + control + 30 s for the supervisor's own start
     assert r.rc == 1 and "the VM supervisor did not report within 32 s" in r.err, r

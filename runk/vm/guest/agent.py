@@ -6,6 +6,7 @@ runk.container.container, i.e. the LinuxBackend and runk.linux: the same namespa
 (v2 here), capability, seccomp and rlimit code as on the host, with a guest --root of GUEST_ROOT.
 The VM layer adds only the transport (this loop, runk.vm.guest.procio) and the VM lifecycle.
 """
+
 from __future__ import annotations
 
 import os
@@ -23,10 +24,10 @@ if TYPE_CHECKING:
 
     from runk.container.container import Container
 
-T_IMPORTED = time.monotonic()      # the interpreter is up and this module loaded
+T_IMPORTED = time.monotonic()  # the interpreter is up and this module loaded
 
-GUEST_ROOT = "/run/runk"           # the guest's runk --root
-BUNDLES = "/run/runk-bundles"      # one guest bundle (config.json) per container
+GUEST_ROOT = "/run/runk"  # the guest's runk --root
+BUNDLES = "/run/runk-bundles"  # one guest bundle (config.json) per container
 EXIT_DRAIN_SECONDS = 5.0
 
 
@@ -37,8 +38,8 @@ class AgentError(Exception):
 class Agent:
     def __init__(self, port_fd: int) -> None:
         self.peer = P.Peer(port_fd)
-        self.procs: dict[int, Proc] = {}       # stream -> process
-        self.reaped: dict[int, int] = {}       # pid -> wait status, of pids not yet claimed
+        self.procs: dict[int, Proc] = {}  # stream -> process
+        self.reaped: dict[int, int] = {}  # pid -> wait status, of pids not yet claimed
         self.cid: str | None = None
         self.done = False
         self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -61,7 +62,7 @@ class Agent:
                 if fd == self.peer.fd:
                     frames = self.peer.receive()
                     if self.peer.closed:
-                        self.done = True            # the host is gone: power off
+                        self.done = True  # the host is gone: power off
                     for f in frames:
                         self.handle(f)
                 elif fd == self.wake_r:
@@ -84,7 +85,7 @@ class Agent:
             if p.pid in self.reaped:
                 p.finish(self.reaped.pop(p.pid), self.peer)
                 del self.procs[stream]
-        if len(self.reaped) > 4096:        # orphans of the container nobody asks about
+        if len(self.reaped) > 4096:  # orphans of the container nobody asks about
             self.reaped.clear()
 
     def handle(self, f: wire.Frame) -> None:
@@ -104,10 +105,11 @@ class Agent:
             return
         try:
             data = handler(req, f.stream) or {}
-        except BaseException as e:              # every failure is a reply
+        except BaseException as e:  # every failure is a reply
             if isinstance(e, (SystemExit, KeyboardInterrupt)):
                 raise
             from runk.errors import describe
+
             self.peer.send(P.reply(rid, False, describe(e) if not isinstance(e, AgentError) else str(e)))
             return
         self.peer.send(P.reply(rid, True, **data))
@@ -115,6 +117,7 @@ class Agent:
     # -- verbs ----------------------------------------------------------------------------------
     def _load(self, lock: bool = False) -> Container:
         from runk.container import container as ct
+
         if self.cid is None:
             raise AgentError("no container in this sandbox")
         return ct.load(GUEST_ROOT, self.cid, lock=lock)
@@ -123,6 +126,7 @@ class Agent:
         from runk import _json
         from runk.backend.requests import CreateRequest
         from runk.container import container as ct
+
         if self.cid is not None:
             raise AgentError("this sandbox already has a container")
         cid, cfg = req["id"], req["config"]
@@ -133,8 +137,12 @@ class Agent:
         with open(os.path.join(bundle, "config.json"), "w") as f:
             f.write(_json.dumps(cfg))
         terminal = bool((cfg.get("process") or {}).get("terminal"))
-        creq = CreateRequest(bundle=bundle, backend="linux", no_pivot=bool(req.get("no_pivot")),
-                             no_new_keyring=bool(req.get("no_new_keyring")))
+        creq = CreateRequest(
+            bundle=bundle,
+            backend="linux",
+            no_pivot=bool(req.get("no_pivot")),
+            no_new_keyring=bool(req.get("no_new_keyring")),
+        )
         proc = Proc(P.INIT_STREAM, terminal)
         creq.console_fd = proc.console_fd
         try:
@@ -162,6 +170,7 @@ class Agent:
 
     def op_ExecProcess(self, req: dict[str, Any], stream: int) -> dict[str, Any]:
         from runk.backend.requests import ExecRequest
+
         if stream == P.INIT_STREAM or stream in self.procs:
             raise AgentError(f"stream {stream} is in use")
         process = req["process"]
@@ -203,7 +212,7 @@ class Agent:
         return {}
 
     def op_PauseContainer(self, req: dict[str, Any], stream: int) -> dict[str, Any]:
-        self._call("pause")             # Container.pause returns None
+        self._call("pause")  # Container.pause returns None
         return {}
 
     def op_ResumeContainer(self, req: dict[str, Any], stream: int) -> dict[str, Any]:
@@ -254,6 +263,7 @@ def _drain(fd: int) -> None:
 
 def _mount_block(dev: str, target: str) -> None:
     from runk.linux.syscalls import mount
+
     os.makedirs(target, exist_ok=True)
     mount(dev, target, "ext4", 0)
 
@@ -261,9 +271,9 @@ def _mount_block(dev: str, target: str) -> None:
 def _power_off() -> None:
     os.sync()
     try:
-        os.execv("/bin/busybox", ["reboot", "-f"])   # qemu runs with -no-reboot: it exits
+        os.execv("/bin/busybox", ["reboot", "-f"])  # qemu runs with -no-reboot: it exits
     finally:
-        os._exit(0)                                   # PID 1 exiting panics: qemu exits too
+        os._exit(0)  # PID 1 exiting panics: qemu exits too
 
 
 def _uptime() -> float:
@@ -282,17 +292,25 @@ def main() -> None:
     from runk.linux import launch  # noqa: F401
     from runk.linux.cgroups import v2  # noqa: F401
     from runk.oci import config, validate  # noqa: F401
+
     os.makedirs(GUEST_ROOT, mode=0o700, exist_ok=True)
     agent = Agent(fd)
     # guest uptimes: /init started, modules and shares ready, python3 and this module loaded, hello
-    agent.peer.send(P.event("hello", kernel=os.uname().release,
-                            init=float(os.environ.get("RUNK_INIT_UPTIME") or 0),
-                            ready=float(os.environ.get("RUNK_READY_UPTIME") or 0),
-                            python=started, uptime=_uptime()))
+    agent.peer.send(
+        P.event(
+            "hello",
+            kernel=os.uname().release,
+            init=float(os.environ.get("RUNK_INIT_UPTIME") or 0),
+            ready=float(os.environ.get("RUNK_READY_UPTIME") or 0),
+            python=started,
+            uptime=_uptime(),
+        )
+    )
     try:
         agent.serve()
     except BaseException as e:  # PID 1 must not return: report, then power off
         import traceback
+
         traceback.print_exc()
         os.write(2, f"runk agent: {type(e).__name__}: {e}\n".encode())
     _power_off()

@@ -7,6 +7,7 @@ same path as `runk run -t` on the host). Output is read non-blocking and sent as
 frames; STDIN frames are queued and written as the process reads; EOF travels as a zero-length
 frame. When the process is reaped, what it wrote is drained, EOFs and its EXIT frame follow.
 """
+
 from __future__ import annotations
 
 import _socket
@@ -47,7 +48,7 @@ class Proc:
         self.console_fd: int | None = None
         self._sock = None
         self._child: tuple[int, ...] = ()
-        self.outs: dict[int, int] = {}          # fd -> STDOUT | STDERR
+        self.outs: dict[int, int] = {}  # fd -> STDOUT | STDERR
         self.stdin_fd: int | None = None
         self.pending = bytearray()
         self.stdin_eof = False
@@ -120,7 +121,7 @@ class Proc:
             data = os.read(fd, P.CHUNK)
         except BlockingIOError:
             return True
-        except OSError:                  # EIO: every slave of the pty is closed
+        except OSError:  # EIO: every slave of the pty is closed
             data = b""
         kind = self.outs[fd]
         for frame in P.data_frames(kind, self.stream, data):
@@ -137,7 +138,7 @@ class Proc:
 
     def feed_stdin(self, data: bytes) -> None:
         if not data:
-            if not self.terminal:        # a terminal stays open: EOF is the user's ^D
+            if not self.terminal:  # a terminal stays open: EOF is the user's ^D
                 self.stdin_eof = True
         else:
             self.pending += data
@@ -153,7 +154,7 @@ class Proc:
                 n = os.write(fd, self.pending)
             except BlockingIOError:
                 return
-            except OSError:              # EPIPE: it closed its stdin
+            except OSError:  # EPIPE: it closed its stdin
                 self.pending.clear()
                 break
             del self.pending[:n]
@@ -164,6 +165,7 @@ class Proc:
     def resize(self, rows: int, cols: int) -> None:
         if self.master is not None:
             from runk.linux.console import set_size
+
             set_size(self.master, rows, cols)
 
     def finish(self, status: int, peer: P.Peer) -> None:
@@ -198,5 +200,3 @@ def _readable(fd: int) -> bool:
     p = select.poll()
     p.register(fd, select.POLLIN)
     return bool(p.poll(0))
-
-

@@ -5,6 +5,7 @@ Runs in the guest as `python3 -S -B -m runk.vm.guest.relay PORT CMDFILE STDIN` (
 initramfs carries. Imports: os, select and runk.vm.wire only (each import costs ~0.1-0.3 s
 under TCG). The seed of the guest agent, which will speak REQ/EVT on the same port.
 """
+
 from __future__ import annotations
 
 import os
@@ -31,8 +32,9 @@ def run(port: str, cmd: str, stdin: str) -> int:
     with open("/proc/uptime") as f:
         uptime = float(f.read().split()[0])
     init = float(os.environ.get("RUNK_INIT_UPTIME") or 0)
-    write_all(chan, wire.encode_json(wire.EVT, 0, {"event": "started", "uptime": uptime,
-                                                   "init": init, "relay": "python"}))
+    write_all(
+        chan, wire.encode_json(wire.EVT, 0, {"event": "started", "uptime": uptime, "init": init, "relay": "python"})
+    )
     pid = os.fork()
     if pid == 0:
         try:

@@ -12,14 +12,15 @@ variables exist for the tests, which make a silent peer fail in seconds instead 
   supervisor's own start (an interpreter, virtiofsd, qemu), plus 300 s when the rootfs is an
   ext4 image (mkfs.ext4 -d, bounded by that in runk.vm.host.machine).
 """
+
 from __future__ import annotations
 
 from runk import _os as os
 
 BOOT_ENV, CONTROL_ENV = "RUNK_VM_BOOT_TIMEOUT", "RUNK_VM_CONTROL_TIMEOUT"
 BOOT_SECONDS, CONTROL_SECONDS = 180.0, 120.0
-START_SECONDS = 30.0                 # the supervisor's own start, before qemu runs
-MKFS_SECONDS = 300.0                 # the block image (runk.vm.host.machine.build_image)
+START_SECONDS = 30.0  # the supervisor's own start, before qemu runs
+MKFS_SECONDS = 300.0  # the block image (runk.vm.host.machine.build_image)
 
 
 def _env(name: str, default: float) -> float:

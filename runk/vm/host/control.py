@@ -7,6 +7,7 @@ Every step is bounded (runk.vm.host.bounds.control): the connect (a stopped supe
 accepting, and a full listen backlog blocks connect), the send, and the wait for the reply;
 past the bound a SupervisorTimeout says so.
 """
+
 from __future__ import annotations
 
 import _socket
@@ -36,6 +37,7 @@ class SupervisorTimeout(RunkError):
 
 def _monotonic() -> float:
     from time import monotonic
+
     return monotonic()
 
 
@@ -57,16 +59,21 @@ def connect(dirpath: str, timeout: float | None = None) -> _socket.socket:
             raise SupervisorTimeout(timeout) from None
         except OSError as e:
             s.close()
-            raise RunkError("cannot reach the container's VM supervisor: "
-                            f"{os.strerror(e.errno).lower() if e.errno else e}") from None
+            raise RunkError(
+                f"cannot reach the container's VM supervisor: {os.strerror(e.errno).lower() if e.errno else e}"
+            ) from None
     finally:
         os.close(dfd)
     return s
 
 
-def read_reply(s: _socket.socket, dec: wire.Decoder, rid: int,
-               other: Callable[[wire.Frame], object] | None = None,
-               timeout: float | None = None) -> dict[str, Any]:
+def read_reply(
+    s: _socket.socket,
+    dec: wire.Decoder,
+    rid: int,
+    other: Callable[[wire.Frame], object] | None = None,
+    timeout: float | None = None,
+) -> dict[str, Any]:
     """Frames until the EVT reply to `rid`, within `timeout` seconds (the control bound);
     `other(frame)` gets anything else. The socket is left blocking."""
     timeout = bounds.control() if timeout is None else timeout
@@ -77,9 +84,14 @@ def read_reply(s: _socket.socket, dec: wire.Decoder, rid: int,
         s.settimeout(None)
 
 
-def _read_reply(s: _socket.socket, dec: wire.Decoder, rid: int,
-                other: Callable[[wire.Frame], object] | None, deadline: float,
-                timeout: float) -> dict[str, Any]:
+def _read_reply(
+    s: _socket.socket,
+    dec: wire.Decoder,
+    rid: int,
+    other: Callable[[wire.Frame], object] | None,
+    deadline: float,
+    timeout: float,
+) -> dict[str, Any]:
     while True:
         try:
             s.settimeout(max(0.001, deadline - _monotonic()))
@@ -99,8 +111,9 @@ def _read_reply(s: _socket.socket, dec: wire.Decoder, rid: int,
                 other(f)
 
 
-def call(dirpath: str, op: str, timeout: float | None = None, stream: int = P.INIT_STREAM,
-         **args: object) -> dict[str, Any]:
+def call(
+    dirpath: str, op: str, timeout: float | None = None, stream: int = P.INIT_STREAM, **args: object
+) -> dict[str, Any]:
     """One request; its reply, or RunkError with the guest's message. Connect, send and reply
     each within `timeout` (the control bound by default)."""
     timeout = bounds.control() if timeout is None else timeout
@@ -112,8 +125,9 @@ def call(dirpath: str, op: str, timeout: float | None = None, stream: int = P.IN
         except TimeoutError:
             raise SupervisorTimeout(timeout) from None
         except OSError as e:
-            raise RunkError("the container's VM supervisor: "
-                            f"{os.strerror(e.errno).lower() if e.errno else e}") from None
+            raise RunkError(
+                f"the container's VM supervisor: {os.strerror(e.errno).lower() if e.errno else e}"
+            ) from None
         doc = read_reply(s, wire.Decoder(), 1, timeout=timeout)
     finally:
         s.close()

@@ -6,6 +6,7 @@ pty whose master went over --console-socket), forwards the signals it receives (
 size changes) to the guest process, and exits as that process did. Its pid is what --pid-file
 gets and what conmon reaps, as it would reap runc's exec'd process.
 """
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,14 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-def start(dirpath: str, process: dict[str, Any], console_socket: str | None, console_fd: int | None,
-          close_fds: tuple[int, ...] = (), stdio: tuple[int, int, int] | None = None) -> int:
+def start(
+    dirpath: str,
+    process: dict[str, Any],
+    console_socket: str | None,
+    console_fd: int | None,
+    close_fds: tuple[int, ...] = (),
+    stdio: tuple[int, int, int] | None = None,
+) -> int:
     """Fork the proxy; returns its pid once the guest process runs, or raises its error."""
     r, w = os.pipe2(os.O_CLOEXEC)
     pid = os.fork()
@@ -39,13 +46,14 @@ def start(dirpath: str, process: dict[str, Any], console_socket: str | None, con
             status = _run(dirpath, process, console_socket, console_fd, w)
         except BaseException as e:  # the child reports and exits, never returns
             from runk.errors import describe
+
             try:
                 os.write(w, describe(e).encode() or b"exec failed")
             except OSError:
                 pass
         hostio.exit_as(status)
     os.close(w)
-    msg = b""               # "ok", an error, or EOF: the proxy bounds its own wait (_run)
+    msg = b""  # "ok", an error, or EOF: the proxy bounds its own wait (_run)
     while chunk := os.read(r, 4096):
         msg += chunk
     os.close(r)
@@ -55,10 +63,11 @@ def start(dirpath: str, process: dict[str, Any], console_socket: str | None, con
     raise RunkError(msg.decode(errors="replace") or "the exec proxy died")
 
 
-def _run(dirpath: str, process: dict[str, Any], console_socket: str | None, console_fd: int | None,
-         ready_w: int) -> dict[str, Any]:
+def _run(
+    dirpath: str, process: dict[str, Any], console_socket: str | None, console_fd: int | None, ready_w: int
+) -> dict[str, Any]:
     terminal = bool(process.get("terminal"))
-    s = control.connect(dirpath)            # within the control bound
+    s = control.connect(dirpath)  # within the control bound
     slave: int | None = None
     master: int | None = None
     if terminal:
@@ -141,7 +150,7 @@ class _Relay:
                         data = self.s.recv(1 << 16)
                     except OSError:
                         data = b""
-                    if not data:        # the supervisor is gone, and the container with it
+                    if not data:  # the supervisor is gone, and the container with it
                         return self.status or {"signal": signal.SIGKILL}
                     for f in dec.feed(data):
                         self.frame(f)
@@ -161,7 +170,7 @@ class _Relay:
             for frame in P.data_frames(wire.STDIN, self.stream, data):
                 self.send(frame)
         elif self.slave is not None:
-            os.close(self.slave)         # conmon closed the master
+            os.close(self.slave)  # conmon closed the master
             self.slave = None
         else:
             self.stdin_open = False

@@ -7,6 +7,7 @@ Runs on the host, in the supervisor (the container's init) and in the exec proxy
 process). Both stand for a process that lives in the guest: what happens to them (signals,
 window size, exit) is what happens to it.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -25,11 +26,22 @@ TIOCGWINSZ = 0x5413
 TIOCSCTTY = 0x540E
 # not forwarded: KILL/STOP cannot be caught; CHLD is ours; PIPE is ours (a reader went away);
 # TTIN/TTOU would stop us, WINCH becomes a resize
-NOT_FORWARDED = frozenset((signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD, signal.SIGPIPE,
-                           signal.SIGTTIN, signal.SIGTTOU, signal.SIGWINCH))
+NOT_FORWARDED = frozenset(
+    (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD, signal.SIGPIPE, signal.SIGTTIN, signal.SIGTTOU, signal.SIGWINCH)
+)
 # raising these on ourselves would not end us the way the guest process ended
-NOT_RERAISED = frozenset((signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU,
-                          signal.SIGCHLD, signal.SIGCONT, signal.SIGURG, signal.SIGWINCH))
+NOT_RERAISED = frozenset(
+    (
+        signal.SIGSTOP,
+        signal.SIGTSTP,
+        signal.SIGTTIN,
+        signal.SIGTTOU,
+        signal.SIGCHLD,
+        signal.SIGCONT,
+        signal.SIGURG,
+        signal.SIGWINCH,
+    )
+)
 
 
 def forward_signals(wakeup_w: int) -> list[int]:
@@ -74,6 +86,7 @@ def open_pty() -> tuple[int, int]:
 
 def make_raw(fd: int) -> None:
     import tty
+
     tty.setraw(fd, termios.TCSANOW)
 
 
@@ -109,6 +122,7 @@ def winsize(fd: int) -> tuple[int, int]:
 def send_console(master: int, socket_path: str | None, sock_fd: int | None) -> None:
     """The master over --console-socket (or runk run's own socketpair), as runc sends it."""
     from runk.linux.console import connect_console_socket, send_master
+
     if sock_fd is None:
         if socket_path is None:
             raise RuntimeError("a terminal needs --console-socket")
@@ -125,6 +139,7 @@ def exit_as(status: dict[str, Any]) -> NoReturn:
         sig = int(status["signal"])
         if 0 < sig < 65 and sig not in NOT_RERAISED:
             import resource
+
             try:
                 resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
             except (OSError, ValueError):

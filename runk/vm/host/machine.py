@@ -8,6 +8,7 @@ takes its VM with it; the staging mounts live only in virtiofsd's mount namespac
 vanish with it. Nothing here outlives the supervisor but files in the container directory,
 which stop() removes (and `delete` removes with the directory).
 """
+
 from __future__ import annotations
 
 import os
@@ -23,7 +24,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-FILES = (AGENT_SOCK, VFS_SOCK, IMAGE, "vm.sock")    # removed by stop()
+FILES = (AGENT_SOCK, VFS_SOCK, IMAGE, "vm.sock")  # removed by stop()
 
 
 class Child:
@@ -56,12 +57,14 @@ class Child:
             self.reap(block=True)
 
 
-def spawn(name: str, argv: list[str], log: str, keep_fds: tuple[int, ...] = (),
-          prepare: Callable[[], None] | None = None) -> Child:
+def spawn(
+    name: str, argv: list[str], log: str, keep_fds: tuple[int, ...] = (), prepare: Callable[[], None] | None = None
+) -> Child:
     """fork + exec with PDEATHSIG; `prepare()` runs in the child first. A failure before the exec
     comes back as an OSError/RuntimeError carrying the child's message."""
     from runk._native import lib
     from runk.linux.syscalls import prctl
+
     parent = os.getpid()
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
     logfd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
@@ -84,6 +87,7 @@ def spawn(name: str, argv: list[str], log: str, keep_fds: tuple[int, ...] = (),
             os.execv(argv[0], argv)
         except BaseException as e:  # the child must never return
             from runk.errors import describe
+
             try:
                 os.write(err_w, f"{name}: {describe(e)}".encode())
             finally:
@@ -107,6 +111,7 @@ def stage(stages: list[Stage], share: str) -> None:
     mount of every stage source (read-only where asked). The host sees an empty directory."""
     from runk._native import lib
     from runk.linux.syscalls import mount, unshare
+
     unshare(lib.CLONE_NEWNS)
     mount(None, "/", None, lib.MS_REC | lib.MS_SLAVE)
     mount("runk-share", share, "tmpfs", lib.MS_NOSUID | lib.MS_NODEV, "mode=755")
@@ -125,8 +130,12 @@ def stage(stages: list[Stage], share: str) -> None:
 
 def build_image(plan: VmPlan) -> None:
     """The block-image rootfs: `mkfs.ext4 -d`, no root or loop device needed (VM.md)."""
-    cp = subprocess.run(["mkfs.ext4", "-q", "-F", "-d", plan.rootfs, "-L", "rootfs", IMAGE,
-                         f"{plan.image_mb}M"], capture_output=True, text=True, timeout=300)
+    cp = subprocess.run(
+        ["mkfs.ext4", "-q", "-F", "-d", plan.rootfs, "-L", "rootfs", IMAGE, f"{plan.image_mb}M"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if cp.returncode != 0:
         raise RuntimeError(f"mkfs.ext4 -d {plan.rootfs}: {cp.stderr.strip() or cp.returncode}")
 
@@ -135,10 +144,9 @@ def start_virtiofsd(plan: VmPlan, listen_fd: int) -> Child:
     os.makedirs(SHARE_DIR, exist_ok=True)
     share = os.path.abspath(SHARE_DIR)
     from runk.vm.host import qemu
-    argv = qemu.virtiofsd_argv(plan.virtiofsd, share, fd=listen_fd, cache="auto",
-                               flavour=plan.virtiofsd_flavour)
-    return spawn("virtiofsd", argv, "virtiofsd.log", keep_fds=(listen_fd,),
-                 prepare=lambda: stage(plan.stages, share))
+
+    argv = qemu.virtiofsd_argv(plan.virtiofsd, share, fd=listen_fd, cache="auto", flavour=plan.virtiofsd_flavour)
+    return spawn("virtiofsd", argv, "virtiofsd.log", keep_fds=(listen_fd,), prepare=lambda: stage(plan.stages, share))
 
 
 def start_qemu(plan: VmPlan) -> Child:

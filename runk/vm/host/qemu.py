@@ -4,6 +4,7 @@ measured on this machine type).
 Pure functions over explicit inputs so that the unit tests can check every shape without a VM:
 the accelerator probe takes the root of a (fake) file system, the argv builders take paths.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,14 +29,14 @@ MACHINES = ("microvm", "q35")
 
 # device names per machine type: virtio-mmio on microvm, PCI on q35
 DEVICES = {
-    "microvm": {"serial": "virtio-serial-device", "fs": "vhost-user-fs-device",
-                "blk": "virtio-blk-device"},
+    "microvm": {"serial": "virtio-serial-device", "fs": "vhost-user-fs-device", "blk": "virtio-blk-device"},
     "q35": {"serial": "virtio-serial-pci", "fs": "vhost-user-fs-pci", "blk": "virtio-blk-pci"},
 }
 
 
 def _kvm_api_version(dev: str) -> int:
     import fcntl
+
     fd = os.open(dev, os.O_RDWR | os.O_CLOEXEC)
     try:
         return fcntl.ioctl(fd, KVM_GET_API_VERSION)
@@ -43,8 +44,9 @@ def _kvm_api_version(dev: str) -> int:
         os.close(fd)
 
 
-def choose_accel(root: str = "/", env: Mapping[str, str] | None = None,
-                 api_version: Callable[[str], int] | None = None) -> tuple[str, str]:
+def choose_accel(
+    root: str = "/", env: Mapping[str, str] | None = None, api_version: Callable[[str], int] | None = None
+) -> tuple[str, str]:
     """("kvm" | "tcg", reason). KVM only when /dev/kvm answers KVM_GET_API_VERSION == 12 and it
     is not kvm_pvm, whose nested "pagetable VM" cannot run stock kernels (VM.md). RUNK_VM_ACCEL
     forces either. `root` and `api_version` (a callable taking the device path) are for tests."""
@@ -64,13 +66,13 @@ def choose_accel(root: str = "/", env: Mapping[str, str] | None = None,
     if version != KVM_API_VERSION:
         return "tcg", f"tcg: /dev/kvm reports KVM API version {version}, not {KVM_API_VERSION}"
     if os.path.exists(os.path.join(root, "sys/module/kvm_pvm")):
-        return "tcg", ("tcg: /dev/kvm is kvm_pvm (nested PVM), which cannot run an unmodified "
-                       "guest kernel")
+        return "tcg", ("tcg: /dev/kvm is kvm_pvm (nested PVM), which cannot run an unmodified guest kernel")
     return "kvm", "kvm: /dev/kvm answers KVM API version 12 and is not kvm_pvm"
 
 
-def host_tsc_khz(cpuinfo: str = "/proc/cpuinfo", tsc_sysfs: str = TSC_FREQ_SYSFS,
-                 cpufreq_sysfs: str = CPUFREQ_SYSFS) -> int:
+def host_tsc_khz(
+    cpuinfo: str = "/proc/cpuinfo", tsc_sysfs: str = TSC_FREQ_SYSFS, cpufreq_sysfs: str = CPUFREQ_SYSFS
+) -> int:
     """The host's TSC frequency in kHz, which is the rate of a TCG guest's TSC (qemu reads the
     host's TSC for it), so the guest's clock keeps the host's time when told this rate.
 
@@ -133,6 +135,7 @@ def accel_kernel_args(accel: str) -> str:
 
 def qemu_binary() -> str | None:
     import shutil
+
     return shutil.which(QEMU)
 
 
@@ -143,6 +146,7 @@ def supported_machines(qemu: str) -> frozenset[str]:
     """Machine type names this qemu accepts (`-machine help`), cached per binary."""
     if qemu not in _machines_cache:
         import subprocess
+
         cp = subprocess.run([qemu, "-machine", "help"], capture_output=True, text=True, timeout=30)
         names = set()
         for line in cp.stdout.splitlines()[1:]:
@@ -161,10 +165,21 @@ def pick_machine(qemu: str, preferred: str = "microvm") -> str:
     raise RuntimeError(f"{qemu} supports neither microvm nor q35")
 
 
-def build_argv(*, kernel: str, initrd: str, append: str, agent_socket: str,
-               shares: Sequence[tuple[str, str]] = (), machine: str = "microvm", accel: str = "tcg",
-               mem: str = "256M", smp: int = 1, console: str | None = None,
-               qemu: str = QEMU, drives: Sequence[str] = ()) -> list[str]:
+def build_argv(
+    *,
+    kernel: str,
+    initrd: str,
+    append: str,
+    agent_socket: str,
+    shares: Sequence[tuple[str, str]] = (),
+    machine: str = "microvm",
+    accel: str = "tcg",
+    mem: str = "256M",
+    smp: int = 1,
+    console: str | None = None,
+    qemu: str = QEMU,
+    drives: Sequence[str] = (),
+) -> list[str]:
     """The qemu argv of VM.md's recommended configuration.
 
     `append` is the whole kernel command line (see kernel_cmdline). `agent_socket` is a unix
@@ -180,25 +195,46 @@ def build_argv(*, kernel: str, initrd: str, append: str, agent_socket: str,
     argv = [qemu, "-M", machine, "-accel", accel]
     if accel == "kvm":
         argv += ["-cpu", "host"]
-    argv += ["-m", mem, "-smp", str(smp), "-nodefaults", "-no-user-config", "-display", "none",
-             "-serial", f"file:{console}" if console else "stdio", "-no-reboot",
-             "-kernel", kernel, "-initrd", initrd, "-append", append,
-             "-chardev", f"socket,id=agent,path={agent_socket}",
-             "-device", f"{dev['serial']},id=vs",
-             "-device", "virtserialport,bus=vs.0,chardev=agent,name=runk.agent"]
+    argv += [
+        "-m",
+        mem,
+        "-smp",
+        str(smp),
+        "-nodefaults",
+        "-no-user-config",
+        "-display",
+        "none",
+        "-serial",
+        f"file:{console}" if console else "stdio",
+        "-no-reboot",
+        "-kernel",
+        kernel,
+        "-initrd",
+        initrd,
+        "-append",
+        append,
+        "-chardev",
+        f"socket,id=agent,path={agent_socket}",
+        "-device",
+        f"{dev['serial']},id=vs",
+        "-device",
+        "virtserialport,bus=vs.0,chardev=agent,name=runk.agent",
+    ]
     if shares:
         if machine == "microvm":
             # libvhost-user refuses legacy virtio, which microvm's virtio-mmio defaults to
             argv += ["-global", "virtio-mmio.force-legacy=false"]
         # vhost-user needs guest memory the daemon can map
-        argv += ["-object", f"memory-backend-memfd,id=mem,size={mem},share=on",
-                 "-machine", "memory-backend=mem"]
+        argv += ["-object", f"memory-backend-memfd,id=mem,size={mem},share=on", "-machine", "memory-backend=mem"]
         for i, (tag, sock) in enumerate(shares):
-            argv += ["-chardev", f"socket,id=fs{i},path={sock}",
-                     "-device", f"{dev['fs']},chardev=fs{i},tag={tag}"]
+            argv += ["-chardev", f"socket,id=fs{i},path={sock}", "-device", f"{dev['fs']},chardev=fs{i},tag={tag}"]
     for i, image in enumerate(drives):
-        argv += ["-drive", f"file={image},if=none,id=blk{i},format=raw,cache=unsafe",
-                 "-device", f"{dev['blk']},drive=blk{i}"]
+        argv += [
+            "-drive",
+            f"file={image},if=none,id=blk{i},format=raw,cache=unsafe",
+            "-device",
+            f"{dev['blk']},drive=blk{i}",
+        ]
     return argv
 
 
@@ -216,6 +252,7 @@ def virtiofsd_binary(candidates: tuple[str, ...] = VIRTIOFSD_PATHS) -> str | Non
         if os.access(path, os.X_OK):
             return path
     import shutil
+
     return shutil.which("virtiofsd")
 
 
@@ -223,24 +260,30 @@ _flavour_cache: dict[str, str] = {}
 
 
 def virtiofsd_flavour(binary: str) -> str:
-    """"c" (QEMU's virtiofsd, `-o source=`) or "rust" (the virtiofsd project, `--shared-dir`)."""
+    """ "c" (QEMU's virtiofsd, `-o source=`) or "rust" (the virtiofsd project, `--shared-dir`)."""
     if binary not in _flavour_cache:
         import subprocess
+
         cp = subprocess.run([binary, "--help"], capture_output=True, text=True, timeout=30)
         _flavour_cache[binary] = "rust" if "--shared-dir" in cp.stdout + cp.stderr else "c"
     return _flavour_cache[binary]
 
 
-def virtiofsd_argv(binary: str, source: str, *, fd: int | None = None,
-                   socket_path: str | None = None, cache: str = "auto", flavour: str = "c",
-                   sandbox: str = "chroot") -> list[str]:
+def virtiofsd_argv(
+    binary: str,
+    source: str,
+    *,
+    fd: int | None = None,
+    socket_path: str | None = None,
+    cache: str = "auto",
+    flavour: str = "c",
+    sandbox: str = "chroot",
+) -> list[str]:
     """One virtiofsd serving `source`, on an inherited listening socket `fd` or at socket_path."""
     if (fd is None) == (socket_path is None):
         raise ValueError("give exactly one of fd and socket_path")
     where = f"--fd={fd}" if fd is not None else f"--socket-path={socket_path}"
     if flavour == "rust":
         cache = "never" if cache == "none" else cache
-        return [binary, where, f"--shared-dir={source}", f"--cache={cache}",
-                f"--sandbox={sandbox}"]
-    return [binary, where, "-o", f"source={source}", "-o", f"cache={cache}",
-            "-o", f"sandbox={sandbox}"]
+        return [binary, where, f"--shared-dir={source}", f"--cache={cache}", f"--sandbox={sandbox}"]
+    return [binary, where, "-o", f"source={source}", "-o", f"cache={cache}", "-o", f"sandbox={sandbox}"]

@@ -11,6 +11,7 @@ inputs so the unit tests check it without a VM:
     host, /dev/shm a fresh tmpfs);
   - kernel command line for the guest /init (runk.vm.image.guest_init) and the qemu argv.
 """
+
 from __future__ import annotations
 
 import copy
@@ -25,17 +26,16 @@ if TYPE_CHECKING:
     from typing import Any
 
 SHARE_TAG = "runk"
-GUEST_SHARE = "/run/runk-share"      # the share in the guest
+GUEST_SHARE = "/run/runk-share"  # the share in the guest
 GUEST_BLOCK_ROOT = "/run/runk-rootfs"
 MB = 1 << 20
-MIN_MEM_MB = 256          # the default, and the least a guest gets (kernel, agent, page cache)
-OVERHEAD_MB = 192         # added to a memory limit: the guest kernel and the agent
+MIN_MEM_MB = 256  # the default, and the least a guest gets (kernel, agent, page cache)
+OVERHEAD_MB = 192  # added to a memory limit: the guest kernel and the agent
 ROOTFS_MODES = ("virtiofs", "block")
 ANN_ROOTFS = "runk.vm.rootfs"
 SHM_OPTIONS = ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]
 # files of the workdir (the container dir) that qemu and virtiofsd use, relative to it
-AGENT_SOCK, VFS_SOCK, CONSOLE_LOG, IMAGE, SHARE_DIR = (
-    "agent.sock", "vfs.sock", "console.log", "rootfs.img", "share")
+AGENT_SOCK, VFS_SOCK, CONSOLE_LOG, IMAGE, SHARE_DIR = ("agent.sock", "vfs.sock", "console.log", "rootfs.img", "share")
 
 
 class Stage:
@@ -43,8 +43,7 @@ class Stage:
 
     __slots__ = ("kind", "name", "readonly", "recursive", "source")
 
-    def __init__(self, name: str, source: str, kind: str, readonly: bool = False,
-                 recursive: bool = True) -> None:
+    def __init__(self, name: str, source: str, kind: str, readonly: bool = False, recursive: bool = True) -> None:
         self.name, self.source, self.kind = name, source, kind
         self.readonly, self.recursive = readonly, recursive
 
@@ -92,12 +91,12 @@ def is_bind(m: dict[str, Any]) -> bool:
     return m.get("type") == "bind" or any(o in ("bind", "rbind") for o in m.get("options") or [])
 
 
-def stage_plan(cfg: dict[str, Any], bundle: str, rootfs: str, mode: str,
-               python_roots: list[str]) -> tuple[list[Stage], dict[int, str]]:
+def stage_plan(
+    cfg: dict[str, Any], bundle: str, rootfs: str, mode: str, python_roots: list[str]
+) -> tuple[list[Stage], dict[int, str]]:
     """(stages, {index in config.mounts: guest source}) for the share."""
     stages = [Stage("usr", "/usr", "dir", readonly=True, recursive=False)]
-    stages += [Stage(f"p{i}", p, "dir", readonly=True, recursive=False)
-               for i, p in enumerate(python_roots)]
+    stages += [Stage(f"p{i}", p, "dir", readonly=True, recursive=False) for i, p in enumerate(python_roots)]
     if mode == "virtiofs":
         stages.append(Stage("rootfs", rootfs, "dir"))
     sources: dict[int, str] = {}
@@ -111,8 +110,7 @@ def stage_plan(cfg: dict[str, Any], bundle: str, rootfs: str, mode: str,
             kind = "dir" if os.path.isdir(src) else "file"
             os.stat(src)
         except OSError as e:
-            raise RunkError(f"mount {m.get('destination')}: stat {src}: "
-                            f"{os.strerror(e.errno or 0).lower()}") from None
+            raise RunkError(f"mount {m.get('destination')}: stat {src}: {os.strerror(e.errno or 0).lower()}") from None
         opts = m.get("options") or []
         # keep the source's base name: the guest mountinfo root then ends like the host's
         # (runtime-tools compares the base names)
@@ -136,8 +134,7 @@ def guest_config(cfg: dict[str, Any], root_path: str, sources: dict[int, str]) -
     mounts = []
     for i, m in enumerate(g.get("mounts") or []):
         if m.get("destination") == "/dev/shm" and is_bind(m):
-            m = {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-                 "options": list(SHM_OPTIONS)}
+            m = {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": list(SHM_OPTIONS)}
         elif i in sources:
             m["source"] = sources[i]
         mounts.append(m)
@@ -147,25 +144,47 @@ def guest_config(cfg: dict[str, Any], root_path: str, sources: dict[int, str]) -
 
 
 def agent_command(guest_paths: list[str]) -> str:
-    code = (f"import sys; sys.path[:0] = {guest_paths!r}; "
-            "from runk.vm.guest.agent import main; main()")
-    return f"exec /usr/bin/python3 -S -B -c \"{code}\"\n"
+    code = f"import sys; sys.path[:0] = {guest_paths!r}; from runk.vm.guest.agent import main; main()"
+    return f'exec /usr/bin/python3 -S -B -c "{code}"\n'
 
 
 def kernel_cmdline(accel: str, n_python_roots: int, extra: str = "") -> str:
     import base64
 
     from runk.vm.host import qemu
+
     paths = [f"{GUEST_SHARE}/p{i}" for i in range(n_python_roots)]
     cmd = base64.b64encode(agent_command(paths).encode()).decode()
-    return qemu.kernel_cmdline(accel, "cgroup_no_v1=all", "runk.relay=exec",
-                               f"runk.fs={SHARE_TAG}:{GUEST_SHARE}:rw",
-                               f"runk.bind={GUEST_SHARE}/usr:/usr:ro", f"runk.cmd={cmd}", extra)
+    return qemu.kernel_cmdline(
+        accel,
+        "cgroup_no_v1=all",
+        "runk.relay=exec",
+        f"runk.fs={SHARE_TAG}:{GUEST_SHARE}:rw",
+        f"runk.bind={GUEST_SHARE}/usr:/usr:ro",
+        f"runk.cmd={cmd}",
+        extra,
+    )
 
 
-_PLAN_FIELDS = ("qemu", "virtiofsd", "virtiofsd_flavour", "kernel", "kernel_release", "initrd",
-                "accel", "accel_reason", "machine", "mem_mb", "cpus", "rootfs_mode", "stages",
-                "guest_config", "cmdline", "image_mb", "rootfs")
+_PLAN_FIELDS = (
+    "qemu",
+    "virtiofsd",
+    "virtiofsd_flavour",
+    "kernel",
+    "kernel_release",
+    "initrd",
+    "accel",
+    "accel_reason",
+    "machine",
+    "mem_mb",
+    "cpus",
+    "rootfs_mode",
+    "stages",
+    "guest_config",
+    "cmdline",
+    "image_mb",
+    "rootfs",
+)
 
 
 class VmPlan:
@@ -173,28 +192,45 @@ class VmPlan:
 
     __slots__ = _PLAN_FIELDS
 
-    qemu: str                       # the qemu-system binary
+    qemu: str  # the qemu-system binary
     virtiofsd: str
-    virtiofsd_flavour: str          # qemu.virtiofsd_flavour(): its command-line dialect
-    kernel: str                     # the guest kernel's boot image
+    virtiofsd_flavour: str  # qemu.virtiofsd_flavour(): its command-line dialect
+    kernel: str  # the guest kernel's boot image
     kernel_release: str
     initrd: str
-    accel: str                      # "kvm" or "tcg"
+    accel: str  # "kvm" or "tcg"
     accel_reason: str
-    machine: str                    # "microvm" or "q35"
+    machine: str  # "microvm" or "q35"
     mem_mb: int
     cpus: int
-    rootfs_mode: str                # one of ROOTFS_MODES
-    stages: list[Stage]             # what the virtio-fs share holds
-    guest_config: dict[str, Any]    # config.json as the agent gets it
-    cmdline: str                    # the guest kernel's command line
-    image_mb: int                   # the block image's size (0 over virtiofs)
-    rootfs: str                     # the bundle's rootfs on the host
+    rootfs_mode: str  # one of ROOTFS_MODES
+    stages: list[Stage]  # what the virtio-fs share holds
+    guest_config: dict[str, Any]  # config.json as the agent gets it
+    cmdline: str  # the guest kernel's command line
+    image_mb: int  # the block image's size (0 over virtiofs)
+    rootfs: str  # the bundle's rootfs on the host
 
-    def __init__(self, *, qemu: str, virtiofsd: str, virtiofsd_flavour: str, kernel: str,
-                 kernel_release: str, initrd: str, accel: str, accel_reason: str, machine: str,
-                 mem_mb: int, cpus: int, rootfs_mode: str, stages: list[Stage],
-                 guest_config: dict[str, Any], cmdline: str, image_mb: int, rootfs: str) -> None:
+    def __init__(
+        self,
+        *,
+        qemu: str,
+        virtiofsd: str,
+        virtiofsd_flavour: str,
+        kernel: str,
+        kernel_release: str,
+        initrd: str,
+        accel: str,
+        accel_reason: str,
+        machine: str,
+        mem_mb: int,
+        cpus: int,
+        rootfs_mode: str,
+        stages: list[Stage],
+        guest_config: dict[str, Any],
+        cmdline: str,
+        image_mb: int,
+        rootfs: str,
+    ) -> None:
         self.qemu = qemu
         self.virtiofsd = virtiofsd
         self.virtiofsd_flavour = virtiofsd_flavour
@@ -232,17 +268,28 @@ class VmPlan:
 def qemu_argv(plan: VmPlan) -> list[str]:
     """qemu's argv, with paths relative to the workdir (qemu's cwd)."""
     from runk.vm.host import qemu
-    return qemu.build_argv(kernel=plan.kernel, initrd=plan.initrd, append=plan.cmdline,
-                           agent_socket=AGENT_SOCK, shares=[(SHARE_TAG, VFS_SOCK)],
-                           machine=plan.machine, accel=plan.accel, mem=f"{plan.mem_mb}M",
-                           smp=plan.cpus, console=CONSOLE_LOG, qemu=plan.qemu,
-                           drives=[IMAGE] if plan.rootfs_mode == "block" else [])
+
+    return qemu.build_argv(
+        kernel=plan.kernel,
+        initrd=plan.initrd,
+        append=plan.cmdline,
+        agent_socket=AGENT_SOCK,
+        shares=[(SHARE_TAG, VFS_SOCK)],
+        machine=plan.machine,
+        accel=plan.accel,
+        mem=f"{plan.mem_mb}M",
+        smp=plan.cpus,
+        console=CONSOLE_LOG,
+        qemu=plan.qemu,
+        drives=[IMAGE] if plan.rootfs_mode == "block" else [],
+    )
 
 
 def python_roots() -> list[str]:
     """Where the guest's python3 finds runk and its compiled dependencies (the import roots of
     runk, _cffi_backend and prctl), outside /usr, which the guest gets anyway."""
     import importlib.util
+
     roots: list[str] = []
     for name in ("runk", "_cffi_backend", "prctl", "_prctl"):
         spec = importlib.util.find_spec(name)
@@ -269,6 +316,7 @@ def plan_vm(cfg: dict[str, Any], bundle: str, env: Mapping[str, str] | None = No
     from runk.oci.config import rootfs_path
     from runk.vm.host import qemu
     from runk.vm.image import assets, initramfs
+
     env = os.environ if env is None else env
     binary = qemu.qemu_binary()
     if not binary:
@@ -291,13 +339,25 @@ def plan_vm(cfg: dict[str, Any], bundle: str, env: Mapping[str, str] | None = No
     stages, sources = stage_plan(cfg, bundle, rootfs, mode, roots)
     root_guest = f"{GUEST_SHARE}/rootfs" if mode == "virtiofs" else GUEST_BLOCK_ROOT
     mem, cpus = vm_size((cfg.get("linux") or {}).get("resources"), os.cpu_count() or 1)
-    return VmPlan(qemu=binary, virtiofsd=virtiofsd, virtiofsd_flavour=qemu.virtiofsd_flavour(virtiofsd),
-                  kernel=kernel.boot_image, kernel_release=kernel.release, initrd=initrd,
-                  accel=accel, accel_reason=reason, machine=qemu.pick_machine(binary),
-                  mem_mb=mem, cpus=cpus, rootfs_mode=mode, stages=stages,
-                  guest_config=guest_config(cfg, root_guest, sources),
-                  cmdline=kernel_cmdline(accel, len(roots), env.get("RUNK_VM_KERNEL_ARGS", "")),
-                  image_mb=image_size_mb(rootfs) if mode == "block" else 0, rootfs=rootfs)
+    return VmPlan(
+        qemu=binary,
+        virtiofsd=virtiofsd,
+        virtiofsd_flavour=qemu.virtiofsd_flavour(virtiofsd),
+        kernel=kernel.boot_image,
+        kernel_release=kernel.release,
+        initrd=initrd,
+        accel=accel,
+        accel_reason=reason,
+        machine=qemu.pick_machine(binary),
+        mem_mb=mem,
+        cpus=cpus,
+        rootfs_mode=mode,
+        stages=stages,
+        guest_config=guest_config(cfg, root_guest, sources),
+        cmdline=kernel_cmdline(accel, len(roots), env.get("RUNK_VM_KERNEL_ARGS", "")),
+        image_mb=image_size_mb(rootfs) if mode == "block" else 0,
+        rootfs=rootfs,
+    )
 
 
 def image_size_mb(rootfs: str) -> int:

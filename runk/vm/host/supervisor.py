@@ -10,6 +10,7 @@ init, writes `created` while the container waits for start, `exit` when it ended
 with the container's status: the code, or the same signal re-raised
 (runk.vm.host.hostio.exit_as), so conmon reaps it as it would runc's init.
 """
+
 from __future__ import annotations
 
 import os
@@ -57,8 +58,9 @@ def _listen(path: str) -> socket.socket:
 
 
 class Supervisor(Switchboard):
-    def __init__(self, plan: VmPlan, cid: str, ready_fd: int, console_socket: str | None,
-                 console_fd: int | None) -> None:
+    def __init__(
+        self, plan: VmPlan, cid: str, ready_fd: int, console_socket: str | None, console_fd: int | None
+    ) -> None:
         self.plan, self.cid, self.ready_fd = plan, cid, ready_fd
         self.console_socket, self.console_fd = console_socket, console_fd
         self.terminal = bool((plan.guest_config.get("process") or {}).get("terminal"))
@@ -69,7 +71,7 @@ class Supervisor(Switchboard):
         self.agent_listener = -1
         self.clients: dict[int, Client] = {}
         self.pending = {}
-        self.owners: dict[int, Client] = {}          # exec stream -> control client
+        self.owners: dict[int, Client] = {}  # exec stream -> control client
         self.rid = 0
         self.next_stream = 1
         self.hello = None
@@ -95,6 +97,7 @@ class Supervisor(Switchboard):
                 self.step(1.0)
         except BaseException as e:  # report to runk create, then clean up
             from runk.errors import describe
+
             msg = str(e) if isinstance(e, (BootError, RuntimeError)) else describe(e)
             if self.ready_fd >= 0:
                 self.report({"ok": False, "error": msg})
@@ -112,8 +115,10 @@ class Supervisor(Switchboard):
 
     def boot(self) -> None:
         plan = self.plan
-        self.log(f"accelerator {plan.accel_reason}; machine {plan.machine}, {plan.mem_mb} MiB, "
-                 f"{plan.cpus} vCPU, rootfs over {plan.rootfs_mode}, kernel {plan.kernel_release}")
+        self.log(
+            f"accelerator {plan.accel_reason}; machine {plan.machine}, {plan.mem_mb} MiB, "
+            f"{plan.cpus} vCPU, rootfs over {plan.rootfs_mode}, kernel {plan.kernel_release}"
+        )
         for name in (AGENT_SOCK, CONTROL_SOCK):
             s = _listen(name)
             self.listeners[s.fileno()] = s
@@ -131,12 +136,18 @@ class Supervisor(Switchboard):
         self.mark("qemu")
         self.save_info()
         from runk.state.faults import freeze
+
         freeze("qemu", os.path.dirname(os.getcwd()), qemu.pid)
         # both end early if qemu exits (its pidfd); a guest that is alive but silent ends here
         self.wait(lambda: self.hello is not None, bounds.boot(), "the guest agent did not say hello")
         self.mark("hello")
-        reply = self.call(P.CREATE, bounds.control(), id=self.cid, config=plan.guest_config,
-                          block="/dev/vda" if plan.rootfs_mode == "block" else None)
+        reply = self.call(
+            P.CREATE,
+            bounds.control(),
+            id=self.cid,
+            config=plan.guest_config,
+            block="/dev/vda" if plan.rootfs_mode == "block" else None,
+        )
         if not reply.get("ok"):
             raise BootError(reply.get("error") or "CreateContainer failed")
         self.mark("created")
@@ -212,7 +223,7 @@ class Supervisor(Switchboard):
         for fd in fds:
             poller.register(fd, select.POLLIN)
         if self.ready_fd >= 0:
-            poller.register(self.ready_fd, 0)        # POLLERR: runk create went away
+            poller.register(self.ready_fd, 0)  # POLLERR: runk create went away
         try:
             events = poller.poll(timeout * 1000)
         except InterruptedError:
@@ -250,7 +261,7 @@ class Supervisor(Switchboard):
     def read_input(self, fd: int) -> None:
         try:
             data = os.read(fd, P.CHUNK)
-        except OSError:                  # EIO: conmon closed the master
+        except OSError:  # EIO: conmon closed the master
             data = b""
         if not data:
             if fd == 0:
@@ -284,11 +295,21 @@ class Supervisor(Switchboard):
     # -- records ------------------------------------------------------------------------------
     def save_info(self, **extra: object) -> None:
         from runk.linux import procfs
+
         plan = self.plan
-        info: dict[str, Any] = {"supervisor": os.getpid(), "accel": plan.accel, "accel_reason": plan.accel_reason,
-                      "machine": plan.machine, "mem_mb": plan.mem_mb, "cpus": plan.cpus,
-                      "kernel_release": plan.kernel_release, "rootfs": plan.rootfs_mode,
-                      "times": self.times, "hello": self.hello, **extra}
+        info: dict[str, Any] = {
+            "supervisor": os.getpid(),
+            "accel": plan.accel,
+            "accel_reason": plan.accel_reason,
+            "machine": plan.machine,
+            "mem_mb": plan.mem_mb,
+            "cpus": plan.cpus,
+            "kernel_release": plan.kernel_release,
+            "rootfs": plan.rootfs_mode,
+            "times": self.times,
+            "hello": self.hello,
+            **extra,
+        }
         for c in self.children:
             info[c.name] = [c.pid, procfs.starttime(c.pid)]
             info[c.name + "_rss_kb"] = machine.rss_kb(c.pid)
@@ -319,6 +340,7 @@ def main(argv: list[str]) -> None:
     os.chdir(cdir)
     try:
         from runk.linux.syscalls import set_name
+
         set_name("runk-vm")
     except (ImportError, OSError):
         pass

@@ -7,6 +7,7 @@ goes to the supervisor's own stdout/stderr (runc's pass-through stdio), or to th
 State markers follow the replies: `created` goes when StartContainer succeeded, `paused` comes
 and goes with PauseContainer/ResumeContainer, `exit` holds the init's EXIT payload.
 """
+
 from __future__ import annotations
 
 import os
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-    Callback = Callable[[dict[str, Any]], object]     # gets the agent's reply
+    Callback = Callable[[dict[str, Any]], object]  # gets the agent's reply
 
 CONTROL_SOCK = "vm.sock"
 CREATED, PAUSED, EXIT_FILE = "created", "paused", "exit"
@@ -63,20 +64,21 @@ class Switchboard:
     """Mixed into Supervisor, which sets: agent (Peer), owners, pending, rid, next_stream,
     status, destroying, terminal, slave, outs, clients."""
 
-    agent: P.Peer | None                    # the guest agent's channel, once it connected
-    owners: dict[int, Client]               # exec stream -> the control client that asked
-    pending: dict[int, Callback | None]     # our request id -> what gets the agent's reply
-    rid: int                                # the last request id we sent the agent
-    next_stream: int                        # the stream of the next ExecProcess
-    hello: dict[str, Any] | None            # the agent's hello event
-    status: dict[str, Any] | None           # the init's EXIT payload
-    destroying: bool                        # DestroySandbox was asked for
-    terminal: bool                          # the init has a host pty (slave)
+    agent: P.Peer | None  # the guest agent's channel, once it connected
+    owners: dict[int, Client]  # exec stream -> the control client that asked
+    pending: dict[int, Callback | None]  # our request id -> what gets the agent's reply
+    rid: int  # the last request id we sent the agent
+    next_stream: int  # the stream of the next ExecProcess
+    hello: dict[str, Any] | None  # the agent's hello event
+    status: dict[str, Any] | None  # the init's EXIT payload
+    destroying: bool  # DestroySandbox was asked for
+    terminal: bool  # the init has a host pty (slave)
     slave: int | None
-    outs: dict[int, int]                    # STDOUT/STDERR -> our fd the init's output goes to
-    clients: dict[int, Client]              # control connections by fd
+    outs: dict[int, int]  # STDOUT/STDERR -> our fd the init's output goes to
+    clients: dict[int, Client]  # control connections by fd
 
     if TYPE_CHECKING:
+
         def wait(self, done: Callable[[], bool], timeout: float, what: str) -> None: ...
 
         def slave_closed(self) -> None: ...
@@ -140,9 +142,9 @@ class Switchboard:
             if data:
                 P.write_all(fd, data)
                 return
-        except OSError:                  # the reader went away (EPIPE): drop the rest
+        except OSError:  # the reader went away (EPIPE): drop the rest
             pass
-        null = os.open("/dev/null", os.O_WRONLY)   # EOF: let the reader of our fd see it now
+        null = os.open("/dev/null", os.O_WRONLY)  # EOF: let the reader of our fd see it now
         os.dup2(null, fd)
         os.close(null)
         del self.outs[kind]
@@ -168,8 +170,7 @@ class Switchboard:
             stream = self.next_stream
             self.next_stream += 1
             self.owners[stream] = client
-        elif op in (P.SIGNAL, P.RESIZE) and stream != P.INIT_STREAM \
-                and self.owners.get(stream) is not client:
+        elif op in (P.SIGNAL, P.RESIZE) and stream != P.INIT_STREAM and self.owners.get(stream) is not client:
             client.send(P.reply(crid, False, "no such process"))
             return
         elif op == P.START:
@@ -195,4 +196,3 @@ class Switchboard:
             client.send(P.reply(crid, bool(doc.get("ok")), doc.get("error"), **extra))
 
         self.agent_call(op, stream, done, **args)
-

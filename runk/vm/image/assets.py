@@ -12,6 +12,7 @@ Layout of the asset directory ($RUNK_VM_ASSETS, default /var/cache/runk/vm):
                                     lib/modules/<release>/, and vmlinux (extracted here)
     initramfs/<hash>.cpio.gz        see initramfs.py
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -64,8 +65,7 @@ class KernelAssets:
         "vmlinuz",
     )
 
-    def __init__(self, flavour: str, package: str, version: str, release: str, root: str,
-                 vmlinux: str | None) -> None:
+    def __init__(self, flavour: str, package: str, version: str, release: str, root: str, vmlinux: str | None) -> None:
         self.flavour = flavour
         self.package = package
         self.version = version
@@ -81,13 +81,23 @@ class KernelAssets:
         return self.vmlinux or self.vmlinuz
 
     def complete(self) -> bool:
-        return (os.path.isfile(self.vmlinuz) and os.path.isdir(self.modules_dir)
-                and (self.vmlinux is None or os.path.isfile(self.vmlinux)))
+        return (
+            os.path.isfile(self.vmlinuz)
+            and os.path.isdir(self.modules_dir)
+            and (self.vmlinux is None or os.path.isfile(self.vmlinux))
+        )
 
     def to_manifest(self) -> dict[str, Any]:
-        return {"manifest": MANIFEST_VERSION, "flavour": self.flavour, "package": self.package,
-                "version": self.version, "release": self.release, "root": self.root,
-                "vmlinux": self.vmlinux, "fetched": int(time.time())}
+        return {
+            "manifest": MANIFEST_VERSION,
+            "flavour": self.flavour,
+            "package": self.package,
+            "version": self.version,
+            "release": self.release,
+            "root": self.root,
+            "vmlinux": self.vmlinux,
+            "fetched": int(time.time()),
+        }
 
     def __repr__(self) -> str:
         return f"KernelAssets({self.package} {self.version}, {self.boot_image})"
@@ -107,8 +117,7 @@ def load_kernel(directory: str | None = None, flavour: str = "cloud") -> KernelA
         return None
     if not isinstance(m, dict) or m.get("manifest") != MANIFEST_VERSION:
         return None
-    k = KernelAssets(m["flavour"], m["package"], m["version"], m["release"], m["root"],
-                     m.get("vmlinux"))
+    k = KernelAssets(m["flavour"], m["package"], m["version"], m["release"], m["root"], m.get("vmlinux"))
     return k if k.complete() else None
 
 
@@ -117,8 +126,9 @@ def load_kernel(directory: str | None = None, flavour: str = "cloud") -> KernelA
 
 def _apt(argv: list[str], cwd: str | None = None, timeout: float = 300) -> str:
     try:
-        cp = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout,
-                            env={**os.environ, "LC_ALL": "C"})
+        cp = subprocess.run(
+            argv, cwd=cwd, capture_output=True, text=True, timeout=timeout, env={**os.environ, "LC_ALL": "C"}
+        )
     except FileNotFoundError:
         raise KernelError(f"{argv[0]} not found: the guest kernel is fetched with apt") from None
     except subprocess.TimeoutExpired:
@@ -180,8 +190,7 @@ class _Lock:
 
     def __init__(self, directory: str) -> None:
         os.makedirs(directory, exist_ok=True)
-        self.fd = os.open(os.path.join(directory, ".lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
-                          0o644)
+        self.fd = os.open(os.path.join(directory, ".lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
 
     def __enter__(self) -> _Lock:
         fcntl.flock(self.fd, fcntl.LOCK_EX)
@@ -191,8 +200,13 @@ class _Lock:
         os.close(self.fd)
 
 
-def ensure_kernel(directory: str | None = None, flavour: str = "cloud", check_apt: bool = True,
-                  vmlinux: bool = True, log: Log | None = None) -> KernelAssets:
+def ensure_kernel(
+    directory: str | None = None,
+    flavour: str = "cloud",
+    check_apt: bool = True,
+    vmlinux: bool = True,
+    log: Log | None = None,
+) -> KernelAssets:
     """The cached kernel, fetched (or refreshed when apt's candidate changed) as needed."""
     directory = directory or assets_dir()
     log = log or (lambda msg: None)
@@ -216,7 +230,7 @@ def ensure_kernel(directory: str | None = None, flavour: str = "cloud", check_ap
 
 
 def _fetch(directory: str, flavour: str, pkg: str, version: str, log: Log) -> KernelAssets:
-    release = pkg[len("linux-image-"):]
+    release = pkg[len("linux-image-") :]
     kdir = os.path.join(directory, "kernel")
     os.makedirs(kdir, exist_ok=True)
     root = os.path.join(kdir, f"{release}_{version}")
@@ -230,10 +244,9 @@ def _fetch(directory: str, flavour: str, pkg: str, version: str, log: Log) -> Ke
         tree = os.path.join(tmp, "tree")
         _apt(["dpkg-deb", "-x", os.path.join(tmp, debs[0]), tree])
         k = KernelAssets(flavour, pkg, version, release, root, None)
-        for path in (os.path.join(tree, "boot", f"vmlinuz-{release}"),
-                     os.path.join(tree, "lib", "modules", release)):
+        for path in (os.path.join(tree, "boot", f"vmlinuz-{release}"), os.path.join(tree, "lib", "modules", release)):
             if not os.path.exists(path):
-                raise KernelError(f"{debs[0]} has no {path[len(tree):]}")
+                raise KernelError(f"{debs[0]} has no {path[len(tree) :]}")
         if os.path.exists(root):
             shutil.rmtree(root)
         os.rename(tree, root)
@@ -297,7 +310,7 @@ def bzimage_payload(image: bytes) -> bytes:
     setup_sects = image[0x1F1] or 4
     offset, length = struct.unpack_from("<II", image, 0x248)
     start = (setup_sects + 1) * 512 + offset
-    return image[start:start + length - 4]
+    return image[start : start + length - 4]
 
 
 def lz4_legacy_decompress(data: bytes) -> bytes:
@@ -306,6 +319,7 @@ def lz4_legacy_decompress(data: bytes) -> bytes:
     frame format of lz4.frame is another one). Trailing bytes that are not a whole block (the
     size the kernel build appends) end the stream."""
     import lz4.block
+
     if struct.unpack_from("<I", data, 0)[0] != LZ4_LEGACY_MAGIC:
         raise KernelError("not an LZ4 legacy stream")
     view = memoryview(data)
@@ -319,8 +333,7 @@ def lz4_legacy_decompress(data: bytes) -> bytes:
         if i + 4 + size > len(data):
             break
         try:
-            out.append(lz4.block.decompress(view[i + 4:i + 4 + size],
-                                            uncompressed_size=LZ4_LEGACY_BLOCK))
+            out.append(lz4.block.decompress(view[i + 4 : i + 4 + size], uncompressed_size=LZ4_LEGACY_BLOCK))
         except lz4.block.LZ4BlockError as e:
             raise KernelError(f"corrupt LZ4 block at offset {i}: {e}") from None
         i += 4 + size
@@ -330,9 +343,11 @@ def lz4_legacy_decompress(data: bytes) -> bytes:
 def _decompress(payload: bytes) -> tuple[bytes, str]:
     if payload[:2] == b"\x1f\x8b":
         import zlib
+
         return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(payload), "gzip"
     if payload[:6] == b"\xfd7zXZ\x00":
         import lzma
+
         return lzma.LZMADecompressor().decompress(payload), "xz"
     if payload[:4] == b"\x28\xb5\x2f\xfd":
         return _tool(["zstd", "-dcq"], payload), "zstd"

@@ -122,7 +122,9 @@ fi
 exec 3> "$port"
 """
 
-INIT += FRAMING + r"""
+INIT += (
+    FRAMING
+    + r"""
 read up _ < /proc/uptime
 case "$relay" in
 exec)  # the command owns the port; it learns when /init started and was ready
@@ -149,3 +151,4 @@ python)  # the relay sends "started" itself, when the command starts
 esac
 halt
 """
+)

@@ -9,6 +9,7 @@ module under /runk/lib, and
 Per-run files (the command, stdin) go into a small uncompressed archive appended to the cached
 one (`with_overlay`): the kernel unpacks concatenated archives in order (buffer-format.rst).
 """
+
 from __future__ import annotations
 
 import gzip
@@ -27,13 +28,19 @@ if TYPE_CHECKING:
 
 # virtio_mmio for microvm, virtio_pci for q35; console = virtio-serial; fuse+virtiofs = shares;
 # virtio_blk for the block-image rootfs; overlay for the agent's rootfs layering
-DEFAULT_MODULES = ("virtio_mmio", "virtio_pci", "virtio_blk", "virtio_console", "fuse", "virtiofs",
-                   "overlay")
+DEFAULT_MODULES = ("virtio_mmio", "virtio_pci", "virtio_blk", "virtio_console", "fuse", "virtiofs", "overlay")
 BUSYBOX_PATHS = ("/usr/bin/busybox", "/bin/busybox")
 FORMAT_VERSION = "runk-initramfs-1"
 # the guest copy of runk: just what the relay imports
-GUEST_PY = ("__init__.py", "_json.py", "vm/__init__.py", "vm/wire/__init__.py", "vm/wire/wire.py",
-            "vm/guest/__init__.py", "vm/guest/relay.py")
+GUEST_PY = (
+    "__init__.py",
+    "_json.py",
+    "vm/__init__.py",
+    "vm/wire/__init__.py",
+    "vm/wire/wire.py",
+    "vm/guest/__init__.py",
+    "vm/guest/relay.py",
+)
 KEEP_BUILDS = 4
 
 
@@ -53,8 +60,7 @@ class CpioWriter:
         self._ino = 0
         self._seen: set[str] = set()
 
-    def _header(self, name: str, mode: int, size: int, nlink: int = 1,
-                rdev: tuple[int, int] = (0, 0)) -> None:
+    def _header(self, name: str, mode: int, size: int, nlink: int = 1, rdev: tuple[int, int] = (0, 0)) -> None:
         name = name.strip("/")
         if not name or name in self._seen:
             raise InitramfsError(f"cpio: empty or duplicate path {name!r}")
@@ -119,6 +125,7 @@ def find_busybox(candidates: tuple[str, ...] = BUSYBOX_PATHS) -> str:
 def _is_static(path: str) -> bool:
     """ELF64 without a PT_INTERP program header."""
     import struct
+
     with open(path, "rb") as f:
         ehdr = f.read(64)
         if ehdr[:4] != b"\x7fELF" or ehdr[4] != 2:
@@ -171,8 +178,7 @@ def build_archive(modules: list[str], busybox: str, applets: list[str]) -> bytes
     w.file("bin/busybox", _read(busybox), 0o755)
     for a in applets:
         w.symlink(a, "/bin/busybox")
-    w.file("etc/passwd",
-           b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n")
+    w.file("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n")
     w.file("etc/group", b"root:x:0:\nnogroup:x:65534:\n")
     order = []
     for path in modules:
@@ -202,8 +208,14 @@ def _cache_key(modules: list[str], busybox: str, applets: list[str]) -> str:
     return h.hexdigest()[:20]
 
 
-def build_initramfs(modules_dir: str, directory: str, *, modules: tuple[str, ...] = DEFAULT_MODULES,
-                    busybox: str | None = None, log: Callable[[str], None] | None = None) -> str:
+def build_initramfs(
+    modules_dir: str,
+    directory: str,
+    *,
+    modules: tuple[str, ...] = DEFAULT_MODULES,
+    busybox: str | None = None,
+    log: Callable[[str], None] | None = None,
+) -> str:
     """Path of the cached initramfs (<directory>/initramfs/<hash>.cpio.gz), built if needed."""
     log = log or (lambda msg: None)
     busybox = busybox or find_busybox()
@@ -222,15 +234,20 @@ def build_initramfs(modules_dir: str, directory: str, *, modules: tuple[str, ...
     with open(tmp, "wb") as f:
         f.write(data)
     os.replace(tmp, path)
-    log(f"built initramfs {os.path.basename(path)} ({len(data) >> 10} KiB, "
-        f"{len(mods)} modules) in {time.monotonic() - t0:.2f} s")
+    log(
+        f"built initramfs {os.path.basename(path)} ({len(data) >> 10} KiB, "
+        f"{len(mods)} modules) in {time.monotonic() - t0:.2f} s"
+    )
     _prune(cache)
     return path
 
 
 def _prune(cache: str) -> None:
-    builds = sorted((os.path.join(cache, n) for n in os.listdir(cache) if n.endswith(".cpio.gz")),
-                    key=os.path.getmtime, reverse=True)
+    builds = sorted(
+        (os.path.join(cache, n) for n in os.listdir(cache) if n.endswith(".cpio.gz")),
+        key=os.path.getmtime,
+        reverse=True,
+    )
     for old in builds[KEEP_BUILDS:]:
         try:
             os.unlink(old)

@@ -9,6 +9,7 @@ are symlinks into the extracted package, and runs `depmod -b <staged root> <rele
 modules: hard and soft dependencies first, modules built into the kernel skipped. Both programs
 are Debian's kmod package (scripts/setup installs it).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -45,7 +46,7 @@ def _split(modules_dir: str) -> tuple[str, str]:
     parent, release = os.path.split(modules_dir)
     if not parent.endswith("/lib/modules"):
         raise ModuleError(f"{modules_dir}: expected a <root>/lib/modules/<release> directory")
-    return parent[:-len("/lib/modules")], release
+    return parent[: -len("/lib/modules")], release
 
 
 def stage(modules_dir: str, directory: str) -> str:
@@ -65,10 +66,8 @@ def stage(modules_dir: str, directory: str) -> str:
         os.makedirs(tree)
         for name in INPUTS:
             if os.path.exists(os.path.join(modules_dir, name)):
-                os.symlink(os.path.join(os.path.abspath(modules_dir), name),
-                           os.path.join(tree, name))
-        cp = subprocess.run([_tool("depmod"), "-b", tmp, release], capture_output=True,
-                            text=True, timeout=300)
+                os.symlink(os.path.join(os.path.abspath(modules_dir), name), os.path.join(tree, name))
+        cp = subprocess.run([_tool("depmod"), "-b", tmp, release], capture_output=True, text=True, timeout=300)
         if cp.returncode != 0:
             raise ModuleError(f"depmod -b {tmp} {release} failed: {cp.stderr.strip()}")
         try:
@@ -99,9 +98,12 @@ def resolve(modules_dir: str, wanted: list[str] | tuple[str, ...], directory: st
         return []
     _root, release = _split(modules_dir)
     root = stage(modules_dir, directory)
-    cp = subprocess.run([_tool("modprobe"), "--show-depends", "--dirname", root,
-                         "--set-version", release, "--all", *wanted],
-                        capture_output=True, text=True, timeout=60)
+    cp = subprocess.run(
+        [_tool("modprobe"), "--show-depends", "--dirname", root, "--set-version", release, "--all", *wanted],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     if cp.returncode != 0:
         err = cp.stderr.strip().splitlines()
         raise ModuleError(err[-1] if err else f"modprobe failed ({cp.returncode})")
@@ -110,5 +112,5 @@ def resolve(modules_dir: str, wanted: list[str] | tuple[str, ...], directory: st
     for path in parse_show_depends(cp.stdout):
         if not path.startswith(staged):
             raise ModuleError(f"modprobe named {path}, outside {staged}")
-        paths.append(os.path.join(modules_dir, path[len(staged):]))
+        paths.append(os.path.join(modules_dir, path[len(staged) :]))
     return paths

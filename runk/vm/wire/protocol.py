@@ -14,6 +14,7 @@ after Kata's agent.proto; no gRPC.
 Stream 0 is the container's init; ExecProcess gets a new stream per process. Imports wire only:
 this also runs on `python3 -S` in the guest and on the hot path of kill and start.
 """
+
 from __future__ import annotations
 
 from runk import _os as os
@@ -84,7 +85,7 @@ def data_frames(type: int, stream: int, data: bytes) -> list[bytes]:
     """Frames of at most one virtio-serial write each; b"" gives the EOF frame."""
     if not data:
         return [wire.encode(type, stream, b"")]
-    return [wire.encode(type, stream, data[i:i + CHUNK]) for i in range(0, len(data), CHUNK)]
+    return [wire.encode(type, stream, data[i : i + CHUNK]) for i in range(0, len(data), CHUNK)]
 
 
 def write_all(fd: int, data: bytes) -> None:

@@ -7,6 +7,7 @@ about (0 = the first/only one); requests and events may use it as a correlation 
 
 This module imports only struct and runk._json: it also runs inside the guest, on `python3 -S`.
 """
+
 from __future__ import annotations
 
 import struct
@@ -58,8 +59,12 @@ class Frame:
             raise ProtocolError(f"bad JSON in {NAMES[self.type]} frame: {e}") from None
 
     def __eq__(self, other: object) -> bool:
-        return (isinstance(other, Frame) and self.type == other.type
-                and self.stream == other.stream and self.payload == other.payload)
+        return (
+            isinstance(other, Frame)
+            and self.type == other.type
+            and self.stream == other.stream
+            and self.payload == other.payload
+        )
 
     def __repr__(self) -> str:
         name = NAMES.get(self.type, str(self.type))
@@ -124,7 +129,7 @@ class Decoder:
             if end - pos - HEADER_SIZE < length:
                 break
             start = pos + HEADER_SIZE
-            out.append(Frame(type, stream, bytes(buf[start:start + length])))
+            out.append(Frame(type, stream, bytes(buf[start : start + length])))
             pos = start + length
         # compact once the consumed prefix is large, not per frame (a naive relay is O(n^2))
         if pos == end:
