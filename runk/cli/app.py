@@ -33,9 +33,13 @@ def _version_text() -> str:
         lsv = seccomp.libseccomp_version()
     except (ImportError, AttributeError, OSError):
         lsv = "unknown"
+    from runk.cli.commit import commit
     from runk.version import OCI_VERSION
 
-    return f"runk version {__version__}\nspec: {OCI_VERSION}\npython: {platform.python_version()}\nlibseccomp: {lsv}"
+    return (
+        f"runk version {__version__}\ncommit: {commit()}\nspec: {OCI_VERSION}\n"
+        f"python: {platform.python_version()}\nlibseccomp: {lsv}"
+    )
 
 
 def _args(verb: str, args: tuple[str, ...], exactly: int | None = None, minimum: int | None = None) -> None:

@@ -70,11 +70,32 @@ def test_create_failure_in_json_log_is_one_object(tmp_path, bundle, cid):
     assert "no such file or directory" in doc["msg"]
 
 
-def test_version_prints_runk_and_the_spec():
-    r = runk_raw("--version")
-    assert r.returncode == 0
+@pytest.mark.parametrize("flag", ["--version", "-v"])
+def test_version_has_runcs_lines(flag):
+    """runc's shape (version.bats reads lines 0-2): name and version, commit, spec, then the
+    language and libseccomp; the facts are runk's own."""
+    import platform
+    import shutil
+
+    from tests.conftest import TOP
+
+    r = runk_raw(flag)
+    assert r.returncode == 0 and r.stderr == ""
     lines = r.stdout.splitlines()
-    assert lines[0].startswith("runk version ") and any(l.startswith("spec: 1.") for l in lines)
+    assert re.fullmatch(r"runk version \d+\.\d+\.\d+", lines[0])
+    head = subprocess.run(["git", "-C", TOP, "rev-parse", "HEAD"], capture_output=True, text=True)
+    want = head.stdout.strip() if head.returncode == 0 else "unknown"
+    assert lines[1:] == [
+        f"commit: {want}",
+        "spec: 1.2.0",
+        f"python: {platform.python_version()}",
+        f"libseccomp: {lines[4].split(': ')[1]}",
+    ]
+    runc = shutil.which("runc")
+    if runc:
+        ref = subprocess.run([runc, flag], capture_output=True, text=True).stdout.splitlines()
+        assert [l.split(" ")[0] for l in ref[1:3]] == [l.split(" ")[0] for l in lines[1:3]]
+        assert ref[-1] == lines[-1]  # the same libseccomp, as runc reads it
 
 
 def test_spec_writes_a_config_runk_validates_and_refuses_to_overwrite(tmp_path):
