@@ -399,3 +399,20 @@ def test_lifecycle_errors_same_messages(runc, runk, bundle, cfg, cid):
         note("delete", "--force", "nope")
         seen[name] = [(v, rc, m.replace("runc", "runk")) for v, rc, m in out]
     assert seen["runk"] == seen["runc"]
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        ["PATH=/bin:/usr/bin", "HOME="],
+        ["PATH=/bin:/usr/bin", "HOME=/override", "HOME="],
+        ["PATH=/bin:/usr/bin", "HOME=", "ONE=two", "ONE=", "HOME=/x"],
+        ["HOME=", "PATH=/bin:/usr/bin", "ONE=a", "TWO=b", "ONE=c"],
+    ],
+)
+def test_environment_duplicates_and_empty_home(pair, cfg, env):
+    """runc sets the variables in order (the last value wins, each once) and replaces an empty
+    HOME with the user's home from the container's passwd."""
+    cfg["process"]["env"] = env
+    out = pair.same_output("env")
+    assert out.count("HOME=") == 1 and "HOME=\n" not in out
