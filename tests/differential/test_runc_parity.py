@@ -416,3 +416,26 @@ def test_environment_duplicates_and_empty_home(pair, cfg, env):
     cfg["process"]["env"] = env
     out = pair.same_output("env")
     assert out.count("HOME=") == 1 and "HOME=\n" not in out
+
+
+@pytest.mark.parametrize("access,want", [("wa", "w=0 r=1"), ("rwa", "w=0 r=0"), ("wx", "w=0 r=1")])
+def test_device_access_letters_beyond_rwm(pair, cfg, access, want):
+    """runc takes the r, w and m of a device rule's access and ignores other letters (runc's
+    update.bats sends "rwa"): /dev/kmsg opens for writing, and for reading only with r."""
+    cfg["linux"]["devices"] = [{"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11, "fileMode": 0o600}]
+    cfg["linux"]["resources"] = {
+        "devices": [
+            {"allow": False, "access": "rwm"},
+            {"allow": True, "type": "c", "major": 1, "minor": 11, "access": access},
+        ]
+    }
+    cfg["process"]["capabilities"] = {k: v + ["CAP_SYSLOG"] for k, v in cfg["process"]["capabilities"].items()}
+    out = pair.same_output(script="(: >/dev/kmsg) 2>/dev/null; w=$?; (: </dev/kmsg) 2>/dev/null; echo w=$w r=$?")
+    assert out.strip() == want
+
+
+def test_device_access_without_rwm_fails(pair, cfg):
+    cfg["linux"]["resources"] = {"devices": [{"allow": True, "type": "c", "major": 1, "minor": 11, "access": "a"}]}
+    res = pair.run("true")
+    assert res["runc"].rc != 0 and res["runk"].rc != 0
+    assert 'linux.resources.devices[0]: invalid device access \\"a\\"' in res["runk"].err
