@@ -140,3 +140,67 @@ def test_features_document_lists_what_runk_does():
     assert linux["seccomp"]["enabled"] and "SCMP_ARCH_X86_64" in linux["seccomp"]["archs"]
     assert linux["cgroup"]["systemd"] is False
     assert {"rbind", "rro", "tmpcopyup", "nosuid"} <= set(doc["mountOptions"])
+
+
+def _help_sections(text: str) -> tuple[list[str], dict[str, str]]:
+    """(section headings, {option name: the option's left column}) of a runc-style --help."""
+    lines = text.splitlines()
+    heads = [l for l in lines if re.fullmatch(r"[A-Z][A-Z 0-9]*:", l)]
+    opts = {}
+    section = ""
+    for l in lines:
+        if l in heads:
+            section = l
+        elif section.endswith("OPTIONS:") and l.startswith("   --"):
+            left = re.split(r"\s{2,}", l.strip())[0]
+            opts[left.split(" ")[0].rstrip(",")] = left
+    return heads, opts
+
+
+RUNC_COMMANDS = (
+    "create",
+    "delete",
+    "events",
+    "exec",
+    "kill",
+    "list",
+    "pause",
+    "ps",
+    "resume",
+    "run",
+    "spec",
+    "start",
+    "state",
+    "update",
+    "features",
+)
+
+
+@pytest.mark.parametrize("command", ["", *RUNC_COMMANDS])
+def test_help_is_laid_out_as_runcs(command):
+    """help.bats reads `NAME:` on the first line and "<prog> <command>" on the second; the
+    sections and each option's `--name value, -n value` column are runc's."""
+    import shutil
+
+    words = [command] if command else []
+    for flag in ("-h", "--help"):
+        r = runk_raw(*words, flag)
+        assert r.returncode == 0 and r.stderr == "", r
+        lines = r.stdout.splitlines()
+        assert lines[0] == "NAME:"
+        assert lines[1].startswith(f"   runk {command} - " if command else "   runk - ")
+        heads, opts = _help_sections(r.stdout)
+        assert "USAGE:" in heads
+        runc = shutil.which("runc")
+        if runc is None:
+            continue
+        ref = subprocess.run([runc, *words, flag], capture_output=True, text=True)
+        if ref.returncode != 0:
+            continue  # a command this runc lacks
+        ref_heads, ref_opts = _help_sections(ref.stdout)
+        want = [h for h in ref_heads if h in ("NAME:", "USAGE:", "COMMANDS:", "OPTIONS:", "GLOBAL OPTIONS:")]
+        assert [h for h in heads if h in want] == want
+        for name, left in opts.items():
+            if name in ref_opts:
+                # runk may have more aliases (update --cpu-shares)
+                assert set(ref_opts[name].split(", ")) <= set(left.split(", ")), (name, left, ref_opts[name])
