@@ -32,6 +32,10 @@ class Backend(Protocol):
     def live_status(self, cdir: ContainerDir | None, rec: StateRecord) -> str: ...
     def start(self, cdir: ContainerDir, rec: StateRecord) -> None: ...
     def kill(self, rec: StateRecord, sig: int, all_procs: bool) -> None: ...
+    def kill_remaining(self, rec: StateRecord, sig: int) -> None:
+        """kill --all of a stopped container: signal what is left of it (runc signals what its
+        cgroup still holds), nothing and no error when nothing is."""
+
     def destroy(self, cdir: ContainerDir, rec: StateRecord, status: str) -> None:
         """Stop whatever still runs of the container (created, running, paused, or what a
         stopped one left) and remove what the backend made outside cdir (cgroups, VM)."""

@@ -417,6 +417,16 @@ class LinuxBackend:
 
             load_manager(rec.cgroup_paths or {}).thaw()
 
+    def kill_remaining(self, rec: StateRecord, sig: int) -> None:
+        """What a stopped container's cgroup still holds (processes of a host-pid-namespace
+        container outlive its init): signalled, when the cgroup still exists."""
+        if rec.cgroup_paths:
+            from runk.linux.cgroups import load_manager
+
+            manager = load_manager(rec.cgroup_paths)
+            if manager.exists():
+                manager.kill_all(sig)
+
     def destroy(self, cdir: ContainerDir, rec: StateRecord, status: str) -> None:
         """Stop whatever still runs (delete of created, or --force), then remove the container's
         cgroups; the caller removes the state directory."""

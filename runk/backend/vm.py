@@ -360,6 +360,9 @@ class VmBackend:
                 raise RunkError(CONTAINER_NOT_RUNNING) from None
             raise
 
+    def kill_remaining(self, rec: StateRecord, sig: int) -> None:
+        """Nothing of a stopped VM container runs in it any more: nothing to signal."""
+
     def destroy(self, cdir: ContainerDir, rec: StateRecord, status: str) -> None:
         """Power the VM off (the supervisor kills the container and exits), and make sure nothing of
         it runs: the supervisor, then qemu and virtiofsd by their recorded pids; then remove the

@@ -13,6 +13,7 @@ import sys
 import click
 
 from runk.cli.globals import Globals, backend_for_prog
+from runk.cli.helpfmt import RunkCommand, RunkGroup
 from runk.version import __version__
 
 TYPE_CHECKING = False
@@ -33,9 +34,13 @@ def _version_text() -> str:
         lsv = seccomp.libseccomp_version()
     except (ImportError, AttributeError, OSError):
         lsv = "unknown"
+    from runk.cli.commit import commit
     from runk.version import OCI_VERSION
 
-    return f"runk version {__version__}\nspec: {OCI_VERSION}\npython: {platform.python_version()}\nlibseccomp: {lsv}"
+    return (
+        f"runk version {__version__}\ncommit: {commit()}\nspec: {OCI_VERSION}\n"
+        f"python: {platform.python_version()}\nlibseccomp: {lsv}"
+    )
 
 
 def _args(verb: str, args: tuple[str, ...], exactly: int | None = None, minimum: int | None = None) -> None:
@@ -66,7 +71,7 @@ def _print_version(ctx: click.Context) -> None:
         ctx.exit(0)
 
 
-@click.group(context_settings=CONTEXT, invoke_without_command=True)
+@click.group(cls=RunkGroup, context_settings=CONTEXT, invoke_without_command=True)
 @click.option("--debug", is_flag=True, help="enable debug logging")
 @click.option("--log", default=None, help="set the log file to write runk logs to (default is '/dev/stderr')")
 @click.option("--log-format", default="text", help="set the log format ('text' (default), or 'json')")
@@ -213,7 +218,7 @@ def state(ctx: click.Context, args: tuple[str, ...]) -> None:
 @cli.command(name="list", context_settings=CONTEXT)
 @click.option("-f", "--format", "fmt", default="table", help="select one of: table or json")
 @click.option("-q", "--quiet", is_flag=True, help="display only container IDs")
-@click.argument("args", nargs=-1, metavar="<container-id>")
+@click.argument("args", nargs=-1, metavar="")
 @click.pass_context
 def list_(ctx: click.Context, fmt: str, quiet: bool, args: tuple[str, ...]) -> None:
     """lists containers started by runk with the given root"""
@@ -225,7 +230,7 @@ def list_(ctx: click.Context, fmt: str, quiet: bool, args: tuple[str, ...]) -> N
 @click.option(
     "-a", "--all", "all_", is_flag=True, help="send the specified signal to all processes inside the container"
 )
-@click.argument("args", nargs=-1, metavar="<container-id>")
+@click.argument("args", nargs=-1, metavar="<container-id> [signal]")
 @click.pass_context
 def kill(ctx: click.Context, all_: bool, args: tuple[str, ...]) -> None:
     """kill sends the specified signal (default: SIGTERM) to the container's init process"""
@@ -268,7 +273,7 @@ def resume(ctx: click.Context, args: tuple[str, ...]) -> None:
 @cli.command(context_settings=CONTEXT)
 @click.option("-b", "--bundle", default=None, help="path to the root of the bundle directory")
 @click.option("--rootless", is_flag=True, help="generate a configuration for a rootless container")
-@click.argument("args", nargs=-1, metavar="<container-id>")
+@click.argument("args", nargs=-1, metavar="")
 @click.pass_context
 def spec(ctx: click.Context, bundle: str | None, rootless: bool, args: tuple[str, ...]) -> None:
     """create a new specification file"""
@@ -277,7 +282,7 @@ def spec(ctx: click.Context, bundle: str | None, rootless: bool, args: tuple[str
 
 
 @cli.command(context_settings=CONTEXT)
-@click.argument("args", nargs=-1, metavar="<container-id>")
+@click.argument("args", nargs=-1, metavar="")
 @click.pass_context
 def features(ctx: click.Context, args: tuple[str, ...]) -> None:
     """show the enabled features"""
@@ -318,7 +323,7 @@ def features(ctx: click.Context, args: tuple[str, ...]) -> None:
 @click.option(
     "--cgroup", multiple=True, help="run the process in an (existing) sub-cgroup(s). Format is [<controller>:]<cgroup>."
 )
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED, metavar="<container-id> <command> [command options]")
 @click.pass_context
 def exec_(ctx: click.Context, /, args: tuple[str, ...], **kw: Any) -> None:
     """execute new process inside the container"""
@@ -430,7 +435,7 @@ def help_command(ctx: click.Context, topic: tuple[str, ...]) -> None:
 
 
 # runc's alias of help ("help, h"), not listed twice
-_h = click.Command(
+_h = RunkCommand(
     "h",
     callback=help_command.callback,
     params=help_command.params,

@@ -101,7 +101,10 @@ class Container:
         s = self.status()
         st.check_kill(s, all_procs)
         rec = self.record()
-        _backend(rec).kill(rec, sig, all_procs and s != st.STOPPED)
+        if s == st.STOPPED:  # with --all only (check_kill): no error, as runc
+            _backend(rec).kill_remaining(rec, sig)
+            return
+        _backend(rec).kill(rec, sig, all_procs)
 
     def delete(self, force: bool = False) -> None:
         s = self.status()

@@ -81,7 +81,8 @@ def finish_process(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -
     caps.set_keepcaps(False)
     caps.apply(sec.caps)
     env = list(proc.env)
-    if not any(e.startswith("HOME=") for e in env):
+    homes = [e for e in env if e.startswith("HOME=")]
+    if not homes or homes[-1] == "HOME=":  # runc: no HOME, or an empty one, is the user's home
         env.append("HOME=" + identity.passwd_home(proc.uid))
     if not proc.args:
         path = ""  # no process: created, never startable (start refuses it)

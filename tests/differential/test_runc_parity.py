@@ -394,8 +394,90 @@ def test_lifecycle_errors_same_messages(runc, runk, bundle, cfg, cid):
         note("kill", c, "KILL")
         wait_status(rt, c, "stopped")
         note("kill", c, "KILL")  # not running
+        note("kill", "-a", c, "0")  # --all: nothing left to signal is no error
+        note("kill", "--all", c, "KILL")
         note("start", c)  # stopped
         note("delete", c)
         note("delete", "--force", "nope")
         seen[name] = [(v, rc, m.replace("runc", "runk")) for v, rc, m in out]
     assert seen["runk"] == seen["runc"]
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        ["PATH=/bin:/usr/bin", "HOME="],
+        ["PATH=/bin:/usr/bin", "HOME=/override", "HOME="],
+        ["PATH=/bin:/usr/bin", "HOME=", "ONE=two", "ONE=", "HOME=/x"],
+        ["HOME=", "PATH=/bin:/usr/bin", "ONE=a", "TWO=b", "ONE=c"],
+    ],
+)
+def test_environment_duplicates_and_empty_home(pair, cfg, env):
+    """runc sets the variables in order (the last value wins, each once) and replaces an empty
+    HOME with the user's home from the container's passwd."""
+    cfg["process"]["env"] = env
+    out = pair.same_output("env")
+    assert out.count("HOME=") == 1 and "HOME=\n" not in out
+
+
+@pytest.mark.parametrize("access,want", [("wa", "w=0 r=1"), ("rwa", "w=0 r=0"), ("wx", "w=0 r=1")])
+def test_device_access_letters_beyond_rwm(pair, cfg, access, want):
+    """runc takes the r, w and m of a device rule's access and ignores other letters (runc's
+    update.bats sends "rwa"): /dev/kmsg opens for writing, and for reading only with r."""
+    cfg["linux"]["devices"] = [{"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11, "fileMode": 0o600}]
+    cfg["linux"]["resources"] = {
+        "devices": [
+            {"allow": False, "access": "rwm"},
+            {"allow": True, "type": "c", "major": 1, "minor": 11, "access": access},
+        ]
+    }
+    cfg["process"]["capabilities"] = {k: v + ["CAP_SYSLOG"] for k, v in cfg["process"]["capabilities"].items()}
+    out = pair.same_output(script="(: >/dev/kmsg) 2>/dev/null; w=$?; (: </dev/kmsg) 2>/dev/null; echo w=$w r=$?")
+    assert out.strip() == want
+
+
+def test_device_access_without_rwm_fails(pair, cfg):
+    cfg["linux"]["resources"] = {"devices": [{"allow": True, "type": "c", "major": 1, "minor": 11, "access": "a"}]}
+    res = pair.run("true")
+    assert res["runc"].rc != 0 and res["runk"].rc != 0
+    assert 'linux.resources.devices[0]: invalid device access \\"a\\"' in res["runk"].err
+
+
+def _pids_of(cmdline: bytes) -> list[int]:
+    found = []
+    for p in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{p}/cmdline", "rb") as f:
+                if f.read() == cmdline:
+                    found.append(int(p))
+        except (OSError, ValueError):
+            pass
+    return found
+
+
+def test_kill_all_of_stopped_host_pidns_container_reaches_its_cgroup(runc, runk, bundle, cfg, cid):
+    """Without a pid namespace a child outlives the init: the container is stopped, and
+    kill --all signals what its cgroup still holds (runc 1.1.5), exit 0."""
+    import time
+
+    drop_ns(bundle, "pid")
+    for n, (name, rt) in enumerate((("runc", runc), ("runk", runk))):
+        marker = str(86400 + n + int(cid[-4:], 16) % 1000 * 2)
+        bundle.sh(f"sleep {marker} & exit 0").write()
+        c = f"{cid}-{name[-1]}"
+        try:
+            assert rt("create", "--bundle", bundle.path, c).rc == 0
+            assert rt("start", c).rc == 0
+            wait_status(rt, c, "stopped")
+            left = _pids_of(f"sleep\0{marker}\0".encode())
+            assert len(left) == 1, name
+            r = rt("kill", "--all", c, "KILL")
+            assert r.rc == 0, (name, r)
+            deadline = time.monotonic() + 10
+            while _pids_of(f"sleep\0{marker}\0".encode()) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert _pids_of(f"sleep\0{marker}\0".encode()) == [], name
+            assert rt("delete", c).rc == 0
+        finally:
+            for pid in _pids_of(f"sleep\0{marker}\0".encode()):
+                os.kill(pid, 9)

@@ -70,11 +70,32 @@ def test_create_failure_in_json_log_is_one_object(tmp_path, bundle, cid):
     assert "no such file or directory" in doc["msg"]
 
 
-def test_version_prints_runk_and_the_spec():
-    r = runk_raw("--version")
-    assert r.returncode == 0
+@pytest.mark.parametrize("flag", ["--version", "-v"])
+def test_version_has_runcs_lines(flag):
+    """runc's shape (version.bats reads lines 0-2): name and version, commit, spec, then the
+    language and libseccomp; the facts are runk's own."""
+    import platform
+    import shutil
+
+    from tests.conftest import TOP
+
+    r = runk_raw(flag)
+    assert r.returncode == 0 and r.stderr == ""
     lines = r.stdout.splitlines()
-    assert lines[0].startswith("runk version ") and any(l.startswith("spec: 1.") for l in lines)
+    assert re.fullmatch(r"runk version \d+\.\d+\.\d+", lines[0])
+    head = subprocess.run(["git", "-C", TOP, "rev-parse", "HEAD"], capture_output=True, text=True)
+    want = head.stdout.strip() if head.returncode == 0 else "unknown"
+    assert lines[1:] == [
+        f"commit: {want}",
+        "spec: 1.2.0",
+        f"python: {platform.python_version()}",
+        f"libseccomp: {lines[4].split(': ')[1]}",
+    ]
+    runc = shutil.which("runc")
+    if runc:
+        ref = subprocess.run([runc, flag], capture_output=True, text=True).stdout.splitlines()
+        assert [l.split(" ")[0] for l in ref[1:3]] == [l.split(" ")[0] for l in lines[1:3]]
+        assert ref[-1] == lines[-1]  # the same libseccomp, as runc reads it
 
 
 def test_spec_writes_a_config_runk_validates_and_refuses_to_overwrite(tmp_path):
@@ -119,3 +140,67 @@ def test_features_document_lists_what_runk_does():
     assert linux["seccomp"]["enabled"] and "SCMP_ARCH_X86_64" in linux["seccomp"]["archs"]
     assert linux["cgroup"]["systemd"] is False
     assert {"rbind", "rro", "tmpcopyup", "nosuid"} <= set(doc["mountOptions"])
+
+
+def _help_sections(text: str) -> tuple[list[str], dict[str, str]]:
+    """(section headings, {option name: the option's left column}) of a runc-style --help."""
+    lines = text.splitlines()
+    heads = [l for l in lines if re.fullmatch(r"[A-Z][A-Z 0-9]*:", l)]
+    opts = {}
+    section = ""
+    for l in lines:
+        if l in heads:
+            section = l
+        elif section.endswith("OPTIONS:") and l.startswith("   --"):
+            left = re.split(r"\s{2,}", l.strip())[0]
+            opts[left.split(" ")[0].rstrip(",")] = left
+    return heads, opts
+
+
+RUNC_COMMANDS = (
+    "create",
+    "delete",
+    "events",
+    "exec",
+    "kill",
+    "list",
+    "pause",
+    "ps",
+    "resume",
+    "run",
+    "spec",
+    "start",
+    "state",
+    "update",
+    "features",
+)
+
+
+@pytest.mark.parametrize("command", ["", *RUNC_COMMANDS])
+def test_help_is_laid_out_as_runcs(command):
+    """help.bats reads `NAME:` on the first line and "<prog> <command>" on the second; the
+    sections and each option's `--name value, -n value` column are runc's."""
+    import shutil
+
+    words = [command] if command else []
+    for flag in ("-h", "--help"):
+        r = runk_raw(*words, flag)
+        assert r.returncode == 0 and r.stderr == "", r
+        lines = r.stdout.splitlines()
+        assert lines[0] == "NAME:"
+        assert lines[1].startswith(f"   runk {command} - " if command else "   runk - ")
+        heads, opts = _help_sections(r.stdout)
+        assert "USAGE:" in heads
+        runc = shutil.which("runc")
+        if runc is None:
+            continue
+        ref = subprocess.run([runc, *words, flag], capture_output=True, text=True)
+        if ref.returncode != 0:
+            continue  # a command this runc lacks
+        ref_heads, ref_opts = _help_sections(ref.stdout)
+        want = [h for h in ref_heads if h in ("NAME:", "USAGE:", "COMMANDS:", "OPTIONS:", "GLOBAL OPTIONS:")]
+        assert [h for h in heads if h in want] == want
+        for name, left in opts.items():
+            if name in ref_opts:
+                # runk may have more aliases (update --cpu-shares)
+                assert set(ref_opts[name].split(", ")) <= set(left.split(", ")), (name, left, ref_opts[name])

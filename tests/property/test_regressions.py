@@ -90,7 +90,7 @@ def test_empty_command_is_no_command(runk, runc, argv):
     """runc reads an empty command word as none: the help, exit 0; runk said 'No help topic'."""
     r, c = runk(*argv), runc(*argv)
     assert (r.rc, c.rc) == (0, 0), (r, c)
-    assert r.err == "" and "COMMANDS" in c.out and "Commands:" in r.out, r
+    assert r.err == "" and "COMMANDS:" in c.out and "COMMANDS:" in r.out, r
 
 
 @pytest.mark.parametrize("argv", [["-v"], ["-v", "-"], ["--version", "bogus"], ["-v", "state", "x"]])

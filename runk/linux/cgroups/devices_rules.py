@@ -95,8 +95,8 @@ def from_oci(d: dict[str, Any], idx: int = 0) -> Rule:
         access = _PERMS
     if not access:
         raise CgroupError(f"{where}: device access at {idx} field cannot be empty")
-    if any(c not in _PERMS for c in access):
-        raise CgroupError(f'{where}: invalid device access "{access}" (only r, w and m)')
+    if not _perms(access):  # runc keeps the r, w and m of access and ignores other letters
+        raise CgroupError(f'{where}: invalid device access "{access}" (none of r, w and m)')
     if major < WILDCARD or minor < WILDCARD or major > 0xFFFFFFFF or minor > 0xFFFFFFFF:
         raise CgroupError(f"{where}: invalid device number {major}:{minor}")
     return Rule(bool(d.get("allow", False)), t, major, minor, _perms(access))
