@@ -12,7 +12,7 @@ from runk import _os as os
 from runk import log
 from runk.errors import InitError, RunkError, StateError
 from runk.state import status as st
-from runk.state.record import StateRecord, rfc3339nano
+from runk.state.record import StateRecord
 from runk.state.store import CONFIG_FILE, FIFO_FILE, STATE_FILE, ContainerDir, write_atomic
 
 TYPE_CHECKING = False
@@ -246,20 +246,13 @@ class LinuxBackend:
                 mgr = _cgroup_manager(cfg, cdir.id, req.systemd_cgroup)
             # the claim: what create is about to make outside the state directory, on disk before
             # it is made, so that `delete --force` can remove it whenever runk dies from here on
-            from runk.version import OCI_VERSION  # create only: state and kill never load it
-
-            rec = StateRecord(
-                ociVersion=OCI_VERSION,
-                id=cdir.id,
-                pid=0,
-                status=st.CREATING,
-                bundle=req.bundle,
-                created=rfc3339nano(),
-                owner="",
-                annotations=cfg.get("annotations") or {},
-                backend=self.name,
-                cgroup_paths=mgr.paths() if mgr is not None else {},
-                systemd=req.systemd_cgroup,
+            rec = StateRecord.claim(
+                cdir.id,
+                self.name,
+                req.bundle,
+                cfg.get("annotations") or {},
+                mgr.paths() if mgr is not None else {},
+                req.systemd_cgroup,
             )
             cdir.write(STATE_FILE, rec.to_json())
             stop_after("claim", cdir.root)

@@ -21,7 +21,7 @@ from runk.errors import CONTAINER_NOT_RUNNING, RunkError
 from runk.state import hooks
 from runk.state import status as st
 from runk.state.cleanup import CleanupStack
-from runk.state.record import StateRecord, rfc3339nano
+from runk.state.record import StateRecord
 from runk.state.store import CONFIG_FILE, STATE_FILE, ContainerDir, write_atomic
 
 TYPE_CHECKING = False
@@ -274,21 +274,14 @@ class VmBackend:
                     (cfg.get("linux") or {}).get("cgroupsPath") or None, cdir.id, systemd=req.systemd_cgroup
                 )
             # the claim (as the linux backend's): the host cgroup on disk before it is made
-            from runk.version import OCI_VERSION  # create only: state and kill never load it
-
-            rec = StateRecord(
-                ociVersion=OCI_VERSION,
-                id=cdir.id,
-                pid=0,
-                status=st.CREATING,
-                bundle=req.bundle,
+            rec = StateRecord.claim(
+                cdir.id,
+                self.name,
+                req.bundle,
+                cfg.get("annotations") or {},
+                mgr.paths() if mgr is not None else {},
+                req.systemd_cgroup,
                 rootfs=plan.rootfs,
-                created=rfc3339nano(),
-                owner="",
-                annotations=cfg.get("annotations") or {},
-                backend=self.name,
-                cgroup_paths=mgr.paths() if mgr is not None else {},
-                systemd=req.systemd_cgroup,
                 sandbox={"dir": cdir.path},
             )
             cdir.write(STATE_FILE, rec.to_json())

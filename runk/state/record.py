@@ -95,6 +95,39 @@ class StateRecord:
         return _json.dumps({f: getattr(self, f) for f in _FIELDS})
 
     @classmethod
+    def claim(
+        cls,
+        cid: str,
+        backend: str,
+        bundle: str,
+        annotations: dict[str, str],
+        cgroup_paths: dict[str, str],
+        systemd: bool,
+        rootfs: str | None = None,
+        sandbox: dict[str, str] | None = None,
+    ) -> StateRecord:
+        """The record a create writes before it makes anything outside the state directory (no
+        process yet, pid 0): what `delete --force` needs to remove it if runk dies from there on."""
+        from runk.state.status import CREATING
+        from runk.version import OCI_VERSION  # create only: state and kill never load it
+
+        return cls(
+            ociVersion=OCI_VERSION,
+            id=cid,
+            pid=0,
+            status=CREATING,
+            bundle=bundle,
+            rootfs=rootfs,
+            created=rfc3339nano(),
+            owner="",
+            annotations=annotations,
+            backend=backend,
+            cgroup_paths=cgroup_paths,
+            systemd=systemd,
+            sandbox=sandbox,
+        )
+
+    @classmethod
     def from_dict(cls, d: dict[str, object]) -> StateRecord:
         """The record of a parsed state.json; unknown keys are ignored."""
         kw = {k: v for k, v in d.items() if k in _FIELDS}
