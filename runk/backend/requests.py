@@ -129,7 +129,7 @@ class ExecRequest:
             from runk.userfile import read_regular
 
             try:
-                proc = _json.loads(read_regular(path, "process"))
+                proc = _json.loads(read_regular(path, "process", streams=True))
             except OSError as e:
                 raise RunkError(f"open {path}: {os.strerror(e.errno or 0).lower()}") from None
             except ValueError as e:

@@ -394,22 +394,61 @@ def test_a_symlinked_config_json_is_followed_as_runc_does(runk, bundle, tmp_path
 
 
 @pytest.mark.parametrize("verb", ["exec", "update"])
-def test_process_and_resources_files_must_be_regular(runk, bundle, tmp_path, verb, leak_audit):
+def test_process_and_resources_streams_are_bounded(runk, bundle, tmp_path, verb, leak_audit):
+    """exec -p and update -r take pipes as runc does, but /dev/zero stops at the cap, a FIFO
+    without a writer at its EOF, a writer that never finishes at the deadline, and a directory
+    is refused."""
     cid = "hardnames-files"
     bundle.args("sleep", "100").write()
     assert runk("run", "-d", "-b", bundle.path, cid).rc == 0
     try:
         fifo = str(tmp_path / "fifo")
         os.mkfifo(fifo)
-        for path in ("/dev/zero", fifo):
-            args = ["exec", "-p", path, cid] if verb == "exec" else ["update", "-r", path, cid]
-            t0 = time.monotonic()
-            rc, err = _runk_limited(runk, *args)
-            assert rc != 0 and time.monotonic() - t0 < 10
-            assert f"{path} is not a regular file" in err, err
-            assert not PY_NAMES.search(err), err
+        silent = str(tmp_path / "silent")
+        os.mkfifo(silent)
+        holder = os.open(silent, os.O_RDWR)  # a writer that never writes nor closes
+        try:
+            for path, want in (
+                ("/dev/zero", "/dev/zero: larger than 16 MiB"),
+                (fifo, ""),
+                (silent, f"{silent}: no end of input within 10 s"),
+                (str(tmp_path), "is not a regular file, a pipe or a character device"),
+            ):
+                args = ["exec", "-p", path, cid] if verb == "exec" else ["update", "-r", path, cid]
+                t0 = time.monotonic()
+                rc, err = _runk_limited(runk, *args, timeout=30)
+                assert rc != 0 and time.monotonic() - t0 < 20, (path, err)
+                assert want in err and len(err.splitlines()) == 1, (path, err)
+                assert not PY_NAMES.search(err), err
+        finally:
+            os.close(holder)
     finally:
         assert runk("delete", "-f", cid).rc == 0
+
+
+def test_exec_process_from_a_pipe_as_runc(runk, runc, bundle, leak_audit):
+    """`exec -p /dev/fd/N` (bash's <(...)): runc reads the process from a pipe, and so does runk."""
+    import subprocess
+
+    bundle.args("sleep", "100").write()
+    proc = json.dumps({"args": ["echo", "from-a-pipe"], "cwd": "/", "env": ["PATH=/bin"], "user": {"uid": 0, "gid": 0}})
+    for rt, cid in ((runk, "hardnames-pipe"), (runc, "hardnames-pipe-c")):
+        assert rt("run", "-d", "-b", bundle.path, cid).rc == 0
+        try:
+            r, w = os.pipe()
+            os.write(w, proc.encode())
+            os.close(w)
+            p = subprocess.run(
+                [rt.binary, "--root", rt.root, "exec", "-p", f"/dev/fd/{r}", cid],
+                pass_fds=(r,),
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+            os.close(r)
+            assert (p.returncode, p.stdout) == (0, "from-a-pipe\n"), (rt.binary, p)
+        finally:
+            assert rt("delete", "-f", cid).rc == 0
 
 
 def _arg_rules(n: int, syscalls: tuple[str, ...] = ("personality",)) -> dict:

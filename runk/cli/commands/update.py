@@ -55,7 +55,7 @@ def resources_from(opts: dict[str, Any]) -> dict[str, Any]:
         try:
             from runk.userfile import read_capped, read_regular
 
-            data = read_capped(0, "resources") if path == "-" else read_regular(path, "resources")
+            data = read_capped(0, "resources") if path == "-" else read_regular(path, "resources", streams=True)
             doc = _json.loads(data)
         except OSError as e:
             raise RunkError(f"open {path}: {os.strerror(e.errno or 0).lower()}") from None
