@@ -168,7 +168,8 @@ def _stop(rec: StateRecord, status: str) -> None:
         # runc destroy(): without a pid namespace of its own the init's children outlive it in
         # the cgroup, which cannot be removed while they run: kill them
         if rec.cgroup_paths:
-            from runk.linux.cgroups import all_pids, load_manager
+            from runk.linux.cgroups import load_manager
+            from runk.linux.cgroups.saved import all_pids
 
             try:
                 if all_pids(rec.cgroup_paths):
@@ -230,12 +231,13 @@ class LinuxBackend:
         """Create the container in the claimed, locked cdir. On failure nothing is left but cdir,
         which the caller removes."""
         from runk.linux import exe_guard, launch
+        from runk.linux.fds import LaunchFds
         from runk.oci import plan as oci_plan
         from runk.state import faults
         from runk.state.cleanup import CleanupStack
 
         undo = CleanupStack()
-        fds = launch.LaunchFds()  # what the parent holds only until the init is ready
+        fds = LaunchFds()  # what the parent holds only until the init is ready
         stop_after = faults.point
         try:
             undo.push(fds.close)
@@ -425,7 +427,7 @@ class LinuxBackend:
         cgroups; the caller removes the state directory."""
         _stop(rec, status)
         if rec.cgroup_paths:
-            from runk.linux.cgroups import remove_groups
+            from runk.linux.cgroups.saved import remove_groups
 
             remove_groups(rec.cgroup_paths)
 
@@ -442,11 +444,12 @@ class LinuxBackend:
     def exec_process(self, cdir: ContainerDir, rec: StateRecord, cfg: dict[str, Any], req: ExecRequest) -> int:
         """Start req.process inside the container; returns its host pid once it is about to exec."""
         from runk.linux import exe_guard, launch, procfs
+        from runk.linux.fds import LaunchFds
         from runk.oci import plan as oci_plan
         from runk.state.cleanup import CleanupStack
 
         undo = CleanupStack()
-        fds = launch.LaunchFds()
+        fds = LaunchFds()
         undo.push(fds.close)
         try:
             plan, warnings = oci_plan.build_exec(

@@ -187,7 +187,8 @@ def _stop_vm_processes(cdir: ContainerDir, rec: StateRecord) -> None:
         if isinstance(info.get(key), list):
             _gone(int(info[key][0]), info[key][1], 0.0)
     if rec.cgroup_paths:
-        from runk.linux.cgroups import all_pids, load_manager
+        from runk.linux.cgroups import load_manager
+        from runk.linux.cgroups.saved import all_pids
 
         try:
             if all_pids(rec.cgroup_paths):
@@ -377,7 +378,7 @@ class VmBackend:
                 _gone(int(info[key][0]), info[key][1], 5.0)
         _stop_vm_processes(cdir, rec)
         if rec.cgroup_paths:
-            from runk.linux.cgroups import remove_groups
+            from runk.linux.cgroups.saved import remove_groups
 
             remove_groups(rec.cgroup_paths)
 

@@ -19,7 +19,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from runk.linux.launch import LaunchFds
+    from runk.linux.fds import LaunchFds
     from runk.linux.plan import ContainerPlan
 
 

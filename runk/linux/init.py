@@ -20,7 +20,7 @@ from runk.linux.syscalls import join_session_keyring, loopback_up, personality, 
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from runk.linux.launch import LaunchFds
+    from runk.linux.fds import LaunchFds
     from runk.linux.plan import ContainerPlan
 
 

@@ -9,7 +9,7 @@ Anything else goes into the data string for the filesystem.
 from __future__ import annotations
 
 from runk._native import lib as _l
-from runk.linux.plan import Frozen
+from runk.linux.frozen import Frozen
 
 # option -> (clear?, flag)
 FLAGS = {

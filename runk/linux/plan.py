@@ -12,6 +12,8 @@ typing, dataclasses or enum: DESIGN 3.11; type-only imports sit under TYPE_CHECK
 
 from __future__ import annotations
 
+from runk.linux.frozen import Frozen
+
 TYPE_CHECKING = False  # not `from typing import ...` (create's import budget)
 if TYPE_CHECKING:
     from typing import Any
@@ -19,31 +21,6 @@ if TYPE_CHECKING:
     from runk.linux.devices import DeviceNode
     from runk.linux.mounts import MountSpec
     from runk.linux.seccomp import SeccompProgram
-
-
-class Frozen:
-    """Base of the plan's records: attributes are set once, by __init__ (through _fill), and any
-    later assignment or deletion raises AttributeError. A record's __slots__ keep their reading
-    order, which repr shows (hence `noqa: RUF023`, ruff's sorted-slots rule)."""
-
-    __slots__: tuple[str, ...] = ()
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"{type(self).__name__} is immutable: cannot set {name}")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"{type(self).__name__} is immutable: cannot delete {name}")
-
-    def _fill(self, values: dict[str, object]) -> None:
-        """Set every slot of the record from `values` (an __init__'s locals()). Records derive
-        from Frozen directly: their own __slots__ are all their fields."""
-        setter = object.__setattr__
-        for name in type(self).__slots__:
-            setter(self, name, values[name])
-
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in type(self).__slots__)
-        return f"{type(self).__name__}({fields})"
 
 
 class NamespacePlan(Frozen):

@@ -24,7 +24,7 @@ from runk.linux.syscalls import mount, mount_setattr, move_mount_to_fd, pivot_ro
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from runk.linux.launch import LaunchFds
+    from runk.linux.fds import LaunchFds
     from runk.linux.mounts import MountSpec
     from runk.linux.plan import MountPlan
 

@@ -15,7 +15,7 @@ from runk.linux.syscalls import set_name
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from runk.linux.launch import LaunchFds
+    from runk.linux.fds import LaunchFds
     from runk.linux.plan import ContainerPlan
 
 

@@ -43,3 +43,17 @@ def test_ruff_format():
 
 def test_import_contract_of_the_layers():
     _run(_tool("lint-imports"))
+
+
+def test_no_import_cycle():
+    """No module of runk imports (even for types, even inside a function) one that imports it
+    back, directly or not: the graph import-linter checks has no cycle at all."""
+    grimp = pytest.importorskip("grimp", reason="needs grimp (import-linter's graph builder)")
+    graph = grimp.build_graph("runk", include_external_packages=False)
+    cycles = [
+        (m, i)
+        for m in graph.modules
+        for i in graph.find_modules_directly_imported_by(m)
+        if graph.chain_exists(importer=i, imported=m)
+    ]
+    assert not cycles, sorted(cycles)[:10]

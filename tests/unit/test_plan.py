@@ -9,7 +9,7 @@ import os
 import pytest
 
 from runk.linux.cgroups.base import Entry
-from runk.linux.launch import LaunchFds
+from runk.linux.fds import LaunchFds
 from runk.oci import plan as oci_plan
 
 

@@ -6,7 +6,7 @@ statistics, the layout parser and the eBPF code load only when used.
 
     make_manager(cgroups_path, container_id, systemd=False) -> CgroupManager   (create)
     load_manager(paths) -> CgroupManager              (from manager.paths() kept in the state file)
-    freezer_state(paths), all_pids(paths), remove_groups(paths)   (no manager: state, delete)
+    freezer_state(paths)                              (no manager: state; saved.py: pids, removal)
     mount_plan(manager) -> [(container dest, host dir)] for runc-style /sys/fs/cgroup mounts
     default_devices() / container_rules(...)          runc's default device allow-list
 """
@@ -123,28 +123,3 @@ def freezer_state(paths: dict[str, Any]) -> str:
         except OSError:
             pass
     return state
-
-
-def tasks_path(paths: dict[str, Any]) -> str | None:
-    """The group whose task list is the container's: the unified group on v2; on v1 and hybrid
-    the devices hierarchy's (runc GetPids / GetAllPids), or the first one."""
-    if len(paths) == 1 and "" in paths:
-        return paths[""] or None
-    return paths.get("devices") or next((v for k, v in paths.items() if k and v), None)
-
-
-def all_pids(paths: dict[str, Any]) -> list[int]:
-    """Every pid in the container's groups (sub-groups included), from a saved paths() dict,
-    without loading a manager (delete of a stopped container)."""
-    from runk.linux.cgroups import fs
-
-    path = tasks_path(paths)
-    return fs.all_pids(path) if path else []
-
-
-def remove_groups(paths: dict[str, Any]) -> None:
-    """Remove the container's group in every hierarchy of a saved paths() dict, retrying while
-    exiting tasks drain: what every manager's destroy() does, here without loading one."""
-    from runk.linux.cgroups import fs
-
-    fs.remove_paths(list(dict.fromkeys(p for p in paths.values() if p)))

@@ -103,7 +103,7 @@ class HybridManager(CgroupManager):
         return self.v1.oom_kill_count()
 
     def destroy(self) -> None:
-        from runk.linux.cgroups import remove_groups
+        from runk.linux.cgroups.saved import remove_groups
 
         remove_groups(self.paths())
 

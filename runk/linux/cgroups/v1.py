@@ -130,7 +130,7 @@ class V1Manager(CgroupManager):
         return state is not None and state.strip() in ("FROZEN", "FREEZING")
 
     def _tasks_path(self) -> str | None:
-        from runk.linux.cgroups import tasks_path
+        from runk.linux.cgroups.saved import tasks_path
 
         return tasks_path(self._paths)
 
@@ -152,7 +152,7 @@ class V1Manager(CgroupManager):
         return fs.read_keyed(path, "memory.oom_control").get("oom_kill", 0)
 
     def destroy(self) -> None:
-        from runk.linux.cgroups import remove_groups
+        from runk.linux.cgroups.saved import remove_groups
 
         remove_groups(self._paths)
 

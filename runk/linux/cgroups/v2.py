@@ -187,7 +187,7 @@ class V2Manager(CgroupManager):
         return fs.read_keyed(self.path, "memory.events").get("oom_kill", 0)
 
     def destroy(self) -> None:
-        from runk.linux.cgroups import remove_groups
+        from runk.linux.cgroups.saved import remove_groups
 
         remove_groups(self.paths())
 
