@@ -168,14 +168,9 @@ def _stop(rec: StateRecord, status: str) -> None:
         # runc destroy(): without a pid namespace of its own the init's children outlive it in
         # the cgroup, which cannot be removed while they run: kill them
         if rec.cgroup_paths:
-            from runk.linux.cgroups import load_manager
-            from runk.linux.cgroups.saved import all_pids
+            from runk.linux.cgroups import kill_leftovers
 
-            try:
-                if all_pids(rec.cgroup_paths):
-                    load_manager(rec.cgroup_paths or {}).kill_all(SIGKILL)
-            except (OSError, RunkError):
-                pass
+            kill_leftovers(rec.cgroup_paths, SIGKILL)
         return
     if rec.cgroup_paths:
         from runk.linux.cgroups import load_manager

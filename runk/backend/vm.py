@@ -187,14 +187,9 @@ def _stop_vm_processes(cdir: ContainerDir, rec: StateRecord) -> None:
         if isinstance(info.get(key), list):
             _gone(int(info[key][0]), info[key][1], 0.0)
     if rec.cgroup_paths:
-        from runk.linux.cgroups import load_manager
-        from runk.linux.cgroups.saved import all_pids
+        from runk.linux.cgroups import kill_leftovers
 
-        try:
-            if all_pids(rec.cgroup_paths):
-                load_manager(rec.cgroup_paths).kill_all(SIGKILL)
-        except (OSError, RunkError):
-            pass
+        kill_leftovers(rec.cgroup_paths, SIGKILL)
 
 
 def _info(cdir: ContainerDir) -> dict[str, Any]:

@@ -123,3 +123,17 @@ def freezer_state(paths: dict[str, Any]) -> str:
         except OSError:
             pass
     return state
+
+
+def kill_leftovers(paths: dict[str, Any], sig: int) -> None:
+    """Signal whatever a container's groups still hold, from a saved paths() dict, loading a
+    manager only when there is something (delete of a stopped container, a failed create's
+    undo). Errors are ignored: what cannot be signalled shows when its groups are removed."""
+    from runk.errors import RunkError
+    from runk.linux.cgroups.saved import all_pids
+
+    try:
+        if all_pids(paths):
+            load_manager(paths).kill_all(sig)
+    except (OSError, RunkError):
+        pass
