@@ -40,11 +40,22 @@ def guest_tests() -> list[str]:
 
 
 def _uses_as_user() -> bool:
-    for name in guest_files():
+    names = sorted({s.split("::")[0] for s in selected()}) or guest_files()
+    for name in names:
         with open(os.path.join(GUEST_DIR, name)) as f:
             if "mark.as_user" in f.read():
                 return True
     return False
+
+
+def selected() -> list[str]:
+    """RUNK_LAB_ONLY="test_a.py,test_b.py::test_x": run only these guest tests (for work on one
+    area; the whole guest suite otherwise). Unselected ones are reported as skipped."""
+    return [s.strip() for s in os.environ.get("RUNK_LAB_ONLY", "").split(",") if s.strip()]
+
+
+def _targets() -> list[str]:
+    return [os.path.join(GUEST_DIR, s) for s in selected()] or [GUEST_DIR]
 
 
 def sessions() -> list[machine.Command]:
@@ -65,10 +76,10 @@ def sessions() -> list[machine.Command]:
         "-o",
         "junit_family=xunit1",
     ]
-    cmds = [machine.Command("guest-root", base + ["-m", "not as_user", GUEST_DIR], timeout=600)]
+    cmds = [machine.Command("guest-root", base + ["-m", "not as_user", *_targets()], timeout=600)]
     if _uses_as_user():
         cmds.append(
-            machine.Command("guest-user", base + ["-m", "as_user", GUEST_DIR], user=True, timeout=300, cwd="/tmp")
+            machine.Command("guest-user", base + ["-m", "as_user", *_targets()], user=True, timeout=300, cwd="/tmp")
         )
     return cmds
 
@@ -96,8 +107,9 @@ class Case:
 
 
 class LabReport:
-    def __init__(self, run: machine.LabRun, commands: list[machine.Command]) -> None:
+    def __init__(self, run: machine.LabRun, commands: list[machine.Command], only: list[str] | None = None) -> None:
         self.run = run
+        self.only = only or []  # RUNK_LAB_ONLY's selection, when the run had one
         self.cases: list[Case] = []
         self.problems: list[str] = []
         for cmd in commands:
@@ -131,7 +143,7 @@ def lab(request) -> LabReport:
         run = machine.boot(commands, shares={"bundle": SHARED_ROOTFS_DIR})
     except testing.GuestUnavailable as e:
         pytest.skip(str(e))
-    rep = LabReport(run, commands)
+    rep = LabReport(run, commands, selected())
     _reports.append(rep)
     return rep
 
