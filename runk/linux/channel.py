@@ -86,9 +86,7 @@ class Channel:
     def _recv(self, with_fds: bool) -> tuple[dict[str, Any] | None, list[int]]:
         if with_fds:
             # close-on-exec at once: nothing the receiver forks may inherit them
-            data, anc, _flags, _addr = self.sock.recvmsg(
-                _MAX, _socket.CMSG_SPACE(4 * 16), _socket.MSG_CMSG_CLOEXEC
-            )
+            data, anc, _flags, _addr = self.sock.recvmsg(_MAX, _socket.CMSG_SPACE(4 * 16), _socket.MSG_CMSG_CLOEXEC)
             fds = []
             for level, typ, raw in anc:
                 if level == _socket.SOL_SOCKET and typ == _socket.SCM_RIGHTS:

@@ -103,7 +103,9 @@ class SeccompProgram:
 
     __slots__ = ("bpf", "checksum", "flags", "listener_metadata", "listener_path")
 
-    def __init__(self, bpf: bytes, flags: int, checksum: str, listener_path: str = "", listener_metadata: str = "") -> None:
+    def __init__(
+        self, bpf: bytes, flags: int, checksum: str, listener_path: str = "", listener_metadata: str = ""
+    ) -> None:
         self.bpf = bpf
         self.flags = flags
         self.checksum = checksum

@@ -61,4 +61,3 @@ def _strerror(e: OSError) -> str:
     from runk import _os as os
 
     return os.strerror(e.errno).lower() if e.errno else str(e)
-

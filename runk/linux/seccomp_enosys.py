@@ -46,8 +46,10 @@ _ENOSYS = "enosys"
 
 
 def wanted(seccomp: dict[str, Any]) -> bool:
-    """runc's conditions: a permissive default action needs no stub (a tracer handles new
-    syscalls itself), nor does a profile whose default errno is ENOSYS already."""
+    """A permissive default action needs no stub (runc: a tracer handles new syscalls itself),
+    nor does a profile whose default errno is ENOSYS already (runc means to skip it too, but
+    compares defaultErrnoRet with the whole SECCOMP_RET_ERRNO value and adds a stub that
+    changes nothing)."""
     if seccomp.get("defaultAction") in PERMISSIVE_ACTIONS:
         return False
     return bool(seccomp.get("defaultErrnoRet") != errno.ENOSYS)

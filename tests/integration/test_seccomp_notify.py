@@ -15,7 +15,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 
 import pytest
 
@@ -122,7 +121,9 @@ def test_exec_hands_its_own_listener_to_the_agent(runk, bundle, cid, agent, leak
 def test_agent_death_gives_enosys_and_runk_keeps_no_listener(runk, bundle, cid, agent, tmp_path, leak_audit):
     bundle.config["linux"]["seccomp"] = notify_profile(agent)
     flag = tmp_path / "go"
-    bundle.config["mounts"].append({"destination": "/flag", "type": "bind", "source": str(tmp_path), "options": ["bind"]})
+    bundle.config["mounts"].append(
+        {"destination": "/flag", "type": "bind", "source": str(tmp_path), "options": ["bind"]}
+    )
     bundle.sh("while [ ! -e /flag/go ]; do sleep 0.05; done; mkdir /dev/shm/late").write()
     env = {**os.environ, "RUNK_TEST_ROOT": runk.root}
     with tempfile.TemporaryFile() as out:
@@ -211,7 +212,9 @@ def test_start_container_hook_runs_under_the_filter(runk, bundle, cid, nnp, leak
 
 def test_start_container_hook_with_notify_gets_no_extra_fd(runk, bundle, cid, agent, tmp_path, leak_audit):
     bundle.config["linux"]["seccomp"] = notify_profile(agent)
-    bundle.config["mounts"].append({"destination": "/out", "type": "bind", "source": str(tmp_path), "options": ["bind"]})
+    bundle.config["mounts"].append(
+        {"destination": "/out", "type": "bind", "source": str(tmp_path), "options": ["bind"]}
+    )
     # the hook's mkdir reaches the agent: the listener was handed over before the hooks ran
     script = "ls /proc/self/fd > /out/hook-fds; mkdir /dev/shm/h && ls -d /dev/shm/h* > /out/hook-dirs"
     bundle.config["hooks"] = {"startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", script]}]}
