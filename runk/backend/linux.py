@@ -76,10 +76,11 @@ def _resources(cfg: dict[str, Any]) -> dict[str, Any]:
 class _ExecSteps:
     """launch()'s callbacks for exec: only the cgroups (and the base of create's _Steps)."""
 
-    __slots__ = ("entry", "mgr")
+    __slots__ = ("entry", "mgr", "rec")
 
-    def __init__(self, mgr: CgroupManager | None) -> None:
+    def __init__(self, mgr: CgroupManager | None, rec: StateRecord) -> None:
         self.mgr = mgr
+        self.rec = rec
         self.entry: Entry | None = None
 
     def cgroup_entry(self) -> Entry | None:
@@ -96,11 +97,18 @@ class _ExecSteps:
     def runtime_hooks(self, pid: int) -> None:
         pass
 
+    def seccomp_state(self, pid: int) -> dict[str, Any]:
+        """The container's state for the seccomp agent: running, with the init's pid (runc)."""
+        from runk.linux.hookexec import state_dict
+
+        rec = self.rec
+        return state_dict(rec.id, st.RUNNING, rec.pid or 0, rec.bundle or "", rec.annotations)
+
 
 class _Steps(_ExecSteps):
     """The callbacks launch() makes while the init sets up."""
 
-    __slots__ = ("cdir", "cfg", "net_devices", "rec")
+    __slots__ = ("cdir", "cfg", "net_devices")
 
     def __init__(
         self,
@@ -110,8 +118,8 @@ class _Steps(_ExecSteps):
         mgr: CgroupManager | None,
         net_devices: dict[str, Any],
     ) -> None:
-        super().__init__(mgr)
-        self.cdir, self.rec, self.cfg = cdir, rec, cfg
+        super().__init__(mgr, rec)
+        self.cdir, self.cfg = cdir, cfg
         self.net_devices = net_devices
 
     def on_pid(self, pid: int) -> None:
@@ -133,6 +141,13 @@ class _Steps(_ExecSteps):
         from runk.state import hooks
 
         hooks.run_runtime_phases(self.cfg, hooks.state_for(self.rec, hooks.STATUS["createRuntime"]))
+
+    def seccomp_state(self, pid: int) -> dict[str, Any]:
+        """The init's filter is loaded while create runs: status creating (runc)."""
+        from runk.linux.hookexec import state_dict
+
+        rec = self.rec
+        return state_dict(rec.id, st.CREATING, pid, rec.bundle or "", rec.annotations)
 
 
 def freezer_state(rec: StateRecord) -> str:
@@ -302,6 +317,8 @@ class LinuxBackend:
             fds.trampoline = exe_guard.sealed_trampoline()
             if plan.security.seccomp is not None:
                 from runk.linux import seccomp  # noqa: F401  (imported before fork: the init loads it)
+
+                log.debug(f"seccomp filter flags: {plan.security.seccomp.flags}")
 
             rec.rootfs = plan.mounts.rootfs
             steps = _Steps(cdir, rec, cfg, mgr, plan.net_devices)
@@ -474,8 +491,10 @@ class LinuxBackend:
                     mgr = mgr.sub(req.cgroup)
             if plan.security.seccomp is not None:
                 from runk.linux import seccomp  # noqa: F401  (before fork)
+
+                log.debug(f"seccomp filter flags: {plan.security.seccomp.flags}")
             try:
-                pid = launch.launch(plan, fds, _ExecSteps(mgr), [cdir.fd], req.stdio)
+                pid = launch.launch(plan, fds, _ExecSteps(mgr, rec), [cdir.fd], req.stdio)
             except InitError as e:
                 raise RunkError(f"unable to start container process: {e}") from None
             fds.close()

@@ -23,18 +23,22 @@ if TYPE_CHECKING:
 def state_json(cid: str, status: str, pid: int, bundle: str, annotations: dict[str, Any] | None) -> str:
     """The OCI state a hook reads on stdin (runtime.md "State")."""
     from runk import _json
+
+    return _json.dumps(state_dict(cid, status, pid, bundle, annotations))
+
+
+def state_dict(cid: str, status: str, pid: int, bundle: str, annotations: dict[str, Any] | None) -> dict[str, Any]:
+    """The OCI state of a container (runtime.md "State"), for hooks and the seccomp agent."""
     from runk.version import OCI_VERSION
 
-    return _json.dumps(
-        {
-            "ociVersion": OCI_VERSION,
-            "id": cid,
-            "status": status,
-            "pid": pid or 0,
-            "bundle": bundle,
-            "annotations": annotations or {},
-        }
-    )
+    return {
+        "ociVersion": OCI_VERSION,
+        "id": cid,
+        "status": status,
+        "pid": pid or 0,
+        "bundle": bundle,
+        "annotations": annotations or {},
+    }
 
 
 def run_hooks(phase: str, hooks: list[dict[str, Any]], state_json: str) -> None:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         def cgroup_apply(self, pid: int) -> None: ...
         def on_pid(self, pid: int) -> None: ...
         def runtime_hooks(self, pid: int) -> None: ...
+        def seccomp_state(self, pid: int) -> dict[str, Any]: ...
 
 
 def launch(
@@ -82,10 +83,14 @@ def launch(
     try:
         while True:
             msg: dict[str, Any] | None
+            received: list[int] = []
             if early and init_pid:
                 msg = early.pop(0)
             else:
-                msg, _ = _recv_within(parent, bound)
+                msg, received = _recv_within(parent, bound)
+            if received and (msg is None or msg["t"] != channel.SECCOMP):
+                _close_all(received)  # only a seccomp message carries an fd
+                received = []
             if msg is None:
                 raise InitError("container init exited unexpectedly before it was ready")
             t = msg["t"]
@@ -121,6 +126,12 @@ def launch(
                     parent.send_error(str(e))
                     raise
                 parent.send(channel.HOOKS_DONE)
+            elif t == channel.SECCOMP:
+                try:
+                    _to_agent(plan, cb, init_pid, received)
+                finally:
+                    _close_all(received)  # the agent has its own copy; runk keeps none
+                parent.send(channel.SECCOMP_DONE)
             elif t == channel.READY:
                 return init_pid
             elif t == channel.ERROR:
@@ -140,6 +151,25 @@ def launch(
         raise
     finally:
         parent.close()
+
+
+def _to_agent(plan: ContainerPlan, cb: Callbacks, pid: int, fds: list[int]) -> None:
+    """The listener fd a container process (pid) sent up: to the seccomp agent, with its state."""
+    from runk.linux import seccomp_agent
+
+    prog = plan.security.seccomp
+    if len(fds) != 1 or prog is None or not prog.notify:
+        raise InitError("unexpected seccomp listener fd from the container process")
+    doc = seccomp_agent.process_state(pid, prog.listener_metadata, cb.seccomp_state(pid))
+    seccomp_agent.send(prog.listener_path, doc, fds[0])
+
+
+def _close_all(fds: list[int]) -> None:
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
 
 
 def _fork(cg: Entry | None) -> int:
@@ -225,4 +255,4 @@ def _recv_within(chan: Channel, bound: float | None) -> tuple[dict[str, Any] | N
 
         if not select.select([chan.fileno()], [], [], bound)[0]:
             raise InitError(f"container init did not answer within {bound:g}s (stopped, frozen or hung in the kernel)")
-    return chan.recv()
+    return chan.recv(with_fds=True)

@@ -65,7 +65,7 @@ def finish_process(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -
         # without no_new_privs, loading a filter needs CAP_SYS_ADMIN: before the caps drop (runc)
         from runk.linux import seccomp
 
-        seccomp.load(sec.seccomp)
+        hand_listener(chan, seccomp.load(sec.seccomp))
     caps.drop_bounding(sec.caps["bounding"])
     caps.set_keepcaps(True)
     identity.fix_stdio(proc.uid, proc.gid)
@@ -104,8 +104,14 @@ def finish_process(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -
     if sec.seccomp is not None and sec.no_new_privileges:
         from runk.linux import seccomp
 
-        seccomp_fd = seccomp.to_memfd(sec.seccomp)
-        os.set_inheritable(seccomp_fd, True)
+        if sec.seccomp.notify or plan.hooks.start_container:
+            # runc's order: the filter is in force before the start gate, so that startContainer
+            # hooks run under it, and its listener reaches the agent while create runs
+            hand_listener(chan, seccomp.load(sec.seccomp))
+        else:
+            # as late as possible: the trampoline loads it after the start gate, just before execve
+            seccomp_fd = seccomp.to_memfd(sec.seccomp)
+            os.set_inheritable(seccomp_fd, True)
     chan.send(channel.READY)
     chan.close()
     if plan.hooks.start_container:
@@ -123,11 +129,12 @@ def finish_process(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -
                 else:
                     w = os.open(f"/proc/self/fd/{fifo_fd}", os.O_WRONLY)
                 os.close(fifo_fd)
-                os.set_inheritable(w, True)  # Python opens close-on-exec; the trampoline needs it
                 fifo_fd = w
             run_hooks("startContainer", list(plan.hooks.start_container), plan.state_doc(os.getpid(), "created"))
             if fifo_fd >= 0:
                 os.write(fifo_fd, b"0")
+                # Python opens close-on-exec (so the hooks did not get it); the trampoline needs it
+                os.set_inheritable(fifo_fd, True)
         except BaseException as e:
             os.write(2, f"runk: {describe(e)}\n".encode(errors="replace"))
             os._exit(1)
@@ -141,6 +148,18 @@ def finish_process(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -
         *proc.args,
     ]
     os.execve(fds.trampoline, [a.encode("utf-8", "surrogateescape") for a in argv], dict(_split(e) for e in env))
+
+
+def hand_listener(chan: channel.Channel, fd: int) -> None:
+    """A seccomp notify listener fd (-1: none) goes up to the parent, which hands it to the seccomp
+    agent; this process keeps no copy (nor does the workload), and waits until the agent has it."""
+    if fd < 0:
+        return
+    try:
+        chan.send(channel.SECCOMP, fds=[fd])
+    finally:
+        os.close(fd)
+    chan.expect(channel.SECCOMP_DONE)
 
 
 def _verify_cwd(strict: bool) -> None:

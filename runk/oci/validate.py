@@ -151,11 +151,6 @@ def semantic(cfg: dict[str, Any]) -> None:
         if dest == "/" and proc_seen:
             raise ConfigError(f"mounts[{i}].destination", procmounts.ROOT_OVER_PROC)
         proc_seen = proc_seen or dest == "/proc"
-    seccomp = linux.get("seccomp")
-    if seccomp and (
-        seccomp.get("listenerPath") or any(s.get("action") == "SCMP_ACT_NOTIFY" for s in seccomp.get("syscalls") or [])
-    ):
-        raise ConfigError("linux.seccomp", "SCMP_ACT_NOTIFY and listenerPath are not supported by runk yet")
 
 
 def _check_ids(cfg: dict[str, Any], linux: dict[str, Any]) -> None:

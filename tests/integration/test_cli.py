@@ -136,7 +136,8 @@ def test_features_document_lists_what_runk_does():
     }
     linux = doc["linux"]
     assert set(linux["namespaces"]) == {"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"}
-    assert "SCMP_ACT_NOTIFY" not in linux["seccomp"]["actions"]  # refused by runk
+    assert "SCMP_ACT_NOTIFY" in linux["seccomp"]["actions"]
+    assert "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV" in linux["seccomp"]["supportedFlags"]
     assert linux["seccomp"]["enabled"] and "SCMP_ARCH_X86_64" in linux["seccomp"]["archs"]
     assert linux["cgroup"]["systemd"] is False
     assert {"rbind", "rro", "tmpcopyup", "nosuid"} <= set(doc["mountOptions"])
