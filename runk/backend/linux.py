@@ -97,6 +97,9 @@ class _ExecSteps:
     def runtime_hooks(self, pid: int) -> None:
         pass
 
+    def on_ready(self, pid: int) -> None:
+        pass
+
     def seccomp_state(self, pid: int) -> dict[str, Any]:
         """The container's state for the seccomp agent: running, with the init's pid (runc)."""
         from runk.linux.hookexec import state_dict
@@ -108,7 +111,7 @@ class _ExecSteps:
 class _Steps(_ExecSteps):
     """The callbacks launch() makes while the init sets up."""
 
-    __slots__ = ("cdir", "cfg", "net_devices")
+    __slots__ = ("cdir", "cfg", "devices", "net_devices")
 
     def __init__(
         self,
@@ -117,10 +120,17 @@ class _Steps(_ExecSteps):
         cfg: dict[str, Any],
         mgr: CgroupManager | None,
         net_devices: dict[str, Any],
+        devices: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(mgr, rec)
         self.cdir, self.cfg = cdir, cfg
         self.net_devices = net_devices
+        self.devices = devices or {}
+
+    def on_ready(self, pid: int) -> None:
+        """The init has made its mounts and waits for `start`: the device rules apply now."""
+        if self.mgr is not None and self.devices.get("devices") is not None:
+            self.mgr.set(self.devices)
 
     def on_pid(self, pid: int) -> None:
         from runk.linux import procfs
@@ -268,8 +278,13 @@ class LinuxBackend:
             )
             cdir.write(STATE_FILE, rec.to_json())
             stop_after("claim", cdir.root)
+            devices: dict[str, Any] = {}
             if mgr is not None:
-                mgr.create(_resources(cfg))
+                res = _resources(cfg)
+                # the device rules apply once the init has made its mounts (runc's Set at
+                # procReady): a file system on a block device of the config mounts then
+                devices["devices"] = res.pop("devices")
+                mgr.create(res)
                 undo.push(mgr.destroy)
                 stop_after("cgroup", cdir.root)
                 for w in mgr.warnings:
@@ -321,7 +336,7 @@ class LinuxBackend:
                 log.debug(f"seccomp filter flags: {plan.security.seccomp.flags}")
 
             rec.rootfs = plan.mounts.rootfs
-            steps = _Steps(cdir, rec, cfg, mgr, plan.net_devices)
+            steps = _Steps(cdir, rec, cfg, mgr, plan.net_devices, devices)
             try:
                 pid = launch.launch(plan, fds, steps, [cdir.fd], req.stdio)
             except InitError as e:

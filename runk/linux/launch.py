@@ -34,6 +34,7 @@ if TYPE_CHECKING:
         def on_pid(self, pid: int) -> None: ...
         def runtime_hooks(self, pid: int) -> None: ...
         def seccomp_state(self, pid: int) -> dict[str, Any]: ...
+        def on_ready(self, pid: int) -> None: ...
 
 
 def launch(
@@ -133,6 +134,7 @@ def launch(
                     _close_all(received)  # the agent has its own copy; runk keeps none
                 parent.send(channel.SECCOMP_DONE)
             elif t == channel.READY:
+                cb.on_ready(init_pid)
                 return init_pid
             elif t == channel.ERROR:
                 raise InitError(str(msg.get("msg", "")), int(msg.get("errno") or 0), str(msg.get("stage", "")))
