@@ -34,8 +34,11 @@ def write_launchers(bindir: str) -> list[str]:
     import runk
 
     python = sys.executable  # the venv's own path, not the interpreter it links to
-    code_dir = os.path.dirname(os.path.dirname(os.path.abspath(runk.__file__)))
     site = sysconfig.get_paths()["purelib"]
+    if os.path.isfile(os.path.join(site, "runk", "__init__.py")):
+        code_dir = site  # installed (`pip install .`), whatever directory this runs in
+    else:
+        code_dir = os.path.dirname(os.path.dirname(os.path.abspath(runk.__file__)))  # editable
     written = []
     for name in NAMES:
         path = os.path.join(bindir, name)
