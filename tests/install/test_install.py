@@ -95,9 +95,9 @@ def test_installed_runk_runs_a_container(installed, bundle, tmp_path):
         [runk, "--root", root, "run", "-b", bundle.path, "inst1"], capture_output=True, text=True, timeout=60
     )
     assert (r.returncode, r.stdout.split("\n")[0]) == (3, "from-installed"), r
-    # the same with the console script pip wrote (python -m runk goes through the same main)
-    r = subprocess.run([os.path.join(venv, "bin", "python"), "-m", "runk", "--root", root, "run", "-b", bundle.path, "inst2"],
-                       capture_output=True, text=True, timeout=60)  # fmt: skip
+    # python -m runk goes through the same main
+    argv = [os.path.join(venv, "bin", "python"), "-m", "runk", "--root", root, "run", "-b", bundle.path, "inst2"]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     assert r.returncode == 3, r
 
 
