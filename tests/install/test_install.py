@@ -111,9 +111,7 @@ def test_launcher_starts_as_fast_as_the_checkouts(installed):
     if os.access(RUNC, os.X_OK):
         binaries["runc"] = RUNC
     t = _fastest_ms(binaries)
-    print(
-        "\n[install timing] state of a missing container, fastest of 30, ms: " + ", ".join(f"{k} {v:.1f}" for k, v in t.items())
-    )
+    print("\n[install timing] runk state, fastest of 30, ms: " + ", ".join(f"{k} {v:.1f}" for k, v in t.items()))
     assert t["installed launcher"] <= t["checkout launcher"] * 1.25 + 1, t
     assert t["installed launcher"] < t["pip console script"], t
 
