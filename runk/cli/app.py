@@ -450,6 +450,10 @@ def run(argv: list[str], prog: str = "runk", parse_only: bool = False) -> int:
     """Parse argv with the click tree and dispatch; runc's exit codes for usage errors."""
     from runk import log
 
+    rc = _shell_complete(prog)
+    if rc is not None:
+        return rc
+
     try:
         with cli.make_context(prog, list(argv)) as ctx:
             if parse_only:
@@ -478,6 +482,23 @@ def run(argv: list[str], prog: str = "runk", parse_only: bool = False) -> int:
         return 130
     finally:
         sys.stdout.flush()
+
+
+def _shell_complete(prog: str) -> int | None:
+    """click's shell completion: `eval "$(_RUNK_COMPLETE=bash_source runk)"` prints the bash
+    function that completes runk's commands and flags (bash then calls runk with the variable set
+    to `bash_complete`); None when the variable is not set (zsh_source and fish_source work too).
+    runk-vm's variable is _RUNK_VM_COMPLETE."""
+    import os
+
+    name = prog.rsplit("/", 1)[-1]
+    var = "_" + name.replace("-", "_").upper() + "_COMPLETE"
+    instruction = os.environ.get(var)
+    if not instruction:
+        return None
+    from click.shell_completion import shell_complete
+
+    return shell_complete(cli, {}, name, var, instruction)
 
 
 def _usage_help(e: click.exceptions.UsageError) -> None:
