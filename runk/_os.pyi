@@ -204,6 +204,12 @@ from os import (
     set_blocking as set_blocking,
 )
 from os import (
+    sched_getaffinity as sched_getaffinity,
+)
+from os import (
+    sched_setaffinity as sched_setaffinity,
+)
+from os import (
     set_inheritable as set_inheritable,
 )
 from os import (

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from runk import _os as os
 from runk import ids
-from runk.errors import RunkError
+from runk.errors import ConfigError, RunkError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -108,10 +108,13 @@ class ExecRequest:
         self.cgroup = cgroup
         self.console_fd: int | None = None
         self.stdio: tuple[int, int, int] | None = None  # the process's 0-2 (None: runk's own)
-        from runk.oci.validate import check_strings
+        from runk.oci.validate import check_process_attrs, check_strings
 
         check_strings(process, "process")
         ids.check_user("process.user", process.get("user"))
+        check_process_attrs(process, "process")
+        if process.get("apparmorProfile"):
+            raise ConfigError("process.apparmorProfile", "AppArmor is not supported by runk")
         if process.get("terminal") and detach and not console_socket:
             raise RunkError("cannot allocate tty if runk will detach without setting console socket")
         if console_socket and not process.get("terminal"):
