@@ -198,16 +198,16 @@ from os import (
     scandir as scandir,
 )
 from os import (
-    sendfile as sendfile,
-)
-from os import (
-    set_blocking as set_blocking,
-)
-from os import (
     sched_getaffinity as sched_getaffinity,
 )
 from os import (
     sched_setaffinity as sched_setaffinity,
+)
+from os import (
+    sendfile as sendfile,
+)
+from os import (
+    set_blocking as set_blocking,
 )
 from os import (
     set_inheritable as set_inheritable,
