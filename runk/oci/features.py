@@ -36,7 +36,7 @@ SECCOMP_OPERATORS = [
 
 
 def features_document() -> dict[str, Any]:
-    from runk.linux import caps, mounts
+    from runk.linux import caps, mounts, schedattr
 
     doc: dict[str, Any] = {
         "ociVersionMin": "1.0.0",
@@ -52,6 +52,8 @@ def features_document() -> dict[str, Any]:
             "selinux": {"enabled": False},
             "intelRdt": {"enabled": False},
             "mountExtensions": {"idmap": {"enabled": False}},
+            "netDevices": {"enabled": True},
+            "memoryPolicy": {"modes": sorted(schedattr.MPOL_MODES), "flags": sorted(schedattr.MPOL_FLAGS)},
         },
         "annotations": {},
     }

@@ -10,11 +10,13 @@ from __future__ import annotations
 from runk import ids
 from runk.errors import ConfigError
 
-# runtime-spec versions runk implements: 1.0.0 .. 1.2.x. A later 1.x minor is backwards
-# compatible by the spec's versioning rules (semver): it is run, with a warning that its new
-# fields are not understood. Another major is refused.
+# runtime-spec versions runk implements: 1.0.0 .. 1.3.x (runk.version.OCI_VERSION, which `runk
+# features` reports as ociVersionMax). A later 1.x minor is backwards compatible by the spec's
+# versioning rules (semver): it is run, with a debug line saying its new fields are not
+# understood, as runc runs any version (runc does not read ociVersion at all). Another major is
+# refused: its fields may mean something else.
 MAJOR = 1
-MAX_MINOR = 2
+MAX_MINOR = 3
 
 _IPC_SYSCTLS = frozenset(
     (
@@ -40,11 +42,11 @@ def check_version(v: object) -> None:
     except (ValueError, IndexError):
         raise ConfigError("ociVersion", f'"{v}" is not a valid version (want MAJOR.MINOR.PATCH)') from None
     if major != MAJOR:
-        raise ConfigError("ociVersion", f'unsupported version "{v}": runk supports 1.0.0 to 1.2.x')
+        raise ConfigError("ociVersion", f'unsupported version "{v}": runk supports 1.0.0 to 1.3.x')
     if minor > MAX_MINOR:
         from runk import log
 
-        log.debug(f"ociVersion {v} is newer than runk knows (1.2.x): fields added since are ignored")
+        log.debug(f"ociVersion {v} is newer than runk knows (1.3.x): fields added since are ignored")
 
 
 def validate(cfg: dict[str, Any]) -> None:
