@@ -100,7 +100,7 @@ class _ExecSteps:
 class _Steps(_ExecSteps):
     """The callbacks launch() makes while the init sets up."""
 
-    __slots__ = ("cdir", "cfg", "net_devices", "rec")
+    __slots__ = ("cdir", "cfg", "late", "net_devices", "rec")
 
     def __init__(
         self,
@@ -109,10 +109,17 @@ class _Steps(_ExecSteps):
         cfg: dict[str, Any],
         mgr: CgroupManager | None,
         net_devices: dict[str, Any],
+        late: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(mgr)
         self.cdir, self.rec, self.cfg = cdir, rec, cfg
         self.net_devices = net_devices
+        self.late = late or {}  # resources set once the init is in its cgroups (the pids limit)
+
+    def cgroup_apply(self, pid: int) -> None:
+        super().cgroup_apply(pid)
+        if self.mgr is not None and self.late:
+            self.mgr.set(self.late)
 
     def on_pid(self, pid: int) -> None:
         from runk.linux import procfs
@@ -253,8 +260,14 @@ class LinuxBackend:
             )
             cdir.write(STATE_FILE, rec.to_json())
             stop_after("claim", cdir.root)
+            late: dict[str, Any] = {}
             if mgr is not None:
-                mgr.create(_resources(cfg))
+                res = _resources(cfg)
+                if (res.get("pids") or {}).get("limit") is not None:
+                    # set once the init is forked (runc sets every limit then): a limit of 1
+                    # (0 in the config) would forbid the bootstrap's fork of the init
+                    late = {"pids": res.pop("pids")}
+                mgr.create(res)
                 undo.push(mgr.destroy)
                 stop_after("cgroup", cdir.root)
                 for w in mgr.warnings:
@@ -304,7 +317,7 @@ class LinuxBackend:
                 from runk.linux import seccomp  # noqa: F401  (imported before fork: the init loads it)
 
             rec.rootfs = plan.mounts.rootfs
-            steps = _Steps(cdir, rec, cfg, mgr, plan.net_devices)
+            steps = _Steps(cdir, rec, cfg, mgr, plan.net_devices, late)
             try:
                 pid = launch.launch(plan, fds, steps, [cdir.fd], req.stdio)
             except InitError as e:

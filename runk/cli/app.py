@@ -340,6 +340,11 @@ def exec_(ctx: click.Context, /, args: tuple[str, ...], **kw: Any) -> None:
 
 _UPDATE_FLAGS = (
     ("--blkio-weight", "Specifies per cgroup weight, range is from 10 to 1000"),
+    (
+        "--cpu-burst",
+        "CPU CFS hardcap burst limit (in usecs). Allowed accumulated cpu time additionally for burst a given period",
+    ),
+    ("--cpu-idle", "set cgroup SCHED_IDLE or not, 0: default behavior, 1: SCHED_IDLE"),
     ("--cpu-period", "CPU CFS period to be used for hardcapping (in usecs). 0 to use system default"),
     ("--cpu-quota", "CPU CFS hardcap limit (in usecs). Allowed cpu time in a given period"),
     ("--cpu-rt-period", "CPU realtime period to be used for hardcapping (in usecs)"),
