@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from runk import _os as os
 from runk import log
-from runk.errors import InitError, RunkError, StateError
+from runk.errors import CgroupError, InitError, RunkError, StateError
 from runk.state import status as st
 from runk.state.record import StateRecord
 from runk.state.store import CONFIG_FILE, FIFO_FILE, STATE_FILE, ContainerDir, write_atomic
@@ -88,7 +88,11 @@ class _ExecSteps:
 
     def cgroup_apply(self, pid: int) -> None:
         if self.mgr is not None:
-            self.mgr.apply(pid, self.entry)
+            try:
+                self.mgr.apply(pid, self.entry)
+            except CgroupError as e:
+                # runc's words (its suite greps them): the sub-cgroup of exec --cgroup may be missing
+                raise CgroupError(f"error adding pid {pid} to cgroups: {e}") from None
 
     def on_pid(self, pid: int) -> None:
         pass
@@ -117,9 +121,10 @@ class _Steps(_ExecSteps):
         self.late = late or {}  # resources set once the init is in its cgroups (the pids limit)
 
     def cgroup_apply(self, pid: int) -> None:
-        super().cgroup_apply(pid)
-        if self.mgr is not None and self.late:
-            self.mgr.set(self.late)
+        if self.mgr is not None:
+            self.mgr.apply(pid, self.entry)
+            if self.late:
+                self.mgr.set(self.late)
 
     def on_pid(self, pid: int) -> None:
         from runk.linux import procfs
@@ -140,6 +145,15 @@ class _Steps(_ExecSteps):
         from runk.state import hooks
 
         hooks.run_runtime_phases(self.cfg, hooks.state_for(self.rec, hooks.STATUS["createRuntime"]))
+
+
+def _pidfd_socket(path: str | None) -> int:
+    """The connected --pidfd-socket (the caller closes it), or -1 without one."""
+    if not path:
+        return -1
+    from runk.linux import pidfd_socket
+
+    return pidfd_socket.connect(path)
 
 
 def freezer_state(rec: StateRecord) -> str:
@@ -317,14 +331,23 @@ class LinuxBackend:
                 from runk.linux import seccomp  # noqa: F401  (imported before fork: the init loads it)
 
             rec.rootfs = plan.mounts.rootfs
+            pidfd_sock = _pidfd_socket(req.pidfd_socket)
             steps = _Steps(cdir, rec, cfg, mgr, plan.net_devices, late)
             try:
-                pid = launch.launch(plan, fds, steps, [cdir.fd], req.stdio)
-            except InitError as e:
-                raise RunkError(f"unable to start container process: {e}") from None
-            # from here on a failure (a full disk for the state or pid file) must stop the init
-            # waiting in the trampoline before its cgroups can go: it runs before mgr.destroy
-            undo.push(_undo_launch, rec)
+                try:
+                    pid = launch.launch(plan, fds, steps, [cdir.fd], req.stdio)
+                except InitError as e:
+                    raise RunkError(f"unable to start container process: {e}") from None
+                # from here on a failure (a full disk for the state or pid file) must stop the
+                # init waiting in the trampoline before its cgroups can go: before mgr.destroy
+                undo.push(_undo_launch, rec)
+                if pidfd_sock >= 0:
+                    from runk.linux import pidfd_socket
+
+                    pidfd_socket.send(pidfd_sock, pid, "standard")
+            finally:
+                if pidfd_sock >= 0:
+                    os.close(pidfd_sock)
             stop_after("launch", cdir.root)
             fds.close()
             rec.status = st.CREATED
@@ -487,10 +510,23 @@ class LinuxBackend:
                     mgr = mgr.sub(req.cgroup)
             if plan.security.seccomp is not None:
                 from runk.linux import seccomp  # noqa: F401  (before fork)
+            pidfd_sock = _pidfd_socket(req.pidfd_socket)
             try:
-                pid = launch.launch(plan, fds, _ExecSteps(mgr), [cdir.fd], req.stdio)
-            except InitError as e:
-                raise RunkError(f"unable to start container process: {e}") from None
+                try:
+                    pid = launch.launch(plan, fds, _ExecSteps(mgr), [cdir.fd], req.stdio)
+                except InitError as e:
+                    raise RunkError(f"unable to start container process: {e}") from None
+                if pidfd_sock >= 0:
+                    from runk.linux import pidfd_socket
+
+                    try:
+                        pidfd_socket.send(pidfd_sock, pid, "setns")
+                    except RunkError:
+                        os.kill(pid, SIGKILL)  # runc's setns init fails before exec: it never runs
+                        raise
+            finally:
+                if pidfd_sock >= 0:
+                    os.close(pidfd_sock)
             fds.close()
             if req.pid_file:
                 write_atomic(None, req.pid_file, str(pid), mode=0o644)

@@ -143,6 +143,11 @@ def _create_options(f: Callable[..., Any]) -> Callable[..., Any]:
     f = click.option("--no-pivot", is_flag=True, help="do not use pivot root to jail process inside rootfs")(f)
     f = click.option("--pid-file", default=None, help="specify the file to write the process id to")(f)
     f = click.option(
+        "--pidfd-socket",
+        default=None,
+        help="path to an AF_UNIX socket which will receive a file descriptor referencing the init process",
+    )(f)
+    f = click.option(
         "--console-socket",
         default=None,
         help="path to an AF_UNIX socket which will receive a file descriptor referencing the "
@@ -160,6 +165,7 @@ def _create_options(f: Callable[..., Any]) -> Callable[..., Any]:
 def _create_opts(
     bundle: str | None,
     console_socket: str | None,
+    pidfd_socket: str | None,
     pid_file: str | None,
     no_pivot: bool,
     no_new_keyring: bool,
@@ -168,6 +174,7 @@ def _create_opts(
     return {
         "bundle": bundle,
         "console_socket": console_socket,
+        "pidfd_socket": pidfd_socket,
         "pid_file": pid_file,
         "no_pivot": no_pivot,
         "no_new_keyring": no_new_keyring,
@@ -298,6 +305,11 @@ def features(ctx: click.Context, args: tuple[str, ...]) -> None:
     default=None,
     help="path to an AF_UNIX socket which will receive a file descriptor referencing the "
     "master end of the console's pseudoterminal",
+)
+@click.option(
+    "--pidfd-socket",
+    default=None,
+    help="path to an AF_UNIX socket which will receive a file descriptor referencing the exec process",
 )
 @click.option("--pid-file", default=None, help="specify the file to write the process id to")
 @click.option("--process", "-p", "process", default=None, help="path to the process.json")
