@@ -59,6 +59,8 @@ _VERBS: dict[str, tuple[dict[str, str], dict[str, str], dict[str, Any], tuple[st
         {
             "resources": None,
             "blkio_weight": None,
+            "cpu_burst": None,
+            "cpu_idle": None,
             "cpu_period": None,
             "cpu_quota": None,
             "cpu_rt_period": None,

@@ -87,7 +87,7 @@ def test_version_has_runcs_lines(flag):
     want = head.stdout.strip() if head.returncode == 0 else "unknown"
     assert lines[1:] == [
         f"commit: {want}",
-        "spec: 1.2.0",
+        "spec: 1.3.0",
         f"python: {platform.python_version()}",
         f"libseccomp: {lines[4].split(': ')[1]}",
     ]
