@@ -25,6 +25,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
@@ -56,6 +57,25 @@ static int parse_fd(const char *s)
     return (int)v;
 }
 
+/* A created container's process ends on a terminating signal, as runc's Go init does while it
+   waits for `start`: as the init of a pid namespace it would otherwise ignore every signal but
+   SIGKILL sent with the default action (kill TERM, or a --pidfd-socket manager's SIGTERM). The
+   handlers last until the final execve, which resets them to the default. */
+static void on_signal(int sig)
+{
+    _exit(128 + sig);
+}
+
+static void die_on_signals(void)
+{
+    static const int sigs[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM};
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        sigaction(sigs[i], &sa, NULL);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 5) {
@@ -75,6 +95,7 @@ int main(int argc, char **argv)
     unsigned int sflags = (unsigned int)strtoul(argv[3], NULL, 10);
 
     if (fifo >= 0) {
+        die_on_signals();
         char path[64];
         int w;
         if (procfd >= 0) {

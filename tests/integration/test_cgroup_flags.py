@@ -123,7 +123,8 @@ def test_pidfd_socket_create_and_exec(runk, bundle, cid, tmp_path, leak_audit):
     try:
         kind, fd = agent.result()
         assert kind == "standard" and _pidfd_pid(fd) == runk.state(cid)["pid"]
-        signal.pidfd_send_signal(fd, signal.SIGKILL)
+        # a created container's process ends on SIGTERM, as runc's does while it waits for start
+        signal.pidfd_send_signal(fd, signal.SIGTERM)
         os.close(fd)
         wait_status(runk, cid, "stopped")
     finally:
