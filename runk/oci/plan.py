@@ -55,6 +55,9 @@ def build(
     ns = _namespaces(cfg, linux)
     mp = _mounts(cfg, linux, bundle, rootfs, ns, no_pivot, cgroup_mounts)
     proc = _process(_dict(cfg.get("process")), preserve_fds, linux)
+    flags = _dict(linux.get("personality")).get("flags")
+    if flags:  # the spec defines none yet: runc warns and goes on
+        warnings.append(f"ignoring unsupported personality flags: {' '.join(map(str, flags))}")
     sec = _security(_dict(cfg.get("process")), linux, not no_new_keyring, seccomp_cache, warnings)
     plan = ContainerPlan(
         kind="init",

@@ -292,3 +292,9 @@ def test_intel_rdt_is_refused_where_the_host_has_none(runk, bundle, cid, leak_au
 def test_apparmor_profile_is_refused(runk, bundle, cid, leak_audit):
     bundle.config["process"]["apparmorProfile"] = "unconfined"
     _refused(runk, bundle, cid, "process.apparmorProfile", "AppArmor is not supported by runk")
+
+
+def test_personality_flags_are_warned_about(runk, bundle, cid, leak_audit):
+    bundle.config["linux"]["personality"] = {"domain": "LINUX", "flags": ["SOMEFLAG"]}
+    r = run_sh(runk, bundle, cid, "true")
+    assert r.rc == 0 and "ignoring unsupported personality flags: SOMEFLAG" in r.err, r
