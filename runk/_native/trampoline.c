@@ -57,10 +57,12 @@ static int parse_fd(const char *s)
     return (int)v;
 }
 
-/* A created container's process ends on a terminating signal, as runc's Go init does while it
-   waits for `start`: as the init of a pid namespace it would otherwise ignore every signal but
-   SIGKILL sent with the default action (kill TERM, or a --pidfd-socket manager's SIGTERM). The
-   handlers last until the final execve, which resets them to the default. */
+/* A created container's process ends on SIGTERM (and the user signals no terminal sends), as
+   runc's Go init does while it waits for `start`: as the init of a pid namespace it would
+   otherwise ignore every signal but SIGKILL sent with the default action (kill TERM, or a
+   --pidfd-socket manager's SIGTERM). Not SIGHUP, SIGINT or SIGQUIT: its terminal sends those
+   (a hangup while the console socket's listener takes over the master), and runc's init
+   survives them there. The handlers last until the final execve, which resets them. */
 static void on_signal(int sig)
 {
     _exit(128 + sig);
@@ -68,7 +70,7 @@ static void on_signal(int sig)
 
 static void die_on_signals(void)
 {
-    static const int sigs[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM};
+    static const int sigs[] = {SIGTERM, SIGUSR1, SIGUSR2, SIGALRM};
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
