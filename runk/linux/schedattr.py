@@ -60,8 +60,6 @@ MPOL_FLAGS = {
 }
 # the highest CPU or NUMA node number a list may name (runc's sanity bound)
 MAX_ID = 64 * 1024
-# a mask with every possible CPU: the kernel clamps it to its own CPUs and the task's cpuset
-ALL_CPUS = range(MAX_ID)
 
 
 def parse_list(text: str, field: str, what: str) -> tuple[int, ...]:
@@ -230,11 +228,11 @@ def set_affinity(pid: int, cpus: tuple[int, ...] | range, what: str) -> None:
 def reset_affinity(pid: int) -> str | None:
     """Every CPU for pid (the kernel keeps it inside its cpuset), so that the caller's own
     affinity (runk run under taskset) does not leak into the container; a warning on failure."""
-    try:
-        os.sched_setaffinity(pid, ALL_CPUS)
-    except OSError as e:
+    from runk._native import ffi, lib
+
+    if lib.runk_sched_setaffinity_all(pid) < 0:
         return (
-            f"resetting the CPU affinity of pid {pid} failed: {os.strerror(e.errno or 0).lower()}"
+            f"resetting the CPU affinity of pid {pid} failed: {os.strerror(ffi.errno).lower()}"
             " -- the container process may inherit runk's CPU affinity"
         )
     return None
