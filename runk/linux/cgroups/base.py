@@ -242,10 +242,11 @@ def run_controllers(
 
 
 def sub_path(base: str, sub: str) -> str:
-    """base/sub, never outside base (runc: "bad sub cgroup path")."""
+    """base/sub, never outside base. The text holds runc main's ("bad sub cgroup path: SUB") and
+    runc 1.1.5's (" SUB is not a sub cgroup path"): the suites of both grep them."""
     path = os.path.normpath(os.path.join(base, sub.lstrip("/")))
     if path != base and not path.startswith(base.rstrip("/") + "/"):
-        raise CgroupError(f"bad sub cgroup path: {sub}")
+        raise CgroupError(f"bad sub cgroup path: {sub} is not a sub cgroup path of the container's")
     return path
 
 
