@@ -25,6 +25,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
@@ -56,6 +57,27 @@ static int parse_fd(const char *s)
     return (int)v;
 }
 
+/* A created container's process ends on SIGTERM (and the user signals no terminal sends), as
+   runc's Go init does while it waits for `start`: as the init of a pid namespace it would
+   otherwise ignore every signal but SIGKILL sent with the default action (kill TERM, or a
+   --pidfd-socket manager's SIGTERM). Not SIGHUP, SIGINT or SIGQUIT: its terminal sends those
+   (a hangup while the console socket's listener takes over the master), and runc's init
+   survives them there. The handlers last until the final execve, which resets them. */
+static void on_signal(int sig)
+{
+    _exit(128 + sig);
+}
+
+static void die_on_signals(void)
+{
+    static const int sigs[] = {SIGTERM, SIGUSR1, SIGUSR2, SIGALRM};
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        sigaction(sigs[i], &sa, NULL);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 5) {
@@ -75,6 +97,7 @@ int main(int argc, char **argv)
     unsigned int sflags = (unsigned int)strtoul(argv[3], NULL, 10);
 
     if (fifo >= 0) {
+        die_on_signals();
         char path[64];
         int w;
         if (procfd >= 0) {

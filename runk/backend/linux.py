@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from runk import _os as os
 from runk import log
-from runk.errors import InitError, RunkError, StateError
+from runk.errors import CgroupError, InitError, RunkError, StateError
 from runk.state import status as st
 from runk.state.record import StateRecord
 from runk.state.store import CONFIG_FILE, FIFO_FILE, STATE_FILE, ContainerDir, write_atomic
@@ -89,7 +89,11 @@ class _ExecSteps:
 
     def cgroup_apply(self, pid: int) -> None:
         if self.mgr is not None:
-            self.mgr.apply(pid, self.entry)
+            try:
+                self.mgr.apply(pid, self.entry)
+            except CgroupError as e:
+                # runc's words (its suite greps them): the sub-cgroup of exec --cgroup may be missing
+                raise CgroupError(f"error adding pid {pid} to cgroups: {e}") from None
 
     def on_pid(self, pid: int) -> None:
         pass
@@ -111,7 +115,7 @@ class _ExecSteps:
 class _Steps(_ExecSteps):
     """The callbacks launch() makes while the init sets up."""
 
-    __slots__ = ("cdir", "cfg", "devices", "net_devices")
+    __slots__ = ("cdir", "cfg", "devices", "late", "net_devices")
 
     def __init__(
         self,
@@ -121,11 +125,19 @@ class _Steps(_ExecSteps):
         mgr: CgroupManager | None,
         net_devices: dict[str, Any],
         devices: dict[str, Any] | None = None,
+        late: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(mgr, rec)
         self.cdir, self.cfg = cdir, cfg
         self.net_devices = net_devices
         self.devices = devices or {}
+        self.late = late or {}  # resources set once the init is in its cgroups (the pids limit)
+
+    def cgroup_apply(self, pid: int) -> None:
+        if self.mgr is not None:
+            self.mgr.apply(pid, self.entry)
+            if self.late:
+                self.mgr.set(self.late)
 
     def on_ready(self, pid: int) -> None:
         """The init has made its mounts and waits for `start`: the device rules apply now."""
@@ -158,6 +170,15 @@ class _Steps(_ExecSteps):
 
         rec = self.rec
         return state_dict(rec.id, st.CREATING, pid, rec.bundle or "", rec.annotations)
+
+
+def _pidfd_socket(path: str | None) -> int:
+    """The connected --pidfd-socket (the caller closes it), or -1 without one."""
+    if not path:
+        return -1
+    from runk.linux import pidfd_socket
+
+    return pidfd_socket.connect(path)
 
 
 def freezer_state(rec: StateRecord) -> str:
@@ -279,11 +300,16 @@ class LinuxBackend:
             cdir.write(STATE_FILE, rec.to_json())
             stop_after("claim", cdir.root)
             devices: dict[str, Any] = {}
+            late: dict[str, Any] = {}
             if mgr is not None:
                 res = _resources(cfg)
                 # the device rules apply once the init has made its mounts (runc's Set at
                 # procReady): a file system on a block device of the config mounts then
                 devices["devices"] = res.pop("devices")
+                if (res.get("pids") or {}).get("limit") is not None:
+                    # set once the init is forked (runc sets every limit then): a limit of 1
+                    # (0 in the config) would forbid the bootstrap's fork of the init
+                    late = {"pids": res.pop("pids")}
                 mgr.create(res)
                 undo.push(mgr.destroy)
                 stop_after("cgroup", cdir.root)
@@ -336,14 +362,23 @@ class LinuxBackend:
                 log.debug(f"seccomp filter flags: {plan.security.seccomp.flags}")
 
             rec.rootfs = plan.mounts.rootfs
-            steps = _Steps(cdir, rec, cfg, mgr, plan.net_devices, devices)
+            pidfd_sock = _pidfd_socket(req.pidfd_socket)
+            steps = _Steps(cdir, rec, cfg, mgr, plan.net_devices, devices, late)
             try:
-                pid = launch.launch(plan, fds, steps, [cdir.fd], req.stdio)
-            except InitError as e:
-                raise RunkError(f"unable to start container process: {e}") from None
-            # from here on a failure (a full disk for the state or pid file) must stop the init
-            # waiting in the trampoline before its cgroups can go: it runs before mgr.destroy
-            undo.push(_undo_launch, rec)
+                try:
+                    pid = launch.launch(plan, fds, steps, [cdir.fd], req.stdio)
+                except InitError as e:
+                    raise RunkError(f"unable to start container process: {e}") from None
+                # from here on a failure (a full disk for the state or pid file) must stop the
+                # init waiting in the trampoline before its cgroups can go: before mgr.destroy
+                undo.push(_undo_launch, rec)
+                if pidfd_sock >= 0:
+                    from runk.linux import pidfd_socket
+
+                    pidfd_socket.send(pidfd_sock, pid, "standard")
+            finally:
+                if pidfd_sock >= 0:
+                    os.close(pidfd_sock)
             stop_after("launch", cdir.root)
             fds.close()
             rec.status = st.CREATED
@@ -508,10 +543,23 @@ class LinuxBackend:
                 from runk.linux import seccomp  # noqa: F401  (before fork)
 
                 log.debug(f"seccomp filter flags: {plan.security.seccomp.flags}")
+            pidfd_sock = _pidfd_socket(req.pidfd_socket)
             try:
-                pid = launch.launch(plan, fds, _ExecSteps(mgr, rec), [cdir.fd], req.stdio)
-            except InitError as e:
-                raise RunkError(f"unable to start container process: {e}") from None
+                try:
+                    pid = launch.launch(plan, fds, _ExecSteps(mgr, rec), [cdir.fd], req.stdio)
+                except InitError as e:
+                    raise RunkError(f"unable to start container process: {e}") from None
+                if pidfd_sock >= 0:
+                    from runk.linux import pidfd_socket
+
+                    try:
+                        pidfd_socket.send(pidfd_sock, pid, "setns")
+                    except RunkError:
+                        os.kill(pid, SIGKILL)  # runc's setns init fails before exec: it never runs
+                        raise
+            finally:
+                if pidfd_sock >= 0:
+                    os.close(pidfd_sock)
             fds.close()
             if req.pid_file:
                 write_atomic(None, req.pid_file, str(pid), mode=0o644)

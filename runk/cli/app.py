@@ -143,6 +143,11 @@ def _create_options(f: Callable[..., Any]) -> Callable[..., Any]:
     f = click.option("--no-pivot", is_flag=True, help="do not use pivot root to jail process inside rootfs")(f)
     f = click.option("--pid-file", default=None, help="specify the file to write the process id to")(f)
     f = click.option(
+        "--pidfd-socket",
+        default=None,
+        help="path to an AF_UNIX socket which will receive a file descriptor referencing the init process",
+    )(f)
+    f = click.option(
         "--console-socket",
         default=None,
         help="path to an AF_UNIX socket which will receive a file descriptor referencing the "
@@ -160,6 +165,7 @@ def _create_options(f: Callable[..., Any]) -> Callable[..., Any]:
 def _create_opts(
     bundle: str | None,
     console_socket: str | None,
+    pidfd_socket: str | None,
     pid_file: str | None,
     no_pivot: bool,
     no_new_keyring: bool,
@@ -168,6 +174,7 @@ def _create_opts(
     return {
         "bundle": bundle,
         "console_socket": console_socket,
+        "pidfd_socket": pidfd_socket,
         "pid_file": pid_file,
         "no_pivot": no_pivot,
         "no_new_keyring": no_new_keyring,
@@ -299,6 +306,11 @@ def features(ctx: click.Context, args: tuple[str, ...]) -> None:
     help="path to an AF_UNIX socket which will receive a file descriptor referencing the "
     "master end of the console's pseudoterminal",
 )
+@click.option(
+    "--pidfd-socket",
+    default=None,
+    help="path to an AF_UNIX socket which will receive a file descriptor referencing the exec process",
+)
 @click.option("--pid-file", default=None, help="specify the file to write the process id to")
 @click.option("--process", "-p", "process", default=None, help="path to the process.json")
 @click.option("-d", "--detach", is_flag=True, help="detach from the container's process")
@@ -340,6 +352,11 @@ def exec_(ctx: click.Context, /, args: tuple[str, ...], **kw: Any) -> None:
 
 _UPDATE_FLAGS = (
     ("--blkio-weight", "Specifies per cgroup weight, range is from 10 to 1000"),
+    (
+        "--cpu-burst",
+        "CPU CFS hardcap burst limit (in usecs). Allowed accumulated cpu time additionally for burst a given period",
+    ),
+    ("--cpu-idle", "set cgroup SCHED_IDLE or not, 0: default behavior, 1: SCHED_IDLE"),
     ("--cpu-period", "CPU CFS period to be used for hardcapping (in usecs). 0 to use system default"),
     ("--cpu-quota", "CPU CFS hardcap limit (in usecs). Allowed cpu time in a given period"),
     ("--cpu-rt-period", "CPU realtime period to be used for hardcapping (in usecs)"),

@@ -15,8 +15,8 @@ from runk import _os as os
 from runk._native import lib
 from runk.linux import channel, masks, procwrite, rootfs, sysctl
 from runk.linux.hookexec import run_hooks
-from runk.linux.process import apply_limits, finish_process, setup_terminal
-from runk.linux.syscalls import join_session_keyring, loopback_up, personality, set_name, unshare
+from runk.linux.process import apply_limits, apply_sched, finish_process, setup_terminal
+from runk.linux.syscalls import join_session_keyring, loopback_up, set_name, unshare
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -103,9 +103,8 @@ def _init(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -> None:
     for p in mp.readonly_paths:
         masks.readonly(p)
     masks.mask_all(list(mp.masked_paths))
-    if proc.personality is not None:
-        personality(proc.personality)
     apply_limits(proc, plan.security, proc_root if proc_root >= 0 else fds.proc)
+    apply_sched(proc)
     if proc_root >= 0:
         os.close(proc_root)
     finish_process(plan, fds, chan)

@@ -66,6 +66,7 @@ def launch(
     sys.stdout.flush()
     sys.stderr.flush()
     cg = fds.cgroup = cb.cgroup_entry()
+    saved_affinity = _enter_initial_affinity(plan)
     try:
         boot = _fork(cg)
         if boot == 0:
@@ -75,6 +76,8 @@ def launch(
             bootstrap.child_entry(plan, fds, child, close_in_child, entry, stdio)
             os._exit(1)
     finally:
+        if saved_affinity is not None:
+            os.sched_setaffinity(0, saved_affinity)
         fds.close_cgroup()
     child.close()
     init_pid = 0
@@ -115,6 +118,7 @@ def launch(
                 try:
                     cb.on_pid(init_pid)
                     cb.cgroup_apply(init_pid)
+                    _final_affinity(plan, init_pid)
                     parent.send(channel.CGROUP_DONE)
                 except (OSError, RunkError) as e:
                     # the init may have failed meanwhile (its mounts run in parallel): its own
@@ -172,6 +176,37 @@ def _close_all(fds: list[int]) -> None:
             os.close(fd)
         except OSError:
             pass
+
+
+def _enter_initial_affinity(plan: ContainerPlan) -> set[int] | None:
+    """exec's execCPUAffinity.initial: this process takes it for the fork, so the setup child
+    runs on those CPUs from its birth until it joins the container's cgroups (runc's setns
+    process); returns the affinity to restore after the fork, None when there is none."""
+    initial = plan.process.affinity_initial
+    if initial is None:
+        return None
+    from runk.linux.schedattr import set_affinity
+
+    saved = os.sched_getaffinity(0)
+    set_affinity(0, initial, "initial")
+    return saved
+
+
+def _final_affinity(plan: ContainerPlan, pid: int) -> None:
+    """Once the process is in its cgroups: exec's execCPUAffinity.final, or every CPU of its
+    cpuset when no affinity is configured, so that runk's own (runk run under taskset) does not
+    leak into the container (runc resets it the same way)."""
+    from runk.linux import schedattr
+
+    proc = plan.process
+    if proc.affinity_final is not None:
+        schedattr.set_affinity(pid, proc.affinity_final, "final")
+    elif proc.affinity_initial is None:
+        warning = schedattr.reset_affinity(pid)
+        if warning:
+            from runk import log
+
+            log.warn(warning)
 
 
 def _fork(cg: Entry | None) -> int:

@@ -11,9 +11,9 @@ from __future__ import annotations
 from runk import _os as os
 from runk._native import lib
 from runk.errors import RunkError, describe
-from runk.linux import caps, channel, console, execpath, identity, rlimits
+from runk.linux import caps, channel, console, execpath, identity, rlimits, schedattr
 from runk.linux.hookexec import run_hooks
-from runk.linux.syscalls import prctl
+from runk.linux.syscalls import personality, prctl
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -44,6 +44,19 @@ def apply_limits(proc: ProcessPlan, sec: SecurityPlan, proc_fd: int = -1) -> Non
     rlimits.apply(list(proc.rlimits))
     if sec.no_new_privileges:
         prctl(lib.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+
+
+def apply_sched(proc: ProcessPlan) -> None:
+    """Scheduler, io priority, personality and memory policy, in runc's order (its init and
+    setns init, after no_new_privs): the workload inherits each across execve."""
+    if proc.scheduler is not None:
+        schedattr.apply_scheduler(proc.scheduler, proc.cpus_limited)
+    if proc.ioprio is not None:
+        schedattr.apply_ioprio(proc.ioprio)
+    if proc.personality is not None:
+        personality(proc.personality)
+    if proc.mempolicy is not None:
+        schedattr.apply_memory_policy(*proc.mempolicy)
 
 
 def finish_process(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -> None:

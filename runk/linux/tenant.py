@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from runk import _os as os
 from runk.linux import channel
-from runk.linux.process import apply_limits, finish_process, setup_terminal
+from runk.linux.process import apply_limits, apply_sched, finish_process, setup_terminal
 from runk.linux.syscalls import set_name
 
 TYPE_CHECKING = False
@@ -31,6 +31,7 @@ def tenant_main(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -> N
             setup_terminal(plan.process, fds.console, bind_console=False)
         os.umask(plan.process.umask)
         apply_limits(plan.process, plan.security)
+        apply_sched(plan.process)
         finish_process(plan, fds, chan)
     except BaseException as e:
         from runk.errors import describe

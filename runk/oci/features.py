@@ -44,7 +44,7 @@ SECCOMP_OPERATORS = [
 
 
 def features_document() -> dict[str, Any]:
-    from runk.linux import caps, mounts
+    from runk.linux import caps, mounts, schedattr
 
     doc: dict[str, Any] = {
         "ociVersionMin": "1.0.0",
@@ -60,6 +60,8 @@ def features_document() -> dict[str, Any]:
             "selinux": {"enabled": False},
             "intelRdt": {"enabled": False},
             "mountExtensions": {"idmap": {"enabled": False}},
+            "netDevices": {"enabled": True},
+            "memoryPolicy": {"modes": sorted(schedattr.MPOL_MODES), "flags": sorted(schedattr.MPOL_FLAGS)},
         },
         "annotations": {},
     }
