@@ -278,6 +278,7 @@ class LinuxBackend:
                 preserve_fds=req.preserve_fds,
                 cgroup_mounts=cgroup_mounts,
                 seccomp_cache=cdir.cache_dir("seccomp"),
+                tty_relayed=req.console_fd is not None,
             )
             assert plan.mounts is not None  # an init's plan has mounts
             fds.open_namespaces(plan.namespaces)
@@ -448,7 +449,12 @@ class LinuxBackend:
         undo.push(fds.close)
         try:
             plan, warnings = oci_plan.build_exec(
-                cfg, rec, req.process, req.preserve_fds, seccomp_cache=cdir.cache_dir("seccomp")
+                cfg,
+                rec,
+                req.process,
+                req.preserve_fds,
+                seccomp_cache=cdir.cache_dir("seccomp"),
+                tty_relayed=req.console_fd is not None,
             )
             fds.open_namespaces(plan.namespaces)
             # the namespace files were opened through the pid: make sure it is still the container

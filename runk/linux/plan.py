@@ -145,6 +145,7 @@ class ProcessPlan(Frozen):
         "console_size",
         "preserve_fds",
         "personality",
+        "tty_relayed",
     )
     args: tuple[str, ...]
     env: tuple[str, ...]
@@ -159,6 +160,7 @@ class ProcessPlan(Frozen):
     console_size: tuple[int, int] | None  # (height, width)
     preserve_fds: int
     personality: int | None
+    tty_relayed: bool  # the terminal's master goes to runk's own foreground relay, not a socket
 
     def __init__(
         self,
@@ -176,6 +178,7 @@ class ProcessPlan(Frozen):
         console_size: tuple[int, int] | None,
         preserve_fds: int,
         personality: int | None = None,
+        tty_relayed: bool = False,
     ) -> None:
         self._fill(locals())
 

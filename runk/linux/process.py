@@ -25,10 +25,16 @@ if TYPE_CHECKING:
 
 def setup_terminal(proc: ProcessPlan, console_fd: int, bind_console: bool) -> None:
     """A pty from the container's devpts; the master goes to the console socket, the slave
-    becomes the controlling terminal and stdio (runc setupConsole; /dev/console for the init)."""
+    becomes the controlling terminal and stdio (runc setupConsole; /dev/console for the init).
+    A terminal relayed by runk's foreground run/exec gets ONLCR cleared, as runc's relay
+    clears it on the master it receives (tty.go recvtty), so output lines end in "\n" there;
+    here, before the master leaves, so no output of the process can precede it. A master sent
+    to a --console-socket keeps the kernel's default: clearing it is the receiver's choice."""
     master, slave, _slave_path = console.open_pty()
     if proc.console_size:
         console.set_size(slave, *proc.console_size)
+    if proc.tty_relayed:
+        console.clear_onlcr(slave)
     if bind_console:
         console.bind_console(slave)
     console.send_master(console_fd, master)

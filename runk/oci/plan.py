@@ -43,8 +43,10 @@ def build(
     preserve_fds: int = 0,
     cgroup_mounts: dict[str, Any] | None = None,
     seccomp_cache: str | None = None,
+    tty_relayed: bool = False,
 ) -> tuple[ContainerPlan, list[str]]:
-    """create: (the init's plan, warnings to log)."""
+    """create: (the init's plan, warnings to log). tty_relayed: the terminal is relayed by a
+    foreground `run` (its master comes back to runk, not to a --console-socket)."""
     from runk.linux.plan import ContainerPlan
 
     linux = _dict(cfg.get("linux"))
@@ -54,7 +56,7 @@ def build(
         check_proc(cfg, bundle, rootfs)
     ns = _namespaces(cfg, linux)
     mp = _mounts(cfg, linux, bundle, rootfs, ns, no_pivot, cgroup_mounts)
-    proc = _process(_dict(cfg.get("process")), preserve_fds, _personality(linux))
+    proc = _process(_dict(cfg.get("process")), preserve_fds, _personality(linux), tty_relayed)
     sec = _security(_dict(cfg.get("process")), linux, not no_new_keyring, seccomp_cache, warnings)
     plan = ContainerPlan(
         kind="init",
@@ -72,10 +74,15 @@ def build(
 
 
 def build_exec(
-    cfg: dict[str, Any], rec: StateRecord, process: dict[str, Any], preserve_fds: int, seccomp_cache: str | None = None
+    cfg: dict[str, Any],
+    rec: StateRecord,
+    process: dict[str, Any],
+    preserve_fds: int,
+    seccomp_cache: str | None = None,
+    tty_relayed: bool = False,
 ) -> tuple[ContainerPlan, list[str]]:
     """exec: (the plan of a process joining every namespace the container has, through
-    /proc/<init>/ns, with no mounts; warnings to log)."""
+    /proc/<init>/ns, with no mounts; warnings to log). tty_relayed as build's."""
     from runk.linux.namespaces import TYPES
     from runk.linux.plan import ContainerPlan, NamespacePlan
 
@@ -91,7 +98,7 @@ def build_exec(
         new_net=False,
         needs_fork="pid" in nss or "time" in nss,
     )
-    proc = _process(process, preserve_fds, None)
+    proc = _process(process, preserve_fds, None, tty_relayed)
     sec = _security(process, linux, False, seccomp_cache, warnings)
     plan = ContainerPlan(
         kind="exec",
@@ -205,7 +212,7 @@ def _personality(linux: dict[str, Any]) -> int | None:
     return int(rlimits.PERSONALITY[pers["domain"]])
 
 
-def _process(proc: dict[str, Any], preserve_fds: int, personality: int | None) -> ProcessPlan:
+def _process(proc: dict[str, Any], preserve_fds: int, personality: int | None, tty_relayed: bool) -> ProcessPlan:
     """The process part of a plan: shared by create and exec."""
     from runk.linux import rlimits
     from runk.linux.plan import ProcessPlan
@@ -227,6 +234,7 @@ def _process(proc: dict[str, Any], preserve_fds: int, personality: int | None) -
         console_size=(size["height"], size["width"]) if size else None,
         preserve_fds=preserve_fds,
         personality=personality,
+        tty_relayed=tty_relayed and bool(proc.get("terminal")),
     )
 
 
