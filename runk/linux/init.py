@@ -79,6 +79,11 @@ def _init(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -> None:
         # oom_score_adj writes go through it (runk.linux.procwrite)
         proc_root = procwrite.open_root()
     elif mp.rootfs:
+        if proc.terminal:
+            # the host's mount namespace: its own devpts, before the chroot hides it (runc
+            # mounts a new devpts over the rootfs's /dev/pts, which runk does not do in the
+            # host's namespace), and no /dev/console bind
+            setup_terminal(proc, fds.console, bind_console=False)
         if fds.fifo >= 0:
             # no mount namespace: nothing may be mounted, so the chroot has no /proc for the
             # trampoline to reopen the fifo through; it gets the host's /proc as an fd, closed
@@ -86,8 +91,8 @@ def _init(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -> None:
             fds.proc = os.open("/proc", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         os.chroot(mp.rootfs)
         os.chdir("/")
-    if proc.terminal:
-        setup_terminal(proc, fds.console, bind_console=True)
+    if proc.terminal and (ns.mount_ns or not mp.rootfs):
+        setup_terminal(proc, fds.console, bind_console=ns.mount_ns)
     if ns.mount_ns:
         rootfs.finish(mp)
     os.umask(proc.umask)

@@ -23,12 +23,13 @@ def tenant_main(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -> N
     try:
         set_name("runk:[2:EXEC]")
         chan.expect(channel.CGROUP_DONE)  # in the container's cgroups before anything runs
+        os.setsid()
+        if plan.process.terminal:
+            # before a chroot: a container without a mount namespace has no devpts in its rootfs
+            setup_terminal(plan.process, fds.console, bind_console=False)
         if plan.rootfs_chroot:
             os.chroot(plan.rootfs_chroot)  # a container made with --no-pivot / no mount ns
         os.chdir("/")
-        os.setsid()
-        if plan.process.terminal:
-            setup_terminal(plan.process, fds.console, bind_console=False)
         os.umask(plan.process.umask)
         apply_limits(plan.process, plan.security)
         finish_process(plan, fds, chan)
