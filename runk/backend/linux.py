@@ -216,6 +216,49 @@ def _undo_launch(rec: StateRecord) -> None:
             pass
 
 
+def _read_gate(fifo: int, pidfd: int) -> bytes:
+    """What the init writes into the exec fifo until its write end closes (the trampoline's
+    final execve, or the init's exit): b"0", or b"!" and the failure of a startContainer hook.
+    StateError if the init is gone having written nothing."""
+    import select
+
+    poller = select.poll()
+    poller.register(fifo, select.POLLIN)
+    poller.register(pidfd, select.POLLIN)
+    got = b""
+    while True:
+        events = dict(poller.poll())
+        ev = events.get(fifo, 0)
+        if ev & select.POLLIN:
+            try:
+                data = os.read(fifo, 65536)
+            except BlockingIOError:
+                data = None
+            if data:
+                got += data
+                continue
+            if data == b"" and got:
+                return got  # EOF: the trampoline's write end closed at its final execve
+        if ev & select.POLLHUP and got:
+            return got
+        if pidfd in events:
+            if got:
+                return got + _rest(fifo)  # it exec'd and already exited, or died exec'ing
+            raise StateError("cannot start a container that has stopped")
+
+
+def _rest(fifo: int) -> bytes:
+    data = b""
+    while True:
+        try:
+            chunk = os.read(fifo, 65536)
+        except BlockingIOError:
+            return data
+        if not chunk:
+            return data
+        data += chunk
+
+
 class LinuxBackend:
     """A container of host namespaces, cgroups and a forked init (runk.backend.base.Backend)."""
 
@@ -347,8 +390,6 @@ class LinuxBackend:
         """Release the init waiting in the trampoline: open the fifo's read end, read its byte,
         remove the fifo (runc handleFifo). Returns at once; nothing is rewritten: running is
         "alive and no fifo"."""
-        import select
-
         from runk.linux import procfs
 
         # the pidfd first: once the fifo is open, the program may run, exit and be reaped by its
@@ -366,32 +407,13 @@ class LinuxBackend:
             os.close(pidfd)
             raise StateError("cannot start an already running container") from None
         try:
-            poller = select.poll()
-            poller.register(fifo, select.POLLIN)
-            poller.register(pidfd, select.POLLIN)
-            got = False
-            while True:
-                events = dict(poller.poll())
-                ev = events.get(fifo, 0)
-                if ev & select.POLLIN:
-                    try:
-                        data = os.read(fifo, 1)
-                    except BlockingIOError:
-                        data = None
-                    if data:
-                        got = True
-                        continue
-                    if data == b"" and got:
-                        break  # EOF: the trampoline's write end closed at its final execve
-                if ev & select.POLLHUP and got:
-                    break
-                if pidfd in events:
-                    if got:
-                        break  # it exec'd and already exited, or died exec'ing
-                    raise StateError("cannot start a container that has stopped")
+            got = _read_gate(fifo, pidfd)
         finally:
             os.close(fifo)
             os.close(pidfd)
+        if got.startswith(b"!"):  # a startContainer hook failed (runk.linux.process)
+            os.unlink(FIFO_FILE, dir_fd=cdir.fd)
+            raise RunkError(got[1:].decode(errors="replace"))
         os.unlink(FIFO_FILE, dir_fd=cdir.fd)
 
     def kill(self, rec: StateRecord, sig: int, all_procs: bool) -> None:

@@ -45,20 +45,28 @@ def run(root: str, cid: str, req: CreateRequest, keep: bool) -> int:
     master = _take_master(ours)
     forwarded = _forward_signals(pid)
     try:
+        started = False
         try:
             c.start()
+            started = True
         finally:
             c.close()
+            if not started and not keep:
+                _delete(root, cid)  # runc run destroys a container it could not start
         status = _wait(pid, master)
     finally:
         _restore_signals(forwarded)
     if not keep:
-        d = ct.load(root, cid, lock=True)
-        try:
-            d.delete(force=True)
-        finally:
-            d.close()
+        _delete(root, cid)
     return status
+
+
+def _delete(root: str, cid: str) -> None:
+    d = ct.load(root, cid, lock=True)
+    try:
+        d.delete(force=True)
+    finally:
+        d.close()
 
 
 def exec_process(c: Container, req: ExecRequest) -> int:

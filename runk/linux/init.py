@@ -70,7 +70,14 @@ def _init(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -> None:
         chan.send(channel.HOOKS)
         chan.expect(channel.HOOKS_DONE)
     if plan.hooks.create_container:
-        run_hooks("createContainer", list(plan.hooks.create_container), plan.state_doc(os.getpid(), "created"))
+        # in the rootfs, as runc runs them (relative paths in a hook name the container's files),
+        # with the process's environment when they have none of their own (runc 1.1.5's init)
+        if root_fd >= 0:
+            os.fchdir(root_fd)
+        elif mp.rootfs:
+            os.chdir(mp.rootfs)
+        state = plan.state_doc(os.getpid(), "created")
+        run_hooks("createContainer", list(plan.hooks.create_container), state, list(proc.env))
     proc_root = -1
     if ns.mount_ns:
         rootfs.pivot(mp.rootfs, mp.no_pivot)

@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from runk.linux.plan import ContainerPlan, ProcessPlan, SecurityPlan
 
 
+START_ERROR_MAX = 16384  # of a startContainer hook's failure sent to `start` through the exec fifo
+
+
 def setup_terminal(proc: ProcessPlan, console_fd: int, bind_console: bool) -> None:
     """A pty from the container's devpts; the master goes to the console socket, the slave
     becomes the controlling terminal and stdio (runc setupConsole; /dev/console for the init).
@@ -118,10 +121,11 @@ def finish_process(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -
         # startContainer hooks run in the container after start is called, before the user
         # process (runtime-spec config.md), and poststart only after them. create has returned
         # by then, so the init does the fifo handshake itself: opening the write end returns once
-        # `start` opened the read end; the byte is written only after the hooks succeeded (a
-        # failure leaves start an empty fifo: it fails) and the failure goes to the container's
-        # stderr. The open write end then goes to the trampoline, so that `start` still sees EOF
-        # only at the final execve.
+        # `start` opened the read end; the byte is written only after the hooks succeeded. A
+        # failure is written instead, after a "!", for `start` to report as its own error (runc
+        # reports it through its run), and the init exits. The open write end then goes to the
+        # trampoline, so that `start` still sees EOF only at the final execve.
+        writer = False
         try:
             if fifo_fd >= 0:
                 if proc_fd >= 0:
@@ -130,12 +134,17 @@ def finish_process(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -
                     w = os.open(f"/proc/self/fd/{fifo_fd}", os.O_WRONLY)
                 os.close(fifo_fd)
                 os.set_inheritable(w, True)  # Python opens close-on-exec; the trampoline needs it
-                fifo_fd = w
-            run_hooks("startContainer", list(plan.hooks.start_container), plan.state_doc(os.getpid(), "created"))
+                fifo_fd, writer = w, True
+            # a hook without env of its own gets the process's (runc's init), HOME included
+            run_hooks("startContainer", list(plan.hooks.start_container), plan.state_doc(os.getpid(), "created"), env)
             if fifo_fd >= 0:
                 os.write(fifo_fd, b"0")
         except BaseException as e:
-            os.write(2, f"runk: {describe(e)}\n".encode(errors="replace"))
+            text = describe(e).encode(errors="replace")[:START_ERROR_MAX]
+            if writer:
+                os.write(fifo_fd, b"!" + text)
+            else:
+                os.write(2, b"runk: " + text + b"\n")
             os._exit(1)
     gate = str(fifo_fd) + (f"@{proc_fd}" if proc_fd >= 0 and fifo_fd >= 0 else "")
     argv = [
