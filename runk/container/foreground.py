@@ -8,6 +8,7 @@ enum: ~5 ms on every `run` and `exec`).
 from __future__ import annotations
 
 from runk import _os as os
+from runk import log
 from runk.container import container as ct
 from runk.errors import RunkError
 
@@ -161,7 +162,9 @@ def _wait(pid: int, master: int) -> int:
         from runk.container.ttyrelay import relay
 
         relay(master, pid)
-    return _status_code(_reap_until(pid))
+    code = _status_code(_reap_until(pid))
+    log.debug(f"process exited: pid {pid}, status {code}")
+    return code
 
 
 def _reap_until(pid: int) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 
 from runk import _os as os
+from runk import log
 from runk._native import lib
 from runk.linux import channel, masks, procwrite, rootfs, sysctl
 from runk.linux.hookexec import run_hooks
@@ -39,6 +40,7 @@ def _init(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -> None:
     ns, mp, proc = plan.namespaces, plan.mounts, plan.process
     assert mp is not None  # an init's plan always has its mounts (kind "init")
     set_name("runk:[2:INIT]")
+    log.debug(f"init[{os.getpid()}]: child process in init()")
     os.setsid()  # a session leader, so a terminal can become its controlling tty
     if ns.new_net:
         loopback_up()

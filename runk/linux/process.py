@@ -9,6 +9,7 @@ before the fork), errors as RunkError/SyscallError for the channel.
 from __future__ import annotations
 
 from runk import _os as os
+from runk import log
 from runk._native import lib
 from runk.errors import RunkError, describe
 from runk.linux import caps, channel, console, execpath, identity, rlimits
@@ -115,6 +116,10 @@ def finish_process(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -
 
         seccomp_fd = seccomp.to_memfd(sec.seccomp)
         os.set_inheritable(seccomp_fd, True)
+    if plan.kind == "exec":
+        log.debug(f"setns_init: about to exec {path}")
+    else:
+        log.debug("init: closing the pipe to signal completion")
     chan.send(channel.READY)
     chan.close()
     if plan.hooks.start_container:

@@ -9,6 +9,7 @@ pid namespace applies to this process because the bootstrap forked it.
 from __future__ import annotations
 
 from runk import _os as os
+from runk import log
 from runk.linux import channel
 from runk.linux.process import apply_limits, finish_process, setup_terminal
 from runk.linux.syscalls import set_name
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 def tenant_main(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -> None:
     try:
         set_name("runk:[2:EXEC]")
+        log.debug(f"tenant[{os.getpid()}]: child process in init()")
         chan.expect(channel.CGROUP_DONE)  # in the container's cgroups before anything runs
         os.setsid()
         if plan.process.terminal:
