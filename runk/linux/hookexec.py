@@ -126,10 +126,12 @@ def _signal_name(sig: int) -> str:
     """Go's name of a signal in an exit status ("killed", "terminated")."""
     import _signal  # built in: the init may run this after pivot_root
 
+    describe = getattr(_signal, "strsignal", None)
     try:
-        return (_signal.strsignal(sig) or str(sig)).lower()
+        text = describe(sig) if callable(describe) else None
     except ValueError:
-        return str(sig)
+        text = None
+    return str(text).lower() if text else f"signal {sig}"
 
 
 def _wait(pid: int, timeout: int | None) -> int | None:

@@ -95,3 +95,17 @@ def test_cap_dac_override_runs_a_program_only_its_owner_may(runk, bundle, cid):
     bundle.write()
     r = runk("run", "--bundle", bundle.path, f"{cid}-b")
     assert (r.rc, r.out) == (0, "hello\n"), r
+
+
+def test_unknown_capability_names_are_warned_about_and_skipped(runc, runk, bundle, cid):
+    """runc's capabilities.bats: names that are no capability are ignored with a warning (the
+    spec: "MUST be logged as a warning ... SHOULD NOT fail")."""
+    bundle.config["process"]["capabilities"]["bounding"] = ["CAP_UNKNOWN", "UNKNOWN_CAP", "CAP_KILL"]
+    bundle.args("cat", "/proc/self/status").write()
+    got = {n: rt("run", "--bundle", bundle.path, f"{cid}-{n}") for n, rt in (("runc", runc), ("runk", runk))}
+    for name, r in got.items():
+        assert r.rc == 0, (name, r)
+        assert "level=warning" in r.err and "CAP_UNKNOWN" in r.err and "UNKNOWN_CAP" in r.err, (name, r)
+    fields = {n: {k: status_fields(r.out)[k] for k in CAPS} for n, r in got.items()}
+    assert fields["runk"] == fields["runc"]
+    assert fields["runk"]["CapBnd"] == "0000000000000020"

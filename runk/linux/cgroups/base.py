@@ -230,10 +230,10 @@ def run_controllers(
 
 
 def sub_path(base: str, sub: str) -> str:
-    """base/sub, never outside base (runc: "bad sub cgroup path")."""
+    """base/sub, never outside base (runc's "SUB is not a sub cgroup path")."""
     path = os.path.normpath(os.path.join(base, sub.lstrip("/")))
     if path != base and not path.startswith(base.rstrip("/") + "/"):
-        raise CgroupError(f"bad sub cgroup path: {sub}")
+        raise CgroupError(f"{sub} is not a sub cgroup path")
     return path
 
 
