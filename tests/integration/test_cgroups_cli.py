@@ -685,7 +685,7 @@ def test_exec_cgroup_argument_errors(runk, bundle, cid, audit):
     start(runk, bundle, cid)
     for args, msg in (
         (["--cgroup", "nosuch:x"], "unknown controller nosuch"),
-        (["--cgroup", "../../x"], "../../x is not a sub cgroup path"),  # runc's words
+        (["--cgroup", "../../x"], "bad sub cgroup path: ../../x is not a sub cgroup path"),  # runc's
         (["--cgroup", "a", "--cgroup", "b"], "missing <controller>: prefix"),
         (["--cgroup", "pids:a", "--cgroup", "pids:b"], "controller pids specified multiple times"),
         (["--cgroup", "sub-that-is-not-there"], "no such file or directory"),
