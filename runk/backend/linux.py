@@ -8,9 +8,11 @@ returns, and on disk (state.json) from before it is made until delete removes it
 
 from __future__ import annotations
 
+import errno
+
 from runk import _os as os
 from runk import log
-from runk.errors import InitError, RunkError, StateError
+from runk.errors import CgroupError, InitError, RunkError, StateError
 from runk.state import status as st
 from runk.state.record import StateRecord
 from runk.state.store import CONFIG_FILE, FIFO_FILE, STATE_FILE, ContainerDir, write_atomic
@@ -73,6 +75,18 @@ def _resources(cfg: dict[str, Any]) -> dict[str, Any]:
     return res
 
 
+def _adding_pid_error(pid: int, e: CgroupError) -> CgroupError:
+    """exec's process could not join a cgroup (exec --cgroup names one that is not there): runc's
+    "error adding pid N to cgroups: failed to write N: open FILE: REASON"."""
+    file, num = getattr(e, "file", None), getattr(e, "errno", 0)
+    if not file or not num:
+        return e
+    op = "open" if num in (errno.ENOENT, errno.ENOTDIR, errno.EACCES) else "write"
+    return CgroupError(
+        f"error adding pid {pid} to cgroups: failed to write {pid}: {op} {file}: {os.strerror(num).lower()}"
+    )
+
+
 class _ExecSteps:
     """launch()'s callbacks for exec: only the cgroups (and the base of create's _Steps)."""
 
@@ -87,8 +101,12 @@ class _ExecSteps:
         return self.entry
 
     def cgroup_apply(self, pid: int) -> None:
-        if self.mgr is not None:
+        if self.mgr is None:
+            return
+        try:
             self.mgr.apply(pid, self.entry)
+        except CgroupError as e:
+            raise _adding_pid_error(pid, e) from None
 
     def on_pid(self, pid: int) -> None:
         pass
