@@ -46,6 +46,23 @@ static void die(const char *what, const char *arg)
     _exit(err == ENOENT ? 127 : 126);
 }
 
+/* The program itself could not be executed (a bad interpreter line, a wrong format): runc's
+   words, "exec PATH: REASON" with Go's lower-case errno text, and podman's exit codes. */
+static void exec_failed(const char *path)
+{
+    int err = errno;
+    char reason[256];
+    char buf[512];
+    int n;
+    snprintf(reason, sizeof(reason), "%s", strerror(err));
+    if (reason[0] >= 'A' && reason[0] <= 'Z')
+        reason[0] = (char)(reason[0] - 'A' + 'a');
+    n = snprintf(buf, sizeof(buf), "exec %s: %s\n", path, reason);
+    if (n > 0)
+        (void)!write(2, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+    _exit(err == ENOENT ? 127 : 126);
+}
+
 static int parse_fd(const char *s)
 {
     char *end;
@@ -155,6 +172,6 @@ int main(int argc, char **argv)
         _exit(code == 126 ? 126 : 127);
     }
     execve(argv[4], argv + 5, environ);
-    die("exec", argv[4]);
+    exec_failed(argv[4]);
     return 127;
 }

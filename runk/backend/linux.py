@@ -8,6 +8,8 @@ returns, and on disk (state.json) from before it is made until delete removes it
 
 from __future__ import annotations
 
+import errno
+
 from runk import _os as os
 from runk import log
 from runk.errors import CgroupError, InitError, RunkError, StateError
@@ -73,6 +75,18 @@ def _resources(cfg: dict[str, Any]) -> dict[str, Any]:
     return res
 
 
+def _adding_pid_error(pid: int, e: CgroupError) -> CgroupError:
+    """exec's process could not join a cgroup (exec --cgroup names one that is not there): runc's
+    "error adding pid N to cgroups: failed to write N: open FILE: REASON"."""
+    file, num = getattr(e, "file", None), getattr(e, "errno", 0)
+    if not file or not num:
+        return e
+    op = "open" if num in (errno.ENOENT, errno.ENOTDIR, errno.EACCES) else "write"
+    return CgroupError(
+        f"error adding pid {pid} to cgroups: failed to write {pid}: {op} {file}: {os.strerror(num).lower()}"
+    )
+
+
 class _ExecSteps:
     """launch()'s callbacks for exec: only the cgroups (and the base of create's _Steps)."""
 
@@ -88,12 +102,12 @@ class _ExecSteps:
         return self.entry
 
     def cgroup_apply(self, pid: int) -> None:
-        if self.mgr is not None:
-            try:
-                self.mgr.apply(pid, self.entry)
-            except CgroupError as e:
-                # runc's words (its suite greps them): the sub-cgroup of exec --cgroup may be missing
-                raise CgroupError(f"error adding pid {pid} to cgroups: {e}") from None
+        if self.mgr is None:
+            return
+        try:
+            self.mgr.apply(pid, self.entry)
+        except CgroupError as e:
+            raise _adding_pid_error(pid, e) from None
 
     def on_pid(self, pid: int) -> None:
         pass
@@ -262,6 +276,49 @@ def _undo_launch(rec: StateRecord) -> None:
             pass
 
 
+def _read_gate(fifo: int, pidfd: int) -> bytes:
+    """What the init writes into the exec fifo until its write end closes (the trampoline's
+    final execve, or the init's exit): b"0", or b"!" and the failure of a startContainer hook.
+    StateError if the init is gone having written nothing."""
+    import select
+
+    poller = select.poll()
+    poller.register(fifo, select.POLLIN)
+    poller.register(pidfd, select.POLLIN)
+    got = b""
+    while True:
+        events = dict(poller.poll())
+        ev = events.get(fifo, 0)
+        if ev & select.POLLIN:
+            try:
+                data = os.read(fifo, 65536)
+            except BlockingIOError:
+                data = None
+            if data:
+                got += data
+                continue
+            if data == b"" and got:
+                return got  # EOF: the trampoline's write end closed at its final execve
+        if ev & select.POLLHUP and got:
+            return got
+        if pidfd in events:
+            if got:
+                return got + _rest(fifo)  # it exec'd and already exited, or died exec'ing
+            raise StateError("cannot start a container that has stopped")
+
+
+def _rest(fifo: int) -> bytes:
+    data = b""
+    while True:
+        try:
+            chunk = os.read(fifo, 65536)
+        except BlockingIOError:
+            return data
+        if not chunk:
+            return data
+        data += chunk
+
+
 class LinuxBackend:
     """A container of host namespaces, cgroups and a forked init (runk.backend.base.Backend)."""
 
@@ -334,6 +391,7 @@ class LinuxBackend:
                 preserve_fds=req.preserve_fds,
                 cgroup_mounts=cgroup_mounts,
                 seccomp_cache=cdir.cache_dir("seccomp"),
+                tty_relayed=req.console_fd is not None,
             )
             assert plan.mounts is not None  # an init's plan has mounts
             fds.open_namespaces(plan.namespaces)
@@ -413,8 +471,6 @@ class LinuxBackend:
         """Release the init waiting in the trampoline: open the fifo's read end, read its byte,
         remove the fifo (runc handleFifo). Returns at once; nothing is rewritten: running is
         "alive and no fifo"."""
-        import select
-
         from runk.linux import procfs
 
         # the pidfd first: once the fifo is open, the program may run, exit and be reaped by its
@@ -432,32 +488,13 @@ class LinuxBackend:
             os.close(pidfd)
             raise StateError("cannot start an already running container") from None
         try:
-            poller = select.poll()
-            poller.register(fifo, select.POLLIN)
-            poller.register(pidfd, select.POLLIN)
-            got = False
-            while True:
-                events = dict(poller.poll())
-                ev = events.get(fifo, 0)
-                if ev & select.POLLIN:
-                    try:
-                        data = os.read(fifo, 1)
-                    except BlockingIOError:
-                        data = None
-                    if data:
-                        got = True
-                        continue
-                    if data == b"" and got:
-                        break  # EOF: the trampoline's write end closed at its final execve
-                if ev & select.POLLHUP and got:
-                    break
-                if pidfd in events:
-                    if got:
-                        break  # it exec'd and already exited, or died exec'ing
-                    raise StateError("cannot start a container that has stopped")
+            got = _read_gate(fifo, pidfd)
         finally:
             os.close(fifo)
             os.close(pidfd)
+        if got.startswith(b"!"):  # a startContainer hook failed (runk.linux.process)
+            os.unlink(FIFO_FILE, dir_fd=cdir.fd)
+            raise RunkError(got[1:].decode(errors="replace"))
         os.unlink(FIFO_FILE, dir_fd=cdir.fd)
 
     def kill(self, rec: StateRecord, sig: int, all_procs: bool) -> None:
@@ -515,7 +552,12 @@ class LinuxBackend:
         undo.push(fds.close)
         try:
             plan, warnings = oci_plan.build_exec(
-                cfg, rec, req.process, req.preserve_fds, seccomp_cache=cdir.cache_dir("seccomp")
+                cfg,
+                rec,
+                req.process,
+                req.preserve_fds,
+                seccomp_cache=cdir.cache_dir("seccomp"),
+                tty_relayed=req.console_fd is not None,
             )
             fds.open_namespaces(plan.namespaces)
             # the namespace files were opened through the pid: make sure it is still the container

@@ -179,8 +179,10 @@ class ExecRequest:
                     _gid_flag(g) for g in opts["additional_gids"]
                 ]
             if opts.get("cap"):
+                # runc 1.1.5 adds each to the ambient set too: raised where the inheritable set
+                # has it, skipped otherwise (caps.apply), as runc main's rule gives
                 caps = proc.setdefault("capabilities", {})
-                for s in ("bounding", "effective", "permitted"):
+                for s in ("bounding", "effective", "permitted", "ambient"):
                     caps[s] = list(caps.get(s) or []) + [c for c in opts["cap"] if c not in (caps.get(s) or [])]
         return cls(
             proc,

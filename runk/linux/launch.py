@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 
 from runk import _os as os
+from runk import log
 from runk.errors import InitError, RunkError
 from runk.linux import bootstrap, channel, userns
 from runk.linux.channel import Channel
@@ -80,6 +81,7 @@ def launch(
             os.sched_setaffinity(0, saved_affinity)
         fds.close_cgroup()
     child.close()
+    log.debug(f"launch: {plan.kind} of {plan.id}: bootstrap pid {boot}")
     init_pid = 0
     boot_reaped = False
     early: list[dict[str, Any]] = []  # the init's messages that overtook the bootstrap's pid
@@ -108,6 +110,7 @@ def launch(
                 parent.send(channel.USERMAP_DONE)
             elif t == channel.PID:
                 init_pid = int(msg["pid"])
+                log.debug(f"launch: {plan.kind} of {plan.id}: process pid {init_pid}; joining its cgroups")
                 if init_pid != boot:
                     # it exits once it has forked the init
                     if not _reap(boot, bound):
@@ -125,6 +128,7 @@ def launch(
                     # error explains more than a broken pipe or a vanished pid
                     _raise_child_error(parent, e)
             elif t == channel.HOOKS:
+                log.debug(f"launch: running the prestart and createRuntime hooks of {plan.id}")
                 try:
                     cb.runtime_hooks(init_pid)
                 except BaseException as e:
@@ -138,6 +142,7 @@ def launch(
                     _close_all(received)  # the agent has its own copy; runk keeps none
                 parent.send(channel.SECCOMP_DONE)
             elif t == channel.READY:
+                log.debug(f"launch: {plan.kind} of {plan.id}: process {init_pid} ready")
                 cb.on_ready(init_pid)
                 return init_pid
             elif t == channel.ERROR:

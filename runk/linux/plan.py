@@ -151,6 +151,7 @@ class ProcessPlan(Frozen):
         "cpus_limited",
         "affinity_initial",
         "affinity_final",
+        "tty_relayed",
     )
     args: tuple[str, ...]
     env: tuple[str, ...]
@@ -171,6 +172,7 @@ class ProcessPlan(Frozen):
     cpus_limited: bool  # linux.resources.cpu.cpus is set (names sched_setattr's EPERM)
     affinity_initial: tuple[int, ...] | None  # exec: the CPUs of the setup before it joins the cgroups
     affinity_final: tuple[int, ...] | None  # exec: the process's CPUs once in its cgroups
+    tty_relayed: bool  # the terminal's master goes to runk's own foreground relay, not a socket
 
     def __init__(
         self,
@@ -194,6 +196,7 @@ class ProcessPlan(Frozen):
         cpus_limited: bool = False,
         affinity_initial: tuple[int, ...] | None = None,
         affinity_final: tuple[int, ...] | None = None,
+        tty_relayed: bool = False,
     ) -> None:
         self._fill(locals())
 

@@ -43,8 +43,10 @@ def build(
     preserve_fds: int = 0,
     cgroup_mounts: dict[str, Any] | None = None,
     seccomp_cache: str | None = None,
+    tty_relayed: bool = False,
 ) -> tuple[ContainerPlan, list[str]]:
-    """create: (the init's plan, warnings to log)."""
+    """create: (the init's plan, warnings to log). tty_relayed: the terminal is relayed by a
+    foreground `run` (its master comes back to runk, not to a --console-socket)."""
     from runk.linux.plan import ContainerPlan
 
     linux = _dict(cfg.get("linux"))
@@ -54,7 +56,7 @@ def build(
         check_proc(cfg, bundle, rootfs)
     ns = _namespaces(cfg, linux)
     mp = _mounts(cfg, linux, bundle, rootfs, ns, no_pivot, cgroup_mounts)
-    proc = _process(_dict(cfg.get("process")), preserve_fds, linux)
+    proc = _process(_dict(cfg.get("process")), preserve_fds, linux, tty_relayed)
     flags = _dict(linux.get("personality")).get("flags")
     if flags:  # the spec defines none yet: runc warns and goes on
         warnings.append(f"ignoring unsupported personality flags: {' '.join(map(str, flags))}")
@@ -75,10 +77,15 @@ def build(
 
 
 def build_exec(
-    cfg: dict[str, Any], rec: StateRecord, process: dict[str, Any], preserve_fds: int, seccomp_cache: str | None = None
+    cfg: dict[str, Any],
+    rec: StateRecord,
+    process: dict[str, Any],
+    preserve_fds: int,
+    seccomp_cache: str | None = None,
+    tty_relayed: bool = False,
 ) -> tuple[ContainerPlan, list[str]]:
     """exec: (the plan of a process joining every namespace the container has, through
-    /proc/<init>/ns, with no mounts; warnings to log)."""
+    /proc/<init>/ns, with no mounts; warnings to log). tty_relayed as build's."""
     from runk.linux.namespaces import TYPES
     from runk.linux.plan import ContainerPlan, NamespacePlan
 
@@ -97,7 +104,7 @@ def build_exec(
     # what the process given to exec leaves out comes from the container's (runc newInitConfig)
     base = _dict(cfg.get("process"))
     inherited = {k: base[k] for k in _EXEC_INHERITED if k in base and k not in process}
-    proc = _process({**process, **inherited}, preserve_fds, linux, exec_=True)
+    proc = _process({**process, **inherited}, preserve_fds, linux, tty_relayed, exec_=True)
     sec = _security(process, linux, False, seccomp_cache, warnings)
     plan = ContainerPlan(
         kind="exec",
@@ -215,7 +222,9 @@ def _personality(linux: dict[str, Any]) -> int | None:
 _EXEC_INHERITED = ("scheduler", "ioPriority", "execCPUAffinity")
 
 
-def _process(proc: dict[str, Any], preserve_fds: int, linux: dict[str, Any], exec_: bool = False) -> ProcessPlan:
+def _process(
+    proc: dict[str, Any], preserve_fds: int, linux: dict[str, Any], tty_relayed: bool, exec_: bool = False
+) -> ProcessPlan:
     """The process part of a plan: shared by create and exec (validated already: the
     schedattr calls below cannot refuse it)."""
     from runk.linux import rlimits, schedattr
@@ -251,6 +260,7 @@ def _process(proc: dict[str, Any], preserve_fds: int, linux: dict[str, Any], exe
         cpus_limited=bool(_dict(_dict(linux.get("resources")).get("cpu")).get("cpus")),
         affinity_initial=initial,
         affinity_final=final,
+        tty_relayed=tty_relayed and bool(proc.get("terminal")),
     )
 
 

@@ -242,11 +242,11 @@ def run_controllers(
 
 
 def sub_path(base: str, sub: str) -> str:
-    """base/sub, never outside base. The text holds runc main's ("bad sub cgroup path: SUB") and
-    runc 1.1.5's (" SUB is not a sub cgroup path"): the suites of both grep them."""
+    """base/sub, never outside base: runc main's "bad sub cgroup path: SUB", then 1.1.5's words
+    (runc's suites grep one or the other)."""
     path = os.path.normpath(os.path.join(base, sub.lstrip("/")))
     if path != base and not path.startswith(base.rstrip("/") + "/"):
-        raise CgroupError(f"bad sub cgroup path: {sub} is not a sub cgroup path of the container's")
+        raise CgroupError(f"bad sub cgroup path: {sub} is not a sub cgroup path")
     return path
 
 
