@@ -214,6 +214,35 @@ def test_qemu_argv_sizes_the_vm_and_wires_share_agent_and_image():
     assert "virtio-blk-pci,drive=blk0" in block
 
 
+def test_qemu_argv_puts_a_virtio_nic_on_each_tap():
+    argv = " ".join(sandbox.qemu_argv(_plan(), [("rktap0", "02:00:00:00:00:01"), ("rktap1", "02:00:00:00:00:02")]))
+    assert "-netdev tap,id=net0,ifname=rktap0,script=no,downscript=no" in argv
+    assert "-device virtio-net-device,netdev=net0,mac=02:00:00:00:00:01" in argv
+    assert "-device virtio-net-device,netdev=net1,mac=02:00:00:00:00:02" in argv
+    assert "-netdev" not in sandbox.qemu_argv(_plan())
+    q35 = " ".join(sandbox.qemu_argv(_plan(machine="q35"), [("rktap0", "02:00:00:00:00:01")]))
+    assert "virtio-net-pci,netdev=net0" in q35
+
+
+def test_the_vm_backend_refuses_the_hosts_network_stack():
+    from runk.errors import ConfigError
+
+    sandbox.check_network({"linux": {"namespaces": [{"type": "network"}]}})
+    sandbox.check_network({"linux": {"namespaces": [{"type": "network", "path": "/run/netns/x"}]}})
+    for cfg in ({}, {"linux": {"namespaces": [{"type": "pid"}]}}):
+        with pytest.raises(ConfigError) as e:
+            sandbox.check_network(cfg)
+        assert str(e.value).startswith("linux.namespaces: the vm backend needs a network namespace")
+
+
+def test_guest_containers_share_the_guest_network_namespace_when_it_has_nics():
+    from runk.vm.guest import netconf
+
+    cfg = {"linux": {"namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "mount"}]}}
+    netconf.share_guest_netns(cfg)
+    assert cfg["linux"]["namespaces"] == [{"type": "pid"}, {"type": "mount"}]
+
+
 def test_kernel_cmdline_starts_the_agent_from_the_share():
     line = sandbox.kernel_cmdline("tcg", 2)
     args = dict(a.split("=", 1) for a in line.split() if a.startswith("runk."))

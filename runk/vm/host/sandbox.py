@@ -18,7 +18,7 @@ import copy
 import os
 
 from runk import _json
-from runk.errors import RunkError
+from runk.errors import ConfigError, RunkError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -265,8 +265,8 @@ class VmPlan:
         return cls(**kw)
 
 
-def qemu_argv(plan: VmPlan) -> list[str]:
-    """qemu's argv, with paths relative to the workdir (qemu's cwd)."""
+def qemu_argv(plan: VmPlan, nics: list[tuple[str, str]] | None = None) -> list[str]:
+    """qemu's argv, with paths relative to the workdir (qemu's cwd); `nics`: (tap, MAC) pairs."""
     from runk.vm.host import qemu
 
     return qemu.build_argv(
@@ -282,6 +282,7 @@ def qemu_argv(plan: VmPlan) -> list[str]:
         console=CONSOLE_LOG,
         qemu=plan.qemu,
         drives=[IMAGE] if plan.rootfs_mode == "block" else [],
+        nics=nics or [],
     )
 
 
@@ -304,6 +305,18 @@ def python_roots() -> list[str]:
     return roots
 
 
+def check_network(cfg: dict[str, Any]) -> None:
+    """A VM has a network stack of its own: it can have a network namespace's interfaces (new or
+    joined by path), never the host's stack itself."""
+    namespaces = (cfg.get("linux") or {}).get("namespaces") or []
+    if not any(ns.get("type") == "network" for ns in namespaces):
+        raise ConfigError(
+            "linux.namespaces",
+            "the vm backend needs a network namespace: a VM cannot share the host's network stack "
+            "(podman: use --network none, a bridge network, or the linux backend for --network host)",
+        )
+
+
 def rootfs_mode(cfg: dict[str, Any], env: Mapping[str, str]) -> str:
     mode = (cfg.get("annotations") or {}).get(ANN_ROOTFS) or env.get("RUNK_VM_ROOTFS") or "virtiofs"
     if mode not in ROOTFS_MODES:
@@ -318,6 +331,7 @@ def plan_vm(cfg: dict[str, Any], bundle: str, env: Mapping[str, str] | None = No
     from runk.vm.image import assets, initramfs
 
     env = os.environ if env is None else env
+    check_network(cfg)
     binary = qemu.qemu_binary()
     if not binary:
         raise RunkError("the vm backend needs qemu-system-x86_64 (apt-get install qemu-system-x86)")
