@@ -235,6 +235,53 @@ def test_the_vm_backend_refuses_the_hosts_network_stack():
         assert str(e.value).startswith("linux.namespaces: the vm backend needs a network namespace")
 
 
+def test_direct_volumes_are_found_by_type_and_source_or_by_annotation(tmp_path):
+    from runk.errors import ConfigError
+    from runk.vm.host import volumes
+
+    img = tmp_path / "d.img"
+    img.write_bytes(b"\0" * 4096)
+    mounts = [
+        {"destination": "/proc", "type": "proc", "source": "proc"},
+        {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"},
+        {"destination": "/etc/x", "type": "bind", "source": str(tmp_path), "options": ["rbind"]},
+        {"destination": "/data", "type": "ext4", "source": str(img), "options": ["rw", "noatime"]},
+        {"destination": "/vol", "type": "bind", "source": str(img), "options": ["rbind", "ro"]},
+    ]
+    cfg = {"mounts": mounts, "annotations": {"runk.vm.direct-volumes": "/vol:xfs"}}
+    vols = volumes.find(cfg, "/b")
+    assert [(v.index, v.source, v.fstype, v.serial) for v in vols] == [
+        (3, str(img), "ext4", "runkvol0"),
+        (4, str(img), "xfs", "runkvol1"),
+    ]
+    g = sandbox.guest_config({"root": {"path": "r"}, "mounts": mounts}, "/r", {}, vols)
+    assert g["mounts"][3] == {
+        "destination": "/data",
+        "type": "ext4",
+        "source": "/dev/runk-volumes/runkvol0",
+        "options": ["rw", "noatime"],
+    }
+    assert g["mounts"][4]["type"] == "xfs" and g["mounts"][4]["options"] == ["ro"]
+    stages, _ = sandbox.stage_plan({"mounts": mounts}, "/b", "/r", "virtiofs", [], frozenset({3, 4}))
+    assert [s.source for s in stages if s.name.startswith("m")] == [str(tmp_path)]
+    argv = " ".join(sandbox.qemu_argv(_plan(volumes=[[str(img), "runkvol0"]])))
+    assert f"-drive file={img},if=none,id=vol0,format=raw -device virtio-blk-device,drive=vol0,serial=runkvol0" in argv
+    for bad, msg in (
+        ({"runk.vm.direct-volumes": "/nowhere"}, "no mount at /nowhere"),
+        ({"runk.vm.direct-volumes": "rel"}, "expected an absolute destination"),
+    ):
+        with pytest.raises(ConfigError, match=msg):
+            volumes.find({"mounts": mounts[:4], "annotations": bad}, "/b")
+    with pytest.raises(ConfigError, match=r"mounts\[0\]: direct-assigned volume .*: not a block device"):
+        volumes.find(
+            {
+                "mounts": [{"destination": "/v", "type": "bind", "source": str(tmp_path)}],
+                "annotations": {"runk.vm.direct-volumes": "/v"},
+            },
+            "/b",
+        )
+
+
 def test_guest_containers_share_the_guest_network_namespace_when_it_has_nics():
     from runk.vm.guest import netconf
 

@@ -132,6 +132,10 @@ class Agent:
         cid, cfg = req["id"], req["config"]
         if req.get("block"):
             _mount_block(req["block"], cfg["root"]["path"])
+        if req.get("volumes"):
+            from runk.vm.guest import disks
+
+            disks.link(req["volumes"])
         if req.get("interfaces"):
             from runk.vm.guest import netconf
 

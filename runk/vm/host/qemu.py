@@ -185,6 +185,7 @@ def build_argv(
     qemu: str = QEMU,
     drives: Sequence[str] = (),
     nics: Sequence[tuple[str, str]] = (),
+    volumes: Sequence[tuple[str, str]] = (),
 ) -> list[str]:
     """The qemu argv of VM.md's recommended configuration.
 
@@ -240,6 +241,13 @@ def build_argv(
             f"file={image},if=none,id=blk{i},format=raw,cache=unsafe",
             "-device",
             f"{dev['blk']},drive=blk{i}",
+        ]
+    for i, (path, serial) in enumerate(volumes):
+        argv += [
+            "-drive",
+            f"file={path.replace(',', ',,')},if=none,id=vol{i},format=raw",
+            "-device",
+            f"{dev['blk']},drive=vol{i},serial={serial}",
         ]
     for i, (tap, mac) in enumerate(nics):
         argv += [

@@ -154,6 +154,7 @@ class Supervisor(Switchboard):
             config=plan.guest_config,
             block="/dev/vda" if plan.rootfs_mode == "block" else None,
             interfaces=[{k: n[k] for k in ("name", "mac", "mtu", "addresses", "routes")} for n in self.nics],
+            volumes=[serial for _path, serial in plan.volumes],
         )
         if not reply.get("ok"):
             raise BootError(reply.get("error") or "CreateContainer failed")
