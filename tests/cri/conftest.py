@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import glob
 import os
-import re
 import shutil
 import subprocess
 import uuid
 
 import pytest
 
-from tests.conftest import RUNC, RUNK, TOP, requires, shared_rootfs
+from tests.conftest import RUNC, RUNK, requires, shared_rootfs
 from tests.containerd.daemon import IMAGE, Containerd, build_oci_archive
+from tests.snippets import snippet
 
 PAUSE_IMAGE = "localhost/runk-cri-pause:latest"
 CNI_BIN = "/usr/lib/cni"
@@ -32,23 +32,11 @@ while :; do sleep 3600 & wait $!; done
 """
 
 
-def readme_handler_snippet() -> str:
-    """The README's containerd snippet for a `runk` runtime handler, as a user copies it."""
-    with open(os.path.join(TOP, "README.md")) as f:
-        text = f.read()
-    m = re.search(r"<!-- containerd-cri -->\s*```toml\n(.*?)```", text, re.S)
-    assert m, "README: no containerd CRI snippet (<!-- containerd-cri --> then a toml block)"
-    return m.group(1)
-
-
 def cri_config(state_dir: str, runk: str) -> str:
     cri = 'plugins."io.containerd.grpc.v1.cri"'
     runtimes = f"{cri}.containerd.runtimes"
-    handler = (
-        readme_handler_snippet()
-        .replace("/usr/local/bin/runk", runk)
-        .replace('"/run/containerd/runk"', f'"{state_dir}/runtime-runk"')
-    )
+    # the README's snippet for a `runk` handler, as a user copies it (their runk, our Root)
+    handler = snippet("containerd-config.toml", runk).replace('"/run/containerd/runk"', f'"{state_dir}/runtime-runk"')
     return f"""
 [{cri}]
   sandbox_image = "{PAUSE_IMAGE}"
