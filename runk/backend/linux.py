@@ -73,6 +73,20 @@ def _resources(cfg: dict[str, Any]) -> dict[str, Any]:
     return res
 
 
+def _rootless_cgroups(
+    mgr: CgroupManager, cfg: dict[str, Any], resources: dict[str, Any]
+) -> tuple[CgroupManager | None, CgroupManager | None, dict[str, Any]]:
+    """(the manager of the groups a rootless runk may use or None, a manager naming the groups
+    the container is in for its cgroup mounts, the resources it applies): runc's rootless rule
+    (runk.linux.cgroups.rootless)."""
+    from runk.linux.cgroups import load_manager
+    from runk.linux.cgroups import rootless as rl
+
+    explicit = bool((cfg.get("linux") or {}).get("cgroupsPath"))
+    narrowed, view = rl.narrow(mgr, resources, explicit)
+    return narrowed, (load_manager(view) if view else None), rl.without_devices(resources)
+
+
 class _ExecSteps:
     """launch()'s callbacks for exec: only the cgroups (and the base of create's _Steps)."""
 
@@ -239,8 +253,12 @@ class LinuxBackend:
             cdir.write(CONFIG_FILE, raw)
             stop_after("config", cdir.root)
             mgr = None
+            resources = _resources(cfg)
+            cgroup_view = None  # the groups a cgroup mount shows, when not all of mgr's
             if cfg.get("linux") is not None or req.systemd_cgroup:
                 mgr = _cgroup_manager(cfg, cdir.id, req.systemd_cgroup)
+                if req.rootless and not req.systemd_cgroup:
+                    mgr, cgroup_view, resources = _rootless_cgroups(mgr, cfg, resources)
             # the claim: what create is about to make outside the state directory, on disk before
             # it is made, so that `delete --force` can remove it whenever runk dies from here on
             rec = StateRecord.claim(
@@ -254,20 +272,22 @@ class LinuxBackend:
             cdir.write(STATE_FILE, rec.to_json())
             stop_after("claim", cdir.root)
             if mgr is not None:
-                mgr.create(_resources(cfg))
+                mgr.create(resources)
                 undo.push(mgr.destroy)
                 stop_after("cgroup", cdir.root)
                 for w in mgr.warnings:
                     log.warn(w)
             cgroup_mounts = None
-            if mgr is not None and any(m.get("type") == "cgroup" for m in cfg.get("mounts") or []):
+            if cgroup_view is None:
+                cgroup_view = mgr
+            if cgroup_view is not None and any(m.get("type") == "cgroup" for m in cfg.get("mounts") or []):
                 from runk.linux.cgroups.mounts import container_spec
 
                 new_cgns = any(
                     n.get("type") == "cgroup" and not n.get("path")
                     for n in (cfg.get("linux") or {}).get("namespaces") or []
                 )
-                cgroup_mounts = container_spec(mgr, new_cgns)
+                cgroup_mounts = container_spec(cgroup_view, new_cgns)
             cfg = _with_host_plumbing(cfg, req)
             plan, warnings = oci_plan.build(
                 cfg,

@@ -37,6 +37,7 @@ class CreateRequest:
         "no_pivot",
         "pid_file",
         "preserve_fds",
+        "rootless",
         "stdio",
         "systemd_cgroup",
     )
@@ -53,6 +54,7 @@ class CreateRequest:
         systemd_cgroup: bool = False,
         backend: str | None = None,
         foreground: bool = False,
+        rootless: bool = False,
     ) -> None:
         self.bundle = os.path.abspath(bundle or os.getcwd())
         self.pid_file = os.path.abspath(pid_file) if pid_file else None
@@ -67,6 +69,7 @@ class CreateRequest:
         self.systemd_cgroup = systemd_cgroup
         self.backend = backend
         self.foreground = foreground
+        self.rootless = rootless  # cgroup permission errors are ignored (runk.linux.rootless)
         self.console_fd: int | None = None  # run: our own socketpair instead of a path
         self.stdio: tuple[int, int, int] | None = None  # the process's 0-2 (None: runk's own)
 

@@ -176,8 +176,10 @@ def _mounts(
         rootfs=rootfs,
         readonly_root=bool(root.get("readonly")),
         mounts=tuple(specs),
-        # an init in a user namespace gets the bind sources as fds (LaunchFds.open_bind_sources)
-        clone_bind_sources=ns.new_user or any(t == "user" for t, _p in ns.joins),
+        # an init in a user namespace gets the bind sources as fds (LaunchFds.open_bind_sources);
+        # a rootless runk may not clone mounts of the host's namespace: its init binds them by
+        # path, as the caller's own uid (runc 1.1)
+        clone_bind_sources=(ns.new_user or any(t == "user" for t, _p in ns.joins)) and os.geteuid() == 0,
         # the host's / is made rslave first (runc), or as asked; an unbindable / would forbid the
         # rootfs bind that follows, so unbindable is applied to the new root after pivot_root only
         root_propagation=(
