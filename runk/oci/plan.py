@@ -191,7 +191,9 @@ def _mounts(
         no_pivot=no_pivot,
         setup_dev=setup_dev,
         devices=tuple(devices.merge(linux.get("devices") or [], defaults=setup_dev)),
-        bind_devices=ns.new_user,
+        # mknod is refused in any user namespace: one of the container's, or the one runk runs
+        # in (rootless podman's) (runc: RunningInUserNS or a new user namespace)
+        bind_devices=ns.new_user or _in_user_namespace(),
         masked_paths=tuple(linux.get("maskedPaths") or ()),
         readonly_paths=tuple(linux.get("readonlyPaths") or ()),
         cgroup_mounts=cgroup_mounts or {},
@@ -269,3 +271,9 @@ def _seccomp(profile: dict[str, Any], cache: str | None) -> SeccompProgram | Non
     if not seccomp.enabled(profile):
         return None
     return seccomp.compile_profile(profile, cache_dir=cache)
+
+
+def _in_user_namespace() -> bool:
+    from runk.linux.rootless import in_user_namespace
+
+    return in_user_namespace()
