@@ -514,6 +514,14 @@ class LinuxBackend:
             log.warn(w)
 
     def processes(self, rec: StateRecord) -> list[int]:
+        if not rec.cgroup_paths:
+            # a rootless container without a cgroup of its own: the processes of its pid
+            # namespace (runc fails here: "unable to get all container pids")
+            from runk.linux import procfs
+
+            if not procfs.is_alive(rec.pid or 0, rec.pid_starttime):
+                return []
+            return procfs.same_pid_namespace(rec.pid or 0)
         from runk.linux.cgroups import load_manager
 
         return sorted(load_manager(rec.cgroup_paths or {}).pids(recursive=True))
