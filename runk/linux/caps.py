@@ -15,7 +15,6 @@ import errno
 import _prctl
 
 from runk import _os as os
-
 from runk.errors import ConfigError
 
 TYPE_CHECKING = False

@@ -62,7 +62,7 @@ def _write_map(pid: int, name: str, entries: list[dict[str, Any]], what: str) ->
     try:
         _write(f"/proc/{pid}/{name}", _map_text(entries), what)
     except SyscallError as e:
-        if e.errno != errno.EPERM or os.geteuid() == 0 and not _in_userns():
+        if e.errno != errno.EPERM or (os.geteuid() == 0 and not _in_userns()):
             raise
         _run_helper(pid, name, entries, what, e)
 

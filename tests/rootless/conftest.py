@@ -134,7 +134,12 @@ class User:
         return ["runuser", "-u", self.name, "--", "env", "-i", *(f"{k}={v}" for k, v in env.items()), *argv]
 
     def run(
-        self, *argv: str, input: str | None = None, timeout: float = 60, env: dict[str, str] | None = None, cwd: str | None = None
+        self,
+        *argv: str,
+        input: str | None = None,
+        timeout: float = 60,
+        env: dict[str, str] | None = None,
+        cwd: str | None = None,
     ) -> Result:
         full = self.argv(list(argv), env if env is not None else self.env())
         t0 = time.monotonic()
@@ -311,7 +316,9 @@ def podman_user(alice):
         if not shutil.which(tool):
             pytest.skip(f"needs {tool} (apt-get install uidmap slirp4netns; scripts/setup)")
     if not os.stat("/dev/net/tun").st_mode & 0o006:
-        pytest.skip("/dev/net/tun is 0600: rootless slirp4netns cannot open it (scripts/setup makes it 0666, as udev does)")
+        pytest.skip(
+            "/dev/net/tun is 0600: rootless slirp4netns cannot open it (scripts/setup makes it 0666, as udev does)"
+        )
     conf = os.path.join(alice.tmp, "containers.conf")
     write_containers_conf(conf, {"runtime": "runc"}, runtimes={"runk": RUNK, "runc": RUNC})
     os.chmod(conf, 0o644)

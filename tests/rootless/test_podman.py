@@ -51,7 +51,16 @@ def test_devices_and_sys(rpm):
 
 def test_exec_logs_stop_rm(rpm):
     name = rpm.name()
-    r = rpm("run", "-d", "--name", name, rpm.image, "sh", "-c", "echo started; trap 'echo bye; exit 3' TERM; while :; do sleep 0.1; done")
+    r = rpm(
+        "run",
+        "-d",
+        "--name",
+        name,
+        rpm.image,
+        "sh",
+        "-c",
+        "echo started; trap 'echo bye; exit 3' TERM; while :; do sleep 0.1; done",
+    )
     assert r.rc == 0, r
     _wait(lambda: "started" in rpm("logs", name).out, 30, "the log line")
     r = rpm("exec", name, "sh", "-c", "cat /proc/self/uid_map | head -1; exit 5")

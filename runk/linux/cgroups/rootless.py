@@ -60,7 +60,9 @@ def without_devices(resources: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in resources.items() if k != "devices"}
 
 
-def narrow(mgr: CgroupManager, resources: dict[str, Any], explicit_path: bool) -> tuple[CgroupManager | None, dict[str, str]]:
+def narrow(
+    mgr: CgroupManager, resources: dict[str, Any], explicit_path: bool
+) -> tuple[CgroupManager | None, dict[str, str]]:
     """(the manager of the usable groups or None, {hierarchy: the host directory the
     container is in}) for a rootless create; CgroupError (runc's words) when a limit needs a
     group it cannot have."""
@@ -77,7 +79,9 @@ def narrow(mgr: CgroupManager, resources: dict[str, Any], explicit_path: bool) -
     return (load_manager(kept) if kept else None), view
 
 
-def _check_limits(paths: dict[str, str], kept: dict[str, str], denied: dict[str, str], resources: dict[str, Any]) -> None:
+def _check_limits(
+    paths: dict[str, str], kept: dict[str, str], denied: dict[str, str], resources: dict[str, Any]
+) -> None:
     res = without_devices(resources)
     if not res:
         return
