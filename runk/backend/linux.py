@@ -506,6 +506,11 @@ class LinuxBackend:
             undo.unwind()
 
     def update(self, rec: StateRecord, resources: dict[str, Any]) -> None:
+        if not rec.cgroup_paths:
+            from runk.errors import CgroupError
+
+            # a rootless container that could not have a cgroup of its own
+            raise CgroupError("cannot update the container's limits: it has no cgroup of its own (rootless)")
         from runk.linux.cgroups import load_manager
 
         mgr = load_manager(rec.cgroup_paths or {})

@@ -169,6 +169,9 @@ def test_pause_without_cgroups_says_so(alice, bundle_a, runtime):
     try:
         r = alice.run(binary, "--root", root, "pause", cid)
         assert r.rc == 1 and "cannot toggle freezer: cgroups not configured for container" in r.err, r
+        if name == "runk":
+            r = alice.run(binary, "--root", root, "update", "--memory", "100000000", cid)
+            assert r.rc == 1 and "it has no cgroup of its own" in r.err, r
     finally:
         alice.run(binary, "--root", root, "delete", "-f", cid)
 
