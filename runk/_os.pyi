@@ -48,6 +48,12 @@ from os import (
     O_WRONLY as O_WRONLY,
 )
 from os import (
+    R_OK as R_OK,
+)
+from os import (
+    W_OK as W_OK,
+)
+from os import (
     WEXITSTATUS as WEXITSTATUS,
 )
 from os import (
@@ -115,6 +121,12 @@ from os import (
 )
 from os import (
     getcwd as getcwd,
+)
+from os import (
+    getegid as getegid,
+)
+from os import (
+    geteuid as geteuid,
 )
 from os import (
     getgid as getgid,

@@ -87,6 +87,20 @@ def _adding_pid_error(pid: int, e: CgroupError) -> CgroupError:
     )
 
 
+def _rootless_cgroups(
+    mgr: CgroupManager, cfg: dict[str, Any], resources: dict[str, Any]
+) -> tuple[CgroupManager | None, CgroupManager | None, dict[str, Any]]:
+    """(the manager of the groups a rootless runk may use or None, a manager naming the groups
+    the container is in for its cgroup mounts, the resources it applies): runc's rootless rule
+    (runk.linux.cgroups.rootless)."""
+    from runk.linux.cgroups import load_manager
+    from runk.linux.cgroups import rootless as rl
+
+    explicit = bool((cfg.get("linux") or {}).get("cgroupsPath"))
+    narrowed, view = rl.narrow(mgr, resources, explicit)
+    return narrowed, (load_manager(view) if view else None), rl.without_devices(resources)
+
+
 class _ExecSteps:
     """launch()'s callbacks for exec: only the cgroups (and the base of create's _Steps)."""
 
@@ -342,8 +356,12 @@ class LinuxBackend:
             cdir.write(CONFIG_FILE, raw)
             stop_after("config", cdir.root)
             mgr = None
+            resources = _resources(cfg)
+            cgroup_view = None  # the groups a cgroup mount shows, when not all of mgr's
             if cfg.get("linux") is not None or req.systemd_cgroup:
                 mgr = _cgroup_manager(cfg, cdir.id, req.systemd_cgroup)
+                if req.rootless and not req.systemd_cgroup:
+                    mgr, cgroup_view, resources = _rootless_cgroups(mgr, cfg, resources)
             # the claim: what create is about to make outside the state directory, on disk before
             # it is made, so that `delete --force` can remove it whenever runk dies from here on
             rec = StateRecord.claim(
@@ -359,10 +377,11 @@ class LinuxBackend:
             devices: dict[str, Any] = {}
             late: dict[str, Any] = {}
             if mgr is not None:
-                res = _resources(cfg)
+                res = dict(resources)
                 # the device rules apply once the init has made its mounts (runc's Set at
                 # procReady): a file system on a block device of the config mounts then
-                devices["devices"] = res.pop("devices")
+                if res.get("devices") is not None:
+                    devices["devices"] = res.pop("devices")
                 if (res.get("pids") or {}).get("limit") is not None:
                     # set once the init is forked (runc sets every limit then): a limit of 1
                     # (0 in the config) would forbid the bootstrap's fork of the init
@@ -373,14 +392,16 @@ class LinuxBackend:
                 for w in mgr.warnings:
                     log.warn(w)
             cgroup_mounts = None
-            if mgr is not None and any(m.get("type") == "cgroup" for m in cfg.get("mounts") or []):
+            if cgroup_view is None:
+                cgroup_view = mgr
+            if cgroup_view is not None and any(m.get("type") == "cgroup" for m in cfg.get("mounts") or []):
                 from runk.linux.cgroups.mounts import container_spec
 
                 new_cgns = any(
                     n.get("type") == "cgroup" and not n.get("path")
                     for n in (cfg.get("linux") or {}).get("namespaces") or []
                 )
-                cgroup_mounts = container_spec(mgr, new_cgns)
+                cgroup_mounts = container_spec(cgroup_view, new_cgns)
             cfg = _with_host_plumbing(cfg, req)
             plan, warnings = oci_plan.build(
                 cfg,
@@ -610,6 +631,11 @@ class LinuxBackend:
             undo.unwind()
 
     def update(self, rec: StateRecord, resources: dict[str, Any]) -> None:
+        if not rec.cgroup_paths:
+            from runk.errors import CgroupError
+
+            # a rootless container that could not have a cgroup of its own
+            raise CgroupError("cannot update the container's limits: it has no cgroup of its own (rootless)")
         from runk.linux.cgroups import load_manager
 
         mgr = load_manager(rec.cgroup_paths or {})
@@ -618,6 +644,14 @@ class LinuxBackend:
             log.warn(w)
 
     def processes(self, rec: StateRecord) -> list[int]:
+        if not rec.cgroup_paths:
+            # a rootless container without a cgroup of its own: the processes of its pid
+            # namespace (runc fails here: "unable to get all container pids")
+            from runk.linux import procfs
+
+            if not procfs.is_alive(rec.pid or 0, rec.pid_starttime):
+                return []
+            return procfs.same_pid_namespace(rec.pid or 0)
         from runk.linux.cgroups import load_manager
 
         return sorted(load_manager(rec.cgroup_paths or {}).pids(recursive=True))

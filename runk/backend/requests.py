@@ -38,6 +38,7 @@ class CreateRequest:
         "pid_file",
         "pidfd_socket",
         "preserve_fds",
+        "rootless",
         "stdio",
         "systemd_cgroup",
     )
@@ -55,6 +56,7 @@ class CreateRequest:
         backend: str | None = None,
         foreground: bool = False,
         pidfd_socket: str | None = None,
+        rootless: bool = False,
     ) -> None:
         self.bundle = os.path.abspath(bundle or os.getcwd())
         self.pidfd_socket = os.path.abspath(pidfd_socket) if pidfd_socket else None
@@ -70,6 +72,7 @@ class CreateRequest:
         self.systemd_cgroup = systemd_cgroup
         self.backend = backend
         self.foreground = foreground
+        self.rootless = rootless  # cgroup permission errors are ignored (runk.linux.rootless)
         self.console_fd: int | None = None  # run: our own socketpair instead of a path
         self.stdio: tuple[int, int, int] | None = None  # the process's 0-2 (None: runk's own)
 

@@ -77,16 +77,18 @@ def _print_version(ctx: click.Context) -> None:
 @click.option("--log-format", default="text", help="set the log format ('text' (default), or 'json')")
 @click.option(
     "--root",
-    default="/run/runk",
-    show_default=True,
-    help="root directory for storage of container state (this should be located in tmpfs)",
+    default=None,
+    help="root directory for storage of container state (this should be located in tmpfs) "
+    '(default: "/run/runk", or "$XDG_RUNTIME_DIR/runk" when rootless)',
 )
 @click.option(
     "--systemd-cgroup",
     is_flag=True,
     help='enable systemd cgroup support, expects cgroupsPath to be of form "slice:prefix:name"',
 )
-@click.option("--rootless", default=None, help="ignore cgroup permission errors ('true', 'false', or 'auto')")
+@click.option(
+    "--rootless", default=None, help="ignore cgroup permission errors ('true', 'false', or 'auto') (default: \"auto\")"
+)
 @click.option(
     "--backend",
     type=click.Choice(["linux", "vm"]),
@@ -108,7 +110,7 @@ def cli(
     debug: bool,
     log: str | None,
     log_format: str,
-    root: str,
+    root: str | None,
     systemd_cgroup: bool,
     rootless: str | None,
     backend: str | None,

@@ -13,7 +13,13 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-_GLOBAL_VALUE = {"--root": "root", "--log": "log", "--log-format": "log_format", "--backend": "backend"}
+_GLOBAL_VALUE = {
+    "--root": "root",
+    "--log": "log",
+    "--log-format": "log_format",
+    "--backend": "backend",
+    "--rootless": "rootless",
+}
 _BACKENDS = ("linux", "vm")  # anything else: click says what is allowed
 _GLOBAL_FLAG = {"--systemd-cgroup": "systemd_cgroup", "--debug": "debug"}
 

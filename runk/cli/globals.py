@@ -17,7 +17,7 @@ class Globals:
 
     def __init__(
         self,
-        root: str = "/run/runk",
+        root: str | None = None,
         log: str | None = None,
         log_format: str = "text",
         debug: bool = False,
@@ -25,7 +25,7 @@ class Globals:
         rootless: str | None = None,
         backend: str | None = None,
     ) -> None:
-        self.root = root
+        self.root: str = root or ""  # "" until apply(): the default depends on who runs runk
         self.log = log
         self.log_format = log_format
         self.debug = debug
@@ -37,7 +37,7 @@ class Globals:
         return {k: getattr(self, k) for k in self.__slots__}
 
     def apply(self) -> None:
-        """Configure logging; refuse what runk does not support yet, clearly."""
+        """Configure logging; resolve the default --root."""
         from runk import log
 
         fmt = self.log_format
@@ -45,8 +45,21 @@ class Globals:
             log.configure(None, "text", self.debug)
             raise UsageError(f"invalid log-format: {fmt}")
         log.configure(self.log, fmt, self.debug)
-        if self.rootless not in (None, "auto", "false"):
-            raise UsageError("--rootless: rootless containers are not supported by runk yet")
+        if not self.root:
+            self.root = _default_root()
+
+
+def _default_root() -> str:
+    """runc's rule: $XDG_RUNTIME_DIR/runk for a rootless caller (made 0700 and sticky), else
+    /run/runk, with a clear error when a non-root caller has neither."""
+    from runk.linux import rootless
+
+    root, xdg = rootless.default_root()
+    if xdg:
+        rootless.prepare_xdg_root(root)
+    else:
+        rootless.check_system_root_usable(root)
+    return root
 
 
 def backend_for_prog(prog: str, flag: str | None) -> str | None:

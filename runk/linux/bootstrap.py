@@ -98,6 +98,12 @@ def _join_cgroups(tasks: list[tuple[int, str]]) -> None:
         os.close(fd)
 
 
+def _enter_user(fd: int) -> None:
+    setns(fd, 0, "user namespace")
+    os.setresgid(0, 0, 0)
+    os.setresuid(0, 0, 0)
+
+
 def _bootstrap(
     plan: ContainerPlan,
     fds: LaunchFds,
@@ -107,17 +113,21 @@ def _bootstrap(
     ns = plan.namespaces
     log.debug(f"bootstrap[{os.getpid()}]: => nsexec container setup")
     joins = join_order(fds.join_list(ns))
+    # root joins the others with its host privileges first; a rootless caller has privileges
+    # only inside the container's user namespace, so it enters that one first (runc's order)
+    user_first = os.geteuid() != 0
+    for nstype, fd in joins if user_first else ():
+        if nstype == "user":
+            _enter_user(fd)
     for nstype, fd in joins:
         if nstype == "user":
             continue
         if nstype == "mount":
             break
         setns(fd, 0, f"{nstype} namespace")
-    for nstype, fd in joins:
+    for nstype, fd in joins if not user_first else ():
         if nstype == "user":
-            setns(fd, 0, "user namespace")
-            os.setresgid(0, 0, 0)
-            os.setresuid(0, 0, 0)
+            _enter_user(fd)
     for nstype, fd in joins:
         if nstype == "mount":
             setns(fd, 0, "mount namespace")
@@ -125,9 +135,17 @@ def _bootstrap(
         os.close(fd)
     fds.joins = {}
     if ns.new_user:
+        # a rootless parent writes the maps as the caller's uid: /proc/<pid>/{uid,gid}_map and
+        # setgroups of a non-dumpable task are root's, so the task is dumpable for just that
+        # exchange (runc nsexec does the same); it runs nothing of the container meanwhile
+        rootless = os.geteuid() != 0
         unshare(lib.CLONE_NEWUSER)
+        if rootless:
+            prctl(lib.PR_SET_DUMPABLE, 1, 0, 0, 0)
         chan.send(channel.USERMAP)
         chan.expect(channel.USERMAP_DONE)
+        if rootless:
+            prctl(lib.PR_SET_DUMPABLE, 0, 0, 0, 0)
         os.setresgid(0, 0, 0)
         os.setresuid(0, 0, 0)
     if ns.unshare_flags:

@@ -14,6 +14,8 @@ import errno
 
 import _prctl
 
+from runk import _os as os
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -73,10 +75,13 @@ def last_cap() -> int:
 
 
 def current_permitted() -> int:
-    """The runtime's own permitted set (what it can grant), from /proc/self/status."""
+    """What the runtime can grant, from /proc/self/status: its permitted set, or for a
+    rootless runk (euid != 0) its bounding set, which is what the init gets in the user
+    namespace it creates (a rootless container always has one)."""
+    key = b"CapPrm:" if os.geteuid() == 0 else b"CapBnd:"
     with open("/proc/self/status", "rb") as f:
         for line in f:
-            if line.startswith(b"CapPrm:"):
+            if line.startswith(key):
                 return int(line.split()[1], 16)
     return 0
 

@@ -58,3 +58,26 @@ def wait_gone(pid: int, start: int | None, timeout_ms: int) -> bool:
         return bool(p.poll(timeout_ms)) or not is_alive(pid, start)
     finally:
         os.close(pidfd)
+
+
+def same_pid_namespace(pid: int) -> list[int]:
+    """Every process in the pid namespace of `pid` that this user may see: the processes of a
+    container without a cgroup of its own (rootless without cgroup permission), found by their
+    /proc/<pid>/ns/pid link. Empty if `pid` shares runk's own pid namespace (that would be every
+    process on the host)."""
+    try:
+        target = os.readlink(f"/proc/{pid}/ns/pid")
+        if target == os.readlink("/proc/self/ns/pid"):
+            return [pid]
+    except OSError:
+        return []
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            if os.readlink(f"/proc/{name}/ns/pid") == target:
+                out.append(int(name))
+        except OSError:
+            continue
+    return sorted(out)

@@ -56,10 +56,44 @@ def apply(limits: list[tuple[int, int, int]]) -> None:
             resource.setrlimit(res, (soft, hard))
         except (OSError, ValueError) as e:
             err = getattr(e, "errno", None) or errno.EPERM
-            raise RunkError(f"error setting rlimit type {res}: {os.strerror(err).lower()}") from None
+            why = _unprivileged_raise(res, hard) if err == errno.EPERM else ""
+            raise RunkError(f"error setting rlimit type {res}: {os.strerror(err).lower()}{why}") from None
+
+
+def _unprivileged_raise(res: int, hard: int) -> str:
+    """Why a setrlimit was refused, when it raised a hard limit: only CAP_SYS_RESOURCE of the
+    host may (a rootless container, in a user namespace, never has it)."""
+    try:
+        cur = resource.getrlimit(res)[1]
+    except (OSError, ValueError):
+        return ""
+    if cur == -1 or (hard != -1 and hard <= cur):
+        return ""
+    shown = "unlimited" if hard == -1 else str(hard)
+    return f" (hard limit {shown} is above the current {cur}, which only a privileged runtime may raise)"
 
 
 def set_oom_score_adj(value: int, proc_fd: int = -1) -> None:
     """proc_fd: an fd of the host's /proc when the container's root has none (no mount
     namespace); else the /proc the process sees is used. Checked to be procfs either way."""
-    procwrite.write("/proc/self/oom_score_adj", str(value).encode(), "process.oomScoreAdj", proc_fd)
+    try:
+        procwrite.write("/proc/self/oom_score_adj", str(value).encode(), "process.oomScoreAdj", proc_fd)
+    except OSError as e:
+        if e.errno != errno.EACCES:
+            raise
+        cur = _current_oom_score_adj()
+        if cur is None or value >= cur:
+            raise
+        # lowering it needs CAP_SYS_RESOURCE of the host: a rootless runk has none
+        raise RunkError(
+            f"{e}: process.oomScoreAdj {value} is below the current value {cur}, "
+            "which only a privileged runtime may lower"
+        ) from None
+
+
+def _current_oom_score_adj() -> int | None:
+    try:
+        with open("/proc/self/oom_score_adj", "rb") as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return None

@@ -162,6 +162,7 @@ def mount_one(root_fd: int, rootfs: str, m: MountSpec, source: tuple[int, bool] 
         if m.tmpcopyup:
             old = os.open(paths.proc_fd(tfd), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         target = paths.proc_fd(tfd)
+        bound = m.is_bind
         if m.is_bind and source is not None:
             move_mount_to_fd(source[0], tfd, shown=dest)
         elif m.is_bind:
@@ -172,15 +173,17 @@ def mount_one(root_fd: int, rootfs: str, m: MountSpec, source: tuple[int, bool] 
             except OSError as e:
                 if not (e.errno == errno.EPERM and m.fstype == "sysfs"):
                     raise
-                # sysfs needs a net namespace owned by our user namespace; runc binds /sys instead
+                # sysfs needs a net namespace owned by our user namespace (a rootless container
+                # without one of its own): bind the host's /sys instead, with the mount's flags
+                # applied by the remount below (crun does the same)
                 mount("/sys", target, None, lib.MS_BIND | lib.MS_REC, shown=dest)
-                _remount(target, lib.MS_BIND | (flags & ~lib.MS_REC), dest)
+                bound = True
         # reopen: the fd still names the directory under the new mount
         nfd = _target(root_fd, rootfs, dest, None)
         os.close(tfd)
         tfd = nfd
         target = paths.proc_fd(tfd)
-        if m.is_bind and (flags & ~(lib.MS_BIND | lib.MS_REC | lib.MS_REMOUNT)):
+        if bound and (flags & ~(lib.MS_BIND | lib.MS_REC | lib.MS_REMOUNT)):
             _remount(target, lib.MS_BIND | (flags & ~lib.MS_REC), dest)
         for p in m.propagation:
             mount(None, target, None, p, shown=dest)

@@ -189,8 +189,10 @@ def _mounts(
         rootfs=rootfs,
         readonly_root=bool(root.get("readonly")),
         mounts=tuple(specs),
-        # an init in a user namespace gets the bind sources as fds (LaunchFds.open_bind_sources)
-        clone_bind_sources=ns.new_user or any(t == "user" for t, _p in ns.joins),
+        # an init in a user namespace gets the bind sources as fds (LaunchFds.open_bind_sources);
+        # a rootless runk may not clone mounts of the host's namespace: its init binds them by
+        # path, as the caller's own uid (runc 1.1)
+        clone_bind_sources=(ns.new_user or any(t == "user" for t, _p in ns.joins)) and os.geteuid() == 0,
         # the host's / is made rslave first (runc), or as asked; an unbindable / would forbid the
         # rootfs bind that follows, so unbindable is applied to the new root after pivot_root only
         root_propagation=(
@@ -202,7 +204,9 @@ def _mounts(
         no_pivot=no_pivot,
         setup_dev=setup_dev,
         devices=tuple(devices.merge(linux.get("devices") or [], defaults=setup_dev)),
-        bind_devices=ns.new_user,
+        # mknod is refused in any user namespace: one of the container's, or the one runk runs
+        # in (rootless podman's) (runc: RunningInUserNS or a new user namespace)
+        bind_devices=ns.new_user or _in_user_namespace(),
         masked_paths=tuple(linux.get("maskedPaths") or ()),
         readonly_paths=tuple(linux.get("readonlyPaths") or ()),
         cgroup_mounts=cgroup_mounts or {},
@@ -301,3 +305,9 @@ def _seccomp(profile: dict[str, Any], cache: str | None) -> SeccompProgram | Non
     if not seccomp.enabled(profile):
         return None
     return seccomp.compile_profile(profile, cache_dir=cache)
+
+
+def _in_user_namespace() -> bool:
+    from runk.linux.rootless import in_user_namespace
+
+    return in_user_namespace()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import fcntl
 
 from runk import _os as os
-from runk.errors import ExistsError, InvalidIdError, NotFoundError
+from runk.errors import ExistsError, InvalidIdError, NotFoundError, RunkError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -170,24 +170,86 @@ class ContainerDir:
             pass
 
 
-class StateStore:
-    """The --root directory: claims new container dirs, opens existing ones, lists them."""
+_S_ISVTX = 0o1000
 
-    __slots__ = ("root",)
+
+class OwnerError(RunkError):
+    """A rootless runk was pointed at state another user controls."""
+
+
+def _rootless() -> bool:
+    from runk.linux.rootless import rootless_euid
+
+    return rootless_euid()
+
+
+def check_root_owner(root: str, st_uid: int, st_mode: int, euid: int) -> None:
+    """A rootless runk keeps its state only where no other user can change it: a --root it
+    owns that no one else may write to, or a root-owned sticky directory (/tmp-like: others
+    cannot rename or remove its entries)."""
+    if st_uid == euid and not st_mode & 0o022:
+        return
+    if st_uid in (euid, 0) and st_mode & _S_ISVTX:
+        return
+    raise OwnerError(
+        f"--root {root}: owned by uid {st_uid} (mode {st_mode & 0o7777:04o}), so others could change the "
+        f"state of uid {euid}: use a directory of your own (0700)"
+    )
+
+
+def check_dir_owner(path: str, st_uid: int, euid: int) -> None:
+    """A container's state directory must be the caller's: another user's container (or a
+    state directory planted to name someone else's processes) is never acted on."""
+    if st_uid != euid:
+        raise OwnerError(f"{path}: owned by uid {st_uid}, not by uid {euid}: not your container")
+
+
+class StateStore:
+    """The --root directory: claims new container dirs, opens existing ones, lists them.
+
+    A rootless runk (euid != 0, or in a user namespace) checks who owns the root and each
+    container directory before it trusts them (check_root_owner, check_dir_owner) and makes
+    container directories 0700; root's behaviour is runc's (0711, no owner checks)."""
+
+    __slots__ = ("_checked", "_rootless", "root")
 
     def __init__(self, root: str = DEFAULT_ROOT) -> None:
         self.root = os.path.abspath(root)
+        self._rootless: bool | None = None
+        self._checked = False
+
+    def rootless(self) -> bool:
+        if self._rootless is None:
+            self._rootless = _rootless()
+        return self._rootless
+
+    def _check_root(self) -> None:
+        """The owner check of --root (rootless only; once per command)."""
+        if self._checked or not self.rootless():
+            return
+        try:
+            st = os.stat(self.root)
+        except FileNotFoundError:
+            return
+        check_root_owner(self.root, st.st_uid, st.st_mode, os.geteuid())
+        self._checked = True
+
+    def _check_dir(self, fd: int, path: str) -> None:
+        if self.rootless():
+            check_dir_owner(path, os.fstat(fd).st_uid, os.geteuid())
 
     def claim(self, cid: str) -> ContainerDir:
         """mkdir <root>/<id> (uniqueness comes from mkdir), open it and lock it."""
         validate_id(cid)
         os.makedirs(self.root, mode=0o700, exist_ok=True)
+        self._check_root()
         path = os.path.join(self.root, cid)
+        mode = 0o700 if self.rootless() else 0o711
         try:
-            os.mkdir(path, 0o711)
+            os.mkdir(path, mode)
         except FileExistsError:
             raise ExistsError() from None
-        os.chmod(path, 0o711)  # not subject to the umask, as runc's state dir
+        os.chmod(path, mode)  # not subject to the umask, as runc's state dir
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         d = ContainerDir(self.root, cid, fd)
         d.lock()
@@ -195,10 +257,23 @@ class StateStore:
 
     def open(self, cid: str, lock: bool = False) -> ContainerDir:
         validate_id(cid)
+        self._check_root()
+        path = os.path.join(self.root, cid)
         try:
-            fd = os.open(os.path.join(self.root, cid), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except (FileNotFoundError, NotADirectoryError):
             raise NotFoundError() from None
+        except PermissionError:
+            if not self.rootless():
+                raise
+            st = os.stat(path)
+            check_dir_owner(path, st.st_uid, os.geteuid())
+            raise
+        try:
+            self._check_dir(fd, path)
+        except BaseException:
+            os.close(fd)
+            raise
         d = ContainerDir(self.root, cid, fd)
         if lock:
             d.lock()
@@ -214,12 +289,14 @@ class StateStore:
         which none of its processes or cgroups exist). Under the lock, so never a create that
         is still running."""
         validate_id(cid)
+        self._check_root()
         try:
             fd = os.open(os.path.join(self.root, cid), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except (FileNotFoundError, NotADirectoryError):
             return
         d = ContainerDir(self.root, cid, fd)
         try:
+            self._check_dir(fd, d.path)
             if not d.lock(blocking=False) or d.exists(CONFIG_FILE) or read_state(d) is not None:
                 return
             d.remove()
@@ -229,11 +306,17 @@ class StateStore:
     def ids(self) -> list[str]:
         """Every directory whose name is a valid id (runc lists ".foo" too); runk's own
         (CACHE_DIR) and stray names no id can take are not containers."""
+        self._check_root()
         try:
             with os.scandir(self.root) as it:
-                return sorted(e.name for e in it if is_valid_id(e.name) and e.is_dir(follow_symlinks=False))
+                names = [e for e in it if is_valid_id(e.name) and e.is_dir(follow_symlinks=False)]
         except FileNotFoundError:
             return []
+        if self.rootless():
+            # a shared root lists only the caller's containers
+            euid = os.geteuid()
+            names = [e for e in names if e.stat(follow_symlinks=False).st_uid == euid]
+        return sorted(e.name for e in names)
 
 
 def read_state(d: ContainerDir) -> dict[str, Any] | None:

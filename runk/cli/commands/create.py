@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 def request(g: Globals, opts: dict[str, Any]) -> CreateRequest:
     from runk.backend.requests import CreateRequest
+    from runk.linux.rootless import is_rootless
 
     return CreateRequest(
         bundle=opts.get("bundle"),
@@ -24,6 +25,7 @@ def request(g: Globals, opts: dict[str, Any]) -> CreateRequest:
         preserve_fds=int(opts.get("preserve_fds") or 0),
         systemd_cgroup=g.systemd_cgroup,
         backend=g.backend,
+        rootless=is_rootless(g.rootless),
     )
 
 

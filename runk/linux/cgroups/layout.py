@@ -177,6 +177,12 @@ def _below(mount: Mount, cgroup: str) -> str:
     return os.path.join(mount.mountpoint, rel)
 
 
+def own_dir(layout: Layout, key: str) -> str | None:
+    """Host directory of runk's own group in hierarchy `key` ("" the cgroup2 mount)."""
+    m = layout.unified if key == "" else layout.v1.get(key)
+    return _below(m, layout.own.get(key, "/")) if m is not None else None
+
+
 def v1_paths(layout: Layout, inner: str) -> dict[str, str]:
     """{controller key: host dir} for every v1 controller (runc fs initPaths)."""
     out = {}
