@@ -136,7 +136,7 @@ class CriNode:
                 pass
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def node():
     requires("root", "busybox")
     missing = [b for b in ("containerd", "ctr", "containerd-shim-runc-v2") if not shutil.which(b)]
