@@ -173,6 +173,8 @@ RUNC_COMMANDS = (
     "state",
     "update",
     "features",
+    "checkpoint",
+    "restore",
 )
 
 
