@@ -44,9 +44,14 @@ def external_binds(cfg: dict[str, Any], cgroup_paths: dict[str, str] | None) -> 
             from runk.linux.cgroups.mounts import mount_plan
 
             out += [(_clean(d), src) for d, src in mount_plan(load_manager(cgroup_paths), dest)]
-    for dev in (cfg.get("linux") or {}).get("devices") or []:
-        path = _clean(str(dev.get("path") or ""))
-        out.append((path, path))
+    # the device nodes of the container (the default ones and linux.devices) are named too, as
+    # runc does: a bind of the host's node in a user namespace
+    from runk.linux.cgroups import default_devices
+
+    nodes = [row[0] for row in default_devices() if row[0]]
+    nodes += [str(dev.get("path") or "") for dev in (cfg.get("linux") or {}).get("devices") or []]
+    for node in dict.fromkeys(_clean(n) for n in nodes if n):
+        out.append((node, node))
     return out
 
 
