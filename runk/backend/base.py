@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from runk.backend.requests import CreateRequest, ExecRequest
+from runk.backend.requests import CheckpointRequest, CreateRequest, ExecRequest, RestoreRequest
 from runk.state.record import StateRecord
 from runk.state.store import ContainerDir
 
@@ -48,3 +48,10 @@ class Backend(Protocol):
     def stats(self, rec: StateRecord) -> dict[str, Any]: ...
     def oom_events(self, rec: StateRecord) -> EventSource: ...
     def features_document(self) -> dict[str, Any]: ...
+    def checkpoint(self, cdir: ContainerDir, rec: StateRecord, cfg: dict[str, Any], req: CheckpointRequest) -> None:
+        """Save the running container's processes with CRIU (a dump leaves them stopped unless
+        req.options.leave_running; a pre-dump leaves them running)."""
+
+    def restore(self, cdir: ContainerDir, cfg: dict[str, Any], raw: bytes, req: RestoreRequest) -> StateRecord:
+        """Like create, in the claimed cdir, but the processes come from a checkpoint and run
+        when it returns (the record's pid is the restored init)."""

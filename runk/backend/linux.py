@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from runk.backend.base import EventSource
-    from runk.backend.requests import CreateRequest, ExecRequest
+    from runk.backend.requests import CheckpointRequest, CreateRequest, ExecRequest, RestoreRequest
     from runk.linux.cgroups.base import CgroupManager, Entry
     from runk.state.cleanup import CleanupStack
 
@@ -670,3 +670,13 @@ class LinuxBackend:
         from runk.oci.features import features_document
 
         return features_document()
+
+    def checkpoint(self, cdir: ContainerDir, rec: StateRecord, cfg: dict[str, Any], req: CheckpointRequest) -> None:
+        from runk.backend.linux_checkpoint import checkpoint
+
+        checkpoint(rec, cfg, req)
+
+    def restore(self, cdir: ContainerDir, cfg: dict[str, Any], raw: bytes, req: RestoreRequest) -> StateRecord:
+        from runk.backend.linux_restore import Kit, restore
+
+        return restore(cdir, cfg, raw, req, self.name, Kit(_cgroup_manager, _resources, _unwind, _undo_launch))

@@ -14,6 +14,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from runk.linux.criu.options import CriuOptions
+
 
 def listen_fds() -> int:
     """systemd socket activation (sd_listen_fds): fds 3.. are passed when LISTEN_PID is us.
@@ -250,3 +252,28 @@ def _parse_user(spec: str, old: dict[str, Any]) -> dict[str, Any]:
     if sep:
         user["gid"] = _id_flag(gid, "gid", "--user")
     return user
+
+
+class CheckpointRequest:
+    """`runk checkpoint`: CRIU's options (checked) and the CRIU binary (--criu)."""
+
+    __slots__ = ("criu", "options")
+
+    def __init__(self, options: CriuOptions, criu: str = "criu") -> None:
+        self.options = options
+        self.criu = criu or "criu"
+
+
+class RestoreRequest:
+    """`runk restore`: a new container (create's inputs: bundle, pid file, console socket) whose
+    processes come from a checkpoint instead of config.json's process."""
+
+    __slots__ = ("create", "criu", "no_subreaper", "options")
+
+    def __init__(
+        self, create: CreateRequest, options: CriuOptions, criu: str = "criu", no_subreaper: bool = False
+    ) -> None:
+        self.create = create
+        self.options = options
+        self.criu = criu or "criu"
+        self.no_subreaper = no_subreaper

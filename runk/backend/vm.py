@@ -29,9 +29,13 @@ if TYPE_CHECKING:
     from typing import Any
 
     from runk.backend.base import EventSource
-    from runk.backend.requests import CreateRequest, ExecRequest
+    from runk.backend.requests import CheckpointRequest, CreateRequest, ExecRequest, RestoreRequest
     from runk.linux.cgroups.base import CgroupManager
 
+NO_CRIU = (
+    "the vm backend (runk-vm) does not support {}: the container runs inside a micro-VM, "
+    "which CRIU cannot save or restore"
+)
 SIGKILL = 9  # signal.SIGKILL (no `signal` here: it imports enum)
 SANDBOX_NS = ("network", "ipc", "uts")  # the host sandbox the supervisor runs in
 WAIT_GONE_SECONDS = 20.0
@@ -449,3 +453,9 @@ class VmBackend:
         k = assets.load_kernel(assets.assets_dir())
         ann["org.runk.vm.kernel"] = f"{k.package} {k.version}" if k else "missing (run scripts/mkguest)"
         return doc
+
+    def checkpoint(self, cdir: ContainerDir, rec: StateRecord, cfg: dict[str, Any], req: CheckpointRequest) -> None:
+        raise RunkError(NO_CRIU.format("checkpoint"))
+
+    def restore(self, cdir: ContainerDir, cfg: dict[str, Any], raw: bytes, req: RestoreRequest) -> StateRecord:
+        raise RunkError(NO_CRIU.format("restore"))

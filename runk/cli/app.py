@@ -86,6 +86,7 @@ def _print_version(ctx: click.Context) -> None:
     is_flag=True,
     help='enable systemd cgroup support, expects cgroupsPath to be of form "slice:prefix:name"',
 )
+@click.option("--criu", default="criu", help="path to the criu binary used for checkpoint and restore")
 @click.option(
     "--rootless", default=None, help="ignore cgroup permission errors ('true', 'false', or 'auto') (default: \"auto\")"
 )
@@ -112,6 +113,7 @@ def cli(
     log_format: str,
     root: str | None,
     systemd_cgroup: bool,
+    criu: str,
     rootless: str | None,
     backend: str | None,
 ) -> None:
@@ -129,6 +131,7 @@ def cli(
         systemd_cgroup=systemd_cgroup,
         rootless=rootless,
         backend=backend_for_prog(ctx.info_name or "runk", backend),
+        criu=criu,
     )
     if ctx.invoked_subcommand is None:
         click.echo(ctx.get_help())
@@ -423,6 +426,110 @@ def events(ctx: click.Context, interval: str, stats: bool, args: tuple[str, ...]
     """display container events such as OOM notifications, cpu, memory, and IO usage statistics"""
     _args("events", args, exactly=1)
     _go(ctx, "events", {"id": args[0], "interval": interval, "stats": stats})
+
+
+_CRIU_COMMON = (
+    ("--tcp-established", "allow open tcp connections"),
+    ("--ext-unix-sk", "allow external unix sockets"),
+    ("--shell-job", "allow shell jobs"),
+    ("--file-locks", "handle file locks, for safety"),
+    ("--auto-dedup", "enable auto deduplication of memory images"),
+    ("--lazy-pages", "use userfaultfd to lazily restore memory pages"),
+)
+_CGROUPS_MODE_HELP = "cgroups mode: 'soft' (default), 'full' and 'strict'"
+_EMPTY_NS_HELP = "create a namespace, but don't restore its properties"
+
+
+def _flags(f: Callable[..., Any], names: tuple[str, ...]) -> Callable[..., Any]:
+    table = dict(_CRIU_COMMON)
+    for name in reversed(names):
+        f = click.option(name, is_flag=True, help=table[name])(f)
+    return f
+
+
+def _checkpoint_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    f = click.option("--auto-dedup", is_flag=True, help=dict(_CRIU_COMMON)["--auto-dedup"])(f)
+    f = click.option("--empty-ns", multiple=True, help=_EMPTY_NS_HELP)(f)
+    f = click.option("--manage-cgroups-mode", default=None, help=_CGROUPS_MODE_HELP)(f)
+    f = click.option(
+        "--pre-dump",
+        is_flag=True,
+        help="dump container's memory information only, leave the container running after this",
+    )(f)
+    f = click.option("--file-locks", is_flag=True, help=dict(_CRIU_COMMON)["--file-locks"])(f)
+    f = click.option("--page-server", default=None, help="ADDRESS:PORT of the page server")(f)
+    f = click.option("--status-fd", type=int, default=-1, help="criu writes \\0 to this FD once lazy-pages is ready")(f)
+    f = _flags(f, ("--tcp-established", "--ext-unix-sk", "--shell-job", "--lazy-pages"))
+    f = click.option("--leave-running", is_flag=True, help="leave the process running after checkpointing")(f)
+    f = click.option("--parent-path", default=None, help="path for previous criu image files in pre-dump")(f)
+    f = click.option("--work-path", default=None, help="path for saving work files and logs")(f)
+    f = click.option("--image-path", default=None, help="path for saving criu image files")(f)
+    return f
+
+
+@cli.command(context_settings=CONTEXT)
+@_checkpoint_options
+@click.argument("args", nargs=-1, metavar="<container-id>")
+@click.pass_context
+def checkpoint(ctx: click.Context, /, args: tuple[str, ...], **kw: Any) -> None:
+    """checkpoint a running container
+
+    Saves the processes of a running container with CRIU into an image directory (by default
+    ./checkpoint), from which `restore` can start them again. The container is stopped and
+    deleted afterwards unless --leave-running or --pre-dump is given.
+    """
+    _args("checkpoint", args, exactly=1)
+    _go(ctx, "checkpoint", {"id": args[0], **kw, "empty_ns": list(kw["empty_ns"])})
+
+
+def _restore_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    f = click.option(
+        "--lsm-mount-context", default=None, help="Specify an LSM mount context to be used during restore."
+    )(f)
+    f = click.option(
+        "--lsm-profile",
+        default=None,
+        help="Specify an LSM profile to be used during restore in the form of TYPE:NAME.",
+    )(f)
+    f = _flags(f, ("--auto-dedup", "--lazy-pages"))
+    f = click.option("--empty-ns", multiple=True, help=_EMPTY_NS_HELP)(f)
+    f = click.option(
+        "--no-pivot",
+        is_flag=True,
+        help="do not use pivot root to jail process inside rootfs.  This should be used whenever "
+        "the rootfs is on top of a ramdisk",
+    )(f)
+    f = click.option(
+        "--no-subreaper", is_flag=True, help="disable the use of the subreaper used to reap reparented processes"
+    )(f)
+    f = click.option("--pid-file", default=None, help="specify the file to write the process id to")(f)
+    f = click.option("-d", "--detach", is_flag=True, help="detach from the container's process")(f)
+    f = click.option("-b", "--bundle", default=None, help="path to the root of the bundle directory")(f)
+    f = click.option("--manage-cgroups-mode", default=None, help=_CGROUPS_MODE_HELP)(f)
+    f = _flags(f, ("--tcp-established", "--ext-unix-sk", "--shell-job", "--file-locks"))
+    f = click.option("--work-path", default=None, help="path for saving work files and logs")(f)
+    f = click.option("--image-path", default=None, help="path to criu image files for restoring")(f)
+    f = click.option(
+        "--console-socket",
+        default=None,
+        help="path to an AF_UNIX socket which will receive a file descriptor referencing the "
+        "master end of the console's pseudoterminal",
+    )(f)
+    return f
+
+
+@cli.command(context_settings=CONTEXT)
+@_restore_options
+@click.argument("args", nargs=-1, metavar="<container-id>")
+@click.pass_context
+def restore(ctx: click.Context, /, args: tuple[str, ...], **kw: Any) -> None:
+    """restore a container from a previous checkpoint
+
+    Starts a new container from the bundle whose processes are those a `checkpoint` saved in the
+    image directory (by default ./checkpoint), in the state they were saved in.
+    """
+    _args("restore", args, exactly=1)
+    _go(ctx, "restore", {"id": args[0], **kw, "empty_ns": list(kw["empty_ns"])})
 
 
 _HELP_CONTEXT = {**CONTEXT, "ignore_unknown_options": True}  # runc reads only the first word

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 
 class Globals:
-    __slots__ = ("backend", "debug", "log", "log_format", "root", "rootless", "systemd_cgroup")
+    __slots__ = ("backend", "criu", "debug", "log", "log_format", "root", "rootless", "systemd_cgroup")
 
     def __init__(
         self,
@@ -24,6 +24,7 @@ class Globals:
         systemd_cgroup: bool = False,
         rootless: str | None = None,
         backend: str | None = None,
+        criu: str = "criu",
     ) -> None:
         self.root: str = root or ""  # "" until apply(): the default depends on who runs runk
         self.log = log
@@ -31,6 +32,7 @@ class Globals:
         self.debug = debug
         self.systemd_cgroup = systemd_cgroup
         self.rootless = rootless
+        self.criu = criu  # the CRIU binary of checkpoint and restore
         self.backend = backend  # --backend linux|vm, or "vm" when invoked as runk-vm
 
     def as_dict(self) -> dict[str, Any]:

@@ -33,7 +33,7 @@ def _option_row(opt: click.Option) -> tuple[str, str]:
     value = "" if opt.is_flag or opt.count else " value"
     left = ", ".join(n + value for n in names)
     right = opt.help or ""
-    default = opt.default
+    default = None if opt.multiple else opt.default  # runc shows no default for a repeated flag
     if not opt.is_flag and default is not None and default != "" and not callable(default):
         right += f" (default: {default})" if isinstance(default, int) else f' (default: "{default}")'
     return left, right

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from runk.backend.base import Backend, EventSource
-    from runk.backend.requests import CreateRequest, ExecRequest
+    from runk.backend.requests import CheckpointRequest, CreateRequest, ExecRequest, RestoreRequest
 
 
 def _backend(rec: StateRecord) -> Backend:
@@ -163,6 +163,26 @@ class Container:
                 merged[key] = value
         self.cdir.write(CONFIG_FILE, _json.dumps(cfg))
 
+    def check_checkpoint(self) -> None:
+        """runc: only a running or paused container can be checkpointed (checked before the
+        options, as runc does)."""
+        s = self.status()
+        if s in (st.CREATED, st.STOPPED, st.CREATING):
+            raise StateError(f"Container cannot be checkpointed in {s} state")
+
+    def checkpoint(self, req: CheckpointRequest) -> None:
+        """Save the container's processes (CRIU). A dump without --leave-running ends them, and
+        the container is then deleted as runc does; a failed dump that left them running leaves
+        the container as it was."""
+        self.check_checkpoint()
+        rec = self.record()
+        o = req.options
+        try:
+            _backend(rec).checkpoint(self.cdir, rec, self.config(), req)
+        finally:
+            if not (o.leave_running or o.pre_dump) and self.status() == st.STOPPED:
+                self.delete()
+
     def processes(self) -> list[int]:
         """The pids in the container's cgroup; for a stopped container, what its init left
         behind (runc Processes(): the cgroup's pids whenever it exists)."""
@@ -261,3 +281,26 @@ def list_all(root: str) -> list[tuple[StateRecord, str]]:
         finally:
             c.close()
     return out
+
+
+def restore(root: str, cid: str, req: RestoreRequest, loaded: tuple[dict[str, Any], bytes] | None = None) -> Container:
+    """A new container from the bundle whose processes come from a checkpoint (runc restore):
+    validated, claimed and undone on failure exactly as create."""
+    from runk.backend import select_backend
+    from runk.oci import config, validate
+
+    cfg, raw = loaded if loaded is not None else config.load(req.create.bundle)
+    validate.validate(cfg)
+    backend = select_backend(cfg.get("annotations") or {}, req.create.backend)
+    store = StateStore(root)
+    cdir = store.claim(cid)
+    try:
+        rec = backend.restore(cdir, cfg, raw, req)
+    except BaseException:
+        if cdir.keep:
+            log.warn(f"what is left of it is removed by: runk delete --force {cid}")
+        else:
+            cdir.remove()
+        cdir.close()
+        raise
+    return Container(store, cdir, rec)

@@ -16,7 +16,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from _socket import socket
 
-    from runk.backend.requests import CreateRequest, ExecRequest
+    from runk.backend.requests import CreateRequest, ExecRequest, RestoreRequest
     from runk.container.container import Container
 
 # the signals that cannot be caught, and SIGCHLD, which is ours (the signal module's names cost
@@ -59,6 +59,35 @@ def run(root: str, cid: str, req: CreateRequest, keep: bool) -> int:
         _restore_signals(forwarded)
     if not keep:
         _delete(root, cid)
+    return status
+
+
+def restore(root: str, cid: str, req: RestoreRequest) -> int:
+    """restore without --detach: as run in the foreground (the restored init is runk's child:
+    CRIU restores it as runk's sibling of its own), then delete."""
+    if not req.no_subreaper:
+        _become_subreaper()
+    from runk.oci.config import load
+
+    creq = req.create
+    loaded = load(creq.bundle)
+    wants_tty = bool((loaded[0].get("process") or {}).get("terminal"))
+    ours = _internal_console(creq, wants_tty and not creq.console_socket)
+    try:
+        c = ct.restore(root, cid, req, loaded)
+    finally:
+        _close_their_end(creq)
+    pid = c.record().pid
+    c.close()
+    if pid is None:
+        raise RunkError("container has no init process")
+    master = _take_master(ours)
+    forwarded = _forward_signals(pid)
+    try:
+        status = _wait(pid, master)
+    finally:
+        _restore_signals(forwarded)
+    _delete(root, cid)
     return status
 
 

@@ -178,6 +178,8 @@ RUNC_COMMANDS = (
     "state",
     "update",
     "features",
+    "checkpoint",
+    "restore",
 )
 
 

@@ -30,6 +30,8 @@ VERBS = (
     "update",
     "events",
     "exec",
+    "checkpoint",
+    "restore",
 )
 
 _MODULE = {"list": "list_", "exec": "exec_"}
