@@ -145,9 +145,6 @@ def _flags(help_text: str) -> set[str]:
 # runc's that runk does not have yet: checkpoint/restore and --criu (CRIU), run --no-subreaper,
 # update's Intel RDT schemata
 MISSING = {
-    "--criu",
-    "checkpoint",
-    "restore",
     "run --no-subreaper",
     "update --l3-cache-schema",
     "update --mem-bw-schema",
