@@ -104,6 +104,7 @@ def _init(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -> None:
         setup_terminal(proc, fds.console, bind_console=ns.mount_ns)
     if ns.mount_ns:
         rootfs.finish(mp)
+        rootfs.reopen_dev_null()
     os.umask(proc.umask)
     if ns.hostname is not None:
         from runk.linux.syscalls import sethostname

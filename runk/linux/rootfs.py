@@ -389,3 +389,24 @@ def finish(mp: MountPlan) -> None:
     _read_only_now(mp)
     if mp.readonly_root:
         _remount("/", lib.MS_BIND | lib.MS_RDONLY, "/")
+
+
+def reopen_dev_null() -> None:
+    """stdio that is the host's /dev/null (podman's conmon gives it for stdin) becomes the
+    container's own /dev/null, as runc's init does: a descriptor of a mount outside the
+    container's mount namespace is one CRIU cannot place when it dumps the container."""
+    try:
+        fd = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
+    except OSError:
+        return  # no /dev/null in this container: nothing to reopen it from
+    try:
+        rdev = os.fstat(fd).st_rdev
+        for std in (0, 1, 2):
+            try:
+                st = os.fstat(std)
+            except OSError:
+                continue
+            if stat.S_ISCHR(st.st_mode) and st.st_rdev == rdev:
+                os.dup2(fd, std)
+    finally:
+        os.close(fd)
