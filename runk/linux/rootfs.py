@@ -139,16 +139,17 @@ def mount_one(root_fd: int, rootfs: str, m: MountSpec, source: tuple[int, bool] 
             raise SyscallError("stat", m.source, e.errno or 0) from None
         create = "dir" if stat.S_ISDIR(st.st_mode) else "file"
     if m.fstype in ("proc", "sysfs"):
-        # runc GHSA-fh74-hm69-rqjw: procfs and sysfs only on a real directory
+        # runc GHSA-fh74-hm69-rqjw: procfs and sysfs only on a real directory (a symlink or a
+        # file there is refused, in runc's words)
         try:
             lfd = paths.open_in_root(root_fd, dest, None, follow_last=False)
         except OSError:
             lfd = -1
         if lfd >= 0:
-            is_link = stat.S_ISLNK(os.fstat(lfd).st_mode)
+            is_dir = stat.S_ISDIR(os.fstat(lfd).st_mode)
             os.close(lfd)
-            if is_link:
-                raise RunkError(f"mount destination {dest} is a symlink: {m.fstype} must be mounted on a directory")
+            if not is_dir:
+                raise RunkError(f'mounts[{m.index}]: filesystem "{m.fstype}" must be mounted on ordinary directory')
     # runc: a tmpfs over an existing directory takes that directory's mode (/run 0755 stays
     # 0755), unless the options give one: runc puts "mode=<dir's>" first in the data
     keep_mode = (
