@@ -20,7 +20,16 @@ from runk import _os as os
 from runk._native import lib
 from runk.errors import RunkError, SyscallError
 from runk.linux import devices, paths, procmounts
-from runk.linux.syscalls import mount, mount_setattr, move_mount_to_fd, pivot_root, umount2
+from runk.linux.mounts import IDMAP_RECURSIVE
+from runk.linux.syscalls import (
+    clone_fd_tree,
+    idmap_tree,
+    mount,
+    mount_setattr,
+    move_mount_to_fd,
+    pivot_root,
+    umount2,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -63,7 +72,7 @@ def prepare(mp: MountPlan, fds: LaunchFds, mount_ns: bool) -> int:
     for m in mp.mounts:
         if m.fstype == "cgroup":
             _mount_cgroup(root_fd, mp, m)
-        elif mount_one(root_fd, rootfs, m, fds.bind_sources.get(m.index)):
+        elif mount_one(root_fd, rootfs, m, fds.bind_sources.get(m.index), fds.idmap_users.get(m.index, -1)):
             # a mount onto the root itself (runc takes it as the new root): the later mounts
             # and pivot_root go to it, not to the rootfs it covers
             os.close(root_fd)
@@ -123,10 +132,44 @@ def _remount(target: str, flags: int, dest: str) -> None:
         mount(None, target, None, _remount_flags(target, flags) | lib.MS_REMOUNT, shown=dest)
 
 
-def mount_one(root_fd: int, rootfs: str, m: MountSpec, source: tuple[int, bool] | None = None) -> bool:
+def _clone_root_source(root_fd: int, m: MountSpec, users: int) -> tuple[int, bool]:
+    """A bind source inside the rootfs (MountSpec.root_source), resolved in the container's
+    tree as the earlier mounts left it, never outside it: (detached clone, is a directory),
+    id-mapped through `users` when the mount asks."""
+    assert m.root_source is not None
+    try:
+        sfd = paths.open_in_root(root_fd, m.root_source, None)
+    except OSError as e:
+        raise SyscallError("stat", m.source, e.errno or 0) from None
+    try:
+        is_dir = stat.S_ISDIR(os.fstat(sfd).st_mode)
+        tree = clone_fd_tree(sfd, m.destination, recursive=bool(m.flags & lib.MS_REC))
+    finally:
+        os.close(sfd)
+    if m.idmap:
+        try:
+            idmap_tree(tree, users, m.idmap == IDMAP_RECURSIVE, shown=m.destination)
+        except BaseException:
+            os.close(tree)
+            raise
+    return tree, is_dir
+
+
+def mount_one(root_fd: int, rootfs: str, m: MountSpec, source: tuple[int, bool] | None = None, users: int = -1) -> bool:
     """One config mount; `source`: (fd, is a directory) of the bind source's clone the parent
-    opened (LaunchFds.bind_sources), None to mount by path. True if it was mounted onto the
-    root itself."""
+    opened (LaunchFds.bind_sources), None to mount by path; `users`: the user namespace fd of an
+    id-mapped mount whose source is inside the rootfs. True if it was mounted onto the root
+    itself."""
+    if m.root_source is not None and source is None:
+        source = _clone_root_source(root_fd, m, users)
+        try:
+            return _mount_one(root_fd, rootfs, m, source)
+        finally:
+            os.close(source[0])
+    return _mount_one(root_fd, rootfs, m, source)
+
+
+def _mount_one(root_fd: int, rootfs: str, m: MountSpec, source: tuple[int, bool] | None) -> bool:
     dest = m.destination
     flags = m.flags & ~lib.MS_RDONLY if read_only_later(m) else m.flags
     create = "dir"

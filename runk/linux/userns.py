@@ -24,11 +24,16 @@ def _write(path: str, data: bytes, what: str) -> None:
 
 
 def write_maps(
-    pid: int, uid_map: list[dict[str, Any]], gid_map: list[dict[str, Any]], deny_setgroups: bool = False
+    pid: int,
+    uid_map: list[dict[str, Any]],
+    gid_map: list[dict[str, Any]],
+    deny_setgroups: bool = False,
+    where: str = "linux",
 ) -> None:
+    """`where`: the config object holding the maps, named in errors (linux, mounts[3])."""
     if deny_setgroups:
-        _write(f"/proc/{pid}/setgroups", b"deny", "linux.uidMappings")
+        _write(f"/proc/{pid}/setgroups", b"deny", f"{where}.uidMappings")
     if uid_map:
-        _write(f"/proc/{pid}/uid_map", _map_text(uid_map), "linux.uidMappings")
+        _write(f"/proc/{pid}/uid_map", _map_text(uid_map), f"{where}.uidMappings")
     if gid_map:
-        _write(f"/proc/{pid}/gid_map", _map_text(gid_map), "linux.gidMappings")
+        _write(f"/proc/{pid}/gid_map", _map_text(gid_map), f"{where}.gidMappings")

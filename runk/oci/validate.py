@@ -151,6 +151,7 @@ def semantic(cfg: dict[str, Any]) -> None:
         if dest == "/" and proc_seen:
             raise ConfigError(f"mounts[{i}].destination", procmounts.ROOT_OVER_PROC)
         proc_seen = proc_seen or dest == "/proc"
+        _check_idmap(i, m, bind, "user" in types)
     seccomp = linux.get("seccomp")
     if seccomp and (
         seccomp.get("listenerPath") or any(s.get("action") == "SCMP_ACT_NOTIFY" for s in seccomp.get("syscalls") or [])
@@ -169,6 +170,24 @@ def _check_ids(cfg: dict[str, Any], linux: dict[str, Any]) -> None:
         for key in ("uid", "gid"):
             if key in d:
                 ids.check(f"linux.devices[{i}].{key}", d[key])
+
+
+def _check_idmap(i: int, m: dict[str, Any], bind: bool, userns: bool) -> None:
+    """An id-mapped mount (runtime-spec 1.2: uidMappings/gidMappings, the idmap and ridmap
+    options): a bind, with both mappings, or taking the container's user namespace's when it
+    gives none. The texts after the JSON path are runc's."""
+    opts = m.get("options") or []
+    has_maps = bool(m.get("uidMappings") or m.get("gidMappings"))
+    asked = "idmap" in opts or "ridmap" in opts
+    if not (has_maps or asked):
+        return
+    where = f"mounts[{i}]"
+    if not bind:
+        raise ConfigError(where, "id-mapped mounts are only supported for bind-mounts")
+    if (has_maps and not (m.get("uidMappings") and m.get("gidMappings"))) or (not has_maps and not userns):
+        raise ConfigError(where, "id-mapped mounts must have both uid and gid mappings specified")
+    ids.check_mappings(f"{where}.uidMappings", m.get("uidMappings"))
+    ids.check_mappings(f"{where}.gidMappings", m.get("gidMappings"))
 
 
 def _check_sysctl(key: str, types: dict[str, Any], cfg: dict[str, Any]) -> None:
