@@ -173,9 +173,11 @@ class MountSpec(Frozen):
                     rec_clr |= a
                 else:
                     rec_set |= a
-                if a & _ATIME == a and not is_clear:
+                if a & _ATIME == a:
                     # the atime modes are one field: setting one clears it first; relatime
-                    # is the value 0 of that field, so rrelatime is that clear alone
+                    # is the value 0 of that field, so rrelatime is that clear alone, and
+                    # clearing a mode (ratime, rnostrictatime, rnorelatime) leaves relatime,
+                    # the kernel's default (runc; a bare clear of one mode is EINVAL)
                     rec_clr |= _ATIME
             elif opt == "tmpcopyup":
                 tmpcopyup = True

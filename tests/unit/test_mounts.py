@@ -172,6 +172,10 @@ def test_recursive_atime_clears_the_whole_field():
         assert m.rec_set == mode and m.rec_clr == lib.MOUNT_ATTR__ATIME, opt
     m = spec("rbind", "rro", "rnoatime")
     assert m.rec_set == lib.MOUNT_ATTR_RDONLY | lib.MOUNT_ATTR_NOATIME
+    # clearing a mode clears the field: relatime, the kernel's default (runc)
+    for opt in ("ratime", "rnostrictatime", "rnorelatime"):
+        m = spec("rbind", opt)
+        assert m.rec_set == 0 and m.rec_clr & lib.MOUNT_ATTR__ATIME == lib.MOUNT_ATTR__ATIME, opt
 
 
 def _mountinfo_opts(path: str) -> set[str]:
@@ -192,6 +196,9 @@ def test_recursive_attributes_on_a_real_mount(tmp_path):
         (lib.MS_NOATIME, ["rrelatime"], {"relatime"}, {"noatime"}),
         (lib.MS_NOATIME, ["rstrictatime"], set(), {"noatime", "relatime"}),
         (0, ["rnoatime"], {"noatime"}, {"relatime"}),
+        (lib.MS_NOATIME, ["ratime"], {"relatime"}, {"noatime"}),
+        (lib.MS_NOATIME, ["rnorelatime"], {"relatime"}, {"noatime"}),
+        (lib.MS_STRICTATIME, ["rnostrictatime"], {"relatime"}, set()),
         (0, ["rro", "rnosuid", "rnodev", "rnoexec"], {"ro", "nosuid", "nodev", "noexec"}, {"rw"}),
         (lib.MS_RDONLY | lib.MS_NOSUID, ["rrw", "rsuid"], {"rw"}, {"ro", "nosuid"}),
     ]
