@@ -51,6 +51,10 @@ def validate(cfg: dict[str, Any]) -> None:
     check_version(cfg.get("ociVersion"))
     from runk.oci import _schema_validator
 
+    linux = cfg.get("linux")
+    if isinstance(linux, dict) and "timeOffsets" in linux and linux["timeOffsets"] is None:
+        del linux["timeOffsets"]  # null is absent (runc; the field is an object)
+
     _schema_validator.validate(cfg)
     check_strings(cfg)
     semantic(cfg)
