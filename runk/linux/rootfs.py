@@ -37,10 +37,12 @@ if TYPE_CHECKING:
     from runk.linux.mounts import MountSpec
     from runk.linux.plan import MountPlan
 
-# statvfs f_flag bits that are also mount flags (the kernel's ST_* == MS_* for these)
+# statvfs f_flag bits that are also mount flags (the kernel's ST_* == MS_* for these): the
+# flags the kernel locks on the mounts a user namespace inherits
 _LOCKABLE: int = (
     lib.MS_RDONLY | lib.MS_NOSUID | lib.MS_NODEV | lib.MS_NOEXEC | lib.MS_NOATIME | lib.MS_NODIRATIME | lib.MS_RELATIME
 )
+_ATIME_FLAGS: int = lib.MS_NOATIME | lib.MS_NODIRATIME | lib.MS_RELATIME | lib.MS_STRICTATIME
 
 
 def _mount_point_of(path: str) -> tuple[str, str]:
@@ -72,7 +74,9 @@ def prepare(mp: MountPlan, fds: LaunchFds, mount_ns: bool) -> int:
     for m in mp.mounts:
         if m.fstype == "cgroup":
             _mount_cgroup(root_fd, mp, m)
-        elif mount_one(root_fd, rootfs, m, fds.bind_sources.get(m.index), fds.idmap_users.get(m.index, -1)):
+        elif mount_one(
+            root_fd, rootfs, m, fds.bind_sources.get(m.index), fds.idmap_users.get(m.index, -1), mp.clone_bind_sources
+        ):
             # a mount onto the root itself (runc takes it as the new root): the later mounts
             # and pivot_root go to it, not to the rootfs it covers
             os.close(root_fd)
@@ -155,21 +159,46 @@ def _clone_root_source(root_fd: int, m: MountSpec, users: int) -> tuple[int, boo
     return tree, is_dir
 
 
-def mount_one(root_fd: int, rootfs: str, m: MountSpec, source: tuple[int, bool] | None = None, users: int = -1) -> bool:
+def mount_one(
+    root_fd: int,
+    rootfs: str,
+    m: MountSpec,
+    source: tuple[int, bool] | None = None,
+    users: int = -1,
+    userns: bool = False,
+) -> bool:
     """One config mount; `source`: (fd, is a directory) of the bind source's clone the parent
     opened (LaunchFds.bind_sources), None to mount by path; `users`: the user namespace fd of an
-    id-mapped mount whose source is inside the rootfs. True if it was mounted onto the root
-    itself."""
+    id-mapped mount whose source is inside the rootfs; userns: the container has a user
+    namespace (a bind keeps its source's lockable flags, _locked_bind_flags). True if it was
+    mounted onto the root itself."""
     if m.root_source is not None and source is None:
         source = _clone_root_source(root_fd, m, users)
         try:
-            return _mount_one(root_fd, rootfs, m, source)
+            return _mount_one(root_fd, rootfs, m, source, userns)
         finally:
             os.close(source[0])
-    return _mount_one(root_fd, rootfs, m, source)
+    return _mount_one(root_fd, rootfs, m, source, userns)
 
 
-def _mount_one(root_fd: int, rootfs: str, m: MountSpec, source: tuple[int, bool] | None) -> bool:
+def _locked_bind_flags(target: str, m: MountSpec, flags: int) -> int:
+    """A bind in a user namespace keeps the lockable flags of its source (ro, nosuid, nodev,
+    noexec, the atime ones), as the kernel locks them on mounts a user namespace inherits
+    (runk's binds are clones made outside it, which the kernel does not lock): the flags to
+    remount with. Clearing one of them explicitly, or asking for other atime flags than the
+    source's, is refused with EPERM (runc)."""
+    src = os.statvfs(target).f_flag & _LOCKABLE
+    if not src & (lib.MS_NOATIME | lib.MS_RELATIME):
+        src |= lib.MS_STRICTATIME  # statvfs has no flag for it: none of the others is it
+    if m.clear & src:
+        raise SyscallError("mount", f"{m.destination} (cannot clear locked flags)", errno.EPERM)
+    want = flags & _ATIME_FLAGS
+    if want and want != src & _ATIME_FLAGS:
+        raise SyscallError("mount", f"{m.destination} (cannot change locked atime flags)", errno.EPERM)
+    return flags | src
+
+
+def _mount_one(root_fd: int, rootfs: str, m: MountSpec, source: tuple[int, bool] | None, userns: bool) -> bool:
     dest = m.destination
     flags = m.flags & ~lib.MS_RDONLY if read_only_later(m) else m.flags
     create = "dir"
@@ -224,8 +253,11 @@ def _mount_one(root_fd: int, rootfs: str, m: MountSpec, source: tuple[int, bool]
         os.close(tfd)
         tfd = nfd
         target = paths.proc_fd(tfd)
-        if m.is_bind and (flags & ~(lib.MS_BIND | lib.MS_REC | lib.MS_REMOUNT)):
-            _remount(target, lib.MS_BIND | (flags & ~lib.MS_REC), dest)
+        if m.is_bind and (flags & ~(lib.MS_BIND | lib.MS_REC | lib.MS_REMOUNT) or m.clear):
+            # runc: a bind with options gets exactly them (a flag the options do not name is
+            # cleared; the atime ones are kept unless named)
+            want = lib.MS_BIND | (flags & ~lib.MS_REC)
+            _remount(target, _locked_bind_flags(target, m, want) if userns else want, dest)
         for p in m.propagation:
             mount(None, target, None, p, shown=dest)
         if m.rec_set or m.rec_clr:
