@@ -61,7 +61,7 @@ def _check_root(root: str) -> None:
     if root == DEFAULT_ROOT:
         return
     try:
-        os.lstat(root)
+        os.stat(root)
     except FileNotFoundError:
         from runk.errors import RunkError
 
