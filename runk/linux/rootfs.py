@@ -221,7 +221,9 @@ def _mount_one(root_fd: int, rootfs: str, m: MountSpec, source: tuple[int, bool]
             is_dir = stat.S_ISDIR(os.fstat(lfd).st_mode)
             os.close(lfd)
             if not is_dir:
-                raise RunkError(f'mounts[{m.index}]: filesystem "{m.fstype}" must be mounted on ordinary directory')
+                raise RunkError(
+                    f'mounts[{m.index}]: {dest}: filesystem "{m.fstype}" must be mounted on ordinary directory'
+                )
     # runc: a tmpfs over an existing directory takes that directory's mode (/run 0755 stays
     # 0755), unless the options give one: runc puts "mode=<dir's>" first in the data
     keep_mode = (
