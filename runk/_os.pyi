@@ -198,6 +198,12 @@ from os import (
     scandir as scandir,
 )
 from os import (
+    sched_getaffinity as sched_getaffinity,
+)
+from os import (
+    sched_setaffinity as sched_setaffinity,
+)
+from os import (
     sendfile as sendfile,
 )
 from os import (

@@ -65,8 +65,10 @@ class ConfigError(RunkError):
 
 
 class HookError(RunkError):
-    def __init__(self, phase: str, msg: str) -> None:
-        super().__init__(f"error running {phase} hook: {msg}")
+    """A hook that failed: runc's "error running PHASE hook #INDEX: DETAIL"."""
+
+    def __init__(self, phase: str, index: int, detail: str) -> None:
+        super().__init__(f"error running {phase} hook #{index}: {detail}")
         self.phase = phase
 
 

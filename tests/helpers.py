@@ -11,6 +11,35 @@ import os
 import time
 
 
+def on_pty(rt, *args: str, timeout: float = 60) -> tuple[int, bytes, bytes]:
+    """rt's command with a fresh pty as its controlling terminal and stdin (as a shell or
+    `script` gives one) and pipes for stdout and stderr (as bats' `run` captures them);
+    (exit code, stdout, stderr)."""
+    import fcntl
+    import subprocess
+    import termios
+
+    master, slave = os.openpty()
+    try:
+        p = subprocess.Popen(
+            [rt.binary, "--root", rt.root, *args],
+            stdin=slave,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+            env={**os.environ, "RUNK_TEST_ROOT": rt.root},
+        )
+        os.close(slave)
+        slave = -1
+        out, err = p.communicate(timeout=timeout)
+    finally:
+        if slave >= 0:
+            os.close(slave)
+        os.close(master)
+    return p.returncode, out, err
+
+
 def run_out(rt, bundle, cid: str, script: str, *extra: str) -> str:
     """Run `sh -c script` in a container to completion; assert exit 0 and return its stdout."""
     bundle.sh(script).write()

@@ -25,6 +25,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
@@ -45,6 +46,23 @@ static void die(const char *what, const char *arg)
     _exit(err == ENOENT ? 127 : 126);
 }
 
+/* The program itself could not be executed (a bad interpreter line, a wrong format): runc's
+   words, "exec PATH: REASON" with Go's lower-case errno text, and podman's exit codes. */
+static void exec_failed(const char *path)
+{
+    int err = errno;
+    char reason[256];
+    char buf[512];
+    int n;
+    snprintf(reason, sizeof(reason), "%s", strerror(err));
+    if (reason[0] >= 'A' && reason[0] <= 'Z')
+        reason[0] = (char)(reason[0] - 'A' + 'a');
+    n = snprintf(buf, sizeof(buf), "exec %s: %s\n", path, reason);
+    if (n > 0)
+        (void)!write(2, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+    _exit(err == ENOENT ? 127 : 126);
+}
+
 static int parse_fd(const char *s)
 {
     char *end;
@@ -54,6 +72,27 @@ static int parse_fd(const char *s)
         die("bad fd argument", s);
     }
     return (int)v;
+}
+
+/* A created container's process ends on SIGTERM (and the user signals no terminal sends), as
+   runc's Go init does while it waits for `start`: as the init of a pid namespace it would
+   otherwise ignore every signal but SIGKILL sent with the default action (kill TERM, or a
+   --pidfd-socket manager's SIGTERM). Not SIGHUP, SIGINT or SIGQUIT: its terminal sends those
+   (a hangup while the console socket's listener takes over the master), and runc's init
+   survives them there. The handlers last until the final execve, which resets them. */
+static void on_signal(int sig)
+{
+    _exit(128 + sig);
+}
+
+static void die_on_signals(void)
+{
+    static const int sigs[] = {SIGTERM, SIGUSR1, SIGUSR2, SIGALRM};
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        sigaction(sigs[i], &sa, NULL);
 }
 
 int main(int argc, char **argv)
@@ -75,6 +114,7 @@ int main(int argc, char **argv)
     unsigned int sflags = (unsigned int)strtoul(argv[3], NULL, 10);
 
     if (fifo >= 0) {
+        die_on_signals();
         char path[64];
         int w;
         if (procfd >= 0) {
@@ -132,6 +172,6 @@ int main(int argc, char **argv)
         _exit(code == 126 ? 126 : 127);
     }
     execve(argv[4], argv + 5, environ);
-    die("exec", argv[4]);
+    exec_failed(argv[4]);
     return 127;
 }

@@ -8,9 +8,11 @@ returns, and on disk (state.json) from before it is made until delete removes it
 
 from __future__ import annotations
 
+import errno
+
 from runk import _os as os
 from runk import log
-from runk.errors import InitError, RunkError, StateError
+from runk.errors import CgroupError, InitError, RunkError, StateError
 from runk.state import status as st
 from runk.state.record import StateRecord
 from runk.state.store import CONFIG_FILE, FIFO_FILE, STATE_FILE, ContainerDir, write_atomic
@@ -73,13 +75,26 @@ def _resources(cfg: dict[str, Any]) -> dict[str, Any]:
     return res
 
 
+def _adding_pid_error(pid: int, e: CgroupError) -> CgroupError:
+    """exec's process could not join a cgroup (exec --cgroup names one that is not there): runc's
+    "error adding pid N to cgroups: failed to write N: open FILE: REASON"."""
+    file, num = getattr(e, "file", None), getattr(e, "errno", 0)
+    if not file or not num:
+        return e
+    op = "open" if num in (errno.ENOENT, errno.ENOTDIR, errno.EACCES) else "write"
+    return CgroupError(
+        f"error adding pid {pid} to cgroups: failed to write {pid}: {op} {file}: {os.strerror(num).lower()}"
+    )
+
+
 class _ExecSteps:
     """launch()'s callbacks for exec: only the cgroups (and the base of create's _Steps)."""
 
-    __slots__ = ("entry", "mgr")
+    __slots__ = ("entry", "mgr", "rec")
 
-    def __init__(self, mgr: CgroupManager | None) -> None:
+    def __init__(self, mgr: CgroupManager | None, rec: StateRecord) -> None:
         self.mgr = mgr
+        self.rec = rec
         self.entry: Entry | None = None
 
     def cgroup_entry(self) -> Entry | None:
@@ -87,8 +102,12 @@ class _ExecSteps:
         return self.entry
 
     def cgroup_apply(self, pid: int) -> None:
-        if self.mgr is not None:
+        if self.mgr is None:
+            return
+        try:
             self.mgr.apply(pid, self.entry)
+        except CgroupError as e:
+            raise _adding_pid_error(pid, e) from None
 
     def on_pid(self, pid: int) -> None:
         pass
@@ -96,11 +115,21 @@ class _ExecSteps:
     def runtime_hooks(self, pid: int) -> None:
         pass
 
+    def on_ready(self, pid: int) -> None:
+        pass
+
+    def seccomp_state(self, pid: int) -> dict[str, Any]:
+        """The container's state for the seccomp agent: running, with the init's pid (runc)."""
+        from runk.linux.hookexec import state_dict
+
+        rec = self.rec
+        return state_dict(rec.id, st.RUNNING, rec.pid or 0, rec.bundle or "", rec.annotations)
+
 
 class _Steps(_ExecSteps):
     """The callbacks launch() makes while the init sets up."""
 
-    __slots__ = ("cdir", "cfg", "net_devices", "rec")
+    __slots__ = ("cdir", "cfg", "devices", "late", "net_devices")
 
     def __init__(
         self,
@@ -109,10 +138,25 @@ class _Steps(_ExecSteps):
         cfg: dict[str, Any],
         mgr: CgroupManager | None,
         net_devices: dict[str, Any],
+        devices: dict[str, Any] | None = None,
+        late: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(mgr)
-        self.cdir, self.rec, self.cfg = cdir, rec, cfg
+        super().__init__(mgr, rec)
+        self.cdir, self.cfg = cdir, cfg
         self.net_devices = net_devices
+        self.devices = devices or {}
+        self.late = late or {}  # resources set once the init is in its cgroups (the pids limit)
+
+    def cgroup_apply(self, pid: int) -> None:
+        if self.mgr is not None:
+            self.mgr.apply(pid, self.entry)
+            if self.late:
+                self.mgr.set(self.late)
+
+    def on_ready(self, pid: int) -> None:
+        """The init has made its mounts and waits for `start`: the device rules apply now."""
+        if self.mgr is not None and self.devices.get("devices") is not None:
+            self.mgr.set(self.devices)
 
     def on_pid(self, pid: int) -> None:
         from runk.linux import procfs
@@ -133,6 +177,22 @@ class _Steps(_ExecSteps):
         from runk.state import hooks
 
         hooks.run_runtime_phases(self.cfg, hooks.state_for(self.rec, hooks.STATUS["createRuntime"]))
+
+    def seccomp_state(self, pid: int) -> dict[str, Any]:
+        """The init's filter is loaded while create runs: status creating (runc)."""
+        from runk.linux.hookexec import state_dict
+
+        rec = self.rec
+        return state_dict(rec.id, st.CREATING, pid, rec.bundle or "", rec.annotations)
+
+
+def _pidfd_socket(path: str | None) -> int:
+    """The connected --pidfd-socket (the caller closes it), or -1 without one."""
+    if not path:
+        return -1
+    from runk.linux import pidfd_socket
+
+    return pidfd_socket.connect(path)
 
 
 def freezer_state(rec: StateRecord) -> str:
@@ -216,6 +276,49 @@ def _undo_launch(rec: StateRecord) -> None:
             pass
 
 
+def _read_gate(fifo: int, pidfd: int) -> bytes:
+    """What the init writes into the exec fifo until its write end closes (the trampoline's
+    final execve, or the init's exit): b"0", or b"!" and the failure of a startContainer hook.
+    StateError if the init is gone having written nothing."""
+    import select
+
+    poller = select.poll()
+    poller.register(fifo, select.POLLIN)
+    poller.register(pidfd, select.POLLIN)
+    got = b""
+    while True:
+        events = dict(poller.poll())
+        ev = events.get(fifo, 0)
+        if ev & select.POLLIN:
+            try:
+                data = os.read(fifo, 65536)
+            except BlockingIOError:
+                data = None
+            if data:
+                got += data
+                continue
+            if data == b"" and got:
+                return got  # EOF: the trampoline's write end closed at its final execve
+        if ev & select.POLLHUP and got:
+            return got
+        if pidfd in events:
+            if got:
+                return got + _rest(fifo)  # it exec'd and already exited, or died exec'ing
+            raise StateError("cannot start a container that has stopped")
+
+
+def _rest(fifo: int) -> bytes:
+    data = b""
+    while True:
+        try:
+            chunk = os.read(fifo, 65536)
+        except BlockingIOError:
+            return data
+        if not chunk:
+            return data
+        data += chunk
+
+
 class LinuxBackend:
     """A container of host namespaces, cgroups and a forked init (runk.backend.base.Backend)."""
 
@@ -253,8 +356,18 @@ class LinuxBackend:
             )
             cdir.write(STATE_FILE, rec.to_json())
             stop_after("claim", cdir.root)
+            devices: dict[str, Any] = {}
+            late: dict[str, Any] = {}
             if mgr is not None:
-                mgr.create(_resources(cfg))
+                res = _resources(cfg)
+                # the device rules apply once the init has made its mounts (runc's Set at
+                # procReady): a file system on a block device of the config mounts then
+                devices["devices"] = res.pop("devices")
+                if (res.get("pids") or {}).get("limit") is not None:
+                    # set once the init is forked (runc sets every limit then): a limit of 1
+                    # (0 in the config) would forbid the bootstrap's fork of the init
+                    late = {"pids": res.pop("pids")}
+                mgr.create(res)
                 undo.push(mgr.destroy)
                 stop_after("cgroup", cdir.root)
                 for w in mgr.warnings:
@@ -278,6 +391,7 @@ class LinuxBackend:
                 preserve_fds=req.preserve_fds,
                 cgroup_mounts=cgroup_mounts,
                 seccomp_cache=cdir.cache_dir("seccomp"),
+                tty_relayed=req.console_fd is not None,
             )
             assert plan.mounts is not None  # an init's plan has mounts
             fds.open_namespaces(plan.namespaces)
@@ -303,15 +417,26 @@ class LinuxBackend:
             if plan.security.seccomp is not None:
                 from runk.linux import seccomp  # noqa: F401  (imported before fork: the init loads it)
 
+                log.debug(f"seccomp filter flags: {plan.security.seccomp.flags}")
+
             rec.rootfs = plan.mounts.rootfs
-            steps = _Steps(cdir, rec, cfg, mgr, plan.net_devices)
+            pidfd_sock = _pidfd_socket(req.pidfd_socket)
+            steps = _Steps(cdir, rec, cfg, mgr, plan.net_devices, devices, late)
             try:
-                pid = launch.launch(plan, fds, steps, [cdir.fd], req.stdio)
-            except InitError as e:
-                raise RunkError(f"unable to start container process: {e}") from None
-            # from here on a failure (a full disk for the state or pid file) must stop the init
-            # waiting in the trampoline before its cgroups can go: it runs before mgr.destroy
-            undo.push(_undo_launch, rec)
+                try:
+                    pid = launch.launch(plan, fds, steps, [cdir.fd], req.stdio)
+                except InitError as e:
+                    raise RunkError(f"unable to start container process: {e}") from None
+                # from here on a failure (a full disk for the state or pid file) must stop the
+                # init waiting in the trampoline before its cgroups can go: before mgr.destroy
+                undo.push(_undo_launch, rec)
+                if pidfd_sock >= 0:
+                    from runk.linux import pidfd_socket
+
+                    pidfd_socket.send(pidfd_sock, pid, "standard")
+            finally:
+                if pidfd_sock >= 0:
+                    os.close(pidfd_sock)
             stop_after("launch", cdir.root)
             fds.close()
             rec.status = st.CREATED
@@ -346,8 +471,6 @@ class LinuxBackend:
         """Release the init waiting in the trampoline: open the fifo's read end, read its byte,
         remove the fifo (runc handleFifo). Returns at once; nothing is rewritten: running is
         "alive and no fifo"."""
-        import select
-
         from runk.linux import procfs
 
         # the pidfd first: once the fifo is open, the program may run, exit and be reaped by its
@@ -365,32 +488,13 @@ class LinuxBackend:
             os.close(pidfd)
             raise StateError("cannot start an already running container") from None
         try:
-            poller = select.poll()
-            poller.register(fifo, select.POLLIN)
-            poller.register(pidfd, select.POLLIN)
-            got = False
-            while True:
-                events = dict(poller.poll())
-                ev = events.get(fifo, 0)
-                if ev & select.POLLIN:
-                    try:
-                        data = os.read(fifo, 1)
-                    except BlockingIOError:
-                        data = None
-                    if data:
-                        got = True
-                        continue
-                    if data == b"" and got:
-                        break  # EOF: the trampoline's write end closed at its final execve
-                if ev & select.POLLHUP and got:
-                    break
-                if pidfd in events:
-                    if got:
-                        break  # it exec'd and already exited, or died exec'ing
-                    raise StateError("cannot start a container that has stopped")
+            got = _read_gate(fifo, pidfd)
         finally:
             os.close(fifo)
             os.close(pidfd)
+        if got.startswith(b"!"):  # a startContainer hook failed (runk.linux.process)
+            os.unlink(FIFO_FILE, dir_fd=cdir.fd)
+            raise RunkError(got[1:].decode(errors="replace"))
         os.unlink(FIFO_FILE, dir_fd=cdir.fd)
 
     def kill(self, rec: StateRecord, sig: int, all_procs: bool) -> None:
@@ -450,7 +554,12 @@ class LinuxBackend:
         undo.push(fds.close)
         try:
             plan, warnings = oci_plan.build_exec(
-                cfg, rec, req.process, req.preserve_fds, seccomp_cache=cdir.cache_dir("seccomp")
+                cfg,
+                rec,
+                req.process,
+                req.preserve_fds,
+                seccomp_cache=cdir.cache_dir("seccomp"),
+                tty_relayed=req.console_fd is not None,
             )
             fds.open_namespaces(plan.namespaces)
             # the namespace files were opened through the pid: make sure it is still the container
@@ -476,10 +585,25 @@ class LinuxBackend:
                     mgr = mgr.sub(req.cgroup)
             if plan.security.seccomp is not None:
                 from runk.linux import seccomp  # noqa: F401  (before fork)
+
+                log.debug(f"seccomp filter flags: {plan.security.seccomp.flags}")
+            pidfd_sock = _pidfd_socket(req.pidfd_socket)
             try:
-                pid = launch.launch(plan, fds, _ExecSteps(mgr), [cdir.fd], req.stdio)
-            except InitError as e:
-                raise RunkError(f"unable to start container process: {e}") from None
+                try:
+                    pid = launch.launch(plan, fds, _ExecSteps(mgr, rec), [cdir.fd], req.stdio)
+                except InitError as e:
+                    raise RunkError(f"unable to start container process: {e}") from None
+                if pidfd_sock >= 0:
+                    from runk.linux import pidfd_socket
+
+                    try:
+                        pidfd_socket.send(pidfd_sock, pid, "setns")
+                    except RunkError:
+                        os.kill(pid, SIGKILL)  # runc's setns init fails before exec: it never runs
+                        raise
+            finally:
+                if pidfd_sock >= 0:
+                    os.close(pidfd_sock)
             fds.close()
             if req.pid_file:
                 write_atomic(None, req.pid_file, str(pid), mode=0o644)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from runk import _os as os
 from runk import ids
-from runk.errors import RunkError
+from runk.errors import ConfigError, RunkError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -36,6 +36,7 @@ class CreateRequest:
         "no_new_keyring",
         "no_pivot",
         "pid_file",
+        "pidfd_socket",
         "preserve_fds",
         "stdio",
         "systemd_cgroup",
@@ -53,8 +54,10 @@ class CreateRequest:
         systemd_cgroup: bool = False,
         backend: str | None = None,
         foreground: bool = False,
+        pidfd_socket: str | None = None,
     ) -> None:
         self.bundle = os.path.abspath(bundle or os.getcwd())
+        self.pidfd_socket = os.path.abspath(pidfd_socket) if pidfd_socket else None
         self.pid_file = os.path.abspath(pid_file) if pid_file else None
         self.console_socket = os.path.abspath(console_socket) if console_socket else None
         self.no_pivot = no_pivot
@@ -82,6 +85,7 @@ class ExecRequest:
         "detach",
         "ignore_paused",
         "pid_file",
+        "pidfd_socket",
         "preserve_fds",
         "process",
         "stdio",
@@ -96,10 +100,12 @@ class ExecRequest:
         preserve_fds: int = 0,
         ignore_paused: bool = False,
         cgroup: dict[str, str] | None = None,
+        pidfd_socket: str | None = None,
     ) -> None:
         if not process.get("args"):
             raise RunkError("args must not be empty")
         self.process = process
+        self.pidfd_socket = os.path.abspath(pidfd_socket) if pidfd_socket else None
         self.detach = detach
         self.pid_file = os.path.abspath(pid_file) if pid_file else None
         self.console_socket = os.path.abspath(console_socket) if console_socket else None
@@ -108,10 +114,13 @@ class ExecRequest:
         self.cgroup = cgroup
         self.console_fd: int | None = None
         self.stdio: tuple[int, int, int] | None = None  # the process's 0-2 (None: runk's own)
-        from runk.oci.validate import check_strings
+        from runk.oci.validate import check_process_attrs, check_strings
 
         check_strings(process, "process")
         ids.check_user("process.user", process.get("user"))
+        check_process_attrs(process, "process")
+        if process.get("apparmorProfile"):
+            raise ConfigError("process.apparmorProfile", "AppArmor is not supported by runk")
         if process.get("terminal") and detach and not console_socket:
             raise RunkError("cannot allocate tty if runk will detach without setting console socket")
         if console_socket and not process.get("terminal"):
@@ -170,8 +179,10 @@ class ExecRequest:
                     _gid_flag(g) for g in opts["additional_gids"]
                 ]
             if opts.get("cap"):
+                # runc 1.1.5 adds each to the ambient set too: raised where the inheritable set
+                # has it, skipped otherwise (caps.apply), as runc main's rule gives
                 caps = proc.setdefault("capabilities", {})
-                for s in ("bounding", "effective", "permitted"):
+                for s in ("bounding", "effective", "permitted", "ambient"):
                     caps[s] = list(caps.get(s) or []) + [c for c in opts["cap"] if c not in (caps.get(s) or [])]
         return cls(
             proc,
@@ -181,6 +192,7 @@ class ExecRequest:
             preserve_fds=int(opts.get("preserve_fds") or 0),
             ignore_paused=bool(opts.get("ignore_paused")),
             cgroup=sub_cgroups(opts.get("cgroup") or []),
+            pidfd_socket=opts.get("pidfd_socket"),
         )
 
 

@@ -240,6 +240,8 @@ class VmBackend:
         from runk.state.hooks import state_for
         from runk.vm.host import sandbox
 
+        if req.pidfd_socket:
+            raise RunkError("--pidfd-socket: the vm backend's container process is in its guest: no pidfd")
         undo = CleanupStack()
         try:
             cdir.write(CONFIG_FILE, raw)
@@ -382,6 +384,8 @@ class VmBackend:
         """Start req.process in the guest container; returns the pid of its host exec proxy."""
         from runk.vm.host import execproxy
 
+        if req.pidfd_socket:
+            raise RunkError("--pidfd-socket: the vm backend's container process is in its guest: no pidfd")
         if req.preserve_fds:
             log.warn("--preserve-fds: descriptors cannot be passed into a VM; ignored")
         pid = execproxy.start(

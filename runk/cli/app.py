@@ -143,6 +143,11 @@ def _create_options(f: Callable[..., Any]) -> Callable[..., Any]:
     f = click.option("--no-pivot", is_flag=True, help="do not use pivot root to jail process inside rootfs")(f)
     f = click.option("--pid-file", default=None, help="specify the file to write the process id to")(f)
     f = click.option(
+        "--pidfd-socket",
+        default=None,
+        help="path to an AF_UNIX socket which will receive a file descriptor referencing the init process",
+    )(f)
+    f = click.option(
         "--console-socket",
         default=None,
         help="path to an AF_UNIX socket which will receive a file descriptor referencing the "
@@ -160,6 +165,7 @@ def _create_options(f: Callable[..., Any]) -> Callable[..., Any]:
 def _create_opts(
     bundle: str | None,
     console_socket: str | None,
+    pidfd_socket: str | None,
     pid_file: str | None,
     no_pivot: bool,
     no_new_keyring: bool,
@@ -168,6 +174,7 @@ def _create_opts(
     return {
         "bundle": bundle,
         "console_socket": console_socket,
+        "pidfd_socket": pidfd_socket,
         "pid_file": pid_file,
         "no_pivot": no_pivot,
         "no_new_keyring": no_new_keyring,
@@ -299,6 +306,11 @@ def features(ctx: click.Context, args: tuple[str, ...]) -> None:
     help="path to an AF_UNIX socket which will receive a file descriptor referencing the "
     "master end of the console's pseudoterminal",
 )
+@click.option(
+    "--pidfd-socket",
+    default=None,
+    help="path to an AF_UNIX socket which will receive a file descriptor referencing the exec process",
+)
 @click.option("--pid-file", default=None, help="specify the file to write the process id to")
 @click.option("--process", "-p", "process", default=None, help="path to the process.json")
 @click.option("-d", "--detach", is_flag=True, help="detach from the container's process")
@@ -340,6 +352,11 @@ def exec_(ctx: click.Context, /, args: tuple[str, ...], **kw: Any) -> None:
 
 _UPDATE_FLAGS = (
     ("--blkio-weight", "Specifies per cgroup weight, range is from 10 to 1000"),
+    (
+        "--cpu-burst",
+        "CPU CFS hardcap burst limit (in usecs). Allowed accumulated cpu time additionally for burst a given period",
+    ),
+    ("--cpu-idle", "set cgroup SCHED_IDLE or not, 0: default behavior, 1: SCHED_IDLE"),
     ("--cpu-period", "CPU CFS period to be used for hardcapping (in usecs). 0 to use system default"),
     ("--cpu-quota", "CPU CFS hardcap limit (in usecs). Allowed cpu time in a given period"),
     ("--cpu-rt-period", "CPU realtime period to be used for hardcapping (in usecs)"),
@@ -450,6 +467,10 @@ def run(argv: list[str], prog: str = "runk", parse_only: bool = False) -> int:
     """Parse argv with the click tree and dispatch; runc's exit codes for usage errors."""
     from runk import log
 
+    rc = _shell_complete(prog)
+    if rc is not None:
+        return rc
+
     try:
         with cli.make_context(prog, list(argv)) as ctx:
             if parse_only:
@@ -478,6 +499,23 @@ def run(argv: list[str], prog: str = "runk", parse_only: bool = False) -> int:
         return 130
     finally:
         sys.stdout.flush()
+
+
+def _shell_complete(prog: str) -> int | None:
+    """click's shell completion: `eval "$(_RUNK_COMPLETE=bash_source runk)"` prints the bash
+    function that completes runk's commands and flags (bash then calls runk with the variable set
+    to `bash_complete`); None when the variable is not set (zsh_source and fish_source work too).
+    runk-vm's variable is _RUNK_VM_COMPLETE."""
+    import os
+
+    name = prog.rsplit("/", 1)[-1]
+    var = "_" + name.replace("-", "_").upper() + "_COMPLETE"
+    instruction = os.environ.get(var)
+    if not instruction:
+        return None
+    from click.shell_completion import shell_complete
+
+    return shell_complete(cli, {}, name, var, instruction)
 
 
 def _usage_help(e: click.exceptions.UsageError) -> None:

@@ -22,12 +22,14 @@ _CREATE_VALUE = {
     "-b": "bundle",
     "--pid-file": "pid_file",
     "--console-socket": "console_socket",
+    "--pidfd-socket": "pidfd_socket",
     "--preserve-fds": "preserve_fds",
 }
 _CREATE_FLAG = {"--no-pivot": "no_pivot", "--no-new-keyring": "no_new_keyring"}
 _CREATE_DEFAULTS: dict[str, Any] = {
     "bundle": None,
     "console_socket": None,
+    "pidfd_socket": None,
     "pid_file": None,
     "no_pivot": False,
     "no_new_keyring": False,
@@ -57,6 +59,8 @@ _VERBS: dict[str, tuple[dict[str, str], dict[str, str], dict[str, Any], tuple[st
         {
             "resources": None,
             "blkio_weight": None,
+            "cpu_burst": None,
+            "cpu_idle": None,
             "cpu_period": None,
             "cpu_quota": None,
             "cpu_rt_period": None,
@@ -86,6 +90,7 @@ _VERBS: dict[str, tuple[dict[str, str], dict[str, str], dict[str, Any], tuple[st
 
 _EXEC_DEFAULTS: dict[str, Any] = {
     "console_socket": None,
+    "pidfd_socket": None,
     "pid_file": None,
     "process": None,
     "detach": False,
@@ -103,6 +108,7 @@ _EXEC_DEFAULTS: dict[str, Any] = {
 }
 _EXEC_VALUE = {
     "--console-socket": "console_socket",
+    "--pidfd-socket": "pidfd_socket",
     "--pid-file": "pid_file",
     "--process": "process",
     "-p": "process",

@@ -50,3 +50,13 @@ def entry(prog: str) -> None:
         except (OSError, ValueError):
             pass
     os._exit(rc)
+
+
+def console_runk() -> None:
+    """pip's `runk` console script: as the launcher, without the interpreter's finalization."""
+    entry("runk")
+
+
+def console_runk_vm() -> None:
+    """pip's `runk-vm` console script."""
+    entry("runk-vm")

@@ -90,7 +90,9 @@ class Container:
             # Such a container can never run anything: it is stopped, so delete can follow.
             _backend(rec).destroy(self.cdir, rec, s)
             raise StateError("cannot start a container without a process: config.json has no process.args")
+        log.debug(f"start: releasing the init {rec.pid} of {self.id}")
         _backend(rec).start(self.cdir, rec)
+        log.debug(f"start: {self.id} started")
         if not _has_hooks(cfg, "poststart"):
             return
         if _spec_minor(cfg) >= 3:
@@ -117,6 +119,7 @@ class Container:
             return
         st.check_kill(s, all_procs)
         rec = self.record()
+        log.debug(f"kill: signal {sig} to {'every process of' if all_procs else 'the init of'} {self.id} ({s})")
         if s == st.STOPPED:  # with --all only (check_kill): no error, as runc
             _backend(rec).kill_remaining(rec, sig)
             return
@@ -125,6 +128,7 @@ class Container:
     def delete(self, force: bool = False) -> None:
         s = self.status()
         st.check_delete(self.id, s, force)
+        log.debug(f"delete: {self.id} ({s}{', forced' if force else ''})")
         if self.rec is not None:
             _backend(self.rec).destroy(self.cdir, self.rec, s)
         if self.rec is not None and s != st.CREATING and self.rec.pid:
@@ -140,7 +144,10 @@ class Container:
         """Start a process in the container (runc exec); returns its host pid."""
         st.check_exec(self.status(), req.ignore_paused)
         rec = self.record()
-        return _backend(rec).exec_process(self.cdir, rec, self.config(), req)
+        log.debug(f"exec: {list(req.process.get('args') or [])} in {self.id}")
+        pid = _backend(rec).exec_process(self.cdir, rec, self.config(), req)
+        log.debug(f"exec: process {pid} runs in {self.id}")
+        return pid
 
     def pause(self) -> None:
         st.check_pause(self.status())
@@ -242,6 +249,7 @@ def create(root: str, cid: str, req: CreateRequest, loaded: tuple[dict[str, Any]
     backend = select_backend(cfg.get("annotations") or {}, req.backend)
     store = StateStore(root)
     cdir = store.claim(cid)
+    log.debug(f"create: {cid} claimed under {root}, bundle {req.bundle}, {type(backend).__name__}")
     try:
         rec = backend.create(cdir, cfg, raw, req)
     except BaseException:
@@ -251,6 +259,7 @@ def create(root: str, cid: str, req: CreateRequest, loaded: tuple[dict[str, Any]
             cdir.remove()
         cdir.close()
         raise
+    log.debug(f"create: {cid} created, init pid {rec.pid}")
     return Container(store, cdir, rec)
 
 

@@ -8,6 +8,7 @@ enum: ~5 ms on every `run` and `exec`).
 from __future__ import annotations
 
 from runk import _os as os
+from runk import log
 from runk.container import container as ct
 from runk.errors import RunkError
 
@@ -45,20 +46,28 @@ def run(root: str, cid: str, req: CreateRequest, keep: bool) -> int:
     master = _take_master(ours)
     forwarded = _forward_signals(pid)
     try:
+        started = False
         try:
             c.start()
+            started = True
         finally:
             c.close()
+            if not started and not keep:
+                _delete(root, cid)  # runc run destroys a container it could not start
         status = _wait(pid, master)
     finally:
         _restore_signals(forwarded)
     if not keep:
-        d = ct.load(root, cid, lock=True)
-        try:
-            d.delete(force=True)
-        finally:
-            d.close()
+        _delete(root, cid)
     return status
+
+
+def _delete(root: str, cid: str) -> None:
+    d = ct.load(root, cid, lock=True)
+    try:
+        d.delete(force=True)
+    finally:
+        d.close()
 
 
 def exec_process(c: Container, req: ExecRequest) -> int:
@@ -153,7 +162,9 @@ def _wait(pid: int, master: int) -> int:
         from runk.container.ttyrelay import relay
 
         relay(master, pid)
-    return _status_code(_reap_until(pid))
+    code = _status_code(_reap_until(pid))
+    log.debug(f"process exited: pid {pid}, status {code}")
+    return code
 
 
 def _reap_until(pid: int) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 
 from runk import _os as os
+from runk import log
 from runk._native import lib
 from runk.linux import channel, procwrite
 from runk.linux.namespaces import join_order
@@ -104,6 +105,7 @@ def _bootstrap(
     entry: Callable[[ContainerPlan, LaunchFds, channel.Channel], None],
 ) -> None:
     ns = plan.namespaces
+    log.debug(f"bootstrap[{os.getpid()}]: => nsexec container setup")
     joins = join_order(fds.join_list(ns))
     for nstype, fd in joins:
         if nstype == "user":
@@ -137,7 +139,9 @@ def _bootstrap(
         chan.expect(channel.TIMENS_DONE)
     elif ns.time_offsets:
         procwrite.write("/proc/self/timens_offsets", ns.time_offsets.encode(), "linux.timeOffsets")
+    log.debug(f"bootstrap[{os.getpid()}]: namespaces joined {[t for t, _ in joins]}, unshared {ns.unshare_flags:#x}")
     if ns.needs_fork:
+        log.debug(f"bootstrap[{os.getpid()}]: fork the init into the new pid or time namespace")
         pid = os.fork()
         if pid == 0:
             entry(plan, fds, chan)

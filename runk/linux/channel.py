@@ -15,6 +15,9 @@ module: enum, ~10 ms). One packet = one JSON object {"t": type, ...}, optionally
                                                  hooks or any exec.
   hooks                    hooks_done | error    init mounted the rootfs; parent ran prestart and
                                                  createRuntime
+  seccomp [fd]             seccomp_done | error  the process loaded a filter with notify rules; the
+                                                 fd is its listener, which the parent handed to the
+                                                 seccomp agent (runk.linux.seccomp_agent)
   ready                    -                     init is about to exec the trampoline
   error {msg,errno,stage}  -                     any failure; the child then _exit(1)s
 
@@ -41,6 +44,8 @@ TIMENS_DONE = "timens_done"
 PID = "pid"
 HOOKS = "hooks"
 HOOKS_DONE = "hooks_done"
+SECCOMP = "seccomp"
+SECCOMP_DONE = "seccomp_done"
 READY = "ready"
 ERROR = "error"
 
@@ -82,7 +87,8 @@ class Channel:
 
     def _recv(self, with_fds: bool) -> tuple[dict[str, Any] | None, list[int]]:
         if with_fds:
-            data, anc, _flags, _addr = self.sock.recvmsg(_MAX, _socket.CMSG_SPACE(4 * 16))
+            # close-on-exec at once: nothing the receiver forks may inherit them
+            data, anc, _flags, _addr = self.sock.recvmsg(_MAX, _socket.CMSG_SPACE(4 * 16), _socket.MSG_CMSG_CLOEXEC)
             fds = []
             for level, typ, raw in anc:
                 if level == _socket.SOL_SOCKET and typ == _socket.SCM_RIGHTS:

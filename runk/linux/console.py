@@ -19,6 +19,11 @@ TIOCGPTN = 0x80045430
 TIOCSPTLCK = 0x40045431
 TIOCSCTTY = 0x540E
 TIOCSWINSZ = 0x5414
+TCGETS = 0x5401
+TCSETS = 0x5402
+_OFLAG_AT = 4  # struct termios: c_iflag, c_oflag, c_cflag, c_lflag (u32 each), c_line, c_cc[19]
+_TERMIOS_SIZE = 36
+ONLCR = 0o4  # c_oflag: map NL to CR-NL on output
 
 
 def open_pty() -> tuple[int, int, str]:
@@ -34,6 +39,14 @@ def open_pty() -> tuple[int, int, str]:
 def set_size(fd: int, rows: int, cols: int) -> None:
     ws = rows.to_bytes(2, "little") + cols.to_bytes(2, "little") + b"\0" * 4
     fcntl.ioctl(fd, TIOCSWINSZ, ws)
+
+
+def clear_onlcr(fd: int) -> None:
+    """Output "\n" stays "\n" on the terminal of `fd` (the kernel maps it to "\r\n" by default)."""
+    raw = bytearray(fcntl.ioctl(fd, TCGETS, bytes(_TERMIOS_SIZE)))
+    oflag = int.from_bytes(raw[_OFLAG_AT : _OFLAG_AT + 4], "little") & ~ONLCR
+    raw[_OFLAG_AT : _OFLAG_AT + 4] = oflag.to_bytes(4, "little")
+    fcntl.ioctl(fd, TCSETS, bytes(raw))
 
 
 def bind_console(slave: int) -> None:

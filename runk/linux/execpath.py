@@ -46,6 +46,8 @@ def lookpath(arg0: str, env: list[str]) -> str:
 
 
 def check_access(path: str) -> None:
-    """runc eaccess(): a noexec mount or a mode the user cannot run is a create-time error."""
-    if not os.access(path, os.X_OK):
+    """runc eaccess(): a noexec mount or a mode the user cannot run is a create-time error.
+    Checked with the effective ids and capabilities (faccessat AT_EACCESS), as execve will:
+    a user with CAP_DAC_OVERRIDE runs a program only its owner may (runc issue 3715)."""
+    if not os.access(path, os.X_OK, effective_ids=True):
         raise RunkError(f"exec {path}: permission denied")

@@ -23,53 +23,72 @@ if TYPE_CHECKING:
 def state_json(cid: str, status: str, pid: int, bundle: str, annotations: dict[str, Any] | None) -> str:
     """The OCI state a hook reads on stdin (runtime.md "State")."""
     from runk import _json
+
+    return _json.dumps(state_dict(cid, status, pid, bundle, annotations))
+
+
+def state_dict(cid: str, status: str, pid: int, bundle: str, annotations: dict[str, Any] | None) -> dict[str, Any]:
+    """The OCI state of a container (runtime.md "State"), for hooks and the seccomp agent."""
     from runk.version import OCI_VERSION
 
-    return _json.dumps(
-        {
-            "ociVersion": OCI_VERSION,
-            "id": cid,
-            "status": status,
-            "pid": pid or 0,
-            "bundle": bundle,
-            "annotations": annotations or {},
-        }
-    )
+    return {
+        "ociVersion": OCI_VERSION,
+        "id": cid,
+        "status": status,
+        "pid": pid or 0,
+        "bundle": bundle,
+        "annotations": annotations or {},
+    }
 
 
-def run_hooks(phase: str, hooks: list[dict[str, Any]], state_json: str) -> None:
+def run_hooks(phase: str, hooks: list[dict[str, Any]], state_json: str, inherit: list[str] | None = None) -> None:
+    """Each hook in order; the first failure raises HookError. inherit: the environment of a
+    hook without `env` (None: runk's own, as a runc hook without env inherits runc's)."""
     for i, hook in enumerate(hooks):
-        run_hook(phase, i, hook, state_json)
+        run_hook(phase, i, hook, state_json, inherit)
 
 
-def run_hook(phase: str, index: int, hook: dict[str, Any], state_json: str) -> None:
+def _hook_env(hook: dict[str, Any], inherit: list[str] | None) -> dict[bytes, bytes]:
+    env = hook.get("env")
+    if env is None:  # absent or null: inherited (runc 1.1.5's nil Env); [] is an empty one
+        if inherit is None:
+            import posix
+
+            return dict(posix.environ)
+        env = inherit
+    return {k.encode(): v.encode() for k, _, v in (e.partition("=") for e in env)}
+
+
+def run_hook(phase: str, index: int, hook: dict[str, Any], state_json: str, inherit: list[str] | None = None) -> None:
+    """Run one hook; HookError with runc's detail ("exit status N, stdout: ..., stderr: ...",
+    "fork/exec PATH: ...", "hook ran past specified timeout of Ns") if it fails."""
     path = hook["path"]
     args = hook.get("args") or [path]
-    env = hook.get("env") or []
+    env = _hook_env(hook, inherit)
     timeout = hook.get("timeout")
     rd, wr = os.pipe2(os.O_CLOEXEC)
+    outr, outw = os.pipe2(os.O_CLOEXEC)
     er, ew = os.pipe2(os.O_CLOEXEC)
+    xr, xw = os.pipe2(os.O_CLOEXEC)  # the exec's errno; closed by a successful exec
     pid = os.fork()
     if pid == 0:
+        code = errno.ENOENT
         try:
             os.setpgid(0, 0)  # its own group: a timeout kills what it started, too
             os.dup2(rd, 0)
-            os.dup2(ew, 1)  # captured for the error message, as runc does
+            os.dup2(outw, 1)  # captured for the error message, as runc does
             os.dup2(ew, 2)
-            os.execve(
-                path,
-                [a.encode("utf-8", "surrogateescape") for a in args],
-                {k.encode(): v.encode() for k, _, v in (e.partition("=") for e in env)},
-            )
+            os.execve(path, [a.encode("utf-8", "surrogateescape") for a in args], env)
         except BaseException as e:
-            os.write(2, f"exec {path}: {os.strerror(getattr(e, 'errno', 0) or errno.ENOENT).lower()}".encode())
+            code = getattr(e, "errno", 0) or errno.ENOENT
+        os.write(xw, code.to_bytes(4, "little"))
         os._exit(127)
     try:
         os.setpgid(pid, pid)  # also here: no race with a timeout before the child runs
     except OSError:
         pass
-    os.close(rd)
-    os.close(ew)
+    for fd in (rd, outw, ew, xw):
+        os.close(fd)
     # a hook may exit without reading its stdin; a broken pipe is not its failure (youki hooks.rs)
     try:
         os.write(wr, state_json.encode())
@@ -77,25 +96,46 @@ def run_hook(phase: str, index: int, hook: dict[str, Any], state_json: str) -> N
         pass
     os.close(wr)
     status = _wait(pid, timeout)
-    # what the hook wrote; a background child it left may hold the pipe open: do not wait for EOF
-    os.set_blocking(er, False)
-    err = b""
+    exec_errno = _drain(xr)
+    out, err = _drain(outr), _drain(er)
+    if exec_errno:
+        raise HookError(phase, index, f"fork/exec {path}: {os.strerror(int.from_bytes(exec_errno, 'little')).lower()}")
+    if status is None:
+        raise HookError(phase, index, f"hook ran past specified timeout of {float(timeout or 0):.1f}s")
+    if status != 0:
+        code = os.waitstatus_to_exitcode(status)
+        what = f"exit status {code}" if code >= 0 else f"signal: {_signal_name(-code)}"
+        text = f"{what}, stdout: {out.decode(errors='replace')}, stderr: {err.decode(errors='replace')}"
+        raise HookError(phase, index, text)
+
+
+def _drain(fd: int) -> bytes:
+    """What is in a pipe now, and close it: a background child the hook left may hold the pipe
+    open, so EOF is not waited for."""
+    os.set_blocking(fd, False)
+    data = b""
     while True:
         try:
-            chunk = os.read(er, 65536)
+            chunk = os.read(fd, 65536)
         except BlockingIOError:
             break
         if not chunk:
             break
-        err += chunk
-    os.close(er)
-    if status is None:
-        raise HookError(phase, f"hook #{index} ({path}): timeout after {timeout} seconds")
-    if status != 0:
-        code = os.waitstatus_to_exitcode(status)
-        what = f"exit status {code}" if code >= 0 else f"signal {-code}"
-        text = err.decode(errors="replace").strip()
-        raise HookError(phase, f"hook #{index} ({path}): {what}" + (f", output: {text}" if text else ""))
+        data += chunk
+    os.close(fd)
+    return data
+
+
+def _signal_name(sig: int) -> str:
+    """Go's name of a signal in an exit status ("killed", "terminated")."""
+    import _signal  # built in: the init may run this after pivot_root
+
+    describe = getattr(_signal, "strsignal", None)
+    try:
+        text = describe(sig) if callable(describe) else None
+    except ValueError:
+        text = None
+    return str(text).lower() if text else f"signal {sig}"
 
 
 def _wait(pid: int, timeout: int | None) -> int | None:

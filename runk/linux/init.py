@@ -12,11 +12,12 @@ from __future__ import annotations
 import errno
 
 from runk import _os as os
+from runk import log
 from runk._native import lib
 from runk.linux import channel, masks, procwrite, rootfs, sysctl
 from runk.linux.hookexec import run_hooks
-from runk.linux.process import apply_limits, finish_process, setup_terminal
-from runk.linux.syscalls import join_session_keyring, loopback_up, personality, set_name, unshare
+from runk.linux.process import apply_limits, apply_sched, finish_process, setup_terminal
+from runk.linux.syscalls import join_session_keyring, loopback_up, set_name, unshare
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ def _init(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -> None:
     ns, mp, proc = plan.namespaces, plan.mounts, plan.process
     assert mp is not None  # an init's plan always has its mounts (kind "init")
     set_name("runk:[2:INIT]")
+    log.debug(f"init[{os.getpid()}]: child process in init()")
     os.setsid()  # a session leader, so a terminal can become its controlling tty
     if ns.new_net:
         loopback_up()
@@ -70,7 +72,14 @@ def _init(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -> None:
         chan.send(channel.HOOKS)
         chan.expect(channel.HOOKS_DONE)
     if plan.hooks.create_container:
-        run_hooks("createContainer", list(plan.hooks.create_container), plan.state_doc(os.getpid(), "created"))
+        # in the rootfs, as runc runs them (relative paths in a hook name the container's files),
+        # with the process's environment when they have none of their own (runc 1.1.5's init)
+        if root_fd >= 0:
+            os.fchdir(root_fd)
+        elif mp.rootfs:
+            os.chdir(mp.rootfs)
+        state = plan.state_doc(os.getpid(), "created")
+        run_hooks("createContainer", list(plan.hooks.create_container), state, list(proc.env))
     proc_root = -1
     if ns.mount_ns:
         rootfs.pivot(mp.rootfs, mp.no_pivot)
@@ -79,6 +88,11 @@ def _init(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -> None:
         # oom_score_adj writes go through it (runk.linux.procwrite)
         proc_root = procwrite.open_root()
     elif mp.rootfs:
+        if proc.terminal:
+            # the host's mount namespace: its own devpts, before the chroot hides it (runc
+            # mounts a new devpts over the rootfs's /dev/pts, which runk does not do in the
+            # host's namespace), and no /dev/console bind
+            setup_terminal(proc, fds.console, bind_console=False)
         if fds.fifo >= 0:
             # no mount namespace: nothing may be mounted, so the chroot has no /proc for the
             # trampoline to reopen the fifo through; it gets the host's /proc as an fd, closed
@@ -86,8 +100,8 @@ def _init(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -> None:
             fds.proc = os.open("/proc", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         os.chroot(mp.rootfs)
         os.chdir("/")
-    if proc.terminal:
-        setup_terminal(proc, fds.console, bind_console=True)
+    if proc.terminal and (ns.mount_ns or not mp.rootfs):
+        setup_terminal(proc, fds.console, bind_console=ns.mount_ns)
     if ns.mount_ns:
         rootfs.finish(mp)
     os.umask(proc.umask)
@@ -103,9 +117,8 @@ def _init(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -> None:
     for p in mp.readonly_paths:
         masks.readonly(p)
     masks.mask_all(list(mp.masked_paths))
-    if proc.personality is not None:
-        personality(proc.personality)
     apply_limits(proc, plan.security, proc_root if proc_root >= 0 else fds.proc)
+    apply_sched(proc)
     if proc_root >= 0:
         os.close(proc_root)
     finish_process(plan, fds, chan)

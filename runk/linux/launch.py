@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 
 from runk import _os as os
+from runk import log
 from runk.errors import InitError, RunkError
 from runk.linux import bootstrap, channel, procwrite, userns
 from runk.linux.channel import Channel
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
         def cgroup_apply(self, pid: int) -> None: ...
         def on_pid(self, pid: int) -> None: ...
         def runtime_hooks(self, pid: int) -> None: ...
+        def seccomp_state(self, pid: int) -> dict[str, Any]: ...
+        def on_ready(self, pid: int) -> None: ...
 
 
 def launch(
@@ -64,6 +67,7 @@ def launch(
     sys.stdout.flush()
     sys.stderr.flush()
     cg = fds.cgroup = cb.cgroup_entry()
+    saved_affinity = _enter_initial_affinity(plan)
     try:
         boot = _fork(cg)
         if boot == 0:
@@ -73,8 +77,11 @@ def launch(
             bootstrap.child_entry(plan, fds, child, close_in_child, entry, stdio)
             os._exit(1)
     finally:
+        if saved_affinity is not None:
+            os.sched_setaffinity(0, saved_affinity)
         fds.close_cgroup()
     child.close()
+    log.debug(f"launch: {plan.kind} of {plan.id}: bootstrap pid {boot}")
     init_pid = 0
     boot_reaped = False
     early: list[dict[str, Any]] = []  # the init's messages that overtook the bootstrap's pid
@@ -82,10 +89,14 @@ def launch(
     try:
         while True:
             msg: dict[str, Any] | None
+            received: list[int] = []
             if early and init_pid:
                 msg = early.pop(0)
             else:
-                msg, _ = _recv_within(parent, bound)
+                msg, received = _recv_within(parent, bound)
+            if received and (msg is None or msg["t"] != channel.SECCOMP):
+                _close_all(received)  # only a seccomp message carries an fd
+                received = []
             if msg is None:
                 raise InitError("container init exited unexpectedly before it was ready")
             t = msg["t"]
@@ -103,6 +114,7 @@ def launch(
                 parent.send(channel.TIMENS_DONE)
             elif t == channel.PID:
                 init_pid = int(msg["pid"])
+                log.debug(f"launch: {plan.kind} of {plan.id}: process pid {init_pid}; joining its cgroups")
                 if init_pid != boot:
                     # it exits once it has forked the init
                     if not _reap(boot, bound):
@@ -113,19 +125,29 @@ def launch(
                 try:
                     cb.on_pid(init_pid)
                     cb.cgroup_apply(init_pid)
+                    _final_affinity(plan, init_pid)
                     parent.send(channel.CGROUP_DONE)
                 except (OSError, RunkError) as e:
                     # the init may have failed meanwhile (its mounts run in parallel): its own
                     # error explains more than a broken pipe or a vanished pid
                     _raise_child_error(parent, e)
             elif t == channel.HOOKS:
+                log.debug(f"launch: running the prestart and createRuntime hooks of {plan.id}")
                 try:
                     cb.runtime_hooks(init_pid)
                 except BaseException as e:
                     parent.send_error(str(e))
                     raise
                 parent.send(channel.HOOKS_DONE)
+            elif t == channel.SECCOMP:
+                try:
+                    _to_agent(plan, cb, init_pid, received)
+                finally:
+                    _close_all(received)  # the agent has its own copy; runk keeps none
+                parent.send(channel.SECCOMP_DONE)
             elif t == channel.READY:
+                log.debug(f"launch: {plan.kind} of {plan.id}: process {init_pid} ready")
+                cb.on_ready(init_pid)
                 return init_pid
             elif t == channel.ERROR:
                 raise InitError(str(msg.get("msg", "")), int(msg.get("errno") or 0), str(msg.get("stage", "")))
@@ -144,6 +166,56 @@ def launch(
         raise
     finally:
         parent.close()
+
+
+def _to_agent(plan: ContainerPlan, cb: Callbacks, pid: int, fds: list[int]) -> None:
+    """The listener fd a container process (pid) sent up: to the seccomp agent, with its state."""
+    from runk.linux import seccomp_agent
+
+    prog = plan.security.seccomp
+    if len(fds) != 1 or prog is None or not prog.notify:
+        raise InitError("unexpected seccomp listener fd from the container process")
+    doc = seccomp_agent.process_state(pid, prog.listener_metadata, cb.seccomp_state(pid))
+    seccomp_agent.send(prog.listener_path, doc, fds[0])
+
+
+def _close_all(fds: list[int]) -> None:
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+def _enter_initial_affinity(plan: ContainerPlan) -> set[int] | None:
+    """exec's execCPUAffinity.initial: this process takes it for the fork, so the setup child
+    runs on those CPUs from its birth until it joins the container's cgroups (runc's setns
+    process); returns the affinity to restore after the fork, None when there is none."""
+    initial = plan.process.affinity_initial
+    if initial is None:
+        return None
+    from runk.linux.schedattr import set_affinity
+
+    saved = os.sched_getaffinity(0)
+    set_affinity(0, initial, "initial")
+    return saved
+
+
+def _final_affinity(plan: ContainerPlan, pid: int) -> None:
+    """Once the process is in its cgroups: exec's execCPUAffinity.final, or every CPU of its
+    cpuset when no affinity is configured, so that runk's own (runk run under taskset) does not
+    leak into the container (runc resets it the same way)."""
+    from runk.linux import schedattr
+
+    proc = plan.process
+    if proc.affinity_final is not None:
+        schedattr.set_affinity(pid, proc.affinity_final, "final")
+    elif proc.affinity_initial is None:
+        warning = schedattr.reset_affinity(pid)
+        if warning:
+            from runk import log
+
+            log.warn(warning)
 
 
 def _fork(cg: Entry | None) -> int:
@@ -229,4 +301,4 @@ def _recv_within(chan: Channel, bound: float | None) -> tuple[dict[str, Any] | N
 
         if not select.select([chan.fileno()], [], [], bound)[0]:
             raise InitError(f"container init did not answer within {bound:g}s (stopped, frozen or hung in the kernel)")
-    return chan.recv()
+    return chan.recv(with_fds=True)

@@ -145,6 +145,13 @@ class ProcessPlan(Frozen):
         "console_size",
         "preserve_fds",
         "personality",
+        "scheduler",
+        "ioprio",
+        "mempolicy",
+        "cpus_limited",
+        "affinity_initial",
+        "affinity_final",
+        "tty_relayed",
     )
     args: tuple[str, ...]
     env: tuple[str, ...]
@@ -159,6 +166,13 @@ class ProcessPlan(Frozen):
     console_size: tuple[int, int] | None  # (height, width)
     preserve_fds: int
     personality: int | None
+    scheduler: tuple[int, ...] | None  # sched_setattr's (policy, flags, nice, priority, runtime, deadline, period)
+    ioprio: int | None  # ioprio_set's value (class << 13 | level)
+    mempolicy: tuple[int, tuple[int, ...]] | None  # (mode | flags, nodes) for set_mempolicy
+    cpus_limited: bool  # linux.resources.cpu.cpus is set (names sched_setattr's EPERM)
+    affinity_initial: tuple[int, ...] | None  # exec: the CPUs of the setup before it joins the cgroups
+    affinity_final: tuple[int, ...] | None  # exec: the process's CPUs once in its cgroups
+    tty_relayed: bool  # the terminal's master goes to runk's own foreground relay, not a socket
 
     def __init__(
         self,
@@ -176,6 +190,13 @@ class ProcessPlan(Frozen):
         console_size: tuple[int, int] | None,
         preserve_fds: int,
         personality: int | None = None,
+        scheduler: tuple[int, ...] | None = None,
+        ioprio: int | None = None,
+        mempolicy: tuple[int, tuple[int, ...]] | None = None,
+        cpus_limited: bool = False,
+        affinity_initial: tuple[int, ...] | None = None,
+        affinity_final: tuple[int, ...] | None = None,
+        tty_relayed: bool = False,
     ) -> None:
         self._fill(locals())
 

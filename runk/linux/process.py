@@ -9,11 +9,12 @@ before the fork), errors as RunkError/SyscallError for the channel.
 from __future__ import annotations
 
 from runk import _os as os
+from runk import log
 from runk._native import lib
 from runk.errors import RunkError, describe
-from runk.linux import caps, channel, console, execpath, identity, rlimits
+from runk.linux import caps, channel, console, execpath, identity, rlimits, schedattr
 from runk.linux.hookexec import run_hooks
-from runk.linux.syscalls import prctl
+from runk.linux.syscalls import personality, prctl
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -23,12 +24,21 @@ if TYPE_CHECKING:
     from runk.linux.plan import ContainerPlan, ProcessPlan, SecurityPlan
 
 
+START_ERROR_MAX = 16384  # of a startContainer hook's failure sent to `start` through the exec fifo
+
+
 def setup_terminal(proc: ProcessPlan, console_fd: int, bind_console: bool) -> None:
     """A pty from the container's devpts; the master goes to the console socket, the slave
-    becomes the controlling terminal and stdio (runc setupConsole; /dev/console for the init)."""
+    becomes the controlling terminal and stdio (runc setupConsole; /dev/console for the init).
+    A terminal relayed by runk's foreground run/exec gets ONLCR cleared, as runc's relay
+    clears it on the master it receives (tty.go recvtty), so output lines end in "\n" there;
+    here, before the master leaves, so no output of the process can precede it. A master sent
+    to a --console-socket keeps the kernel's default: clearing it is the receiver's choice."""
     master, slave, _slave_path = console.open_pty()
     if proc.console_size:
         console.set_size(slave, *proc.console_size)
+    if proc.tty_relayed:
+        console.clear_onlcr(slave)
     if bind_console:
         console.bind_console(slave)
     console.send_master(console_fd, master)
@@ -44,6 +54,19 @@ def apply_limits(proc: ProcessPlan, sec: SecurityPlan, proc_fd: int = -1) -> Non
     rlimits.apply(list(proc.rlimits))
     if sec.no_new_privileges:
         prctl(lib.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+
+
+def apply_sched(proc: ProcessPlan) -> None:
+    """Scheduler, io priority, personality and memory policy, in runc's order (its init and
+    setns init, after no_new_privs): the workload inherits each across execve."""
+    if proc.scheduler is not None:
+        schedattr.apply_scheduler(proc.scheduler, proc.cpus_limited)
+    if proc.ioprio is not None:
+        schedattr.apply_ioprio(proc.ioprio)
+    if proc.personality is not None:
+        personality(proc.personality)
+    if proc.mempolicy is not None:
+        schedattr.apply_memory_policy(*proc.mempolicy)
 
 
 def finish_process(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -> None:
@@ -65,7 +88,7 @@ def finish_process(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -
         # without no_new_privs, loading a filter needs CAP_SYS_ADMIN: before the caps drop (runc)
         from runk.linux import seccomp
 
-        seccomp.load(sec.seccomp)
+        hand_listener(chan, seccomp.load(sec.seccomp))
     caps.drop_bounding(sec.caps["bounding"])
     caps.set_keepcaps(True)
     identity.fix_stdio(proc.uid, proc.gid)
@@ -104,18 +127,29 @@ def finish_process(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -
     if sec.seccomp is not None and sec.no_new_privileges:
         from runk.linux import seccomp
 
-        seccomp_fd = seccomp.to_memfd(sec.seccomp)
-        os.set_inheritable(seccomp_fd, True)
+        if sec.seccomp.notify or plan.hooks.start_container:
+            # runc's order: the filter is in force before the start gate, so that startContainer
+            # hooks run under it, and its listener reaches the agent while create runs
+            hand_listener(chan, seccomp.load(sec.seccomp))
+        else:
+            # as late as possible: the trampoline loads it after the start gate, just before execve
+            seccomp_fd = seccomp.to_memfd(sec.seccomp)
+            os.set_inheritable(seccomp_fd, True)
+    if plan.kind == "exec":
+        log.debug(f"setns_init: about to exec {path}")
+    else:
+        log.debug("init: closing the pipe to signal completion")
     chan.send(channel.READY)
     chan.close()
     if plan.hooks.start_container:
         # startContainer hooks run in the container after start is called, before the user
         # process (runtime-spec config.md), and poststart only after them. create has returned
         # by then, so the init does the fifo handshake itself: opening the write end returns once
-        # `start` opened the read end; the byte is written only after the hooks succeeded (a
-        # failure leaves start an empty fifo: it fails) and the failure goes to the container's
-        # stderr. The open write end then goes to the trampoline, so that `start` still sees EOF
-        # only at the final execve.
+        # `start` opened the read end; the byte is written only after the hooks succeeded. A
+        # failure is written instead, after a "!", for `start` to report as its own error (runc
+        # reports it through its run), and the init exits. The open write end then goes to the
+        # trampoline, so that `start` still sees EOF only at the final execve.
+        writer = False
         try:
             if fifo_fd >= 0:
                 if proc_fd >= 0:
@@ -123,13 +157,19 @@ def finish_process(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -
                 else:
                     w = os.open(f"/proc/self/fd/{fifo_fd}", os.O_WRONLY)
                 os.close(fifo_fd)
-                os.set_inheritable(w, True)  # Python opens close-on-exec; the trampoline needs it
-                fifo_fd = w
-            run_hooks("startContainer", list(plan.hooks.start_container), plan.state_doc(os.getpid(), "created"))
+                fifo_fd, writer = w, True
+            # a hook without env of its own gets the process's (runc's init), HOME included
+            run_hooks("startContainer", list(plan.hooks.start_container), plan.state_doc(os.getpid(), "created"), env)
             if fifo_fd >= 0:
                 os.write(fifo_fd, b"0")
+                # Python opens close-on-exec (so the hooks did not get it); the trampoline needs it
+                os.set_inheritable(fifo_fd, True)
         except BaseException as e:
-            os.write(2, f"runk: {describe(e)}\n".encode(errors="replace"))
+            text = describe(e).encode(errors="replace")[:START_ERROR_MAX]
+            if writer:
+                os.write(fifo_fd, b"!" + text)
+            else:
+                os.write(2, b"runk: " + text + b"\n")
             os._exit(1)
     gate = str(fifo_fd) + (f"@{proc_fd}" if proc_fd >= 0 and fifo_fd >= 0 else "")
     argv = [
@@ -141,6 +181,18 @@ def finish_process(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -
         *proc.args,
     ]
     os.execve(fds.trampoline, [a.encode("utf-8", "surrogateescape") for a in argv], dict(_split(e) for e in env))
+
+
+def hand_listener(chan: channel.Channel, fd: int) -> None:
+    """A seccomp notify listener fd (-1: none) goes up to the parent, which hands it to the seccomp
+    agent; this process keeps no copy (nor does the workload), and waits until the agent has it."""
+    if fd < 0:
+        return
+    try:
+        chan.send(channel.SECCOMP, fds=[fd])
+    finally:
+        os.close(fd)
+    chan.expect(channel.SECCOMP_DONE)
 
 
 def _verify_cwd(strict: bool) -> None:

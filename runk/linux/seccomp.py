@@ -25,6 +25,7 @@ from runk import _json
 from runk import _os as os
 from runk._native import ffi, lib
 from runk.errors import ConfigError, SyscallError
+from runk.linux import seccomp_enosys
 
 # Names from the runtime spec (config-linux.md#seccomp). libseccomp resolves the lower-case tail
 # ("SCMP_ARCH_X86_64" -> "x86_64"), as crun does; a spec name this libseccomp lacks is refused.
@@ -93,18 +94,28 @@ if TYPE_CHECKING:
 
 BPF_MAXINSNS = 4096  # the kernel's limit on one classic BPF program (linux/bpf_common.h)
 _CACHE_MAGIC = b"RKSC"  # cache file: magic, u32 little-endian seccomp(2) flags, BPF
-_CACHE_VERSION = b"runk-seccomp-cache-1"
+_CACHE_VERSION = b"runk-seccomp-cache-2"  # 2: the -ENOSYS stub, notify flags
 
 
 class SeccompProgram:
-    """A compiled filter: raw struct sock_filter bytes, seccomp(2) flags, and the profile checksum."""
+    """A compiled filter: raw struct sock_filter bytes, seccomp(2) flags, and the profile checksum;
+    with SCMP_ACT_NOTIFY rules, the agent's socket and the metadata it is sent (runk.linux.seccomp_agent)."""
 
-    __slots__ = ("bpf", "checksum", "flags")
+    __slots__ = ("bpf", "checksum", "flags", "listener_metadata", "listener_path")
 
-    def __init__(self, bpf: bytes, flags: int, checksum: str) -> None:
+    def __init__(
+        self, bpf: bytes, flags: int, checksum: str, listener_path: str = "", listener_metadata: str = ""
+    ) -> None:
         self.bpf = bpf
         self.flags = flags
         self.checksum = checksum
+        self.listener_path = listener_path
+        self.listener_metadata = listener_metadata
+
+    @property
+    def notify(self) -> bool:
+        """Loading it returns a notify listener fd for the seccomp agent (SCMP_ACT_NOTIFY rules)."""
+        return bool(self.flags & lib.SECCOMP_FILTER_FLAG_NEW_LISTENER)
 
     def __repr__(self) -> str:
         return f"SeccompProgram(insns={len(self.bpf) // 8}, flags={self.flags:#x}, checksum={self.checksum[:12]})"
@@ -124,24 +135,43 @@ def compile_profile(
     """
     if not isinstance(seccomp, dict):
         raise ConfigError(path, "must be an object")
-    if seccomp.get("listenerPath"):
-        raise ConfigError(f"{path}.listenerPath", "seccomp notify listeners are not supported yet")
+    listener = _listener(seccomp, path)
     key = profile_key(seccomp)
     if cache_dir is not None:
         hit = _cache_read(cache_dir, key)
         if hit is not None:
-            return SeccompProgram(hit[1], hit[0], key)
+            return SeccompProgram(hit[1], hit[0], key, *listener)
     bpf, flags = _build(seccomp, path)
     if cache_dir is not None:
         _cache_write(cache_dir, key, flags, bpf)
-    return SeccompProgram(bpf, flags, key)
+    return SeccompProgram(bpf, flags, key, *listener)
 
 
-def load(prog: SeccompProgram) -> None:
-    """seccomp(SECCOMP_SET_MODE_FILTER, prog.flags, prog) on the calling thread. No imports here."""
+def _listener(seccomp: dict[str, Any], path: str) -> tuple[str, str]:
+    """(listenerPath, listenerMetadata) when a rule notifies, else ("", ""): runc ignores a
+    listenerPath no rule uses, and refuses notify rules without one."""
+    calls = seccomp.get("syscalls") or []
+    if not isinstance(calls, list) or not any(
+        isinstance(c, dict) and c.get("action") == "SCMP_ACT_NOTIFY" for c in calls
+    ):
+        return "", ""
+    where = seccomp.get("listenerPath")
+    if not where or not isinstance(where, str):
+        raise ConfigError(f"{path}.listenerPath", "listenerPath is not set (the profile has SCMP_ACT_NOTIFY rules)")
+    meta = seccomp.get("listenerMetadata") or ""
+    if not isinstance(meta, str):
+        raise ConfigError(f"{path}.listenerMetadata", "must be a string")
+    return where, meta
+
+
+def load(prog: SeccompProgram) -> int:
+    """seccomp(SECCOMP_SET_MODE_FILTER, prog.flags, prog) on the calling thread: the notify
+    listener fd (close-on-exec) when prog.notify, else -1. No imports here."""
     buf = ffi.from_buffer("unsigned char[]", prog.bpf)
-    if lib.runk_seccomp_load(prog.flags, buf, len(prog.bpf)) < 0:
+    rc: int = lib.runk_seccomp_load(prog.flags, buf, len(prog.bpf))
+    if rc < 0:
         raise SyscallError("seccomp", None, ffi.errno)
+    return rc if prog.notify else -1
 
 
 def to_memfd(prog: SeccompProgram) -> int:
@@ -213,7 +243,11 @@ def _action(name: object, errno_ret: object, path: str, errno_path: str) -> int:
         act: int = lib.runk_scmp_act_errno(ret) if name == "SCMP_ACT_ERRNO" else lib.runk_scmp_act_trace(ret)
         return act
     if name == "SCMP_ACT_NOTIFY":
-        raise ConfigError(path, "SCMP_ACT_NOTIFY is not supported yet")
+        if path.endswith(".defaultAction"):
+            # runc: every syscall, write(2) included, would wait for an agent that gets its fd
+            # only through a syscall of the container process
+            raise ConfigError(path, "SCMP_ACT_NOTIFY cannot be used as default action")
+        return int(lib.SCMP_ACT_NOTIFY)
     raise ConfigError(path, f"unknown action {_json.dumps(name)}")
 
 
@@ -239,8 +273,8 @@ def _load_flags(ctx: object, flags: object, path: str) -> int:
             continue
         elif flag == FLAG_WAIT_KILLABLE_RECV:
             # Only meaningful with a notify listener: the kernel refuses it (EINVAL) without
-            # SECCOMP_FILTER_FLAG_NEW_LISTENER, and runk has no listener yet.
-            continue
+            # SECCOMP_FILTER_FLAG_NEW_LISTENER, so _build drops it when no rule notifies.
+            out |= lib.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
         else:
             raise ConfigError(where, f"unknown flag {_json.dumps(flag)}")
     return out
@@ -260,7 +294,7 @@ def _build(seccomp: dict[str, Any], path: str) -> tuple[bytes, int]:
         # runk applies noNewPrivileges itself; libseccomp must not set it behind the spec's back
         _attr(ctx, lib.SCMP_FLTATR_CTL_NNP, 0)
         flags = _load_flags(ctx, seccomp.get("flags"), path)
-        _add_arches(ctx, seccomp.get("architectures") or [], f"{path}.architectures")
+        tokens = _add_arches(ctx, seccomp.get("architectures") or [], f"{path}.architectures")
         nrules = sum(len(c.get("names") or ()) for c in syscalls if isinstance(c, dict))
         if nrules > _OPTIMIZE_ABOVE:
             _attr(ctx, lib.SCMP_FLTATR_CTL_OPTIMIZE, 2)
@@ -269,7 +303,13 @@ def _build(seccomp: dict[str, Any], path: str) -> tuple[bytes, int]:
         for action, groups, nrs in rules:
             for nr, name, where in nrs:
                 _add_rule(ctx, action, (nr, name, where), groups)
+        if any(action == lib.SCMP_ACT_NOTIFY and nrs for action, _groups, nrs in rules):
+            flags |= lib.SECCOMP_FILTER_FLAG_NEW_LISTENER
+        else:
+            flags &= ~lib.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
         bpf = _export(ctx)
+        if seccomp_enosys.wanted(seccomp):
+            bpf = seccomp_enosys.stub(seccomp, [*tokens, lib.seccomp_arch_native()]) + bpf
         if len(bpf) // 8 > BPF_MAXINSNS:
             raise ConfigError(
                 path,
@@ -287,10 +327,12 @@ def _attr(ctx: object, attr: int, value: int) -> None:
         raise SyscallError("seccomp_attr_set", None, -rc)
 
 
-def _add_arches(ctx: object, arches: object, path: str) -> None:
+def _add_arches(ctx: object, arches: object, path: str) -> list[int]:
+    """Add the profile's architectures to the filter; their libseccomp tokens."""
     if not isinstance(arches, list):
         raise ConfigError(path, "must be an array")
     v = lib.seccomp_version()
+    tokens = []
     for i, name in enumerate(arches):
         if not isinstance(name, str) or name not in SPEC_ARCHES:
             raise ConfigError(f"{path}[{i}]", f"unknown architecture {_json.dumps(name)}")
@@ -300,6 +342,8 @@ def _add_arches(ctx: object, arches: object, path: str) -> None:
         rc = lib.seccomp_arch_add(ctx, token)
         if rc < 0 and rc != -errno.EEXIST:  # the native arch is always in the filter
             raise ConfigError(f"{path}[{i}]", f"cannot add {name}: {os.strerror(-rc).lower()}")
+        tokens.append(token)
+    return tokens
 
 
 def _conditions(args: object, path: str) -> list[_Cond]:
@@ -335,6 +379,9 @@ def _rules(call: object, default: int, path: str) -> tuple[int, _Groups, list[_N
     for j, name in enumerate(names):
         if not isinstance(name, str) or not name:
             raise ConfigError(f"{path}.names[{j}]", "must be a non-empty string")
+        if name == "write" and action == lib.SCMP_ACT_NOTIFY:
+            # runc: the container process hands the listener fd to runk through a write
+            raise ConfigError(f"{path}.names[{j}]", "SCMP_ACT_NOTIFY cannot be used for the write syscall")
         nr = lib.seccomp_syscall_resolve_name(name.encode())
         if nr != lib.__NR_SCMP_ERROR:  # runc: a syscall this libseccomp does not know is skipped
             nrs.append((nr, name, f"{path}.names[{j}]"))

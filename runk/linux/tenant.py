@@ -9,8 +9,9 @@ pid namespace applies to this process because the bootstrap forked it.
 from __future__ import annotations
 
 from runk import _os as os
+from runk import log
 from runk.linux import channel
-from runk.linux.process import apply_limits, finish_process, setup_terminal
+from runk.linux.process import apply_limits, apply_sched, finish_process, setup_terminal
 from runk.linux.syscalls import set_name
 
 TYPE_CHECKING = False
@@ -22,15 +23,18 @@ if TYPE_CHECKING:
 def tenant_main(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -> None:
     try:
         set_name("runk:[2:EXEC]")
+        log.debug(f"tenant[{os.getpid()}]: child process in init()")
         chan.expect(channel.CGROUP_DONE)  # in the container's cgroups before anything runs
+        os.setsid()
+        if plan.process.terminal:
+            # before a chroot: a container without a mount namespace has no devpts in its rootfs
+            setup_terminal(plan.process, fds.console, bind_console=False)
         if plan.rootfs_chroot:
             os.chroot(plan.rootfs_chroot)  # a container made with --no-pivot / no mount ns
         os.chdir("/")
-        os.setsid()
-        if plan.process.terminal:
-            setup_terminal(plan.process, fds.console, bind_console=False)
         os.umask(plan.process.umask)
         apply_limits(plan.process, plan.security)
+        apply_sched(plan.process)
         finish_process(plan, fds, chan)
     except BaseException as e:
         from runk.errors import describe

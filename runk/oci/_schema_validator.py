@@ -610,20 +610,19 @@ def _v_Process(v: object) -> None:
             raise _Invalid(["ioPriority"], "must be an object")
         if "class" not in x37:
             raise _Invalid(["ioPriority", "class"], "is required")
-        if "priority" not in x37:
-            raise _Invalid(["ioPriority", "priority"], "is required")
         x38 = x37["class"]
         if not isinstance(x38, str):
             raise _Invalid(["ioPriority", "class"], "must be a string")
         if x38 not in _ENUM_Process_ioPriority_class:
             raise _Invalid(["ioPriority", "class"], _ENUM_Process_ioPriority_class_PROBLEM)
-        x39 = x37["priority"]
-        if type(x39) is not int:
-            raise _Invalid(["ioPriority", "priority"], "must be an integer")
-        if x39 < 0:
-            raise _Invalid(["ioPriority", "priority"], "must be >= 0")
-        if x39 > 7:
-            raise _Invalid(["ioPriority", "priority"], "must be <= 7")
+        x39 = x37.get("priority", _M)
+        if x39 is not _M:
+            if type(x39) is not int:
+                raise _Invalid(["ioPriority", "priority"], "must be an integer")
+            if x39 < 0:
+                raise _Invalid(["ioPriority", "priority"], "must be >= 0")
+            if x39 > 7:
+                raise _Invalid(["ioPriority", "priority"], "must be <= 7")
     x40 = v.get("scheduler", _M)
     if x40 is not _M:
         try:
@@ -762,62 +761,81 @@ def _v_Linux(v: object) -> None:
         except _Invalid as e:
             e.path[:0] = ("intelRdt",)
             raise
-    x22 = v.get("sysctl", _M)
+    x22 = v.get("memoryPolicy", _M)
     if x22 is not _M:
         if not isinstance(x22, dict):
-            raise _Invalid(["sysctl"], "must be an object")
-        for k23, x24 in x22.items():
+            raise _Invalid(["memoryPolicy"], "must be an object")
+        x23 = x22.get("mode", _M)
+        if x23 is not _M:
+            if not isinstance(x23, str):
+                raise _Invalid(["memoryPolicy", "mode"], "must be a string")
+        x24 = x22.get("nodes", _M)
+        if x24 is not _M:
             if not isinstance(x24, str):
-                raise _Invalid(["sysctl", k23], "must be a string")
-    x25 = v.get("seccomp", _M)
-    if x25 is not _M:
+                raise _Invalid(["memoryPolicy", "nodes"], "must be a string")
+        x25 = x22.get("flags", _M)
+        if x25 is not _M:
+            if not isinstance(x25, list):
+                raise _Invalid(["memoryPolicy", "flags"], "must be an array")
+            for i26, x27 in enumerate(x25):
+                if not isinstance(x27, str):
+                    raise _Invalid(["memoryPolicy", "flags", i26], "must be a string")
+    x28 = v.get("sysctl", _M)
+    if x28 is not _M:
+        if not isinstance(x28, dict):
+            raise _Invalid(["sysctl"], "must be an object")
+        for k29, x30 in x28.items():
+            if not isinstance(x30, str):
+                raise _Invalid(["sysctl", k29], "must be a string")
+    x31 = v.get("seccomp", _M)
+    if x31 is not _M:
         try:
-            _v_Seccomp(x25)
+            _v_Seccomp(x31)
         except _Invalid as e:
             e.path[:0] = ("seccomp",)
             raise
-    x26 = v.get("rootfsPropagation", _M)
-    if x26 is not _M:
-        if not isinstance(x26, str):
+    x32 = v.get("rootfsPropagation", _M)
+    if x32 is not _M:
+        if not isinstance(x32, str):
             raise _Invalid(["rootfsPropagation"], "must be a string")
-        if x26 not in _ENUM_Linux_rootfsPropagation:
+        if x32 not in _ENUM_Linux_rootfsPropagation:
             raise _Invalid(["rootfsPropagation"], _ENUM_Linux_rootfsPropagation_PROBLEM)
-    x27 = v.get("maskedPaths", _M)
-    if x27 is not _M:
-        if not isinstance(x27, list):
-            raise _Invalid(["maskedPaths"], "must be an array")
-        for i28, x29 in enumerate(x27):
-            if not isinstance(x29, str):
-                raise _Invalid(["maskedPaths", i28], "must be a string")
-    x30 = v.get("readonlyPaths", _M)
-    if x30 is not _M:
-        if not isinstance(x30, list):
-            raise _Invalid(["readonlyPaths"], "must be an array")
-        for i31, x32 in enumerate(x30):
-            if not isinstance(x32, str):
-                raise _Invalid(["readonlyPaths", i31], "must be a string")
-    x33 = v.get("mountLabel", _M)
+    x33 = v.get("maskedPaths", _M)
     if x33 is not _M:
-        if not isinstance(x33, str):
+        if not isinstance(x33, list):
+            raise _Invalid(["maskedPaths"], "must be an array")
+        for i34, x35 in enumerate(x33):
+            if not isinstance(x35, str):
+                raise _Invalid(["maskedPaths", i34], "must be a string")
+    x36 = v.get("readonlyPaths", _M)
+    if x36 is not _M:
+        if not isinstance(x36, list):
+            raise _Invalid(["readonlyPaths"], "must be an array")
+        for i37, x38 in enumerate(x36):
+            if not isinstance(x38, str):
+                raise _Invalid(["readonlyPaths", i37], "must be a string")
+    x39 = v.get("mountLabel", _M)
+    if x39 is not _M:
+        if not isinstance(x39, str):
             raise _Invalid(["mountLabel"], "must be a string")
-    x34 = v.get("personality", _M)
-    if x34 is not _M:
-        if not isinstance(x34, dict):
+    x40 = v.get("personality", _M)
+    if x40 is not _M:
+        if not isinstance(x40, dict):
             raise _Invalid(["personality"], "must be an object")
-        if "domain" not in x34:
+        if "domain" not in x40:
             raise _Invalid(["personality", "domain"], "is required")
-        x35 = x34["domain"]
-        if not isinstance(x35, str):
+        x41 = x40["domain"]
+        if not isinstance(x41, str):
             raise _Invalid(["personality", "domain"], "must be a string")
-        if x35 not in _ENUM_Linux_personality_domain:
+        if x41 not in _ENUM_Linux_personality_domain:
             raise _Invalid(["personality", "domain"], _ENUM_Linux_personality_domain_PROBLEM)
-        x36 = x34.get("flags", _M)
-        if x36 is not _M:
-            if not isinstance(x36, list):
+        x42 = x40.get("flags", _M)
+        if x42 is not _M:
+            if not isinstance(x42, list):
                 raise _Invalid(["personality", "flags"], "must be an array")
-            for i37, x38 in enumerate(x36):
-                if not isinstance(x38, str):
-                    raise _Invalid(["personality", "flags", i37], "must be a string")
+            for i43, x44 in enumerate(x42):
+                if not isinstance(x44, str):
+                    raise _Invalid(["personality", "flags", i43], "must be a string")
 
 
 def _v_IDMapping(v: object) -> None:

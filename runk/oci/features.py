@@ -21,8 +21,16 @@ SECCOMP_ACTIONS = [
     "SCMP_ACT_KILL_PROCESS",
     "SCMP_ACT_KILL_THREAD",
     "SCMP_ACT_LOG",
+    "SCMP_ACT_NOTIFY",
     "SCMP_ACT_TRACE",
     "SCMP_ACT_TRAP",
+]
+# WAIT_KILLABLE_RECV is passed to the kernel with a notify listener (linux 5.19)
+SECCOMP_FLAGS = [
+    "SECCOMP_FILTER_FLAG_TSYNC",
+    "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+    "SECCOMP_FILTER_FLAG_LOG",
+    "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
 ]
 SECCOMP_OPERATORS = [
     "SCMP_CMP_EQ",
@@ -36,7 +44,7 @@ SECCOMP_OPERATORS = [
 
 
 def features_document() -> dict[str, Any]:
-    from runk.linux import caps, mounts
+    from runk.linux import caps, mounts, schedattr
 
     doc: dict[str, Any] = {
         "ociVersionMin": "1.0.0",
@@ -52,6 +60,8 @@ def features_document() -> dict[str, Any]:
             "selinux": {"enabled": False},
             "intelRdt": {"enabled": False},
             "mountExtensions": {"idmap": {"enabled": _idmap_supported()}},
+            "netDevices": {"enabled": True},
+            "memoryPolicy": {"modes": sorted(schedattr.MPOL_MODES), "flags": sorted(schedattr.MPOL_FLAGS)},
         },
         "annotations": {},
     }
@@ -88,6 +98,6 @@ def _seccomp() -> dict[str, Any]:
         "actions": list(SECCOMP_ACTIONS),
         "operators": list(SECCOMP_OPERATORS),
         "archs": archs,
-        "knownFlags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_LOG"],
-        "supportedFlags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_LOG"],
+        "knownFlags": list(SECCOMP_FLAGS),
+        "supportedFlags": list(SECCOMP_FLAGS),
     }

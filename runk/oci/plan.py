@@ -43,8 +43,10 @@ def build(
     preserve_fds: int = 0,
     cgroup_mounts: dict[str, Any] | None = None,
     seccomp_cache: str | None = None,
+    tty_relayed: bool = False,
 ) -> tuple[ContainerPlan, list[str]]:
-    """create: (the init's plan, warnings to log)."""
+    """create: (the init's plan, warnings to log). tty_relayed: the terminal is relayed by a
+    foreground `run` (its master comes back to runk, not to a --console-socket)."""
     from runk.linux.plan import ContainerPlan
 
     linux = _dict(cfg.get("linux"))
@@ -54,7 +56,10 @@ def build(
         check_proc(cfg, bundle, rootfs)
     ns = _namespaces(cfg, linux)
     mp = _mounts(cfg, linux, bundle, rootfs, ns, no_pivot, cgroup_mounts)
-    proc = _process(_dict(cfg.get("process")), preserve_fds, _personality(linux))
+    proc = _process(_dict(cfg.get("process")), preserve_fds, linux, tty_relayed)
+    flags = _dict(linux.get("personality")).get("flags")
+    if flags:  # the spec defines none yet: runc warns and goes on
+        warnings.append(f"ignoring unsupported personality flags: {' '.join(map(str, flags))}")
     sec = _security(_dict(cfg.get("process")), linux, not no_new_keyring, seccomp_cache, warnings)
     plan = ContainerPlan(
         kind="init",
@@ -72,10 +77,15 @@ def build(
 
 
 def build_exec(
-    cfg: dict[str, Any], rec: StateRecord, process: dict[str, Any], preserve_fds: int, seccomp_cache: str | None = None
+    cfg: dict[str, Any],
+    rec: StateRecord,
+    process: dict[str, Any],
+    preserve_fds: int,
+    seccomp_cache: str | None = None,
+    tty_relayed: bool = False,
 ) -> tuple[ContainerPlan, list[str]]:
     """exec: (the plan of a process joining every namespace the container has, through
-    /proc/<init>/ns, with no mounts; warnings to log)."""
+    /proc/<init>/ns, with no mounts; warnings to log). tty_relayed as build's."""
     from runk.linux.namespaces import TYPES
     from runk.linux.plan import ContainerPlan, NamespacePlan
 
@@ -91,7 +101,10 @@ def build_exec(
         new_net=False,
         needs_fork="pid" in nss or "time" in nss,
     )
-    proc = _process(process, preserve_fds, None)
+    # what the process given to exec leaves out comes from the container's (runc newInitConfig)
+    base = _dict(cfg.get("process"))
+    inherited = {k: base[k] for k in _EXEC_INHERITED if k in base and k not in process}
+    proc = _process({**process, **inherited}, preserve_fds, linux, tty_relayed, exec_=True)
     sec = _security(process, linux, False, seccomp_cache, warnings)
     plan = ContainerPlan(
         kind="exec",
@@ -247,10 +260,24 @@ def _personality(linux: dict[str, Any]) -> int | None:
     return int(rlimits.PERSONALITY[pers["domain"]])
 
 
-def _process(proc: dict[str, Any], preserve_fds: int, personality: int | None) -> ProcessPlan:
-    """The process part of a plan: shared by create and exec."""
-    from runk.linux import rlimits
+# process fields an exec'd process takes from the container's when its own has none
+_EXEC_INHERITED = ("scheduler", "ioPriority", "execCPUAffinity")
+
+
+def _process(
+    proc: dict[str, Any], preserve_fds: int, linux: dict[str, Any], tty_relayed: bool, exec_: bool = False
+) -> ProcessPlan:
+    """The process part of a plan: shared by create and exec (validated already: the
+    schedattr calls below cannot refuse it)."""
+    from runk.linux import rlimits, schedattr
     from runk.linux.plan import ProcessPlan
+
+    mempolicy = None
+    if linux.get("memoryPolicy") is not None:
+        mempolicy = schedattr.check_memory_policy(_dict(linux.get("memoryPolicy")), "linux.memoryPolicy")
+    initial, final = (None, None)
+    if exec_:  # the init's affinity is every CPU of its cpuset (runc: execCPUAffinity is exec's)
+        initial, final = schedattr.cpu_affinity(_dict(proc.get("execCPUAffinity")), "process.execCPUAffinity")
 
     user = _dict(proc.get("user"))
     size = _dict(proc.get("consoleSize"))
@@ -268,7 +295,14 @@ def _process(proc: dict[str, Any], preserve_fds: int, personality: int | None) -
         terminal=bool(proc.get("terminal")),
         console_size=(size["height"], size["width"]) if size else None,
         preserve_fds=preserve_fds,
-        personality=personality,
+        personality=_personality(linux),
+        scheduler=schedattr.scheduler_attr(proc.get("scheduler")),
+        ioprio=schedattr.ioprio_value(proc.get("ioPriority")),
+        mempolicy=mempolicy,
+        cpus_limited=bool(_dict(_dict(linux.get("resources")).get("cpu")).get("cpus")),
+        affinity_initial=initial,
+        affinity_final=final,
+        tty_relayed=tty_relayed and bool(proc.get("terminal")),
     )
 
 

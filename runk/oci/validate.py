@@ -10,11 +10,13 @@ from __future__ import annotations
 from runk import ids
 from runk.errors import ConfigError
 
-# runtime-spec versions runk implements: 1.0.0 .. 1.2.x. A later 1.x minor is backwards
-# compatible by the spec's versioning rules (semver): it is run, with a warning that its new
-# fields are not understood. Another major is refused.
+# runtime-spec versions runk implements: 1.0.0 .. 1.3.x (runk.version.OCI_VERSION, which `runk
+# features` reports as ociVersionMax). A later 1.x minor is backwards compatible by the spec's
+# versioning rules (semver): it is run, with a debug line saying its new fields are not
+# understood, as runc runs any version (runc does not read ociVersion at all). Another major is
+# refused: its fields may mean something else.
 MAJOR = 1
-MAX_MINOR = 2
+MAX_MINOR = 3
 
 _IPC_SYSCTLS = frozenset(
     (
@@ -40,11 +42,11 @@ def check_version(v: object) -> None:
     except (ValueError, IndexError):
         raise ConfigError("ociVersion", f'"{v}" is not a valid version (want MAJOR.MINOR.PATCH)') from None
     if major != MAJOR:
-        raise ConfigError("ociVersion", f'unsupported version "{v}": runk supports 1.0.0 to 1.2.x')
+        raise ConfigError("ociVersion", f'unsupported version "{v}": runk supports 1.0.0 to 1.3.x')
     if minor > MAX_MINOR:
         from runk import log
 
-        log.debug(f"ociVersion {v} is newer than runk knows (1.2.x): fields added since are ignored")
+        log.debug(f"ociVersion {v} is newer than runk knows (1.3.x): fields added since are ignored")
 
 
 def validate(cfg: dict[str, Any]) -> None:
@@ -156,11 +158,46 @@ def semantic(cfg: dict[str, Any]) -> None:
             raise ConfigError(f"mounts[{i}].destination", procmounts.ROOT_OVER_PROC)
         proc_seen = proc_seen or dest == "/proc"
         _check_idmap(i, m, bind, "user" in types)
-    seccomp = linux.get("seccomp")
-    if seccomp and (
-        seccomp.get("listenerPath") or any(s.get("action") == "SCMP_ACT_NOTIFY" for s in seccomp.get("syscalls") or [])
-    ):
-        raise ConfigError("linux.seccomp", "SCMP_ACT_NOTIFY and listenerPath are not supported by runk yet")
+    check_process_attrs(cfg.get("process") or {}, "process")
+    if linux.get("memoryPolicy") is not None:
+        from runk.linux import schedattr
+
+        schedattr.check_memory_policy(linux["memoryPolicy"], "linux.memoryPolicy")
+    _check_unsupported(cfg, linux)
+
+
+def check_process_attrs(proc: dict[str, Any], field: str) -> None:
+    """process.scheduler, ioPriority and execCPUAffinity, of config.json and of exec's
+    --process (runc's validate and specconv checks, their texts after the JSON path)."""
+    if not (proc.get("scheduler") or proc.get("ioPriority") or proc.get("execCPUAffinity")):
+        return
+    from runk.linux import schedattr
+
+    if proc.get("scheduler") is not None:
+        schedattr.check_scheduler(proc["scheduler"], f"{field}.scheduler")
+    io = proc.get("ioPriority")
+    if io is not None and io.get("class") not in schedattr.IOPRIO_CLASSES:
+        raise ConfigError(f"{field}.ioPriority.class", f'invalid ioPriority.Class: "{io.get("class")}"')
+    schedattr.cpu_affinity(proc.get("execCPUAffinity"), f"{field}.execCPUAffinity")
+
+
+def _check_unsupported(cfg: dict[str, Any], linux: dict[str, Any]) -> None:
+    """Fields runk does not implement are refused, never ignored: Intel RDT (runc's text where
+    the host has no resctrl), AppArmor and SELinux labels (runk confines with neither; with
+    SELinux off a label means nothing, and runc ignores it then too)."""
+    from runk import _os as os
+
+    if linux.get("intelRdt") is not None:
+        if not os.path.exists("/sys/fs/resctrl/schemata"):
+            raise ConfigError("linux.intelRdt", "intelRdt is specified in config, but Intel RDT is not enabled")
+        raise ConfigError("linux.intelRdt", "Intel RDT is not supported by runk")
+    if (cfg.get("process") or {}).get("apparmorProfile"):
+        raise ConfigError("process.apparmorProfile", "AppArmor is not supported by runk")
+    if os.path.exists("/sys/fs/selinux/enforce"):
+        if (cfg.get("process") or {}).get("selinuxLabel"):
+            raise ConfigError("process.selinuxLabel", "SELinux is not supported by runk")
+        if linux.get("mountLabel"):
+            raise ConfigError("linux.mountLabel", "SELinux is not supported by runk")
 
 
 def _check_ids(cfg: dict[str, Any], linux: dict[str, Any]) -> None:

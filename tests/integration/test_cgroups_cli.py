@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import subprocess
 import tempfile
 
@@ -713,10 +714,14 @@ def test_exec_cgroup_argument_errors(runk, bundle, cid, audit):
     start(runk, bundle, cid)
     for args, msg in (
         (["--cgroup", "nosuch:x"], "unknown controller nosuch"),
-        (["--cgroup", "../../x"], "bad sub cgroup path: ../../x"),
+        (["--cgroup", "../../x"], "bad sub cgroup path: ../../x is not a sub cgroup path"),  # runc's
+        (["--cgroup", ".."], " .. is not a sub cgroup path"),  # runc 1.1.5's words
         (["--cgroup", "a", "--cgroup", "b"], "missing <controller>: prefix"),
         (["--cgroup", "pids:a", "--cgroup", "pids:b"], "controller pids specified multiple times"),
-        (["--cgroup", "sub-that-is-not-there"], "no such file or directory"),
+        (["--cgroup", "sub-that-is-not-there"], "/sub-that-is-not-there/cgroup.procs: no such file or directory"),
+        (["--cgroup", "cpu:sub-that-is-not-there"], "/sub-that-is-not-there/cgroup.procs: no such file "),
     ):
         r = runk("exec", *args, cid, "true")
         assert r.rc == 255 and msg in r.err, (args, r)
+    # runc's words for a process that cannot join its cgroup (exec.bats greps " adding pid ")
+    assert re.search(r"error adding pid \d+ to cgroups: failed to write \d+: open /sys/fs/cgroup/", r.err), r

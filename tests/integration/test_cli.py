@@ -87,7 +87,7 @@ def test_version_has_runcs_lines(flag):
     want = head.stdout.strip() if head.returncode == 0 else "unknown"
     assert lines[1:] == [
         f"commit: {want}",
-        "spec: 1.2.0",
+        "spec: 1.3.0",
         f"python: {platform.python_version()}",
         f"libseccomp: {lines[4].split(': ')[1]}",
     ]
@@ -136,10 +136,14 @@ def test_features_document_lists_what_runk_does():
     }
     linux = doc["linux"]
     assert set(linux["namespaces"]) == {"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"}
-    assert "SCMP_ACT_NOTIFY" not in linux["seccomp"]["actions"]  # refused by runk
+    assert "SCMP_ACT_NOTIFY" in linux["seccomp"]["actions"]
+    assert "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV" in linux["seccomp"]["supportedFlags"]
     assert linux["seccomp"]["enabled"] and "SCMP_ARCH_X86_64" in linux["seccomp"]["archs"]
     assert linux["cgroup"]["systemd"] is False
     assert {"rbind", "rro", "tmpcopyup", "nosuid"} <= set(doc["mountOptions"])
+    # runtime-spec 1.3, and every memoryPolicy mode and flag it lists is one runk takes
+    assert doc["ociVersionMax"] == "1.3.0"
+    assert "MPOL_BIND" in linux["memoryPolicy"]["modes"] and "MPOL_F_STATIC_NODES" in linux["memoryPolicy"]["flags"]
 
 
 def _help_sections(text: str) -> tuple[list[str], dict[str, str]]:

@@ -132,7 +132,7 @@ def test_hook_timeout_kills_it_and_create_fails(runk, bundle, cid, hookdir, leak
     }
     bundle.args("true").write()
     r = runk("create", "--bundle", bundle.path, cid, timeout=20)
-    assert r.rc == 1 and "timeout" in r.err, r
+    assert r.rc == 1 and "error running createRuntime hook #0: hook ran past specified timeout of 1.0s" in r.err, r
     assert runk("state", cid).rc == 1
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
@@ -145,30 +145,100 @@ def test_hook_timeout_kills_it_and_create_fails(runk, bundle, cid, hookdir, leak
 @pytest.mark.parametrize("phase", ["prestart", "createRuntime", "createContainer"])
 def test_failing_create_time_hook_aborts_create(runk, bundle, cid, hookdir, phase, leak_audit):
     bundle.config["hooks"] = {
-        phase: [{"path": "/bin/sh", "args": ["sh", "-c", "echo hook-said-no >&2; exit 1"]}],
+        phase: [
+            {"path": "/bin/true"},
+            {"path": "/bin/sh", "args": ["sh", "-c", "echo out; echo hook-said-no >&2; exit 1"]},
+        ],
         "poststart": [_hook("poststart", str(hookdir))],
     }
     bundle.args("true").write()
     r = runk("create", "--bundle", bundle.path, cid)
-    assert r.rc == 1 and "exit status 1" in r.err and phase in r.err, r
+    # runc's form: the phase, the hook's index, Go's exit status, its stdout and stderr
+    assert (
+        r.rc == 1 and f"error running {phase} hook #1: exit status 1, stdout: out\\n, stderr: hook-said-no\\n" in r.err
+    ), r
     assert runk("state", cid).rc == 1
     assert list(hookdir.iterdir()) == []
 
 
-def test_failing_start_container_hook_fails_start(runk, bundle, cid, hookdir, leak_audit):
-    bundle.config["hooks"] = {"startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "exit 1"]}]}
+def test_failing_start_container_hook_fails_run_and_leaves_nothing(runk, bundle, cid, hookdir, leak_audit):
+    """run reports the hook's own failure (argv as given: busybox's applet from args[0]) and,
+    as runc's run, destroys the container it could not start."""
+    bundle.config["hooks"] = {
+        "startContainer": [{"path": "/bin/true"}, {"path": "/bin/busybox", "args": ["cat", "/nosuchfile"]}]
+    }
     bundle.args("sh", "-c", "echo workload-ran >/hooks/ran").write()
     r = runk("run", "--bundle", bundle.path, cid)
-    assert r.rc != 0, r
+    assert r.rc == 1, r
+    assert (
+        "error running startContainer hook #1: exit status 1, stdout: , stderr: cat: can't open '/nosuchfile'" in r.err
+    )
     assert not (hookdir / "ran").exists()  # the user process never runs
-    runk("delete", "--force", cid)
+    assert runk("state", cid).rc == 1 and runk("list", "-q").out == ""
+
+
+def test_failing_start_container_hook_fails_start(runk, bundle, cid, hookdir, leak_audit):
+    bundle.config["hooks"] = {"startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "echo no >&2; exit 2"]}]}
+    bundle.args("sh", "-c", "echo workload-ran >/hooks/ran").write()
+    runk("create", "--bundle", bundle.path, cid, check=True)
+    r = runk("start", cid)
+    assert r.rc == 1 and "error running startContainer hook #0: exit status 2, stdout: , stderr: no" in r.err, r
+    assert not (hookdir / "ran").exists()
+    assert wait_status(runk, cid, "stopped") == "stopped"
+    assert runk("delete", cid).rc == 0
+
+
+def test_hooks_without_env_inherit_as_runcs(runk, bundle, cid, hookdir, leak_audit):
+    """A hook without `env` gets runk's environment (the runtime's hooks) or the process's
+    (createContainer, startContainer: runc's init has the process's, HOME resolved by then);
+    `"env": []` is an empty one."""
+    rec = 'env >"$D/$P.env"'
+    bundle.config["hooks"] = {
+        p: [{"path": "/bin/sh", "args": ["sh", "-c", rec.replace("$D", d).replace("$P", p)]}]
+        for p, d in (
+            ("createRuntime", str(hookdir)),
+            ("createContainer", str(hookdir)),
+            ("startContainer", "/hooks"),
+            ("poststop", str(hookdir)),
+        )
+    }
+    bundle.config["hooks"]["prestart"] = [
+        {"path": "/bin/sh", "args": ["sh", "-c", f"env >{hookdir}/prestart.env"], "env": []}
+    ]
+    bundle.config["process"]["env"] = ["ONE=two", "PATH=/bin:/usr/bin"]
+    bundle.args("true").write()
+    r = runk("run", "--bundle", bundle.path, cid, env={**os.environ, "FROM_THE_CALLER": "yes"})
+    assert r.rc == 0, r
+    env = {p.name[: -len(".env")]: set(p.read_text().split("\n")) - {""} for p in hookdir.glob("*.env")}
+    for p in ("createRuntime", "poststop"):
+        assert "FROM_THE_CALLER=yes" in env[p], p
+    assert {"ONE=two", "PATH=/bin:/usr/bin"} <= env["createContainer"]
+    assert {"ONE=two", "PATH=/bin:/usr/bin", "HOME=/root"} <= env["startContainer"]
+    for p in ("createContainer", "startContainer"):
+        assert not any(e.startswith("FROM_THE_CALLER=") for e in env[p]), p
+    assert not any(e.startswith(("FROM_THE_CALLER=", "ONE=")) for e in env["prestart"])
+
+
+def test_create_container_hooks_run_in_the_rootfs(runk, bundle, cid, hookdir, leak_audit):
+    """runc runs createContainer hooks with the rootfs as working directory (a relative path
+    names the container's files: runc's hooks library test binds its libraries so)."""
+    rootfs = bundle.own_rootfs()
+    bundle.config["root"]["readonly"] = False
+    script = f"pwd >{hookdir}/cwd; touch ./made-by-hook"
+    bundle.config["hooks"] = {"createContainer": [{"path": "/bin/sh", "args": ["sh", "-c", script]}]}
+    bundle.args("ls", "/made-by-hook").write()
+    r = runk("run", "--bundle", bundle.path, cid)
+    assert (r.rc, r.out) == (0, "/made-by-hook\n"), r
+    assert (hookdir / "cwd").read_text() == rootfs + "\n"
 
 
 def test_missing_hook_binary_aborts_create(runk, bundle, cid, leak_audit):
     bundle.config["hooks"] = {"prestart": [{"path": "/no/such/hook"}]}
     bundle.args("true").write()
     r = runk("run", "--bundle", bundle.path, cid)
-    assert r.rc == 1 and "/no/such/hook" in r.err and "no such file or directory" in r.err, r
+    assert (
+        r.rc == 1 and "error running prestart hook #0: fork/exec /no/such/hook: no such file or directory" in r.err
+    ), r
 
 
 @pytest.mark.parametrize("phase", ["poststart", "poststop"])

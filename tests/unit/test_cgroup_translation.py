@@ -228,10 +228,12 @@ def test_v1_pids_blkio_net_rdma(v1m) -> None:
     ]
 
 
-def test_v1_pids_zero_leaves_limit(v1m) -> None:
+def test_v1_pids_zero_is_one_and_none_leaves_limit(v1m) -> None:
     m, rec = v1m
-    m.set({"pids": {"limit": 0}})
+    m.set({"pids": {}})
     assert rec.writes == []
+    m.set({"pids": {"limit": 0}})  # runc: 0 is 1 (systemd has no TasksMax=0)
+    assert [w[-2:] for w in rec.writes] == [("pids.max", "1")]
 
 
 def test_v1_leaf_weight_without_cfq_names_field_and_file(v1m) -> None:

@@ -7,6 +7,7 @@ reports over a pipe, so the test runner itself never runs under a filter.
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import json
 import os
@@ -486,11 +487,19 @@ def test_memfd_is_sealed_and_inheritable():
         (profile(rule(["getcwd", ""])), "linux.seccomp.syscalls[0].names[1]: must be a non-empty string"),
         (
             profile(rule("getcwd", "SCMP_ACT_NOTIFY")),
-            "linux.seccomp.syscalls[0].action: SCMP_ACT_NOTIFY is not supported yet",
+            "linux.seccomp.listenerPath: listenerPath is not set (the profile has SCMP_ACT_NOTIFY rules)",
         ),
         (
-            profile(listenerPath="/run/agent.sock"),
-            "linux.seccomp.listenerPath: seccomp notify listeners are not supported yet",
+            profile(rule(["getcwd", "write"], "SCMP_ACT_NOTIFY"), listenerPath="/run/agent.sock"),
+            "linux.seccomp.syscalls[0].names[1]: SCMP_ACT_NOTIFY cannot be used for the write syscall",
+        ),
+        (
+            profile(default="SCMP_ACT_NOTIFY", listenerPath="/run/agent.sock"),
+            "linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be used as default action",
+        ),
+        (
+            profile(rule("getcwd", "SCMP_ACT_NOTIFY"), listenerPath="/run/agent.sock", listenerMetadata=5),
+            "linux.seccomp.listenerMetadata: must be a string",
         ),
     ],
 )
@@ -520,6 +529,84 @@ def test_architectures_and_flags():
     assert killable.flags == 0
     out, _ = run_filtered(killable, lambda: call(os.getcwd))
     assert out == ["errno EPERM"]
+    # with a notify rule: NEW_LISTENER, and the killable wait passed on
+    notify = compiled(
+        profile(
+            rule("getcwd", "SCMP_ACT_NOTIFY"),
+            flags=["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
+            listenerPath="/run/a.sock",
+            listenerMetadata="m",
+        )
+    )
+    assert notify.flags == lib.SECCOMP_FILTER_FLAG_NEW_LISTENER | lib.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+    assert notify.notify and (notify.listener_path, notify.listener_metadata) == ("/run/a.sock", "m")
+
+
+def test_listener_path_without_notify_rule_is_ignored():
+    prog = compiled(profile(rule("getcwd"), listenerPath="/run/a.sock", listenerMetadata="m"))
+    assert not prog.notify and prog.flags & lib.SECCOMP_FILTER_FLAG_NEW_LISTENER == 0
+    assert prog.listener_path == ""
+
+
+def test_notify_load_returns_a_listener_and_its_death_gives_enosys():
+    """The fd load() returns is the filter's listener; once every copy is closed, a notified
+    syscall fails with ENOSYS (the kernel's answer when the agent is gone)."""
+    prog = compiled(profile(rule("getcwd", "SCMP_ACT_NOTIFY"), listenerPath="/run/a.sock"))
+
+    def listener_then_getcwd() -> str:
+        fd = seccomp.load(prog)
+        target = os.readlink(f"/proc/self/fd/{fd}")
+        os.close(fd)
+        return f"{target} {call(os.getcwd)}"
+
+    out, status = run_filtered(None, listener_then_getcwd)
+    assert out == ["anon_inode:seccomp notify errno ENOSYS"] and status == 0
+
+
+@pytest.mark.parametrize("default", ["SCMP_ACT_ERRNO", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_TRAP"])
+def test_enosys_stub_for_syscalls_newer_than_the_profile(default):
+    # the newest syscall the profile names is getrandom (318): 1000 and 319 (memfd_create) get
+    # ENOSYS whatever the default action; an older unnamed one (getcwd) gets the default
+    prog = compiled(profile(rule(PYTHON_MINIMUM, "SCMP_ACT_ALLOW"), default=default))
+    checks = [lambda: call(raw_syscall, 1000), lambda: call(raw_syscall, 319)]
+    if default == "SCMP_ACT_ERRNO":
+        checks.append(lambda: call(os.getcwd))
+    out, status = run_filtered(prog, *checks)
+    assert out == ["errno ENOSYS", "errno ENOSYS", "errno EPERM"][: len(checks)] and status == 0
+
+
+@pytest.mark.parametrize(
+    "default, extra",
+    [
+        ("SCMP_ACT_ALLOW", {}),
+        ("SCMP_ACT_LOG", {}),
+        ("SCMP_ACT_TRACE", {}),
+        ("SCMP_ACT_ERRNO", {"defaultErrnoRet": errno.ENOSYS}),
+    ],
+)
+def test_no_enosys_stub_where_runc_adds_none(default, extra, monkeypatch):
+    p = profile(rule("getcwd", "SCMP_ACT_KILL"), default=default, **extra)
+    with_rule = compiled(p).bpf
+    monkeypatch.setattr(seccomp.seccomp_enosys, "wanted", lambda _p: False)
+    assert with_rule == compiled(p).bpf
+
+
+def test_enosys_stub_is_only_a_prefix(monkeypatch):
+    p = profile(rule(["getcwd", "uname"], "SCMP_ACT_ALLOW"), default="SCMP_ACT_ERRNO")
+    patched = compiled(p).bpf
+    monkeypatch.setattr(seccomp.seccomp_enosys, "wanted", lambda _p: False)
+    plain = compiled(p).bpf
+    assert patched.endswith(plain) and 0 < len(patched) - len(plain) <= 8 * 16
+
+
+_LIBC = ctypes.CDLL(None, use_errno=True)
+
+
+def raw_syscall(nr: int) -> None:
+    """syscall(2) with no glibc wrapper in between (a wrapper may turn ENOSYS into a fallback)."""
+    if _LIBC.syscall(nr, 0, 0, 0) < 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
 
 
 def test_enabled():

@@ -214,6 +214,82 @@ def test_qemu_argv_sizes_the_vm_and_wires_share_agent_and_image():
     assert "virtio-blk-pci,drive=blk0" in block
 
 
+def test_qemu_argv_puts_a_virtio_nic_on_each_tap():
+    argv = " ".join(sandbox.qemu_argv(_plan(), [("rktap0", "02:00:00:00:00:01"), ("rktap1", "02:00:00:00:00:02")]))
+    assert "-netdev tap,id=net0,ifname=rktap0,script=no,downscript=no" in argv
+    assert "-device virtio-net-device,netdev=net0,mac=02:00:00:00:00:01" in argv
+    assert "-device virtio-net-device,netdev=net1,mac=02:00:00:00:00:02" in argv
+    assert "-netdev" not in sandbox.qemu_argv(_plan())
+    q35 = " ".join(sandbox.qemu_argv(_plan(machine="q35"), [("rktap0", "02:00:00:00:00:01")]))
+    assert "virtio-net-pci,netdev=net0" in q35
+
+
+def test_the_vm_backend_refuses_the_hosts_network_stack():
+    from runk.errors import ConfigError
+
+    sandbox.check_network({"linux": {"namespaces": [{"type": "network"}]}})
+    sandbox.check_network({"linux": {"namespaces": [{"type": "network", "path": "/run/netns/x"}]}})
+    for cfg in ({}, {"linux": {"namespaces": [{"type": "pid"}]}}):
+        with pytest.raises(ConfigError) as e:
+            sandbox.check_network(cfg)
+        assert str(e.value).startswith("linux.namespaces: the vm backend needs a network namespace")
+
+
+def test_direct_volumes_are_found_by_type_and_source_or_by_annotation(tmp_path):
+    from runk.errors import ConfigError
+    from runk.vm.host import volumes
+
+    img = tmp_path / "d.img"
+    img.write_bytes(b"\0" * 4096)
+    mounts = [
+        {"destination": "/proc", "type": "proc", "source": "proc"},
+        {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"},
+        {"destination": "/etc/x", "type": "bind", "source": str(tmp_path), "options": ["rbind"]},
+        {"destination": "/data", "type": "ext4", "source": str(img), "options": ["rw", "noatime"]},
+        {"destination": "/vol", "type": "bind", "source": str(img), "options": ["rbind", "ro"]},
+    ]
+    cfg = {"mounts": mounts, "annotations": {"runk.vm.direct-volumes": "/vol:xfs"}}
+    vols = volumes.find(cfg, "/b")
+    assert [(v.index, v.source, v.fstype, v.serial) for v in vols] == [
+        (3, str(img), "ext4", "runkvol0"),
+        (4, str(img), "xfs", "runkvol1"),
+    ]
+    g = sandbox.guest_config({"root": {"path": "r"}, "mounts": mounts}, "/r", {}, vols)
+    assert g["mounts"][3] == {
+        "destination": "/data",
+        "type": "ext4",
+        "source": "/dev/runk-volumes/runkvol0",
+        "options": ["rw", "noatime"],
+    }
+    assert g["mounts"][4]["type"] == "xfs" and g["mounts"][4]["options"] == ["ro"]
+    stages, _ = sandbox.stage_plan({"mounts": mounts}, "/b", "/r", "virtiofs", [], frozenset({3, 4}))
+    assert [s.source for s in stages if s.name.startswith("m")] == [str(tmp_path)]
+    argv = " ".join(sandbox.qemu_argv(_plan(volumes=[[str(img), "runkvol0"]])))
+    assert f"-drive file={img},if=none,id=vol0,format=raw -device virtio-blk-device,drive=vol0,serial=runkvol0" in argv
+    for bad, msg in (
+        ({"runk.vm.direct-volumes": "/nowhere"}, "no mount at /nowhere"),
+        ({"runk.vm.direct-volumes": "rel"}, "expected an absolute destination"),
+    ):
+        with pytest.raises(ConfigError, match=msg):
+            volumes.find({"mounts": mounts[:4], "annotations": bad}, "/b")
+    with pytest.raises(ConfigError, match=r"mounts\[0\]: direct-assigned volume .*: not a block device"):
+        volumes.find(
+            {
+                "mounts": [{"destination": "/v", "type": "bind", "source": str(tmp_path)}],
+                "annotations": {"runk.vm.direct-volumes": "/v"},
+            },
+            "/b",
+        )
+
+
+def test_guest_containers_share_the_guest_network_namespace_when_it_has_nics():
+    from runk.vm.guest import netconf
+
+    cfg = {"linux": {"namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "mount"}]}}
+    netconf.share_guest_netns(cfg)
+    assert cfg["linux"]["namespaces"] == [{"type": "pid"}, {"type": "mount"}]
+
+
 def test_kernel_cmdline_starts_the_agent_from_the_share():
     line = sandbox.kernel_cmdline("tcg", 2)
     args = dict(a.split("=", 1) for a in line.split() if a.startswith("runk."))

@@ -18,6 +18,7 @@ def request(g: Globals, opts: dict[str, Any]) -> CreateRequest:
         bundle=opts.get("bundle"),
         pid_file=opts.get("pid_file"),
         console_socket=opts.get("console_socket"),
+        pidfd_socket=opts.get("pidfd_socket"),
         no_pivot=bool(opts.get("no_pivot")),
         no_new_keyring=bool(opts.get("no_new_keyring")),
         preserve_fds=int(opts.get("preserve_fds") or 0),

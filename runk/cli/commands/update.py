@@ -89,6 +89,8 @@ def resources_from(opts: dict[str, Any]) -> dict[str, Any]:
         ("cpu_period", "period"),
         ("cpu_rt_period", "realtimePeriod"),
         ("cpu_rt_runtime", "realtimeRuntime"),
+        ("cpu_burst", "burst"),
+        ("cpu_idle", "idle"),
     ):
         if opts.get(flag):
             cpu[key] = _int(opts[flag], flag.replace("_", "-"))

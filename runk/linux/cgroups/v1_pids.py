@@ -1,7 +1,9 @@
 """cgroup v1 pids controller: linux.resources.pids.limit → pids.max.
 
-Runs in the parent. Imports fs only. runc 1.1.5 semantics: 0 leaves the limit unchanged, a negative
-limit is "max".
+Runs in the parent. Imports fs only. No limit (absent or null) leaves pids.max unchanged; a
+negative one is "max"; 0, which runtime-spec 1.3 says is a real limit, is 1, as runc maps it (so
+that the cgroupfs and systemd drivers agree: systemd has no TasksMax=0). runc 1.1.5 left 0
+unchanged.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ if TYPE_CHECKING:
 
 
 def pids_value(res: dict[str, Any]) -> str:
-    limit = (res.get("pids") or {}).get("limit") or 0
-    if not limit:
+    limit = (res.get("pids") or {}).get("limit")
+    if limit is None:
         return ""
+    if limit == 0:
+        return "1"
     return str(limit) if limit > 0 else "max"
 
 

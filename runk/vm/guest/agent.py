@@ -132,6 +132,15 @@ class Agent:
         cid, cfg = req["id"], req["config"]
         if req.get("block"):
             _mount_block(req["block"], cfg["root"]["path"])
+        if req.get("volumes"):
+            from runk.vm.guest import disks
+
+            disks.link(req["volumes"])
+        if req.get("interfaces"):
+            from runk.vm.guest import netconf
+
+            netconf.configure(req["interfaces"])
+            netconf.share_guest_netns(cfg)
         bundle = os.path.join(BUNDLES, cid)
         os.makedirs(bundle, exist_ok=True)
         with open(os.path.join(bundle, "config.json"), "w") as f:

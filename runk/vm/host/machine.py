@@ -149,8 +149,8 @@ def start_virtiofsd(plan: VmPlan, listen_fd: int) -> Child:
     return spawn("virtiofsd", argv, "virtiofsd.log", keep_fds=(listen_fd,), prepare=lambda: stage(plan.stages, share))
 
 
-def start_qemu(plan: VmPlan) -> Child:
-    return spawn("qemu", sandbox.qemu_argv(plan), "qemu.log")
+def start_qemu(plan: VmPlan, nics: list[tuple[str, str]] | None = None) -> Child:
+    return spawn("qemu", sandbox.qemu_argv(plan, nics), "qemu.log")
 
 
 def stop(children: list[Child], qemu_grace: float = 0.0) -> None:

@@ -29,8 +29,13 @@ MACHINES = ("microvm", "q35")
 
 # device names per machine type: virtio-mmio on microvm, PCI on q35
 DEVICES = {
-    "microvm": {"serial": "virtio-serial-device", "fs": "vhost-user-fs-device", "blk": "virtio-blk-device"},
-    "q35": {"serial": "virtio-serial-pci", "fs": "vhost-user-fs-pci", "blk": "virtio-blk-pci"},
+    "microvm": {
+        "serial": "virtio-serial-device",
+        "fs": "vhost-user-fs-device",
+        "blk": "virtio-blk-device",
+        "net": "virtio-net-device",
+    },
+    "q35": {"serial": "virtio-serial-pci", "fs": "vhost-user-fs-pci", "blk": "virtio-blk-pci", "net": "virtio-net-pci"},
 }
 
 
@@ -179,6 +184,8 @@ def build_argv(
     console: str | None = None,
     qemu: str = QEMU,
     drives: Sequence[str] = (),
+    nics: Sequence[tuple[str, str]] = (),
+    volumes: Sequence[tuple[str, str]] = (),
 ) -> list[str]:
     """The qemu argv of VM.md's recommended configuration.
 
@@ -234,6 +241,20 @@ def build_argv(
             f"file={image},if=none,id=blk{i},format=raw,cache=unsafe",
             "-device",
             f"{dev['blk']},drive=blk{i}",
+        ]
+    for i, (path, serial) in enumerate(volumes):
+        argv += [
+            "-drive",
+            f"file={path.replace(',', ',,')},if=none,id=vol{i},format=raw",
+            "-device",
+            f"{dev['blk']},drive=vol{i},serial={serial}",
+        ]
+    for i, (tap, mac) in enumerate(nics):
+        argv += [
+            "-netdev",
+            f"tap,id=net{i},ifname={tap},script=no,downscript=no",
+            "-device",
+            f"{dev['net']},netdev=net{i},mac={mac}",
         ]
     return argv
 

@@ -18,7 +18,8 @@ import copy
 import os
 
 from runk import _json
-from runk.errors import RunkError
+from runk.errors import ConfigError, RunkError
+from runk.vm.host import volumes
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -92,16 +93,22 @@ def is_bind(m: dict[str, Any]) -> bool:
 
 
 def stage_plan(
-    cfg: dict[str, Any], bundle: str, rootfs: str, mode: str, python_roots: list[str]
+    cfg: dict[str, Any],
+    bundle: str,
+    rootfs: str,
+    mode: str,
+    python_roots: list[str],
+    skip: frozenset[int] = frozenset(),
 ) -> tuple[list[Stage], dict[int, str]]:
-    """(stages, {index in config.mounts: guest source}) for the share."""
+    """(stages, {index in config.mounts: guest source}) for the share; `skip`: mounts that are
+    not shared (direct-assigned volumes)."""
     stages = [Stage("usr", "/usr", "dir", readonly=True, recursive=False)]
     stages += [Stage(f"p{i}", p, "dir", readonly=True, recursive=False) for i, p in enumerate(python_roots)]
     if mode == "virtiofs":
         stages.append(Stage("rootfs", rootfs, "dir"))
     sources: dict[int, str] = {}
     for i, m in enumerate(cfg.get("mounts") or []):
-        if not is_bind(m) or m.get("destination") == "/dev/shm":
+        if not is_bind(m) or m.get("destination") == "/dev/shm" or i in skip:
             continue
         src = m.get("source") or ""
         if not os.path.isabs(src):
@@ -120,8 +127,11 @@ def stage_plan(
     return stages, sources
 
 
-def guest_config(cfg: dict[str, Any], root_path: str, sources: dict[int, str]) -> dict[str, Any]:
+def guest_config(
+    cfg: dict[str, Any], root_path: str, sources: dict[int, str], vols: list[volumes.Volume] | None = None
+) -> dict[str, Any]:
     g = copy.deepcopy(cfg)
+    by_index = {v.index: v for v in vols or []}
     g["root"] = {"path": root_path, "readonly": bool((cfg.get("root") or {}).get("readonly"))}
     g.pop("hooks", None)
     ann = dict(g.get("annotations") or {})
@@ -133,7 +143,9 @@ def guest_config(cfg: dict[str, Any], root_path: str, sources: dict[int, str]) -
         linux["namespaces"] = [{"type": ns["type"]} for ns in linux["namespaces"]]
     mounts = []
     for i, m in enumerate(g.get("mounts") or []):
-        if m.get("destination") == "/dev/shm" and is_bind(m):
+        if i in by_index:
+            m = volumes.guest_mount(m, by_index[i])
+        elif m.get("destination") == "/dev/shm" and is_bind(m):
             m = {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": list(SHM_OPTIONS)}
         elif i in sources:
             m["source"] = sources[i]
@@ -184,6 +196,7 @@ _PLAN_FIELDS = (
     "cmdline",
     "image_mb",
     "rootfs",
+    "volumes",
 )
 
 
@@ -209,6 +222,7 @@ class VmPlan:
     cmdline: str  # the guest kernel's command line
     image_mb: int  # the block image's size (0 over virtiofs)
     rootfs: str  # the bundle's rootfs on the host
+    volumes: list[list[str]]  # direct-assigned volumes: [host path, serial] (runk.vm.host.volumes)
 
     def __init__(
         self,
@@ -230,6 +244,7 @@ class VmPlan:
         cmdline: str,
         image_mb: int,
         rootfs: str,
+        volumes: list[list[str]] | None = None,
     ) -> None:
         self.qemu = qemu
         self.virtiofsd = virtiofsd
@@ -248,6 +263,7 @@ class VmPlan:
         self.cmdline = cmdline
         self.image_mb = image_mb
         self.rootfs = rootfs
+        self.volumes = volumes or []
 
     def to_json(self) -> str:
         d: dict[str, Any] = {k: getattr(self, k) for k in _PLAN_FIELDS}
@@ -265,8 +281,8 @@ class VmPlan:
         return cls(**kw)
 
 
-def qemu_argv(plan: VmPlan) -> list[str]:
-    """qemu's argv, with paths relative to the workdir (qemu's cwd)."""
+def qemu_argv(plan: VmPlan, nics: list[tuple[str, str]] | None = None) -> list[str]:
+    """qemu's argv, with paths relative to the workdir (qemu's cwd); `nics`: (tap, MAC) pairs."""
     from runk.vm.host import qemu
 
     return qemu.build_argv(
@@ -282,6 +298,8 @@ def qemu_argv(plan: VmPlan) -> list[str]:
         console=CONSOLE_LOG,
         qemu=plan.qemu,
         drives=[IMAGE] if plan.rootfs_mode == "block" else [],
+        volumes=[(path, serial) for path, serial in plan.volumes],
+        nics=nics or [],
     )
 
 
@@ -304,6 +322,18 @@ def python_roots() -> list[str]:
     return roots
 
 
+def check_network(cfg: dict[str, Any]) -> None:
+    """A VM has a network stack of its own: it can have a network namespace's interfaces (new or
+    joined by path), never the host's stack itself."""
+    namespaces = (cfg.get("linux") or {}).get("namespaces") or []
+    if not any(ns.get("type") == "network" for ns in namespaces):
+        raise ConfigError(
+            "linux.namespaces",
+            "the vm backend needs a network namespace: a VM cannot share the host's network stack "
+            "(podman: use --network none, a bridge network, or the linux backend for --network host)",
+        )
+
+
 def rootfs_mode(cfg: dict[str, Any], env: Mapping[str, str]) -> str:
     mode = (cfg.get("annotations") or {}).get(ANN_ROOTFS) or env.get("RUNK_VM_ROOTFS") or "virtiofs"
     if mode not in ROOTFS_MODES:
@@ -318,6 +348,7 @@ def plan_vm(cfg: dict[str, Any], bundle: str, env: Mapping[str, str] | None = No
     from runk.vm.image import assets, initramfs
 
     env = os.environ if env is None else env
+    check_network(cfg)
     binary = qemu.qemu_binary()
     if not binary:
         raise RunkError("the vm backend needs qemu-system-x86_64 (apt-get install qemu-system-x86)")
@@ -336,7 +367,8 @@ def plan_vm(cfg: dict[str, Any], bundle: str, env: Mapping[str, str] | None = No
     rootfs = rootfs_path(cfg, bundle)
     mode = rootfs_mode(cfg, env)
     roots = python_roots()
-    stages, sources = stage_plan(cfg, bundle, rootfs, mode, roots)
+    vols = volumes.find(cfg, bundle)
+    stages, sources = stage_plan(cfg, bundle, rootfs, mode, roots, frozenset(v.index for v in vols))
     root_guest = f"{GUEST_SHARE}/rootfs" if mode == "virtiofs" else GUEST_BLOCK_ROOT
     mem, cpus = vm_size((cfg.get("linux") or {}).get("resources"), os.cpu_count() or 1)
     return VmPlan(
@@ -353,10 +385,11 @@ def plan_vm(cfg: dict[str, Any], bundle: str, env: Mapping[str, str] | None = No
         cpus=cpus,
         rootfs_mode=mode,
         stages=stages,
-        guest_config=guest_config(cfg, root_guest, sources),
+        guest_config=guest_config(cfg, root_guest, sources, vols),
         cmdline=kernel_cmdline(accel, len(roots), env.get("RUNK_VM_KERNEL_ARGS", "")),
         image_mb=image_size_mb(rootfs) if mode == "block" else 0,
         rootfs=rootfs,
+        volumes=[[v.source, v.serial] for v in vols],
     )
 
 

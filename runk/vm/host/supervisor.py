@@ -65,6 +65,7 @@ class Supervisor(Switchboard):
         self.console_socket, self.console_fd = console_socket, console_fd
         self.terminal = bool((plan.guest_config.get("process") or {}).get("terminal"))
         self.children: list[machine.Child] = []
+        self.nics: list[dict[str, Any]] = []  # the namespace's interfaces plugged into the VM
         self.agent: P.Peer | None = None
         self.agent_sock: socket.socket | None = None
         self.listeners: dict[int, socket.socket] = {}
@@ -131,7 +132,12 @@ class Supervisor(Switchboard):
             self.children.append(machine.start_virtiofsd(plan, vfs.fileno()))
         finally:
             vfs.close()
-        qemu = machine.start_qemu(plan)
+        from runk.vm.host import netplug
+
+        self.nics = netplug.plug()
+        if self.nics:
+            self.log("network: " + ", ".join(f"{n['name']} ({n['mac']}) on {n['tap']}" for n in self.nics))
+        qemu = machine.start_qemu(plan, [(n["tap"], n["mac"]) for n in self.nics])
         self.children.append(qemu)
         self.mark("qemu")
         self.save_info()
@@ -147,6 +153,8 @@ class Supervisor(Switchboard):
             id=self.cid,
             config=plan.guest_config,
             block="/dev/vda" if plan.rootfs_mode == "block" else None,
+            interfaces=[{k: n[k] for k in ("name", "mac", "mtu", "addresses", "routes")} for n in self.nics],
+            volumes=[serial for _path, serial in plan.volumes],
         )
         if not reply.get("ok"):
             raise BootError(reply.get("error") or "CreateContainer failed")
@@ -186,6 +194,11 @@ class Supervisor(Switchboard):
             except OSError:
                 pass
         machine.stop(self.children, qemu_grace=grace)
+        if self.nics:
+            from runk.vm.host import netplug
+
+            netplug.unplug(self.nics)
+            self.nics = []
         for name in (CREATED, PAUSED):
             unlink_quiet(name)
         for s in list(self.listeners.values()) + [c.sock for c in self.clients.values()]:

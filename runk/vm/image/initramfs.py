@@ -27,8 +27,18 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 # virtio_mmio for microvm, virtio_pci for q35; console = virtio-serial; fuse+virtiofs = shares;
-# virtio_blk for the block-image rootfs; overlay for the agent's rootfs layering
-DEFAULT_MODULES = ("virtio_mmio", "virtio_pci", "virtio_blk", "virtio_console", "fuse", "virtiofs", "overlay")
+# virtio_blk for the block-image rootfs; overlay for the agent's rootfs layering; virtio_net for
+# the network namespace's interfaces (runk.vm.host.netplug)
+DEFAULT_MODULES = (
+    "virtio_mmio",
+    "virtio_pci",
+    "virtio_blk",
+    "virtio_console",
+    "fuse",
+    "virtiofs",
+    "overlay",
+    "virtio_net",
+)
 BUSYBOX_PATHS = ("/usr/bin/busybox", "/bin/busybox")
 FORMAT_VERSION = "runk-initramfs-1"
 # the guest copy of runk: just what the relay imports

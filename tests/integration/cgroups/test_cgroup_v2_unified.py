@@ -363,7 +363,7 @@ def test_sub_manager_for_exec_cgroup(cgv2, unified) -> None:
     assert m.sub({"": "a/b"}).path == os.path.join(m.path, "a/b")
     assert m.sub({"": "/a"}).path == os.path.join(m.path, "a")
     assert m.sub({"cpu": "x"}).path == m.path  # per-controller paths are for cgroup v1
-    with pytest.raises(CgroupError, match="bad sub cgroup path: ../x"):
+    with pytest.raises(CgroupError, match=r"bad sub cgroup path: \.\./x is not a sub cgroup path"):
         m.sub({"": "../x"})
 
 
