@@ -16,6 +16,7 @@ INCLUDES = r"""
 #include <sys/personality.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
+#include <signal.h>
 #include <linux/magic.h>
 #include <linux/openat2.h>
 #include <linux/close_range.h>
@@ -71,6 +72,7 @@ TYPES = r"""
 #define MOUNT_ATTR_STRICTATIME ...
 #define MOUNT_ATTR_NODIRATIME ...
 #define MOUNT_ATTR_NOSYMFOLLOW ...
+#define MOUNT_ATTR_IDMAP ...
 #define AT_RECURSIVE ...
 #define OPEN_TREE_CLONE ...
 #define OPEN_TREE_CLOEXEC ...
@@ -121,6 +123,8 @@ int runk_mount_setattr(int dirfd, const char *path, unsigned int flags,
                        uint64_t attr_set, uint64_t attr_clr, uint64_t propagation);
 int runk_loopback_up(void);
 long long runk_fs_type(int fd);
+int runk_mount_setattr_idmap(int dirfd, unsigned int flags, int userns_fd);
+int runk_userns_holder(void);
 int runk_open_tree(int dirfd, const char *path, unsigned int flags);
 int runk_move_mount(int from_dfd, const char *from_path, int to_dfd, const char *to_path,
                     unsigned int flags);
@@ -166,6 +170,36 @@ int runk_mount_setattr(int dirfd, const char *path, unsigned int flags,
     attr.attr_clr = attr_clr;
     attr.propagation = propagation;
     return (int)syscall(SYS_mount_setattr, dirfd, path, flags, &attr, sizeof(attr));
+}
+
+/* mount_setattr(MOUNT_ATTR_IDMAP) on the detached tree open as dirfd (AT_EMPTY_PATH), mapped
+   by the user namespace userns_fd: an id-mapped mount (flags: AT_RECURSIVE for every mount of
+   the tree). */
+int runk_mount_setattr_idmap(int dirfd, unsigned int flags, int userns_fd)
+{
+    struct mount_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.attr_set = MOUNT_ATTR_IDMAP;
+    attr.userns_fd = (uint64_t)userns_fd;
+    return (int)syscall(SYS_mount_setattr, dirfd, "", flags | AT_EMPTY_PATH, &attr, sizeof(attr));
+}
+
+/* A child born in a new, empty user namespace that only waits to be killed (and dies with its
+   parent): the parent writes its uid_map and gid_map and opens /proc/PID/ns/user, the user
+   namespace of an id-mapped mount. Returns its pid, or -1 with errno. The child runs no
+   Python and calls only async-signal-safe functions. */
+int runk_userns_holder(void)
+{
+    pid_t parent = getpid();
+    long pid = syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+        if (getppid() != parent)
+            _exit(0);
+        for (;;)
+            pause();
+    }
+    return (int)pid;
 }
 
 int runk_open_tree(int dirfd, const char *path, unsigned int flags)

@@ -32,9 +32,10 @@ class Backend(Protocol):
     def live_status(self, cdir: ContainerDir | None, rec: StateRecord) -> str: ...
     def start(self, cdir: ContainerDir, rec: StateRecord) -> None: ...
     def kill(self, rec: StateRecord, sig: int, all_procs: bool) -> None: ...
-    def kill_remaining(self, rec: StateRecord, sig: int) -> None:
-        """kill --all of a stopped container: signal what is left of it (runc signals what its
-        cgroup still holds), nothing and no error when nothing is."""
+    def kill_remaining(self, rec: StateRecord, sig: int) -> bool:
+        """kill of a stopped container (--all, or SIGKILL to one in the host's pid namespace):
+        signal what is left of it (runc signals what its cgroup still holds). False when
+        nothing of it is left (its cgroup is gone)."""
 
     def destroy(self, cdir: ContainerDir, rec: StateRecord, status: str) -> None:
         """Stop whatever still runs of the container (created, running, paused, or what a

@@ -532,7 +532,7 @@ class LinuxBackend:
 
             load_manager(rec.cgroup_paths or {}).thaw()
 
-    def kill_remaining(self, rec: StateRecord, sig: int) -> None:
+    def kill_remaining(self, rec: StateRecord, sig: int) -> bool:
         """What a stopped container's cgroup still holds (processes of a host-pid-namespace
         container outlive its init): signalled, when the cgroup still exists."""
         if rec.cgroup_paths:
@@ -541,6 +541,8 @@ class LinuxBackend:
             manager = load_manager(rec.cgroup_paths)
             if manager.exists():
                 manager.kill_all(sig)
+                return True
+        return False
 
     def destroy(self, cdir: ContainerDir, rec: StateRecord, status: str) -> None:
         """Stop whatever still runs (delete of created, or --force), then remove the container's

@@ -355,8 +355,9 @@ class VmBackend:
                 raise RunkError(CONTAINER_NOT_RUNNING) from None
             raise
 
-    def kill_remaining(self, rec: StateRecord, sig: int) -> None:
+    def kill_remaining(self, rec: StateRecord, sig: int) -> bool:
         """Nothing of a stopped VM container runs in it any more: nothing to signal."""
+        return False
 
     def destroy(self, cdir: ContainerDir, rec: StateRecord, status: str) -> None:
         """Power the VM off (the supervisor kills the container and exits), and make sure nothing of

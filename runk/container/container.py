@@ -20,6 +20,15 @@ if TYPE_CHECKING:
     from runk.backend.requests import CheckpointRequest, CreateRequest, ExecRequest, RestoreRequest
 
 
+_SIGKILL = 9  # signal.SIGKILL, without importing signal on the kill path
+
+
+def _own_pid_ns(cfg: dict[str, Any]) -> bool:
+    """The container has a pid namespace other than the host's (new or joined: runc IsPrivate)."""
+    nss = (cfg.get("linux") or {}).get("namespaces") or []
+    return any(n.get("type") == "pid" for n in nss)
+
+
 def _backend(rec: StateRecord) -> Backend:
     from runk.backend import backend_for
 
@@ -101,13 +110,20 @@ class Container:
 
     def kill(self, sig: int, all_procs: bool = False) -> None:
         s = self.status()
+        # runc: SIGKILL to a container in the host's pid namespace reaches every process of its
+        # cgroup (no pid 1 takes the others with it), even once its init is gone
+        every = sig == _SIGKILL and self.rec is not None and not _own_pid_ns(self.config())
+        if s == st.STOPPED and every and not all_procs:
+            if not _backend(self.record()).kill_remaining(self.record(), sig):
+                raise StateError(CONTAINER_NOT_RUNNING)
+            return
         st.check_kill(s, all_procs)
         rec = self.record()
         log.debug(f"kill: signal {sig} to {'every process of' if all_procs else 'the init of'} {self.id} ({s})")
         if s == st.STOPPED:  # with --all only (check_kill): no error, as runc
             _backend(rec).kill_remaining(rec, sig)
             return
-        _backend(rec).kill(rec, sig, all_procs)
+        _backend(rec).kill(rec, sig, all_procs or every)
 
     def delete(self, force: bool = False) -> None:
         s = self.status()

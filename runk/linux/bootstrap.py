@@ -150,7 +150,12 @@ def _bootstrap(
         os.setresuid(0, 0, 0)
     if ns.unshare_flags:
         unshare(ns.unshare_flags)
-    if ns.time_offsets:
+    if ns.time_offsets and ns.new_user:
+        # non-dumpable in a user namespace, the bootstrap cannot open its own /proc files for
+        # writing (owned by the host's root): the parent writes the offsets (runc)
+        chan.send(channel.TIMENS)
+        chan.expect(channel.TIMENS_DONE)
+    elif ns.time_offsets:
         procwrite.write("/proc/self/timens_offsets", ns.time_offsets.encode(), "linux.timeOffsets")
     log.debug(f"bootstrap[{os.getpid()}]: namespaces joined {[t for t, _ in joins]}, unshared {ns.unshare_flags:#x}")
     if ns.needs_fork:

@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 CGROUP_DONE = "cgroup_done"
 USERMAP = "usermap"
 USERMAP_DONE = "usermap_done"
+TIMENS = "timens"  # write my timens_offsets (a time namespace owned by a new user namespace)
+TIMENS_DONE = "timens_done"
 PID = "pid"
 HOOKS = "hooks"
 HOOKS_DONE = "hooks_done"

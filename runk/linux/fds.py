@@ -23,11 +23,12 @@ class LaunchFds:
     /proc (`proc`, no mount namespace). The backend puts it on its CleanupStack and close()s it
     on every path; the child inherits a copy through the fork and uses the fds it needs."""
 
-    __slots__ = ("bind_sources", "cgroup", "console", "fifo", "joins", "proc", "trampoline")
+    __slots__ = ("bind_sources", "cgroup", "console", "fifo", "idmap_users", "joins", "proc", "trampoline")
 
     def __init__(self) -> None:
         self.joins: dict[str, int] = {}
         self.bind_sources: dict[int, tuple[int, bool]] = {}
+        self.idmap_users: dict[int, int] = {}  # mount index -> user namespace fd (init-side idmap)
         self.console = -1
         self.fifo = -1
         self.trampoline = -1
@@ -46,11 +47,15 @@ class LaunchFds:
         return [(nstype, self.joins[nstype]) for nstype, _path in ns.joins]
 
     def open_bind_sources(self, mp: MountPlan) -> None:
-        """Clone the bind sources when the plan asks for it (a user namespace)."""
-        if mp.clone_bind_sources:
+        """Clone the bind sources when the plan asks for it (a user namespace), and those of
+        id-mapped mounts, mapped (runk.linux.mounts.open_bind_sources; after open_namespaces:
+        an id-mapped mount may take the joined user namespace)."""
+        if mp.clone_bind_sources or any(m.idmap for m in mp.mounts):
             from runk.linux.mounts import open_bind_sources
 
-            self.bind_sources = open_bind_sources(mp.mounts)
+            self.bind_sources, self.idmap_users = open_bind_sources(
+                mp.mounts, mp.clone_bind_sources, self.joins.get("user", -1)
+            )
 
     def close_cgroup(self) -> None:
         """The parent's copies of the cgroup entry's fds, once the child is forked."""
@@ -61,9 +66,11 @@ class LaunchFds:
     def close(self) -> None:
         """Close everything held; safe to call again."""
         fds = list(self.joins.values()) + [fd for fd, _d in self.bind_sources.values()]
+        fds += list(self.idmap_users.values())
         fds += [self.console, self.fifo, self.trampoline, self.proc]
         self.joins = {}
         self.bind_sources = {}
+        self.idmap_users = {}
         self.console = self.fifo = self.trampoline = self.proc = -1
         self.close_cgroup()
         for fd in fds:

@@ -14,7 +14,7 @@ import sys
 from runk import _os as os
 from runk import log
 from runk.errors import InitError, RunkError
-from runk.linux import bootstrap, channel, userns
+from runk.linux import bootstrap, channel, procwrite, userns
 from runk.linux.channel import Channel
 from runk.linux.fds import LaunchFds
 
@@ -108,6 +108,10 @@ def launch(
             if t == channel.USERMAP:
                 userns.write_maps(boot, list(plan.namespaces.uid_map), list(plan.namespaces.gid_map))
                 parent.send(channel.USERMAP_DONE)
+            elif t == channel.TIMENS:
+                offsets = plan.namespaces.time_offsets.encode()
+                procwrite.write(f"/proc/{boot}/timens_offsets", offsets, "linux.timeOffsets")
+                parent.send(channel.TIMENS_DONE)
             elif t == channel.PID:
                 init_pid = int(msg["pid"])
                 log.debug(f"launch: {plan.kind} of {plan.id}: process pid {init_pid}; joining its cgroups")

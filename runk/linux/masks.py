@@ -41,23 +41,45 @@ def open_null(root: int) -> int:
 
 
 def mask_all(masked: list[str]) -> None:
-    """Mask every path of linux.maskedPaths (after pivot_root)."""
+    """Mask every path of linux.maskedPaths (after pivot_root), each once (a path listed twice,
+    however spelled, is masked once: runc)."""
     if not masked:
         return
     root = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-    null = [-1]
+    shared = [-1, -1]  # the checked /dev/null, the first masked directory's tmpfs
+    seen = set()
     try:
         for p in masked:
-            mask(root, p, null)
+            key = os.path.normpath("/" + p.lstrip("/"))
+            if key not in seen:
+                seen.add(key)
+                mask(root, p, shared)
     finally:
         os.close(root)
-        if null[0] >= 0:
-            os.close(null[0])
+        for fd in shared:
+            if fd >= 0:
+                os.close(fd)
 
 
-def mask(root: int, path: str, null: list[int]) -> None:
-    """Mask `path` (resolved under root). null[0]: the checked /dev/null fd, opened on first
-    need (a config masking only directories needs none)."""
+def _mask_dir(root: int, tfd: int, path: str, shared: list[int]) -> None:
+    """The masked directories share one read-only empty tmpfs (runc): the first gets it, the
+    others a clone of that mount (one device, as the container sees it)."""
+    if shared[1] < 0:
+        mount("tmpfs", paths.proc_fd(tfd), "tmpfs", lib.MS_RDONLY, None, shown=path)
+        # the fd still names the directory under the new mount: open the mount's root
+        shared[1] = paths.open_in_root(root, path, None)
+        return
+    tree = clone_fd_tree(shared[1], path)
+    try:
+        move_mount_to_fd(tree, tfd, shown=path)
+    finally:
+        os.close(tree)
+
+
+def mask(root: int, path: str, shared: list[int]) -> None:
+    """Mask `path` (resolved under root). shared[0]: the checked /dev/null fd, opened on first
+    need (a config masking only directories needs none); shared[1]: the tmpfs of the first
+    masked directory."""
     try:
         tfd = paths.open_in_root(root, path, None)
     except OSError as e:
@@ -66,11 +88,11 @@ def mask(root: int, path: str, null: list[int]) -> None:
         raise
     try:
         if stat.S_ISDIR(os.fstat(tfd).st_mode):
-            mount("tmpfs", paths.proc_fd(tfd), "tmpfs", lib.MS_RDONLY, None, shown=path)
+            _mask_dir(root, tfd, path, shared)
             return
-        if null[0] < 0:
-            null[0] = open_null(root)
-        tree = clone_fd_tree(null[0], "/dev/null")
+        if shared[0] < 0:
+            shared[0] = open_null(root)
+        tree = clone_fd_tree(shared[0], "/dev/null")
         try:
             move_mount_to_fd(tree, tfd, shown=path)
         finally:

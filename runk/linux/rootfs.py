@@ -20,7 +20,16 @@ from runk import _os as os
 from runk._native import lib
 from runk.errors import RunkError, SyscallError
 from runk.linux import devices, paths, procmounts
-from runk.linux.syscalls import mount, mount_setattr, move_mount_to_fd, pivot_root, umount2
+from runk.linux.mounts import IDMAP_RECURSIVE
+from runk.linux.syscalls import (
+    clone_fd_tree,
+    idmap_tree,
+    mount,
+    mount_setattr,
+    move_mount_to_fd,
+    pivot_root,
+    umount2,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -28,10 +37,12 @@ if TYPE_CHECKING:
     from runk.linux.mounts import MountSpec
     from runk.linux.plan import MountPlan
 
-# statvfs f_flag bits that are also mount flags (the kernel's ST_* == MS_* for these)
+# statvfs f_flag bits that are also mount flags (the kernel's ST_* == MS_* for these): the
+# flags the kernel locks on the mounts a user namespace inherits
 _LOCKABLE: int = (
     lib.MS_RDONLY | lib.MS_NOSUID | lib.MS_NODEV | lib.MS_NOEXEC | lib.MS_NOATIME | lib.MS_NODIRATIME | lib.MS_RELATIME
 )
+_ATIME_FLAGS: int = lib.MS_NOATIME | lib.MS_NODIRATIME | lib.MS_RELATIME | lib.MS_STRICTATIME
 
 
 def _mount_point_of(path: str) -> tuple[str, str]:
@@ -63,7 +74,9 @@ def prepare(mp: MountPlan, fds: LaunchFds, mount_ns: bool) -> int:
     for m in mp.mounts:
         if m.fstype == "cgroup":
             _mount_cgroup(root_fd, mp, m)
-        elif mount_one(root_fd, rootfs, m, fds.bind_sources.get(m.index)):
+        elif mount_one(
+            root_fd, rootfs, m, fds.bind_sources.get(m.index), fds.idmap_users.get(m.index, -1), mp.clone_bind_sources
+        ):
             # a mount onto the root itself (runc takes it as the new root): the later mounts
             # and pivot_root go to it, not to the rootfs it covers
             os.close(root_fd)
@@ -123,10 +136,69 @@ def _remount(target: str, flags: int, dest: str) -> None:
         mount(None, target, None, _remount_flags(target, flags) | lib.MS_REMOUNT, shown=dest)
 
 
-def mount_one(root_fd: int, rootfs: str, m: MountSpec, source: tuple[int, bool] | None = None) -> bool:
+def _clone_root_source(root_fd: int, m: MountSpec, users: int) -> tuple[int, bool]:
+    """A bind source inside the rootfs (MountSpec.root_source), resolved in the container's
+    tree as the earlier mounts left it, never outside it: (detached clone, is a directory),
+    id-mapped through `users` when the mount asks."""
+    assert m.root_source is not None
+    try:
+        sfd = paths.open_in_root(root_fd, m.root_source, None)
+    except OSError as e:
+        raise SyscallError("stat", m.source, e.errno or 0) from None
+    try:
+        is_dir = stat.S_ISDIR(os.fstat(sfd).st_mode)
+        tree = clone_fd_tree(sfd, m.destination, recursive=bool(m.flags & lib.MS_REC))
+    finally:
+        os.close(sfd)
+    if m.idmap:
+        try:
+            idmap_tree(tree, users, m.idmap == IDMAP_RECURSIVE, shown=m.destination)
+        except BaseException:
+            os.close(tree)
+            raise
+    return tree, is_dir
+
+
+def mount_one(
+    root_fd: int,
+    rootfs: str,
+    m: MountSpec,
+    source: tuple[int, bool] | None = None,
+    users: int = -1,
+    userns: bool = False,
+) -> bool:
     """One config mount; `source`: (fd, is a directory) of the bind source's clone the parent
-    opened (LaunchFds.bind_sources), None to mount by path. True if it was mounted onto the
-    root itself."""
+    opened (LaunchFds.bind_sources), None to mount by path; `users`: the user namespace fd of an
+    id-mapped mount whose source is inside the rootfs; userns: the container has a user
+    namespace (a bind keeps its source's lockable flags, _locked_bind_flags). True if it was
+    mounted onto the root itself."""
+    if m.root_source is not None and source is None:
+        source = _clone_root_source(root_fd, m, users)
+        try:
+            return _mount_one(root_fd, rootfs, m, source, userns)
+        finally:
+            os.close(source[0])
+    return _mount_one(root_fd, rootfs, m, source, userns)
+
+
+def _locked_bind_flags(target: str, m: MountSpec, flags: int) -> int:
+    """A bind in a user namespace keeps the lockable flags of its source (ro, nosuid, nodev,
+    noexec, the atime ones), as the kernel locks them on mounts a user namespace inherits
+    (runk's binds are clones made outside it, which the kernel does not lock): the flags to
+    remount with. Clearing one of them explicitly, or asking for other atime flags than the
+    source's, is refused with EPERM (runc)."""
+    src = os.statvfs(target).f_flag & _LOCKABLE
+    if not src & (lib.MS_NOATIME | lib.MS_RELATIME):
+        src |= lib.MS_STRICTATIME  # statvfs has no flag for it: none of the others is it
+    if m.clear & src:
+        raise SyscallError("mount", f"{m.destination} (cannot clear locked flags)", errno.EPERM)
+    want = flags & _ATIME_FLAGS
+    if want and want != src & _ATIME_FLAGS:
+        raise SyscallError("mount", f"{m.destination} (cannot change locked atime flags)", errno.EPERM)
+    return flags | src
+
+
+def _mount_one(root_fd: int, rootfs: str, m: MountSpec, source: tuple[int, bool] | None, userns: bool) -> bool:
     dest = m.destination
     flags = m.flags & ~lib.MS_RDONLY if read_only_later(m) else m.flags
     create = "dir"
@@ -139,16 +211,19 @@ def mount_one(root_fd: int, rootfs: str, m: MountSpec, source: tuple[int, bool] 
             raise SyscallError("stat", m.source, e.errno or 0) from None
         create = "dir" if stat.S_ISDIR(st.st_mode) else "file"
     if m.fstype in ("proc", "sysfs"):
-        # runc GHSA-fh74-hm69-rqjw: procfs and sysfs only on a real directory
+        # runc GHSA-fh74-hm69-rqjw: procfs and sysfs only on a real directory (a symlink or a
+        # file there is refused, in runc's words)
         try:
             lfd = paths.open_in_root(root_fd, dest, None, follow_last=False)
         except OSError:
             lfd = -1
         if lfd >= 0:
-            is_link = stat.S_ISLNK(os.fstat(lfd).st_mode)
+            is_dir = stat.S_ISDIR(os.fstat(lfd).st_mode)
             os.close(lfd)
-            if is_link:
-                raise RunkError(f"mount destination {dest} is a symlink: {m.fstype} must be mounted on a directory")
+            if not is_dir:
+                raise RunkError(
+                    f'mounts[{m.index}]: {dest}: filesystem "{m.fstype}" must be mounted on ordinary directory'
+                )
     # runc: a tmpfs over an existing directory takes that directory's mode (/run 0755 stays
     # 0755), unless the options give one: runc puts "mode=<dir's>" first in the data
     keep_mode = (
@@ -183,7 +258,13 @@ def mount_one(root_fd: int, rootfs: str, m: MountSpec, source: tuple[int, bool] 
         os.close(tfd)
         tfd = nfd
         target = paths.proc_fd(tfd)
-        if bound and (flags & ~(lib.MS_BIND | lib.MS_REC | lib.MS_REMOUNT)):
+        if m.is_bind and (flags & ~(lib.MS_BIND | lib.MS_REC | lib.MS_REMOUNT) or m.clear):
+            # runc: a bind with options gets exactly them (a flag the options do not name is
+            # cleared; the atime ones are kept unless named)
+            want = lib.MS_BIND | (flags & ~lib.MS_REC)
+            _remount(target, _locked_bind_flags(target, m, want) if userns else want, dest)
+        elif bound and (flags & ~(lib.MS_BIND | lib.MS_REC | lib.MS_REMOUNT)):
+            # the host's /sys bound for a rootless sysfs: the mount's own flags
             _remount(target, lib.MS_BIND | (flags & ~lib.MS_REC), dest)
         for p in m.propagation:
             mount(None, target, None, p, shown=dest)

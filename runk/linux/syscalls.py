@@ -114,8 +114,21 @@ def move_mount_to_fd(tree_fd: int, target_fd: int, shown: str | None = None) -> 
     )
 
 
-def clone_fd_tree(fd: int, shown: str | None = None) -> int:
+def clone_fd_tree(fd: int, shown: str | None = None, recursive: bool = False) -> int:
     """A detached bind of exactly the file or directory open as fd (open_tree OPEN_TREE_CLONE
-    with AT_EMPTY_PATH): mounting it needs no path, so nothing can be swapped in between."""
-    flags = lib.OPEN_TREE_CLONE | lib.OPEN_TREE_CLOEXEC | lib.AT_EMPTY_PATH
+    with AT_EMPTY_PATH): mounting it needs no path, so nothing can be swapped in between.
+    recursive: with the mounts below it (an rbind)."""
+    flags = lib.OPEN_TREE_CLONE | lib.OPEN_TREE_CLOEXEC | lib.AT_EMPTY_PATH | (lib.AT_RECURSIVE if recursive else 0)
     return _check(lib.runk_open_tree(fd, b"", flags), "open_tree", shown)
+
+
+def idmap_tree(tree_fd: int, userns_fd: int, recursive: bool, shown: str | None = None) -> None:
+    """Make the detached tree tree_fd an id-mapped mount through the user namespace userns_fd
+    (mount_setattr MOUNT_ATTR_IDMAP); recursive: every mount of the tree, else its top only."""
+    flags = lib.AT_RECURSIVE if recursive else 0
+    _check(lib.runk_mount_setattr_idmap(tree_fd, flags, userns_fd), "mount_setattr", shown)
+
+
+def userns_holder() -> int:
+    """Pid of a child waiting in a new, empty user namespace (runk_userns_holder)."""
+    return _check(lib.runk_userns_holder(), "clone", "user namespace")

@@ -46,16 +46,21 @@ def needs_setgroups_deny(gid_map: list[dict[str, Any]]) -> bool:
 
 
 def write_maps(
-    pid: int, uid_map: list[dict[str, Any]], gid_map: list[dict[str, Any]], deny_setgroups: bool | None = None
+    pid: int,
+    uid_map: list[dict[str, Any]],
+    gid_map: list[dict[str, Any]],
+    deny_setgroups: bool | None = None,
+    where: str = "linux",
 ) -> None:
+    """`where`: the config object holding the maps, named in errors (linux, mounts[3])."""
     if deny_setgroups is None:
         deny_setgroups = needs_setgroups_deny(gid_map)
     if deny_setgroups:
-        _write(f"/proc/{pid}/setgroups", b"deny", "linux.uidMappings")
+        _write(f"/proc/{pid}/setgroups", b"deny", f"{where}.uidMappings")
     if uid_map:
-        _write_map(pid, "uid_map", uid_map, "linux.uidMappings")
+        _write_map(pid, "uid_map", uid_map, f"{where}.uidMappings")
     if gid_map:
-        _write_map(pid, "gid_map", gid_map, "linux.gidMappings")
+        _write_map(pid, "gid_map", gid_map, f"{where}.gidMappings")
 
 
 def _write_map(pid: int, name: str, entries: list[dict[str, Any]], what: str) -> None:

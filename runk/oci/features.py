@@ -59,7 +59,7 @@ def features_document() -> dict[str, Any]:
             "apparmor": {"enabled": False},
             "selinux": {"enabled": False},
             "intelRdt": {"enabled": False},
-            "mountExtensions": {"idmap": {"enabled": False}},
+            "mountExtensions": {"idmap": {"enabled": _idmap_supported()}},
             "netDevices": {"enabled": True},
             "memoryPolicy": {"modes": sorted(schedattr.MPOL_MODES), "flags": sorted(schedattr.MPOL_FLAGS)},
         },
@@ -72,6 +72,18 @@ def features_document() -> dict[str, Any]:
     except (ImportError, AttributeError):
         pass
     return doc
+
+
+def _idmap_supported() -> bool:
+    """Id-mapped mounts need mount_setattr(2) (Linux 5.12): probed with a call that can only
+    fail (bad fd), ENOSYS telling a kernel without it."""
+    import errno
+
+    from runk._native import ffi, lib
+
+    ret: int = lib.runk_mount_setattr(-1, b"", 0, 0, 0, 0)
+    err: int = ffi.errno
+    return ret == 0 or err != errno.ENOSYS
 
 
 def _seccomp() -> dict[str, Any]:

@@ -171,18 +171,28 @@ def _mounts(
     from runk.linux.plan import MountPlan
 
     specs = []
+    roots = _rootfs_spellings(cfg, bundle, rootfs)
     for i, m in enumerate(cfg.get("mounts") or ()):
-        dest = m["destination"]
-        if not dest.startswith("/"):
-            dest = "/" + dest  # runc: relative destinations are taken from / (deprecated)
+        # runc: relative destinations are taken from / (deprecated); one lexically inside the
+        # rootfs is the path below it
+        dest = _in_root(m["destination"], roots) or "/" + m["destination"].lstrip("/")
         opts = m.get("options") or []
-        spec = mounts.MountSpec(index=i, source=m.get("source"), destination=dest, fstype=m.get("type"), options=opts)
-        if spec.is_bind and spec.source and not os.path.isabs(spec.source):
+        source = m.get("source")
+        spec = mounts.MountSpec(i, source, dest, m.get("type"), opts)
+        if spec.is_bind and source:
+            source = source if os.path.isabs(source) else os.path.join(bundle, source)
             spec = mounts.MountSpec(
-                index=i, source=os.path.join(bundle, spec.source), destination=dest, fstype=m.get("type"), options=opts
+                i,
+                source,
+                dest,
+                m.get("type"),
+                opts,
+                id_maps=_id_maps(m, spec.idmap, linux, ns),
+                root_source=_in_root(source, roots),
             )
         specs.append(spec)
     prop = linux.get("rootfsPropagation")
+    in_userns = ns.new_user or any(t == "user" for t, _p in ns.joins)
     setup_dev = not any(s.destination == "/dev" and s.is_bind for s in specs)
     root = _dict(cfg.get("root"))
     return MountPlan(
@@ -192,7 +202,7 @@ def _mounts(
         # an init in a user namespace gets the bind sources as fds (LaunchFds.open_bind_sources);
         # a rootless runk may not clone mounts of the host's namespace: its init binds them by
         # path, as the caller's own uid (runc 1.1)
-        clone_bind_sources=(ns.new_user or any(t == "user" for t, _p in ns.joins)) and os.geteuid() == 0,
+        clone_bind_sources=in_userns and os.geteuid() == 0,
         # the host's / is made rslave first (runc), or as asked; an unbindable / would forbid the
         # rootfs bind that follows, so unbindable is applied to the new root after pivot_root only
         root_propagation=(
@@ -204,13 +214,44 @@ def _mounts(
         no_pivot=no_pivot,
         setup_dev=setup_dev,
         devices=tuple(devices.merge(linux.get("devices") or [], defaults=setup_dev)),
-        # mknod is refused in any user namespace: one of the container's, or the one runk runs
-        # in (rootless podman's) (runc: RunningInUserNS or a new user namespace)
-        bind_devices=ns.new_user or _in_user_namespace(),
+        # no mknod in a user namespace: one of the container's (new or joined), or the one runk
+        # runs in (rootless podman's) (runc: RunningInUserNS or a user namespace of its own)
+        bind_devices=in_userns or _in_user_namespace(),
         masked_paths=tuple(linux.get("maskedPaths") or ()),
         readonly_paths=tuple(linux.get("readonlyPaths") or ()),
         cgroup_mounts=cgroup_mounts or {},
     )
+
+
+def _rootfs_spellings(cfg: dict[str, Any], bundle: str, rootfs: str) -> tuple[str, ...]:
+    """The rootfs as resolved and as the config spells it (absolute, normalized)."""
+    root = _dict(cfg.get("root")).get("path") or "rootfs"
+    written = os.path.normpath(os.path.join(bundle, root))
+    return (rootfs,) if written == rootfs else (rootfs, written)
+
+
+def _in_root(path: str, roots: tuple[str, ...]) -> str | None:
+    """A host path lexically inside the rootfs, as the container sees it ("/" for the rootfs
+    itself), else None (runc strips the rootfs from such a destination)."""
+    if not path.startswith("/"):
+        return None
+    clean = os.path.normpath(path)
+    for root in roots:
+        if clean == root:
+            return "/"
+        if clean.startswith(root.rstrip("/") + "/"):
+            return clean[len(root.rstrip("/")) :]
+    return None
+
+
+def _id_maps(m: dict[str, Any], idmap: int, linux: dict[str, Any], ns: NamespacePlan) -> Any:
+    """An id-mapped bind's (uid maps, gid maps): its own, else (idmap/ridmap without mappings)
+    those of the container's new user namespace, or None for the one it joins (runc)."""
+    if m.get("uidMappings") or m.get("gidMappings"):
+        return (tuple(m.get("uidMappings") or ()), tuple(m.get("gidMappings") or ()))
+    if not idmap or not ns.new_user:
+        return None
+    return (tuple(linux.get("uidMappings") or ()), tuple(linux.get("gidMappings") or ()))
 
 
 def _personality(linux: dict[str, Any]) -> int | None:

@@ -53,6 +53,10 @@ def validate(cfg: dict[str, Any]) -> None:
     check_version(cfg.get("ociVersion"))
     from runk.oci import _schema_validator
 
+    linux = cfg.get("linux")
+    if isinstance(linux, dict) and "timeOffsets" in linux and linux["timeOffsets"] is None:
+        del linux["timeOffsets"]  # null is absent (runc; the field is an object)
+
     _schema_validator.validate(cfg)
     check_strings(cfg)
     semantic(cfg)
@@ -153,6 +157,7 @@ def semantic(cfg: dict[str, Any]) -> None:
         if dest == "/" and proc_seen:
             raise ConfigError(f"mounts[{i}].destination", procmounts.ROOT_OVER_PROC)
         proc_seen = proc_seen or dest == "/proc"
+        _check_idmap(i, m, bind, "user" in types)
     check_process_attrs(cfg.get("process") or {}, "process")
     if linux.get("memoryPolicy") is not None:
         from runk.linux import schedattr
@@ -206,6 +211,24 @@ def _check_ids(cfg: dict[str, Any], linux: dict[str, Any]) -> None:
         for key in ("uid", "gid"):
             if key in d:
                 ids.check(f"linux.devices[{i}].{key}", d[key])
+
+
+def _check_idmap(i: int, m: dict[str, Any], bind: bool, userns: bool) -> None:
+    """An id-mapped mount (runtime-spec 1.2: uidMappings/gidMappings, the idmap and ridmap
+    options): a bind, with both mappings, or taking the container's user namespace's when it
+    gives none. The texts after the JSON path are runc's."""
+    opts = m.get("options") or []
+    has_maps = bool(m.get("uidMappings") or m.get("gidMappings"))
+    asked = "idmap" in opts or "ridmap" in opts
+    if not (has_maps or asked):
+        return
+    where = f"mounts[{i}]"
+    if not bind:
+        raise ConfigError(where, "id-mapped mounts are only supported for bind-mounts")
+    if (has_maps and not (m.get("uidMappings") and m.get("gidMappings"))) or (not has_maps and not userns):
+        raise ConfigError(where, "id-mapped mounts must have both uid and gid mappings specified")
+    ids.check_mappings(f"{where}.uidMappings", m.get("uidMappings"))
+    ids.check_mappings(f"{where}.gidMappings", m.get("gidMappings"))
 
 
 def _check_sysctl(key: str, types: dict[str, Any], cfg: dict[str, Any]) -> None:

@@ -442,6 +442,32 @@ def test_kill_all_reaches_every_process(runk, bundle, cid, audit):
     assert leftovers(d) == []
 
 
+@pytest.mark.parametrize("init_gone", [False, True])
+def test_sigkill_in_the_host_pid_namespace_reaches_every_process(runk, bundle, cid, init_gone, audit):
+    """runc (kill.bats "kill KILL [host pidns]"): without a pid namespace of its own, plain
+    `kill ID KILL` (no --all) kills every process of the container's cgroup, the exec'd ones
+    too; and it still does once the init is gone (the container reads stopped), where another
+    signal is refused as not running."""
+    without_pidns(bundle)
+    st = start(runk, bundle, cid, None, "sleep", "600")
+    d = st["dirs"]
+    for _ in range(3):
+        assert runk("exec", "-d", cid, "sleep", "600").rc == 0
+    assert wait_for(lambda: len(cgroup_procs(d["pids"])) == 4)
+    if init_gone:
+        os.kill(st["pid"], 9)
+        assert wait_for(lambda: runk.state(cid)["status"] == "stopped")
+        r = runk("kill", cid, "TERM")
+        assert r.rc != 0 and "container not running" in r.err, r
+    assert runk("kill", cid, "KILL").rc == 0
+    assert wait_for(lambda: cgroup_procs(d["pids"]) == []), cgroup_procs(d["pids"])
+    assert wait_for(lambda: runk.state(cid)["status"] == "stopped")
+    assert runk("delete", cid).rc == 0
+    assert leftovers(d) == []
+    r = runk("kill", cid, "KILL")
+    assert r.rc != 0 and "does not exist" in r.err, r
+
+
 def test_delete_removes_the_cgroup_in_every_hierarchy(runk, bundle, cid, audit):
     parent = f"{cid}-parent"
     try:
@@ -619,13 +645,15 @@ def test_differential_stopped_container(both):
 
 def test_differential_leftovers_of_a_stopped_container(both, bundle):
     """No pid namespace: the init dies, its child lives on in the cgroup. ps lists it and
-    delete (without --force) kills it and removes the cgroup, as runc does."""
+    delete (without --force) kills it and removes the cgroup, as runc does. (TERM: a KILL
+    reaches every process of such a container in runc main and runk, the init alone in runc
+    1.1.5; test_sigkill_in_the_host_pid_namespace_reaches_every_process.)"""
     without_pidns(bundle)
     answers = []
     for rt, name, st in both(None, "sh", "-c", "sleep 600 & wait"):
         d = st["dirs"]
         assert wait_for(lambda: len(cgroup_procs(d["pids"])) == 2)
-        assert rt("kill", name, "KILL").rc == 0
+        assert rt("kill", name, "TERM").rc == 0
         assert wait_for(lambda: rt.state(name)["status"] == "stopped")
         left = cgroup_procs(d["pids"])
         ps = json.loads(rt("ps", "--format", "json", name).out)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import time
 
 import pytest
@@ -158,6 +159,7 @@ def test_duplicate_id_refused(runk, bundle, cid, leak_audit):
 
 
 def test_list_formats(runk, bundle, cid, leak_audit):
+    os.makedirs(runk.root, exist_ok=True)  # a --root that does not exist is an error (runc)
     r = runk("list")
     assert r.out == "ID          PID         STATUS      BUNDLE      CREATED     OWNER\n"
     assert runk("list", "--format", "json").out == "null\n"
@@ -171,6 +173,16 @@ def test_list_formats(runk, bundle, cid, leak_audit):
     assert lines[1].split()[:3] == [cid, str(items[0]["pid"]), "created"]
     assert lines[1].split()[-1] == "root"
     runk("delete", "--force", cid, check=True)
+
+
+def test_list_with_a_missing_root_fails(tmp_path):
+    """runc (list.bats): a --root that does not exist is an error, and list makes nothing."""
+    from tests.conftest import RUNK
+
+    missing = str(tmp_path / "no-such-root")
+    r = subprocess.run([RUNK, "--root", missing, "list"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and f"open {missing}: no such file or directory" in r.stderr, r
+    assert r.stdout == "" and not os.path.exists(missing)
 
 
 @pytest.mark.parametrize("which", ["runk", "runc"])

@@ -345,17 +345,27 @@ def test_symlink_parent_of_bind_file_cannot_leave_the_rootfs(runk, bundle, cid, 
     assert not (tmp_path / "elsewhere").exists()
 
 
+@pytest.mark.parametrize("what", ["symlink", "file"])
 @pytest.mark.parametrize("fstype", ["proc", "sysfs"])
-def test_proc_and_sysfs_onto_a_symlink_refused(runk, bundle, cid, fstype, tmp_path, leak_audit):
+def test_proc_and_sysfs_onto_a_symlink_refused(runk, runc, bundle, cid, fstype, what, tmp_path, leak_audit):
+    """A symlink or a file where procfs or sysfs goes is refused, in runc's words (its suite
+    greps them: mask.bats and mounts.bats "/proc is a symlink")."""
     rootfs = bundle.own_rootfs()
     dest = "/proc" if fstype == "proc" else "/sys"
     os.rmdir(os.path.join(rootfs, dest[1:]))
-    os.symlink(str(tmp_path), os.path.join(rootfs, dest[1:]))
+    if what == "symlink":
+        os.symlink(str(tmp_path), os.path.join(rootfs, dest[1:]))
+    else:
+        open(os.path.join(rootfs, dest[1:]), "w").close()
+    # as logged: the quotes escaped in the msg="..." field
+    want = f'filesystem \\"{fstype}\\" must be mounted on ordinary directory'
     r = run_sh(runk, bundle, cid, "echo should-not-run")
     assert r.rc == 1 and "should-not-run" not in r.out, r
-    assert (dest in r.err and "symlink" in r.err) or "ordinary directory" in r.err, r
+    assert want in r.err, r
     assert not os.path.exists(os.path.join(runk.root, cid))
     assert os.listdir(tmp_path) == ["bundle"]
+    rc = run_sh(runc, bundle, cid, "echo should-not-run")
+    assert rc.rc == 1 and want in rc.err, rc
 
 
 def test_bad_mount_source_refused(runk, bundle, cid, leak_audit):
@@ -363,3 +373,54 @@ def test_bad_mount_source_refused(runk, bundle, cid, leak_audit):
     r = run_sh(runk, bundle, cid, "echo should-not-run")
     assert r.rc == 1 and "should-not-run" not in r.out
     assert "stat /no/such/source: no such file or directory" in r.err, r
+
+
+def _bind_flags(runk, bundle, cid, src: str, options: list[str]):
+    bundle.config["mounts"] = [m for m in bundle.config["mounts"] if m["destination"] != "/mnt"]
+    add_mount(bundle, "/mnt", "bind", src, options)
+    r = run_sh(runk, bundle, cid, "awk '$2 == \"/mnt\" { print $4 }' /proc/self/mounts")
+    return r, set(r.out.strip().split(","))
+
+
+@pytest.mark.parametrize("userns", [False, True])
+def test_bind_options_against_the_source_flags(runk, bundle, cid, tmp_path, userns, leak_audit, host_mounts):
+    """runc's rules for a bind's options over its source's flags: bare "bind" keeps them all;
+    with options the mount gets exactly those (unnamed flags cleared, atime kept), except that
+    in a user namespace the source's lockable flags (ro, nosuid, nodev, noexec, atime) are kept
+    unless cleared explicitly, which is refused (EPERM), as the kernel locks them there."""
+    src = str(tmp_path / "src")
+    os.mkdir(src)
+    os.chmod(tmp_path, 0o755)
+    host_mounts("-t", "tmpfs", "-o", "size=1m", "bindflags", src)
+    if userns:
+        set_ns(bundle, "user")
+        bundle.config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+        bundle.config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+
+    def source(flags: str) -> None:
+        subprocess.run(["mount", "--bind", "-o", "remount,diratime,atime,strictatime", src], check=True)
+        subprocess.run(["mount", "--bind", "-o", f"remount,{flags}", src], check=True)
+
+    source("ro,noexec,nodiratime")
+    r, got = _bind_flags(runk, bundle, cid, src, ["bind"])
+    assert r.rc == 0 and {"ro", "noexec", "nodiratime"} <= got, r
+    r, got = _bind_flags(runk, bundle, cid + "a", src, ["bind", "dev"])
+    assert r.rc == 0 and "nodiratime" in got, r
+    if userns:
+        assert {"ro", "noexec"} <= got, r
+    else:
+        assert "rw" in got and "noexec" not in got, r
+    source("ro")
+    r, got = _bind_flags(runk, bundle, cid + "b", src, ["bind", "nosuid", "nodev"])
+    assert r.rc == 0 and {"nosuid", "nodev", "ro" if userns else "rw"} <= got, r
+    r, got = _bind_flags(runk, bundle, cid + "c", src, ["bind", "rw", "nosuid"])
+    if userns:
+        assert r.rc == 1 and "cannot clear locked flags): operation not permitted" in r.err, r
+    else:
+        assert r.rc == 0 and {"rw", "nosuid"} <= got, r
+    source("nodiratime")
+    r, got = _bind_flags(runk, bundle, cid + "d", src, ["bind", "strictatime"])
+    if userns:
+        assert r.rc == 1 and "cannot change locked atime flags): operation not permitted" in r.err, r
+    else:
+        assert r.rc == 0 and "nodiratime" not in got and "relatime" not in got, r

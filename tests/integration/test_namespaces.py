@@ -146,10 +146,17 @@ def _host_uptime() -> float:
         return float(f.read().split()[0])
 
 
-def test_time_namespace_offsets(runk, bundle, cid, leak_audit):
+@pytest.mark.parametrize("userns", [False, True])
+def test_time_namespace_offsets(runk, bundle, cid, userns, leak_audit):
+    """The offsets reach the container's time namespace, also when a new user namespace owns
+    it (the parent writes them then: the bootstrap cannot open its own /proc files there)."""
     if not os.path.exists("/proc/self/ns/time"):
         pytest.skip("needs time namespaces (Linux 5.6)")
     set_ns(bundle, "time")
+    if userns:
+        set_ns(bundle, "user")
+        bundle.config["linux"]["uidMappings"] = USERNS_MAP
+        bundle.config["linux"]["gidMappings"] = USERNS_MAP
     day = 86400
     bundle.config["linux"]["timeOffsets"] = {
         "boottime": {"secs": 10 * day, "nanosecs": 0},
@@ -164,6 +171,16 @@ def test_time_namespace_offsets(runk, bundle, cid, leak_audit):
     offsets = {l.split()[0]: l.split()[1:] for l in lines[1:3]}
     assert offsets == {"monotonic": [str(3 * day), "500"], "boottime": [str(10 * day), "0"]}
     assert lines[3] != ns_link("self", "time")
+
+
+def test_time_namespace_with_null_offsets(runk, bundle, cid, leak_audit):
+    """timeOffsets null is no offsets (runc; timens.bats "timens with no offsets")."""
+    if not os.path.exists("/proc/self/ns/time"):
+        pytest.skip("needs time namespaces (Linux 5.6)")
+    set_ns(bundle, "time")
+    bundle.config["linux"]["timeOffsets"] = None
+    out = run_out(runk, bundle, cid, "cat /proc/self/timens_offsets")
+    assert out.split() == ["monotonic", "0", "0", "boottime", "0", "0"], out
 
 
 def test_time_offsets_without_time_namespace_refused(runk, bundle, cid, leak_audit):

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from tests.helpers import drop_ns, mount_at, run_out, run_sh
+from tests.helpers import drop_ns, mount_at, run_out, run_sh, set_ns
 
 
 def _host(path: str) -> str:
@@ -36,6 +36,33 @@ def test_masked_file_reads_empty_and_masked_dir_is_empty(runk, bundle, cid, leak
     assert "ro" in mount_at(r.out, "/secret-dir")["opts"]
     with open(os.path.join(rootfs, "etc", "secret")) as f:
         assert f.read() == "hidden\n"
+
+
+@pytest.mark.parametrize("userns", [False, True])
+def test_masked_paths_listed_twice_are_masked_once_and_directories_share_one_tmpfs(
+    runk, bundle, cid, userns, leak_audit
+):
+    """runc: a path listed twice (however spelled) gets one mask mount, and every masked
+    directory shows the same read-only tmpfs (one device)."""
+    rootfs = bundle.own_rootfs()
+    for d in ("m1", "m2", "m3"):
+        os.makedirs(os.path.join(rootfs, d, "inside"))
+    open(os.path.join(rootfs, "mf"), "w").close()
+    if userns:
+        set_ns(bundle, "user")
+        bundle.config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 0, "size": 65536}]
+        bundle.config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 0, "size": 65536}]
+    bundle.config["linux"]["maskedPaths"] = ["/m1", "/m2", "/mf", "/m1/", "//mf", "/m3", "/m2/."]
+    r = run_sh(
+        runk,
+        bundle,
+        cid,
+        "stat -c %d /m1 /m2 /m3; ls -A /m2 | wc -l; touch /m3/x; grep -cE ' /(m1|m2|m3|mf) ' /proc/self/mountinfo",
+    )
+    lines = r.out.split()
+    assert len(set(lines[:3])) == 1, r  # one device
+    assert lines[3:] == ["0", "4"], r
+    assert "Read-only file system" in r.err, r
 
 
 def test_default_masked_proc_paths(runk, bundle, cid, leak_audit):

@@ -77,6 +77,7 @@ def test_hot_commands_stay_light(argv, tmp_path):
 
 
 def test_json_module_not_needed_for_state_rendering(tmp_path):
+    (tmp_path / "root").mkdir()  # a missing --root is an error (runc)
     rc, mods = modules_after(["--root", str(tmp_path / "root"), "list", "--format", "json"], tmp_path)
     assert rc == 0 and "json" not in mods
 

@@ -115,10 +115,20 @@ def test_bind_detection():
 
 
 def test_unknown_options_are_data_in_order():
-    m = spec("nosuid", "size=65536k", "mode=755", "strictatime", "uid=1000", "idmap", "x-foo", fstype="tmpfs")
-    assert m.data == "size=65536k,mode=755,uid=1000,idmap,x-foo"
+    m = spec("nosuid", "size=65536k", "mode=755", "strictatime", "uid=1000", "x-foo", fstype="tmpfs")
+    assert m.data == "size=65536k,mode=755,uid=1000,x-foo"
     assert m.flags == lib.MS_NOSUID | lib.MS_STRICTATIME
     assert spec("mode=1777").data == "mode=1777" and spec().data == ""
+
+
+def test_idmap_options_are_no_data():
+    """idmap and ridmap ask for an id-mapped mount (runtime-spec 1.2), they are no data; mappings
+    alone mean idmap."""
+    assert spec("bind", "idmap").idmap == 1 and spec("rbind", "ridmap").idmap == 2
+    assert spec("bind", "idmap").data == "" and spec("rbind", "ridmap", "idmap").idmap == 2
+    assert spec("bind").idmap == 0
+    maps = (({"containerID": 0, "hostID": 1, "size": 1},), ({"containerID": 0, "hostID": 1, "size": 1},))
+    assert MountSpec(0, "/src", "/dst", "bind", ["bind"], id_maps=maps).idmap == 1
 
 
 def test_tmpcopyup_is_no_data():
@@ -162,6 +172,10 @@ def test_recursive_atime_clears_the_whole_field():
         assert m.rec_set == mode and m.rec_clr == lib.MOUNT_ATTR__ATIME, opt
     m = spec("rbind", "rro", "rnoatime")
     assert m.rec_set == lib.MOUNT_ATTR_RDONLY | lib.MOUNT_ATTR_NOATIME
+    # clearing a mode clears the field: relatime, the kernel's default (runc)
+    for opt in ("ratime", "rnostrictatime", "rnorelatime"):
+        m = spec("rbind", opt)
+        assert m.rec_set == 0 and m.rec_clr & lib.MOUNT_ATTR__ATIME == lib.MOUNT_ATTR__ATIME, opt
 
 
 def _mountinfo_opts(path: str) -> set[str]:
@@ -182,6 +196,9 @@ def test_recursive_attributes_on_a_real_mount(tmp_path):
         (lib.MS_NOATIME, ["rrelatime"], {"relatime"}, {"noatime"}),
         (lib.MS_NOATIME, ["rstrictatime"], set(), {"noatime", "relatime"}),
         (0, ["rnoatime"], {"noatime"}, {"relatime"}),
+        (lib.MS_NOATIME, ["ratime"], {"relatime"}, {"noatime"}),
+        (lib.MS_NOATIME, ["rnorelatime"], {"relatime"}, {"noatime"}),
+        (lib.MS_STRICTATIME, ["rnostrictatime"], {"relatime"}, set()),
         (0, ["rro", "rnosuid", "rnodev", "rnoexec"], {"ro", "nosuid", "nodev", "noexec"}, {"rw"}),
         (lib.MS_RDONLY | lib.MS_NOSUID, ["rrw", "rsuid"], {"rw"}, {"ro", "nosuid"}),
     ]

@@ -18,6 +18,7 @@ def run(g: Globals, opts: dict[str, Any]) -> int:
     fmt = opts.get("format") or "table"
     if fmt not in ("table", "json"):
         raise UsageError(f"invalid format option: {fmt}")
+    _check_root(g.root)
     items = list_all(g.root)
     owners = _owners(g.root, [rec.id for rec, _ in items]) if items and not opts.get("quiet") else {}
     if opts.get("quiet"):
@@ -50,6 +51,21 @@ def run(g: Globals, opts: dict[str, Any]) -> int:
         out = table(rows)
     os.write(1, out.encode())
     return 0
+
+
+def _check_root(root: str) -> None:
+    """runc: a missing default root lists nothing (no container made yet), a missing --root
+    given on the command line is an error."""
+    from runk.state.store import DEFAULT_ROOT
+
+    if root == DEFAULT_ROOT:
+        return
+    try:
+        os.stat(root)
+    except FileNotFoundError:
+        from runk.errors import RunkError
+
+        raise RunkError(f"open {root}: no such file or directory") from None
 
 
 def _owners(root: str, ids: list[str]) -> dict[str, str]:
