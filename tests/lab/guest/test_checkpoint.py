@@ -406,10 +406,5 @@ def test_podman_checkpoint_restore_on_runc(tmp_path):
     _podman_cycle(RUNC, tmp_path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: CRIU refuses the dump of runk's podman container: 'Can't lookup mount=N for "
-    "fd=0 path=/dev/null' (conmon's /dev/null stdin, a host mount); runc's same container dumps",
-)
 def test_podman_checkpoint_restore_on_runk(tmp_path):
     _podman_cycle(RUNK, tmp_path)
