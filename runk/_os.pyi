@@ -117,6 +117,9 @@ from os import (
     getcwd as getcwd,
 )
 from os import (
+    geteuid as geteuid,
+)
+from os import (
     getgid as getgid,
 )
 from os import (
