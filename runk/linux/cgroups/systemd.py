@@ -57,7 +57,7 @@ def check_unit_name(unit: str) -> None:
     """Refuse what systemd would refuse, before anything is made (and a name that is not a single
     path component: the unit's cgroup directory is named after it)."""
     bad = unit.startswith(".") or len(unit) > _UNIT_MAX or any(c not in _UNIT_CHARS for c in unit)
-    if bad or unit in (".scope", _SUFFIX) or unit.startswith("-"):
+    if bad or unit in (".scope", _SUFFIX):
         raise CgroupError(f'invalid systemd unit name "{unit}" (from linux.cgroupsPath)')
 
 

@@ -136,13 +136,15 @@ class Systemd:
         from collections import deque
 
         from jeepney import MatchRule, message_bus
-
-        rule = MatchRule(type="signal", sender=SYSTEMD, interface=MANAGER, member="JobRemoved", path=PATH)
-        self._jobs = deque()
-        self.conn.filter(rule, queue=self._jobs)
         from jeepney.wrappers import unwrap_msg
 
-        unwrap_msg(self.conn.send_and_get_reply(message_bus.AddMatch(rule), timeout=CALL_TIMEOUT))
+        # the bus delivers systemd's signals only (sender: its well-known name); the local filter
+        # sees the sender's unique name, so it matches on the rest
+        local = MatchRule(type="signal", interface=MANAGER, member="JobRemoved", path=PATH)
+        on_bus = MatchRule(type="signal", sender=SYSTEMD, interface=MANAGER, member="JobRemoved", path=PATH)
+        self._jobs = deque()
+        self.conn.filter(local, queue=self._jobs)
+        unwrap_msg(self.conn.send_and_get_reply(message_bus.AddMatch(on_bus), timeout=CALL_TIMEOUT))
         return self._jobs
 
     def _wait_job(self, job: str, timeout: float) -> str | None:

@@ -158,7 +158,7 @@ def devices(
         else:
             path = f"/dev/{kind}/{rule.major}:{rule.minor}"
             if not node_exists(path):
-                warn(f"skipping device {path} for systemd: no such device")
+                warn(f"skipping device {path} for systemd: stat /sys{path}: no such file or directory")
                 continue
         allow.append((path, rule.access))
     return [*strict, ("DeviceAllow", ("a(ss)", allow))]
