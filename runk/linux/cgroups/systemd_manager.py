@@ -50,7 +50,7 @@ class SystemdManager(CgroupManager):
         cls, unit: str, slice_name: str, slice_full: str, mountpoint: str, name: str, *, user: bool
     ) -> SystemdManager:
         """A manager for a unit to start; a user instance's units live below its own group."""
-        from runk.linux.cgroups.systemd import unit_dir
+        from runk.linux.cgroups.systemd_names import unit_dir
 
         mgr = cls(unit, "", slice_name=slice_name, name=name, user=user)
         if user:
@@ -92,7 +92,7 @@ class SystemdManager(CgroupManager):
             self.warnings.append(text)
 
     def _unit_props(self, pid: int, resources: dict[str, Any]) -> list[Prop]:
-        from runk.linux.cgroups.systemd import is_slice
+        from runk.linux.cgroups.systemd_names import is_slice
 
         props: list[Prop] = [("Description", ("s", f"runk container {self.name}"))]
         if is_slice(self.unit):
