@@ -42,6 +42,15 @@ def unit_known(unit: str) -> bool:
     return any(line.split()[0] == unit for line in out.splitlines() if line.strip())
 
 
+def _alive(pid: int) -> bool:
+    """Running (not gone, not a zombie: a zombie's cmdline is empty)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return bool(f.read())
+    except OSError:
+        return False
+
+
 def assert_gone(unit: str, cgroup: str) -> None:
     """No unit and no cgroup (systemd removes a stopped scope's group a moment later)."""
     deadline = time.monotonic() + 10
@@ -139,11 +148,9 @@ def test_scope_lifecycle(rt, bundle):
     assert sorted(ps) == sorted(procs)
     rt.ok("kill", "--all", name, "KILL")
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and any(
-        os.path.exists(f"/proc/{p}/cmdline") and read(f"/proc/{p}/cmdline") for p in procs
-    ):
+    while time.monotonic() < deadline and any(_alive(p) for p in procs):
         time.sleep(0.05)
-    assert not any(os.path.exists(f"/proc/{p}/cmdline") and read(f"/proc/{p}/cmdline") for p in procs)
+    assert not any(_alive(p) for p in procs), procs
     rt.ok("delete", "--force", name)
     assert_gone(unit, d)
 
