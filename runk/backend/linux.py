@@ -548,7 +548,11 @@ class LinuxBackend:
         """Stop whatever still runs (delete of created, or --force), then remove the container's
         cgroups; the caller removes the state directory."""
         _stop(rec, status)
-        if rec.cgroup_paths:
+        if rec.cgroup_paths and rec.systemd:
+            from runk.linux.cgroups import systemd
+
+            systemd.load_manager(rec.cgroup_paths).destroy()
+        elif rec.cgroup_paths:
             from runk.linux.cgroups.saved import remove_groups
 
             remove_groups(rec.cgroup_paths)
@@ -640,7 +644,13 @@ class LinuxBackend:
             raise CgroupError("cannot update the container's limits: it has no cgroup of its own (rootless)")
         from runk.linux.cgroups import load_manager
 
-        mgr = load_manager(rec.cgroup_paths or {})
+        mgr: CgroupManager
+        if rec.systemd:
+            from runk.linux.cgroups import systemd
+
+            mgr = systemd.load_manager(rec.cgroup_paths or {})
+        else:
+            mgr = load_manager(rec.cgroup_paths or {})
         mgr.set(resources)
         for w in mgr.warnings:
             log.warn(w)

@@ -52,12 +52,15 @@ def _init(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -> None:
             if e.errno not in (errno.ENOSYS, errno.EPERM, errno.EACCES):  # keyrings unavailable
                 raise
     os.umask(0)  # device nodes and directories get exactly their modes
-    if ns.new_cgroupns:
-        # the namespace is rooted at the cgroup we are in when it is made: the container's
+    # the namespace is rooted at the cgroup we are in when it is made: the container's; a bind
+    # of a group made as we join it (systemd driver) waits for it too
+    cgroup_first = ns.new_cgroupns or bool(mp.cgroup_mounts.get("after_cgroup"))
+    if cgroup_first:
         chan.expect(channel.CGROUP_DONE)
+    if ns.new_cgroupns:
         unshare(lib.CLONE_NEWCGROUP)
     root_fd = rootfs.prepare(mp, fds, ns.mount_ns) if ns.mount_ns else -1
-    if not ns.new_cgroupns:
+    if not cgroup_first:
         # the mounts above overlapped the parent's cgroup migration; nothing of the container
         # (hooks, exec) runs before it is in its cgroups
         chan.expect(channel.CGROUP_DONE)

@@ -45,6 +45,9 @@ SECCOMP_OPERATORS = [
 
 def features_document() -> dict[str, Any]:
     from runk.linux import caps, mounts, schedattr
+    from runk.linux.cgroups.layout import systemd_running
+
+    systemd = systemd_running()  # the systemd driver works where systemd runs (both instances)
 
     doc: dict[str, Any] = {
         "ociVersionMin": "1.0.0",
@@ -54,7 +57,7 @@ def features_document() -> dict[str, Any]:
         "linux": {
             "namespaces": list(NAMESPACES),
             "capabilities": sorted(caps.NAMES, key=caps.NAMES.__getitem__),
-            "cgroup": {"v1": True, "v2": True, "systemd": False, "systemdUser": False, "rdma": True},
+            "cgroup": {"v1": True, "v2": True, "systemd": systemd, "systemdUser": systemd, "rdma": True},
             "seccomp": _seccomp(),
             "apparmor": {"enabled": False},
             "selinux": {"enabled": False},

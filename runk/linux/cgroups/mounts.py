@@ -53,12 +53,20 @@ def container_spec(manager: CgroupManager, cgroupns: bool) -> dict[str, Any]:
     """The init's plan for a config mount of type "cgroup" (runk.linux.rootfs._mount_cgroup):
     {"tmpfs": bool, "entries": [(subdir, host dir | None, fstype, data)], "links": [(name, to)]}.
     v1: a tmpfs with one bind per hierarchy, or with a cgroup namespace one fresh cgroup mount
-    per hierarchy; v2: the container's group bound, or with a namespace a fresh cgroup2 mount."""
+    per hierarchy; v2: the container's group bound, or with a namespace a fresh cgroup2 mount.
+    "after_cgroup": the group does not exist before the init has joined it (the systemd driver
+    starts the unit with the init's pid): the init mounts only once the parent says it is in."""
     paths = manager.paths()
     if list(paths) == [""]:
         if cgroupns:
             return {"tmpfs": False, "entries": [("", None, "cgroup2", "")], "links": []}
-        return {"tmpfs": False, "entries": [("", paths[""], None, None)], "links": []}
+        # a group made only as the init joins it (a systemd unit): bound once it is there
+        return {
+            "tmpfs": False,
+            "entries": [("", paths[""], None, None)],
+            "links": [],
+            "after_cgroup": not manager.exists(),
+        }
     entries: list[tuple[str, str | None, str | None, str | None]] = []
     lay = layout.detect()
     for m in lay.v1_mounts():
