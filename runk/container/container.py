@@ -14,6 +14,7 @@ from runk.state.store import CONFIG_FILE, ContainerDir, StateStore, read_state
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from runk.backend.base import Backend, EventSource
@@ -267,11 +268,19 @@ def create(root: str, cid: str, req: CreateRequest, loaded: tuple[dict[str, Any]
     cfg, raw = loaded if loaded is not None else config.load(req.bundle)
     validate.validate(cfg)
     backend = select_backend(cfg.get("annotations") or {}, req.backend)
+    log.debug(f"create: {cid} under {root}, bundle {req.bundle}, {type(backend).__name__}")
+    c = _claimed(root, cid, lambda cdir: backend.create(cdir, cfg, raw, req))
+    log.debug(f"create: {cid} created, init pid {c.rec.pid if c.rec is not None else None}")
+    return c
+
+
+def _claimed(root: str, cid: str, make: Callable[[ContainerDir], StateRecord]) -> Container:
+    """Claim the id and make the container in its directory (create, restore); on any failure
+    the directory goes again, unless what is left needs `delete --force` (then it says so)."""
     store = StateStore(root)
     cdir = store.claim(cid)
-    log.debug(f"create: {cid} claimed under {root}, bundle {req.bundle}, {type(backend).__name__}")
     try:
-        rec = backend.create(cdir, cfg, raw, req)
+        rec = make(cdir)
     except BaseException:
         if cdir.keep:
             log.warn(f"what is left of it is removed by: runk delete --force {cid}")
@@ -279,7 +288,6 @@ def create(root: str, cid: str, req: CreateRequest, loaded: tuple[dict[str, Any]
             cdir.remove()
         cdir.close()
         raise
-    log.debug(f"create: {cid} created, init pid {rec.pid}")
     return Container(store, cdir, rec)
 
 
@@ -308,15 +316,4 @@ def restore(root: str, cid: str, req: RestoreRequest, loaded: tuple[dict[str, An
     cfg, raw = loaded if loaded is not None else config.load(req.create.bundle)
     validate.validate(cfg)
     backend = select_backend(cfg.get("annotations") or {}, req.create.backend)
-    store = StateStore(root)
-    cdir = store.claim(cid)
-    try:
-        rec = backend.restore(cdir, cfg, raw, req)
-    except BaseException:
-        if cdir.keep:
-            log.warn(f"what is left of it is removed by: runk delete --force {cid}")
-        else:
-            cdir.remove()
-        cdir.close()
-        raise
-    return Container(store, cdir, rec)
+    return _claimed(root, cid, lambda cdir: backend.restore(cdir, cfg, raw, req))

@@ -235,19 +235,14 @@ def build_argv(
         argv += ["-object", f"memory-backend-memfd,id=mem,size={mem},share=on", "-machine", "memory-backend=mem"]
         for i, (tag, sock) in enumerate(shares):
             argv += ["-chardev", f"socket,id=fs{i},path={sock}", "-device", f"{dev['fs']},chardev=fs{i},tag={tag}"]
-    for i, image in enumerate(drives):
+    disks = [(f"blk{i}", image, ",cache=unsafe", "") for i, image in enumerate(drives)]
+    disks += [(f"vol{i}", path, "", f",serial={serial}") for i, (path, serial) in enumerate(volumes)]
+    for drive_id, path, drive_opts, device_opts in disks:
         argv += [
             "-drive",
-            f"file={image},if=none,id=blk{i},format=raw,cache=unsafe",
+            f"file={path.replace(',', ',,')},if=none,id={drive_id},format=raw{drive_opts}",
             "-device",
-            f"{dev['blk']},drive=blk{i}",
-        ]
-    for i, (path, serial) in enumerate(volumes):
-        argv += [
-            "-drive",
-            f"file={path.replace(',', ',,')},if=none,id=vol{i},format=raw",
-            "-device",
-            f"{dev['blk']},drive=vol{i},serial={serial}",
+            f"{dev['blk']},drive={drive_id}{device_opts}",
         ]
     for i, (tap, mac) in enumerate(nics):
         argv += [
