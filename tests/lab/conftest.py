@@ -76,10 +76,10 @@ def sessions() -> list[machine.Command]:
         "-o",
         "junit_family=xunit1",
     ]
-    cmds = [machine.Command("guest-root", base + ["-m", "not as_user", *_targets()], timeout=600)]
+    cmds = [machine.Command("guest-root", base + ["-m", "not as_user", *_targets()], timeout=1500)]
     if _uses_as_user():
         cmds.append(
-            machine.Command("guest-user", base + ["-m", "as_user", *_targets()], user=True, timeout=300, cwd="/tmp")
+            machine.Command("guest-user", base + ["-m", "as_user", *_targets()], user=True, timeout=600, cwd="/tmp")
         )
     return cmds
 
