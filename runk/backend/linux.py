@@ -412,7 +412,7 @@ class LinuxBackend:
                 preserve_fds=req.preserve_fds,
                 cgroup_mounts=cgroup_mounts,
                 seccomp_cache=cdir.cache_dir("seccomp"),
-                tty_relayed=req.console_fd is not None,
+                tty_relayed=req.console_fd is not None if req.tty_relayed is None else req.tty_relayed,
             )
             assert plan.mounts is not None  # an init's plan has mounts
             fds.open_namespaces(plan.namespaces)

@@ -43,6 +43,7 @@ class CreateRequest:
         "rootless",
         "stdio",
         "systemd_cgroup",
+        "tty_relayed",
     )
 
     def __init__(
@@ -76,6 +77,10 @@ class CreateRequest:
         self.foreground = foreground
         self.rootless = rootless  # cgroup permission errors are ignored (runk.linux.rootless)
         self.console_fd: int | None = None  # run: our own socketpair instead of a path
+        # the terminal goes to a relay of runk's own (ONLCR cleared, as runc's foreground run);
+        # None: when console_fd is set. The VM agent says False when the host hands the terminal
+        # to a console socket (the guest's pty is the one with the line discipline)
+        self.tty_relayed: bool | None = None
         self.stdio: tuple[int, int, int] | None = None  # the process's 0-2 (None: runk's own)
 
 

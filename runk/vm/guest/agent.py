@@ -154,6 +154,7 @@ class Agent:
         )
         proc = Proc(P.INIT_STREAM, terminal)
         creq.console_fd = proc.console_fd
+        creq.tty_relayed = bool(req.get("tty_relayed"))
         try:
             with proc.stdio():
                 c = ct.create(GUEST_ROOT, cid, creq)

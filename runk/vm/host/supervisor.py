@@ -153,6 +153,7 @@ class Supervisor(Switchboard):
             id=self.cid,
             config=plan.guest_config,
             block="/dev/vda" if plan.rootfs_mode == "block" else None,
+            tty_relayed=self.console_fd is not None,  # runk-vm run's own relay, not a console socket
             interfaces=[{k: n[k] for k in ("name", "mac", "mtu", "addresses", "routes")} for n in self.nics],
             volumes=[serial for _path, serial in plan.volumes],
         )
