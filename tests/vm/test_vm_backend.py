@@ -238,6 +238,64 @@ def test_limits_size_the_vm_and_apply_in_the_guest(vmrt, bundle, cid):
     assert int(nproc) == min(2, os.cpu_count())
 
 
+def test_hooks_run_in_the_guest_and_ps_shows_its_table(vmrt, bundle, cid, subreaper, tmp_path):
+    rootfs = bundle.own_rootfs()
+    bundle.config["root"]["readonly"] = False
+    # createContainer: the guest's files (the host /usr), cwd the rootfs; startContainer: the
+    # container's files, after pivot_root; both see the container's state with the guest's pid
+    bundle.config["hooks"] = {
+        "createContainer": [{"path": "/usr/bin/sh", "args": ["sh", "-c", "uname -r > tmp/hook-c"]}],
+        "startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "cat > /tmp/hook-s"]}],
+    }
+    bundle.sh("cat /tmp/hook-c; grep -o 'pid.:[0-9]*' /tmp/hook-s; echo up; exec sleep 1000")
+    out = str(tmp_path / "out")
+    with open(out, "w") as f:
+        pid = create(vmrt, bundle, cid, out=f)
+    assert os.path.exists(os.path.join(rootfs, "tmp", "hook-c"))  # before start, as runc
+    assert not os.path.exists(os.path.join(rootfs, "tmp", "hook-s"))
+    assert vmrt("start", cid).rc == 0
+    lines = read_until(out, "up\n").splitlines()
+    assert lines[0] != os.uname().release, lines  # the hook ran on the guest's kernel
+    guest_pid = int(lines[1].split(":")[1])
+    assert json.loads(vmrt("ps", "--format", "json", cid).out) == [guest_pid] != [pid]
+    r = vmrt("ps", cid)
+    assert r.rc == 0, r
+    header, *rows = r.out.splitlines()
+    assert header.split() == ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
+    assert len(rows) == 1, r.out
+    row = rows[0].split()
+    assert (row[0], row[1], row[5], row[6], row[7:]) == ("root", str(guest_pid), "?", "00:00:00", ["sleep", "1000"])
+    r = vmrt("ps", cid, "-o", "pid")
+    assert r.rc == 1 and "ps options -o pid: the container runs in a VM" in r.err, r
+    assert vmrt("kill", cid, "KILL").rc == 0
+    wait_exit(pid)
+    assert vmrt("delete", cid).rc == 0
+
+
+def test_cri_sandbox_annotations_size_the_vm(vmrt, bundle, cid):
+    # a pod sandbox as containerd creates it: no limits of its own, the pod's sums as annotations
+    bundle.config["linux"].pop("resources", None)
+    bundle.config["annotations"] = {
+        "io.kubernetes.cri.container-type": "sandbox",
+        "io.kubernetes.cri.sandbox-memory": str(512 << 20),
+        "io.kubernetes.cri.sandbox-cpu-quota": "200000",
+        "io.kubernetes.cri.sandbox-cpu-period": "100000",
+    }
+    bundle.sh("grep MemTotal /proc/meminfo; nproc")
+    r = vmrt("run", "--bundle", bundle.write(), cid, timeout=BOOT)
+    assert r.rc == 0, r
+    memtotal, nproc = r.out.splitlines()
+    kb = int(memtotal.split()[1])
+    assert 600 << 10 < kb <= 704 << 10, memtotal  # 512 MiB + 192 MiB overhead
+    assert int(nproc) == min(2, os.cpu_count())
+    # more than the host can give: refused before anything boots, naming the annotation
+    bundle.config["annotations"]["io.kubernetes.cri.sandbox-memory"] = str(1 << 50)
+    r = vmrt("create", "--bundle", bundle.write(), cid + "x", timeout=BOOT)
+    assert r.rc == 1 and "annotations[io.kubernetes.cri.sandbox-memory]: the VM would need" in r.err, r
+    assert "Traceback" not in r.err and not os.path.exists(os.path.join(vmrt.root, cid + "x"))
+    assert vm_processes(vmrt.root) == []
+
+
 def test_failed_create_and_killed_supervisor_leave_nothing(vmrt, bundle, cid, subreaper):
     bundle.config["mounts"].append({"destination": "/x", "type": "nosuchfs", "source": "none"})
     r = vmrt("create", "--bundle", bundle.write(), cid, timeout=BOOT)
