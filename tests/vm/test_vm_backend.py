@@ -73,6 +73,21 @@ def create(vmrt, bundle, cid, *extra, out=None) -> int:
         return int(f.read())
 
 
+def guest_ram_kb(root: str, cid: str) -> int:
+    """The resident guest RAM of the container's qemu (its memfd memory backend), in KiB."""
+    with open(os.path.join(root, cid, "vm.json")) as f:
+        pid = json.load(f)["qemu"][0]
+    total, ram = 0, False
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            head = line.split()
+            if "-" in head[0] and not head[0].endswith(":"):
+                ram = len(head) > 5 and head[5].startswith("/memfd:")
+            elif ram and head[0] == "Rss:":
+                total += int(head[1])
+    return total
+
+
 def read_until(path: str, text: str, timeout: float = 30) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -242,7 +257,7 @@ def test_hooks_run_in_the_guest_and_ps_shows_its_table(vmrt, bundle, cid, subrea
     rootfs = bundle.own_rootfs()
     bundle.config["root"]["readonly"] = False
     # createContainer: the guest's files (the host /usr), cwd the rootfs; startContainer: the
-    # container's files, after pivot_root; both see the container's state with the guest's pid
+    # container's files, after pivot_root
     bundle.config["hooks"] = {
         "createContainer": [{"path": "/usr/bin/sh", "args": ["sh", "-c", "uname -r > tmp/hook-c"]}],
         "startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "cat > /tmp/hook-s"]}],
@@ -256,17 +271,29 @@ def test_hooks_run_in_the_guest_and_ps_shows_its_table(vmrt, bundle, cid, subrea
     assert vmrt("start", cid).rc == 0
     lines = read_until(out, "up\n").splitlines()
     assert lines[0] != os.uname().release, lines  # the hook ran on the guest's kernel
-    guest_pid = int(lines[1].split(":")[1])
-    assert json.loads(vmrt("ps", "--format", "json", cid).out) == [guest_pid] != [pid]
+    assert lines[1] == 'pid":1', lines  # as runc: the init's pid in its namespace
+    (guest_pid,) = json.loads(vmrt("ps", "--format", "json", cid).out)
+    assert guest_pid != pid  # the guest's numbering, not the supervisor's
     r = vmrt("ps", cid)
     assert r.rc == 0, r
     header, *rows = r.out.splitlines()
     assert header.split() == ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
     assert len(rows) == 1, r.out
     row = rows[0].split()
-    assert (row[0], row[1], row[5], row[6], row[7:]) == ("root", str(guest_pid), "?", "00:00:00", ["sleep", "1000"])
+    assert (row[0], row[1], row[5], row[7:]) == ("root", str(guest_pid), "?", ["sleep", "1000"]), row
+    assert len(row[6]) == 8 and row[6][2] == row[6][5] == ":" and 0 <= int(row[3]) <= 99, row  # TIME, C
     r = vmrt("ps", cid, "-o", "pid")
     assert r.rc == 1 and "ps options -o pid: the container runs in a VM" in r.err, r
+    # guest memory touched and freed again goes back to the host (free page reporting)
+    before = guest_ram_kb(vmrt.root, cid)
+    r = vmrt(
+        "exec", cid, "sh", "-c", "dd if=/dev/zero of=/dev/shm/x bs=1M count=56 2>&1 && rm /dev/shm/x", timeout=BOOT
+    )
+    assert r.rc == 0 and "56+0 records out" in r.out, r
+    deadline = time.monotonic() + 60
+    while (now := guest_ram_kb(vmrt.root, cid)) > before + (24 << 10):
+        assert time.monotonic() < deadline, f"qemu's guest RAM {before} KiB -> {now} KiB"
+        time.sleep(0.5)
     assert vmrt("kill", cid, "KILL").rc == 0
     wait_exit(pid)
     assert vmrt("delete", cid).rc == 0
