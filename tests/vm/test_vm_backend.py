@@ -1,11 +1,13 @@
 """runk-vm on real micro-VMs (TCG here: ~5 s a create): the CLI and podman behave as with the
 native backend while the container runs in a guest with its own kernel.
 
-Ten tests, twelve boots: run (output, exit code, guest kernel), stdin through a block-image
+Eleven tests, fourteen boots: run (output, exit code, guest kernel), stdin through a block-image
 rootfs, the create/start/state/kill/delete lifecycle with nothing left behind and the
 supervisor dying of the container's signal, a TERM sent straight to the supervisor, exec (pipes
-and --tty over a console socket), a terminal init, memory and CPU limits, a failed create and a
-killed supervisor, and podman --runtime runk-vm.
+and --tty over a console socket), a terminal init, createContainer/startContainer hooks in the
+guest with ps's table and freed guest memory returning to the host, memory and CPU limits, a
+CRI-annotated sandbox's size, a failed create and a killed supervisor, and podman --runtime
+runk-vm.
 """
 
 from __future__ import annotations
