@@ -257,9 +257,11 @@ class VmBackend:
                 raise RunkError("cannot use console socket if runk will not detach or allocate tty")
             if req.preserve_fds:
                 log.warn("--preserve-fds: descriptors cannot be passed into a VM; ignored")
-            for phase in ("createContainer", "startContainer"):
-                if (cfg.get("hooks") or {}).get(phase):
-                    log.warn(f"{phase} hooks are not run by the vm backend (they would run in the guest)")
+            for i, hook in enumerate((cfg.get("hooks") or {}).get("createContainer") or []):
+                # it runs in the guest, whose own files are the host's /usr and the container's
+                if not str((hook or {}).get("path") or "").startswith("/usr/"):
+                    where = "runs in the guest, which has the host's /usr only"
+                    log.warn(f"createContainer hook #{i}: {hook.get('path')} {where}")
             plan = sandbox.plan_vm(cfg, req.bundle)
             cdir.write("vm-plan.json", plan.to_json())
             log.debug(
@@ -419,6 +421,13 @@ class VmBackend:
         from runk.vm.wire import protocol as P
 
         return list(_call(rec, P.PS).get("pids") or [])
+
+    def process_table(self, rec: StateRecord) -> str:
+        """`ps -ef`'s columns for the container's processes, from the guest's /proc."""
+        from runk.vm.host import pstable
+        from runk.vm.wire import protocol as P
+
+        return pstable.render(_call(rec, P.PS, table=True).get("table") or {"uptime": 0, "now": 0})
 
     def stats(self, rec: StateRecord) -> dict[str, Any]:
         from runk.vm.wire import protocol as P

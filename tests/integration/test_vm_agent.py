@@ -97,6 +97,14 @@ def test_agent_serves_a_container_lifecycle(agent, bundle):
     assert port.output(0, wire.STDOUT, b"\n") == b"start\n"
     port.send(wire.encode(wire.STDIN, 0, b"abc\n"))
     assert port.output(0, wire.STDERR, b"\n") == b"got-abc\n"
+    # ps in table form: the agent reads the container's processes from its /proc
+    assert set(port.call(P.PS)) == {"rid", "ok", "pids"}
+    deadline = time.monotonic() + 10
+    while (ps := port.call(P.PS, table=True))["table"]["procs"][0]["cmd"] != "sleep 1000":
+        assert time.monotonic() < deadline, ps
+    assert ps["pids"] == [r["pid"]] and ps["table"]["procs"][0]["pid"] == r["pid"]
+    assert ps["table"]["procs"][0]["uid"] == cfg["process"]["user"]["uid"]
+    assert ps["table"]["hz"] > 0 and ps["table"]["uptime"] > 0
 
     proc_cfg = dict(cfg["process"], args=["sh", "-c", "echo exec-$(hostname) $$; exit 7"])
     assert port.call(P.EXEC, 1, process=proc_cfg)["ok"]

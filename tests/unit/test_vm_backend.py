@@ -155,7 +155,16 @@ def test_guest_config(tmp_path):
     g = sandbox.guest_config(cfg, "/run/runk-share/rootfs", {1: "/run/runk-share/m1/data"})
     assert repr(cfg) == before  # the host's config is untouched
     assert g["root"] == {"path": "/run/runk-share/rootfs", "readonly": True}
-    assert "hooks" not in g  # hooks run on the host
+    assert "hooks" not in g  # prestart hooks run on the host
+    cfg["hooks"]["createContainer"] = [{"path": "/usr/bin/true"}]
+    cfg["hooks"]["startContainer"] = [{"path": "/bin/true", "args": ["true"]}]
+    cfg["hooks"]["poststop"] = [{"path": "/bin/true"}]
+    g2 = sandbox.guest_config(cfg, "/run/runk-share/rootfs", {})
+    # the container's hooks run where the container is: in the guest
+    assert g2["hooks"] == {
+        "createContainer": [{"path": "/usr/bin/true"}],
+        "startContainer": [{"path": "/bin/true", "args": ["true"]}],
+    }
     assert g["annotations"] == {"keep": "me"}  # the guest uses its linux backend
     assert g["linux"]["namespaces"] == [{"type": "pid"}, {"type": "network"}]
     assert g["mounts"][1]["source"] == "/run/runk-share/m1/data"
@@ -537,3 +546,33 @@ def test_hot_commands_stay_light_for_vm_containers(argv, tmp_path):
     assert rc in (0, 1)
     assert "runk.vm.host.control" in mods if argv[0] in ("kill", "start") else True
     assert not (FORBIDDEN & mods), sorted(FORBIDDEN & mods)
+
+
+# -- the netlink helper child -----------------------------------------------------------------
+
+
+def _import_in_child() -> list[int]:
+    import sys
+    import wave  # noqa: F401  (anything the parent has not imported)
+
+    return [os.getpid(), len(sys.modules)]
+
+
+def _fail_in_child() -> None:
+    from runk.vm.host import netplug
+
+    raise netplug.PlugError("network: no such interface")
+
+
+def test_netplug_isolated_keeps_imports_out_of_the_supervisor():
+    import sys
+
+    from runk.vm.host import netplug
+
+    assert "wave" not in sys.modules
+    pid, _ = netplug.isolated(_import_in_child)
+    assert pid != os.getpid() and "wave" not in sys.modules  # it ran in a child, imports and all
+    with pytest.raises(netplug.PlugError, match="^network: no such interface$"):
+        netplug.isolated(_fail_in_child)
+    with pytest.raises(netplug.PlugError, match="^internal error: integer division or modulo by zero$"):
+        netplug.isolated(lambda: 1 // 0)

@@ -96,6 +96,7 @@ def test_argv_microvm_tcg_with_shares():
     assert _opt(argv, "-device") == [
         "virtio-serial-device,id=vs",
         "virtserialport,bus=vs.0,chardev=agent,name=runk.agent",
+        "virtio-balloon-device,free-page-reporting=on,deflate-on-oom=on",
         "vhost-user-fs-device,chardev=fs0,tag=rootfs",
         "vhost-user-fs-device,chardev=fs1,tag=hostusr",
     ]
@@ -115,6 +116,7 @@ def test_argv_q35_kvm_pci_names():
     assert _opt(argv, "-device") == [
         "virtio-serial-pci,id=vs",
         "virtserialport,bus=vs.0,chardev=agent,name=runk.agent",
+        "virtio-balloon-pci,free-page-reporting=on,deflate-on-oom=on",
         "vhost-user-fs-pci,chardev=fs0,tag=x",
     ]
     assert _opt(argv, "-global") == []  # no virtio-mmio on q35

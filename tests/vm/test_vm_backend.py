@@ -1,11 +1,13 @@
 """runk-vm on real micro-VMs (TCG here: ~5 s a create): the CLI and podman behave as with the
 native backend while the container runs in a guest with its own kernel.
 
-Ten tests, twelve boots: run (output, exit code, guest kernel), stdin through a block-image
+Eleven tests, fourteen boots: run (output, exit code, guest kernel), stdin through a block-image
 rootfs, the create/start/state/kill/delete lifecycle with nothing left behind and the
 supervisor dying of the container's signal, a TERM sent straight to the supervisor, exec (pipes
-and --tty over a console socket), a terminal init, memory and CPU limits, a failed create and a
-killed supervisor, and podman --runtime runk-vm.
+and --tty over a console socket), a terminal init, createContainer/startContainer hooks in the
+guest with ps's table and freed guest memory returning to the host, memory and CPU limits, a
+CRI-annotated sandbox's size, a failed create and a killed supervisor, and podman --runtime
+runk-vm.
 """
 
 from __future__ import annotations
@@ -71,6 +73,21 @@ def create(vmrt, bundle, cid, *extra, out=None) -> int:
         assert r.returncode == 0, err.read()
     with open(pidfile) as f:
         return int(f.read())
+
+
+def guest_ram_kb(root: str, cid: str) -> int:
+    """The resident guest RAM of the container's qemu (its memfd memory backend), in KiB."""
+    with open(os.path.join(root, cid, "vm.json")) as f:
+        pid = json.load(f)["qemu"][0]
+    total, ram = 0, False
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            head = line.split()
+            if "-" in head[0] and not head[0].endswith(":"):
+                ram = len(head) > 5 and head[5].startswith("/memfd:")
+            elif ram and head[0] == "Rss:":
+                total += int(head[1])
+    return total
 
 
 def read_until(path: str, text: str, timeout: float = 30) -> str:
@@ -236,6 +253,76 @@ def test_limits_size_the_vm_and_apply_in_the_guest(vmrt, bundle, cid):
     kb = int(memtotal.split()[1])
     assert 160 << 10 < kb <= 256 << 10  # 64 MiB + 192 MiB overhead
     assert int(nproc) == min(2, os.cpu_count())
+
+
+def test_hooks_run_in_the_guest_and_ps_shows_its_table(vmrt, bundle, cid, subreaper, tmp_path):
+    rootfs = bundle.own_rootfs()
+    bundle.config["root"]["readonly"] = False
+    # createContainer: the guest's files (the host /usr), cwd the rootfs; startContainer: the
+    # container's files, after pivot_root
+    bundle.config["hooks"] = {
+        "createContainer": [{"path": "/usr/bin/sh", "args": ["sh", "-c", "uname -r > tmp/hook-c"]}],
+        "startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "cat > /tmp/hook-s"]}],
+    }
+    bundle.sh("cat /tmp/hook-c; grep -o 'pid.:[0-9]*' /tmp/hook-s; echo up; exec sleep 1000")
+    out = str(tmp_path / "out")
+    with open(out, "w") as f:
+        pid = create(vmrt, bundle, cid, out=f)
+    assert os.path.exists(os.path.join(rootfs, "tmp", "hook-c"))  # before start, as runc
+    assert not os.path.exists(os.path.join(rootfs, "tmp", "hook-s"))
+    assert vmrt("start", cid).rc == 0
+    lines = read_until(out, "up\n").splitlines()
+    assert lines[0] != os.uname().release, lines  # the hook ran on the guest's kernel
+    assert lines[1] == 'pid":1', lines  # as runc: the init's pid in its namespace
+    (guest_pid,) = json.loads(vmrt("ps", "--format", "json", cid).out)
+    assert guest_pid != pid  # the guest's numbering, not the supervisor's
+    r = vmrt("ps", cid)
+    assert r.rc == 0, r
+    header, *rows = r.out.splitlines()
+    assert header.split() == ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
+    assert len(rows) == 1, r.out
+    row = rows[0].split()
+    assert (row[0], row[1], row[5], row[7:]) == ("root", str(guest_pid), "?", ["sleep", "1000"]), row
+    assert len(row[6]) == 8 and row[6][2] == row[6][5] == ":" and 0 <= int(row[3]) <= 99, row  # TIME, C
+    r = vmrt("ps", cid, "-o", "pid")
+    assert r.rc == 1 and "ps options -o pid: the container runs in a VM" in r.err, r
+    # guest memory touched and freed again goes back to the host (free page reporting)
+    before = guest_ram_kb(vmrt.root, cid)
+    r = vmrt(
+        "exec", cid, "sh", "-c", "dd if=/dev/zero of=/dev/shm/x bs=1M count=56 2>&1 && rm /dev/shm/x", timeout=BOOT
+    )
+    assert r.rc == 0 and "56+0 records out" in r.out, r
+    deadline = time.monotonic() + 60
+    while (now := guest_ram_kb(vmrt.root, cid)) > before + (24 << 10):
+        assert time.monotonic() < deadline, f"qemu's guest RAM {before} KiB -> {now} KiB"
+        time.sleep(0.5)
+    assert vmrt("kill", cid, "KILL").rc == 0
+    wait_exit(pid)
+    assert vmrt("delete", cid).rc == 0
+
+
+def test_cri_sandbox_annotations_size_the_vm(vmrt, bundle, cid):
+    # a pod sandbox as containerd creates it: no limits of its own, the pod's sums as annotations
+    bundle.config["linux"].pop("resources", None)
+    bundle.config["annotations"] = {
+        "io.kubernetes.cri.container-type": "sandbox",
+        "io.kubernetes.cri.sandbox-memory": str(512 << 20),
+        "io.kubernetes.cri.sandbox-cpu-quota": "200000",
+        "io.kubernetes.cri.sandbox-cpu-period": "100000",
+    }
+    bundle.sh("grep MemTotal /proc/meminfo; nproc")
+    r = vmrt("run", "--bundle", bundle.write(), cid, timeout=BOOT)
+    assert r.rc == 0, r
+    memtotal, nproc = r.out.splitlines()
+    kb = int(memtotal.split()[1])
+    assert 600 << 10 < kb <= 704 << 10, memtotal  # 512 MiB + 192 MiB overhead
+    assert int(nproc) == min(2, os.cpu_count())
+    # more than the host can give: refused before anything boots, naming the annotation
+    bundle.config["annotations"]["io.kubernetes.cri.sandbox-memory"] = str(1 << 50)
+    r = vmrt("create", "--bundle", bundle.write(), cid + "x", timeout=BOOT)
+    assert r.rc == 1 and "annotations[io.kubernetes.cri.sandbox-memory]: the VM would need" in r.err, r
+    assert "Traceback" not in r.err and not os.path.exists(os.path.join(vmrt.root, cid + "x"))
+    assert vm_processes(vmrt.root) == []
 
 
 def test_failed_create_and_killed_supervisor_leave_nothing(vmrt, bundle, cid, subreaper):

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from runk.cli.globals import Globals
+    from runk.container.container import Container
 
 
 def run(g: Globals, opts: dict[str, Any]) -> int:
@@ -20,8 +21,10 @@ def run(g: Globals, opts: dict[str, Any]) -> int:
     fmt = opts.get("format") or "table"
     c = load(g.root, opts["id"])
     try:
-        pids = c.processes()
         in_vm = not c.host_pids()
+        if in_vm and fmt == "table":
+            return _guest_table(c, list(opts.get("ps_args") or []))
+        pids = c.processes()
     finally:
         c.close()
     if fmt == "json":
@@ -32,8 +35,6 @@ def run(g: Globals, opts: dict[str, Any]) -> int:
         return 0
     if fmt != "table":
         raise UsageError("invalid format option")
-    if in_vm:  # the host's ps cannot show them
-        raise RunkError("the container runs in a VM and its pids are the guest's: use --format json")
     import subprocess
 
     args = list(opts.get("ps_args") or []) or ["-ef"]
@@ -53,4 +54,25 @@ def run(g: Globals, opts: dict[str, Any]) -> int:
         if len(fields) > idx and fields[idx].isdigit() and int(fields[idx]) in wanted:
             out.append(line)
     os.write(1, ("\n".join(out) + "\n").encode())
+    return 0
+
+
+GUEST_PS_ARGS: tuple[list[str], ...] = ([], ["-ef"], ["-e", "-f"], ["-f"])
+
+
+def _guest_table(c: Container, ps_args: list[str]) -> int:
+    """A VM's container: ps -ef's columns from the guest's /proc (the host's ps cannot see the
+    guest's processes, so other ps options cannot be honoured)."""
+    from runk.backend.vm import VmBackend
+    from runk.vm.host import pstable
+
+    if ps_args not in GUEST_PS_ARGS:
+        raise RunkError(
+            f"ps options {' '.join(ps_args)}: the container runs in a VM; its processes are shown "
+            "with ps -ef's columns only (or use --format json for the guest's pids)"
+        )
+    if c.status() == "stopped":  # nothing runs: the header alone, as ps shows it
+        os.write(1, pstable.render({"uptime": 0, "now": 0, "procs": []}).encode())
+        return 0
+    os.write(1, VmBackend().process_table(c.record()).encode())
     return 0

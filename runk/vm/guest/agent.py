@@ -237,7 +237,13 @@ class Agent:
         return {"stats": self._call("stats")}
 
     def op_ListProcesses(self, req: dict[str, Any], stream: int) -> dict[str, Any]:
-        return {"pids": self._call("processes")}
+        """The pids; with "table", also their /proc facts (ps in table form on the host)."""
+        pids = self._call("processes")
+        if not req.get("table"):
+            return {"pids": pids}
+        from runk.vm.guest import procsnap
+
+        return {"pids": pids, "table": procsnap.snapshot(list(pids) if isinstance(pids, list) else [])}
 
     def _call(self, method: str, *args: object) -> object:
         c = self._load(lock=method in ("pause", "resume", "update"))

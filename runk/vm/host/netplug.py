@@ -8,18 +8,22 @@ interface's name, MTU, addresses and routes (runk.vm.guest.netconf). The namespa
 sees no frame; the container's packets leave and arrive through the interface as they would
 under runc, so bridges, port forwarding and DNS of the network outside work unchanged.
 
-Runs in the supervisor, which is in the container's network namespace (backend/vm.py). pyroute2
-does the netlink work on this side and in the guest.
+Runs in the supervisor, which is in the container's network namespace (backend/vm.py), each
+call in a short-lived child (`isolated`): pyroute2 and what it imports (asyncio, ssl, sqlite3,
+ctypes: about 10 MiB resident) would otherwise stay in the supervisor for the VM's whole life.
+pyroute2 does the netlink work on this side and in the guest.
 """
 
 from __future__ import annotations
 
+import os
 import socket
 
 from runk.errors import RunkError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 TAP_PREFIX = "rktap"  # taps of ours: removed at unplug, and stale ones before a plug
@@ -94,6 +98,46 @@ def _redirect(ipr: Any, from_index: int, to_index: int) -> None:
         target=0x10001,  # flowid 1:1 (pyroute2 sends a classid; ingress has no classes)
         action={"kind": "mirred", "direction": "egress", "action": "redirect", "ifindex": to_index},
     )
+
+
+def isolated(fn: Callable[..., Any], *args: Any) -> Any:
+    """fn(*args) run in a forked child (same namespaces), its JSON result or its error brought
+    back; the child's imports end with it."""
+    from runk import _json
+
+    r, w = os.pipe2(os.O_CLOEXEC)
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            os.close(r)
+            try:
+                doc = {"ok": fn(*args)}
+            except BaseException as e:
+                from runk.errors import describe
+
+                doc = {"error": str(e) if isinstance(e, RunkError) else describe(e)}
+            data = _json.dumps(doc).encode()
+            while data:
+                data = data[os.write(w, data) :]
+        finally:
+            os._exit(0)
+    os.close(w)
+    chunks = []
+    try:
+        while chunk := os.read(r, 1 << 16):
+            chunks.append(chunk)
+    finally:
+        os.close(r)
+        os.waitpid(pid, 0)
+    try:
+        got = _json.loads(b"".join(chunks))
+    except ValueError:
+        raise PlugError("network: the netlink helper died") from None
+    if not isinstance(got, dict):
+        raise PlugError("network: the netlink helper died")
+    if "error" in got:
+        raise PlugError(str(got["error"]))
+    return got["ok"]
 
 
 def plug() -> list[dict[str, Any]]:

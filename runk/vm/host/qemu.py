@@ -34,9 +34,21 @@ DEVICES = {
         "fs": "vhost-user-fs-device",
         "blk": "virtio-blk-device",
         "net": "virtio-net-device",
+        "balloon": "virtio-balloon-device",
     },
-    "q35": {"serial": "virtio-serial-pci", "fs": "vhost-user-fs-pci", "blk": "virtio-blk-pci", "net": "virtio-net-pci"},
+    "q35": {
+        "serial": "virtio-serial-pci",
+        "fs": "vhost-user-fs-pci",
+        "blk": "virtio-blk-pci",
+        "net": "virtio-net-pci",
+        "balloon": "virtio-balloon-pci",
+    },
 }
+# free page reporting: the guest hands free 2 MiB blocks back and qemu discards them (a hole
+# punched in the memfd backend), so memory the guest touched once (the unpacked initramfs, a
+# finished build) stops costing the host; deflate-on-oom: the balloon never takes what the
+# guest needs (it is never inflated by runk)
+BALLOON_OPTS = "free-page-reporting=on,deflate-on-oom=on"
 
 
 def _kvm_api_version(dev: str) -> int:
@@ -226,6 +238,8 @@ def build_argv(
         f"{dev['serial']},id=vs",
         "-device",
         "virtserialport,bus=vs.0,chardev=agent,name=runk.agent",
+        "-device",
+        f"{dev['balloon']},{BALLOON_OPTS}",
     ]
     if shares:
         if machine == "microvm":

@@ -3,12 +3,12 @@
 Runs on the host, in `runk create` (plan_vm, which looks up kernel, initramfs, qemu and the
 accelerator) and in the supervisor (qemu_argv). Everything else is a pure function over explicit
 inputs so the unit tests check it without a VM:
-  - vm_size: linux.resources -> guest memory (limit + overhead) and vCPUs (CPU quota);
+  - the VM's size: runk.vm.host.sizing (resources and CRI/Kata annotations);
   - stage_plan: what the one virtio-fs share holds: the bundle rootfs, every bind mount source
     of config.mounts, the host /usr and runk's own code for the agent's python3 (read-only);
   - guest_config: config.json as the agent gets it (rootfs and bind sources at their guest
-    paths, namespace paths dropped: every namespace is new inside the guest, hooks run on the
-    host, /dev/shm a fresh tmpfs);
+    paths, namespace paths dropped: every namespace is new inside the guest; createContainer
+    and startContainer hooks run in the guest, the others on the host; /dev/shm a fresh tmpfs);
   - kernel command line for the guest /init (runk.vm.image.guest_init) and the qemu argv.
 """
 
@@ -19,7 +19,8 @@ import os
 
 from runk import _json
 from runk.errors import ConfigError, RunkError
-from runk.vm.host import volumes
+from runk.vm.host import sizing, volumes
+from runk.vm.host.sizing import vm_size
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -30,9 +31,8 @@ SHARE_TAG = "runk"
 GUEST_SHARE = "/run/runk-share"  # the share in the guest
 GUEST_BLOCK_ROOT = "/run/runk-rootfs"
 MB = 1 << 20
-MIN_MEM_MB = 256  # the default, and the least a guest gets (kernel, agent, page cache)
-OVERHEAD_MB = 192  # added to a memory limit: the guest kernel and the agent
 ROOTFS_MODES = ("virtiofs", "block")
+GUEST_HOOKS = ("createContainer", "startContainer")
 ANN_ROOTFS = "runk.vm.rootfs"
 SHM_OPTIONS = ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]
 # files of the workdir (the container dir) that qemu and virtiofsd use, relative to it
@@ -53,39 +53,6 @@ class Stage:
 
     def __repr__(self) -> str:
         return f"Stage({self.name}: {self.source} {self.kind}{' ro' if self.readonly else ''})"
-
-
-def vm_size(resources: dict[str, Any] | None, host_cpus: int) -> tuple[int, int]:
-    """(guest memory in MiB, vCPUs). A memory limit L gives L + OVERHEAD_MB (at least
-    MIN_MEM_MB, rounded up to 2 MiB); a CPU quota q/p gives ceil(q/p) vCPUs, and cpuset.cpus at
-    most as many as it lists; never more than the host has, never fewer than one."""
-    res = resources or {}
-    mem = MIN_MEM_MB
-    limit = (res.get("memory") or {}).get("limit")
-    if isinstance(limit, int) and limit > 0:
-        mem = max(MIN_MEM_MB, -(-limit // MB) + OVERHEAD_MB)
-        mem += mem % 2
-    cpu = res.get("cpu") or {}
-    cpus = 1
-    quota, period = cpu.get("quota"), cpu.get("period") or 100000
-    if isinstance(quota, int) and quota > 0 and period > 0:
-        cpus = -(-quota // period)
-    if cpu.get("cpus"):
-        listed = len(_cpu_list(str(cpu["cpus"])))
-        cpus = min(cpus, listed) if quota else listed
-    return mem, max(1, min(cpus, max(1, host_cpus)))
-
-
-def _cpu_list(text: str) -> set[int]:
-    out: set[int] = set()
-    for part in text.split(","):
-        part = part.strip()
-        if "-" in part:
-            a, b = part.split("-", 1)
-            out.update(range(int(a), int(b) + 1))
-        elif part:
-            out.add(int(part))
-    return out
 
 
 def is_bind(m: dict[str, Any]) -> bool:
@@ -133,7 +100,11 @@ def guest_config(
     g = copy.deepcopy(cfg)
     by_index = {v.index: v for v in vols or []}
     g["root"] = {"path": root_path, "readonly": bool((cfg.get("root") or {}).get("readonly"))}
-    g.pop("hooks", None)
+    # createContainer and startContainer hooks run in the guest, where the container is (its
+    # runk core runs them as on a host); the others run on the host (runk.container)
+    hooks = {k: v for k, v in (g.pop("hooks", None) or {}).items() if k in GUEST_HOOKS and v}
+    if hooks:
+        g["hooks"] = hooks
     ann = dict(g.get("annotations") or {})
     for k in [k for k in ann if k == "runk.backend" or k.startswith("runk.vm.")]:
         del ann[k]
@@ -370,7 +341,12 @@ def plan_vm(cfg: dict[str, Any], bundle: str, env: Mapping[str, str] | None = No
     vols = volumes.find(cfg, bundle)
     stages, sources = stage_plan(cfg, bundle, rootfs, mode, roots, frozenset(v.index for v in vols))
     root_guest = f"{GUEST_SHARE}/rootfs" if mode == "virtiofs" else GUEST_BLOCK_ROOT
-    mem, cpus = vm_size((cfg.get("linux") or {}).get("resources"), os.cpu_count() or 1)
+    mem, cpus = vm_size(
+        (cfg.get("linux") or {}).get("resources"),
+        os.cpu_count() or 1,
+        cfg.get("annotations") or {},
+        sizing.mem_available_mb(),
+    )
     return VmPlan(
         qemu=binary,
         virtiofsd=virtiofsd,

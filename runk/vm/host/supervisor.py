@@ -134,7 +134,7 @@ class Supervisor(Switchboard):
             vfs.close()
         from runk.vm.host import netplug
 
-        self.nics = netplug.plug()
+        self.nics = netplug.isolated(netplug.plug)
         if self.nics:
             self.log("network: " + ", ".join(f"{n['name']} ({n['mac']}) on {n['tap']}" for n in self.nics))
         qemu = machine.start_qemu(plan, [(n["tap"], n["mac"]) for n in self.nics])
@@ -198,7 +198,10 @@ class Supervisor(Switchboard):
         if self.nics:
             from runk.vm.host import netplug
 
-            netplug.unplug(self.nics)
+            try:
+                netplug.isolated(netplug.unplug, self.nics)
+            except netplug.PlugError as e:
+                self.log(f"unplug: {e}")
             self.nics = []
         for name in (CREATED, PAUSED):
             unlink_quiet(name)

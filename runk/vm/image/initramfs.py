@@ -38,6 +38,7 @@ DEFAULT_MODULES = (
     "virtiofs",
     "overlay",
     "virtio_net",
+    "virtio_balloon",
 )
 BUSYBOX_PATHS = ("/usr/bin/busybox", "/bin/busybox")
 FORMAT_VERSION = "runk-initramfs-1"
