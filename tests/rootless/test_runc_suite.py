@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import os
+
+from tests.conftest import requires
 from tests.rootless.conftest import rootless_bundle
 
 
@@ -19,3 +22,19 @@ def test_redundant_dev_ptmx(alice, runtime):
     lines = r.out.splitlines()
     assert lines[0] == "pts/ptmx", r
     assert lines[1].startswith("crw-rw-rw") and "5,   2" in lines[1], r
+
+
+def test_cgroups_path_without_permission(alice, runtime):
+    """An explicit cgroupsPath the user may not make: create fails with runc's words, the
+    container is not left behind."""
+    requires("cgroup_v1")
+    name, binary = runtime
+    root = alice.mkdir(f"root-cgperm-{name}")
+    b = rootless_bundle(alice)
+    b.config["linux"]["cgroupsPath"] = f"/rkrl-not-delegated-{name}/ct"
+    b.write()
+    r = alice.run(binary, "--root", root, "run", "-b", b.path, f"rkrl-{name}-cgperm")
+    assert r.rc == 1, r
+    assert "unable to start container process: unable to apply cgroup configuration: mkdir /sys/fs/cgroup/" in r.err, r
+    assert r.err.rstrip().endswith(f'/rkrl-not-delegated-{name}: permission denied"'), r
+    assert os.listdir(root) == []
