@@ -32,6 +32,8 @@ DEFAULT_DEVICES: tuple[DeviceNode, ...] = (
     ("/dev/tty", "c", 5, 0, 0o666, 0, 0),
 )
 
+PTMX = "/dev/ptmx"
+
 _SYMLINKS = (
     ("/proc/self/fd", "fd"),
     ("/proc/self/fd/0", "stdin"),
@@ -98,7 +100,9 @@ def create_nodes(root_fd: int, rootfs: str, devs: list[DeviceNode], bind: bool) 
 
 
 def setup_dev(root_fd: int, rootfs: str, devs: list[DeviceNode], bind: bool) -> None:
-    create_nodes(root_fd, rootfs, devs, bind)
+    # a /dev/ptmx of linux.devices is redundant: it becomes the pts/ptmx link below (runc skips
+    # it too); bound from the host in a user namespace it would be a mount the link cannot replace
+    create_nodes(root_fd, rootfs, [d for d in devs if os.path.normpath(d[0]) != PTMX], bind)
     dfd = paths.open_in_root(root_fd, "/dev", "dir")
     try:
         links = _SYMLINKS + ((("/proc/kcore", "core"),) if os.path.exists("/proc/kcore") else ())

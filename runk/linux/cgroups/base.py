@@ -112,7 +112,13 @@ class CgroupManager:
         """mkdir on every hierarchy, then set `resources`; on any failure remove what was made."""
         made: list[str] = []
         try:
-            self._make(made, resources)
+            try:
+                self._make(made, resources)
+            except CgroupError as e:
+                # runc's wording for a group it cannot make (a rootless cgroupsPath it may not write)
+                raise CgroupError(
+                    f"unable to start container process: unable to apply cgroup configuration: {e}"
+                ) from None
             if len(made) < len(set(self.paths().values())):
                 self._note_populated()
             if self.frozen():

@@ -12,7 +12,8 @@ runc 1.1.5's rootless cgroupfs rule (fs.go / fs2.go Apply and Set), checked on t
   limits + no cgrouppath when no permission is granted for cgroups: <why>";
 - device rules are not applied (a user namespace may not load a device program or write
   devices.allow);
-- with an explicit cgroupsPath a permission error stays an error.
+- with an explicit cgroupsPath a permission error stays an error, except on the hierarchies
+  runc joins only when it can (name=systemd, a hybrid host's unified one), which are left out.
 A delegated group (cgroup v2 under the user's systemd instance) is the caller's own: it is used
 and its limits apply.
 """
@@ -68,8 +69,12 @@ def narrow(
     group it cannot have."""
     paths = mgr.paths()
     denied = {k: why for k, p in paths.items() if (why := may_use(p)) is not None}
-    if not denied or explicit_path:
-        return mgr, paths  # an explicit path's permission error stays the error create gives
+    if explicit_path:
+        # an explicit path's permission error stays the error create gives, but for the
+        # hierarchies runc only joins when it can (named ones, a hybrid host's unified one)
+        denied = {k: why for k, why in denied.items() if _join_if_possible(k, paths)}
+    if not denied:
+        return mgr, paths
     kept = {k: p for k, p in paths.items() if k not in denied}
     _check_limits(paths, kept, denied, resources)
     from runk.linux.cgroups import load_manager
@@ -77,6 +82,12 @@ def narrow(
     view = dict(kept)
     view.update(_own_dirs(denied))
     return (load_manager(kept) if kept else None), view
+
+
+def _join_if_possible(key: str, paths: dict[str, str]) -> bool:
+    """A hierarchy without controllers of its own on a cgroup v1 host: name=systemd, or the
+    unified one of a hybrid host ("" beside v1 keys). runc joins those and ignores failure."""
+    return key.startswith("name=") or (key == "" and len(paths) > 1)
 
 
 def _check_limits(
