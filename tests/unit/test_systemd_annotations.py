@@ -61,7 +61,7 @@ def test_unit_properties_names_and_sec() -> None:
 @pytest.mark.parametrize(
     "key,value,words",
     [
-        ("org.systemd.property.ab", "1", "Annotation org.systemd.property.ab name incorrect: ab"),
+        ("org.systemd.property.ab", "1", "annotation org.systemd.property.ab name incorrect: ab"),
         ("org.systemd.property.aBC", "1", "name incorrect: aBC"),
         ("org.systemd.property.A-B", "1", "name incorrect: A-B"),
         ("org.systemd.property.TimeoutStopSec", "'x'", "TimeoutStopSec='x' value parse error: not a number"),

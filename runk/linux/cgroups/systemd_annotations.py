@@ -64,13 +64,13 @@ def unit_properties(annotations: dict[str, str] | None) -> list[Prop]:
             continue
         name, text = key[len(PREFIX) :], str((annotations or {})[key])
         if not valid_name(name):
-            raise ConfigError(_FIELD, f"Annotation {key} name incorrect: {name}")
+            raise ConfigError(_FIELD, f"annotation {key} name incorrect: {name}")
         try:
             sig, value = parse_value(text)
             if name.endswith("Sec") and "a" <= name[-4] <= "z":
                 name, sig, value = name[:-3] + "USec", "t", _sec_to_usec(sig, value)
         except _Bad as e:
-            raise ConfigError(_FIELD, f"Annotation {key}={text} value parse error: {e}") from None
+            raise ConfigError(_FIELD, f"annotation {key}={text} value parse error: {e}") from None
         out.append((name, (sig, value)))
     return out
 
