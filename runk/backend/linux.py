@@ -131,6 +131,11 @@ class _ExecSteps:
         try:
             self.mgr.apply(pid, self.entry)
         except CgroupError as e:
+            if self.rec.rootless and getattr(e, "errno", 0) in (errno.EACCES, errno.EPERM, errno.EROFS):
+                # runc's rootless rule: a caller outside the user's delegated subtree (a login
+                # session's scope) may not move a process into it; the process stays where it is
+                log.debug(f"exec: not joining the container's cgroup (rootless): {e}")
+                return
             raise _adding_pid_error(pid, e) from None
 
     def on_pid(self, pid: int) -> None:
@@ -372,6 +377,12 @@ class LinuxBackend:
                 mgr = _cgroup_manager(cfg, cdir.id, req)
                 if req.rootless and not req.systemd_cgroup:
                     mgr, cgroup_view, resources = _rootless_cgroups(mgr, cfg, resources)
+                elif req.rootless:
+                    # a scope of the user's instance: no device rules (a user may not load a
+                    # device program; runc ignores the error)
+                    from runk.linux.cgroups.rootless import without_devices
+
+                    resources = without_devices(resources)
             # the claim: what create is about to make outside the state directory, on disk before
             # it is made, so that `delete --force` can remove it whenever runk dies from here on
             rec = StateRecord.claim(
