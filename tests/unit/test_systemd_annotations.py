@@ -61,9 +61,9 @@ def test_unit_properties_names_and_sec() -> None:
 @pytest.mark.parametrize(
     "key,value,words",
     [
-        ("org.systemd.property.ab", "1", "annotation org.systemd.property.ab name incorrect: ab"),
-        ("org.systemd.property.aBC", "1", "name incorrect: aBC"),
-        ("org.systemd.property.A-B", "1", "name incorrect: A-B"),
+        ("org.systemd.property.ab", "1", "annotation org.systemd.property.ab name incorrect: too short"),
+        ("org.systemd.property.A9C", "1", "name incorrect: contains non-alphabetic character"),
+        ("org.systemd.property.A-B", "1", "name incorrect: contains non-alphabetic character"),
         ("org.systemd.property.TimeoutStopSec", "'x'", "TimeoutStopSec='x' value parse error: not a number"),
         ("org.systemd.property.Abc", "zzz", "Abc=zzz value parse error"),
     ],

@@ -3,7 +3,7 @@ them: "org.systemd.property.NAME" = a value in GVariant text form ("uint64 12345
 "'text'", "@as ['a', 'b']", "[1, 2]").
 
 Runs in the parent (create and restore with --systemd-cgroup); pure (imports runk.errors).
-runc's rules: NAME is an ASCII capital letter, then letters and digits, three characters at least;
+runc's rules: NAME is three ASCII letters at least;
 a NAME ending in "Sec" after a lower-case letter (TimeoutStopSec) is sent as "...USec" with the
 number in microseconds; the properties follow the driver's own, so systemd takes them last.
 """
@@ -49,10 +49,13 @@ class _Bad(ValueError):
     pass
 
 
-def valid_name(name: str) -> bool:
-    if len(name) < 3 or not ("A" <= name[0] <= "Z"):
-        return False
-    return all(c.isascii() and c.isalnum() for c in name[1:])
+def name_problem(name: str) -> str | None:
+    """Why runc refuses a property name (three ASCII letters at least), None if it does not."""
+    if len(name) < 3:
+        return "too short"
+    if not all(c.isascii() and c.isalpha() for c in name):
+        return "contains non-alphabetic character"
+    return None
 
 
 def unit_properties(annotations: dict[str, str] | None) -> list[Prop]:
@@ -63,8 +66,9 @@ def unit_properties(annotations: dict[str, str] | None) -> list[Prop]:
         if not key.startswith(PREFIX):
             continue
         name, text = key[len(PREFIX) :], str((annotations or {})[key])
-        if not valid_name(name):
-            raise ConfigError(_FIELD, f"annotation {key} name incorrect: {name}")
+        problem = name_problem(name)
+        if problem:
+            raise ConfigError(_FIELD, f"annotation {key} name incorrect: {problem}")
         try:
             sig, value = parse_value(text)
             if name.endswith("Sec") and "a" <= name[-4] <= "z":

@@ -40,7 +40,7 @@ def test_annotations_become_unit_properties(rt, bundle):
 @pytest.mark.parametrize(
     "key,value,words",
     [
-        ("org.systemd.property.xy", "1", "name incorrect: xy"),
+        ("org.systemd.property.xy", "1", "name incorrect: too short"),
         ("org.systemd.property.TimeoutStopUSec", "uint64 -1", "value parse error"),
         ("org.systemd.property.TimeoutStopSec", "'soon'", "value parse error"),
     ],
