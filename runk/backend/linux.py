@@ -27,10 +27,20 @@ if TYPE_CHECKING:
     from runk.state.cleanup import CleanupStack
 
 
-def _cgroup_manager(cfg: dict[str, Any], cid: str, systemd: bool) -> CgroupManager:
+def _cgroup_manager(cfg: dict[str, Any], cid: str, req: CreateRequest) -> CgroupManager:
+    """The configured driver; the systemd one on the user's instance when the cgroup manager is
+    the rootless one (req.rootless, runc's rule)."""
     from runk.linux.cgroups import make_manager
 
-    return make_manager((cfg.get("linux") or {}).get("cgroupsPath") or None, cid, systemd=systemd)
+    path = (cfg.get("linux") or {}).get("cgroupsPath") or None
+    mgr = make_manager(path, cid, systemd=req.systemd_cgroup, user=req.rootless)
+    if req.systemd_cgroup:
+        from runk.linux.cgroups.systemd_annotations import unit_properties
+        from runk.linux.cgroups.systemd_manager import SystemdManager
+
+        assert isinstance(mgr, SystemdManager)
+        mgr.extra = unit_properties(cfg.get("annotations"))
+    return mgr
 
 
 NOTIFY_IN_CONTAINER = "/run/notify/notify.sock"
@@ -121,6 +131,11 @@ class _ExecSteps:
         try:
             self.mgr.apply(pid, self.entry)
         except CgroupError as e:
+            if self.rec.rootless and getattr(e, "errno", 0) in (errno.EACCES, errno.EPERM, errno.EROFS):
+                # runc's rootless rule: a caller outside the user's delegated subtree (a login
+                # session's scope) may not move a process into it; the process stays where it is
+                log.debug(f"exec: not joining the container's cgroup (rootless): {e}")
+                return
             raise _adding_pid_error(pid, e) from None
 
     def on_pid(self, pid: int) -> None:
@@ -359,9 +374,15 @@ class LinuxBackend:
             resources = _resources(cfg)
             cgroup_view = None  # the groups a cgroup mount shows, when not all of mgr's
             if cfg.get("linux") is not None or req.systemd_cgroup:
-                mgr = _cgroup_manager(cfg, cdir.id, req.systemd_cgroup)
+                mgr = _cgroup_manager(cfg, cdir.id, req)
                 if req.rootless and not req.systemd_cgroup:
                     mgr, cgroup_view, resources = _rootless_cgroups(mgr, cfg, resources)
+                elif req.rootless:
+                    # a scope of the user's instance: no device rules (a user may not load a
+                    # device program; runc ignores the error)
+                    from runk.linux.cgroups.rootless import without_devices
+
+                    resources = without_devices(resources)
             # the claim: what create is about to make outside the state directory, on disk before
             # it is made, so that `delete --force` can remove it whenever runk dies from here on
             rec = StateRecord.claim(
@@ -371,6 +392,7 @@ class LinuxBackend:
                 cfg.get("annotations") or {},
                 mgr.paths() if mgr is not None else {},
                 req.systemd_cgroup,
+                rootless=req.rootless,
             )
             cdir.write(STATE_FILE, rec.to_json())
             stop_after("claim", cdir.root)
@@ -551,7 +573,7 @@ class LinuxBackend:
         if rec.cgroup_paths and rec.systemd:
             from runk.linux.cgroups import systemd
 
-            systemd.load_manager(rec.cgroup_paths).destroy()
+            systemd.load_manager(rec.cgroup_paths, user=rec.rootless).destroy()
         elif rec.cgroup_paths:
             from runk.linux.cgroups.saved import remove_groups
 
@@ -648,7 +670,7 @@ class LinuxBackend:
         if rec.systemd:
             from runk.linux.cgroups import systemd
 
-            mgr = systemd.load_manager(rec.cgroup_paths or {})
+            mgr = systemd.load_manager(rec.cgroup_paths or {}, user=rec.rootless)
         else:
             mgr = load_manager(rec.cgroup_paths or {})
         mgr.set(resources)

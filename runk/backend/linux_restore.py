@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-    from runk.backend.requests import RestoreRequest
+    from runk.backend.requests import CreateRequest, RestoreRequest
     from runk.linux.cgroups.base import CgroupManager
     from runk.state.cleanup import CleanupStack
 
@@ -55,7 +55,7 @@ class Kit:
 
     def __init__(
         self,
-        cgroup_manager: Callable[[dict[str, Any], str, bool], CgroupManager],
+        cgroup_manager: Callable[[dict[str, Any], str, CreateRequest], CgroupManager],
         resources: Callable[[dict[str, Any]], dict[str, Any]],
         unwind: Callable[[CleanupStack, ContainerDir], None],
         undo_launch: Callable[[StateRecord], None],
@@ -111,7 +111,7 @@ def restore(
         cdir.write(CONFIG_FILE, raw)
         mgr = None
         if cfg.get("linux") is not None or creq.systemd_cgroup:
-            mgr = kit.cgroup_manager(cfg, cdir.id, creq.systemd_cgroup)
+            mgr = kit.cgroup_manager(cfg, cdir.id, creq)
         rec = StateRecord.claim(
             cdir.id,
             name,
@@ -120,6 +120,7 @@ def restore(
             mgr.paths() if mgr is not None else {},
             creq.systemd_cgroup,
             rootfs=rootfs_path(cfg, creq.bundle),
+            rootless=creq.rootless,
         )
         cdir.write(STATE_FILE, rec.to_json())
         if mgr is not None:

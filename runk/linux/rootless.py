@@ -63,13 +63,47 @@ def parse_flag(value: str | None) -> bool | None:
     raise RunkError(f'strconv.ParseBool: parsing "{value}": invalid syntax')
 
 
-def is_rootless(flag: str | None) -> bool:
-    """Whether cgroup permission errors are ignored (runc shouldUseRootlessCgroupManager, for
-    the cgroupfs driver: in a user namespace runk cannot know whether the cgroup is its own)."""
+def is_rootless(flag: str | None, systemd: bool = False) -> bool:
+    """Whether the cgroup manager is the rootless one (runc shouldUseRootlessCgroupManager): the
+    cgroupfs driver ignores permission errors, the systemd driver talks to the user's instance.
+    euid 0 in a user namespace: for cgroupfs always (runk cannot know whether the cgroup is its
+    own); for systemd when the user bus is owned by a uid other than 0 (0, or no answer: a
+    systemd that is root in that namespace)."""
     b = parse_flag(flag)
     if b is not None:
         return b
-    return os.geteuid() != 0 or in_user_namespace()
+    if os.geteuid() != 0:
+        return True
+    if not in_user_namespace():
+        return False
+    if not systemd:
+        return True
+    return (user_bus_owner() or 0) != 0  # no answer: assumed 0, as runc does
+
+
+def user_bus_owner() -> int | None:
+    """The uid the user bus knows the caller as: its own uid outside a user namespace; inside one
+    (rootless podman runs the runtime as "root" of its namespace) the OwnerUID line of
+    `busctl --user status`, as runc detects it; None when that cannot be found."""
+    if not in_user_namespace():
+        return os.getuid()
+    import subprocess
+
+    try:
+        cp = subprocess.run(
+            ["busctl", "--user", "--no-pager", "status"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    for line in cp.stdout.splitlines() if cp.returncode == 0 else ():
+        key, _, value = line.strip().partition("=")
+        if key == "OwnerUID" and value.isdigit():
+            return int(value)
+    return None
 
 
 def rootless_euid() -> bool:

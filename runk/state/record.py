@@ -105,6 +105,7 @@ class StateRecord:
         systemd: bool,
         rootfs: str | None = None,
         sandbox: dict[str, str] | None = None,
+        rootless: bool | None = None,
     ) -> StateRecord:
         """The record a create writes before it makes anything outside the state directory (no
         process yet, pid 0): what `delete --force` needs to remove it if runk dies from there on."""
@@ -124,6 +125,7 @@ class StateRecord:
             backend=backend,
             cgroup_paths=cgroup_paths,
             systemd=systemd,
+            rootless=rootless,
             sandbox=sandbox,
         )
 

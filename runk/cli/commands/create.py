@@ -25,7 +25,7 @@ def request(g: Globals, opts: dict[str, Any]) -> CreateRequest:
         preserve_fds=int(opts.get("preserve_fds") or 0),
         systemd_cgroup=g.systemd_cgroup,
         backend=g.backend,
-        rootless=is_rootless(g.rootless),
+        rootless=is_rootless(g.rootless, systemd=g.systemd_cgroup),
     )
 
 

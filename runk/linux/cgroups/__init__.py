@@ -20,7 +20,9 @@ if TYPE_CHECKING:
     from runk.linux.cgroups.base import CgroupManager
 
 
-def make_manager(cgroups_path: str | None, container_id: str, *, systemd: bool = False) -> CgroupManager:
+def make_manager(
+    cgroups_path: str | None, container_id: str, *, systemd: bool = False, user: bool | None = None
+) -> CgroupManager:
     """The driver for a new container: layout from /proc/self/mountinfo, paths as runc makes them.
 
     An empty cgroupsPath is the relative path "<container id>"; relative paths hang below runk's
@@ -32,7 +34,7 @@ def make_manager(cgroups_path: str | None, container_id: str, *, systemd: bool =
     if systemd:
         from runk.linux.cgroups import systemd as sd
 
-        return sd.make_manager(cgroups_path, container_id)
+        return sd.make_manager(cgroups_path, container_id, user=user)
     lay = layout.detect()
     inner = layout.inner_path(cgroups_path, container_id)
     if lay.kind == layout.V2:

@@ -44,11 +44,12 @@ __all__ = [
 
 
 def user_instance() -> bool:
-    """Talk to the caller's systemd user instance rather than the system's: runk runs as a user
-    (rootless), as runc picks the user bus for a rootless container."""
-    from runk import _os as os
+    """Talk to the caller's systemd user instance rather than the system's: the rootless cgroup
+    manager by runc's rule (runk runs as a user, or as root of a user namespace whose user bus
+    belongs to a non-root uid)."""
+    from runk.linux.rootless import is_rootless
 
-    return bool(os.geteuid() != 0)
+    return is_rootless(None, systemd=True)
 
 
 def make_manager(cgroups_path: str | None, container_id: str, *, user: bool | None = None) -> SystemdManager:

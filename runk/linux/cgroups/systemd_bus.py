@@ -36,18 +36,93 @@ UNIT_EXISTS = "org.freedesktop.systemd1.UnitExists"
 _HINT = "for a rootless container the user's systemd instance and its session bus are needed"
 
 
+def _command_lines(argv: list[str]) -> tuple[bool, str]:
+    """(ran and exited 0, its output: stdout and stderr) of a short helper command."""
+    import subprocess
+
+    try:
+        cp = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=CALL_TIMEOUT)
+    except (OSError, subprocess.SubprocessError) as e:
+        return False, str(e)
+    return cp.returncode == 0, cp.stdout + cp.stderr
+
+
+def _value_of(text: str, key: str) -> str | None:
+    """The value of the first "KEY=value" line (leading spaces allowed), None without one."""
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith(key + "="):
+            return line[len(key) + 1 :]
+    return None
+
+
 def user_bus_address() -> str:
-    """The session bus of the caller's systemd user instance, as runc finds it."""
+    """The session bus of the caller's systemd user instance, as runc finds it:
+    $DBUS_SESSION_BUS_ADDRESS, else $XDG_RUNTIME_DIR/bus when it exists, else what
+    `systemctl --user show-environment` says."""
     addr = os.environ.get("DBUS_SESSION_BUS_ADDRESS", "")
     if addr:
         return addr
     xdg = os.environ.get("XDG_RUNTIME_DIR", "")
     if xdg and os.path.exists(os.path.join(xdg, "bus")):
         return "unix:path=" + os.path.join(xdg, "bus")
-    raise CgroupError(
-        "failed to connect to dbus: no user bus: set DBUS_SESSION_BUS_ADDRESS, or XDG_RUNTIME_DIR "
-        f"to a directory with the bus socket ({_HINT})"
-    )
+    ran, out = _command_lines(["systemctl", "--user", "--no-pager", "show-environment"])
+    if not ran:
+        raise CgroupError(
+            "failed to connect to dbus: could not execute `systemctl --user --no-pager show-environment` "
+            f"(output={out.strip()!r}) ({_HINT})"
+        )
+    found = _value_of(out, "DBUS_SESSION_BUS_ADDRESS")
+    if not found:
+        raise CgroupError(
+            "failed to connect to dbus: could not detect DBUS_SESSION_BUS_ADDRESS from `systemctl --user "
+            "--no-pager show-environment`: set DBUS_SESSION_BUS_ADDRESS, or XDG_RUNTIME_DIR to a "
+            f"directory with the bus socket ({_HINT})"
+        )
+    return found
+
+
+def _owner_uid() -> int:
+    from runk.linux.rootless import user_bus_owner
+
+    uid = user_bus_owner()
+    if uid is None:
+        raise CgroupError(f"could not detect the OwnerUID of the user bus (busctl --user status) ({_HINT})")
+    return uid
+
+
+def _connect(address: str, uid: int | None) -> DBusConnection:
+    """A connection to `address`; `uid`: the identity claimed by EXTERNAL authentication (the
+    owner uid when it is not this process's euid, as inside a user namespace, where the bus sees
+    the uid outside it)."""
+    from jeepney.io.blocking import DBusConnection, open_dbus_connection
+
+    if uid is None or uid == os.geteuid():
+        return open_dbus_connection(address, auth_timeout=5.0)
+    import socket
+
+    from jeepney.bus import get_bus
+
+    path = get_bus(address)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(5.0)
+        sock.connect(path)
+        sock.sendall(b"\0AUTH EXTERNAL " + str(uid).encode().hex().encode() + b"\r\n")
+        reply = b""
+        while b"\r\n" not in reply:
+            chunk = sock.recv(512)
+            if not chunk:
+                break
+            reply += chunk
+        if not reply.startswith(b"OK "):
+            raise ValueError(f"authentication as uid {uid} refused: {reply.decode(errors='replace').strip()}")
+        sock.sendall(b"BEGIN\r\n")
+        sock.settimeout(None)
+        return DBusConnection(sock)
+    except BaseException:
+        sock.close()
+        raise
 
 
 def system_bus_address() -> str:
@@ -68,12 +143,10 @@ class Systemd:
     __slots__ = ("_jobs", "_version", "address", "conn")
 
     def __init__(self, user: bool = False) -> None:
-        from jeepney.io.blocking import open_dbus_connection
-
         self.address = user_bus_address() if user else system_bus_address()
         self._version = -1
         try:
-            self.conn: DBusConnection = open_dbus_connection(self.address, auth_timeout=5.0)
+            self.conn: DBusConnection = _connect(self.address, _owner_uid() if user else None)
         except (OSError, RuntimeError, ValueError, KeyError) as e:
             why = os.strerror(e.errno).lower() if isinstance(e, OSError) and e.errno else str(e)
             hint = f" ({_HINT})" if user else ""

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 
 class SystemdManager(CgroupManager):
-    __slots__ = ("_bus", "fs", "name", "resources", "slice", "started", "unit", "user")
+    __slots__ = ("_bus", "extra", "fs", "name", "resources", "slice", "started", "unit", "user")
     kind = "systemd"
 
     def __init__(self, unit: str, path: str, *, slice_name: str = "", name: str = "", user: bool = False) -> None:
@@ -44,6 +44,7 @@ class SystemdManager(CgroupManager):
         self.resources: dict[str, Any] | None = None
         self.started = False
         self._bus: Systemd | None = None
+        self.extra: list[Prop] = []  # the config's org.systemd.property.* annotations
 
     @classmethod
     def new(
@@ -103,7 +104,7 @@ class SystemdManager(CgroupManager):
             props.append(("PIDs", ("au", [pid])))
         props += [(p, ("b", True)) for p in ("MemoryAccounting", "CPUAccounting", "IOAccounting", "TasksAccounting")]
         props.append(("DefaultDependencies", ("b", False)))
-        return props + self._resource_props(resources)
+        return props + self._resource_props(resources) + self.extra  # runc sends the annotations last
 
     # -- the CgroupManager contract -------------------------------------------------------------
     def paths(self) -> dict[str, str]:

@@ -1,0 +1,135 @@
+"""Where the systemd cgroup driver meets checkpoint/restore, runk and runc side by side: a container
+in a transient scope is checkpointed (the scope goes with it) and restored (`restore -d`) into a
+re-created scope with Delegate=yes and its resources; exec, kill and delete work afterwards and
+leave no unit. Then podman with the systemd cgroup manager checkpoints and restores on each.
+Also the org.systemd.property.* annotations (extra properties of the unit)."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+
+import pytest
+from conftest import CG, RUNC, RUNK, Runtime, proc_cgroup, read, sh
+from test_checkpoint import COUNTER, TIMES, Pipes, _count, _pm, _rt, _wait_count
+from test_systemd_driver import assert_gone, show
+
+MiB = 1 << 20
+RESOURCES = {"memory": {"limit": 64 * MiB}, "pids": {"limit": 40}}
+WANT = {"ActiveState": "active", "Delegate": "yes", "MemoryMax": str(64 * MiB), "TasksMax": "40"}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _criu_warm(tmp_path_factory) -> None:
+    d = tmp_path_factory.mktemp("criu-warm")
+    sh("criu", "check", "--log-file", str(d / "check.log"), cwd=str(d))
+
+
+@pytest.fixture(params=["runc", "runk"])
+def rt(request):
+    binary = RUNC if request.param == "runc" else RUNK
+    r = Runtime(binary, f"/run/lab-sdcr-{request.param}-{uuid.uuid4().hex[:8]}", "--systemd-cgroup")
+    r.name = request.param
+    yield r
+    r.cleanup()
+
+
+def _timed(label: str, rt, *args: str, pipes: Pipes | None = None):
+    t = time.monotonic()
+    cp = _rt(rt, "--systemd-cgroup", *args, pipes=pipes)
+    TIMES.setdefault(label, []).append(time.monotonic() - t)
+    return cp
+
+
+def test_checkpoint_restore_in_a_scope(rt, bundle, tmp_path):
+    name = f"sdcr{uuid.uuid4().hex[:6]}"
+    unit = f"labcr-{name}.scope"
+    d = f"{CG}/system.slice/{unit}"
+    b = bundle.write(["sh", "-c", COUNTER], RESOURCES, cgroups_path=f"system.slice:labcr:{name}")
+    p = Pipes()
+    cp = _rt(rt, "--systemd-cgroup", "run", "-d", "--bundle", b, name, pipes=p)
+    p.detach()
+    assert cp.returncode == 0, cp.stderr
+    pid = rt.state(name)["pid"]
+    assert proc_cgroup(pid) == f"/system.slice/{unit}"
+    _wait_count(pid, 2)
+    images, work = str(tmp_path / "images"), str(tmp_path / "work")
+    cp = _timed(f"systemd {rt.name} checkpoint", rt, "checkpoint", "--image-path", images, "--work-path", work, name)
+    assert cp.returncode == 0, (cp.stderr, sh("tail", "-20", f"{work}/dump.log"))
+    assert rt("state", name).rc == 1
+    assert_gone(unit, d)  # the scope went with the container
+
+    q = Pipes()
+    args = ("restore", "-d", "--bundle", b, "--image-path", images, "--work-path", work, name)
+    cp = _timed(f"systemd {rt.name} restore", rt, *args, pipes=q)
+    q.detach()
+    assert cp.returncode == 0, (cp.stderr, sh("tail", "-30", f"{work}/restore.log"))
+    npid = rt.state(name)["pid"]
+    n = _count(npid)
+    assert n >= 3
+    _wait_count(npid, n + 1)  # its memory came back and it goes on
+    # back in its re-created scope, with its properties and files
+    assert proc_cgroup(npid) == f"/system.slice/{unit}"
+    assert show(unit, *WANT) == WANT
+    assert (read(f"{d}/memory.max"), read(f"{d}/pids.max")) == (str(64 * MiB), "40")
+    assert str(npid) in read(f"{d}/cgroup.procs").split()
+    ex = rt("exec", name, "cat", "/proc/self/cgroup")
+    assert ex.rc == 0 and ex.out.strip() == f"0::/system.slice/{unit}", ex
+    rt.ok("kill", name, "KILL")
+    end = time.monotonic() + 10
+    while rt.state(name)["status"] != "stopped" and time.monotonic() < end:
+        time.sleep(0.05)
+    rt.ok("delete", name)
+    assert_gone(unit, d)
+    p.close()
+    q.close()
+
+
+@pytest.mark.parametrize("runtime", [RUNC, RUNK], ids=["runc", "runk"])
+def test_podman_checkpoint_restore_systemd_manager(runtime, tmp_path):
+    """`podman container checkpoint` / `restore` with the systemd cgroup manager: libpod's
+    scope in machine.slice is there again after the restore, the counter goes on."""
+    image = f"localhost/sdcrpod-{uuid.uuid4().hex[:6]}:latest"
+    tarball = str(tmp_path / "rootfs.tar")
+    sh("tar", "--numeric-owner", "-C", "/var/tmp/runk-test-bundle/rootfs", "-cf", tarball, ".")
+    kind = os.path.basename(runtime)
+    name = f"sdcrpod-{kind}-{uuid.uuid4().hex[:6]}"
+    pm = ["podman", "--cgroup-manager", "systemd", "--runtime", runtime]
+    _pm("podman", "import", "--change", 'CMD ["/bin/sh"]', tarball, image)
+    try:
+        _pm(*pm, "run", "-d", "--network", "none", "--memory", "64m", "--name", name, image, "sh", "-c", COUNTER)
+        cid = _pm(*pm, "inspect", "--format", "{{.Id}}", name).strip()
+        unit = f"libpod-{cid}.scope"
+        pid = int(_pm(*pm, "inspect", "--format", "{{.State.Pid}}", name).strip())
+        assert proc_cgroup(pid) == f"/machine.slice/{unit}"
+        _wait_count(pid, 2)
+        t = time.monotonic()
+        _pm(*pm, "container", "checkpoint", name)
+        TIMES.setdefault(f"podman+{kind} systemd checkpoint", []).append(time.monotonic() - t)
+        assert _pm(*pm, "inspect", "--format", "{{.State.Status}}", name).strip() == "exited"
+        t = time.monotonic()
+        _pm(*pm, "container", "restore", name)
+        TIMES.setdefault(f"podman+{kind} systemd restore", []).append(time.monotonic() - t)
+        npid = int(_pm(*pm, "inspect", "--format", "{{.State.Pid}}", name).strip())
+        assert proc_cgroup(npid) == f"/machine.slice/{unit}"
+        assert show(unit, "ActiveState", "Delegate", "MemoryMax") == {
+            "ActiveState": "active",
+            "Delegate": "yes",
+            "MemoryMax": str(64 * MiB),
+        }
+        n = _count(npid)
+        assert n >= 3
+        _wait_count(npid, n + 1)
+        assert int(_pm(*pm, "exec", name, "cat", "/dev/shm/count").strip()) >= n
+        _pm(*pm, "rm", "-f", "-t", "0", name)
+        assert_gone(unit, f"{CG}/machine.slice/{unit}")
+    finally:
+        sh(*pm, "rm", "-f", "-t", "0", name, timeout=120)
+        sh("podman", "rmi", "-f", image, timeout=120)
+
+
+def test_zz_times():
+    """Not a check: the times above (the lab shows a guest test's output only when it fails)."""
+    report = "; ".join(f"{k} " + ", ".join(f"{t:.2f} s" for t in v) for k, v in sorted(TIMES.items()))
+    pytest.skip(f"times: {report or 'no cycle ran'}")
