@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 
@@ -36,7 +37,9 @@ def test_errors_are_logrus_lines_with_runc_exit_codes(tmp_path):
     assert r.returncode == 1 and 'msg="flag provided but not defined: -bogus"' in r.stderr
     r = runk_raw("--root", root, "--log-format", "xml", "state", "x")
     assert r.returncode == 1 and 'msg="invalid log-format: xml"' in r.stderr
-    # --rootless is taken (runc parses its value at create only: tests/rootless)
+    # --rootless is taken (runc parses its value at create only: tests/rootless); a --root that
+    # does not exist is an error for list, as in runc main
+    os.makedirs(root)
     r = runk_raw("--root", root, "--rootless", "true", "list")
     assert r.returncode == 0 and r.stderr == "", r
 
