@@ -401,10 +401,14 @@ class LinuxBackend:
             if mgr is not None:
                 res = dict(resources)
                 # the device rules apply once the init has made its mounts (runc's Set at
-                # procReady): a file system on a block device of the config mounts then
-                if res.get("devices") is not None:
+                # procReady): a file system on a block device of the config mounts then. The
+                # systemd driver starts its unit with every resource once the init's pid is
+                # known, as runc's does (a later SetUnitProperties would have systemd rewrite
+                # the files from its rounded properties)
+                split = mgr.kind != "systemd"
+                if split and res.get("devices") is not None:
                     devices["devices"] = res.pop("devices")
-                if (res.get("pids") or {}).get("limit") is not None:
+                if split and (res.get("pids") or {}).get("limit") is not None:
                     # set once the init is forked (runc sets every limit then): a limit of 1
                     # (0 in the config) would forbid the bootstrap's fork of the init
                     late = {"pids": res.pop("pids")}
