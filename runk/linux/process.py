@@ -111,7 +111,7 @@ def finish_process(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -
         path = ""  # no process: created, never startable (start refuses it)
     elif plan.kind == "exec":
         path = execpath.lookpath(proc.args[0], env)  # exec fails at once, as runc's (255)
-        execpath.check_access(path)
+        execpath.check_access(path, sec.caps["effective"])
     else:
         # A program that cannot be found or run does not fail create: runtime.md says
         # process.args MUST NOT be applied until start, and runtime-tools' misc_props expects
@@ -119,7 +119,7 @@ def finish_process(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -
         # gate and exits 127 or 126, the codes podman gives for these errors.
         try:
             path = execpath.lookpath(proc.args[0], env)
-            execpath.check_access(path)
+            execpath.check_access(path, sec.caps["effective"])
         except RunkError as e:
             code = 126 if str(e).endswith("permission denied") else 127
             path = f"!{code}!{e}"

@@ -5,12 +5,14 @@ CAP_DAC_OVERRIDE runs a program only its owner may execute (the check uses the e
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
 
 from tests.helpers import status_fields
 
+DATA = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "configs")
 CAPS = ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")
 
 
@@ -109,3 +111,36 @@ def test_unknown_capability_names_are_warned_about_and_skipped(runc, runk, bundl
     fields = {n: {k: status_fields(r.out)[k] for k in CAPS} for n, r in got.items()}
     assert fields["runk"] == fields["runc"]
     assert fields["runk"]["CapBnd"] == "0000000000000020"
+
+
+def _profile_without_faccessat2(bundle) -> None:
+    """podman's default profile (tests/data/configs) as an older one: faccessat2 not listed,
+    the default action's errno EPERM (runtime-tools' default profile is such a one), and no
+    noNewPrivileges, so the filter is in force before the executable check."""
+    with open(os.path.join(DATA, "config.net-none.json")) as f:
+        seccomp = json.load(f)["linux"]["seccomp"]
+    seccomp.pop("defaultErrnoRet")
+    for rule in seccomp["syscalls"]:
+        rule["names"] = [n for n in rule["names"] if n != "faccessat2"]
+    bundle.config["process"]["noNewPrivileges"] = False
+    bundle.config["linux"]["seccomp"] = seccomp
+
+
+def test_exec_check_under_a_profile_without_faccessat2(runc, runk, bundle, cid):
+    """The executable check runs under the filter when noNewPrivileges is off. A profile that
+    does not list faccessat2 refuses it with EPERM; runc runs the program (Go falls back to the
+    mode bits), and so must runk (runtime-tools' default profile hit this). A file that really
+    is not executable is still refused at the same point."""
+    _profile_without_faccessat2(bundle)
+    bundle.args("/bin/sh", "-c", "echo ran").write()
+    got = {n: rt("run", "--bundle", bundle.path, f"{cid}-{n}") for n, rt in (("runc", runc), ("runk", runk))}
+    assert (got["runc"].rc, got["runc"].out) == (0, "ran\n"), got["runc"]
+    assert (got["runk"].rc, got["runk"].out) == (0, "ran\n"), got["runk"]
+
+    rootfs = bundle.own_rootfs()
+    with open(os.path.join(rootfs, "notexec"), "w") as f:
+        f.write("#!/bin/sh\necho no\n")
+    os.chmod(os.path.join(rootfs, "notexec"), 0o644)
+    bundle.args("/notexec").write()
+    r = runk("run", "--bundle", bundle.path, f"{cid}-x")
+    assert r.rc == 126 and "permission denied" in r.err and "no" not in r.out.split(), r
