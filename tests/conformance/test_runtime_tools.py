@@ -42,7 +42,6 @@ CLEAN = [
     "linux_ns_nopath",
     "linux_ns_path",
     "linux_ns_path_type",
-    "linux_process_apparmor_profile",
     "linux_readonly_paths",
     "linux_rootfs_propagation",
     "linux_seccomp",

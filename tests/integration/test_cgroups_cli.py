@@ -182,6 +182,22 @@ def test_devices_list_is_the_default_allow_list(runk, bundle, cid, audit):
         assert r in rules, rules
 
 
+def test_devices_list_keeps_the_configs_order(runk, bundle, cid, audit):
+    """runtime-spec: "The runtime MUST apply entries in the listed order" (runtime-tools'
+    linux_cgroups_devices reads devices.list in order). The rules apply at the init's READY,
+    once the group holds the init; the list still shows them in config order, then runc's
+    defaults (runc sorts them: its run of that program fails)."""
+    devs = [
+        {"allow": False, "access": "rwm"},
+        {"allow": True, "type": "c", "major": 10, "minor": 229, "access": "rwm"},
+        {"allow": True, "type": "b", "major": 8, "minor": 20, "access": "rw"},
+        {"allow": True, "type": "b", "major": 10, "minor": 200, "access": "r"},
+    ]
+    st = start(runk, bundle, cid, {"devices": devs})
+    listed = rd(st["dirs"]["devices"], "devices.list").splitlines()
+    assert listed[:5] == ["c 10:229 rwm", "b 8:20 rw", "b 10:200 r", "c *:* m", "b *:* m"], listed
+
+
 # -- enforcement ---------------------------------------------------------------------------------
 def test_memory_limit_oom_kills_the_container(runk, bundle, cid, audit):
     bundle.sh("tail /dev/zero")

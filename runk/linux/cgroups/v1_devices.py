@@ -1,11 +1,14 @@
 """cgroup v1 devices controller: linux.resources.devices → devices.deny / devices.allow.
 
 Runs in the parent. Imports fs and devices_rules (pure). The OCI list is validated by the emulator
-first (a hole in a wildcard rule is refused, as runc does). A group with no tasks yet (create) gets
-the rules replayed in their OCI order after a reset to deny-all, so devices.list shows them in that
-order, as the runtime-spec asks ("apply entries in the listed order"; runc sorts them and fails the
-runtime-tools check). A running group (update) gets runc's minimal transition instead, which never
-opens a window of wider access. Either way the result is read back and compared.
+first (a hole in a wildcard rule is refused, as runc does). A group with no tasks yet gets the
+rules replayed in their OCI order after a reset to deny-all, so devices.list shows them in that
+order, as the runtime-spec asks ("apply entries in the listed order"; runc sorts them and fails
+the runtime-tools check). So does a group that still allows every device: the container's own
+group when the rules apply at its init's READY, after its mounts (runc's transition from there
+is the same deny-all followed by every allow, only sorted). Any other running group (update)
+gets runc's minimal transition, which never opens a window of wider access. Either way the
+result is read back and compared.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ class DevicesController:
         current = Emulator.from_list(fs.read(path, "devices.list"))
         if not target.default_allow and current == target:
             return
-        if _busy(path):
+        if _busy(path) and not (current.default_allow and not target.default_allow):
             for r in current.transition(target):
                 _write(path, r)
         else:
