@@ -15,7 +15,15 @@ if TYPE_CHECKING:
 _CAPS = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
 
 
-def spec_document(rootless: bool = False) -> dict[str, Any]:
+def cgroup2_unified() -> bool:
+    """A cgroup v2 only host: /sys/fs/cgroup is the unified hierarchy (its root has
+    cgroup.controllers; on a hybrid host it is a tmpfs of v1 mounts)."""
+    return os.path.exists("/sys/fs/cgroup/cgroup.controllers")
+
+
+def spec_document(rootless: bool = False, unified: bool | None = None) -> dict[str, Any]:
+    """runc's template. On a cgroup v2 only host (`unified`, detected when None) it has a cgroup
+    namespace too, as runc's `spec` there does."""
     mounts: list[dict[str, Any]] = [
         {"destination": "/proc", "type": "proc", "source": "proc"},
         {
@@ -46,6 +54,8 @@ def spec_document(rootless: bool = False) -> dict[str, Any]:
         },
     ]
     namespaces = [{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}]
+    if cgroup2_unified() if unified is None else unified:
+        namespaces.append({"type": "cgroup"})
     linux: dict[str, Any] = {
         "resources": {"devices": [{"allow": False, "access": "rwm"}]},
         "namespaces": namespaces,
@@ -73,7 +83,7 @@ def spec_document(rootless: bool = False) -> dict[str, Any]:
             **linux,
         }
         del linux["resources"]
-        linux["namespaces"] = [{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "user"}]
+        linux["namespaces"] = [ns for ns in namespaces if ns["type"] != "network"] + [{"type": "user"}]
         mounts[2]["options"] = mounts[2]["options"][:-1]
         mounts[5] = {
             "destination": "/sys",

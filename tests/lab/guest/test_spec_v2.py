@@ -1,0 +1,34 @@
+"""`runk spec` on a cgroup v2 only host is runc's: its template has a cgroup namespace there (runc
+adds one when /sys/fs/cgroup is the unified hierarchy), also with --rootless, and a container
+run from it sees its own cgroup as "/" (runc's cgroups.bats "init process in non-root cgroup")."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from conftest import BUNDLE, RUNC, RUNK, ok
+
+
+@pytest.mark.parametrize("rootless", [False, True], ids=["root", "rootless"])
+def test_spec_namespaces_are_runcs(tmp_path, rootless):
+    extra = ["--rootless"] if rootless else []
+    got = {}
+    for name, binary in (("runc", RUNC), ("runk", RUNK)):
+        d = tmp_path / name
+        d.mkdir()
+        ok(binary, "spec", *extra, cwd=str(d))
+        got[name] = json.loads((d / "config.json").read_text())["linux"]["namespaces"]
+    assert got["runk"] == got["runc"]
+    assert {"type": "cgroup"} in got["runk"]
+
+
+def test_container_from_the_spec_sees_its_cgroup_as_root(runk, tmp_path):
+    ok(RUNK, "spec", cwd=str(tmp_path))
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    cfg["root"] = {"path": os.path.join(BUNDLE, "rootfs"), "readonly": True}
+    cfg["process"].update(terminal=False, args=["cat", "/proc/self/cgroup"])
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    p = runk("run", "--bundle", str(tmp_path), "specv2")
+    assert (p.rc, p.out) == (0, "0::/\n"), p
