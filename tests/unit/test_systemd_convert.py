@@ -208,3 +208,11 @@ def test_device_properties_of_what_systemd_cannot_say() -> None:
     deny_list = [{"allow": True, "access": "rwm"}, {"allow": False, "type": "c", "major": 1, "minor": 3, "access": "w"}]
     assert _devices(deny_list, warnings) == [("DevicePolicy", ("s", "strict")), ("DeviceAllow", ("a(ss)", []))]
     assert warnings and "blacklist" in warnings[0]
+
+
+@pytest.mark.parametrize(("limit", "tasks"), [(0, 1), (5, 5), (-1, INF), (-7, INF)])
+def test_pids_limit_is_the_tasks_max_of_the_file(limit, tasks):
+    """TasksMax is what the cgroupfs drivers write to pids.max: 0 is 1 (systemd has no
+    TasksMax=0; runc maps it so on both drivers, and its cgroups.bats checks the unit)."""
+    props = dict(systemd_props.resources({"pids": {"limit": limit}}, 252, pytest.fail))
+    assert props == {"TasksMax": ("t", tasks)}

@@ -12,6 +12,7 @@ from __future__ import annotations
 from runk.errors import CgroupError
 from runk.linux.cgroups import convert
 from runk.linux.cgroups.devices_rules import WILDCARD, Emulator, parse_rules
+from runk.linux.cgroups.v1_pids import pids_value
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -233,9 +234,9 @@ def resources(res: dict[str, Any], version: int, warn: Callable[[str], None]) ->
     if weight:
         out.append(("CPUWeight", ("t", weight)))
     out += cpu_quota(int(cpu.get("quota") or 0), int(cpu.get("period") or 0), version)
-    pids = int((res.get("pids") or {}).get("limit") or 0)
-    if pids > 0 or pids == -1:
-        out.append(("TasksMax", ("t", _u64(pids))))
+    pids = pids_value(res)  # the pids.max the cgroupfs drivers write: a limit of 0 is 1 (runc)
+    if pids:
+        out.append(("TasksMax", ("t", UINT64_MAX if pids == "max" else int(pids))))
     if cpu.get("cpus") or cpu.get("mems"):
         out += cpuset(str(cpu.get("cpus") or ""), str(cpu.get("mems") or ""), version)
     io_weight = convert.blkio_weight_to_io_weight(int((res.get("blockIO") or {}).get("weight") or 0))
