@@ -46,6 +46,9 @@ def _have(what: str) -> str | None:
         return None if os.path.exists("/dev/kvm") else "needs /dev/kvm"
     if what == "podman":
         return None if shutil.which("podman") and shutil.which("conmon") else "needs podman and conmon"
+    if what == "containerd":
+        missing = [b for b in ("containerd", "ctr", "containerd-shim-runc-v2") if not shutil.which(b)]
+        return f"needs containerd ({', '.join(missing)} missing; apt-get install containerd)" if missing else None
     if what == "qemu":
         return None if shutil.which("qemu-system-x86_64") else "needs qemu-system-x86"
     raise ValueError(what)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import time
 import uuid
@@ -32,10 +31,7 @@ RUNTIMES = {"runk": RUNK, "runc": RUNC}
 
 @pytest.fixture(scope="module")
 def containerd():
-    requires("root", "busybox")
-    missing = [b for b in ("containerd", "ctr", "containerd-shim-runc-v2") if not shutil.which(b)]
-    if missing:
-        pytest.skip(f"needs containerd ({', '.join(missing)} missing; apt-get install containerd)")
+    requires("root", "busybox", "containerd")
     c = Containerd()
     try:
         c.start()

@@ -138,10 +138,7 @@ class CriNode:
 
 @pytest.fixture(scope="module")
 def node():
-    requires("root", "busybox")
-    missing = [b for b in ("containerd", "ctr", "containerd-shim-runc-v2") if not shutil.which(b)]
-    if missing:
-        pytest.skip(f"needs containerd ({', '.join(missing)} missing; apt-get install containerd)")
+    requires("root", "busybox", "containerd")
     if not os.path.exists(os.path.join(CNI_BIN, "bridge")):
         pytest.skip(f"needs the CNI plugins in {CNI_BIN} (apt-get install containernetworking-plugins)")
     try:
