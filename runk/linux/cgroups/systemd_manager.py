@@ -116,8 +116,15 @@ class SystemdManager(CgroupManager):
 
         self.resources = resources or {}
         systemd_props.resources(self.resources, 1 << 30, lambda _t: None)  # the errors, early
-        if self.fs.exists() and self.fs.pids():
-            raise CgroupError(f"cgroup {self.fs.path} of unit {self.unit} already holds processes")
+        if self.fs.exists():
+            # another container's unit, or a group made beforehand: runc main refuses both, in
+            # these words (the unit's start would join that group, and a frozen one would stop
+            # the init at once)
+            n = len(self.fs.pids())
+            if n:
+                raise CgroupError(f"container's cgroup is not empty: {n} process(es) found")
+            if self.fs.frozen():
+                raise CgroupError("container's cgroup unexpectedly frozen")
 
     def entry(self) -> Entry:
         return Entry()  # the group exists only once the unit has started

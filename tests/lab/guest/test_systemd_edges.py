@@ -1,0 +1,69 @@
+"""Edges of the systemd driver that runc main's cgroups.bats checks under RUNC_USE_SYSTEMD (runc
+1.1.5 behaves otherwise, so runk alone here, with runc main's words):
+- pids.limit 0: systemd has no TasksMax=0, so the unit's TasksMax and pids.max are both 1;
+- a second container with the same unit (cgroupsPath) is refused: "container's cgroup is not
+  empty";
+- a unit whose cgroup exists already frozen is refused at once ("container's cgroup unexpectedly
+  frozen"), rather than its init stopping in it."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+
+import pytest
+from conftest import CG, RUNK, Runtime, ok, read, sh
+
+
+@pytest.fixture
+def sd():
+    rt = Runtime(RUNK, f"/run/lab-sdedge-{uuid.uuid4().hex[:8]}", "--systemd-cgroup")
+    yield rt
+    rt.cleanup()
+
+
+def _name() -> str:
+    return f"sde{uuid.uuid4().hex[:8]}"
+
+
+def test_pids_limit_zero_is_one_in_the_unit_and_the_file(sd, bundle):
+    name = _name()
+    sd.ok(
+        "run",
+        "-d",
+        "--bundle",
+        bundle.write(["sleep", "1000"], {"pids": {"limit": 0}}, f"system.slice:runk:{name}"),
+        name,
+    )
+    unit = f"runk-{name}.scope"
+    assert ok("systemctl", "show", unit, "--property=TasksMax").strip() == "TasksMax=1"
+    assert read(f"{CG}/system.slice/{unit}/pids.max") == "1"
+
+
+def test_a_second_container_in_the_same_unit_is_refused(sd, bundle):
+    name = _name()
+    path = bundle.write(["sleep", "1000"], None, f"system.slice:runk:{name}")
+    sd.ok("run", "-d", "--bundle", path, f"{name}-1")
+    for verb in (["run", "-d"], ["create"]):
+        p = sd(*verb, "--bundle", path, f"{name}-2")
+        assert p.rc != 0 and "container's cgroup is not empty: 1 process(es) found" in p.err, p
+        assert f"{name}-2" not in sd.ok("list", "-q").split()
+    assert sd.state(f"{name}-1")["status"] == "running"
+
+
+def test_a_frozen_cgroup_made_beforehand_is_refused(sd, bundle):
+    name = _name()
+    group = f"{CG}/system.slice/runk-{name}.scope"
+    os.mkdir(group)
+    try:
+        with open(f"{group}/cgroup.freeze", "w") as f:
+            f.write("1")
+        t = time.monotonic()
+        p = sd("run", "-d", "--bundle", bundle.write(["true"], None, f"system.slice:runk:{name}"), name)
+        assert p.rc == 1 and "container's cgroup unexpectedly frozen" in p.err, p
+        assert time.monotonic() - t < 30, "refused at once, not after the init's ready bound"
+        assert name not in sd.ok("list", "-q").split()
+        assert sh("systemctl", "status", f"runk-{name}.scope").rc == 4  # no such unit
+    finally:
+        os.rmdir(group)
