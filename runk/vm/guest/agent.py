@@ -161,6 +161,7 @@ class Agent:
 
             netconf.configure(req["interfaces"])
             netconf.share_guest_netns(cfg)
+        mount_pod_shm(cfg)
         bundle = os.path.join(BUNDLES, cid)
         os.makedirs(bundle, exist_ok=True)
         with open(os.path.join(bundle, "config.json"), "w") as f:
@@ -331,21 +332,24 @@ NS_FILES = {"network": "net", "ipc": "ipc", "uts": "uts", "pid": "pid"}
 
 def join_sandbox(cfg: dict[str, Any], sandbox_pid: int, join: list[str]) -> None:
     """A pod member's config: the namespaces named in `join` become the sandbox init's (by its
-    /proc path in the guest); the others stay new. A member that joins the IPC namespace also
-    shares the sandbox's /dev/shm (as podman's pod members share the infra's)."""
+    /proc path in the guest); the others stay new."""
     linux = cfg.setdefault("linux", {})
     namespaces = linux.get("namespaces") or []
     for ns in namespaces:
         if ns.get("type") in join and ns.get("type") in NS_FILES:
             ns["path"] = f"/proc/{sandbox_pid}/ns/{NS_FILES[ns['type']]}"
     linux["namespaces"] = namespaces
-    if "ipc" in join:
-        for m in cfg.get("mounts") or []:
-            if m.get("destination") == "/dev/shm" and m.get("source") == SANDBOX_SHM:
-                m.update(type="bind", source=f"/proc/{sandbox_pid}/root/dev/shm", options=["rbind", "nosuid", "nodev"])
 
 
-SANDBOX_SHM = "sandbox-shm"  # the /dev/shm of a member's guest config that is the sandbox's
+def mount_pod_shm(cfg: dict[str, Any]) -> None:
+    """The guest's pod shm tmpfs (protocol.POD_SHM), once, if the config binds it."""
+    if not any(m.get("source") == P.POD_SHM for m in cfg.get("mounts") or []) or os.path.ismount(P.POD_SHM):
+        return
+    from runk._native import lib
+    from runk.linux.syscalls import mount
+
+    os.makedirs(P.POD_SHM, exist_ok=True)
+    mount("shm", P.POD_SHM, "tmpfs", lib.MS_NOSUID | lib.MS_NODEV | lib.MS_NOEXEC, P.POD_SHM_OPTIONS)
 
 
 def _drain(fd: int) -> None:

@@ -20,8 +20,9 @@ Anything else, including a container that joins the namespaces of a runc or runk
 container or of a stopped VM container, gets its own VM as before.
 
 In the sandbox's guest, the member joins the sandbox init's namespaces of the types its config
-joins by path (network, ipc, uts, pid; `join`), and gets new ones of the others; a member that
-shares IPC also shares the sandbox's /dev/shm (podman binds the infra's /dev/shm into members).
+joins by path (network, ipc, uts, pid; `join`), and gets new ones of the others; a /dev/shm bind
+(podman binds the pod's shm into the infra and each member) is the guest's pod shm tmpfs for the
+members that share IPC, a fresh tmpfs otherwise.
 Its rootfs and bind sources are staged into the sandbox's share under c/<id>/
 (runk.vm.host.podshare). The VM keeps the sandbox's size: a member's resources become cgroup
 limits inside the guest only. Direct-assigned volumes and the block rootfs need a VM of their
@@ -33,7 +34,8 @@ from __future__ import annotations
 import os
 
 from runk.errors import ConfigError
-from runk.vm.host.sandbox import GUEST_SHARE, Stage, guest_config, is_bind, stage_plan
+from runk.vm.host.sandbox import GUEST_SHARE, SHM_OPTIONS, Stage, guest_config, stage_plan
+from runk.vm.wire.protocol import POD_SHM
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -49,7 +51,6 @@ MATCHED = ("network", "ipc")  # namespaces compared with the sandbox supervisor'
 JOINABLE = ("network", "ipc", "uts", "pid")  # joined in the guest when joined by path on the host
 NS_FILES = {"network": "net", "ipc": "ipc", "uts": "uts", "pid": "pid"}
 MEMBERS_DIR = "c"  # the members' part of the sandbox's share: c/<id>/
-SANDBOX_SHM = "sandbox-shm"  # a member's /dev/shm that is the sandbox's (runk.vm.guest.agent)
 
 NsKey = tuple[int, int]  # (st_dev, st_ino) of a namespace file
 
@@ -182,9 +183,11 @@ def member_plan(cfg: dict[str, Any], bundle: str, cid: str) -> tuple[list[Stage]
     moved = {i: src.replace(f"{GUEST_SHARE}/", f"{GUEST_SHARE}/{prefix}", 1) for i, src in sources.items()}
     g = guest_config(cfg, f"{GUEST_SHARE}/{prefix}rootfs", moved)
     join = joined(cfg)
-    if "ipc" in join:
-        shared = any(m.get("destination") == "/dev/shm" and is_bind(m) for m in cfg.get("mounts") or [])
-        for m in g.get("mounts") or []:
-            if shared and m.get("destination") == "/dev/shm":
-                m["source"] = SANDBOX_SHM  # the agent binds the sandbox's
+    if "ipc" not in join:  # the pod's shm goes with its IPC namespace
+        g["mounts"] = [
+            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": list(SHM_OPTIONS)}
+            if m.get("destination") == "/dev/shm" and m.get("source") == POD_SHM
+            else m
+            for m in g.get("mounts") or []
+        ]
     return own, g, join

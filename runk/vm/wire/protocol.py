@@ -43,6 +43,10 @@ REMOVE = "RemoveContainer"
 VERBS = frozenset((CREATE, START, EXEC, SIGNAL, RESIZE, PAUSE, RESUME, UPDATE, STATS, PS, DESTROY, REMOVE))
 
 INIT_STREAM = 0
+# the guest's tmpfs that a container's /dev/shm binds when the host config binds one (podman's
+# pod shm): the agent mounts it on first use, so a pod's containers share it as under runc
+POD_SHM = "/run/runk-shm"
+POD_SHM_OPTIONS = "mode=1777,size=65536k"
 # virtio_console takes at most 32 KiB per write(): one frame, header included, per write
 CHUNK = 32768 - wire.HEADER_SIZE
 
