@@ -163,7 +163,7 @@ def test_podman_pod_runs_in_one_vm(podman, guest):
     try:
         r = run("run", "-d", "--pod", pod, "--name", f"{pod}-web", image, "httpd", "-f", "-p", "8080", "-h", "/etc")
         assert r.returncode == 0, r.stderr
-        script = "for i in $(seq 50); do wget -qO- http://localhost:8080/passwd && exit 0; sleep 0.2; done; exit 1"
+        script = "for i in $(seq 50); do wget -qO- http://localhost:8080/passwd && break; sleep 0.2; done"
         r = run("run", "--rm", "--pod", pod, image, "sh", "-c", f"{script}; readlink /proc/self/ns/net")
         assert r.returncode == 0, (r.stdout, r.stderr)
         assert r.stdout.startswith("root:x:0:0"), r.stdout
@@ -172,13 +172,30 @@ def test_podman_pod_runs_in_one_vm(podman, guest):
         # the pod's one VM: the infra container's; the web container's host process is a member's
         infra = run("pod", "inspect", "--format", "{{.InfraContainerID}}", pod).stdout.strip()
         sup = _pid_of(run, infra)
-        croot = os.path.dirname(os.readlink(f"/proc/{sup}/cwd"))
+        infra_dir = os.readlink(f"/proc/{sup}/cwd")
         web = os.readlink(f"/proc/{_pid_of(run, pod + '-web')}/cwd")
-        assert os.path.dirname(web) == croot and os.path.exists(os.path.join(web, "vm-member.json"))
-        procs = vm_processes(croot)
-        assert sum("qemu" in p for p in procs) == 1, procs
+        assert os.path.dirname(web) == os.path.dirname(infra_dir)
+        assert os.path.exists(os.path.join(web, "vm-member.json")) and vm_processes(web) == []
+        procs = vm_processes(infra_dir)  # (other tests' podman containers share podman's --root)
+        assert len(procs) == 2 and sum("qemu-system" in p for p in procs) == 1, procs
     finally:
-        r = run("pod", "rm", "-f", pod)
+        r = _pod_rm(run, pod)
     assert r.returncode == 0, r.stderr
-    assert vm_processes(croot) == []
-    assert not _mounts_naming(croot, [])
+    assert vm_processes(infra_dir) == [] and not os.path.exists(infra_dir)
+    assert not _mounts_naming(infra_dir, [])
+
+
+def _pod_rm(run, pod: str):
+    """podman pod rm -f. Here, podman 4.3 also writes a `tasks` file into the pod's directory under
+    /sys/fs/cgroup/hugetlb, a plain tmpfs directory on this host (no hugetlb hierarchy), and then
+    cannot rmdir it: "removing pod ... conmon cgroup: ... directory not empty", under runc alike.
+    That directory is removed and the rm repeated."""
+    import shutil
+
+    pod_id = run("pod", "inspect", "--format", "{{.ID}}", pod).stdout.strip()
+    r = run("pod", "rm", "-f", "-t", "0", pod)
+    fake = f"/sys/fs/cgroup/hugetlb/libpod_parent/{pod_id}"
+    if r.returncode and "conmon cgroup" in r.stderr and pod_id and os.path.isdir(fake):
+        shutil.rmtree(fake)
+        r = run("pod", "rm", "-f", "-t", "0", pod)
+    return r
