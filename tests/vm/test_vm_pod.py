@@ -149,6 +149,34 @@ def test_members_share_the_sandbox_vm_network_and_ipc(vmrt, bundle, tmp_path):
     assert not _mounts_naming(vmrt.root, [])
 
 
+def test_member_faults_leave_nothing(vmrt, bundle, tmp_path):
+    """A member create killed after staging, then the sandbox's supervisor killed -9 under a
+    running member: delete --force and delete leave no mount, process or directory."""
+    sb, m1, m2 = (f"vmpod{n}-{uuid.uuid4().hex[:6]}" for n in ("sb", "m1", "m2"))
+    bundle.sh("exec sleep 100000")
+    sb_pid = _run(vmrt, bundle, sb)
+    with open(os.path.join(vmrt.root, sb, "vm.json")) as f:
+        vfs_pid = json.load(f)["virtiofsd"][0]
+    env = {**os.environ, "RUNK_TEST_STOP_AFTER": "staged"}
+    r = vmrt("create", "--bundle", _member(tmp_path, bundle, "m1", sb_pid, "sleep 1").write(), m1, env=env)
+    assert r.rc != 0
+    assert _mounts_naming(f"/c/{m1}/", [vfs_pid]), "the fault point was not reached"
+    assert vmrt("delete", "--force", m1).rc == 0
+    assert not _mounts_naming(f"/c/{m1}/", [vfs_pid])
+
+    m2_pid = _run(vmrt, _member(tmp_path, bundle, "m2", sb_pid, "exec sleep 100000"), m2)
+    os.kill(sb_pid, 9)
+    _wait_status(vmrt, m2, "stopped")
+    _wait_status(vmrt, sb, "stopped")
+    deadline = time.monotonic() + 30
+    while vm_processes(vmrt.root) or os.path.exists(f"/proc/{m2_pid}"):
+        assert time.monotonic() < deadline, (vm_processes(vmrt.root), m2_pid)
+        time.sleep(0.2)
+    assert vmrt("delete", m2).rc == 0
+    assert vmrt("delete", sb).rc == 0
+    assert sorted(os.listdir(vmrt.root)) == [] and not _mounts_naming(vmrt.root, [])
+
+
 def _pid_of(run, name: str) -> int:
     r = run("inspect", "--format", "{{.State.Pid}}", name)
     assert r.returncode == 0, r.stderr
