@@ -227,3 +227,73 @@ def _pod_rm(run, pod: str):
         shutil.rmtree(fake)
         r = run("pod", "rm", "-f", "-t", "0", pod)
     return r
+
+
+VM_HANDLER = "runk-vm"
+
+
+@pytest.fixture(scope="module")
+def vm_node(guest):
+    """tests/cri's node (a private containerd with its CRI plugin and a CNI bridge) with one more
+    runtime handler, `runk-vm`: the runc shim with BinaryName = runk-vm."""
+    import shutil
+
+    pytest.importorskip("grpc", reason="needs grpcio (the test extras)")
+    from tests.cri.conftest import CNI_BIN, CriNode
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    missing = [b for b in ("containerd", "ctr", "containerd-shim-runc-v2") if not shutil.which(b)]
+    if missing or not os.path.exists(os.path.join(CNI_BIN, "bridge")):
+        pytest.skip("needs containerd, its runc shim and the CNI plugins")
+    n = CriNode()
+    runtime = f'plugins."io.containerd.grpc.v1.cri".containerd.runtimes.{VM_HANDLER}'
+    with open(n.ctrd.config, "a") as f:
+        f.write(
+            f'[{runtime}]\n  runtime_type = "io.containerd.runc.v2"\n[{runtime}.options]\n'
+            f'  BinaryName = "{VM_BIN}"\n  Root = "{n.state_dir}/runtime-{VM_HANDLER}"\n'
+        )
+    try:
+        n.start()
+    except Exception as e:
+        n.stop()
+        pytest.fail(f"containerd with its CRI plugin did not start: {e}", pytrace=False)
+    yield n
+    n.stop()
+
+
+VM_BIN = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), ".venv/bin/runk-vm")
+
+
+def test_cri_pod_runs_in_one_vm(vm_node):
+    """kubelet's calls on a runk-vm handler: the sandbox boots the pod's VM, its two containers
+    (recognised by containerd's annotations) run in it and talk over localhost; stopping and
+    removing the pod leaves nothing."""
+    from tests.cri import test_cri
+
+    test_cri.HANDLERS[VM_HANDLER] = VM_BIN
+    root = vm_node.runtime_root(VM_HANDLER)
+    p = test_cri.Pod(vm_node, VM_HANDLER)
+    try:
+        server = p.run("server", ["httpd", "-f", "-p", "127.0.0.1:8080", "-h", "/etc"])
+        client = p.run("client", ["sleep", "600"])
+        for cid in (p.id, server, client):
+            assert p.runtime_state(cid)["status"] == "running", cid
+        procs = vm_processes(root)
+        assert len(procs) == 2 and sum("qemu-system" in x for x in procs) == 1, procs
+        assert os.path.exists(os.path.join(root, server, "vm-member.json"))
+        deadline = time.monotonic() + 60
+        while True:
+            r = p.exec(client, "wget", "-qO-", "http://127.0.0.1:8080/passwd", timeout=60)
+            if r.exit_code == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert r.exit_code == 0 and r.stdout.decode().startswith("root:x:0:0"), r.stderr
+        # the pod's address, on the guest's eth0 that the containers share
+        ip = p.c.call("PodSandboxStatus", pod_sandbox_id=p.id).status.network.ip
+        assert ip.startswith("10.203.") and ip in p.exec(client, "ip", "-4", "addr", "show", "eth0").stdout.decode()
+    finally:
+        p.remove()
+    assert vm_processes(root) == []
+    assert [d for d in os.listdir(root) if d != "@cache"] == [] if os.path.isdir(root) else True
+    assert not _mounts_naming(root, [])
