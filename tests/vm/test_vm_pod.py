@@ -150,8 +150,9 @@ def test_members_share_the_sandbox_vm_network_and_ipc(vmrt, bundle, tmp_path):
 
 
 def test_member_faults_leave_nothing(vmrt, bundle, tmp_path):
-    """A member create killed after staging, then the sandbox's supervisor killed -9 under a
-    running member: delete --force and delete leave no mount, process or directory."""
+    """A member create killed after staging, delete --force of a running member, then the
+    sandbox's supervisor killed -9 under a running member: delete --force and delete leave no
+    mount, process or directory."""
     sb, m1, m2 = (f"vmpod{n}-{uuid.uuid4().hex[:6]}" for n in ("sb", "m1", "m2"))
     bundle.sh("exec sleep 100000")
     sb_pid = _run(vmrt, bundle, sb)
@@ -163,6 +164,12 @@ def test_member_faults_leave_nothing(vmrt, bundle, tmp_path):
     assert _mounts_naming(f"/c/{m1}/", [vfs_pid]), "the fault point was not reached"
     assert vmrt("delete", "--force", m1).rc == 0
     assert not _mounts_naming(f"/c/{m1}/", [vfs_pid])
+    # delete --force of a running member
+    m3 = f"vmpodm3-{uuid.uuid4().hex[:6]}"
+    m3_pid = _run(vmrt, _member(tmp_path, bundle, "m3", sb_pid, "exec sleep 100000"), m3)
+    assert vmrt("delete", "--force", m3).rc == 0
+    assert not os.path.exists(f"/proc/{m3_pid}/cwd") and not os.path.exists(os.path.join(vmrt.root, m3))
+    assert not _mounts_naming(f"/c/{m3}/", [vfs_pid]) and _status(vmrt, sb) == "running"
 
     m2_pid = _run(vmrt, _member(tmp_path, bundle, "m2", sb_pid, "exec sleep 100000"), m2)
     os.kill(sb_pid, 9)
