@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from runk.backend.base import EventSource
     from runk.backend.requests import CheckpointRequest, CreateRequest, ExecRequest, RestoreRequest
     from runk.linux.cgroups.base import CgroupManager
+    from runk.vm.host.pod import Candidate
+    from runk.vm.host.sandbox import Stage
 
 NO_CRIU = (
     "the vm backend (runk-vm) does not support {}: the container runs inside a micro-VM, "
@@ -226,6 +228,22 @@ def _remove_member(rec: StateRecord) -> None:
         log.debug(f"vm: removing {rec.id} from its sandbox: {e}")
 
 
+def _plan_member(
+    cdir: ContainerDir, cfg: dict[str, Any], req: CreateRequest, box: Candidate
+) -> tuple[list[Stage], str]:
+    """A pod member's plan (runk.vm.host.pod.member_plan), in vm-member.json for its member
+    supervisor; returns its stages and rootfs."""
+    from runk import _json
+    from runk.oci.config import rootfs_path
+    from runk.vm.host import pod
+
+    stages, gcfg, join = pod.member_plan(cfg, req.bundle, cdir.id)
+    doc = {"pod": box.dir, "pod_id": box.id, "create": {"id": cdir.id, "config": gcfg, "join": join}}
+    cdir.write("vm-member.json", _json.dumps(doc))
+    log.debug(f"vm: a member of {box.id}'s pod, in its VM (joins {', '.join(join) or 'nothing'})")
+    return stages, rootfs_path(cfg, req.bundle)
+
+
 def _stop_vm_processes(cdir: ContainerDir, rec: StateRecord) -> None:
     """SIGKILL qemu and virtiofsd (vm.json) and whatever else still runs in the host cgroup: a
     supervisor whose create died before it recorded the pid, its children."""
@@ -308,21 +326,10 @@ class VmBackend:
             from runk.vm.host import pod
 
             box = pod.find_sandbox(cfg, cdir.root, cdir.id)
-            stages: list[Any] = []
+            stages: list[Stage] = []
             if box is not None:
-                from runk.oci.config import rootfs_path
-
-                stages, gcfg, join = pod.member_plan(cfg, req.bundle, cdir.id)
-                doc = {"pod": box.dir, "pod_id": box.id, "create": {"id": cdir.id, "config": gcfg, "join": join}}
-                from runk import _json
-
-                cdir.write("vm-member.json", _json.dumps(doc))
-                log.debug(f"vm: a member of {box.id}'s pod, in its VM (joins {', '.join(join) or 'nothing'})")
-                rootfs, sandbox_ref, block = (
-                    rootfs_path(cfg, req.bundle),
-                    {"dir": cdir.path, "pod": box.dir, "pod_id": box.id},
-                    False,
-                )
+                stages, rootfs = _plan_member(cdir, cfg, req, box)
+                sandbox_ref, block = {"dir": cdir.path, "pod": box.dir, "pod_id": box.id}, False
             else:
                 plan = sandbox.plan_vm(cfg, req.bundle)
                 cdir.write("vm-plan.json", plan.to_json())

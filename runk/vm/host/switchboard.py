@@ -67,7 +67,7 @@ def write_file(name: str, data: str) -> None:
 
 class Switchboard:
     """Mixed into Supervisor, which sets: agent (Peer), owners, pending, rid, next_stream,
-    status, destroying, terminal, slave, outs, clients."""
+    status, destroying, terminal, slave, outs, clients, cid, created, member_inits."""
 
     agent: P.Peer | None  # the guest agent's channel, once it connected
     owners: dict[int, Client]  # exec stream -> the control client that asked
