@@ -569,6 +569,11 @@ class VmBackend:
         ann["org.runk.vm.accelerator.reason"] = reason
         ann["org.runk.vm.rootfs"] = "virtiofs (default), block (annotation runk.vm.rootfs=block)"
         ann["org.runk.vm.channel"] = "virtio-serial"
+        ann["org.runk.vm.pods"] = (
+            "a container joining a running VM container's network or IPC namespace by path, or named "
+            "its member by CRI annotations (io.kubernetes.cri.sandbox-id, io.kubernetes.cri-o.SandboxID), "
+            "runs in that container's VM"
+        )
         from runk.vm.image import assets
 
         k = assets.load_kernel(assets.assets_dir())

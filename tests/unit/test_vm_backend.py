@@ -509,6 +509,7 @@ def test_runk_vm_features_describe_the_vm_backend():
     assert ann["org.runk.backend"] == "vm" and "org.runk.backend" not in linux["annotations"]
     assert ann["org.runk.vm.accelerator"] in ("tcg", "kvm")
     assert ann["org.runk.vm.accelerator.reason"].startswith(ann["org.runk.vm.accelerator"])
+    assert "io.kubernetes.cri.sandbox-id" in ann["org.runk.vm.pods"]
     assert vm["linux"]["cgroup"]["v1"] is False and vm["linux"]["cgroup"]["v2"] is True
     assert vm["linux"]["namespaces"] == linux["linux"]["namespaces"]
 
