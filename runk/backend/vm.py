@@ -9,6 +9,14 @@ supervisor's control socket (runk.vm.host.control); exec forks an exec proxy
 (runk.vm.host.execproxy).
 State files beside state.json (all in the container dir, removed by delete): vm-plan.json,
 vm.json (pids, accelerator, timings), `created` while waiting for start, `paused`, `exit`.
+
+A pod member (runk.vm.host.pod: a container joining a running VM container's namespaces, or
+named by CRI annotations) gets no VM: create stages its files into the sandbox's share
+(runk.vm.host.podshare) and forks a member supervisor (runk.vm.host.member) instead, whose pid
+is the member's; its record's sandbox holds "pod" (the sandbox's directory) and "pod_id". Its
+verbs go to the sandbox supervisor's socket naming the member (container_id), and this module
+keeps its `created` and `paused` markers; delete removes it from the guest (RemoveContainer)
+and unstages its files.
 """
 
 from __future__ import annotations
@@ -31,6 +39,8 @@ if TYPE_CHECKING:
     from runk.backend.base import EventSource
     from runk.backend.requests import CheckpointRequest, CreateRequest, ExecRequest, RestoreRequest
     from runk.linux.cgroups.base import CgroupManager
+    from runk.vm.host.pod import Candidate
+    from runk.vm.host.sandbox import Stage
 
 NO_CRIU = (
     "the vm backend (runk-vm) does not support {}: the container runs inside a micro-VM, "
@@ -45,16 +55,40 @@ def _dir(rec: StateRecord) -> str:
     return (rec.sandbox or {}).get("dir") or ""
 
 
+def _pod(rec: StateRecord) -> str:
+    """A pod member's sandbox directory ("" for a container with a VM of its own)."""
+    return (rec.sandbox or {}).get("pod") or ""
+
+
 def _call(rec: StateRecord, op: str, **args: Any) -> dict[str, Any]:
     from runk.vm.host import control
 
+    if _pod(rec):
+        return control.call(_pod(rec), op, container_id=rec.id, **args)
     return control.call(_dir(rec), op, **args)
 
 
+def _marker(rec: StateRecord, name: str, present: bool) -> None:
+    """A pod member's `created`/`paused` marker (a sandbox's supervisor keeps its own)."""
+    path = os.path.join(_dir(rec), name)
+    if present:
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600))
+        return
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
 def _spawn_supervisor(
-    cdir: ContainerDir, cfg: dict[str, Any], req: CreateRequest, mgr: CgroupManager | None
+    cdir: ContainerDir,
+    cfg: dict[str, Any],
+    req: CreateRequest,
+    mgr: CgroupManager | None,
+    entry: str = "runk.vm.host.supervisor",
 ) -> tuple[int, int]:
-    """Fork, enter the host sandbox (setsid, cgroup, namespaces), exec the supervisor."""
+    """Fork, enter the host sandbox (setsid, cgroup, namespaces), exec the supervisor (or a pod
+    member's, `entry`)."""
     from runk.linux.bootstrap import adopt_stdio
     from runk.linux.namespaces import clone_flag, open_ns_path
     from runk.linux.syscalls import setns, unshare
@@ -68,10 +102,7 @@ def _spawn_supervisor(
                 flags |= clone_flag(ns["type"])
     ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
     keep = [ready_w] + ([req.console_fd] if req.console_fd is not None else [])
-    boot = (
-        f"import sys; sys.path[:0] = {[p for p in sys.path if p]!r}; "
-        "from runk.vm.host.supervisor import main; main(sys.argv[1:])"
-    )
+    boot = f"import sys; sys.path[:0] = {[p for p in sys.path if p]!r}; from {entry} import main; main(sys.argv[1:])"
     argv = [
         sys.executable,
         "-I",
@@ -178,9 +209,39 @@ def _kill_and_reap(pid: int) -> None:
 def _undo_spawn(cdir: ContainerDir, rec: StateRecord, pid: int) -> None:
     """Stop a supervisor spawned by a create that then failed (a createRuntime hook, a full disk)
     and what it started: qemu and virtiofsd by their recorded pids, anything else in the host
-    cgroup."""
+    cgroup; a member's container in its sandbox's guest."""
     _kill_and_reap(pid)
+    if _pod(rec):
+        _remove_member(rec)
     _stop_vm_processes(cdir, rec)
+
+
+def _remove_member(rec: StateRecord) -> None:
+    """RemoveContainer: the member leaves the guest (killed if it runs); nothing if the VM is gone."""
+    from runk.vm.wire import protocol as P
+
+    if not os.path.exists(os.path.join(_pod(rec), "vm.sock")):
+        return  # the sandbox's VM has ended, and the member with it
+    try:
+        _call(rec, P.REMOVE, timeout=WAIT_GONE_SECONDS)
+    except (RunkError, OSError) as e:
+        log.debug(f"vm: removing {rec.id} from its sandbox: {e}")
+
+
+def _plan_member(
+    cdir: ContainerDir, cfg: dict[str, Any], req: CreateRequest, box: Candidate
+) -> tuple[list[Stage], str]:
+    """A pod member's plan (runk.vm.host.pod.member_plan), in vm-member.json for its member
+    supervisor; returns its stages and rootfs."""
+    from runk import _json
+    from runk.oci.config import rootfs_path
+    from runk.vm.host import pod
+
+    stages, gcfg, join = pod.member_plan(cfg, req.bundle, cdir.id)
+    doc = {"pod": box.dir, "pod_id": box.id, "create": {"id": cdir.id, "config": gcfg, "join": join}}
+    cdir.write("vm-member.json", _json.dumps(doc))
+    log.debug(f"vm: a member of {box.id}'s pod, in its VM (joins {', '.join(join) or 'nothing'})")
+    return stages, rootfs_path(cfg, req.bundle)
 
 
 def _stop_vm_processes(cdir: ContainerDir, rec: StateRecord) -> None:
@@ -262,12 +323,21 @@ class VmBackend:
                 if not str((hook or {}).get("path") or "").startswith("/usr/"):
                     where = "runs in the guest, which has the host's /usr only"
                     log.warn(f"createContainer hook #{i}: {hook.get('path')} {where}")
-            plan = sandbox.plan_vm(cfg, req.bundle)
-            cdir.write("vm-plan.json", plan.to_json())
-            log.debug(
-                f"vm: accelerator {plan.accel_reason}; {plan.mem_mb} MiB, {plan.cpus} vCPU, "
-                f"rootfs over {plan.rootfs_mode}, kernel {plan.kernel_release}"
-            )
+            from runk.vm.host import pod
+
+            box = pod.find_sandbox(cfg, cdir.root, cdir.id)
+            stages: list[Stage] = []
+            if box is not None:
+                stages, rootfs = _plan_member(cdir, cfg, req, box)
+                sandbox_ref, block = {"dir": cdir.path, "pod": box.dir, "pod_id": box.id}, False
+            else:
+                plan = sandbox.plan_vm(cfg, req.bundle)
+                cdir.write("vm-plan.json", plan.to_json())
+                log.debug(
+                    f"vm: accelerator {plan.accel_reason}; {plan.mem_mb} MiB, {plan.cpus} vCPU, "
+                    f"rootfs over {plan.rootfs_mode}, kernel {plan.kernel_release}"
+                )
+                rootfs, sandbox_ref, block = plan.rootfs, {"dir": cdir.path}, plan.rootfs_mode == "block"
             mgr = None
             if cfg.get("linux") is not None:
                 # the host cgroup holds the supervisor, qemu and virtiofsd (podman stats sees the VM);
@@ -285,15 +355,22 @@ class VmBackend:
                 cfg.get("annotations") or {},
                 mgr.paths() if mgr is not None else {},
                 req.systemd_cgroup,
-                rootfs=plan.rootfs,
-                sandbox={"dir": cdir.path},
+                rootfs=rootfs,
+                sandbox=sandbox_ref,
             )
             cdir.write(STATE_FILE, rec.to_json())
             stop_after("claim", cdir.root)
             if mgr is not None:
                 mgr.create({})
                 undo.push(mgr.destroy)
-            pid, ready = _spawn_supervisor(cdir, cfg, req, mgr)
+            if box is not None:
+                from runk.vm.host import podshare
+
+                undo.push(podshare.detach, box.dir, cdir.id)
+                podshare.attach(box.dir, cdir.id, stages)
+                stop_after("staged", cdir.root)
+            entry = "runk.vm.host.member" if box is not None else "runk.vm.host.supervisor"
+            pid, ready = _spawn_supervisor(cdir, cfg, req, mgr, entry)
             undo.push(_undo_spawn, cdir, rec, pid)
             stop_after("spawn", cdir.root)
             freeze("supervisor", cdir.root, pid)
@@ -303,7 +380,7 @@ class VmBackend:
             cdir.write(STATE_FILE, rec.to_json())
             from runk.vm.host import bounds
 
-            _wait_ready(pid, ready, bounds.ready(plan.rootfs_mode == "block"))
+            _wait_ready(pid, ready, bounds.ready(block))
             stop_after("ready", cdir.root)
             hooks.run_runtime_phases(cfg, state_for(rec, hooks.STATUS["createRuntime"]))
             rec.status = st.CREATED
@@ -343,6 +420,8 @@ class VmBackend:
         from runk.vm.wire import protocol as P
 
         _call(rec, P.START)
+        if _pod(rec):
+            _marker(rec, "created", False)
 
     def kill(self, rec: StateRecord, sig: int, all_procs: bool) -> None:
         from runk.vm.host.control import SupervisorTimeout
@@ -368,6 +447,9 @@ class VmBackend:
         from runk.linux import procfs
         from runk.vm.wire import protocol as P
 
+        if _pod(rec):
+            self._destroy_member(cdir, rec)
+            return
         if rec.pid and procfs.is_alive(rec.pid, rec.pid_starttime):
             if status != st.STOPPED or rec.status == st.CREATING:
                 # (a create that died after the supervisor was ready left it running)
@@ -386,6 +468,25 @@ class VmBackend:
 
             remove_groups(rec.cgroup_paths)
 
+    def _destroy_member(self, cdir: ContainerDir, rec: StateRecord) -> None:
+        """A pod member: out of the guest (its host process exits with it), its files out of the
+        sandbox's share, its host cgroup removed. With the sandbox's VM gone, only the host side
+        is left to clean."""
+        from runk.vm.host import podshare
+
+        _remove_member(rec)
+        if rec.pid:
+            _gone(rec.pid, rec.pid_starttime, WAIT_GONE_SECONDS)
+        try:
+            podshare.detach(_pod(rec), rec.id)
+        except RunkError as e:
+            log.warn(f"{e}")
+        _stop_vm_processes(cdir, rec)
+        if rec.cgroup_paths:
+            from runk.linux.cgroups.saved import remove_groups
+
+            remove_groups(rec.cgroup_paths)
+
     def exec_process(self, cdir: ContainerDir, rec: StateRecord, cfg: dict[str, Any], req: ExecRequest) -> int:
         """Start req.process in the guest container; returns the pid of its host exec proxy."""
         from runk.vm.host import execproxy
@@ -395,7 +496,13 @@ class VmBackend:
         if req.preserve_fds:
             log.warn("--preserve-fds: descriptors cannot be passed into a VM; ignored")
         pid = execproxy.start(
-            cdir.path, req.process, req.console_socket, req.console_fd, close_fds=(cdir.fd,), stdio=req.stdio
+            _pod(rec) or cdir.path,
+            req.process,
+            req.console_socket,
+            req.console_fd,
+            close_fds=(cdir.fd,),
+            stdio=req.stdio,
+            container_id=rec.id if _pod(rec) else None,
         )
         if req.pid_file:
             write_atomic(None, req.pid_file, str(pid))
@@ -405,11 +512,15 @@ class VmBackend:
         from runk.vm.wire import protocol as P
 
         _call(rec, P.PAUSE)
+        if _pod(rec):
+            _marker(rec, "paused", True)
 
     def resume(self, rec: StateRecord) -> None:
         from runk.vm.wire import protocol as P
 
         _call(rec, P.RESUME)
+        if _pod(rec):
+            _marker(rec, "paused", False)
 
     def update(self, rec: StateRecord, resources: dict[str, Any]) -> None:
         from runk.vm.wire import protocol as P
@@ -458,6 +569,11 @@ class VmBackend:
         ann["org.runk.vm.accelerator.reason"] = reason
         ann["org.runk.vm.rootfs"] = "virtiofs (default), block (annotation runk.vm.rootfs=block)"
         ann["org.runk.vm.channel"] = "virtio-serial"
+        ann["org.runk.vm.pods"] = (
+            "a container joining a running VM container's network or IPC namespace by path, or named "
+            "its member by CRI annotations (io.kubernetes.cri.sandbox-id, io.kubernetes.cri-o.SandboxID), "
+            "runs in that container's VM"
+        )
         from runk.vm.image import assets
 
         k = assets.load_kernel(assets.assets_dir())

@@ -2,7 +2,8 @@
 
     wire/    the frame codec and the message protocol; both sides (host and guest)
     host/    the host side: supervisor, qemu/virtiofsd processes, the VM plan, control client,
-             exec proxy, process I/O on the host; runs on the host only
+             exec proxy, process I/O on the host; pods (a container joining a running VM
+             container's namespaces runs in its VM: pod, podshare, member); runs on the host only
     guest/   the guest side: the agent, its process I/O and the relay; runs in the guest
     image/   building the guest: kernel fetch, initramfs, kernel modules and the text of the
              guest's /init; host-only build code

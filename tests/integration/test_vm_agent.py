@@ -1,7 +1,9 @@
 """The guest agent's request handling, run on the host (no VM): it realizes containers with the
 same runk core wherever it runs, so a socketpair stands in for the virtio-serial port and the
 container is a real one made by LinuxBackend. Covers create/start, init stdio and stdin, exec
-with pipes and with a terminal, signals, errors, and DestroySandbox removing the container."""
+with pipes and with a terminal, signals, errors, and DestroySandbox removing the container; and
+pod members: containers joining the sandbox's namespaces, each on its own stream, removed one
+by one or with the sandbox."""
 
 from __future__ import annotations
 
@@ -91,7 +93,7 @@ def test_agent_serves_a_container_lifecycle(agent, bundle):
     assert port.call(P.START)["error"] == "no container in this sandbox"
     r = port.call(P.CREATE, id="a1", config=cfg)
     assert r["ok"] and r["pid"] > 0, r
-    assert port.call(P.CREATE, id="a2", config=cfg)["error"] == "this sandbox already has a container"
+    assert port.call(P.CREATE, id="a2", config=cfg)["error"] == "stream 0 is in use"  # the sandbox's
     assert not [f for f in port.frames if f.type == wire.STDOUT]  # waiting for start
     assert port.call(P.START) == {"rid": port.rid, "ok": True}
     assert port.output(0, wire.STDOUT, b"\n") == b"start\n"
@@ -128,4 +130,41 @@ def test_agent_serves_a_container_lifecycle(agent, bundle):
     )
     assert port.call(P.DESTROY)["ok"]
     assert proc.wait(timeout=30) == 0  # serve() returned: power-off time
+    assert [n for n in os.listdir(groot) if not n.startswith(".")] == []
+
+
+def test_agent_holds_pod_members(agent, bundle):
+    port, proc, groot = agent
+    cfg = bundle.copy()
+    cfg["process"]["args"] = ["sleep", "1000"]
+    assert port.call(P.CREATE, id="sb", config=cfg)["ok"] and port.call(P.START)["ok"]
+    sb_pid = port.call(P.PS)["pids"][0]
+    member = bundle.copy()
+    script = "for n in net ipc uts pid; do readlink /proc/self/ns/$n; done; exit 3"
+    member["process"]["args"] = ["sh", "-c", script]
+    assert port.call(P.CREATE, id="sb", config=member)["error"] == "stream 0 is in use"
+    assert "already exists" in port.call(P.CREATE, 5, id="sb", config=member)["error"]
+    r = port.call(P.CREATE, 5, id="m1", config=member, join=["network", "ipc", "uts"])
+    assert r["ok"], r
+    assert port.call(P.START, container_id="m1")["ok"]
+    got = port.output(5, wire.STDOUT, b"pid:").decode()
+    while got.count("\n") < 4:
+        got += port.output(5, wire.STDOUT, b"\n").decode()
+    want = [os.readlink(f"/proc/{sb_pid}/ns/{n}") for n in ("net", "ipc", "uts", "pid")]
+    lines = got.split()
+    assert lines[:3] == want[:3] and lines[3] != want[3], (lines, want)  # its own pid namespace
+    assert port.wait(lambda f: f.type == wire.EXIT and f.stream == 5).json() == {"exit_code": 3}
+    assert port.call(P.PS)["pids"] == [sb_pid]  # the sandbox runs on
+    assert port.call(P.REMOVE, container_id="m1")["ok"]
+    assert "not a member" in port.call(P.REMOVE, container_id="sb")["error"]
+    assert "not in this sandbox" in port.call(P.START, container_id="m1")["error"]
+    # a member still running when the sandbox goes: killed and reported first
+    member["process"]["args"] = ["sleep", "1000"]
+    assert port.call(P.CREATE, 6, id="m2", config=member, join=["network"])["ok"]
+    assert port.call(P.START, container_id="m2")["ok"]
+    assert port.call(P.EXEC, 7, process=dict(member["process"], args=["true"]), container_id="m2")["ok"]
+    assert port.wait(lambda f: f.type == wire.EXIT and f.stream == 7).json() == {"exit_code": 0}
+    assert port.call(P.DESTROY)["ok"]
+    assert port.wait(lambda f: f.type == wire.EXIT and f.stream == 6).json() == {"signal": 9}
+    assert proc.wait(timeout=30) == 0
     assert [n for n in os.listdir(groot) if not n.startswith(".")] == []

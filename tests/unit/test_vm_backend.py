@@ -169,11 +169,11 @@ def test_guest_config(tmp_path):
     assert g["linux"]["namespaces"] == [{"type": "pid"}, {"type": "network"}]
     assert g["mounts"][1]["source"] == "/run/runk-share/m1/data"
     assert g["mounts"][1]["options"] == ["rbind", "ro"]
-    assert g["mounts"][3] == {
+    assert g["mounts"][3] == {  # the guest's pod shm, which a pod's members share
         "destination": "/dev/shm",
-        "type": "tmpfs",
-        "source": "shm",
-        "options": sandbox.SHM_OPTIONS,
+        "type": "bind",
+        "source": "/run/runk-shm",
+        "options": ["rbind", "nosuid", "noexec", "nodev"],
     }
     assert g["linux"]["cgroupsPath"] == "/libpod_parent/x"
 
@@ -457,11 +457,11 @@ def test_switchboard_pause_marker_and_init_exit(tmp_path, monkeypatch):
         assert f.read() == '{"signal":9}'
 
 
-def test_switchboard_refuses_create_from_a_client(tmp_path, monkeypatch):
+def test_switchboard_refuses_a_member_before_the_sandbox_exists(tmp_path, monkeypatch):
     rig = Rig(tmp_path, monkeypatch)
     rig.from_client(P.request(P.CREATE, 3, id="x", config={}))
     assert rig.agent_frames() == []
-    assert "unknown request" in rig.client_frames()[0].json()["error"]
+    assert "the sandbox's VM is not running" in rig.client_frames()[0].json()["error"]
 
 
 # -- selection --------------------------------------------------------------------------------
@@ -509,6 +509,7 @@ def test_runk_vm_features_describe_the_vm_backend():
     assert ann["org.runk.backend"] == "vm" and "org.runk.backend" not in linux["annotations"]
     assert ann["org.runk.vm.accelerator"] in ("tcg", "kvm")
     assert ann["org.runk.vm.accelerator.reason"].startswith(ann["org.runk.vm.accelerator"])
+    assert "io.kubernetes.cri.sandbox-id" in ann["org.runk.vm.pods"]
     assert vm["linux"]["cgroup"]["v1"] is False and vm["linux"]["cgroup"]["v2"] is True
     assert vm["linux"]["namespaces"] == linux["linux"]["namespaces"]
 

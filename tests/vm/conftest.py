@@ -59,7 +59,8 @@ def vmrt(guest):
 
 
 def vm_processes(root: str) -> list[str]:
-    """Live qemu and virtiofsd processes of containers under `root` (their cwd or argv names it)."""
+    """Live qemu and virtiofsd processes of containers under `root`, or of the container whose
+    directory `root` is (their cwd or argv names it)."""
     out = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
@@ -74,7 +75,7 @@ def vm_processes(root: str) -> list[str]:
         if (
             state != "Z"
             and comm.startswith(("qemu-system", "virtiofsd"))
-            and (root + "/" in cmd or cwd.startswith(root + "/"))
+            and (root + "/" in cmd or (cwd + "/").startswith(root + "/"))
         ):
             out.append(f"{pid} {cmd[:120]}")
     return out

@@ -5,6 +5,15 @@ virtio-fs. It serves runk.vm.wire.protocol requests on the virtio-serial port an
 runk.container.container, i.e. the LinuxBackend and runk.linux: the same namespace, mount, cgroup
 (v2 here), capability, seccomp and rlimit code as on the host, with a guest --root of GUEST_ROOT.
 The VM layer adds only the transport (this loop, runk.vm.guest.procio) and the VM lifecycle.
+
+A VM holds one sandbox container (the first CreateContainer, its init on stream 0) and any
+number of pod members (runk.vm.host.pod): a member's CreateContainer arrives on the stream the
+supervisor gave it and names the namespaces it joins ("join"); the agent points those at the
+sandbox init's (/proc/<its pid>/ns/<type>), so the pod shares network and IPC as under runc,
+while the member gets its own pid and mount namespaces and its own guest cgroup. Requests name
+the container with "container_id" (default: the sandbox). A member's exit reports on its stream
+and leaves the VM running; RemoveContainer deletes a member; DestroySandbox deletes the members,
+then the sandbox, and powers off.
 """
 
 from __future__ import annotations
@@ -40,7 +49,9 @@ class Agent:
         self.peer = P.Peer(port_fd)
         self.procs: dict[int, Proc] = {}  # stream -> process
         self.reaped: dict[int, int] = {}  # pid -> wait status, of pids not yet claimed
-        self.cid: str | None = None
+        self.cid: str | None = None  # the sandbox container
+        self.sandbox_pid = 0  # its init's pid (members join its namespaces)
+        self.members: dict[str, int] = {}  # pod member id -> the stream of its init
         self.done = False
         self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
 
@@ -115,21 +126,30 @@ class Agent:
         self.peer.send(P.reply(rid, True, **data))
 
     # -- verbs ----------------------------------------------------------------------------------
-    def _load(self, lock: bool = False) -> Container:
+    def _load(self, lock: bool = False, cid: object = None) -> Container:
         from runk.container import container as ct
 
         if self.cid is None:
             raise AgentError("no container in this sandbox")
-        return ct.load(GUEST_ROOT, self.cid, lock=lock)
+        if cid is not None and cid != self.cid and cid not in self.members:
+            raise AgentError(f"container {cid} is not in this sandbox")
+        return ct.load(GUEST_ROOT, str(cid or self.cid), lock=lock)
 
     def op_CreateContainer(self, req: dict[str, Any], stream: int) -> dict[str, Any]:
         from runk import _json
         from runk.backend.requests import CreateRequest
         from runk.container import container as ct
 
-        if self.cid is not None:
-            raise AgentError("this sandbox already has a container")
         cid, cfg = req["id"], req["config"]
+        member = self.cid is not None
+        if member:
+            if stream == P.INIT_STREAM or stream in self.procs:
+                raise AgentError(f"stream {stream} is in use")
+            if cid == self.cid or cid in self.members:
+                raise AgentError(f"container {cid} already exists in this sandbox")
+            join_sandbox(cfg, self.sandbox_pid, req.get("join") or [])
+        else:
+            stream = P.INIT_STREAM
         if req.get("block"):
             _mount_block(req["block"], cfg["root"]["path"])
         if req.get("volumes"):
@@ -141,6 +161,7 @@ class Agent:
 
             netconf.configure(req["interfaces"])
             netconf.share_guest_netns(cfg)
+        mount_pod_shm(cfg)
         bundle = os.path.join(BUNDLES, cid)
         os.makedirs(bundle, exist_ok=True)
         with open(os.path.join(bundle, "config.json"), "w") as f:
@@ -152,13 +173,12 @@ class Agent:
             no_pivot=bool(req.get("no_pivot")),
             no_new_keyring=bool(req.get("no_new_keyring")),
         )
-        proc = Proc(P.INIT_STREAM, terminal)
+        proc = Proc(stream, terminal)
         creq.console_fd = proc.console_fd
         creq.tty_relayed = bool(req.get("tty_relayed"))
         try:
             with proc.stdio():
                 c = ct.create(GUEST_ROOT, cid, creq)
-            self.cid = cid
             pid = c.rec.pid if c.rec is not None else None
             c.close()
             if pid is None:
@@ -167,11 +187,15 @@ class Agent:
         except BaseException:
             proc.close()
             raise
-        self.procs[P.INIT_STREAM] = proc
+        if member:
+            self.members[cid] = stream
+        else:
+            self.cid, self.sandbox_pid = cid, pid
+        self.procs[stream] = proc
         return {"pid": pid}
 
     def op_StartContainer(self, req: dict[str, Any], stream: int) -> dict[str, Any]:
-        c = self._load(lock=True)
+        c = self._load(lock=True, cid=req.get("container_id"))
         try:
             c.start()
         finally:
@@ -187,7 +211,7 @@ class Agent:
         ereq = ExecRequest(process, detach=False)
         proc = Proc(stream, bool(process.get("terminal")))
         ereq.console_fd = proc.console_fd
-        c = self._load()
+        c = self._load(cid=req.get("container_id"))
         try:
             with proc.stdio():
                 pid = c.exec(ereq)
@@ -202,8 +226,11 @@ class Agent:
 
     def op_SignalProcess(self, req: dict[str, Any], stream: int) -> dict[str, Any]:
         sig = int(req["signal"])
-        if stream == P.INIT_STREAM:
-            c = self._load()
+        cid = req.get("container_id")
+        if stream != P.INIT_STREAM and cid is None:
+            cid = next((k for k, s in self.members.items() if s == stream), None)
+        if stream == P.INIT_STREAM or cid is not None:
+            c = self._load(cid=cid)
             try:
                 c.kill(sig, bool(req.get("all")))
             finally:
@@ -222,39 +249,69 @@ class Agent:
         return {}
 
     def op_PauseContainer(self, req: dict[str, Any], stream: int) -> dict[str, Any]:
-        self._call("pause")  # Container.pause returns None
+        self._call(req, "pause")  # Container.pause returns None
         return {}
 
     def op_ResumeContainer(self, req: dict[str, Any], stream: int) -> dict[str, Any]:
-        self._call("resume")
+        self._call(req, "resume")
         return {}
 
     def op_UpdateContainer(self, req: dict[str, Any], stream: int) -> dict[str, Any]:
-        self._call("update", req.get("resources") or {})
+        self._call(req, "update", req.get("resources") or {})
         return {}
 
     def op_StatsContainer(self, req: dict[str, Any], stream: int) -> dict[str, Any]:
-        return {"stats": self._call("stats")}
+        return {"stats": self._call(req, "stats")}
 
     def op_ListProcesses(self, req: dict[str, Any], stream: int) -> dict[str, Any]:
         """The pids; with "table", also their /proc facts (ps in table form on the host)."""
-        pids = self._call("processes")
+        pids = self._call(req, "processes")
         if not req.get("table"):
             return {"pids": pids}
         from runk.vm.guest import procsnap
 
         return {"pids": pids, "table": procsnap.snapshot(list(pids) if isinstance(pids, list) else [])}
 
-    def _call(self, method: str, *args: object) -> object:
-        c = self._load(lock=method in ("pause", "resume", "update"))
+    def _call(self, req: dict[str, Any], method: str, *args: object) -> object:
+        c = self._load(lock=method in ("pause", "resume", "update"), cid=req.get("container_id"))
         try:
             out = getattr(c, method)(*args)
         finally:
             c.close()
         return {} if out is None else out
 
+    def op_RemoveContainer(self, req: dict[str, Any], stream: int) -> dict[str, Any]:
+        """Delete a pod member in the guest (killing what still runs of it); its EXIT follows on
+        its stream. The sandbox container goes with DestroySandbox only."""
+        cid = req.get("container_id")
+        if cid not in self.members:
+            raise AgentError(f"container {cid} is not a member of this sandbox")
+        self._delete(str(cid))
+        return {}
+
+    def _delete(self, cid: str) -> None:
+        import shutil
+
+        c = self._load(lock=True, cid=cid)
+        try:
+            c.delete(force=True)
+        finally:
+            c.close()
+        stream = self.members.pop(cid, None)
+        deadline = time.monotonic() + EXIT_DRAIN_SECONDS
+        while stream is not None and stream in self.procs and time.monotonic() < deadline:
+            self.reap()
+            time.sleep(0.02)
+        shutil.rmtree(os.path.join(BUNDLES, cid), ignore_errors=True)
+
     def op_DestroySandbox(self, req: dict[str, Any], stream: int) -> dict[str, Any]:
-        """Kill what runs, report its exit, then power off (after the reply is sent)."""
+        """Kill what runs (the members first), report the exits, then power off (after the reply
+        is sent)."""
+        for cid in list(self.members):
+            try:
+                self._delete(cid)
+            except Exception as e:  # the sandbox goes anyway
+                os.write(2, f"runk agent: delete {cid}: {e}\n".encode())
         if self.cid is not None:
             c = self._load(lock=True)
             try:
@@ -267,6 +324,32 @@ class Agent:
             time.sleep(0.02)
         self.done = True
         return {}
+
+
+# OCI namespace type -> its name under /proc/PID/ns
+NS_FILES = {"network": "net", "ipc": "ipc", "uts": "uts", "pid": "pid"}
+
+
+def join_sandbox(cfg: dict[str, Any], sandbox_pid: int, join: list[str]) -> None:
+    """A pod member's config: the namespaces named in `join` become the sandbox init's (by its
+    /proc path in the guest); the others stay new."""
+    linux = cfg.setdefault("linux", {})
+    namespaces = linux.get("namespaces") or []
+    for ns in namespaces:
+        if ns.get("type") in join and ns.get("type") in NS_FILES:
+            ns["path"] = f"/proc/{sandbox_pid}/ns/{NS_FILES[ns['type']]}"
+    linux["namespaces"] = namespaces
+
+
+def mount_pod_shm(cfg: dict[str, Any]) -> None:
+    """The guest's pod shm tmpfs (protocol.POD_SHM), once, if the config binds it."""
+    if not any(m.get("source") == P.POD_SHM for m in cfg.get("mounts") or []) or os.path.ismount(P.POD_SHM):
+        return
+    from runk._native import lib
+    from runk.linux.syscalls import mount
+
+    os.makedirs(P.POD_SHM, exist_ok=True)
+    mount("shm", P.POD_SHM, "tmpfs", lib.MS_NOSUID | lib.MS_NODEV | lib.MS_NOEXEC, P.POD_SHM_OPTIONS)
 
 
 def _drain(fd: int) -> None:

@@ -32,8 +32,11 @@ def start(
     console_fd: int | None,
     close_fds: tuple[int, ...] = (),
     stdio: tuple[int, int, int] | None = None,
+    container_id: str | None = None,
 ) -> int:
-    """Fork the proxy; returns its pid once the guest process runs, or raises its error."""
+    """Fork the proxy; returns its pid once the guest process runs, or raises its error.
+    dirpath: the directory of the supervisor to ask (a pod member's: its sandbox's, naming the
+    member by container_id)."""
     r, w = os.pipe2(os.O_CLOEXEC)
     pid = os.fork()
     if pid == 0:
@@ -43,7 +46,7 @@ def start(
             for fd in close_fds:
                 os.close(fd)
             adopt_stdio(stdio)
-            status = _run(dirpath, process, console_socket, console_fd, w)
+            status = _run(dirpath, process, console_socket, console_fd, w, container_id)
         except BaseException as e:  # the child reports and exits, never returns
             from runk.errors import describe
 
@@ -64,7 +67,12 @@ def start(
 
 
 def _run(
-    dirpath: str, process: dict[str, Any], console_socket: str | None, console_fd: int | None, ready_w: int
+    dirpath: str,
+    process: dict[str, Any],
+    console_socket: str | None,
+    console_fd: int | None,
+    ready_w: int,
+    container_id: str | None = None,
 ) -> dict[str, Any]:
     terminal = bool(process.get("terminal"))
     s = control.connect(dirpath)  # within the control bound
@@ -79,7 +87,8 @@ def _run(
     dec = wire.Decoder()
     s.settimeout(bounds.control())
     try:
-        s.sendall(P.request(P.EXEC, 1, 0, process=process))
+        more = {"container_id": container_id} if container_id else {}
+        s.sendall(P.request(P.EXEC, 1, 0, process=process, **more))
     except TimeoutError:
         raise control.SupervisorTimeout(bounds.control()) from None
     # the reply within the control bound; then the relay waits as long as the process lives
@@ -92,13 +101,13 @@ def _run(
         os.close(master)
     os.write(ready_w, b"ok")
     os.close(ready_w)
-    relay = _Relay(s, stream, slave)
+    relay = Relay(s, stream, slave)
     for f in early:
         relay.frame(f)
     return relay.run(dec, wake_r)
 
 
-class _Relay:
+class Relay:
     __slots__ = ("rid", "s", "slave", "status", "stdin_open", "stream")
 
     def __init__(self, s: socket, stream: int, slave: int | None) -> None:

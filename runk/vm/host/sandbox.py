@@ -8,7 +8,8 @@ inputs so the unit tests check it without a VM:
     of config.mounts, the host /usr and runk's own code for the agent's python3 (read-only);
   - guest_config: config.json as the agent gets it (rootfs and bind sources at their guest
     paths, namespace paths dropped: every namespace is new inside the guest; createContainer
-    and startContainer hooks run in the guest, the others on the host; /dev/shm a fresh tmpfs);
+    and startContainer hooks run in the guest, the others on the host; a bind on /dev/shm, such
+    as podman's, becomes a bind of the guest's pod shm tmpfs, shared by a pod's members);
   - kernel command line for the guest /init (runk.vm.image.guest_init) and the qemu argv.
 """
 
@@ -21,6 +22,7 @@ from runk import _json
 from runk.errors import ConfigError, RunkError
 from runk.vm.host import sizing, volumes
 from runk.vm.host.sizing import vm_size
+from runk.vm.wire.protocol import POD_SHM
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -35,6 +37,7 @@ ROOTFS_MODES = ("virtiofs", "block")
 GUEST_HOOKS = ("createContainer", "startContainer")
 ANN_ROOTFS = "runk.vm.rootfs"
 SHM_OPTIONS = ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]
+POD_SHM_BIND = ["rbind", "nosuid", "noexec", "nodev"]
 # files of the workdir (the container dir) that qemu and virtiofsd use, relative to it
 AGENT_SOCK, VFS_SOCK, CONSOLE_LOG, IMAGE, SHARE_DIR = ("agent.sock", "vfs.sock", "console.log", "rootfs.img", "share")
 
@@ -117,7 +120,7 @@ def guest_config(
         if i in by_index:
             m = volumes.guest_mount(m, by_index[i])
         elif m.get("destination") == "/dev/shm" and is_bind(m):
-            m = {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": list(SHM_OPTIONS)}
+            m = {"destination": "/dev/shm", "type": "bind", "source": POD_SHM, "options": list(POD_SHM_BIND)}
         elif i in sources:
             m["source"] = sources[i]
         mounts.append(m)

@@ -73,6 +73,7 @@ class Supervisor(Switchboard):
         self.clients: dict[int, Client] = {}
         self.pending = {}
         self.owners: dict[int, Client] = {}  # exec stream -> control client
+        self.member_inits: dict[int, str] = {}
         self.rid = 0
         self.next_stream = 1
         self.hello = None

@@ -4,8 +4,13 @@ Runs in the supervisor (host). Requests from runk commands on vm.sock are forwar
 with the supervisor's own request ids and answered when the agent replies; ExecProcess gets a
 new stream owned by the asking connection (its stdio and EXIT go there only); the init's output
 goes to the supervisor's own stdout/stderr (runc's pass-through stdio), or to the host pty.
-State markers follow the replies: `created` goes when StartContainer succeeded, `paused` comes
-and goes with PauseContainer/ResumeContainer, `exit` holds the init's EXIT payload.
+A pod member's CreateContainer (from its member supervisor, runk.vm.host.member) is routed like
+ExecProcess: a new stream owned by that connection carries the member init's stdio and EXIT; if
+the connection drops first (the member's host process was killed), the member is killed in the
+guest, as killing runc's init kills its container. State markers follow the replies (the
+sandbox container's only; runk.backend.vm keeps a member's): `created` goes when StartContainer
+succeeded, `paused` comes and goes with PauseContainer/ResumeContainer, `exit` holds the init's
+EXIT payload.
 """
 
 from __future__ import annotations
@@ -62,7 +67,7 @@ def write_file(name: str, data: str) -> None:
 
 class Switchboard:
     """Mixed into Supervisor, which sets: agent (Peer), owners, pending, rid, next_stream,
-    status, destroying, terminal, slave, outs, clients."""
+    status, destroying, terminal, slave, outs, clients, cid, created, member_inits."""
 
     agent: P.Peer | None  # the guest agent's channel, once it connected
     owners: dict[int, Client]  # exec stream -> the control client that asked
@@ -76,6 +81,9 @@ class Switchboard:
     slave: int | None
     outs: dict[int, int]  # STDOUT/STDERR -> our fd the init's output goes to
     clients: dict[int, Client]  # control connections by fd
+    cid: str  # the sandbox container's id
+    created: bool  # the sandbox container exists in the guest
+    member_inits: dict[int, str]  # stream of a pod member's init -> the member's id
 
     if TYPE_CHECKING:
 
@@ -118,6 +126,7 @@ class Switchboard:
             elif f.stream in self.owners:
                 self.owners[f.stream].send(wire.encode(f.type, f.stream, f.payload))
         elif f.type == wire.EXIT:
+            self.member_inits.pop(f.stream, None)
             if f.stream == P.INIT_STREAM:
                 self.status = f.json()
                 write_file(EXIT_FILE, _json.dumps(self.status))
@@ -161,37 +170,50 @@ class Switchboard:
             client.sock.close()
             for s in [s for s, c in self.owners.items() if c is client]:
                 del self.owners[s]
+                member = self.member_inits.pop(s, None)
+                if member is not None:  # its host process is gone: so is the member
+                    self.agent_call(P.SIGNAL, P.INIT_STREAM, None, signal=9, all=True, container_id=member)
 
     def request(self, client: Client, req: dict[str, Any], stream: int) -> None:
         op, crid = req.get("op"), req.get("rid", 0)
         args = {k: v for k, v in req.items() if k not in ("op", "rid")}
         after: Callable[[], None] | None = None
-        if op == P.EXEC:
+        own = args.get("container_id") in (None, self.cid)  # about the sandbox container
+        if op == P.CREATE:
+            if not self.created or self.destroying:
+                client.send(P.reply(crid, False, "the sandbox's VM is not running"))
+                return
+            stream = self.next_stream
+            self.next_stream += 1
+            self.owners[stream] = client
+            self.member_inits[stream] = str(args.get("id"))
+        elif op == P.EXEC:
             stream = self.next_stream
             self.next_stream += 1
             self.owners[stream] = client
         elif op in (P.SIGNAL, P.RESIZE) and stream != P.INIT_STREAM and self.owners.get(stream) is not client:
             client.send(P.reply(crid, False, "no such process"))
             return
-        elif op == P.START:
+        elif op == P.START and own:
             after = lambda: unlink_quiet(CREATED)
-        elif op == P.PAUSE:
+        elif op == P.PAUSE and own:
             after = lambda: touch(PAUSED)
-        elif op == P.RESUME:
+        elif op == P.RESUME and own:
             after = lambda: unlink_quiet(PAUSED)
         elif op == P.DESTROY:
             self.destroying = True
-        elif op not in P.VERBS or op == P.CREATE:
+        elif op not in P.VERBS:
             client.send(P.reply(crid, False, f"unknown request {op!r}"))
             return
 
         def done(doc: dict[str, Any], stream: int = stream) -> None:
             if doc.get("ok") and after is not None:
                 after()
-            if not doc.get("ok") and op == P.EXEC:
+            if not doc.get("ok") and op in (P.EXEC, P.CREATE):
                 self.owners.pop(stream, None)
+                self.member_inits.pop(stream, None)
             extra = {k: v for k, v in doc.items() if k not in ("rid", "ok", "error")}
-            if op == P.EXEC:
+            if op in (P.EXEC, P.CREATE):
                 extra["stream"] = stream
             client.send(P.reply(crid, bool(doc.get("ok")), doc.get("error"), **extra))
 

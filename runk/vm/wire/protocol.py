@@ -11,7 +11,11 @@ after Kata's agent.proto; no gRPC.
     STDIN/STDOUT/STDERR (stream S)            a process's stdio; zero length = EOF
     EXIT (stream S) {"exit_code": N} | {"signal": N}
 
-Stream 0 is the container's init; ExecProcess gets a new stream per process. Imports wire only:
+Stream 0 is the sandbox container's init; ExecProcess gets a new stream per process, and so does
+the CreateContainer of a pod member (a second container in the same VM, runk.vm.host.pod): its
+init's stdio and EXIT travel on that stream. Requests about a member name it with
+"container_id" (Kata's field); without it they are about the sandbox container. RemoveContainer
+deletes a member in the guest; DestroySandbox deletes every container and powers off. Imports wire only:
 this also runs on `python3 -S` in the guest and on the hot path of kill and start.
 """
 
@@ -35,9 +39,14 @@ UPDATE = "UpdateContainer"
 STATS = "StatsContainer"
 PS = "ListProcesses"
 DESTROY = "DestroySandbox"
-VERBS = frozenset((CREATE, START, EXEC, SIGNAL, RESIZE, PAUSE, RESUME, UPDATE, STATS, PS, DESTROY))
+REMOVE = "RemoveContainer"
+VERBS = frozenset((CREATE, START, EXEC, SIGNAL, RESIZE, PAUSE, RESUME, UPDATE, STATS, PS, DESTROY, REMOVE))
 
 INIT_STREAM = 0
+# the guest's tmpfs that a container's /dev/shm binds when the host config binds one (podman's
+# pod shm): the agent mounts it on first use, so a pod's containers share it as under runc
+POD_SHM = "/run/runk-shm"
+POD_SHM_OPTIONS = "mode=1777,size=65536k"
 # virtio_console takes at most 32 KiB per write(): one frame, header included, per write
 CHUNK = 32768 - wire.HEADER_SIZE
 
