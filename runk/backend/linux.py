@@ -677,9 +677,11 @@ class LinuxBackend:
             mgr = systemd.load_manager(rec.cgroup_paths or {}, user=rec.rootless)
         else:
             mgr = load_manager(rec.cgroup_paths or {})
-        mgr.set(resources)
-        for w in mgr.warnings:
-            log.warn(w)
+        try:
+            mgr.set(resources)
+        finally:  # also when a write then fails (runc logs them as they come)
+            for w in mgr.warnings:
+                log.warn(w)
 
     def processes(self, rec: StateRecord) -> list[int]:
         if not rec.cgroup_paths:

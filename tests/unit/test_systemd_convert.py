@@ -216,3 +216,20 @@ def test_pids_limit_is_the_tasks_max_of_the_file(limit, tasks):
     TasksMax=0; runc maps it so on both drivers, and its cgroups.bats checks the unit)."""
     props = dict(systemd_props.resources({"pids": {"limit": limit}}, 252, pytest.fail))
     assert props == {"TasksMax": ("t", tasks)}
+
+
+def test_cpu_idle_is_cpu_weight_zero_from_systemd_252():
+    """runc main: systemd 252+ takes CPUWeight=0 as cpu.idle=1; a weight given with it is
+    dropped with runc's warning (the kernel refuses a weight on an idle group anyway)."""
+    warned: list[str] = []
+    props = systemd_props.resources({"cpu": {"idle": 1, "shares": 200}}, 252, warned.append)
+    assert props == [("CPUWeight", ("t", 0))]
+    assert warned == ["unable to apply both CPUWeight and CpuIdle to systemd, ignoring CPUWeight"]
+    # before 252 the idle bit is a file only; idle 0 is no property either
+    assert systemd_props.resources({"cpu": {"idle": 1, "shares": 200}}, 251, pytest.fail) == [("CPUWeight", ("t", 8))]
+    assert systemd_props.resources({"cpu": {"idle": 0}}, 252, pytest.fail) == []
+    warned.clear()
+    props = systemd_props.resources({"unified": {"cpu.idle": "1", "cpu.weight": "8"}}, 252, warned.append)
+    assert props == [("CPUWeight", ("t", 0))]
+    assert warned == ["unable to apply both cpu.weight and cpu.idle to systemd, ignoring cpu.weight"]
+    assert systemd_props.needs_version({"cpu": {"idle": 1}})

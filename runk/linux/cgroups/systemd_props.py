@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     Prop = tuple[str, tuple[str, Any]]
 
+CPU_IDLE_VERSION = 252  # systemd takes CPUWeight=0 as cpu.idle=1 from this version on (runc main)
 UINT64_MAX = (1 << 64) - 1  # systemd's USEC_INFINITY / CGROUP_LIMIT_MAX: "infinity"
 DEFAULT_PERIOD = 100000  # the kernel's default cpu.max period, in microseconds
 QUOTA_PERIOD_SINCE = 242  # systemd version that knows CPUQuotaPeriodUSec
@@ -186,9 +187,12 @@ def _unified_uint(key: str, value: str) -> int:
     return n
 
 
-def unified(values: dict[str, str], version: int) -> list[Prop]:
+def unified(values: dict[str, str], version: int, warn: Callable[[str], None]) -> list[Prop]:
     """linux.resources.unified keys systemd has a property for (the rest: files only)."""
     out: list[Prop] = []
+    idle = str(values.get("cpu.idle", "")).strip() == "1" and version >= CPU_IDLE_VERSION
+    if idle:
+        out.append(("CPUWeight", ("t", 0)))
     for key, raw in values.items():
         if "/" in key:
             raise CgroupError(f'cannot set linux.resources.unified["{key}"]: must be a file name (no slashes)')
@@ -203,7 +207,11 @@ def unified(values: dict[str, str], version: int) -> list[Prop]:
             period = _unified_uint(key, fields[1]) if len(fields) == 2 else DEFAULT_PERIOD
             out += cpu_quota(quota, period, version)
         elif key == "cpu.weight":
-            out.append(("CPUWeight", ("t", _unified_uint(key, value))))
+            weight = _unified_uint(key, value)
+            if idle:
+                warn("unable to apply both cpu.weight and cpu.idle to systemd, ignoring cpu.weight")
+            else:
+                out.append(("CPUWeight", ("t", weight)))
         elif key in ("cpuset.cpus", "cpuset.mems"):
             field = key.split(".")[1]
             out += cpuset(value if field == "cpus" else "", value if field == "mems" else "", version)
@@ -230,8 +238,13 @@ def resources(res: dict[str, Any], version: int, warn: Callable[[str], None]) ->
     if swap:
         out.append(("MemorySwapMax", ("t", _u64(swap))))
     cpu = res.get("cpu") or {}
+    idle = cpu.get("idle") == 1 and version >= CPU_IDLE_VERSION
+    if idle:
+        out.append(("CPUWeight", ("t", 0)))  # systemd 252+: weight 0 is "idle" (cpu.idle 1)
     weight = convert.shares_to_weight(int(cpu.get("shares") or 0))
-    if weight:
+    if weight and idle:
+        warn("unable to apply both CPUWeight and CpuIdle to systemd, ignoring CPUWeight")
+    elif weight:
         out.append(("CPUWeight", ("t", weight)))
     out += cpu_quota(int(cpu.get("quota") or 0), int(cpu.get("period") or 0), version)
     pids = pids_value(res)  # the pids.max the cgroupfs drivers write: a limit of 0 is 1 (runc)
@@ -243,14 +256,14 @@ def resources(res: dict[str, Any], version: int, warn: Callable[[str], None]) ->
     if io_weight:
         out.append(("IOWeight", ("t", io_weight)))
     if res.get("unified"):
-        out += unified(res["unified"], version)
+        out += unified(res["unified"], version, warn)
     return out
 
 
 def needs_version(res: dict[str, Any]) -> bool:
     """Does converting `res` depend on systemd's version (a D-Bus call to learn it)?"""
     cpu = res.get("cpu") or {}
-    keys = ("cpu.max", "cpuset.cpus", "cpuset.mems")
-    return bool(cpu.get("period") or cpu.get("cpus") or cpu.get("mems")) or any(
+    keys = ("cpu.max", "cpuset.cpus", "cpuset.mems", "cpu.idle")
+    return bool(cpu.get("period") or cpu.get("cpus") or cpu.get("mems") or cpu.get("idle")) or any(
         k in (res.get("unified") or {}) for k in keys
     )

@@ -4,7 +4,9 @@
 - a second container with the same unit (cgroupsPath) is refused: "container's cgroup is not
   empty";
 - a unit whose cgroup exists already frozen is refused at once ("container's cgroup unexpectedly
-  frozen"), rather than its init stopping in it."""
+  frozen"), rather than its init stopping in it;
+- cpu.idle on systemd 252+: CPUWeight=0 is idle, a weight given with it is dropped with runc's
+  warning, and a later weight alone makes the group non-idle again (systemd writes both files)."""
 
 from __future__ import annotations
 
@@ -67,3 +69,17 @@ def test_a_frozen_cgroup_made_beforehand_is_refused(sd, bundle):
         assert sh("systemctl", "status", f"runk-{name}.scope").rc == 4  # no such unit
     finally:
         os.rmdir(group)
+
+
+def test_cpu_idle_is_systemds_weight_zero(sd, bundle):
+    name = _name()
+    sd.ok("run", "-d", "--bundle", bundle.write(["sleep", "1000"], None, f"system.slice:runk:{name}"), name)
+    group = f"{CG}/system.slice/runk-{name}.scope"
+    assert read(f"{group}/cpu.idle") == "0"
+    p = sd("update", "--cpu-share", "200", "--cpu-idle", "1", name)
+    # the kernel refuses a weight on an idle group: runc main fails the same way after warning
+    assert "unable to apply both CPUWeight and CpuIdle to systemd, ignoring CPUWeight" in p.err, p
+    assert read(f"{group}/cpu.idle") == "1"
+    sd.ok("update", "--cpu-share", "200", name)
+    assert read(f"{group}/cpu.idle") == "0"
+    assert read(f"{group}/cpu.weight") == "8"
