@@ -436,7 +436,7 @@ _CRIU_COMMON = (
     ("--auto-dedup", "enable auto deduplication of memory images"),
     ("--lazy-pages", "use userfaultfd to lazily restore memory pages"),
 )
-_CGROUPS_MODE_HELP = "cgroups mode: 'soft' (default), 'full' and 'strict'"
+_CGROUPS_MODE_HELP = "cgroups mode: 'soft' (default), 'full', 'strict' and 'ignore'"
 _EMPTY_NS_HELP = "create a namespace, but don't restore its properties"
 
 

@@ -45,3 +45,13 @@ def test_truncated_messages_are_refused():
         wire.decode(b"\x12\x05ab")
     with pytest.raises(wire.WireError):
         wire.decode(b"\x08\xff")
+
+
+@pytest.mark.parametrize(("mode", "value"), [("ignore", 0), ("soft", 3), ("full", 4), ("strict", 5)])
+def test_manage_cgroups_mode_is_sent_even_when_zero(mode, value):
+    """criu_cg_mode: IGNORE is 0 and must still be on the wire (runc main's
+    --manage-cgroups-mode ignore, which its checkpoint.bats uses on cgroup v2)."""
+    from runk.linux.criu.options import cgroups_mode
+
+    data = rpc.request(rpc.DUMP, {"manage_cgroups_mode": rpc.CG_MODES[cgroups_mode(mode)]})
+    assert wire.decode(wire.get_bytes(wire.decode(data), 2))[34] == [value]

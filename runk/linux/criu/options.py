@@ -2,7 +2,8 @@
 
 Runs in the parent. The image directory defaults to ./checkpoint and is made if missing (runc);
 --parent-path must be relative to it and name a directory; --page-server is ADDRESS:PORT;
---manage-cgroups-mode is soft, full or strict; --empty-ns knows "network" only, and the network
+--manage-cgroups-mode is soft, full, strict or ignore (runc main: CRIU leaves the cgroups alone,
+the restored tasks stay where criu runs, which runk puts in the container's group); --empty-ns knows "network" only, and the network
 namespace is always restored empty: runk, as runc, does not manage network devices, so CRIU
 creates the namespace and leaves its configuration to whoever made it (CNI, podman).
 """
@@ -101,7 +102,7 @@ def page_server(value: str | None) -> tuple[str, int] | None:
 def cgroups_mode(value: str | None) -> str | None:
     if not value:
         return None
-    if value not in ("soft", "full", "strict"):
+    if value not in ("soft", "full", "strict", "ignore"):
         raise RunkError("Invalid manage cgroups mode")
     return value
 

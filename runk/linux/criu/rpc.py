@@ -32,7 +32,7 @@ TYPE_NAMES = {
 }
 
 # criu_cg_mode
-CG_MODES = {"soft": 3, "full": 4, "strict": 5}
+CG_MODES = {"ignore": 0, "soft": 3, "full": 4, "strict": 5}  # criu_cg_mode
 
 _PAGE_SERVER: Schema = {"address": (1, "string"), "port": (2, "int32")}
 _EXT_MOUNT: Schema = {"key": (1, "string"), "val": (2, "string")}
