@@ -436,7 +436,9 @@ _CRIU_COMMON = (
     ("--auto-dedup", "enable auto deduplication of memory images"),
     ("--lazy-pages", "use userfaultfd to lazily restore memory pages"),
 )
-_CGROUPS_MODE_HELP = "cgroups mode: 'soft' (default), 'full', 'strict' and 'ignore'"
+_CGROUPS_MODE_HELP = (
+    "cgroups mode: 'soft' (default), 'full' and 'strict'"  # runc 1.1.5's help; 'ignore' (runc main) is accepted too
+)
 _EMPTY_NS_HELP = "create a namespace, but don't restore its properties"
 
 

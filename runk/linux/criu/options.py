@@ -2,10 +2,10 @@
 
 Runs in the parent. The image directory defaults to ./checkpoint and is made if missing (runc);
 --parent-path must be relative to it and name a directory; --page-server is ADDRESS:PORT;
---manage-cgroups-mode is soft, full, strict or ignore (runc main: CRIU leaves the cgroups alone,
-the restored tasks stay where criu runs, which runk puts in the container's group); --empty-ns knows "network" only, and the network
-namespace is always restored empty: runk, as runc, does not manage network devices, so CRIU
-creates the namespace and leaves its configuration to whoever made it (CNI, podman).
+--manage-cgroups-mode is soft, full, strict or ignore (runc main: CRIU leaves the cgroups
+alone, the restored tasks stay where criu runs, which runk puts in the container's group);
+--empty-ns knows "network" only, and the network namespace is always restored empty: runk, as
+runc, does not manage network devices, so CRIU creates the namespace and leaves its configuration to whoever made it (CNI, podman).
 """
 
 from __future__ import annotations
