@@ -5,7 +5,8 @@ Runs in the parent. The image directory defaults to ./checkpoint and is made if 
 --manage-cgroups-mode is soft, full, strict or ignore (runc main: CRIU leaves the cgroups
 alone, the restored tasks stay where criu runs, which runk puts in the container's group);
 --empty-ns knows "network" only, and the network namespace is always restored empty: runk, as
-runc, does not manage network devices, so CRIU creates the namespace and leaves its configuration to whoever made it (CNI, podman).
+runc, does not manage network devices, so CRIU creates the namespace and leaves its
+configuration to whoever made it (CNI, podman).
 """
 
 from __future__ import annotations
