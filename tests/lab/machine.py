@@ -36,7 +36,9 @@ TOP = os.path.dirname(os.path.dirname(HERE))
 USER = "labuser"
 GUEST_ETC = "/lab-etc"
 MEM = "1G"
-SMP = 1
+# vCPUs (RUNK_LAB_SMP, capped at the host's CPUs): 1 by default; 2 cost more CPU than it saved
+# under TCG on a busy 2-CPU host
+SMP = max(1, min(int(os.environ.get("RUNK_LAB_SMP") or 1), os.cpu_count() or 1))
 
 
 class Command:
