@@ -3,7 +3,8 @@ runs the guest-side suite (guest/*.py, pytest on the checkout's .venv python ins
 and brings back each guest test's outcome as JUnit XML; test_lab.py reports them one by one.
 
 Adding a guest test: a test_*.py in guest/ (its fixtures in guest/conftest.py). Tests marked
-`as_user` run in a second session as the lingering non-root user; the rest as root.
+`as_user` run in a second session as the lingering non-root user, at the same time as the root
+session with the rest.
 The host's own collection never enters guest/.
 """
 
@@ -76,10 +77,13 @@ def sessions() -> list[machine.Command]:
         "-o",
         "junit_family=xunit1",
     ]
-    cmds = [machine.Command("guest-root", base + ["-m", "not as_user", *_targets()], timeout=1500)]
+    env = {"RUNK_LAB_REFERENCE": "1"} if os.environ.get("RUNK_LAB_REFERENCE") else {}
+    cmds = [machine.Command("guest-root", base + ["-m", "not as_user", *_targets()], timeout=1500, env=env)]
     if _uses_as_user():
         cmds.append(
-            machine.Command("guest-user", base + ["-m", "as_user", *_targets()], user=True, timeout=600, cwd="/tmp")
+            machine.Command(
+                "guest-user", base + ["-m", "as_user", *_targets()], user=True, timeout=600, cwd="/tmp", env=env
+            )
         )
     return cmds
 
@@ -142,7 +146,7 @@ def lab(request) -> LabReport:
     shared_rootfs()
     commands = sessions()
     try:
-        run = machine.boot(commands, shares={"bundle": SHARED_ROOTFS_DIR})
+        run = machine.boot(commands, shares={"bundle": SHARED_ROOTFS_DIR}, parallel=True)
     except testing.GuestUnavailable as e:
         pytest.skip(str(e))
     rep = LabReport(run, commands, selected())

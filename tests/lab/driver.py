@@ -2,7 +2,8 @@
 wanted by multi-user.target; tests/lab/stage1.sh writes it), on the host's python3 -S.
 
 It waits for the boot to finish (`systemctl is-system-running --wait`) and for the lingering
-user's systemd instance, then runs the plan's commands one after another and reports to the host
+user's systemd instance, then runs the plan's commands one after another (all at once when the plan says "parallel")
+and reports to the host
 over the virtio-serial port in runk.vm.wire frames: EVT {"event": "started"} once the system is
 up, one STDOUT frame per JSON line ({"boot": {...}}, then one {"result": {...}} per command),
 EXIT {"exit_code": 0}. Then `systemctl reboot --force --force` (qemu runs with -no-reboot).
@@ -144,6 +145,24 @@ def run_command(cmd: dict, user: dict) -> dict:
     }
 
 
+def run_parallel(commands: list[dict], user: dict, line) -> None:
+    """All the commands at once, each result sent as it comes (one line at a time)."""
+    import threading
+
+    lock = threading.Lock()
+
+    def one(cmd: dict) -> None:
+        r = run_command(cmd, user)
+        with lock:
+            line({"result": r})
+
+    threads = [threading.Thread(target=one, args=(cmd,)) for cmd in commands]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
 def main() -> None:
     with open(os.path.join(LAB, "plan.json")) as f:
         plan = json.load(f)
@@ -165,8 +184,11 @@ def main() -> None:
             uid = int(f.read())
         boot["user"] = wait_for_user(plan["user"], uid, plan.get("user_timeout", 60))
         line({"boot": boot})
-        for cmd in plan["commands"]:
-            line({"result": run_command(cmd, boot["user"])})
+        if plan.get("parallel"):
+            run_parallel(plan["commands"], boot["user"], line)
+        else:
+            for cmd in plan["commands"]:
+                line({"result": run_command(cmd, boot["user"])})
         send(wire.encode_json(wire.EXIT, 0, {"exit_code": 0}))
     except BaseException as e:  # the host must hear why rather than wait for its timeout
         import traceback

@@ -64,7 +64,14 @@ class OomWatcher:
                 return int(os.eventfd_read(self._fd))
             except BlockingIOError:
                 return 0
-        now = self._count()
+        try:
+            now = self._count()
+        except OSError as e:
+            import errno
+
+            if e.errno != errno.ENODEV:
+                raise
+            return 0  # the group is gone (systemd removes a stopped scope's): no more events
         new, self._last = max(0, now - self._last), now
         return new
 

@@ -226,6 +226,27 @@ def test_v2_oom_watcher(cgv2, unified, children) -> None:
         w.close()
 
 
+def test_v2_oom_watcher_outlives_its_group(unified) -> None:
+    """A group removed under the watcher (systemd removes a stopped scope's before `events` sees
+    the container stopped): no more events, not an error. The file is the group's cgroup.events,
+    read as the watcher reads memory.events (no memory controller on this host's cgroup2)."""
+    from runk.linux.cgroups.oom_events import OomWatcher
+
+    path = os.path.join(unified, unique())
+    os.mkdir(path)
+    w = OomWatcher.__new__(OomWatcher)
+    w._ctl, w._path, w._last = -1, path, 0
+    w._fd = os.open(os.path.join(path, "cgroup.events"), os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.rmdir(path)
+        with pytest.raises(OSError) as e:
+            os.pread(w._fd, 64, 0)
+        assert e.value.errno == errno.ENODEV
+        assert w.read() == 0
+    finally:
+        w.close()
+
+
 def test_v2_memory_check_before_update(cgv2, unified, children) -> None:
     v2_controller(unified, "memory")
     m = cgv2({"memory": {"limit": 256 * MiB}})

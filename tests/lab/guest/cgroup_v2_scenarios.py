@@ -216,72 +216,6 @@ def resources(rt: Runtime) -> dict:
     return out
 
 
-def oom_run() -> dict:
-    b = bundle("oom", ["sh", "-c", "tail /dev/zero"], {"memory": {"limit": 16 * MiB, "swap": 16 * MiB}})
-    r = rk("run", "--no-pivot", "--bundle", b, "oom")
-    return {"rc": r["rc"], "err": r["err"], "left": os.path.isdir(f"{CG}/oom")}
-
-
-def oom_event() -> dict:
-    cid = "oomev"
-    b = bundle(cid, ["sleep", "600"], {"memory": {"limit": 16 * MiB, "swap": 16 * MiB}})
-    pid, d = rk.run_d(cid, b)
-    out: dict = {"swap.max": rd(d, "memory.swap.max")}
-    log = os.path.join(BASE, "events.log")
-    with open(log, "w") as f:
-        p = subprocess.Popen(
-            [RUNK, "--root", rk.root, "events", "--interval", "1s", cid],
-            stdout=f,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-
-    def watching() -> bool:  # v2: the watcher polls memory.events
-        try:
-            return any(
-                os.readlink(f"/proc/{p.pid}/fd/{fd}").endswith("/memory.events")
-                for fd in os.listdir(f"/proc/{p.pid}/fd")
-            )
-        except OSError:
-            return False
-
-    try:
-        out["watching"] = bool(wait_for(watching, timeout=20))
-        out["exec_rc"] = rk("exec", cid, "sh", "-c", "tail /dev/zero")["rc"]
-        out["oom_kill"] = keyed(d, "memory.events").get("oom_kill")
-        wait_for(lambda: '"oom"' in open(log).read(), timeout=10)
-        rk.ok("kill", cid, "KILL")
-        try:
-            out["events_rc"] = p.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            out["events_rc"] = None
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    out["events"] = [json.loads(l) for l in open(log).read().splitlines() if l.startswith("{")]
-    out["events"] = [e if e["type"] != "stats" else {"type": "stats", "id": e["id"]} for e in out["events"]]
-    rk("delete", "--force", cid)
-    out["dir_left"] = os.path.isdir(d)
-    return out
-
-
-def pids_limit() -> dict:
-    b = bundle(
-        "pids",
-        ["sh", "-c", "n=0; while [ $n -lt 40 ]; do sleep 30 & n=$((n+1)); echo forked $n; done; echo end"],
-        {"pids": {"limit": 10}},
-    )
-    r = rk("run", "--no-pivot", "--bundle", b, "pids")
-    forked = [int(l.split()[1]) for l in r["out"].splitlines() if l.startswith("forked ")]
-    return {
-        "rc": r["rc"],
-        "cant_fork": "can't fork" in r["err"],
-        "forked": max(forked or [0]),
-        "left": os.path.isdir(f"{CG}/pids"),
-    }
-
-
 def kill_all() -> dict:
     cid = "killall"
     cfg_ns = [{"type": t} for t in ("network", "ipc", "uts", "mount")]  # no pid namespace
@@ -352,9 +286,6 @@ def collect(runk: str, runc: str, base: str) -> dict:
     scenarios = [
         ("runk", lambda: resources(RUNTIMES["runk"])),
         ("runc", lambda: resources(RUNTIMES["runc"])),
-        ("oom_run", oom_run),
-        ("oom_event", oom_event),
-        ("pids", pids_limit),
         ("kill_all", kill_all),
         ("devices", devices),
         ("failed_create", failed_create),

@@ -2,7 +2,10 @@
 (tests/lab/machine.py), as root unless marked as_user, on the checkout's .venv python, with
 the checkout, the host's /usr and the shared busybox test bundle read-only at their host paths.
 
-The environment (from tests/lab/driver.py): LAB_CHECKOUT, LAB_USER, LAB_UID, LAB_OUT.
+The environment (from tests/lab/driver.py): LAB_CHECKOUT, LAB_USER, LAB_UID, LAB_OUT; and
+RUNK_LAB_REFERENCE=1 when the host's run has it, which runs the runc reference cases too (runc
+alone, marked runc_reference: what runk's case is checked against, with no comparison in the
+test); CI leaves them out.
 """
 
 from __future__ import annotations
@@ -29,6 +32,20 @@ def pytest_collection_modifyitems(config, items) -> None:
         skip = pytest.mark.skip(reason="a lab guest test: runs only inside the lab (-m lab)")
         for item in items:
             item.add_marker(skip)
+    elif not os.environ.get("RUNK_LAB_REFERENCE"):
+        skip = pytest.mark.skip(reason="a runc reference case: RUNK_LAB_REFERENCE=1 runs it")
+        for item in items:
+            if item.get_closest_marker("runc_reference"):
+                item.add_marker(skip)
+
+
+REFERENCE = pytest.mark.runc_reference
+
+
+def runtimes(*, reference: bool = True) -> list:
+    """["runc", "runk"] as parameters; runc a reference case (see pytest.ini) unless the test
+    compares the two."""
+    return [pytest.param("runc", marks=REFERENCE) if reference else "runc", "runk"]
 
 
 class Proc:
@@ -149,11 +166,46 @@ class Bundle:
         return self.path
 
 
+def rootless_bundle(
+    path: str, binary: str, script: str, resources: dict | None = None, cgroups_path: str | None = None
+) -> str:
+    """A bundle in `path` from `binary spec --rootless` (runc's or runk's own) that runs `sh -c
+    script` on the shared rootfs, with `resources` and `cgroups_path` when given."""
+    p = sh(binary, "spec", "--rootless", "--bundle", path)
+    assert p.rc == 0, p
+    with open(os.path.join(path, "config.json")) as f:
+        cfg = json.load(f)
+    cfg["root"] = {"path": os.path.join(BUNDLE, "rootfs"), "readonly": True}
+    cfg["process"]["terminal"] = False
+    cfg["process"]["args"] = ["sh", "-c", script]
+    if resources is not None:
+        cfg["linux"]["resources"] = resources
+    if cgroups_path is not None:
+        cfg["linux"]["cgroupsPath"] = cgroups_path
+    with open(os.path.join(path, "config.json"), "w") as f:
+        json.dump(cfg, f)
+    return path
+
+
 @pytest.fixture
 def bundle(tmp_path) -> Bundle:
     if not os.path.exists(os.path.join(BUNDLE, "rootfs", "bin", "busybox")):
         pytest.fail(f"{BUNDLE} is not shared with the guest (tests/lab/conftest.py shares it)")
     return Bundle(str(tmp_path))
+
+
+@pytest.fixture(scope="session")
+def podman_image(tmp_path_factory):
+    """The shared busybox rootfs as an image in root's default podman storage: imported once
+    per session (seconds under TCG), removed at its end."""
+    if not os.path.exists("/usr/bin/podman"):
+        pytest.skip("podman is not installed")
+    image = f"localhost/labbox-{uuid.uuid4().hex[:6]}:latest"
+    tarball = str(tmp_path_factory.mktemp("image") / "rootfs.tar")
+    ok("tar", "--numeric-owner", "-C", os.path.join(BUNDLE, "rootfs"), "-cf", tarball, ".")
+    ok("podman", "import", "--change", 'CMD ["/bin/sh"]', tarball, image, timeout=180)
+    yield image
+    sh("podman", "rmi", "-f", image, timeout=120)
 
 
 class User:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import uuid
 
-from conftest import CG, ok, proc_cgroup, read, sh
+from conftest import CG, REFERENCE, ok, proc_cgroup, read, sh
 
 MiB = 1 << 20
 
@@ -16,6 +16,7 @@ def _systemctl_show(unit: str, *props: str) -> dict:
     return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
 
 
+@REFERENCE
 def test_runc_systemd_driver_makes_a_transient_scope(runc, bundle):
     name = f"lab-{uuid.uuid4().hex[:6]}"
     b = bundle.write(

@@ -17,7 +17,7 @@ import time
 import uuid
 
 import pytest
-from conftest import CG, RUNC, RUNK, ok, proc_cgroup, read, sh
+from conftest import CG, RUNC, RUNK, proc_cgroup, read, runtimes, sh
 
 COUNTER = (
     "i=0; exec 3>>/dev/shm/log; while :; do i=$((i+1)); echo $i > /dev/shm/count; echo $i >&3; echo $i; sleep 0.1; done"
@@ -176,12 +176,13 @@ def _cycle(rt, bundle, tmp_path, kind: str) -> None:
     q.close()
 
 
-def test_runk_checkpoint_restore(runk, bundle, tmp_path):
-    _cycle(runk, bundle, tmp_path, "runk")
+@pytest.fixture(params=runtimes())
+def rt(request, runc, runk):
+    return runk if request.param == "runk" else runc
 
 
-def test_runc_checkpoint_restore(runc, bundle, tmp_path):
-    _cycle(runc, bundle, tmp_path, "runc")
+def test_checkpoint_restore(rt, bundle, tmp_path):
+    _cycle(rt, bundle, tmp_path, os.path.basename(rt.binary))
 
 
 def _leave_running(rt, bundle, tmp_path, kind: str) -> None:
@@ -201,12 +202,8 @@ def _leave_running(rt, bundle, tmp_path, kind: str) -> None:
     p.close()
 
 
-def test_runk_checkpoint_leave_running(runk, bundle, tmp_path):
-    _leave_running(runk, bundle, tmp_path, "runk")
-
-
-def test_runc_checkpoint_leave_running(runc, bundle, tmp_path):
-    _leave_running(runc, bundle, tmp_path, "runc")
+def test_checkpoint_leave_running(rt, bundle, tmp_path):
+    _leave_running(rt, bundle, tmp_path, os.path.basename(rt.binary))
 
 
 def _pre_dump(rt, bundle, tmp_path, kind: str) -> None:
@@ -238,12 +235,8 @@ def _pre_dump(rt, bundle, tmp_path, kind: str) -> None:
     q.close()
 
 
-def test_runk_pre_dump_and_parent(runk, bundle, tmp_path):
-    _pre_dump(runk, bundle, tmp_path, "runk")
-
-
-def test_runc_pre_dump_and_parent(runc, bundle, tmp_path):
-    _pre_dump(runc, bundle, tmp_path, "runc")
+def test_pre_dump_and_parent(rt, bundle, tmp_path):
+    _pre_dump(rt, bundle, tmp_path, os.path.basename(rt.binary))
 
 
 def _recv_master(listener: socket.socket) -> int:
@@ -301,12 +294,8 @@ def _console(rt, bundle, tmp_path, kind: str) -> None:
     assert not os.path.exists(CG + cg)
 
 
-def test_runk_restore_with_console_socket(runk, bundle, tmp_path):
-    _console(runk, bundle, tmp_path, "runk")
-
-
-def test_runc_restore_with_console_socket(runc, bundle, tmp_path):
-    _console(runc, bundle, tmp_path, "runc")
+def test_restore_with_console_socket(rt, bundle, tmp_path):
+    _console(rt, bundle, tmp_path, os.path.basename(rt.binary))
 
 
 def test_runk_restore_empty_ns_and_errors(runk, bundle, tmp_path):
@@ -326,13 +315,6 @@ def test_runk_restore_empty_ns_and_errors(runk, bundle, tmp_path):
     assert not os.path.exists(f"{CG}/lab-cr/{name}")
 
 
-def test_zz_times():
-    """Not a check: the times of the cycles above, runk's and runc's, shown on the host as this
-    test's skip reason (the lab reports a guest test's output only when it fails)."""
-    report = "; ".join(f"{label} " + ", ".join(f"{t:.2f} s" for t in ts) for label, ts in sorted(TIMES.items()))
-    pytest.skip(f"times: {report or 'no cycle ran'}")
-
-
 def _pm(*argv: str, timeout: float = 180) -> str:
     """podman with files for stdio (conmon outlives `run -d` and would hold a pipe open)."""
     import tempfile
@@ -346,18 +328,15 @@ def _pm(*argv: str, timeout: float = 180) -> str:
     return o
 
 
-def _podman(runtime: str, image: str, tmp_path) -> None:
+def _podman(runtime: str, image: str) -> None:
     """`podman container checkpoint` and `restore` with `runtime` as podman's OCI runtime."""
     name = f"crpod-{os.path.basename(runtime)}-{uuid.uuid4().hex[:6]}"
-    # podman's cgroupfs manager: runk's systemd driver is not there yet (issue 13 §2); runc's
-    # side uses the same manager so the two compare
+    # podman's cgroupfs manager (test_systemd_checkpoint.py has the systemd manager's cycle)
     pm = ["podman", "--cgroup-manager", "cgroupfs", "--runtime", runtime]
-    t = time.monotonic()
     _pm(*pm, "run", "-d", "--network", "none", "--name", name, image, "sh", "-c", COUNTER)
     try:
-        pid = int(_pm(*pm, "inspect", "--format", "{{.State.Pid}}", name).strip())
-        cid = _pm(*pm, "inspect", "--format", "{{.Id}}", name).strip()
-        _wait_count(pid, 2)
+        pid_s, cid = _pm(*pm, "inspect", "--format", "{{.State.Pid}} {{.Id}}", name).split()
+        _wait_count(int(pid_s), 2)
         t = time.monotonic()
         try:
             _pm(*pm, "container", "checkpoint", name)
@@ -373,8 +352,9 @@ def _podman(runtime: str, image: str, tmp_path) -> None:
         t = time.monotonic()
         _pm(*pm, "container", "restore", name)
         TIMES.setdefault(f"podman+{os.path.basename(runtime)} restore", []).append(time.monotonic() - t)
-        assert _pm(*pm, "inspect", "--format", "{{.State.Status}}", name).strip() == "running"
-        npid = int(_pm(*pm, "inspect", "--format", "{{.State.Pid}}", name).strip())
+        status, npid_s = _pm(*pm, "inspect", "--format", "{{.State.Status}} {{.State.Pid}}", name).split()
+        assert status == "running"
+        npid = int(npid_s)
         n = _count(npid)
         assert n >= 3
         _wait_count(npid, n + 1)
@@ -386,25 +366,13 @@ def _podman(runtime: str, image: str, tmp_path) -> None:
     assert sh(*pm, "container", "exists", name).rc == 1
 
 
-def _image(tmp_path) -> str:
-    image = f"localhost/crpod-{uuid.uuid4().hex[:6]}:latest"
-    tarball = str(tmp_path / "rootfs.tar")
-    ok("tar", "--numeric-owner", "-C", "/var/tmp/runk-test-bundle/rootfs", "-cf", tarball, ".")
-    ok("podman", "import", "--change", 'CMD ["/bin/sh"]', tarball, image, timeout=180)
-    return image
+@pytest.mark.parametrize("runtime", runtimes())
+def test_podman_checkpoint_restore(runtime, podman_image):
+    _podman(RUNK if runtime == "runk" else RUNC, podman_image)
 
 
-def _podman_cycle(runtime: str, tmp_path) -> None:
-    image = _image(tmp_path)
-    try:
-        _podman(runtime, image, tmp_path)
-    finally:
-        sh("podman", "rmi", "-f", image, timeout=120)
-
-
-def test_podman_checkpoint_restore_on_runc(tmp_path):
-    _podman_cycle(RUNC, tmp_path)
-
-
-def test_podman_checkpoint_restore_on_runk(tmp_path):
-    _podman_cycle(RUNK, tmp_path)
+def test_zz_times():
+    """Not a check: the times of the cycles above, runk's and runc's, shown on the host as this
+    test's skip reason (the lab reports a guest test's output only when it fails)."""
+    report = "; ".join(f"{label} " + ", ".join(f"{t:.2f} s" for t in ts) for label, ts in sorted(TIMES.items()))
+    pytest.skip(f"times: {report or 'no cycle ran'}")

@@ -4,36 +4,20 @@ the cgroupfs driver makes the container's group in the user's own subtree, and i
 
 from __future__ import annotations
 
-import json
 import os
 import uuid
 
 import pytest
-from conftest import BUNDLE, RUNC, RUNK, sh
-
-
-def _bundle(path: str, spec_by: str, script: str, resources: dict | None) -> str:
-    p = sh(spec_by, "spec", "--rootless", "--bundle", path)
-    assert p.rc == 0, p
-    with open(os.path.join(path, "config.json")) as f:
-        cfg = json.load(f)
-    cfg["root"] = {"path": os.path.join(BUNDLE, "rootfs"), "readonly": True}
-    cfg["process"]["terminal"] = False
-    cfg["process"]["args"] = ["sh", "-c", script]
-    if resources is not None:
-        cfg["linux"]["resources"] = resources
-    with open(os.path.join(path, "config.json"), "w") as f:
-        json.dump(cfg, f)
-    return path
+from conftest import REFERENCE, RUNC, RUNK, rootless_bundle, sh
 
 
 @pytest.mark.as_user
-@pytest.mark.parametrize("name,binary", [("runk", RUNK), ("runc", RUNC)])
+@pytest.mark.parametrize("name,binary", [("runk", RUNK), pytest.param("runc", RUNC, marks=REFERENCE)])
 def test_rootless_limits_in_a_delegated_group(tmp_path, name, binary):
     uid = os.getuid()
     assert uid != 0
     script = "cat /proc/self/uid_map; cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max; cat /proc/self/cgroup"
-    b = _bundle(str(tmp_path), binary, script, {"memory": {"limit": 64 << 20}, "pids": {"limit": 42}})
+    b = rootless_bundle(str(tmp_path), binary, script, {"memory": {"limit": 64 << 20}, "pids": {"limit": 42}})
     root = os.path.join(os.environ.get("XDG_RUNTIME_DIR", f"/run/user/{uid}"), f"lab-{name}-{uuid.uuid4().hex[:6]}")
     cid = f"rl-{name}-{uuid.uuid4().hex[:6]}"
     # a delegated scope of the user's manager, as rootless podman runs its runtime
@@ -60,7 +44,7 @@ def test_rootless_limits_without_delegation_fail_as_runc(tmp_path):
     for name, binary in (("runk", RUNK), ("runc", RUNC)):
         d = tmp_path / name
         d.mkdir()
-        b = _bundle(str(d), binary, "true", {"pids": {"limit": 42}})
+        b = rootless_bundle(str(d), binary, "true", {"pids": {"limit": 42}})
         root = os.path.join(os.environ["XDG_RUNTIME_DIR"], f"lab-{name}-{uuid.uuid4().hex[:6]}")
         p = sh(binary, "--root", root, "run", "-b", b, f"rl-{name}-nodeleg")
         out[name] = p

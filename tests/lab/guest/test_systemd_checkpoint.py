@@ -1,17 +1,17 @@
 """Where the systemd cgroup driver meets checkpoint/restore, runk and runc side by side: a container
 in a transient scope is checkpointed (the scope goes with it) and restored (`restore -d`) into a
 re-created scope with Delegate=yes and its resources; exec, kill and delete work afterwards and
-leave no unit. Then podman with the systemd cgroup manager checkpoints and restores on each.
+leave no unit. Then podman with the systemd cgroup manager on each, through a container's life
+with a checkpoint and restore in it.
 Also the org.systemd.property.* annotations (extra properties of the unit)."""
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 
 import pytest
-from conftest import CG, RUNC, RUNK, Runtime, proc_cgroup, read, sh
+from conftest import CG, RUNC, RUNK, Runtime, proc_cgroup, read, runtimes, sh
 from test_checkpoint import COUNTER, TIMES, Pipes, _count, _pm, _rt, _wait_count
 from test_systemd_driver import assert_gone, show
 
@@ -26,7 +26,7 @@ def _criu_warm(tmp_path_factory) -> None:
     sh("criu", "check", "--log-file", str(d / "check.log"), cwd=str(d))
 
 
-@pytest.fixture(params=["runc", "runk"])
+@pytest.fixture(params=runtimes())
 def rt(request):
     binary = RUNC if request.param == "runc" else RUNK
     r = Runtime(binary, f"/run/lab-sdcr-{request.param}-{uuid.uuid4().hex[:8]}", "--systemd-cgroup")
@@ -86,47 +86,58 @@ def test_checkpoint_restore_in_a_scope(rt, bundle, tmp_path):
     q.close()
 
 
-@pytest.mark.parametrize("runtime", [RUNC, RUNK], ids=["runc", "runk"])
-def test_podman_checkpoint_restore_systemd_manager(runtime, tmp_path):
-    """`podman container checkpoint` / `restore` with the systemd cgroup manager: libpod's
-    scope in machine.slice is there again after the restore, the counter goes on."""
-    image = f"localhost/sdcrpod-{uuid.uuid4().hex[:6]}:latest"
-    tarball = str(tmp_path / "rootfs.tar")
-    sh("tar", "--numeric-owner", "-C", "/var/tmp/runk-test-bundle/rootfs", "-cf", tarball, ".")
-    kind = os.path.basename(runtime)
-    name = f"sdcrpod-{kind}-{uuid.uuid4().hex[:6]}"
-    pm = ["podman", "--cgroup-manager", "systemd", "--runtime", runtime]
-    _pm("podman", "import", "--change", 'CMD ["/bin/sh"]', tarball, image)
+@pytest.mark.parametrize("runtime", runtimes())
+def test_podman_systemd_manager(runtime, podman_image):
+    """podman with the systemd cgroup manager on the runtime, one container through its life: run
+    with --memory/--cpus/--pids-limit (libpod's scope in machine.slice, its properties and files),
+    exec, stats, `container checkpoint` and `restore` (the scope there again with its limits, the
+    counter goes on), update, pause/unpause, stop, rm -f; no unit and no cgroup left."""
+    binary = RUNK if runtime == "runk" else RUNC
+    name = f"sdpod-{runtime}-{uuid.uuid4().hex[:6]}"
+    pm = ["podman", "--cgroup-manager", "systemd", "--runtime", binary]
+    limits = ("--memory", "64m", "--cpus", "0.5", "--pids-limit", "50")
+    _pm(*pm, "run", "-d", "--network", "none", *limits, "--name", name, podman_image, "sh", "-c", COUNTER)
     try:
-        _pm(*pm, "run", "-d", "--network", "none", "--memory", "64m", "--name", name, image, "sh", "-c", COUNTER)
-        cid = _pm(*pm, "inspect", "--format", "{{.Id}}", name).strip()
+        pid_s, cid = _pm(*pm, "inspect", "--format", "{{.State.Pid}} {{.Id}}", name).split()
         unit = f"libpod-{cid}.scope"
-        pid = int(_pm(*pm, "inspect", "--format", "{{.State.Pid}}", name).strip())
-        assert proc_cgroup(pid) == f"/machine.slice/{unit}"
-        _wait_count(pid, 2)
+        d = f"{CG}/machine.slice/{unit}"
+        assert proc_cgroup(int(pid_s)) == f"/machine.slice/{unit}"
+        want = {"ActiveState": "active", "Delegate": "yes", "MemoryMax": str(64 * MiB), "TasksMax": "50"}
+        assert show(unit, *want) == want
+        files = "cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/cpu.max /sys/fs/cgroup/pids.max"
+        assert _pm(*pm, "exec", name, "sh", "-c", files).split() == [str(64 * MiB), "50000", "100000", "50"]
+        assert name in _pm(*pm, "stats", "--no-stream", "--format", "json", name)
+        _wait_count(int(pid_s), 2)
+
         t = time.monotonic()
         _pm(*pm, "container", "checkpoint", name)
-        TIMES.setdefault(f"podman+{kind} systemd checkpoint", []).append(time.monotonic() - t)
+        TIMES.setdefault(f"podman+{runtime} systemd checkpoint", []).append(time.monotonic() - t)
         assert _pm(*pm, "inspect", "--format", "{{.State.Status}}", name).strip() == "exited"
         t = time.monotonic()
         _pm(*pm, "container", "restore", name)
-        TIMES.setdefault(f"podman+{kind} systemd restore", []).append(time.monotonic() - t)
-        npid = int(_pm(*pm, "inspect", "--format", "{{.State.Pid}}", name).strip())
+        TIMES.setdefault(f"podman+{runtime} systemd restore", []).append(time.monotonic() - t)
+        status, npid_s = _pm(*pm, "inspect", "--format", "{{.State.Status}} {{.State.Pid}}", name).split()
+        npid = int(npid_s)
+        assert status == "running"
         assert proc_cgroup(npid) == f"/machine.slice/{unit}"
-        assert show(unit, "ActiveState", "Delegate", "MemoryMax") == {
-            "ActiveState": "active",
-            "Delegate": "yes",
-            "MemoryMax": str(64 * MiB),
-        }
+        assert show(unit, *want) == want
         n = _count(npid)
         assert n >= 3
         _wait_count(npid, n + 1)
         assert int(_pm(*pm, "exec", name, "cat", "/dev/shm/count").strip()) >= n
-        _pm(*pm, "rm", "-f", "-t", "0", name)
-        assert_gone(unit, f"{CG}/machine.slice/{unit}")
+
+        _pm(*pm, "update", "--memory", "96m", name)
+        assert read(f"{d}/memory.max") == str(96 * MiB)
+        assert show(unit, "MemoryMax")["MemoryMax"] == str(96 * MiB)
+        _pm(*pm, "pause", name)
+        assert read(f"{d}/cgroup.freeze") == "1"
+        _pm(*pm, "unpause", name)
+        assert read(f"{d}/cgroup.freeze") == "0"
+        _pm(*pm, "stop", "-t", "1", name)
+        _pm(*pm, "rm", "-f", name)
+        assert_gone(unit, d)
     finally:
         sh(*pm, "rm", "-f", "-t", "0", name, timeout=120)
-        sh("podman", "rmi", "-f", image, timeout=120)
 
 
 def test_zz_times():

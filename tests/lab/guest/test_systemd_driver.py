@@ -13,12 +13,12 @@ import time
 import uuid
 
 import pytest
-from conftest import CG, CHECKOUT, RUNC, RUNK, Runtime, ok, proc_cgroup, read, sh
+from conftest import CG, CHECKOUT, RUNC, RUNK, Runtime, ok, proc_cgroup, read, runtimes, sh
 
 MiB = 1 << 20
 
 
-@pytest.fixture(params=["runc", "runk"])
+@pytest.fixture(params=runtimes())
 def rt(request):
     binary = RUNC if request.param == "runc" else RUNK
     r = Runtime(binary, f"/run/lab-sd-{request.param}-{uuid.uuid4().hex[:8]}", "--systemd-cgroup")
@@ -283,91 +283,22 @@ def test_timings_against_runc(runc, runk, bundle):
         assert times["runk"][k] < 5 * times["runc"][k] + 1.0, times
 
 
-# -- podman with the systemd cgroup manager, runk as its runtime ----------------------------
-PODMAN_CONF = """[engine]
-cgroup_manager = "systemd"
-events_logger = "file"
-"""
-
-
-@pytest.fixture
-def podman(tmp_path):
-    if not os.path.exists("/usr/bin/podman"):
-        pytest.skip("podman is not installed")
-    conf = tmp_path / "containers.conf"
-    conf.write_text(PODMAN_CONF)
-    env = dict(os.environ, CONTAINERS_CONF=str(conf))
-    root = f"/var/lib/lab-podman-{uuid.uuid4().hex[:6]}"
-    runroot = f"/run/lab-podman-{uuid.uuid4().hex[:6]}"
-    base = ["podman", "--root", root, "--runroot", runroot, "--runtime", RUNK, "--cgroup-manager", "systemd"]
-
-    def run(*args: str, timeout: float = 180):
-        return sh(*base, *args, env=env, timeout=timeout)
-
-    tar = subprocess.run(
-        ["tar", "-C", "/var/tmp/runk-test-bundle/rootfs", "-c", "."], capture_output=True, check=True
-    ).stdout
-    p = subprocess.run([*base, "import", "-", "localhost/labbox"], input=tar, capture_output=True, env=env)
-    assert p.returncode == 0, p.stderr.decode()
-    yield run
-    run("rm", "-a", "-f", "-t", "0")
-    run("rmi", "-a", "-f")
-    subprocess.run(["rm", "-rf", root, runroot])
-
-
-def test_podman_systemd_manager_on_runk(podman):
-    r = podman(
+# -- podman on runk: its default network (netavark) ------------------------------------------
+# (podman with the systemd cgroup manager on runk: test_systemd_checkpoint.py's
+# test_podman_systemd_manager, one container through run, exec, stats, checkpoint, restore,
+# update, pause, stop and rm)
+def test_podman_default_network_on_runk(podman_image):
+    r = sh(
+        "podman",
+        "--runtime",
+        RUNK,
         "run",
-        "-d",
-        "--name",
-        "labsd",
-        "--network",
-        "none",
-        "--memory",
-        "64m",
-        "--cpus",
-        "0.5",
-        "--pids-limit",
-        "50",
-        "localhost/labbox",
-        "sleep",
-        "600",
-    )
-    assert r.rc == 0, r
-    cid = r.out.strip()
-    unit = f"libpod-{cid}.scope"
-    d = f"{CG}/machine.slice/{unit}"
-    assert show(unit, "ActiveState", "Delegate", "MemoryMax", "TasksMax") == {
-        "ActiveState": "active",
-        "Delegate": "yes",
-        "MemoryMax": str(64 * MiB),
-        "TasksMax": "50",
-    }
-    inside = podman(
-        "exec",
-        "labsd",
+        "--rm",
+        podman_image,
         "sh",
         "-c",
-        "cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/cpu.max /sys/fs/cgroup/pids.max; cat /proc/self/cgroup",
+        "ip -4 addr show eth0 | grep inet || ifconfig eth0",
     )
-    assert inside.rc == 0, inside
-    assert inside.out.split()[:4] == [str(64 * MiB), "50000", "100000", "50"], inside
-    stats = podman("stats", "--no-stream", "--format", "json", "labsd")
-    assert stats.rc == 0 and "labsd" in stats.out, stats
-    assert podman("update", "--memory", "96m", "labsd").rc == 0
-    assert read(f"{d}/memory.max") == str(96 * MiB)
-    assert show(unit, "MemoryMax")["MemoryMax"] == str(96 * MiB)
-    assert podman("pause", "labsd").rc == 0
-    assert read(f"{d}/cgroup.freeze") == "1"
-    assert podman("unpause", "labsd").rc == 0
-    assert read(f"{d}/cgroup.freeze") == "0"
-    assert podman("stop", "-t", "1", "labsd").rc == 0
-    assert podman("rm", "-f", "labsd").rc == 0
-    assert_gone(unit, d)
-
-
-def test_podman_default_network_on_runk(podman):
-    r = podman("run", "--rm", "localhost/labbox", "sh", "-c", "ip -4 addr show eth0 | grep inet || ifconfig eth0")
     if r.rc != 0 and "netavark" in r.err:
         pytest.skip(f"podman's default network is not available in this guest: {r.err.strip()[-200:]}")
     assert r.rc == 0 and "inet" in r.out, r

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from conftest import CG, RUNC, RUNK, Runtime
+from conftest import CG, RUNC, RUNK, Runtime, runtimes
 from test_systemd_driver import assert_gone, show
 
 ANNOTATIONS = {
@@ -18,7 +18,7 @@ ANNOTATIONS = {
 WANT = {"TimeoutStopUSec": "2min 3.456789s", "RuntimeMaxUSec": "7s", "CollectMode": "inactive-or-failed"}
 
 
-@pytest.fixture(params=["runc", "runk"])
+@pytest.fixture(params=runtimes())
 def rt(request):
     binary = RUNC if request.param == "runc" else RUNK
     r = Runtime(binary, f"/run/lab-sdprop-{request.param}-{uuid.uuid4().hex[:8]}", "--systemd-cgroup")
