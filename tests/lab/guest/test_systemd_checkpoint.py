@@ -55,13 +55,18 @@ def test_checkpoint_restore_in_a_scope(rt, bundle, tmp_path):
     assert proc_cgroup(pid) == f"/system.slice/{unit}"
     _wait_count(pid, 2)
     images, work = str(tmp_path / "images"), str(tmp_path / "work")
-    cp = _timed(f"systemd {rt.name} checkpoint", rt, "checkpoint", "--image-path", images, "--work-path", work, name)
+    # runk here as runc main's checkpoint.bats on cgroup v2: CRIU leaves the cgroups alone (mode
+    # "ignore", which runc 1.1.5 lacks); the default mode is podman's cycle and test_checkpoint's
+    mode = ["--manage-cgroups-mode", "ignore"] if rt.name == "runk" else []
+    cp = _timed(
+        f"systemd {rt.name} checkpoint", rt, "checkpoint", *mode, "--image-path", images, "--work-path", work, name
+    )
     assert cp.returncode == 0, (cp.stderr, sh("tail", "-20", f"{work}/dump.log"))
     assert rt("state", name).rc == 1
     assert_gone(unit, d)  # the scope went with the container
 
     q = Pipes()
-    args = ("restore", "-d", "--bundle", b, "--image-path", images, "--work-path", work, name)
+    args = ("restore", "-d", *mode, "--bundle", b, "--image-path", images, "--work-path", work, name)
     cp = _timed(f"systemd {rt.name} restore", rt, *args, pipes=q)
     q.detach()
     assert cp.returncode == 0, (cp.stderr, sh("tail", "-30", f"{work}/restore.log"))
