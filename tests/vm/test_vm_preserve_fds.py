@@ -3,13 +3,14 @@ runk's linux backend with the same bundle (runk.vm.host.fdrelay, runk.vm.guest.f
 
 Three boots: run with a pipe in, a pipe out and a socketpair (each way, half-close) and the
 container's fd table; exec into a running container with a file read-only and a file in append
-mode; a listening socket refused at create with nothing left behind; and podman's
-`run --preserve-fds`.
+mode, a listening socket refused at exec and at create with nothing left behind, and a pod
+member in that VM relaying through its member supervisor; and podman's `run --preserve-fds`.
 """
 
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import socket
 import subprocess
@@ -18,6 +19,7 @@ import tempfile
 import pytest
 
 from .conftest import vm_processes
+from .test_vm_pod import _member
 
 pytestmark = pytest.mark.vm
 BOOT = 120
@@ -27,18 +29,24 @@ SCRIPT = "cat <&3 >&4; cat <&5 >&5; ls /proc/self/fd | sort -n | tr '\\n' ' '"
 
 
 def with_fds(argv: list[str], fds: list[int], **kw: object) -> subprocess.CompletedProcess:
-    """argv run with fds[i] as its fd 3+i (and nothing else of ours), stdout/stderr captured."""
+    """argv run with fds[i] as its fd 3+i (and nothing else of ours); stdout and stderr through
+    files (a created container keeps its stdio open: a pipe would not end)."""
     high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 100) for fd in fds]  # clear of 3..
     redirs = " ".join(f"{3 + i}>&{fd} {fd}>&-" for i, fd in enumerate(high))
     try:
-        return subprocess.run(
-            ["bash", "-c", f'exec "$@" {redirs}', "bash", *argv],
-            pass_fds=high,
-            capture_output=True,
-            text=True,
-            stdin=subprocess.DEVNULL,
-            **kw,  # type: ignore[arg-type]
-        )
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            r = subprocess.run(
+                ["bash", "-c", f'exec "$@" {redirs}', "bash", *argv],
+                pass_fds=high,
+                stdout=out,
+                stderr=err,
+                stdin=subprocess.DEVNULL,
+                **kw,  # type: ignore[arg-type]
+            )
+            out.seek(0)
+            err.seek(0)
+            r.stdout, r.stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
+            return r
     finally:
         for fd in high:
             os.close(fd)
@@ -152,6 +160,29 @@ def test_exec_relays_files_and_a_listening_socket_is_refused(vmrt, bundle, cid, 
     assert "--preserve-fds: fd 3 is a listening socket" in r4.stderr, r4.stderr
     assert not os.path.exists(os.path.join(vmrt.root, other))
     assert len(vm_processes(vmrt.root)) == 2  # only the running container's qemu and virtiofsd
+
+    # a pod member (in this container's VM): its member supervisor relays them the same way
+    member = _member(tmp_path, bundle, "m", vmrt.state(cid)["pid"], "cat <&3 >&4; echo member-$?")
+    in_r, in_w = os.pipe()
+    os.write(in_w, b"to the member\n")
+    os.close(in_w)
+    out_r, out_w = os.pipe()
+    mid = f"{cid}-m"
+    try:
+        r5 = with_fds(
+            [vmrt.binary, "--root", vmrt.root, "create", "--preserve-fds", "2", "--bundle", member.write(), mid],
+            [in_r, out_w],
+            timeout=60,
+        )
+    finally:
+        os.close(in_r)
+        os.close(out_w)
+    assert r5.returncode == 0, r5.stderr
+    assert json.load(open(os.path.join(vmrt.root, mid, "state.json")))["sandbox"]["pod"]  # no VM of its own
+    assert vmrt("start", mid).rc == 0
+    with os.fdopen(out_r, "rb") as f:
+        assert f.read() == b"to the member\n"
+    assert vmrt("delete", "--force", mid).rc == 0
     assert vmrt("delete", "--force", cid).rc == 0
 
 
