@@ -226,3 +226,25 @@ def test_host_and_guest_relays_meet_over_frames():
     host.close()
     os.close(h_out_r)
     h_peer.close()
+
+
+def test_the_guest_cannot_write_to_host_fds_it_was_not_given(tmp_path):
+    """FD frames name an fd number: a guest naming one of the host relay's other fds (an "in"
+    fd, the supervisor's sockets, its log) gets nothing written there."""
+    r, w = os.pipe()
+    victim = os.open(tmp_path / "victim", os.O_WRONLY | os.O_CREAT, 0o600)
+    host = fdrelay.HostFds(0, [(r, IN)], lambda _b: None)
+    try:
+        for fd in (r, w, victim, 1, 2):
+            host.on_frame(wire.decode(P.fd_frames(0, fd, b"injected")[0])[0])
+        assert os.path.getsize(tmp_path / "victim") == 0
+        os.set_blocking(r, False)
+        with pytest.raises(BlockingIOError):
+            os.read(r, 10)  # nothing came into the pipe through its write end either
+        assert host.poll_fds() == [r]  # and the "in" fd was not closed by a fake EOF
+        host.on_frame(wire.decode(P.fd_frames(0, r, b"")[0])[0])
+        assert host.poll_fds() == [r]
+    finally:
+        host.close()
+        os.close(w)
+        os.close(victim)
