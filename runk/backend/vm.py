@@ -6,7 +6,9 @@ runk.backend.linux. create() plans the VM (runk.vm.host.sandbox), forks the supe
 host cgroup) and returns once the guest agent reports the container created and waiting for
 start; the supervisor's pid is the pid in state.json and --pid-file. The other verbs go to the
 supervisor's control socket (runk.vm.host.control); exec forks an exec proxy
-(runk.vm.host.execproxy).
+(runk.vm.host.execproxy). `--preserve-fds` is relayed as bytes by those host processes
+(runk.vm.host.fdrelay: pipes, files, stream sockets; anything else refused before create or
+exec makes anything).
 State files beside state.json (all in the container dir, removed by delete): vm-plan.json,
 vm.json (pids, accelerator, timings), `created` while waiting for start, `paused`, `exit`.
 
@@ -86,9 +88,10 @@ def _spawn_supervisor(
     req: CreateRequest,
     mgr: CgroupManager | None,
     entry: str = "runk.vm.host.supervisor",
+    fds: list[tuple[int, str]] | None = None,
 ) -> tuple[int, int]:
     """Fork, enter the host sandbox (setsid, cgroup, namespaces), exec the supervisor (or a pod
-    member's, `entry`)."""
+    member's, `entry`); it keeps the preserved `fds` (runk.vm.host.fdrelay) open to relay them."""
     from runk.linux.bootstrap import adopt_stdio
     from runk.linux.namespaces import clone_flag, open_ns_path
     from runk.linux.syscalls import setns, unshare
@@ -101,7 +104,7 @@ def _spawn_supervisor(
             else:
                 flags |= clone_flag(ns["type"])
     ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
-    keep = [ready_w] + ([req.console_fd] if req.console_fd is not None else [])
+    keep = [ready_w] + ([req.console_fd] if req.console_fd is not None else []) + [n for n, _d in fds or []]
     boot = f"import sys; sys.path[:0] = {[p for p in sys.path if p]!r}; from {entry} import main; main(sys.argv[1:])"
     argv = [
         sys.executable,
@@ -114,6 +117,7 @@ def _spawn_supervisor(
         str(ready_w),
         str(req.console_fd if req.console_fd is not None else -1),
         req.console_socket or "",
+        ",".join(f"{n}:{d}" for n, d in fds or []),
     ]
     sys.stdout.flush()
     sys.stderr.flush()
@@ -307,6 +311,11 @@ class VmBackend:
 
         if req.pidfd_socket:
             raise RunkError("--pidfd-socket: the vm backend's container process is in its guest: no pidfd")
+        fds: list[tuple[int, str]] = []
+        if req.preserve_fds:
+            from runk.vm.host import fdrelay
+
+            fds = fdrelay.plan(req.preserve_fds)  # refused before anything is made
         undo = CleanupStack()
         try:
             cdir.write(CONFIG_FILE, raw)
@@ -316,8 +325,6 @@ class VmBackend:
                 raise RunkError("cannot allocate tty if runk will detach without setting console socket")
             if req.console_socket and not terminal:
                 raise RunkError("cannot use console socket if runk will not detach or allocate tty")
-            if req.preserve_fds:
-                log.warn("--preserve-fds: descriptors cannot be passed into a VM; ignored")
             for i, hook in enumerate((cfg.get("hooks") or {}).get("createContainer") or []):
                 # it runs in the guest, whose own files are the host's /usr and the container's
                 if not str((hook or {}).get("path") or "").startswith("/usr/"):
@@ -370,7 +377,7 @@ class VmBackend:
                 podshare.attach(box.dir, cdir.id, stages)
                 stop_after("staged", cdir.root)
             entry = "runk.vm.host.member" if box is not None else "runk.vm.host.supervisor"
-            pid, ready = _spawn_supervisor(cdir, cfg, req, mgr, entry)
+            pid, ready = _spawn_supervisor(cdir, cfg, req, mgr, entry, fds)
             undo.push(_undo_spawn, cdir, rec, pid)
             stop_after("spawn", cdir.root)
             freeze("supervisor", cdir.root, pid)
@@ -488,13 +495,13 @@ class VmBackend:
             remove_groups(rec.cgroup_paths)
 
     def exec_process(self, cdir: ContainerDir, rec: StateRecord, cfg: dict[str, Any], req: ExecRequest) -> int:
-        """Start req.process in the guest container; returns the pid of its host exec proxy."""
-        from runk.vm.host import execproxy
+        """Start req.process in the guest container; returns the pid of its host exec proxy, which
+        relays the preserved fds (runk.vm.host.fdrelay)."""
+        from runk.vm.host import execproxy, fdrelay
 
         if req.pidfd_socket:
             raise RunkError("--pidfd-socket: the vm backend's container process is in its guest: no pidfd")
-        if req.preserve_fds:
-            log.warn("--preserve-fds: descriptors cannot be passed into a VM; ignored")
+        fds = fdrelay.plan(req.preserve_fds) if req.preserve_fds else []
         pid = execproxy.start(
             _pod(rec) or cdir.path,
             req.process,
@@ -503,6 +510,7 @@ class VmBackend:
             close_fds=(cdir.fd,),
             stdio=req.stdio,
             container_id=rec.id if _pod(rec) else None,
+            fds=fds,
         )
         if req.pid_file:
             write_atomic(None, req.pid_file, str(pid))

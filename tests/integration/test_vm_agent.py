@@ -168,3 +168,43 @@ def test_agent_holds_pod_members(agent, bundle):
     assert port.wait(lambda f: f.type == wire.EXIT and f.stream == 6).json() == {"signal": 9}
     assert proc.wait(timeout=30) == 0
     assert [n for n in os.listdir(groot) if not n.startswith(".")] == []
+
+
+def fd_bytes(port: Port, stream: int, num: int) -> bytes:
+    """FD frames of `num` on `stream` until its EOF."""
+    got = b""
+    while True:
+        n, data = P.fd_payload(
+            port.wait(lambda f: f.type == wire.FD and f.stream == stream and P.fd_payload(f)[0] == num)
+        )
+        if not data:
+            return got
+        got += data
+
+
+def test_agent_gives_preserved_fds_at_their_numbers(agent, bundle):
+    """--preserve-fds in the guest: fd 3 a pipe fed by FD frames, fd 4 a pipe sent back, fd 6
+    a socket each way (fd 5 not open on the host: not in the process); the agent's own fds at
+    those numbers (its port, its wakeup pipe) are moved aside and back, and none leaks in."""
+    port, proc, _groot = agent
+    cfg = bundle.copy()
+    cfg["process"]["args"] = ["sleep", "1000"]
+    assert port.call(P.CREATE, id="a1", config=cfg)["ok"]
+    assert port.call(P.START)["ok"]
+    script = "cat <&3 >&4; cat <&6 >&6; ls /proc/$$/fd | sort -n | tr '\\n' ' '; exit 5"
+    fds = [[3, "in"], [4, "out"], [6, "both"]]
+    r = port.call(P.EXEC, 1, process=dict(cfg["process"], args=["sh", "-c", script]), fds=fds)
+    assert r["ok"], r
+    # fd 4 ends when sh does (it holds it too), after the socket's cat: everything goes in first
+    data = P.fd_frames(1, 3, b"x" * 100_000) + P.fd_frames(1, 3, b"")
+    for frame in data + P.fd_frames(1, 6, b"ping") + P.fd_frames(1, 6, b""):  # the host's half-close on 6
+        port.send(frame)
+    assert fd_bytes(port, 1, 4) == b"x" * 100_000
+    assert fd_bytes(port, 1, 6) == b"ping"
+    assert port.output(1, wire.STDOUT, b"6 ").split() == [b"0", b"1", b"2", b"3", b"4", b"6"]  # sh's
+    assert port.wait(lambda f: f.type == wire.EXIT and f.stream == 1).json() == {"exit_code": 5}
+    bad = port.call(P.EXEC, 2, process=dict(cfg["process"], args=["true"]), fds=[[2, "in"]])
+    assert "preserved fd 2 is below 3" in bad["error"], bad
+    assert port.call(P.PS)["ok"]  # the agent's port and loop came back intact
+    assert port.call(P.DESTROY)["ok"]
+    assert proc.wait(timeout=30) == 0

@@ -154,6 +154,7 @@ def podman(guest):
             base + list(args), env=env, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL
         )
 
+    run.argv, run.env = base, env  # type: ignore[attr-defined]  (for a test that runs podman itself)
     image = "localhost/runk-vm-busybox:test"
     r = run(
         "import",

@@ -5,6 +5,9 @@ virtio-fs. It serves runk.vm.wire.protocol requests on the virtio-serial port an
 runk.container.container, i.e. the LinuxBackend and runk.linux: the same namespace, mount, cgroup
 (v2 here), capability, seccomp and rlimit code as on the host, with a guest --root of GUEST_ROOT.
 The VM layer adds only the transport (this loop, runk.vm.guest.procio) and the VM lifecycle.
+A process's preserved fds ("fds" in CreateContainer/ExecProcess, `--preserve-fds` on the host)
+are pipe or socketpair ends at the same numbers (runk.vm.guest.fdio), handed to runk's core as
+its preserve_fds and relayed as FD frames.
 
 A VM holds one sandbox container (the first CreateContainer, its init on stream 0) and any
 number of pod members (runk.vm.host.pod): a member's CreateContainer arrives on the stream the
@@ -105,6 +108,11 @@ class Agent:
             if p is not None:
                 p.feed_stdin(f.payload)
             return
+        if f.type == wire.FD:
+            p = self.procs.get(f.stream)
+            if p is not None:
+                p.fds.feed(*P.fd_payload(f))
+            return
         if f.type != wire.REQ:
             return
         req = f.json()
@@ -173,9 +181,10 @@ class Agent:
             no_pivot=bool(req.get("no_pivot")),
             no_new_keyring=bool(req.get("no_new_keyring")),
         )
-        proc = Proc(stream, terminal)
+        proc = Proc(stream, terminal, req.get("fds"))
         creq.console_fd = proc.console_fd
         creq.tty_relayed = bool(req.get("tty_relayed"))
+        creq.preserve_fds = proc.fds.preserve()
         try:
             with proc.stdio():
                 c = ct.create(GUEST_ROOT, cid, creq)
@@ -209,8 +218,9 @@ class Agent:
             raise AgentError(f"stream {stream} is in use")
         process = req["process"]
         ereq = ExecRequest(process, detach=False)
-        proc = Proc(stream, bool(process.get("terminal")))
+        proc = Proc(stream, bool(process.get("terminal")), req.get("fds"))
         ereq.console_fd = proc.console_fd
+        ereq.preserve_fds = proc.fds.preserve()
         c = self._load(cid=req.get("container_id"))
         try:
             with proc.stdio():

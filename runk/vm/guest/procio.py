@@ -5,7 +5,8 @@ runk create/exec call that forks it (runc's pass-through stdio), or, with a term
 end is the console socket over which the container's init or tenant sends its pty master (the
 same path as `runk run -t` on the host). Output is read non-blocking and sent as STDOUT/STDERR
 frames; STDIN frames are queued and written as the process reads; EOF travels as a zero-length
-frame. When the process is reaped, what it wrote is drained, EOFs and its EXIT frame follow.
+frame. Its preserved fds (`--preserve-fds`) are a GuestFds (runk.vm.guest.fdio), relayed as FD
+frames. When the process is reaped, what it wrote is drained, EOFs and its EXIT frame follow.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import os
 import select
 
 from runk.linux.console import recv_master
+from runk.vm.guest.fdio import GuestFds
 from runk.vm.wire import protocol as P
 from runk.vm.wire import wire
 
@@ -31,6 +33,7 @@ class Proc:
         "_child",
         "_sock",
         "console_fd",
+        "fds",
         "master",
         "outs",
         "pending",
@@ -41,8 +44,9 @@ class Proc:
         "terminal",
     )
 
-    def __init__(self, stream: int, terminal: bool) -> None:
+    def __init__(self, stream: int, terminal: bool, fds: list[list[object]] | None = None) -> None:
         self.stream = stream
+        self.fds = GuestFds(stream, fds)  # its preserved fds (--preserve-fds), first: they may fail
         self.terminal = terminal
         self.pid = 0
         self.console_fd: int | None = None
@@ -71,12 +75,14 @@ class Proc:
 
     @contextlib.contextmanager
     def stdio(self) -> Iterator[None]:
-        """The child ends as this process's 0, 1, 2 while runk forks the container process."""
+        """The child ends as this process's 0, 1, 2 (and the preserved fds at theirs) while runk
+        forks the container process."""
         saved = [os.dup(i) for i in (0, 1, 2)]
         try:
             for i, fd in enumerate(self._child):
                 os.dup2(fd, i)
-            yield
+            with self.fds.placed():
+                yield
         finally:
             for i, fd in enumerate(saved):
                 os.dup2(fd, i)
@@ -88,6 +94,7 @@ class Proc:
         for fd in set(self._child):
             os.close(fd)
         self._child = ()
+        self.fds.started()
         if self.console_fd is not None:
             os.close(self.console_fd)
             self.console_fd = None
@@ -106,6 +113,7 @@ class Proc:
         masks: dict[int, int] = dict.fromkeys(self.outs, _IN)
         if self.stdin_fd is not None and self.pending:
             masks[self.stdin_fd] = masks.get(self.stdin_fd, 0) | select.POLLOUT
+        self.fds.register(masks)
         for fd, m in masks.items():
             poller.register(fd, m)
 
@@ -114,6 +122,7 @@ class Proc:
             self._read(fd, peer)
         if fd == self.stdin_fd and ev & select.POLLOUT:
             self.flush()
+        self.fds.on_event(fd, ev, peer)
 
     def _read(self, fd: int, peer: P.Peer) -> bool:
         """One read; False once the stream ended (EOF frame sent, fd closed)."""
@@ -176,6 +185,7 @@ class Proc:
                     for frame in P.data_frames(self.outs[fd], self.stream, b""):
                         peer.send(frame)
                     break
+        self.fds.drain(peer)
         peer.send(P.exit_frame(self.stream, P.status_of(status)))
         self.close()
 
@@ -191,6 +201,7 @@ class Proc:
                 pass
         self._child, self.outs = (), {}
         self.stdin_fd = self.master = self.console_fd = None
+        self.fds.close()
         if self._sock is not None:
             self._sock.close()
             self._sock = None

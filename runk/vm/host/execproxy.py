@@ -2,7 +2,8 @@
 
 Runs on the host, forked by `runk exec` (runk.backend.vm.exec_process). It asks the supervisor
 for ExecProcess over vm.sock, then relays its own stdio as frames (or, with a terminal, a host
-pty whose master went over --console-socket), forwards the signals it receives (and window
+pty whose master went over --console-socket) and the preserved fds (runk.vm.host.fdrelay: their
+bytes as FD frames), forwards the signals it receives (and window
 size changes) to the guest process, and exits as that process did. Its pid is what --pid-file
 gets and what conmon reaps, as it would reap runc's exec'd process.
 """
@@ -16,6 +17,7 @@ import signal
 from runk.errors import RunkError
 from runk.linux.bootstrap import adopt_stdio
 from runk.vm.host import bounds, control, hostio
+from runk.vm.host.fdrelay import HostFds
 from runk.vm.wire import protocol as P
 from runk.vm.wire import wire
 
@@ -33,10 +35,11 @@ def start(
     close_fds: tuple[int, ...] = (),
     stdio: tuple[int, int, int] | None = None,
     container_id: str | None = None,
+    fds: list[tuple[int, str]] | None = None,
 ) -> int:
     """Fork the proxy; returns its pid once the guest process runs, or raises its error.
     dirpath: the directory of the supervisor to ask (a pod member's: its sandbox's, naming the
-    member by container_id)."""
+    member by container_id); fds: the preserved fds it relays (runk.vm.host.fdrelay.plan)."""
     r, w = os.pipe2(os.O_CLOEXEC)
     pid = os.fork()
     if pid == 0:
@@ -46,7 +49,7 @@ def start(
             for fd in close_fds:
                 os.close(fd)
             adopt_stdio(stdio)
-            status = _run(dirpath, process, console_socket, console_fd, w, container_id)
+            status = _run(dirpath, process, console_socket, console_fd, w, container_id, fds or [])
         except BaseException as e:  # the child reports and exits, never returns
             from runk.errors import describe
 
@@ -73,6 +76,7 @@ def _run(
     console_fd: int | None,
     ready_w: int,
     container_id: str | None = None,
+    fds: list[tuple[int, str]] | None = None,
 ) -> dict[str, Any]:
     terminal = bool(process.get("terminal"))
     s = control.connect(dirpath)  # within the control bound
@@ -87,7 +91,9 @@ def _run(
     dec = wire.Decoder()
     s.settimeout(bounds.control())
     try:
-        more = {"container_id": container_id} if container_id else {}
+        more: dict[str, Any] = {"container_id": container_id} if container_id else {}
+        if fds:
+            more["fds"] = [[n, d] for n, d in fds]
         s.sendall(P.request(P.EXEC, 1, 0, process=process, **more))
     except TimeoutError:
         raise control.SupervisorTimeout(bounds.control()) from None
@@ -101,20 +107,24 @@ def _run(
         os.close(master)
     os.write(ready_w, b"ok")
     os.close(ready_w)
-    relay = Relay(s, stream, slave)
+    relay = Relay(s, stream, slave, fds)
     for f in early:
         relay.frame(f)
     return relay.run(dec, wake_r)
 
 
 class Relay:
-    __slots__ = ("rid", "s", "slave", "status", "stdin_open", "stream")
+    """One guest process's stdio (or host pty), preserved fds, signals and exit, over a control
+    connection (the exec proxy's; a pod member's host process uses it too)."""
 
-    def __init__(self, s: socket, stream: int, slave: int | None) -> None:
+    __slots__ = ("fds", "rid", "s", "slave", "status", "stdin_open", "stream")
+
+    def __init__(self, s: socket, stream: int, slave: int | None, fds: list[tuple[int, str]] | None = None) -> None:
         self.s, self.stream, self.slave = s, stream, slave
         self.stdin_open = slave is None
         self.status: dict[str, Any] | None = None
         self.rid = 1
+        self.fds = HostFds(stream, fds or [], self.send)
 
     def send(self, data: bytes) -> None:
         try:
@@ -137,10 +147,18 @@ class Relay:
                 P.write_all(fd, f.payload)
             except OSError:
                 pass
+        elif f.type == wire.FD:
+            self.fds.on_frame(f)
         elif f.type == wire.EXIT:
             self.status = f.json()
 
     def run(self, dec: wire.Decoder, wake_r: int) -> dict[str, Any]:
+        try:
+            return self._run(dec, wake_r)
+        finally:
+            self.fds.close()
+
+    def _run(self, dec: wire.Decoder, wake_r: int) -> dict[str, Any]:
         sfd = self.s.fileno()
         inp = self.slave if self.slave is not None else 0
         while self.status is None:
@@ -149,6 +167,8 @@ class Relay:
             p.register(wake_r, select.POLLIN)
             if self.stdin_open or self.slave is not None:
                 p.register(inp, select.POLLIN)
+            for fd in self.fds.poll_fds():
+                p.register(fd, select.POLLIN)
             try:
                 events = p.poll()
             except InterruptedError:
@@ -168,6 +188,8 @@ class Relay:
                         self.on_signal(sig)
                 elif fd == inp:
                     self.read_input(inp)
+                elif fd in self.fds.readable:
+                    self.fds.on_readable(fd)
         return self.status
 
     def read_input(self, fd: int) -> None:

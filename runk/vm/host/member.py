@@ -1,17 +1,19 @@
 """Member supervisor (host): the host process of a pod member, a container in another's VM.
 
-Runs on the host, exec'd by `runk create` (runk.backend.vm) for a container that runk.vm.host.pod
-placed in a sandbox container's VM, in the same host sandbox (session, the member's host cgroup,
-the pod's network/ipc/uts namespaces) as a VM supervisor. It boots nothing: it connects to the
-sandbox supervisor's control socket (<sandbox dir>/vm.sock) and sends the member's
-CreateContainer; the sandbox supervisor gives the member's init a stream owned by this
-connection (runk.vm.host.switchboard). Then, like the exec proxy (runk.vm.host.execproxy, whose
-relay it uses), it relays its stdio (or a host pty handed over --console-socket) to that stream,
-forwards the signals it gets to the member's init, and exits as the member did, after writing
-`exit` in the member's directory. Its pid is the member's pid in state.json and --pid-file, so
-conmon and containerd wait on it as on runc's init. If the sandbox's VM ends first, the
-connection drops and the member exits as killed (SIGKILL). The member's other verbs do not pass
-through here: runk.backend.vm sends them to the sandbox supervisor, naming the member.
+Runs on the host, exec'd by `runk create` (runk.backend.vm) for a container that
+runk.vm.host.pod placed in a sandbox container's VM, in the same host sandbox (session, the
+member's host cgroup, the pod's network/ipc/uts namespaces) as a VM supervisor. It boots
+nothing: it connects to the sandbox supervisor's control socket (<sandbox dir>/vm.sock) and
+sends the member's CreateContainer; the sandbox supervisor gives the member's init a stream
+owned by this connection (runk.vm.host.switchboard). Then, like the exec proxy
+(runk.vm.host.execproxy, whose relay it uses), it relays its stdio (or a host pty handed over
+--console-socket) and its preserved fds (`--preserve-fds`, runk.vm.host.fdrelay, kept open
+across its exec as the VM supervisor keeps them) to that stream, forwards the signals it gets to
+the member's init, and exits as the member did, after writing `exit` in the member's directory.
+Its pid is the member's pid in state.json and --pid-file, so conmon and containerd wait on it as
+on runc's init. If the sandbox's VM ends first, the connection drops and the member exits as
+killed (SIGKILL). The member's other verbs do not pass through here: runk.backend.vm sends them
+to the sandbox supervisor, naming the member.
 
 Files in the member's directory: vm-member.json (written by create: the sandbox's directory
 and the CreateContainer arguments), `created` until start, `exit`, member.log.
@@ -42,8 +44,15 @@ def _report(ready_fd: int, doc: dict[str, Any]) -> None:
     os.close(ready_fd)
 
 
-def run(doc: dict[str, Any], ready_fd: int, console_socket: str | None, console_fd: int | None) -> dict[str, Any]:
-    """Create the member in the sandbox's guest, report to runk create, relay until it exits."""
+def run(
+    doc: dict[str, Any],
+    ready_fd: int,
+    console_socket: str | None,
+    console_fd: int | None,
+    fds: list[tuple[int, str]] | None = None,
+) -> dict[str, Any]:
+    """Create the member in the sandbox's guest, report to runk create, relay until it exits
+    (its stdio, and its preserved `fds` as the exec proxy does)."""
     from runk.errors import RunkError
     from runk.vm.host.execproxy import Relay
 
@@ -55,7 +64,8 @@ def run(doc: dict[str, Any], ready_fd: int, console_socket: str | None, console_
         early: list[wire.Frame] = []
         dec = wire.Decoder()
         s.settimeout(bounds.control())
-        s.sendall(P.request(P.CREATE, 1, P.INIT_STREAM, **doc["create"], tty_relayed=console_fd is not None))
+        more: dict[str, Any] = {"fds": [[n, d] for n, d in fds]} if fds else {}
+        s.sendall(P.request(P.CREATE, 1, P.INIT_STREAM, **doc["create"], tty_relayed=console_fd is not None, **more))
         reply = control.read_reply(s, dec, 1, early.append)
         if not reply.get("ok"):
             raise RunkError(str(reply.get("error") or "CreateContainer failed"))
@@ -78,7 +88,7 @@ def run(doc: dict[str, Any], ready_fd: int, console_socket: str | None, console_
         _report(ready_fd, {"ok": False, "error": msg})
         return {"exit_code": 1}
     _report(ready_fd, {"ok": True})
-    relay = Relay(s, int(reply["stream"]), slave)
+    relay = Relay(s, int(reply["stream"]), slave, fds)
     for f in early:
         relay.frame(f)
     status = relay.run(dec, wake_r)
@@ -87,7 +97,9 @@ def run(doc: dict[str, Any], ready_fd: int, console_socket: str | None, console_
 
 
 def main(argv: list[str]) -> None:
-    """argv: CONTAINER_DIR ID READY_FD CONSOLE_FD|-1 [CONSOLE_SOCKET] (as the VM supervisor's)."""
+    """argv: CONTAINER_DIR ID READY_FD CONSOLE_FD|-1 [CONSOLE_SOCKET [FDS]] (as the VM supervisor's)."""
+    from runk.vm.host.fdrelay import decode
+
     cdir, ready_fd, console_fd = argv[0], int(argv[2]), int(argv[3])
     console_socket = argv[4] if len(argv) > 4 and argv[4] else None
     os.chdir(cdir)
@@ -100,4 +112,7 @@ def main(argv: list[str]) -> None:
     with open(MEMBER_FILE, "rb") as f:
         doc = _json.loads(f.read())
     assert isinstance(doc, dict)
-    hostio.exit_as(run(doc, ready_fd, console_socket, console_fd if console_fd >= 0 else None))
+    fds = decode(argv[5]) if len(argv) > 5 else []
+    for fd, _d in fds:
+        os.set_inheritable(fd, False)
+    hostio.exit_as(run(doc, ready_fd, console_socket, console_fd if console_fd >= 0 else None, fds))

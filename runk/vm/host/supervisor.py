@@ -5,7 +5,8 @@ own 0-2, its cwd the container directory. It owns the VM: virtiofsd and qemu
 (runk.vm.host.machine), the agent channel (agent.sock, qemu connects to it) and the control socket
 vm.sock on which runk start/kill/exec/pause/... (runk.vm.host.control) reach the guest agent
 (runk.vm.guest.agent). It relays the init's stdio as frames (a host pty handed over
---console-socket when the container has a terminal), forwards the signals it gets to the guest
+--console-socket when the container has a terminal) and the preserved fds create let it keep
+(`--preserve-fds`, runk.vm.host.fdrelay: their bytes as FD frames), forwards the signals it gets to the guest
 init, writes `created` while the container waits for start, `exit` when it ended, and exits
 with the container's status: the code, or the same signal re-raised
 (runk.vm.host.hostio.exit_as), so conmon reaps it as it would runc's init.
@@ -21,6 +22,7 @@ import time
 
 from runk import _json
 from runk.vm.host import bounds, hostio, machine
+from runk.vm.host.fdrelay import HostFds, decode
 from runk.vm.host.sandbox import AGENT_SOCK, VFS_SOCK, VmPlan
 from runk.vm.host.switchboard import (
     CONTROL_SOCK,
@@ -59,9 +61,17 @@ def _listen(path: str) -> socket.socket:
 
 class Supervisor(Switchboard):
     def __init__(
-        self, plan: VmPlan, cid: str, ready_fd: int, console_socket: str | None, console_fd: int | None
+        self,
+        plan: VmPlan,
+        cid: str,
+        ready_fd: int,
+        console_socket: str | None,
+        console_fd: int | None,
+        fds: list[tuple[int, str]] | None = None,
     ) -> None:
         self.plan, self.cid, self.ready_fd = plan, cid, ready_fd
+        self.fd_plan = fds or []
+        self.init_fds = HostFds(P.INIT_STREAM, self.fd_plan, self.to_agent)
         self.console_socket, self.console_fd = console_socket, console_fd
         self.terminal = bool((plan.guest_config.get("process") or {}).get("terminal"))
         self.children: list[machine.Child] = []
@@ -157,6 +167,7 @@ class Supervisor(Switchboard):
             tty_relayed=self.console_fd is not None,  # runk-vm run's own relay, not a console socket
             interfaces=[{k: n[k] for k in ("name", "mac", "mtu", "addresses", "routes")} for n in self.nics],
             volumes=[serial for _path, serial in plan.volumes],
+            fds=[[n, d] for n, d in self.fd_plan],
         )
         if not reply.get("ok"):
             raise BootError(reply.get("error") or "CreateContainer failed")
@@ -204,6 +215,7 @@ class Supervisor(Switchboard):
             except netplug.PlugError as e:
                 self.log(f"unplug: {e}")
             self.nics = []
+        self.init_fds.close()
         for name in (CREATED, PAUSED):
             unlink_quiet(name)
         for s in list(self.listeners.values()) + [c.sock for c in self.clients.values()]:
@@ -234,6 +246,9 @@ class Supervisor(Switchboard):
             fds[0] = "stdin"
         if self.created and self.slave is not None:
             fds[self.slave] = "slave"
+        if self.created:
+            for fd in self.init_fds.poll_fds():
+                fds[fd] = "fd"
         fds[self.wake_r] = "signal"
         for c in self.children:
             if c.name == "qemu" and c.status is None:
@@ -259,6 +274,8 @@ class Supervisor(Switchboard):
                 self.from_client(fd)
             elif kind in ("stdin", "slave"):
                 self.read_input(fd)
+            elif kind == "fd":
+                self.init_fds.on_readable(fd)
             elif kind == "signal":
                 for sig in hostio.read_signals(self.wake_r):
                     self.on_signal(sig)
@@ -352,9 +369,13 @@ class Supervisor(Switchboard):
 
 
 def main(argv: list[str]) -> None:
-    """argv: CONTAINER_DIR ID READY_FD CONSOLE_FD|-1 [CONSOLE_SOCKET]."""
+    """argv: CONTAINER_DIR ID READY_FD CONSOLE_FD|-1 [CONSOLE_SOCKET [FDS]] (FDS: the preserved
+    fds it holds, runk.vm.host.fdrelay.encode)."""
     cdir, cid, ready_fd, console_fd = argv[0], argv[1], int(argv[2]), int(argv[3])
     console_socket = argv[4] if len(argv) > 4 and argv[4] else None
+    fds = decode(argv[5]) if len(argv) > 5 else []
+    for fd, _d in fds:  # ours to relay: qemu and virtiofsd must not hold them open
+        os.set_inheritable(fd, False)
     os.chdir(cdir)
     try:
         from runk.linux.syscalls import set_name
@@ -364,5 +385,5 @@ def main(argv: list[str]) -> None:
         pass
     with open(PLAN_FILE, "rb") as f:
         plan = VmPlan.from_json(f.read())
-    sup = Supervisor(plan, cid, ready_fd, console_socket, console_fd if console_fd >= 0 else None)
+    sup = Supervisor(plan, cid, ready_fd, console_socket, console_fd if console_fd >= 0 else None, fds)
     hostio.exit_as(sup.run())

@@ -3,7 +3,9 @@
 Runs in the supervisor (host). Requests from runk commands on vm.sock are forwarded to the agent
 with the supervisor's own request ids and answered when the agent replies; ExecProcess gets a
 new stream owned by the asking connection (its stdio and EXIT go there only); the init's output
-goes to the supervisor's own stdout/stderr (runc's pass-through stdio), or to the host pty.
+goes to the supervisor's own stdout/stderr (runc's pass-through stdio), or to the host pty; FD
+frames (preserved fds, runk.vm.host.fdrelay) go to the init's host fds, or both ways between an
+exec's or a member's stream and the connection that owns it.
 A pod member's CreateContainer (from its member supervisor, runk.vm.host.member) is routed like
 ExecProcess: a new stream owned by that connection carries the member init's stdio and EXIT; if
 the connection drops first (the member's host process was killed), the member is killed in the
@@ -27,6 +29,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
+
+    from runk.vm.host.fdrelay import HostFds
 
     Callback = Callable[[dict[str, Any]], object]  # gets the agent's reply
 
@@ -84,6 +88,7 @@ class Switchboard:
     cid: str  # the sandbox container's id
     created: bool  # the sandbox container exists in the guest
     member_inits: dict[int, str]  # stream of a pod member's init -> the member's id
+    init_fds: HostFds  # the init's preserved fds (runk.vm.host.fdrelay)
 
     if TYPE_CHECKING:
 
@@ -125,6 +130,11 @@ class Switchboard:
                 self.output(f.type, f.payload)
             elif f.stream in self.owners:
                 self.owners[f.stream].send(wire.encode(f.type, f.stream, f.payload))
+        elif f.type == wire.FD:
+            if f.stream == P.INIT_STREAM:
+                self.init_fds.on_frame(f)
+            elif f.stream in self.owners:
+                self.owners[f.stream].send(wire.encode(f.type, f.stream, f.payload))
         elif f.type == wire.EXIT:
             self.member_inits.pop(f.stream, None)
             if f.stream == P.INIT_STREAM:
@@ -161,7 +171,7 @@ class Switchboard:
     def from_client(self, fd: int) -> None:
         client = self.clients[fd]
         for f in client.peer.receive():
-            if f.type == wire.STDIN and self.owners.get(f.stream) is client:
+            if f.type in (wire.STDIN, wire.FD) and self.owners.get(f.stream) is client:
                 self.to_agent(wire.encode(f.type, f.stream, f.payload))
             elif f.type == wire.REQ:
                 self.request(client, f.json(), f.stream)

@@ -10,6 +10,12 @@ after Kata's agent.proto; no gRPC.
     EVT  {"event": "hello", ...}              the agent is up (sent once)
     STDIN/STDOUT/STDERR (stream S)            a process's stdio; zero length = EOF
     EXIT (stream S) {"exit_code": N} | {"signal": N}
+    FD (stream S) fd:u32 | bytes              a preserved descriptor's bytes; no bytes = its EOF
+
+CreateContainer and ExecProcess may carry "fds": [[N, DIR], ...] (runk.vm.host.fdrelay): the
+process gets, at fd N, a pipe end or socket the agent relays as FD frames, DIR "in" (host to
+guest), "out" (guest to host) or "both" (a stream socket, with half-close); runk's core in
+the guest preserves fds 3 up to the highest N.
 
 Stream 0 is the sandbox container's init; ExecProcess gets a new stream per process, and so does
 the CreateContainer of a pod member (a second container in the same VM, runk.vm.host.pod): its
@@ -49,6 +55,9 @@ POD_SHM = "/run/runk-shm"
 POD_SHM_OPTIONS = "mode=1777,size=65536k"
 # virtio_console takes at most 32 KiB per write(): one frame, header included, per write
 CHUNK = 32768 - wire.HEADER_SIZE
+
+
+FD_NUM_SIZE = 4  # the fd number before an FD frame's bytes
 
 
 class ProtocolError(wire.ProtocolError):
@@ -95,6 +104,22 @@ def data_frames(type: int, stream: int, data: bytes) -> list[bytes]:
     if not data:
         return [wire.encode(type, stream, b"")]
     return [wire.encode(type, stream, data[i : i + CHUNK]) for i in range(0, len(data), CHUNK)]
+
+
+def fd_frames(stream: int, num: int, data: bytes) -> list[bytes]:
+    """FD frames of descriptor `num`'s bytes, each within one virtio-serial write; b"" gives its EOF."""
+    head = num.to_bytes(FD_NUM_SIZE, "big")
+    size = CHUNK - FD_NUM_SIZE
+    if not data:
+        return [wire.encode(wire.FD, stream, head)]
+    return [wire.encode(wire.FD, stream, head + data[i : i + size]) for i in range(0, len(data), size)]
+
+
+def fd_payload(f: wire.Frame) -> tuple[int, bytes]:
+    """(fd number, bytes) of an FD frame; b"" is that descriptor's EOF."""
+    if len(f.payload) < FD_NUM_SIZE:
+        raise ProtocolError("an FD frame without its fd number")
+    return int.from_bytes(f.payload[:FD_NUM_SIZE], "big"), f.payload[FD_NUM_SIZE:]
 
 
 def write_all(fd: int, data: bytes) -> None:

@@ -2,7 +2,9 @@
 
 A frame is ``type:u8 | stream:u32 | len:u32 | payload`` in network byte order. REQ, EVT and EXIT
 carry one JSON document; STDIN, STDOUT and STDERR carry raw bytes, and a zero-length one means
-EOF on that stream (virtio-serial has no half-close). ``stream`` names the process a frame is
+EOF on that stream (virtio-serial has no half-close). FD frames carry the bytes of a preserved
+descriptor (`--preserve-fds`): ``fd:u32 | bytes``, where fd is its number in the process (3..);
+no bytes after the number is that descriptor's EOF. ``stream`` names the process a frame is
 about (0 = the first/only one); requests and events may use it as a correlation id.
 
 This module imports only struct and runk._json: it also runs inside the guest, on `python3 -S`.
@@ -24,8 +26,9 @@ STDIN = 3
 STDOUT = 4
 STDERR = 5
 EXIT = 6
+FD = 7
 
-NAMES = {REQ: "REQ", EVT: "EVT", STDIN: "STDIN", STDOUT: "STDOUT", STDERR: "STDERR", EXIT: "EXIT"}
+NAMES = {REQ: "REQ", EVT: "EVT", STDIN: "STDIN", STDOUT: "STDOUT", STDERR: "STDERR", EXIT: "EXIT", FD: "FD"}
 JSON_TYPES = frozenset((REQ, EVT, EXIT))
 HEADER = struct.Struct(">BII")
 HEADER_SIZE = HEADER.size  # 9
