@@ -5,7 +5,8 @@ the checkout, the host's /usr and the shared busybox test bundle read-only at th
 The environment (from tests/lab/driver.py): LAB_CHECKOUT, LAB_USER, LAB_UID, LAB_OUT; and
 RUNK_LAB_REFERENCE=1 when the host's run has it, which runs the runc reference cases too (runc
 alone, marked runc_reference: what runk's case is checked against, with no comparison in the
-test); CI leaves them out.
+test), and the measurements (marked measurement: times of runk beside runc's); CI leaves
+them out.
 """
 
 from __future__ import annotations
@@ -34,9 +35,12 @@ def pytest_collection_modifyitems(config, items) -> None:
             item.add_marker(skip)
     elif not os.environ.get("RUNK_LAB_REFERENCE"):
         skip = pytest.mark.skip(reason="a runc reference case: RUNK_LAB_REFERENCE=1 runs it")
+        timing = pytest.mark.skip(reason="a measurement (times beside runc's): RUNK_LAB_REFERENCE=1 runs it")
         for item in items:
             if item.get_closest_marker("runc_reference"):
                 item.add_marker(skip)
+            elif item.get_closest_marker("measurement"):
+                item.add_marker(timing)
 
 
 REFERENCE = pytest.mark.runc_reference

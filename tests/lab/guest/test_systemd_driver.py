@@ -259,6 +259,7 @@ def _ms(rt: Runtime, *args: str) -> float:
     return time.monotonic() - t
 
 
+@pytest.mark.measurement
 def test_timings_against_runc(runc, runk, bundle):
     """run -d, exec and delete of runk against runc, the best of 2 (printed and written to LAB_OUT)."""
     times: dict[str, dict[str, float]] = {}
