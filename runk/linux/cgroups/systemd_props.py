@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     Prop = tuple[str, tuple[str, Any]]
 
+DEVICE_PATH_VERSION = 240  # systemd parses /dev/{char,block}/M:m without a node from this version on
 CPU_IDLE_VERSION = 252  # systemd takes CPUWeight=0 as cpu.idle=1 from this version on (runc main)
 UINT64_MAX = (1 << 64) - 1  # systemd's USEC_INFINITY / CGROUP_LIMIT_MAX: "infinity"
 DEFAULT_PERIOD = 100000  # the kernel's default cpu.max period, in microseconds
@@ -125,11 +126,14 @@ def devices(
     warn: Callable[[str], None],
     proc_devices: Callable[[], str] = _read_proc_devices,
     node_exists: Callable[[str], bool] = _node_exists,
+    version: int = 0,
 ) -> list[Prop]:
     """DevicePolicy/DeviceAllow for the container's rules (an allow-list in systemd's strict
     mode). systemd has no deny-lists: allow-all becomes DevicePolicy=auto, another deny-list a
     temporary deny-all; "*:n" rules and majors without a name are left to the eBPF filter the
-    cgroupfs code installs, with runc's warnings."""
+    cgroupfs code installs, with runc's warnings. A "/dev/char/M:m" path is given to systemd 240+
+    as it is (it reads the numbers from the name, runc main relies on it); an older one stats it,
+    so a missing node is skipped with runc 1.1.5's warning."""
     emu = Emulator.from_rules(parse_rules(rules))
     strict: list[Prop] = [("DevicePolicy", ("s", "strict")), ("DeviceAllow", ("a(ss)", []))]
     if emu.default_allow:
@@ -159,7 +163,7 @@ def devices(
                 continue
         else:
             path = f"/dev/{kind}/{rule.major}:{rule.minor}"
-            if not node_exists(path):
+            if version < DEVICE_PATH_VERSION and not node_exists(path):
                 warn(f"skipping device {path} for systemd: stat /sys{path}: no such file or directory")
                 continue
         allow.append((path, rule.access))
@@ -227,7 +231,7 @@ def resources(res: dict[str, Any], version: int, warn: Callable[[str], None]) ->
     memory, swap, CPU weight, quota, tasks, cpuset, then the unified keys, which override."""
     out: list[Prop] = []
     if res.get("devices") is not None:
-        out += devices(res["devices"], warn)
+        out += devices(res["devices"], warn, version=version)
     mem = res.get("memory") or {}
     limit = int(mem.get("limit") or 0)
     if limit:
@@ -264,6 +268,8 @@ def needs_version(res: dict[str, Any]) -> bool:
     """Does converting `res` depend on systemd's version (a D-Bus call to learn it)?"""
     cpu = res.get("cpu") or {}
     keys = ("cpu.max", "cpuset.cpus", "cpuset.mems", "cpu.idle")
+    if res.get("devices") is not None:
+        return True
     return bool(cpu.get("period") or cpu.get("cpus") or cpu.get("mems") or cpu.get("idle")) or any(
         k in (res.get("unified") or {}) for k in keys
     )
