@@ -131,12 +131,41 @@ class _ExecSteps:
         try:
             self.mgr.apply(pid, self.entry)
         except CgroupError as e:
+            if getattr(e, "errno", 0) == errno.EBUSY and self._join_inits_group(pid):
+                return
             if self.rec.rootless and getattr(e, "errno", 0) in (errno.EACCES, errno.EPERM, errno.EROFS):
                 # runc's rootless rule: a caller outside the user's delegated subtree (a login
                 # session's scope) may not move a process into it; the process stays where it is
                 log.debug(f"exec: not joining the container's cgroup (rootless): {e}")
                 return
             raise _adding_pid_error(pid, e) from None
+
+    def _join_inits_group(self, pid: int) -> bool:
+        """cgroup v2, runc's fallback: the container moved its init into a sub-group and enabled a
+        domain controller in its root group, which then takes no process (EBUSY); the exec joins
+        the init's group instead, if that lies inside the container's."""
+        paths = self.mgr.paths() if self.mgr is not None else {}
+        if self.mgr is None or list(paths) != [""] or not self.rec.pid:
+            return False
+        try:
+            with open(f"/proc/{self.rec.pid}/cgroup") as f:
+                line = next((x for x in f.read().splitlines() if x.startswith("0::")), "")
+        except OSError:
+            return False
+        base = paths[""]
+        mount = getattr(self.mgr, "mountpoint", None) or "/sys/fs/cgroup"
+        if not base.startswith(mount.rstrip("/") + "/"):
+            return False
+        own = base[len(mount.rstrip("/")) :]
+        init_cg = line[3:]
+        if not init_cg.startswith(own.rstrip("/") + "/"):
+            return False
+        try:
+            self.mgr.sub({"": init_cg[len(own) :]}).apply(pid, None)  # sub() keeps it inside
+        except CgroupError:
+            return False
+        log.debug(f"exec: the container's cgroup takes no process; joined its init's {init_cg}")
+        return True
 
     def on_pid(self, pid: int) -> None:
         pass

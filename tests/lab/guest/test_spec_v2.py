@@ -32,3 +32,25 @@ def test_container_from_the_spec_sees_its_cgroup_as_root(runk, tmp_path):
     (tmp_path / "config.json").write_text(json.dumps(cfg))
     p = runk("run", "--bundle", str(tmp_path), "specv2")
     assert (p.rc, p.out) == (0, "0::/\n"), p
+
+
+def test_exec_joins_the_inits_group_when_the_root_group_takes_no_process(runk, tmp_path):
+    """runc's fallback (its cgroups.bats "init process in non-root cgroup"): with the cgroup
+    mount writable, the container moves its init into /foo and enables memory in its root
+    group, which then takes no process (EBUSY); an exec joins the init's group instead."""
+    ok(RUNK, "spec", cwd=str(tmp_path))
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    cfg["root"] = {"path": os.path.join(BUNDLE, "rootfs"), "readonly": True}
+    cfg["process"].update(terminal=False, args=["sleep", "1000"])
+    for m in cfg["mounts"]:
+        if m["destination"] == "/sys/fs/cgroup":
+            m["options"] = [o for o in m["options"] if o != "ro"] + ["rw"]
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    runk.ok("run", "-d", "--bundle", str(tmp_path), "v2exec")
+    assert runk.ok("exec", "v2exec", "cat", "/proc/self/cgroup") == "0::/\n"
+    runk.ok("exec", "v2exec", "mkdir", "/sys/fs/cgroup/foo")
+    runk.ok("exec", "v2exec", "sh", "-c", "echo 1 > /sys/fs/cgroup/foo/cgroup.procs")
+    assert runk.ok("exec", "v2exec", "cat", "/proc/self/cgroup") == "0::/\n"
+    move_then_enable = "echo $$ > /sys/fs/cgroup/foo/cgroup.procs; echo +memory > /sys/fs/cgroup/cgroup.subtree_control"
+    runk.ok("exec", "v2exec", "sh", "-euc", move_then_enable)
+    assert runk.ok("exec", "v2exec", "cat", "/proc/self/cgroup") == "0::/foo\n"
