@@ -327,7 +327,7 @@ def _copy_tree(src_fd: int, dst_fd: int) -> None:
 def _mount_cgroup(root_fd: int, mp: MountPlan, m: MountSpec) -> None:
     """type "cgroup": v1 is a tmpfs holding one bind (or, with a cgroup namespace, one fresh
     mount) per hierarchy, as runc builds it; v2 is a cgroup2 mount (or a bind of the container's
-    cgroup without a cgroup namespace)."""
+    cgroup without a cgroup namespace, or when the kernel refuses the mount: EPERM, EBUSY)."""
     rootfs = mp.rootfs
     cg = mp.cgroup_mounts
     flags = m.flags & ~(lib.MS_BIND | lib.MS_REC)
@@ -349,6 +349,14 @@ def _mount_cgroup(root_fd: int, mp: MountPlan, m: MountSpec) -> None:
         tfd = _target(root_fd, rootfs, dest, "dir")
         try:
             target = paths.proc_fd(tfd)
+            if not host and cg.get("fallback"):
+                try:
+                    mount(fstype, target, fstype, flags, data, shown=dest)
+                    continue
+                except OSError as e:
+                    if e.errno not in (errno.EPERM, errno.EBUSY):
+                        raise
+                host = cg["fallback"]  # runc's fallback: the container's group, bound
             if host:
                 mount(host, target, None, lib.MS_BIND | lib.MS_REC, shown=dest)
                 nfd = _target(root_fd, rootfs, dest, None)

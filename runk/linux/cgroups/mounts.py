@@ -59,7 +59,9 @@ def container_spec(manager: CgroupManager, cgroupns: bool) -> dict[str, Any]:
     paths = manager.paths()
     if list(paths) == [""]:
         if cgroupns:
-            return {"tmpfs": False, "entries": [("", None, "cgroup2", "")], "links": []}
+            # "fallback": the group to bind when the kernel refuses the fresh mount (EPERM, EBUSY:
+            # a rootless container's cgroup namespace), as runc falls back
+            return {"tmpfs": False, "entries": [("", None, "cgroup2", "")], "links": [], "fallback": paths[""]}
         # a group made only as the init joins it (a systemd unit): bound once it is there
         return {
             "tmpfs": False,
