@@ -101,19 +101,34 @@ def test_installed_runk_runs_a_container(installed, bundle, tmp_path):
     assert r.returncode == 3, r
 
 
-def test_launcher_starts_as_fast_as_the_checkouts(installed):
-    venv = installed
-    binaries = {
-        "installed launcher": os.path.join(venv, "bin", "runk"),
-        "checkout launcher": RUNK,
-        "pip console script": os.path.join(venv, "bin", "runk-pip-script"),
+def _imported(binary: str) -> set[str]:
+    """The modules `binary --root R state nosuch` imports: its script run by its own
+    interpreter line under -X importtime."""
+    with open(binary) as f:
+        interp = f.readline()[2:].split()
+    r = subprocess.run([*interp, "-X", "importtime", binary, *_state_argv(binary)[1:]], capture_output=True, text=True)
+    return {line.split("|")[-1].strip() for line in r.stderr.splitlines() if line.startswith("import time:")} - {
+        "package"
     }
+
+
+def test_launcher_starts_as_lean_as_the_checkouts(installed):
+    """The installed launcher is the checkout's: python -IS, no site, and it imports no module the
+    checkout's does not, where pip's console script goes through its entry-point machinery. The
+    times are printed, not asserted (they are the machine's as much as runk's)."""
+    venv = installed
+    launcher, script = os.path.join(venv, "bin", "runk"), os.path.join(venv, "bin", "runk-pip-script")
+    with open(launcher) as f:
+        assert f.readline().rstrip().endswith(" -IS"), "the launcher runs python -I -S"
+    mine, checkout = _imported(launcher), _imported(RUNK)
+    assert "runk.cli.main" in mine and "site" not in mine, sorted(mine)
+    assert mine <= checkout, sorted(mine - checkout)
+    assert len(_imported(script)) > len(mine)
+    binaries = {"installed launcher": launcher, "checkout launcher": RUNK, "pip console script": script}
     if os.access(RUNC, os.X_OK):
         binaries["runc"] = RUNC
     t = _fastest_ms(binaries)
     print("\n[install timing] runk state, fastest of 30, ms: " + ", ".join(f"{k} {v:.1f}" for k, v in t.items()))
-    assert t["installed launcher"] <= t["checkout launcher"] * 1.25 + 1, t
-    assert t["installed launcher"] < t["pip console script"], t
 
 
 def test_pip_wheel_holds_the_compiled_parts(tmp_path):
