@@ -245,4 +245,7 @@ def test_a_missing_node_is_given_to_systemd_240_by_its_numbers() -> None:
     assert new[2] == ("DeviceAllow", ("a(ss)", [("/dev/char/10:200", "rwm")])) and warnings == []
     old = systemd_props.devices(rule, warnings.append, lambda: PROC_DEVICES, lambda _p: False, version=239)
     assert old[2] == ("DeviceAllow", ("a(ss)", [])) and "skipping device /dev/char/10:200" in warnings[0]
-    assert systemd_props.needs_version({"devices": rule})
+    # the version is asked for only when a node is missing (no D-Bus call on most creates)
+    assert systemd_props._missing_device_node(rule, lambda _p: False)
+    assert not systemd_props._missing_device_node(rule, lambda _p: True)
+    assert not systemd_props.needs_version({"devices": [{"allow": True, "type": "c", "major": 1, "minor": 3}]})

@@ -264,12 +264,23 @@ def resources(res: dict[str, Any], version: int, warn: Callable[[str], None]) ->
     return out
 
 
+def _missing_device_node(rules: list[Any], node_exists: Callable[[str], bool] = _node_exists) -> bool:
+    """Does an allowed major:minor rule name a node this host lacks? Only then does devices()
+    depend on systemd's version (most creates: no, and no D-Bus call to ask)."""
+    for r in rules:
+        major, minor, kind = r.get("major"), r.get("minor"), {"c": "char", "b": "block"}.get(r.get("type") or "")
+        if r.get("allow") and kind and isinstance(major, int) and isinstance(minor, int) and major >= 0 and minor >= 0:
+            if not node_exists(f"/dev/{kind}/{major}:{minor}"):
+                return True
+    return False
+
+
 def needs_version(res: dict[str, Any]) -> bool:
     """Does converting `res` depend on systemd's version (a D-Bus call to learn it)?"""
     cpu = res.get("cpu") or {}
     keys = ("cpu.max", "cpuset.cpus", "cpuset.mems", "cpu.idle")
-    if res.get("devices") is not None:
-        return True
+    if _missing_device_node(res.get("devices") or []):
+        return True  # whether systemd takes it by its numbers (devices)
     return bool(cpu.get("period") or cpu.get("cpus") or cpu.get("mems") or cpu.get("idle")) or any(
         k in (res.get("unified") or {}) for k in keys
     )
