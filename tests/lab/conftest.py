@@ -40,13 +40,15 @@ def guest_tests() -> list[str]:
     return out
 
 
-def _uses_as_user() -> bool:
+def _files_marked(marker: str) -> list[str]:
+    """The guest files (of the selection, or all) that use `marker` (read, not imported)."""
     names = sorted({s.split("::")[0] for s in selected()}) or guest_files()
+    out = []
     for name in names:
         with open(os.path.join(GUEST_DIR, name)) as f:
-            if "mark.as_user" in f.read():
-                return True
-    return False
+            if f"mark.{marker}" in f.read():
+                out.append(name)
+    return out
 
 
 def selected() -> list[str]:
@@ -55,11 +57,19 @@ def selected() -> list[str]:
     return [s.strip() for s in os.environ.get("RUNK_LAB_ONLY", "").split(",") if s.strip()]
 
 
-def _targets() -> list[str]:
-    return [os.path.join(GUEST_DIR, s) for s in selected()] or [GUEST_DIR]
+def _targets(files: list[str] | None = None) -> list[str]:
+    """The selection's paths, or `files` (all of guest/ when None)."""
+    sel = selected()
+    if files is not None:
+        sel = [s for s in sel if s.split("::")[0] in files] or files
+    return [os.path.join(GUEST_DIR, s) for s in sel] or [GUEST_DIR]
 
 
 def sessions() -> list[machine.Command]:
+    """pytest sessions that run at the same time in the guest (one vCPU each where the host
+    has them): root's tests but CRIU's and podman's; those (marked second_root: they share
+    podman's storage and CRIU's config, so they stay in one session); the lingering user's
+    (marked as_user). Each session collects only the files it runs."""
     base = [
         PYTHON,
         "-m",
@@ -78,11 +88,22 @@ def sessions() -> list[machine.Command]:
         "junit_family=xunit1",
     ]
     env = {"RUNK_LAB_REFERENCE": "1"} if os.environ.get("RUNK_LAB_REFERENCE") else {}
-    cmds = [machine.Command("guest-root", base + ["-m", "not as_user", *_targets()], timeout=1500, env=env)]
-    if _uses_as_user():
+    second, as_user = _files_marked("second_root"), _files_marked("as_user")
+    cmds = [
+        machine.Command(
+            "guest-root", base + ["-m", "not as_user and not second_root", *_targets()], timeout=1500, env=env
+        )
+    ]
+    if second:
         cmds.append(
             machine.Command(
-                "guest-user", base + ["-m", "as_user", *_targets()], user=True, timeout=600, cwd="/tmp", env=env
+                "guest-root2", base + ["-m", "second_root and not as_user", *_targets(second)], timeout=1500, env=env
+            )
+        )
+    if as_user:
+        cmds.append(
+            machine.Command(
+                "guest-user", base + ["-m", "as_user", *_targets(as_user)], user=True, timeout=600, cwd="/tmp", env=env
             )
         )
     return cmds

@@ -36,9 +36,10 @@ TOP = os.path.dirname(os.path.dirname(HERE))
 USER = "labuser"
 GUEST_ETC = "/lab-etc"
 MEM = "1G"
-# vCPUs (RUNK_LAB_SMP, capped at the host's CPUs): 1 by default; 2 cost more CPU than it saved
-# under TCG on a busy 2-CPU host
-SMP = max(1, min(int(os.environ.get("RUNK_LAB_SMP") or 1), os.cpu_count() or 1))
+# vCPUs (RUNK_LAB_SMP, capped at the host's CPUs): 2 by default, one per guest session that runs
+# at the same time (tests/lab/conftest.py's sessions; TCG runs each vCPU on a host thread of its
+# own); RUNK_LAB_SMP=1 leaves a busy host a CPU
+SMP = max(1, min(int(os.environ.get("RUNK_LAB_SMP") or 2), os.cpu_count() or 1))
 
 
 class Command:

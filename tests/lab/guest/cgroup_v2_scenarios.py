@@ -277,7 +277,9 @@ def failed_create() -> dict:
 def collect(runk: str, runc: str, base: str) -> dict:
     global RUNK, RUNC, BASE, rk
     RUNK, RUNC, BASE = runk, runc, base
-    RUNTIMES.update(runk=Runtime(RUNK, "/run/runk"), runc=Runtime(RUNC, "/run/runc"))
+    # roots of their own: podman (another session) keeps runk's and runc's state in /run/runk and /run/runc
+    tag = os.urandom(4).hex()
+    RUNTIMES.update(runk=Runtime(RUNK, f"/run/lab-v2-runk-{tag}"), runc=Runtime(RUNC, f"/run/lab-v2-runc-{tag}"))
     rk = RUNTIMES["runk"]
     report: dict = {
         "controllers": rd(CG, "cgroup.controllers"),
@@ -301,4 +303,6 @@ def collect(runk: str, runc: str, base: str) -> dict:
         report.setdefault("seconds", {})[name] = round(time.monotonic() - t, 2)
     for rt in RUNTIMES.values():  # no state may be left: list what is
         report.setdefault("left", {})[rt.name] = list(os.listdir(rt.root) if os.path.isdir(rt.root) else [])
+        if report["left"][rt.name] == [] and os.path.isdir(rt.root):
+            os.rmdir(rt.root)
     return report

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from conftest import sh
+
+pytestmark = pytest.mark.second_root  # CRIU and podman: the second root session (tests/lab/conftest.py)
 
 
 def test_criu_check_passes(tmp_path):

@@ -288,6 +288,7 @@ def test_timings_against_runc(runc, runk, bundle):
 # (podman with the systemd cgroup manager on runk: test_systemd_checkpoint.py's
 # test_podman_systemd_manager, one container through run, exec, stats, checkpoint, restore,
 # update, pause, stop and rm)
+@pytest.mark.second_root  # with the other podman tests
 def test_podman_default_network_on_runk(podman_image):
     r = sh(
         "podman",
