@@ -14,7 +14,6 @@ import click
 
 from runk.cli.globals import Globals, backend_for_prog
 from runk.cli.helpfmt import RunkCommand, RunkGroup
-from runk.version import __version__
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -23,24 +22,6 @@ if TYPE_CHECKING:
 
 # (verb, globals dict, opts) of the last dispatch; the parity test reads it
 SEEN: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
-
-
-def _version_text() -> str:
-    import platform
-
-    try:
-        from runk.linux import seccomp
-
-        lsv = seccomp.libseccomp_version()
-    except (ImportError, AttributeError, OSError):
-        lsv = "unknown"
-    from runk.cli.commit import commit
-    from runk.version import OCI_VERSION
-
-    return (
-        f"runk version {__version__}\ncommit: {commit()}\nspec: {OCI_VERSION}\n"
-        f"python: {platform.python_version()}\nlibseccomp: {lsv}"
-    )
 
 
 def _args(verb: str, args: tuple[str, ...], exactly: int | None = None, minimum: int | None = None) -> None:
@@ -67,7 +48,9 @@ CONTEXT = {"help_option_names": ["-h", "--help"]}
 def _print_version(ctx: click.Context) -> None:
     """-v/--version, read while parsing: the version whatever words follow (runc)."""
     if not ctx.resilient_parsing:
-        click.echo(_version_text())
+        from runk.cli.versioninfo import version_text
+
+        click.echo(version_text())
         ctx.exit(0)
 
 

@@ -18,6 +18,11 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         argv = sys.argv[1:]
     if prog is None:
         prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "runk"
+    if argv in (["--version"], ["-v"]):  # the whole command line: no need of the command tree
+        from runk.cli.versioninfo import version_text
+
+        os.write(1, (version_text() + "\n").encode())
+        return 0
     from runk.cli import fastpath
 
     parsed = fastpath.parse(argv)

@@ -76,6 +76,15 @@ def test_hot_commands_stay_light(argv, tmp_path):
     assert not (FORBIDDEN & mods), sorted(FORBIDDEN & mods)
 
 
+@pytest.mark.parametrize("flag", ["--version", "-v"])
+def test_version_alone_skips_the_command_tree(flag, tmp_path):
+    """`runk --version` (docker info and podman info ask it) prints without click or the heavy
+    modules."""
+    rc, mods = modules_after([flag], tmp_path)
+    assert rc == 0
+    assert not (FORBIDDEN & mods), sorted(FORBIDDEN & mods)
+
+
 def test_json_module_not_needed_for_state_rendering(tmp_path):
     (tmp_path / "root").mkdir()  # a missing --root is an error (runc)
     rc, mods = modules_after(["--root", str(tmp_path / "root"), "list", "--format", "json"], tmp_path)
