@@ -42,6 +42,24 @@ _CREATE_DEFAULTS: dict[str, Any] = {
     "preserve_fds": 0,
 }
 
+_UPDATE_FLAGS = (
+    "--blkio-weight",
+    "--cpu-burst",
+    "--cpu-idle",
+    "--cpu-period",
+    "--cpu-quota",
+    "--cpu-rt-period",
+    "--cpu-rt-runtime",
+    "--cpuset-cpus",
+    "--cpuset-mems",
+    "--kernel-memory",
+    "--kernel-memory-tcp",
+    "--memory",
+    "--memory-reservation",
+    "--memory-swap",
+    "--pids-limit",
+)
+
 # verb -> (value options, flag options, defaults, positional names, required positionals)
 _VERBS: dict[str, tuple[dict[str, str], dict[str, str], dict[str, Any], tuple[str, ...], int]] = {
     "state": ({}, {}, {}, ("id",), 1),
@@ -58,9 +76,15 @@ _VERBS: dict[str, tuple[dict[str, str], dict[str, str], dict[str, Any], tuple[st
         0,
     ),
     "create": (_CREATE_VALUE, _CREATE_FLAG, _CREATE_DEFAULTS, ("id",), 1),
-    # podman's shape only: update --resources=FILE ID
+    # podman's (--resources=FILE), containerd's shim's (-r -) and the flags (strings in click too)
     "update": (
-        {"--resources": "resources", "-r": "resources"},
+        {
+            "--resources": "resources",
+            "-r": "resources",
+            "--cpu-share": "cpu_share",
+            "--cpu-shares": "cpu_share",
+            **{f: f[2:].replace("-", "_") for f in _UPDATE_FLAGS},
+        },
         {},
         {
             "resources": None,
@@ -84,6 +108,10 @@ _VERBS: dict[str, tuple[dict[str, str], dict[str, str], dict[str, Any], tuple[st
         ("id",),
         1,
     ),
+    # containerd's shim asks `events --stats ID` for every metrics scrape
+    "events": ({"--interval": "interval"}, {"--stats": "stats"}, {"interval": "5s", "stats": False}, ("id",), 1),
+    # `ps [-f FMT] ID` (ps options after the id go to click)
+    "ps": ({"--format": "format", "-f": "format"}, {}, {"format": "table", "ps_args": []}, ("id",), 1),
     "run": (
         _CREATE_VALUE,
         {**_CREATE_FLAG, "--detach": "detach", "-d": "detach", "--keep": "keep"},
