@@ -56,9 +56,9 @@ def _with_host_plumbing(cfg: dict[str, Any], req: CreateRequest) -> dict[str, An
     notify = os.environ.get("NOTIFY_SOCKET", "")
     if not req.listen_fds and not notify.startswith("/"):
         return cfg
-    import copy
+    from runk import _json
 
-    cfg = copy.deepcopy(cfg)
+    cfg = _json.copy(cfg)
     proc = cfg.setdefault("process", {})
     env = proc.setdefault("env", [])
     if req.listen_fds:

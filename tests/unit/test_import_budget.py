@@ -27,6 +27,7 @@ FORBIDDEN = {
     "signal",
     "cffi",
     "os",
+    "copy",  # exec copied its process with it (weakref, types, a sys.path search): runk._json.copy
 }  # 0.8 ms: the short commands take theirs from runk._os
 
 PROBE = r"""
