@@ -5,8 +5,11 @@ is missing. A unit test holds both to json's results on a corpus.
 
 loads() refuses a document nested deeper than MAX_DEPTH with a ValueError (never a
 RecursionError): the runtime-spec's deepest field (linux.seccomp.syscalls[].args[].op) is 6 levels
-down, and every recursive consumer of a loaded document (the generated validator, copy.deepcopy at
-~2 frames a level, the seccomp canonicaliser) stays far inside Python's 1000 frames at 128.
+down, and every recursive consumer of a loaded document (the generated validator, copy() below
+at one frame a level, the seccomp canonicaliser) stays far inside Python's 1000 frames at 128.
+copy() is copy.deepcopy for a loaded document (dicts, lists, scalars): `copy` imports
+weakref, types and _collections_abc and looks for Jython's org.python.core on sys.path, about
+1 ms that exec paid for its process copy.
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ MAX_DEPTH = 128
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable
+    from typing import TypeVar
+
+    T = TypeVar("T")
 
 
 def _check_depth(obj: object) -> None:
@@ -32,6 +38,15 @@ def _check_depth(obj: object) -> None:
         if depth > MAX_DEPTH:
             raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
         stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+
+
+def copy(obj: T) -> T:
+    """A deep copy of a loaded JSON document: new dicts and lists, the same scalars (immutable)."""
+    if isinstance(obj, dict):
+        return {k: copy(v) for k, v in obj.items()}  # type: ignore[return-value]
+    if isinstance(obj, list):
+        return [copy(v) for v in obj]  # type: ignore[return-value]
+    return obj
 
 
 try:

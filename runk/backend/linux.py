@@ -19,6 +19,7 @@ from runk.state.store import CONFIG_FILE, FIFO_FILE, STATE_FILE, ContainerDir, w
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from runk.backend.base import EventSource
@@ -45,6 +46,7 @@ def _cgroup_manager(cfg: dict[str, Any], cid: str, req: CreateRequest) -> Cgroup
 
 NOTIFY_IN_CONTAINER = "/run/notify/notify.sock"
 SIGKILL = 9  # signal.SIGKILL (`signal` imports enum)
+STOP_AFTER = "RUNK_TEST_STOP_AFTER"  # runk.state.faults.STOP_AFTER (a unit test holds them equal)
 
 
 def _with_host_plumbing(cfg: dict[str, Any], req: CreateRequest) -> dict[str, Any]:
@@ -54,9 +56,9 @@ def _with_host_plumbing(cfg: dict[str, Any], req: CreateRequest) -> dict[str, An
     notify = os.environ.get("NOTIFY_SOCKET", "")
     if not req.listen_fds and not notify.startswith("/"):
         return cfg
-    import copy
+    from runk import _json
 
-    cfg = copy.deepcopy(cfg)
+    cfg = _json.copy(cfg)
     proc = cfg.setdefault("process", {})
     env = proc.setdefault("env", [])
     if req.listen_fds:
@@ -218,8 +220,8 @@ class _Steps(_ExecSteps):
 
     def on_pid(self, pid: int) -> None:
         from runk.linux import procfs
-        from runk.state.faults import point
 
+        point = fault_points()
         point("forked", self.cdir.root)  # the init waits for cgroup_done; no pid on disk yet
         self.rec.pid = pid
         self.rec.pid_starttime = procfs.starttime(pid)
@@ -242,6 +244,20 @@ class _Steps(_ExecSteps):
 
         rec = self.rec
         return state_dict(rec.id, st.CREATING, pid, rec.bundle or "", rec.annotations)
+
+
+def _no_fault(name: str, root: str) -> None:
+    pass
+
+
+def fault_points() -> Callable[[str, str], None]:
+    """runk.state.faults.point when the test suite asks for a fault (its variable is set), else
+    a no-op: a user's create does not load the test-only module."""
+    if not os.environ.get(STOP_AFTER):
+        return _no_fault
+    from runk.state.faults import point
+
+    return point
 
 
 def _pidfd_socket(path: str | None) -> int:
@@ -389,12 +405,11 @@ class LinuxBackend:
         from runk.linux import exe_guard, launch
         from runk.linux.fds import LaunchFds
         from runk.oci import plan as oci_plan
-        from runk.state import faults
         from runk.state.cleanup import CleanupStack
 
         undo = CleanupStack()
         fds = LaunchFds()  # what the parent holds only until the init is ready
-        stop_after = faults.point
+        stop_after = fault_points()
         try:
             undo.push(fds.close)
             cdir.write(CONFIG_FILE, raw)

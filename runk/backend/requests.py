@@ -139,11 +139,9 @@ class ExecRequest:
     @classmethod
     def from_flags(cls, base: dict[str, Any], opts: dict[str, Any]) -> ExecRequest:
         """Build the process from the container's process config and the command-line flags."""
-        import copy
+        from runk import _json
 
         if opts.get("process"):
-            from runk import _json
-
             path = opts["process"]
             from runk.userfile import read_regular
 
@@ -165,7 +163,7 @@ class ExecRequest:
             if opts.get("tty"):
                 proc["terminal"] = True
         else:
-            proc = copy.deepcopy(base)
+            proc = _json.copy(base)
             proc["args"] = list(opts.get("args") or [])
             if not proc["args"]:
                 raise RunkError("process args cannot be empty")  # runc's text

@@ -1,8 +1,9 @@
 """Stage 2, the container init ("runk:[2:INIT]"): the ordered setup of DESIGN 3.4, then the
 sealed trampoline.
 
-Runs in the forked child only: no imports (everything it uses was imported by the parent before
-the fork; after pivot_root the host's site-packages is gone), output through the channel, exit
+Runs in the forked child only: no imports from the file system (everything it uses was imported
+by the parent before the fork, what only some configs need by runk.linux.launch.preload; after
+pivot_root the host's site-packages is gone), output through the channel, exit
 through os._exit. The order follows runc's standard_init_linux.go; each security step names its
 reason.
 """
@@ -14,8 +15,7 @@ import errno
 from runk import _os as os
 from runk import log
 from runk._native import lib
-from runk.linux import channel, masks, procwrite, rootfs, sysctl
-from runk.linux.hookexec import run_hooks
+from runk.linux import channel, masks, procwrite, rootfs
 from runk.linux.process import apply_limits, apply_sched, finish_process, setup_terminal
 from runk.linux.syscalls import join_session_keyring, loopback_up, set_name, unshare
 
@@ -81,6 +81,8 @@ def _init(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -> None:
             os.fchdir(root_fd)
         elif mp.rootfs:
             os.chdir(mp.rootfs)
+        from runk.linux.hookexec import run_hooks  # preloaded (runk.linux.launch.preload)
+
         state = plan.state_doc(os.getpid(), "created")
         run_hooks("createContainer", list(plan.hooks.create_container), state, list(proc.env))
     proc_root = -1
@@ -117,7 +119,10 @@ def _init(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -> None:
         from runk.linux.syscalls import setdomainname
 
         setdomainname(ns.domainname)
-    sysctl.write_all(list(ns.sysctl), proc_root)
+    if ns.sysctl:
+        from runk.linux import sysctl  # preloaded (runk.linux.launch.preload)
+
+        sysctl.write_all(list(ns.sysctl), proc_root)
     for p in mp.readonly_paths:
         masks.readonly(p)
     masks.mask_all(list(mp.masked_paths))

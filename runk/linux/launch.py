@@ -14,7 +14,7 @@ import sys
 from runk import _os as os
 from runk import log
 from runk.errors import InitError, RunkError
-from runk.linux import bootstrap, channel, procwrite, userns
+from runk.linux import bootstrap, channel, procwrite
 from runk.linux.channel import Channel
 from runk.linux.fds import LaunchFds
 
@@ -63,6 +63,7 @@ def launch(
         from runk.linux.tenant import tenant_main as entry
     else:
         from runk.linux.init import init_main as entry
+    preload(plan)
     parent, child = Channel.pair()
     sys.stdout.flush()
     sys.stderr.flush()
@@ -106,6 +107,8 @@ def launch(
                 early.append(msg)
                 continue
             if t == channel.USERMAP:
+                from runk.linux import userns
+
                 userns.write_maps(boot, list(plan.namespaces.uid_map), list(plan.namespaces.gid_map))
                 parent.send(channel.USERMAP_DONE)
             elif t == channel.TIMENS:
@@ -187,6 +190,21 @@ def _close_all(fds: list[int]) -> None:
             pass
 
 
+def preload(plan: ContainerPlan) -> None:
+    """Import the child's modules that only some configs need, before the fork: the init and
+    the tenant import them at the point of use, where they must already be in sys.modules
+    (after pivot_root the checkout is gone). A config that needs none pays for none."""
+    proc, ns = plan.process, plan.namespaces
+    if proc.terminal:
+        from runk.linux import console  # noqa: F401
+    if proc.scheduler is not None or proc.ioprio is not None or proc.mempolicy is not None:
+        from runk.linux import schedattr  # noqa: F401
+    if plan.hooks.create_container or plan.hooks.start_container:
+        from runk.linux import hookexec  # noqa: F401
+    if ns.sysctl:
+        from runk.linux import sysctl  # noqa: F401
+
+
 def _enter_initial_affinity(plan: ContainerPlan) -> set[int] | None:
     """exec's execCPUAffinity.initial: this process takes it for the fork, so the setup child
     runs on those CPUs from its birth until it joins the container's cgroups (runc's setns
@@ -205,17 +223,26 @@ def _final_affinity(plan: ContainerPlan, pid: int) -> None:
     """Once the process is in its cgroups: exec's execCPUAffinity.final, or every CPU of its
     cpuset when no affinity is configured, so that runk's own (runk run under taskset) does not
     leak into the container (runc resets it the same way)."""
-    from runk.linux import schedattr
-
     proc = plan.process
     if proc.affinity_final is not None:
-        schedattr.set_affinity(pid, proc.affinity_final, "final")
-    elif proc.affinity_initial is None:
-        warning = schedattr.reset_affinity(pid)
-        if warning:
-            from runk import log
+        from runk.linux.schedattr import set_affinity
 
-            log.warn(warning)
+        set_affinity(pid, proc.affinity_final, "final")
+    elif proc.affinity_initial is None:
+        _reset_affinity(pid)
+
+
+def _reset_affinity(pid: int) -> None:
+    """Every CPU for pid (the kernel keeps it inside its cpuset), so that the caller's own
+    affinity (runk run under taskset) does not leak into the container; a warning on failure.
+    Here rather than in runk.linux.schedattr: every create and exec does it."""
+    from runk._native import ffi, lib
+
+    if lib.runk_sched_setaffinity_all(pid) < 0:
+        log.warn(
+            f"resetting the CPU affinity of pid {pid} failed: {os.strerror(ffi.errno).lower()}"
+            " -- the container process may inherit runk's CPU affinity"
+        )
 
 
 def _fork(cg: Entry | None) -> int:

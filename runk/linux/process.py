@@ -2,8 +2,10 @@
 limits, fds, cwd, seccomp, identity, capabilities, then the sealed trampoline (DESIGN 3.4
 steps 19-23, runc finalizeNamespace and the end of standard_init_linux.go).
 
-Runs in the forked child only: no imports at call time (everything is imported by the parent
-before the fork), errors as RunkError/SyscallError for the channel.
+Runs in the forked child only: no imports at call time from the file system (everything is
+imported by the parent before the fork; the modules only some configs need, console, schedattr
+and hookexec, by runk.linux.launch.preload, and found in sys.modules here), errors as
+RunkError/SyscallError for the channel.
 """
 
 from __future__ import annotations
@@ -12,8 +14,7 @@ from runk import _os as os
 from runk import log
 from runk._native import lib
 from runk.errors import RunkError, describe
-from runk.linux import caps, channel, console, execpath, identity, rlimits, schedattr
-from runk.linux.hookexec import run_hooks
+from runk.linux import caps, channel, execpath, identity, rlimits
 from runk.linux.syscalls import personality, prctl
 
 TYPE_CHECKING = False
@@ -34,6 +35,8 @@ def setup_terminal(proc: ProcessPlan, console_fd: int, bind_console: bool) -> No
     clears it on the master it receives (tty.go recvtty), so output lines end in "\n" there;
     here, before the master leaves, so no output of the process can precede it. A master sent
     to a --console-socket keeps the kernel's default: clearing it is the receiver's choice."""
+    from runk.linux import console  # preloaded (runk.linux.launch.preload) when terminal is set
+
     master, slave, _slave_path = console.open_pty()
     if proc.console_size:
         console.set_size(slave, *proc.console_size)
@@ -59,14 +62,19 @@ def apply_limits(proc: ProcessPlan, sec: SecurityPlan, proc_fd: int = -1) -> Non
 def apply_sched(proc: ProcessPlan) -> None:
     """Scheduler, io priority, personality and memory policy, in runc's order (its init and
     setns init, after no_new_privs): the workload inherits each across execve."""
-    if proc.scheduler is not None:
-        schedattr.apply_scheduler(proc.scheduler, proc.cpus_limited)
-    if proc.ioprio is not None:
-        schedattr.apply_ioprio(proc.ioprio)
+    if proc.scheduler is not None or proc.ioprio is not None:
+        from runk.linux import schedattr  # preloaded (runk.linux.launch.preload) for these
+
+        if proc.scheduler is not None:
+            schedattr.apply_scheduler(proc.scheduler, proc.cpus_limited)
+        if proc.ioprio is not None:
+            schedattr.apply_ioprio(proc.ioprio)
     if proc.personality is not None:
         personality(proc.personality)
     if proc.mempolicy is not None:
-        schedattr.apply_memory_policy(*proc.mempolicy)
+        from runk.linux.schedattr import apply_memory_policy
+
+        apply_memory_policy(*proc.mempolicy)
 
 
 def finish_process(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -> None:
@@ -159,7 +167,12 @@ def finish_process(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -
                 os.close(fifo_fd)
                 fifo_fd, writer = w, True
             # a hook without env of its own gets the process's (runc's init), HOME included
-            run_hooks("startContainer", list(plan.hooks.start_container), plan.state_doc(os.getpid(), "created"), env)
+            if plan.hooks.start_container:
+                from runk.linux.hookexec import run_hooks  # preloaded (launch.preload) with hooks
+
+                run_hooks(
+                    "startContainer", list(plan.hooks.start_container), plan.state_doc(os.getpid(), "created"), env
+                )
             if fifo_fd >= 0:
                 os.write(fifo_fd, b"0")
                 # Python opens close-on-exec (so the hooks did not get it); the trampoline needs it

@@ -3,8 +3,10 @@
 memoryPolicy.nodes).
 
 The tables and parse_list run in the parent (runk.oci.validate and runk.oci.plan); the apply_*
-functions in the forked init or tenant (no imports at call time), and reset_affinity in the
-parent on the container's pid. Errors are runc's texts (libcontainer's validate, specconv and
+functions in the forked init or tenant (no imports at call time: runk.linux.launch.preload
+imports this module before the fork when the plan needs it), set_affinity in the parent on the
+container's pid (the reset to every CPU that every create does is runk.linux.launch's, so that
+a config without these fields never loads this module). Errors are runc's texts (libcontainer's validate, specconv and
 init), each after the JSON path of its field.
 """
 
@@ -223,16 +225,3 @@ def set_affinity(pid: int, cpus: tuple[int, ...] | range, what: str) -> None:
         os.sched_setaffinity(pid, cpus)
     except OSError as e:
         raise RunkError(f"error setting {what} CPU affinity: {os.strerror(e.errno or 0).lower()}") from None
-
-
-def reset_affinity(pid: int) -> str | None:
-    """Every CPU for pid (the kernel keeps it inside its cpuset), so that the caller's own
-    affinity (runk run under taskset) does not leak into the container; a warning on failure."""
-    from runk._native import ffi, lib
-
-    if lib.runk_sched_setaffinity_all(pid) < 0:
-        return (
-            f"resetting the CPU affinity of pid {pid} failed: {os.strerror(ffi.errno).lower()}"
-            " -- the container process may inherit runk's CPU affinity"
-        )
-    return None

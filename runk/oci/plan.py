@@ -272,15 +272,27 @@ def _process(
 ) -> ProcessPlan:
     """The process part of a plan: shared by create and exec (validated already: the
     schedattr calls below cannot refuse it)."""
-    from runk.linux import rlimits, schedattr
+    from runk.linux import rlimits
     from runk.linux.plan import ProcessPlan
 
     mempolicy = None
-    if linux.get("memoryPolicy") is not None:
-        mempolicy = schedattr.check_memory_policy(_dict(linux.get("memoryPolicy")), "linux.memoryPolicy")
     initial, final = (None, None)
-    if exec_:  # the init's affinity is every CPU of its cpuset (runc: execCPUAffinity is exec's)
-        initial, final = schedattr.cpu_affinity(_dict(proc.get("execCPUAffinity")), "process.execCPUAffinity")
+    scheduler: tuple[int, ...] | None = None
+    ioprio: int | None = None
+    if (
+        linux.get("memoryPolicy") is not None
+        or proc.get("scheduler") is not None
+        or proc.get("ioPriority") is not None
+        or (exec_ and proc.get("execCPUAffinity"))
+    ):  # only then: a plain config never loads runk.linux.schedattr
+        from runk.linux import schedattr
+
+        if linux.get("memoryPolicy") is not None:
+            mempolicy = schedattr.check_memory_policy(_dict(linux.get("memoryPolicy")), "linux.memoryPolicy")
+        if exec_:  # the init's affinity is every CPU of its cpuset (runc: execCPUAffinity is exec's)
+            initial, final = schedattr.cpu_affinity(_dict(proc.get("execCPUAffinity")), "process.execCPUAffinity")
+        scheduler = schedattr.scheduler_attr(proc.get("scheduler"))
+        ioprio = schedattr.ioprio_value(proc.get("ioPriority"))
 
     user = _dict(proc.get("user"))
     size = _dict(proc.get("consoleSize"))
@@ -299,8 +311,8 @@ def _process(
         console_size=(size["height"], size["width"]) if size else None,
         preserve_fds=preserve_fds,
         personality=_personality(linux),
-        scheduler=schedattr.scheduler_attr(proc.get("scheduler")),
-        ioprio=schedattr.ioprio_value(proc.get("ioPriority")),
+        scheduler=scheduler,
+        ioprio=ioprio,
         mempolicy=mempolicy,
         cpus_limited=bool(_dict(_dict(linux.get("resources")).get("cpu")).get("cpus")),
         affinity_initial=initial,

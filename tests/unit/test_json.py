@@ -69,3 +69,39 @@ def test_errors_inside_strings_without_json_imported():
     p = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, timeout=30)
     assert p.returncode == 0, p.stderr
     assert p.stdout.split("\n")[:4] == ["JSONDecodeError True"] * 4, p.stdout
+
+
+def _containers(obj: object) -> list[int]:
+    """The ids of every dict and list in a document."""
+    out: list[int] = []
+    stack = [obj]
+    while stack:
+        o = stack.pop()
+        if isinstance(o, dict):
+            out.append(id(o))
+            stack.extend(o.values())
+        elif isinstance(o, list):
+            out.append(id(o))
+            stack.extend(o)
+    return out
+
+
+@pytest.mark.parametrize("obj", CORPUS, ids=repr)
+def test_copy_is_a_deep_copy(obj):
+    """_json.copy equals the document and shares none of its dicts and lists (exec's process
+    copy: appending to its env or capabilities must leave the container's config alone)."""
+    import copy
+
+    doc = _json.loads(json.dumps(obj))
+    dup = _json.copy(doc)
+    assert dup == copy.deepcopy(doc) == doc
+    assert not set(_containers(dup)) & set(_containers(doc))
+
+
+def test_copy_of_a_process_leaves_the_original_alone():
+    doc = _json.loads('{"env": ["A=1"], "capabilities": {"bounding": ["CAP_KILL"]}, "user": {"uid": 0}}')
+    dup = _json.copy(doc)
+    dup["env"].append("B=2")
+    dup["capabilities"]["bounding"].append("CAP_CHOWN")
+    dup["user"]["additionalGids"] = [5]
+    assert doc == {"env": ["A=1"], "capabilities": {"bounding": ["CAP_KILL"]}, "user": {"uid": 0}}

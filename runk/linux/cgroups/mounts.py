@@ -36,11 +36,10 @@ def mount_plan(manager: CgroupManager, root: str = CGROUP_ROOT) -> list[tuple[st
     return out
 
 
-def mount_symlinks(manager: CgroupManager, root: str = CGROUP_ROOT) -> list[tuple[str, str]]:
+def _symlinks(lay: layout.Layout, root: str = CGROUP_ROOT) -> list[tuple[str, str]]:
     """[(link path, target)] for co-mounted controllers: cpu → "cpu,cpuacct" (runc symlinks)."""
-    del manager
     out = []
-    for m in layout.detect().v1_mounts():
+    for m in lay.v1_mounts():
         base = os.path.basename(m.mountpoint)
         if "," not in base:
             continue
@@ -81,5 +80,5 @@ def container_spec(manager: CgroupManager, cgroupns: bool) -> dict[str, Any]:
             entries.append((sub, None, "cgroup", data))
         else:
             entries.append((sub, src, None, None))
-    links = [(os.path.basename(link), to) for link, to in mount_symlinks(manager)]
+    links = [(os.path.basename(link), to) for link, to in _symlinks(lay)]  # one read of the layout
     return {"tmpfs": True, "entries": entries, "links": links}
