@@ -93,6 +93,17 @@ def test_json_module_not_needed_for_state_rendering(tmp_path):
     assert rc == 0 and "json" not in mods
 
 
+def _delete_force(root: str, cid: str) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "runk", "--root", root, "delete", "--force", cid],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=TOP,
+        timeout=60,
+    )
+
+
 MANAGERS = {"runk.linux.cgroups.base", "runk.linux.cgroups.v1", "runk.linux.cgroups.v2", "runk.linux.cgroups.hybrid"}
 
 
@@ -133,14 +144,7 @@ def test_a_real_lifecycle_stays_light(bundle, tmp_path):
                 unwanted = unwanted | MANAGERS
             seen.append((argv[0], rc, sorted(unwanted & mods)))
     finally:
-        subprocess.run(
-            [sys.executable, "-m", "runk", "--root", root, "delete", "--force", cid],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            cwd=TOP,
-            timeout=60,
-        )
+        _delete_force(root, cid)
     assert seen == [
         (verb, rc, [])
         for verb, rc in (("create", 0), ("start", 0), ("state", 0), ("exec", 0), ("kill", 0), ("delete", 0), ("run", 0))
@@ -184,14 +188,7 @@ def test_plain_config_loads_no_module_it_does_not_use(bundle, tmp_path):
             rc, mods = modules_after(["--root", root, *argv], tmp_path, env)
             seen.append((argv[0], rc, sorted(set(CONFIG_ONLY) & mods)))
     finally:
-        subprocess.run(
-            [sys.executable, "-m", "runk", "--root", root, "delete", "--force", cid],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            cwd=TOP,
-            timeout=60,
-        )
+        _delete_force(root, cid)
     assert seen == [("create", 0, []), ("exec", 0, []), ("run", 0, [])]
 
 
