@@ -359,17 +359,16 @@ def _bind_mounts_and_exec(rt, bundle, tmp_path, kind: str) -> None:
         assert cp.returncode == 0, (cycle, cp.stderr, sh("grep", "-E", "Error|Warn", f"{work}/restore.log"))
         npid = rt.state(name)["pid"]
         _wait_count(npid, _count(npid))
-        files = ("/conf/marker", "/real/conf/marker", "/test/marker", "/test/for/nested/marker")
-        ex = rt("exec", name, "cat", *files)
-        assert ex.rc == 0 and ex.out.split() == ["conf", "conf", "outer", "inner"], ex
+        cat = "cat /conf/marker /real/conf/marker /test/marker /test/for/nested/marker"
         if sleeper:  # the process exec'd before this cycle came back with the container
-            assert rt("exec", name, "ls", "-ld", f"/proc/{sleeper}").rc == 0
+            ex = rt("exec", name, "sh", "-c", f"{cat} && ls -d /proc/{sleeper}")
+            assert ex.rc == 0 and ex.out.split() == ["conf", "conf", "outer", "inner", f"/proc/{sleeper}"], ex
         else:
-            ex = rt("exec", name, "sh", "-c", "sleep 1000 </dev/null >/dev/null 2>&1 & echo $!")
-            assert ex.rc == 0, ex
-            sleeper = ex.out.strip()
-        # every process of the container, the exec'd ones too, in one time namespace
-        assert len(_time_namespaces(rt, name)) == 1
+            ex = rt("exec", name, "sh", "-c", f"{cat}; sleep 1000 </dev/null >/dev/null 2>&1 & echo $!")
+            assert ex.rc == 0 and ex.out.split()[:4] == ["conf", "conf", "outer", "inner"], ex
+            sleeper = ex.out.split()[4]
+            # every process of the container, the exec'd one too, in one time namespace
+            assert len(_time_namespaces(rt, name)) == 1
     # nothing of the restores is left mounted in the rootfs on this side
     assert not [ln for ln in read("/proc/self/mountinfo").splitlines() if str(rootfs) in ln]
     rt.ok("delete", "--force", name)
