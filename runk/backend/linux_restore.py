@@ -6,7 +6,11 @@ config's resources (cgroupfs here; a systemd unit through the same CgroupManager
 console socket, then CRIU restores into that group (runk.linux.criu.restore puts CRIU's own
 process there first). At CRIU's "setup-namespaces" the prestart and createRuntime hooks run
 (runc); at "post-restore" the record gets the restored init's pid and is written, so state, exec,
-kill, ps and delete work on it as on a created-and-started container. Any failure undoes
+kill, ps and delete work on it as on a created-and-started container. CRIU (3.14+, on a kernel
+with time namespaces) restores the tasks into a time namespace of its own even when the config
+has none: the kept config then lists it (runc main does the same), so that exec joins it; a
+process left outside it would make the next checkpoint unrestorable ("Can't restore sub-task in
+NS"). Any failure undoes
 everything (the restored tasks killed, the group removed); the caller removes the directory.
 """
 
@@ -88,6 +92,7 @@ class _OnNotify:
     def post_restore(self, pid: int) -> None:
         from runk.linux import procfs
 
+        _keep_time_namespace(self.cdir, self.cfg, pid)
         self.rec.pid = pid
         self.rec.pid_starttime = procfs.starttime(pid)
         self.rec.status = st.RUNNING
@@ -96,6 +101,23 @@ class _OnNotify:
         if not self.restored:
             self.undo.push(self.kit.undo_launch, self.rec)
             self.restored = True
+
+
+def _keep_time_namespace(cdir: ContainerDir, cfg: dict[str, Any], pid: int) -> None:
+    """List the time namespace CRIU restored `pid` into in the kept config, when the config has
+    none and the restored init is not in runk's own."""
+    linux = cfg.get("linux")
+    if not isinstance(linux, dict) or any(n.get("type") == "time" for n in linux.get("namespaces") or []):
+        return
+    try:
+        if os.readlink(f"/proc/{pid}/ns/time") == os.readlink("/proc/self/ns/time"):
+            return
+    except OSError:  # a kernel without time namespaces
+        return
+    from runk import _json
+
+    linux["namespaces"] = [*(linux.get("namespaces") or []), {"type": "time"}]
+    cdir.write(CONFIG_FILE, _json.dumps(cfg))
 
 
 def restore(
@@ -134,7 +156,9 @@ def restore(
         notes = _OnNotify(cdir, rec, cfg, undo, kit)
         callbacks = criu_restore.Callbacks(notes.setup_namespaces, notes.post_restore)
         assert rec.rootfs is not None  # claimed with it
-        pid = criu_restore.restore(req.criu, cdir.path, rec.rootfs, cfg, req.options, mgr, callbacks, console)
+        pid = criu_restore.restore(
+            req.criu, cdir.path, rec.rootfs, creq.bundle, cfg, req.options, mgr, callbacks, console
+        )
         if rec.pid != pid:  # CRIU's final answer names the same init as post-restore did
             notes.post_restore(pid)
         if creq.pid_file:

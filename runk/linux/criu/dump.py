@@ -116,7 +116,7 @@ def checkpoint(
                 _status_fd(o.status_fd)
                 opts["status_fd"] = o.status_fd
         if not o.pre_dump:
-            opts["ext_mnt"] = mounts.dump_map(cfg, cgroup_paths, mounts.masked_files(pid, cfg))
+            opts["ext_mnt"] = mounts.dump_map(cfg, cgroup_paths, mounts.masked_files(pid, cfg), rootfs)
             descriptors.write(o.image_path, pid)
         passed = fds + ([o.status_fd] if o.lazy_pages and o.status_fd != -1 else [])
         swrk.run(criu, rtype, opts, log_path=log_path(o, "dump.log"), extra_fds=passed)

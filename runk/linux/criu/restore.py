@@ -117,13 +117,15 @@ def restore(
     criu: str,
     state_dir: str,
     rootfs: str,
+    bundle: str,
     cfg: dict[str, Any],
     o: CriuOptions,
     mgr: CgroupManager | None,
     callbacks: Callbacks,
     console_fd: int | None,
 ) -> int:
-    """Restore; returns the restored init's pid (runk's child)."""
+    """Restore; returns the restored init's pid (runk's child). Relative bind sources are the
+    bundle's."""
     version = swrk.check_version(criu)
     for flag, value in (("--lsm-profile", o.lsm_profile), ("--lsm-mount-context", o.lsm_mount_context)):
         if value and version < 31600:
@@ -145,8 +147,8 @@ def restore(
         inherit, opts["join_ns"] = namespaces.restore_plan(cfg)
         fd_entries: list[dict[str, Any]] = [{"key": k, "fd": fd} for k, fd in inherit]
         passed += [fd for _k, fd in inherit]
-        mounts.make_mountpoints(rootfs, cfg)
-        opts["ext_mnt"] = mounts.restore_map(cfg, mgr.paths() if mgr is not None else None)
+        mounts.make_mountpoints(rootfs, cfg, bundle)
+        opts["ext_mnt"] = mounts.restore_map(cfg, mgr.paths() if mgr is not None else None, rootfs, bundle)
         opts["inherit_fd"] = fd_entries + descriptors.inherit_fds(o.image_path)
         if o.lazy_pages and o.status_fd != -1:
             opts["status_fd"] = o.status_fd
