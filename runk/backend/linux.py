@@ -41,6 +41,9 @@ def _cgroup_manager(cfg: dict[str, Any], cid: str, req: CreateRequest) -> Cgroup
 
         assert isinstance(mgr, SystemdManager)
         mgr.extra = unit_properties(cfg.get("annotations"))
+        from runk.linux.cgroups.delegate import owner_uid
+
+        mgr.owner = owner_uid(cfg)
     return mgr
 
 

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 
 class SystemdManager(CgroupManager):
-    __slots__ = ("_bus", "extra", "fs", "name", "resources", "slice", "started", "unit", "user")
+    __slots__ = ("_bus", "extra", "fs", "name", "owner", "resources", "slice", "started", "unit", "user")
     kind = "systemd"
 
     def __init__(self, unit: str, path: str, *, slice_name: str = "", name: str = "", user: bool = False) -> None:
@@ -45,6 +45,7 @@ class SystemdManager(CgroupManager):
         self.started = False
         self._bus: Systemd | None = None
         self.extra: list[Prop] = []  # the config's org.systemd.property.* annotations
+        self.owner: int | None = None  # the host uid the group is delegated to (delegate.py)
 
     @classmethod
     def new(
@@ -143,6 +144,10 @@ class SystemdManager(CgroupManager):
         self.warnings.clear()
         if not self.fs.exists():
             raise CgroupError(f"systemd started {self.unit} but its cgroup {self.fs.path} does not exist")
+        if self.owner is not None:
+            from runk.linux.cgroups.delegate import chown_group
+
+            chown_group(self.fs.path, self.owner)
         self.fs.set(resources)
 
     def sub(self, subs: dict[str, str]) -> CgroupManager:

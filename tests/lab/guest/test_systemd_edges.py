@@ -7,7 +7,10 @@
 - a unit whose cgroup exists already frozen is refused at once ("container's cgroup unexpectedly
   frozen"), rather than its init stopping in it;
 - cpu.idle on systemd 252+: CPUWeight=0 is idle, a weight given with it is dropped with runc's
-  warning, and a later weight alone makes the group non-idle again (systemd writes both files)."""
+  warning, and a later weight alone makes the group non-idle again (systemd writes both files);
+- cgroup_delegation.bats (runc 1.1.5 does it too): a container with a cgroup namespace of its
+  own, a user namespace and a read-write cgroup mount gets its unit's group chowned to its root's
+  host uid (the directory and /sys/kernel/cgroup/delegate's files); a read-only mount does not."""
 
 from __future__ import annotations
 
@@ -83,3 +86,30 @@ def test_cpu_idle_is_systemds_weight_zero(sd, bundle):
     sd.ok("update", "--cpu-share", "200", name)
     assert read(f"{group}/cpu.idle") == "0"
     assert read(f"{group}/cpu.weight") == "8"
+
+
+@pytest.mark.parametrize(("runtime", "mount"), [("runc", "rw"), ("runk", "rw"), ("runk", "ro")])
+def test_the_group_is_delegated_to_the_containers_root(request, sd, bundle, runtime, mount):
+    """runc 1.1.5 beside runk: the same owners."""
+    if runtime == "runc":
+        sd = request.getfixturevalue("runc")  # removed with its containers at the end
+        sd.global_args = ["--systemd-cgroup"]
+    name = _name()
+    cfg = bundle.config
+    cfg["linux"]["namespaces"] = [n for n in cfg["linux"]["namespaces"] if n["type"] not in ("user", "cgroup")]
+    cfg["linux"]["namespaces"] += [{"type": "user"}, {"type": "cgroup"}]
+    cfg["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    cfg["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    cgroup = {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", mount]}
+    cfg["mounts"] = [m for m in cfg["mounts"] if m["destination"] != "/sys/fs/cgroup"] + [cgroup]
+    path = bundle.write(["sleep", "1000"], None, f"system.slice:runk:{name}")
+    sd.ok("run", "-d", "--bundle", path, name)
+    group = f"{CG}/system.slice/runk-{name}.scope"
+    owner = 100000 if mount == "rw" else 0
+    assert os.stat(group).st_uid == owner
+    assert os.stat(f"{group}/cgroup.procs").st_uid == owner
+    assert os.stat(f"{group}/cgroup.subtree_control").st_uid == owner
+    assert os.stat(f"{group}/memory.max").st_uid == 0  # not a delegated file
+    # as the container sees it (cgroup_delegation.bats' check)
+    seen = sd.ok("exec", name, "stat", "-c", "%U", "/sys/fs/cgroup").strip()
+    assert seen == ("root" if mount == "rw" else "nobody")
