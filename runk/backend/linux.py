@@ -119,12 +119,13 @@ def _rootless_cgroups(
 class _ExecSteps:
     """launch()'s callbacks for exec: only the cgroups (and the base of create's _Steps)."""
 
-    __slots__ = ("entry", "mgr", "rec")
+    __slots__ = ("entry", "explicit", "mgr", "rec")
 
-    def __init__(self, mgr: CgroupManager | None, rec: StateRecord) -> None:
+    def __init__(self, mgr: CgroupManager | None, rec: StateRecord, explicit: bool = False) -> None:
         self.mgr = mgr
         self.rec = rec
         self.entry: Entry | None = None
+        self.explicit = explicit  # exec --cgroup named the group: no fallback to the init's (runc)
 
     def cgroup_entry(self) -> Entry | None:
         self.entry = self.mgr.entry() if self.mgr is not None else None
@@ -136,7 +137,7 @@ class _ExecSteps:
         try:
             self.mgr.apply(pid, self.entry)
         except CgroupError as e:
-            if getattr(e, "errno", 0) == errno.EBUSY and self._join_inits_group(pid):
+            if getattr(e, "errno", 0) == errno.EBUSY and not self.explicit and self._join_inits_group(pid):
                 return
             if self.rec.rootless and getattr(e, "errno", 0) in (errno.EACCES, errno.EPERM, errno.EROFS):
                 # runc's rootless rule: a caller outside the user's delegated subtree (a login
@@ -688,7 +689,7 @@ class LinuxBackend:
             pidfd_sock = _pidfd_socket(req.pidfd_socket)
             try:
                 try:
-                    pid = launch.launch(plan, fds, _ExecSteps(mgr, rec), [cdir.fd], req.stdio)
+                    pid = launch.launch(plan, fds, _ExecSteps(mgr, rec, bool(req.cgroup)), [cdir.fd], req.stdio)
                 except InitError as e:
                     raise RunkError(f"unable to start container process: {e}") from None
                 if pidfd_sock >= 0:

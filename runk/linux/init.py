@@ -52,9 +52,8 @@ def _init(plan: ContainerPlan, fds: LaunchFds, chan: channel.Channel) -> None:
             if e.errno not in (errno.ENOSYS, errno.EPERM, errno.EACCES):  # keyrings unavailable
                 raise
     os.umask(0)  # device nodes and directories get exactly their modes
-    # the namespace is rooted at the cgroup we are in when it is made: the container's; a bind
-    # of a group made as we join it (systemd driver) waits for it too
-    cgroup_first = ns.new_cgroupns or bool(mp.cgroup_mounts.get("after_cgroup"))
+    # the namespace is rooted at the cgroup we are in when it is made: the container's
+    cgroup_first = ns.new_cgroupns
     if cgroup_first:
         chan.expect(channel.CGROUP_DONE)
     if ns.new_cgroupns:

@@ -48,26 +48,32 @@ def _symlinks(lay: layout.Layout, root: str = CGROUP_ROOT) -> list[tuple[str, st
     return out
 
 
+def _unified(manager: CgroupManager) -> str:
+    """The host's cgroup2 mount point the manager's group lives under."""
+    fs = getattr(manager, "fs", manager)  # the systemd driver's files are its V2Manager's
+    mountpoint = getattr(fs, "mountpoint", None)
+    if mountpoint:
+        return str(mountpoint)
+    lay = layout.detect()
+    return lay.unified.mountpoint if lay.unified is not None else CGROUP_ROOT
+
+
 def container_spec(manager: CgroupManager, cgroupns: bool) -> dict[str, Any]:
     """The init's plan for a config mount of type "cgroup" (runk.linux.rootfs._mount_cgroup):
     {"tmpfs": bool, "entries": [(subdir, host dir | None, fstype, data)], "links": [(name, to)]}.
     v1: a tmpfs with one bind per hierarchy, or with a cgroup namespace one fresh cgroup mount
-    per hierarchy; v2: the container's group bound, or with a namespace a fresh cgroup2 mount.
-    "after_cgroup": the group does not exist before the init has joined it (the systemd driver
-    starts the unit with the init's pid): the init mounts only once the parent says it is in."""
+    per hierarchy; v2: a fresh cgroup2 mount, "fallback" the directory to bind when the kernel
+    refuses it (EPERM, EBUSY): with a namespace the container's group, else the host's mount."""
     paths = manager.paths()
     if list(paths) == [""]:
         if cgroupns:
             # "fallback": the group to bind when the kernel refuses the fresh mount (EPERM, EBUSY:
             # a rootless container's cgroup namespace), as runc falls back
             return {"tmpfs": False, "entries": [("", None, "cgroup2", "")], "links": [], "fallback": paths[""]}
-        # a group made only as the init joins it (a systemd unit): bound once it is there
-        return {
-            "tmpfs": False,
-            "entries": [("", paths[""], None, None)],
-            "links": [],
-            "after_cgroup": not manager.exists(),
-        }
+        # no namespace: a fresh cgroup2 mount shows the whole hierarchy, the container's group at
+        # its path as /proc/self/cgroup names it (runc 1.1.5 mountCgroupV2); where the kernel
+        # refuses it (a user namespace without a cgroup one), the host's mount bound instead
+        return {"tmpfs": False, "entries": [("", None, "cgroup2", "")], "links": [], "fallback": _unified(manager)}
     entries: list[tuple[str, str | None, str | None, str | None]] = []
     lay = layout.detect()
     for m in lay.v1_mounts():

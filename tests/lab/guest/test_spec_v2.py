@@ -54,3 +54,35 @@ def test_exec_joins_the_inits_group_when_the_root_group_takes_no_process(runk, t
     move_then_enable = "echo $$ > /sys/fs/cgroup/foo/cgroup.procs; echo +memory > /sys/fs/cgroup/cgroup.subtree_control"
     runk.ok("exec", "v2exec", "sh", "-euc", move_then_enable)
     assert runk.ok("exec", "v2exec", "cat", "/proc/self/cgroup") == "0::/foo\n"
+    # an explicit --cgroup names the group: no fallback (runc main's exec.bats)
+    p = runk("exec", "--cgroup", "/", "v2exec", "true")
+    assert p.rc != 0 and " adding pid " in p.err and "device or resource busy" in p.err, p
+    assert runk.ok("exec", "--cgroup", "foo", "v2exec", "cat", "/proc/self/cgroup") == "0::/foo\n"
+
+
+@pytest.mark.parametrize("runtime", ["runc", "runk"])
+def test_without_a_cgroup_namespace_the_mount_shows_the_hierarchy(request, tmp_path, runtime):
+    """runc 1.1.5 mounts a fresh cgroup2 without a cgroup namespace too: the container sees the
+    whole hierarchy, its own group at the path /proc/self/cgroup names; so an init can move
+    itself to a group outside its own (runc main's exec.bats "init changes cgroup")."""
+    rt = request.getfixturevalue(runtime)
+    ok(RUNK, "spec", cwd=str(tmp_path))
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    cfg["root"] = {"path": os.path.join(BUNDLE, "rootfs"), "readonly": True}
+    cfg["linux"]["namespaces"] = [n for n in cfg["linux"]["namespaces"] if n["type"] != "cgroup"]
+    outside = f"/sys/fs/cgroup/labv2-{tmp_path.name[-12:]}"
+    os.mkdir(outside)
+    try:
+        script = (
+            "own=$(sed -n 's/^0:://p' /proc/self/cgroup); test -f /sys/fs/cgroup$own/cgroup.procs && echo own-ok; "
+            f"echo $$ > {outside}/cgroup.procs && sed -n 's/^0:://p' /proc/self/cgroup"
+        )
+        for m in cfg["mounts"]:
+            if m["destination"] == "/sys/fs/cgroup":
+                m["options"] = [o for o in m["options"] if o != "ro"] + ["rw"]
+        cfg["process"].update(terminal=False, args=["sh", "-c", script])
+        (tmp_path / "config.json").write_text(json.dumps(cfg))
+        p = rt("run", "--bundle", str(tmp_path), f"nocgns{runtime}")
+        assert (p.rc, p.out.split()) == (0, ["own-ok", outside[len("/sys/fs/cgroup") :]]), p
+    finally:
+        os.rmdir(outside)
