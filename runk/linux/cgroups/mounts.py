@@ -23,10 +23,11 @@ CGROUP_ROOT = "/sys/fs/cgroup"
 
 
 def mount_plan(manager: CgroupManager, root: str = CGROUP_ROOT) -> list[tuple[str, str]]:
-    """[(container destination, host source dir)]; v2: the container's group at /sys/fs/cgroup."""
+    """[(container destination, host source dir)] of the binds a cgroup mount without a cgroup
+    namespace makes (v1); none on v2, where it is a cgroup2 mount of its own."""
     paths = manager.paths()
     if list(paths) == [""]:
-        return [(root, paths[""])]
+        return []
     lay = layout.detect()
     out = []
     for m in lay.v1_mounts():

@@ -1,7 +1,7 @@
 """The container's external mounts, as CRIU must be told of them (ext_mnt key -> value).
 
 Runs in the parent. A mount whose source lies outside the container (a bind mount of the bundle,
-the cgroup directories bound at /sys/fs/cgroup without a cgroup namespace, linux.devices bound in
+the cgroup v1 directories bound at /sys/fs/cgroup without a cgroup namespace, linux.devices bound in
 a user namespace, /dev/null over a masked file) cannot be saved in the images: at dump each is
 named (runc names them by their destination, masked files by "/dev/null"); at restore each name
 is given the host path to bind again (the bind source, the new cgroup directory, /dev/null).

@@ -162,8 +162,11 @@ def _cycle(rt, bundle, tmp_path, kind: str) -> None:
     assert proc_cgroup(npid) == cg
     assert str(npid) in read(f"{CG}{cg}/cgroup.procs").split()
     # exec, ps
-    ex = rt("exec", name, "tail", "-n", "1", "/dev/shm/log")  # not the count file: truncated at each write
-    assert ex.rc == 0 and int(ex.out.strip()) >= at_restore, ex
+    # the log, not the count file (truncated at each write); and /sys/fs/cgroup as before the
+    # dump: without a cgroup namespace the whole hierarchy, its own group at its path
+    own = "test -f /sys/fs/cgroup$(sed -n 's/^0:://p' /proc/self/cgroup)/cgroup.procs && echo own-ok"
+    ex = rt("exec", name, "sh", "-c", f"tail -n 1 /dev/shm/log; {own}")
+    assert ex.rc == 0 and int(ex.out.split()[0]) >= at_restore and ex.out.split()[1:] == ["own-ok"], ex
     ps = rt("ps", "--format", "json", name)
     assert ps.rc == 0 and npid in json.loads(ps.out), ps
     # kill, delete: nothing left
