@@ -137,7 +137,8 @@ class _ExecSteps:
         try:
             self.mgr.apply(pid, self.entry)
         except CgroupError as e:
-            if getattr(e, "errno", 0) == errno.EBUSY and not self.explicit and self._join_inits_group(pid):
+            num = getattr(e, "errno", 0)
+            if not self.explicit and num in (errno.EBUSY, errno.ENOENT) and self._join_inits_group(pid, num):
                 return
             if self.rec.rootless and getattr(e, "errno", 0) in (errno.EACCES, errno.EPERM, errno.EROFS):
                 # runc's rootless rule: a caller outside the user's delegated subtree (a login
@@ -146,10 +147,13 @@ class _ExecSteps:
                 return
             raise _adding_pid_error(pid, e) from None
 
-    def _join_inits_group(self, pid: int) -> bool:
+    def _join_inits_group(self, pid: int, num: int) -> bool:
         """cgroup v2, runc's fallback: the container moved its init into a sub-group and enabled a
         domain controller in its root group, which then takes no process (EBUSY); the exec joins
-        the init's group instead, if that lies inside the container's."""
+        the init's group instead, if that lies inside the container's. When the container's group
+        is gone (ENOENT: its init moved itself out, with the cgroup mount writable and no cgroup
+        namespace, and the group was removed), the exec joins the init's group wherever it is
+        (runc main, its issue 5089)."""
         paths = self.mgr.paths() if self.mgr is not None else {}
         if self.mgr is None or list(paths) != [""] or not self.rec.pid:
             return False
@@ -164,10 +168,17 @@ class _ExecSteps:
             return False
         own = base[len(mount.rstrip("/")) :]
         init_cg = line[3:]
-        if not init_cg.startswith(own.rstrip("/") + "/"):
-            return False
         try:
-            self.mgr.sub({"": init_cg[len(own) :]}).apply(pid, None)  # sub() keeps it inside
+            if num == errno.ENOENT:
+                if not init_cg.startswith("/") or os.path.isdir(base):
+                    return False
+                from runk.linux.cgroups import load_manager
+
+                load_manager({"": mount.rstrip("/") + os.path.normpath(init_cg)}).apply(pid, None)
+            elif init_cg.startswith(own.rstrip("/") + "/"):
+                self.mgr.sub({"": init_cg[len(own) :]}).apply(pid, None)  # sub() keeps it inside
+            else:
+                return False
         except CgroupError:
             return False
         log.debug(f"exec: the container's cgroup takes no process; joined its init's {init_cg}")

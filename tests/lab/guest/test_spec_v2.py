@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 import pytest
 from conftest import BUNDLE, RUNC, RUNK, ok
@@ -85,4 +86,37 @@ def test_without_a_cgroup_namespace_the_mount_shows_the_hierarchy(request, tmp_p
         p = rt("run", "--bundle", str(tmp_path), f"nocgns{runtime}")
         assert (p.rc, p.out.split()) == (0, ["own-ok", outside[len("/sys/fs/cgroup") :]]), p
     finally:
+        os.rmdir(outside)
+
+
+def test_exec_follows_an_init_that_left_its_removed_group(runk, tmp_path):
+    """runc main's exec.bats "init changes cgroup" (its issue 5089): the init moves itself out of
+    the container's group, which is then removed; an exec joins the init's group (runc 1.1.5
+    fails here: it has no such fallback)."""
+    ok(RUNK, "spec", cwd=str(tmp_path))
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    cfg["root"] = {"path": os.path.join(BUNDLE, "rootfs"), "readonly": True}
+    cfg["linux"]["namespaces"] = [n for n in cfg["linux"]["namespaces"] if n["type"] != "cgroup"]
+    tag = tmp_path.name[-12:]
+    cfg["linux"]["cgroupsPath"] = f"/labv2grp-{tag}"
+    outside = f"/sys/fs/cgroup/labv2out-{tag}"
+    for m in cfg["mounts"]:
+        if m["destination"] == "/sys/fs/cgroup":
+            m["options"] = [o for o in m["options"] if o != "ro"] + ["rw"]
+    cfg["process"].update(terminal=False, args=["sh", "-c", f"echo 1 > {outside}/cgroup.procs && exec sleep 1000"])
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    os.mkdir(outside)
+    try:
+        runk.ok("run", "-d", "--bundle", str(tmp_path), "leftgrp")
+        pid = runk.state("leftgrp")["pid"]
+        for _ in range(200):
+            if open(f"/proc/{pid}/cgroup").read().strip().endswith(f"labv2out-{tag}"):
+                break
+            time.sleep(0.05)
+        os.rmdir(f"/sys/fs/cgroup/labv2grp-{tag}")
+        assert runk.state("leftgrp")["status"] == "running"
+        assert runk.ok("exec", "leftgrp", "cat", "/proc/self/cgroup") == f"0::/labv2out-{tag}\n"
+        runk.ok("delete", "--force", "leftgrp")
+    finally:
+        runk("delete", "--force", "leftgrp")
         os.rmdir(outside)
