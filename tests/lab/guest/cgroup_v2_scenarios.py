@@ -18,6 +18,8 @@ import tempfile
 import time
 import traceback
 
+from conftest import wait_for
+
 RUNK = RUNC = BASE = ""  # set by collect()
 CG = "/sys/fs/cgroup"
 MiB = 1 << 20
@@ -114,15 +116,6 @@ def keyed(d: str, name: str) -> dict:
 
 def procs(d: str) -> list[int]:
     return [int(p) for p in (rd(d, "cgroup.procs") or "").split()]
-
-
-def wait_for(cond, timeout: float = 10.0, step: float = 0.05):
-    end = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v or time.monotonic() > end:
-            return v
-        time.sleep(step)
 
 
 def device_programs(d: str) -> int:

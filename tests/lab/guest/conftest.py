@@ -15,6 +15,7 @@ import copy
 import json
 import os
 import subprocess
+import time
 import uuid
 
 import pytest
@@ -78,6 +79,16 @@ def ok(*argv: str, **kw) -> str:
     p = sh(*argv, **kw)
     assert p.rc == 0, f"{' '.join(argv)}: {p}"
     return p.out
+
+
+def wait_for(cond, timeout: float = 10.0, step: float = 0.05):
+    """Poll cond() until it is true or the timeout passes; returns its last value."""
+    end = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v or time.monotonic() > end:
+            return v
+        time.sleep(step)
 
 
 def read(path: str) -> str:

@@ -22,7 +22,7 @@ import traceback
 import uuid
 
 import pytest
-from conftest import CG, RUNC, RUNK, Bundle, Runtime, proc_cgroup, read
+from conftest import CG, RUNC, RUNK, Bundle, Runtime, proc_cgroup, read, wait_for
 from test_systemd_driver import show, unit_known
 
 MiB = 1 << 20
@@ -53,15 +53,6 @@ def at(d: dict, dotted: str) -> object:
     for k in dotted.split("."):
         d = d.get(k) if isinstance(d, dict) else None
     return d
-
-
-def wait_for(cond, timeout: float = 20.0, step: float = 0.05):
-    end = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v or time.monotonic() > end:
-            return v
-        time.sleep(step)
 
 
 class Driver:
@@ -121,7 +112,7 @@ def scenario(rt: Runtime, drv: Driver, bundle: Bundle, tmp: str) -> dict:
     rec["group"] = proc_cgroup(pid) == drv.group(cid)
     d = CG + drv.group(cid)
     rec["swap.max"] = read(f"{d}/memory.swap.max")
-    wait_for(lambda: len(read(f"{d}/cgroup.procs").split()) == 3)
+    wait_for(lambda: len(read(f"{d}/cgroup.procs").split()) == 3, 20)
     lap("run -d")
 
     # events --stats: one reading, between two readings of the files
@@ -193,8 +184,9 @@ def scenario(rt: Runtime, drv: Driver, bundle: Bundle, tmp: str) -> dict:
         procs = read(f"{d}/cgroup.procs").split()
         rec["kill_all"] = {"procs": len(procs) >= 3, "rc": rt("kill", "--all", cid, "KILL").rc}
         # (systemd removes a scope's group once it is empty)
-        rec["kill_all"]["emptied"] = bool(wait_for(lambda: not os.path.exists(d) or read(f"{d}/cgroup.procs") == ""))
-        rec["kill_all"]["stopped"] = bool(wait_for(lambda: rt.state(cid)["status"] == "stopped", step=0.5))
+        emptied = wait_for(lambda: not os.path.exists(d) or read(f"{d}/cgroup.procs") == "", 20)
+        rec["kill_all"]["emptied"] = bool(emptied)
+        rec["kill_all"]["stopped"] = bool(wait_for(lambda: rt.state(cid)["status"] == "stopped", 20, step=0.5))
         lap("kill --all")
         try:
             rec["stream_rc"] = ev.wait(timeout=5)
