@@ -17,7 +17,6 @@ if TYPE_CHECKING:
 
 DELEGATE_LIST = "/sys/kernel/cgroup/delegate"
 DEFAULT_FILES = ("cgroup.procs", "cgroup.subtree_control", "cgroup.threads")  # cgroups(7), before 4.15
-MS_RDONLY_OPTIONS = {"ro": True, "rw": False}
 
 
 def _new_cgroup_ns(linux: dict[str, Any]) -> bool:
@@ -25,13 +24,16 @@ def _new_cgroup_ns(linux: dict[str, Any]) -> bool:
 
 
 def _rw_cgroup_mount(cfg: dict[str, Any]) -> bool:
-    for m in cfg.get("mounts") or ():
-        if m.get("source") != "cgroup" or os.path.normpath(m.get("destination") or "") != "/sys/fs/cgroup":
+    """A mount of source "cgroup" at /sys/fs/cgroup whose options leave MS_RDONLY clear (the
+    options read as the init reads them: runk.linux.mounts.MountSpec)."""
+    from runk._native import lib
+    from runk.linux.mounts import MountSpec
+
+    for i, m in enumerate(cfg.get("mounts") or ()):
+        dest = os.path.normpath(m.get("destination") or "")
+        if m.get("source") != "cgroup" or dest != "/sys/fs/cgroup":
             continue
-        readonly = False
-        for opt in m.get("options") or ():
-            readonly = MS_RDONLY_OPTIONS.get(opt, readonly)  # the last of ro/rw wins, as in mount(8)
-        if not readonly:
+        if not MountSpec(i, m["source"], dest, m.get("type"), list(m.get("options") or ())).flags & lib.MS_RDONLY:
             return True
     return False
 
