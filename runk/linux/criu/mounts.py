@@ -30,9 +30,6 @@ def _clean(dest: str) -> str:
 
 
 _MAX_LINKS = 255
-MS_BIND = 0x1000
-MS_REC = 0x4000
-MNT_DETACH = 2
 
 
 def in_root(rootfs: str, dest: str) -> str:
@@ -189,9 +186,10 @@ def _mountpoint(root: int, dest: str, m: dict[str, Any], bundle: str, bound: lis
     fd = paths.open_in_root(root, dest, create=kind)
     try:
         if src:
+            from runk._native import lib
             from runk.linux.syscalls import mount
 
-            mount(src, paths.proc_fd(fd), None, MS_BIND | MS_REC, shown=dest)
+            mount(src, paths.proc_fd(fd), None, lib.MS_BIND | lib.MS_REC, shown=dest)
             bound.append(dest)
     finally:
         os.close(fd)
@@ -200,6 +198,7 @@ def _mountpoint(root: int, dest: str, m: dict[str, Any], bundle: str, bound: lis
 def _unbind(root: int, dest: str) -> None:
     """Undo a bind of make_mountpoints (the mount now at `dest` in the root)."""
     from runk import _os as os
+    from runk._native import lib
     from runk.linux import paths
     from runk.linux.syscalls import umount2
 
@@ -208,7 +207,7 @@ def _unbind(root: int, dest: str) -> None:
     except OSError:
         return
     try:
-        umount2(paths.proc_fd(fd), MNT_DETACH)
+        umount2(paths.proc_fd(fd), lib.MNT_DETACH)
     except OSError:
         pass
     finally:

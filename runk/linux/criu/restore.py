@@ -27,9 +27,6 @@ if TYPE_CHECKING:
     from runk.linux.cgroups.base import CgroupManager
     from runk.linux.criu.options import CriuOptions
 
-MS_BIND = 0x1000
-MS_REC = 0x4000
-MNT_DETACH = 2
 ROOT_DIR = "criu-root"
 
 
@@ -95,9 +92,10 @@ def _bind_root(state_dir: str, rootfs: str) -> str:
     root = os.path.join(state_dir, ROOT_DIR)
     os.mkdir(root, 0o755)
     try:
+        from runk._native import lib
         from runk.linux.syscalls import mount
 
-        mount(rootfs, root, None, MS_BIND | MS_REC)
+        mount(rootfs, root, None, lib.MS_BIND | lib.MS_REC)
     except BaseException:
         os.rmdir(root)
         raise
@@ -105,10 +103,11 @@ def _bind_root(state_dir: str, rootfs: str) -> str:
 
 
 def _unbind_root(root: str) -> None:
+    from runk._native import lib
     from runk.linux.syscalls import umount2
 
     try:
-        umount2(root, MNT_DETACH)
+        umount2(root, lib.MNT_DETACH)
     finally:
         os.rmdir(root)
 
