@@ -297,10 +297,9 @@ def signal_init(rec: StateRecord, sig: int) -> None:
     from runk.errors import CONTAINER_NOT_RUNNING
     from runk.linux import procfs
 
-    try:
-        pidfd = os.pidfd_open(rec.pid or 0)
-    except ProcessLookupError:
-        raise StateError(CONTAINER_NOT_RUNNING) from None
+    pidfd = procfs.open_pidfd(rec.pid or 0)
+    if pidfd is None:
+        raise StateError(CONTAINER_NOT_RUNNING)
     try:
         if not procfs.is_alive(rec.pid or 0, rec.pid_starttime):
             raise StateError(CONTAINER_NOT_RUNNING)
@@ -581,10 +580,9 @@ class LinuxBackend:
 
         # the pidfd first: once the fifo is open, the program may run, exit and be reaped by its
         # subreaper (conmon) before a pidfd could still be taken
-        try:
-            pidfd = os.pidfd_open(rec.pid or 0)
-        except ProcessLookupError:
-            raise StateError("cannot start a container that has stopped") from None
+        pidfd = procfs.open_pidfd(rec.pid or 0)
+        if pidfd is None:
+            raise StateError("cannot start a container that has stopped")
         if not procfs.is_alive(rec.pid or 0, rec.pid_starttime):
             os.close(pidfd)
             raise StateError("cannot start a container that has stopped")

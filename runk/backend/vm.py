@@ -274,17 +274,14 @@ def _info(cdir: ContainerDir) -> dict[str, Any]:
 
 def _gone(pid: int, start: int | None, timeout: float) -> None:
     """Wait for pid (with that start time) to end; SIGKILL it after `timeout`."""
-    from runk.linux.procfs import wait_gone
+    from runk.linux.procfs import is_alive, open_pidfd, wait_gone
 
     if wait_gone(pid, start, int(timeout * 1000)):
         return
-    try:
-        pidfd = os.pidfd_open(pid)
-    except ProcessLookupError:
+    pidfd = open_pidfd(pid)
+    if pidfd is None:
         return
     try:
-        from runk.linux.procfs import is_alive
-
         if is_alive(pid, start):  # the pidfd is of that process, not a reused pid
             import _signal
 

@@ -41,14 +41,35 @@ def is_alive(pid: int, start: int | None) -> bool:
     return start is None or int(f[19]) == start
 
 
+def open_pidfd(pid: int) -> int | None:
+    """pidfd_open(pid), or None when no process has that pid any more.
+
+    For a pid that names no thread-group leader the kernel answers EINVAL (6.1) or ENOENT
+    (newer kernels), not ESRCH: a process that has exited and is being reaped by its parent at
+    that very moment (its pid still allocated, its task already gone), or a pid taken since by
+    a thread of another process. For a process that is not runk's own child (a container's
+    init, reaped by its subreaper or PID 1) each means it is gone."""
+    import errno
+
+    if pid <= 0:
+        return None
+    try:
+        return os.pidfd_open(pid)
+    except ProcessLookupError:
+        return None
+    except OSError as e:
+        if e.errno in (errno.EINVAL, errno.ENOENT):
+            return None
+        raise
+
+
 def wait_gone(pid: int, start: int | None, timeout_ms: int) -> bool:
     """Wait until pid (with that start time) has ended; True if it has. A pidfd turns readable
     when the process exits, whether or not it is our child (a zombie counts as gone)."""
     import select
 
-    try:
-        pidfd = os.pidfd_open(pid)
-    except ProcessLookupError:
+    pidfd = open_pidfd(pid)
+    if pidfd is None:
         return True
     try:
         if not is_alive(pid, start):

@@ -123,6 +123,57 @@ def test_a_recycled_pid_is_not_the_container(runk, bundle, cid, leak_audit):
     runk("delete", "--force", cid, check=True)
 
 
+def test_a_pid_that_names_a_thread_is_not_the_container(runk, bundle, cid, leak_audit):
+    """pidfd_open answers EINVAL (6.1) or ENOENT (newer kernels), not ESRCH, for a pid that
+    names no thread-group leader: an init being reaped by its subreaper at that moment (delete
+    --force right after its cgroup was killed: "invalid argument" in the lab's CI), or a pid
+    taken since by another process's thread. Both mean the container's process is gone: kill
+    says the container is not running and delete --force finishes, never the kernel's errno."""
+    import threading
+
+    bundle.args("sleep", "100").write()
+    runk("run", "-d", "--bundle", bundle.path, cid, check=True)
+    path = os.path.join(runk.root, cid, "state.json")
+    with open(path) as f:
+        rec = json.load(f)
+    real = rec["pid"]
+    started, done = threading.Event(), threading.Event()
+    tid = []
+
+    def body() -> None:
+        tid.append(threading.get_native_id())
+        started.set()
+        done.wait(60)
+
+    t = threading.Thread(target=body)
+    t.start()
+    try:
+        started.wait(10)
+        assert tid[0] != os.getpid()
+        with open(f"/proc/self/task/{tid[0]}/stat") as f:
+            start = int(f.read().rsplit(")", 1)[1].split()[19])
+        # the thread's id and start time: /proc/<tid>/stat reads as that process's would
+        rec["pid"], rec["pid_starttime"] = tid[0], start
+        with open(path, "w") as f:
+            json.dump(rec, f)
+        r = runk("kill", cid, "TERM")
+        assert r.rc == 1 and "container not running" in r.err, r
+        r = runk("delete", "--force", cid)
+        assert r.rc == 0 and r.err == "", r
+        assert t.is_alive()  # the stranger was not signalled
+    finally:
+        done.set()
+        t.join()
+    # the real init went with its cgroup
+    deadline = time.monotonic() + 10
+    while os.path.exists(f"/proc/{real}") and time.monotonic() < deadline:
+        with open(f"/proc/{real}/stat") as f:
+            if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                break
+        time.sleep(0.05)
+    assert runk("state", cid).rc == 1
+
+
 def test_leftovers_of_a_crashed_machine_are_removed_by_delete_force(runk, cid):
     """Writes are renames, not fsynced (as runc's): after a crash of the machine a state file can
     be empty or torn, or a create killed right after its claim leaves an empty directory. None
