@@ -102,6 +102,37 @@ def test_extract_vmlinux_lz4_and_corrupt_block(tmp_path):
         assets.lz4_legacy_decompress(bad)
 
 
+def test_scripts_mkguest_runs_in_the_checkouts_venv(tmp_path):
+    """scripts/mkguest starts under the system's python3 -S (its shebang), where PyPI's lz4 is
+    not importable: it runs itself again in the checkout's venv (a fresh machine's setup said
+    "no micro-VM guest" with a ModuleNotFoundError). Without lz4 at all, the kernel's LZ4
+    payload is a KernelError naming the package, never a traceback."""
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    venv = os.path.join(root, ".venv", "bin", "python")
+    if not os.access(venv, os.X_OK):
+        pytest.skip("no .venv in this checkout (scripts/setup makes it)")
+    probe = (
+        "import runpy, sys; sys.argv = ['mkguest', '--probe']; "
+        "import os; os.execv = lambda p, a: print('execv', p, *a[2:]) or sys.exit(0); "
+        f"runpy.run_path({os.path.join(root, 'scripts', 'mkguest')!r})"
+    )
+    out = subprocess.run(["/usr/bin/python3", "-S", "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["execv", venv, "--probe"]
+    stream = struct.pack("<II", assets.LZ4_LEGACY_MAGIC, 8) + b"\0" * 8
+    blocked = dict.fromkeys(["lz4", "lz4.block"])
+    saved = {k: sys.modules.pop(k) for k in list(sys.modules) if k == "lz4" or k.startswith("lz4.")}
+    sys.modules.update(blocked)  # None: "import lz4.block" raises ImportError
+    try:
+        with pytest.raises(assets.KernelError, match="the Python package lz4 is needed"):
+            assets.lz4_legacy_decompress(stream)
+    finally:
+        for k in blocked:
+            del sys.modules[k]
+        sys.modules.update(saved)
+
+
 def test_manifest_roundtrip(tmp_path):
     root = tmp_path / "kernel/6.1.0-1-cloud-amd64_6.1.1-1"
     (root / "boot").mkdir(parents=True)

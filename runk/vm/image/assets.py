@@ -318,7 +318,10 @@ def lz4_legacy_decompress(data: bytes) -> bytes:
     blocks of at most 8 MiB each preceded by its compressed size, which lz4.block decodes (the
     frame format of lz4.frame is another one). Trailing bytes that are not a whole block (the
     size the kernel build appends) end the stream."""
-    import lz4.block
+    try:
+        import lz4.block
+    except ImportError:
+        raise KernelError("this kernel is LZ4-compressed: the Python package lz4 is needed (pip install lz4)") from None
 
     if struct.unpack_from("<I", data, 0)[0] != LZ4_LEGACY_MAGIC:
         raise KernelError("not an LZ4 legacy stream")
