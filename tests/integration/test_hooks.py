@@ -243,6 +243,9 @@ def test_missing_hook_binary_aborts_create(runk, bundle, cid, leak_audit):
 
 @pytest.mark.parametrize("phase", ["poststart", "poststop"])
 def test_failing_poststart_and_poststop_only_warn(runk, bundle, cid, hookdir, phase, leak_audit):
+    """A 1.0-1.2 config (podman's, runc spec's 1.0.2): a failing poststart or poststop hook is a
+    warning, as runc does. The test states the config's version: the behaviour follows it."""
+    bundle.config["ociVersion"] = "1.0.2"
     bundle.config["hooks"] = {phase: [{"path": "/bin/sh", "args": ["sh", "-c", "exit 3"]}, _hook(phase, str(hookdir))]}
     bundle.args("sleep", "100").write()
     runk("create", "--bundle", bundle.path, cid, check=True)
@@ -257,3 +260,25 @@ def test_failing_poststart_and_poststop_only_warn(runk, bundle, cid, hookdir, ph
     assert runk("state", cid).rc == 1
     # the remaining hooks of the phase still ran (spec: "the remaining hooks ... continue")
     assert (hookdir / f"{phase}.json").exists()
+
+
+def test_a_failing_poststart_hook_of_a_1_3_config_stops_the_container(runk, bundle, cid, leak_audit):
+    """runtime-spec 1.3, runtime.md step 9: "If any poststart hook fails, the runtime MUST
+    generate an error, stop the container". start fails with the hook's error, the container
+    is stopped (its init gone), and delete removes it."""
+    bundle.config["ociVersion"] = "1.3.0"
+    bundle.config["hooks"] = {"poststart": [{"path": "/bin/sh", "args": ["sh", "-c", "exit 3"]}]}
+    bundle.args("sleep", "100").write()
+    runk("create", "--bundle", bundle.path, cid, check=True)
+    pid = runk.state(cid)["pid"]
+    r = runk("start", cid)
+    assert r.rc == 1 and "error running poststart hook #0: exit status 3" in r.err, r
+    st = runk.state(cid)
+    assert st["status"] == "stopped", st
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            assert f.read().rsplit(")", 1)[1].split()[0] == "Z", "the init still runs"
+    except FileNotFoundError:
+        pass
+    runk("delete", cid, check=True)
+    assert runk("state", cid).rc == 1
