@@ -30,6 +30,36 @@ def _stderr(p) -> str:
     return p.errfile.read()
 
 
+def _running_record(runk, bundle, cid: str) -> tuple[str, dict]:
+    """A detached `sleep 100` container; the path of its state.json and the record in it."""
+    bundle.args("sleep", "100").write()
+    runk("run", "-d", "--bundle", bundle.path, cid, check=True)
+    path = os.path.join(runk.root, cid, "state.json")
+    with open(path) as f:
+        return path, json.load(f)
+
+
+def _write_record(path: str, rec: dict) -> None:
+    with open(path, "w") as f:
+        json.dump(rec, f)
+
+
+def _assert_dead(pid: int) -> None:
+    """Within 10 s, pid has gone or is a zombie."""
+    end = time.monotonic() + 10
+    state = ""
+    while time.monotonic() < end:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            return
+        if state == "Z":
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"process {pid} still runs ({state})")
+
+
 def _slow_create_hook(bundle, tmp_path, seconds: str = "30"):
     """A createRuntime hook that signals it runs (a file) and then sleeps."""
     marker = tmp_path / "hook-running"
@@ -89,36 +119,22 @@ def test_killed_create_is_cleaned_by_delete_force(runk, bundle, cid, tmp_path, l
     r = runk("delete", "--force", cid)
     assert r.rc == 0, r
     assert runk("state", cid).rc == 1
-    end = time.time() + 10
-    while time.time() < end and os.path.exists(f"/proc/{pid}"):
-        with open(f"/proc/{pid}/stat") as f:
-            if f.read().rsplit(")", 1)[1].split()[0] == "Z":
-                break
-        time.sleep(0.05)
-    if os.path.exists(f"/proc/{pid}"):
-        with open(f"/proc/{pid}/stat") as f:
-            assert f.read().rsplit(")", 1)[1].split()[0] == "Z", "the init survived delete --force"
+    _assert_dead(pid)  # the init did not survive delete --force
 
 
 def test_a_recycled_pid_is_not_the_container(runk, bundle, cid, leak_audit):
     """Status comes from pid + start time: a live process with the recorded pid but another
     start time (a recycled pid) means the container has stopped."""
-    bundle.args("sleep", "100").write()
-    runk("run", "-d", "--bundle", bundle.path, cid, check=True)
-    path = os.path.join(runk.root, cid, "state.json")
-    with open(path) as f:
-        rec = json.load(f)
+    path, rec = _running_record(runk, bundle, cid)
     real = rec["pid"]
     rec["pid"] = os.getpid()  # alive, but not the container's process
-    with open(path, "w") as f:
-        json.dump(rec, f)
+    _write_record(path, rec)
     st = runk.state(cid)
     assert st["status"] == "stopped" and st["pid"] == 0
     r = runk("kill", cid, "KILL")  # must not signal the stranger
     assert r.rc == 1 and "container not running" in r.err
     rec["pid"] = real
-    with open(path, "w") as f:
-        json.dump(rec, f)
+    _write_record(path, rec)
     assert runk.state(cid)["status"] == "running"
     runk("delete", "--force", cid, check=True)
 
@@ -131,11 +147,7 @@ def test_a_pid_that_names_a_thread_is_not_the_container(runk, bundle, cid, leak_
     says the container is not running and delete --force finishes, never the kernel's errno."""
     import threading
 
-    bundle.args("sleep", "100").write()
-    runk("run", "-d", "--bundle", bundle.path, cid, check=True)
-    path = os.path.join(runk.root, cid, "state.json")
-    with open(path) as f:
-        rec = json.load(f)
+    path, rec = _running_record(runk, bundle, cid)
     real = rec["pid"]
     started, done = threading.Event(), threading.Event()
     tid = []
@@ -154,8 +166,7 @@ def test_a_pid_that_names_a_thread_is_not_the_container(runk, bundle, cid, leak_
             start = int(f.read().rsplit(")", 1)[1].split()[19])
         # the thread's id and start time: /proc/<tid>/stat reads as that process's would
         rec["pid"], rec["pid_starttime"] = tid[0], start
-        with open(path, "w") as f:
-            json.dump(rec, f)
+        _write_record(path, rec)
         r = runk("kill", cid, "TERM")
         assert r.rc == 1 and "container not running" in r.err, r
         r = runk("delete", "--force", cid)
@@ -164,13 +175,7 @@ def test_a_pid_that_names_a_thread_is_not_the_container(runk, bundle, cid, leak_
     finally:
         done.set()
         t.join()
-    # the real init went with its cgroup
-    deadline = time.monotonic() + 10
-    while os.path.exists(f"/proc/{real}") and time.monotonic() < deadline:
-        with open(f"/proc/{real}/stat") as f:
-            if f.read().rsplit(")", 1)[1].split()[0] == "Z":
-                break
-        time.sleep(0.05)
+    _assert_dead(real)  # the real init went with its cgroup
     assert runk("state", cid).rc == 1
 
 
