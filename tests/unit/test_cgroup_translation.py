@@ -382,6 +382,17 @@ def test_v2_missing_controller_is_named(v2m, tmp_path) -> None:
         m.set({"pids": {"limit": 5}})
 
 
+def test_v2_group_gone_is_said(v2m, tmp_path) -> None:
+    """A group removed under runk (systemd removes an emptied scope) is said to be gone, not a
+    controller missing from a cgroup.controllers that could not be read."""
+    m, _ = v2m
+    import shutil
+
+    shutil.rmtree(os.path.join(tmp_path, "ctr"))
+    with pytest.raises(CgroupError, match=r"linux.resources.pids: the cgroup .*/ctr is gone$"):
+        m.set({"pids": {"limit": 5}})
+
+
 def test_v2_unified_keys(v2m) -> None:
     m, rec = v2m
     m.set({"unified": {"memory.max": "1000000", "io.max": "8:0 rbps=1\n8:0 wbps=2"}})

@@ -154,7 +154,11 @@ class SystemdManager(CgroupManager):
         return self.fs.sub(subs)
 
     def set(self, resources: dict[str, Any]) -> None:
-        """update: the unit's properties, then the files (runc Set)."""
+        """update: the unit's properties, then the files (runc Set); a limit below the usage
+        that checkBeforeUpdate refuses is refused before systemd sees it."""
+        from runk.linux.cgroups.v2_memory import check_usage
+
+        check_usage(resources, self.fs.path)
         self.bus().set_properties(self.unit, self._resource_props(resources))
         self.fs.set(resources)
         self.warnings.extend(w for w in self.fs.warnings if w not in self.warnings)

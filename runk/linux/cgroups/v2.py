@@ -132,11 +132,14 @@ class V2Manager(CgroupManager):
                 raise CgroupError("cannot set linux.resources.network: cgroup v2 has no net_cls or net_prio controller")
             self._note_kernel_memory(resources)
         ctls = [c for c in controllers(resources) if only is None or c.name in only]
-        avail = (fs.read_opt(self.path, "cgroup.controllers") or "").split()
+        listed = fs.read_opt(self.path, "cgroup.controllers")
+        avail = (listed or "").split()
 
         def path_for(c: V2Controller) -> str | None:
             ctrl = c.controller
             if ctrl and ctrl not in avail:
+                if listed is None and not os.path.isdir(self.path):
+                    raise CgroupError(f"cannot set linux.resources.{c.resource}: the cgroup {self.path} is gone")
                 raise CgroupError(
                     f"cannot set linux.resources.{c.resource}: the {ctrl} controller is not "
                     f"available in {self.path} (cgroup.controllers: {' '.join(avail) or 'none'})"

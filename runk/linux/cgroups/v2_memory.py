@@ -49,13 +49,7 @@ class MemoryController:
         reservation = m.get("reservation") or 0
         if not (limit or swap_oci or reservation):
             return
-        if m.get("checkBeforeUpdate") and (limit > 0 or swap_oci > 0):
-            usage = _usage(path)
-            if usage is not None:
-                if swap_oci > 0 and swap_oci <= usage:
-                    raise CgroupError(f"cannot set {_R}swap: rejecting memory+swap limit {swap_oci} <= usage {usage}")
-                if limit > 0 and limit <= usage:
-                    raise CgroupError(f"cannot set {_R}limit: rejecting memory limit {limit} <= usage {usage}")
+        check_usage(res, path)
         swap = convert.swap_to_v2(swap_oci, limit)
         swap_str = convert.num_to_v2(swap)
         if swap_str == "" and swap == 0 and swap_oci > 0:
@@ -71,6 +65,25 @@ class MemoryController:
             fs.write(path, "memory.max", convert.num_to_v2(limit), _R + "limit")
         if reservation:
             fs.write(path, "memory.low", convert.num_to_v2(reservation), _R + "reservation")
+
+
+def check_usage(res: dict[str, Any], path: str) -> None:
+    """memory.checkBeforeUpdate: refuse a limit (or memory+swap) at or below the group's usage.
+    The systemd driver calls it before SetUnitProperties too (runc main does): systemd would set
+    memory.max at once, the kernel OOM-kill the container, and systemd remove its emptied scope
+    before the files are written."""
+    m = res.get("memory") or {}
+    limit = m.get("limit") or 0
+    swap_oci = m.get("swap") or 0
+    if not (m.get("checkBeforeUpdate") and (limit > 0 or swap_oci > 0)):
+        return
+    usage = _usage(path)
+    if usage is None:
+        return
+    if swap_oci > 0 and swap_oci <= usage:
+        raise CgroupError(f"cannot set {_R}swap: rejecting memory+swap limit {swap_oci} <= usage {usage}")
+    if limit > 0 and limit <= usage:
+        raise CgroupError(f"cannot set {_R}limit: rejecting memory limit {limit} <= usage {usage}")
 
 
 def _usage(path: str) -> int | None:

@@ -10,10 +10,13 @@
   warning, and a later weight alone makes the group non-idle again (systemd writes both files);
 - cgroup_delegation.bats (runc 1.1.5 does it too): a container with a cgroup namespace of its
   own, a user namespace and a read-write cgroup mount gets its unit's group chowned to its root's
-  host uid (the directory and /sys/kernel/cgroup/delegate's files); a read-only mount does not."""
+  host uid (the directory and /sys/kernel/cgroup/delegate's files); a read-only mount does not;
+- update.bats: memory.checkBeforeUpdate refuses a limit below the usage before systemd is told
+  (it would OOM-kill the container and remove its scope first)."""
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import uuid
@@ -113,3 +116,25 @@ def test_the_group_is_delegated_to_the_containers_root(request, sd, bundle, runt
     # as the container sees it (cgroup_delegation.bats' check)
     seen = sd.ok("exec", name, "stat", "-c", "%U", "/sys/fs/cgroup").strip()
     assert seen == ("root" if mount == "rw" else "nobody")
+
+
+def test_check_before_update_refuses_before_systemd_sees_the_limit(sd, bundle, tmp_path):
+    """update.bats "update memory vs CheckBeforeUpdate": a memory limit at or below the usage is
+    refused with runc main's words, and the container keeps running. The check comes before
+    SetUnitProperties: systemd would set memory.max at once, the kernel OOM-kill the container
+    and systemd remove its emptied scope before runk got to the files."""
+    name = _name()
+    limits = {"memory": {"limit": 33554432}, "pids": {"limit": 20}}
+    sd.ok("run", "-d", "--bundle", bundle.write(["sleep", "1000"], limits, f"system.slice:runk:{name}"), name)
+    unit = f"runk-{name}.scope"
+    group = f"{CG}/system.slice/{unit}"
+    for memory, words in (
+        ({"limit": 1024, "checkBeforeUpdate": True}, "rejecting memory limit 1024 <= usage"),
+        ({"limit": 33554432, "swap": 1024, "checkBeforeUpdate": True}, "rejecting memory+swap limit 1024 <= usage"),
+    ):
+        (tmp_path / "r.json").write_text(json.dumps({"memory": memory}))
+        p = sd("update", "-r", str(tmp_path / "r.json"), name)
+        assert p.rc == 1 and words in p.err, p
+        assert sd.state(name)["status"] == "running"
+        assert ok("systemctl", "show", unit, "--property=MemoryMax").strip() == "MemoryMax=33554432"
+        assert read(f"{group}/memory.max") == "33554432"
