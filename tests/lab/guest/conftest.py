@@ -15,7 +15,7 @@ import copy
 import json
 import os
 import subprocess
-import time
+import sys
 import uuid
 
 import pytest
@@ -24,6 +24,10 @@ CHECKOUT = os.environ.get("LAB_CHECKOUT") or os.path.dirname(
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 )
 RUNK = os.path.join(CHECKOUT, ".venv", "bin", "runk")
+if CHECKOUT not in sys.path:
+    sys.path.insert(0, CHECKOUT)  # the host suite's helpers (imports os and time only)
+from tests.helpers import wait_for as wait_for  # noqa: E402  (the guest's tests import it from here)
+
 RUNC = "/usr/sbin/runc"
 BUNDLE = "/var/tmp/runk-test-bundle"  # scripts/mkbundle's, made by the host's tests/conftest.py
 CG = "/sys/fs/cgroup"
@@ -79,16 +83,6 @@ def ok(*argv: str, **kw) -> str:
     p = sh(*argv, **kw)
     assert p.rc == 0, f"{' '.join(argv)}: {p}"
     return p.out
-
-
-def wait_for(cond, timeout: float = 10.0, step: float = 0.05):
-    """Poll cond() until it is true or the timeout passes; returns its last value."""
-    end = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v or time.monotonic() > end:
-            return v
-        time.sleep(step)
 
 
 def read(path: str) -> str:

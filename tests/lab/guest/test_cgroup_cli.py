@@ -79,7 +79,7 @@ class Driver:
                 out.append(self.unit(cid))
             return out
 
-        wait_for(lambda: not found(), timeout=10, step=0.1)
+        wait_for(lambda: not found(), timeout=10, interval=0.1)
         return found()
 
 
@@ -186,7 +186,7 @@ def scenario(rt: Runtime, drv: Driver, bundle: Bundle, tmp: str) -> dict:
         # (systemd removes a scope's group once it is empty)
         emptied = wait_for(lambda: not os.path.exists(d) or read(f"{d}/cgroup.procs") == "", 20)
         rec["kill_all"]["emptied"] = bool(emptied)
-        rec["kill_all"]["stopped"] = bool(wait_for(lambda: rt.state(cid)["status"] == "stopped", 20, step=0.5))
+        rec["kill_all"]["stopped"] = bool(wait_for(lambda: rt.state(cid)["status"] == "stopped", 20, interval=0.5))
         lap("kill --all")
         try:
             rec["stream_rc"] = ev.wait(timeout=5)
