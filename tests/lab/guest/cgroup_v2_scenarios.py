@@ -276,7 +276,11 @@ def collect(runk: str, runc: str, base: str) -> dict:
     rk = RUNTIMES["runk"]
     report: dict = {
         "controllers": rd(CG, "cgroup.controllers"),
-        "mounts": [l.split(" - ")[1].split()[0] for l in open("/proc/self/mountinfo") if " - cgroup" in l],
+        # (mount point, type) of every cgroup mount; CRIU's restore in the other root session
+        # mounts a cgroup2 of its own for a moment (its cgroup yard), so there may be two
+        "mounts": [
+            [l.split()[4], l.split(" - ")[1].split()[0]] for l in open("/proc/self/mountinfo") if " - cgroup" in l
+        ],
     }
     scenarios = [
         ("runk", lambda: resources(RUNTIMES["runk"])),
